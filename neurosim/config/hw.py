@@ -1,0 +1,205 @@
+"""Hardware specs: the two design families (``acc_if`` and ``mac``) as frozen dataclasses.
+
+Every key, its unit, default and meaning is listed in ``hw_configs/README.md``; a test keeps
+that file in step with the schema below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from neurosim.config.schema import spec_field
+
+BITS = dict(lo=1, hi=32, unit="bit")
+DRAM_TYPES = ("LPDDR4", "HBM2", "HMC", "GDDR5", "GDDR6", "DDR4")
+WIRE_KINDS = ("repeated", "delay_optimal", "low_swing")
+
+
+@dataclass(frozen=True)
+class SramSpec:
+    """One on-chip SRAM: capacity, banking, ports and physical word width."""
+
+    size_kib: float = spec_field(64.0, doc="capacity", unit="KiB", lo=0, lo_exclusive=True)
+    banks: int = spec_field(4, doc="independently addressable banks", lo=1, hi=1024)
+    ports: int = spec_field(1, doc="read/write ports per bank", lo=1, hi=8)
+    width_bits: int = spec_field(64, doc="physical word width of one bank access", unit="bit", lo=8, hi=4096)
+    latency_cycles: int = spec_field(1, doc="access latency", unit="cycle", lo=1, hi=64)
+
+
+@dataclass(frozen=True)
+class DenseSpikeStoreSpec(SramSpec):
+    """Spike memory for normal activation codes, stored densely at ``code_bits`` each."""
+
+    code_bits: int = spec_field(4, doc="bits per stored normal code (sign included)", **BITS)
+
+
+@dataclass(frozen=True)
+class SalientSpikeStoreSpec(SramSpec):
+    """Side store for salient codes: each entry holds the code and its column index."""
+
+    size_kib: float = spec_field(16.0, doc="capacity", unit="KiB", lo=0, lo_exclusive=True)
+    code_bits: int = spec_field(8, doc="bits per stored salient code (sign included)", **BITS)
+    index_bits: int = spec_field(16, doc="bits of the column index stored with each salient code", **BITS)
+
+
+@dataclass(frozen=True)
+class SpikeMemorySpec:
+    """Mixed-bitwidth spike memory: a dense store plus a salient side store."""
+
+    dense: DenseSpikeStoreSpec = spec_field(DenseSpikeStoreSpec(), doc="store for normal codes")
+    salient: SalientSpikeStoreSpec = spec_field(SalientSpikeStoreSpec(), doc="store for salient codes")
+
+
+@dataclass(frozen=True)
+class DramSpec:
+    """Off-chip DRAM: type (selects pJ/bit in the energy table), bandwidth and latency."""
+
+    type: str = spec_field("LPDDR4", doc="DRAM type; selects the energy per bit", choices=DRAM_TYPES)
+    bandwidth_gbps: float = spec_field(12.8, doc="peak bandwidth", unit="GB/s", lo=0, lo_exclusive=True)
+    latency_ns: float = spec_field(100.0, doc="access latency of one burst", unit="ns", lo=0)
+    burst_bytes: int = spec_field(64, doc="bytes per DRAM burst (transfer granule)", unit="B", lo=1, hi=4096)
+
+
+@dataclass(frozen=True)
+class InterconnectSpec:
+    """On-chip links between memories and the array."""
+
+    width_bits: int = spec_field(256, doc="link width", unit="bit", lo=1, hi=8192)
+    wire_length_mm: float = spec_field(1.0, doc="mean wire length per transfer", unit="mm", lo=0)
+    wire: str = spec_field("repeated", doc="wire model in the energy table", choices=WIRE_KINDS)
+    activity: float = spec_field(0.5, doc="toggle activity factor (0.5 for random data)", lo=0, hi=1)
+    energy_pj_per_bit: Optional[float] = spec_field(
+        None, doc="override: energy per bit moved; null = wire model x length x activity", unit="pJ/bit", lo=0
+    )
+
+
+@dataclass(frozen=True)
+class LeakageSpec:
+    """Static power: SRAM leakage from the energy table plus a fixed logic term."""
+
+    sram_cell: str = spec_field("lstp", doc="SRAM cell flavour for leakage per KiB", choices=("lstp", "hp"))
+    logic_static_mw: float = spec_field(0.0, doc="static power of logic outside the SRAMs", unit="mW", lo=0)
+
+
+@dataclass(frozen=True)
+class AccArraySpec:
+    """Integrate-and-fire processing array of accumulators."""
+
+    rows: int = spec_field(doc="input lanes that step together (spike rows)", lo=1, hi=4096)
+    cols: int = spec_field(doc="output neurons (accumulators) per row", lo=1, hi=4096)
+    membrane_bits: int = spec_field(24, doc="membrane potential (accumulator) width", **BITS)
+    weight_bits: int = spec_field(4, doc="weight code width", **BITS)
+    dispatch: str = spec_field(
+        "time_stepped", doc="time_stepped: a step costs the row group's max spike count; "
+        "event_queue: address-event packets, cost = total spikes over lanes", choices=("time_stepped", "event_queue")
+    )
+    encoding: str = spec_field(
+        "count", doc="count: abs(q) spikes per code; bitplane: one spike per set bit, shift-weighted",
+        choices=("count", "bitplane"),
+    )
+    queue_depth: int = spec_field(16, doc="event_queue: address-event FIFO depth per lane", lo=1, hi=65536)
+
+
+@dataclass(frozen=True)
+class ThresholdSpec:
+    """Threshold unit: quantization scales folded into per-neuron firing thresholds."""
+
+    bits: int = spec_field(24, doc="threshold register / comparator width", **BITS)
+    fold: str = spec_field(
+        "per_token", doc="per_token: threshold recomputed per (token, neuron) from the dynamic activation "
+        "scale (one fp16 multiply); static: folded once per layer", choices=("per_token", "static")
+    )
+
+
+@dataclass(frozen=True)
+class MacArraySpec:
+    """Systolic MAC array."""
+
+    rows: int = spec_field(doc="PE rows", lo=1, hi=4096)
+    cols: int = spec_field(doc="PE columns", lo=1, hi=4096)
+    dataflow: str = spec_field("os", doc="os: output stationary; ws: weight stationary", choices=("os", "ws"))
+    act_bits: int = spec_field(4, doc="activation operand width", **BITS)
+    weight_bits: int = spec_field(4, doc="weight operand width", **BITS)
+    acc_bits: int = spec_field(32, doc="accumulator width", **BITS)
+
+
+@dataclass(frozen=True)
+class DequantSpec:
+    """Dequantization unit: per output int32 -> fp16 convert and scale multiplies."""
+
+    mode: str = spec_field(
+        "fused", doc="fused: dequantize at the array edge; spilled: int32 partial sums are written out "
+        "and read back by a separate pass", choices=("fused", "spilled")
+    )
+    spill_to: str = spec_field("dram", doc="where spilled partial sums go", choices=("sram", "dram"))
+    scale_multiplies: int = spec_field(2, doc="fp16 multiplies per output (per-token x per-channel scale)", lo=0, hi=8)
+
+
+@dataclass(frozen=True)
+class RequantSpec:
+    """Requantization unit: fp16 output -> next layer's integer code."""
+
+    out_bits: int = spec_field(4, doc="output code width", **BITS)
+
+
+_COMMON_DOC = dict(
+    name="config name (used for output directories)",
+    clock_mhz="clock frequency",
+    technology="energy table: 45nm, 28nm, 7nm, or a path to an energy-table YAML",
+)
+
+
+@dataclass(frozen=True)
+class AccIfSpec:
+    """The SpikeQuant-style accumulate-only integrate-and-fire chip."""
+
+    name: str = spec_field(doc=_COMMON_DOC["name"])
+    design: str = spec_field(doc="design family", choices=("acc_if",))
+    clock_mhz: float = spec_field(doc=_COMMON_DOC["clock_mhz"], unit="MHz", lo=0, lo_exclusive=True, hi=10000)
+    technology: str = spec_field(doc=_COMMON_DOC["technology"])
+    array: AccArraySpec = spec_field(doc="IF processing array")
+    threshold: ThresholdSpec = spec_field(ThresholdSpec(), doc="threshold unit")
+    spike_memory: SpikeMemorySpec = spec_field(SpikeMemorySpec(), doc="mixed-bitwidth spike memory")
+    weight_sram: SramSpec = spec_field(SramSpec(), doc="weight SRAM")
+    membrane_store: SramSpec = spec_field(SramSpec(), doc="membrane potential store")
+    output_buffer: SramSpec = spec_field(SramSpec(), doc="output spike buffer")
+    dram: DramSpec = spec_field(DramSpec(), doc="off-chip DRAM")
+    interconnect: InterconnectSpec = spec_field(InterconnectSpec(), doc="on-chip interconnect")
+    leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
+
+
+@dataclass(frozen=True)
+class MacSpec:
+    """The baseline: a systolic MAC array with dequantization and requantization."""
+
+    name: str = spec_field(doc=_COMMON_DOC["name"])
+    design: str = spec_field(doc="design family", choices=("mac",))
+    clock_mhz: float = spec_field(doc=_COMMON_DOC["clock_mhz"], unit="MHz", lo=0, lo_exclusive=True, hi=10000)
+    technology: str = spec_field(doc=_COMMON_DOC["technology"])
+    array: MacArraySpec = spec_field(doc="systolic MAC array")
+    dequant: DequantSpec = spec_field(DequantSpec(), doc="dequantization unit")
+    requant: RequantSpec = spec_field(RequantSpec(), doc="requantization unit")
+    act_sram: SramSpec = spec_field(SramSpec(), doc="activation SRAM")
+    weight_sram: SramSpec = spec_field(SramSpec(), doc="weight SRAM")
+    output_sram: SramSpec = spec_field(SramSpec(), doc="output / partial-sum SRAM")
+    dram: DramSpec = spec_field(DramSpec(), doc="off-chip DRAM")
+    interconnect: InterconnectSpec = spec_field(InterconnectSpec(), doc="on-chip interconnect")
+    leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
+
+
+HwSpec = Union[AccIfSpec, MacSpec]
+DESIGNS: dict[str, type] = {"acc_if": AccIfSpec, "mac": MacSpec}
+
+
+def sram_specs(spec: HwSpec) -> dict[str, SramSpec]:
+    """Every on-chip SRAM of a design by component name (for leakage and budget checks)."""
+    if isinstance(spec, AccIfSpec):
+        return {
+            "spike_dense": spec.spike_memory.dense,
+            "spike_salient": spec.spike_memory.salient,
+            "weight_sram": spec.weight_sram,
+            "membrane_store": spec.membrane_store,
+            "output_buffer": spec.output_buffer,
+        }
+    return {"act_sram": spec.act_sram, "weight_sram": spec.weight_sram, "output_sram": spec.output_sram}

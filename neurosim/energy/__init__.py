@@ -1,0 +1,1 @@
+"""Energy: scaling formulas over cited tables, and counters x table -> breakdowns."""

@@ -1,0 +1,110 @@
+"""Energy tables: every entry cited, formulas reproduce the cited anchors, SRAM fit vs CACTI."""
+
+import math
+
+import pytest
+import yaml
+
+from neurosim.config.energy_table import REQUIRED, SHIPPED, load_energy_table, parse_energy_table, shipped_table_path
+from neurosim.energy import scaling
+from neurosim.errors import ConfigError
+
+
+@pytest.mark.parametrize("node", SHIPPED)
+def test_every_entry_has_value_unit_source(node):
+    table = load_energy_table(node)
+    assert set(table.entries) == set(REQUIRED)
+    for key, e in table.entries.items():
+        assert e.value >= 0 and math.isfinite(e.value), key
+        assert e.unit == REQUIRED[key], key
+        assert len(e.source) > 10, key
+        assert e.status in "VSDU"
+
+
+def test_45nm_anchors_reproduced_by_formulas():
+    t = load_energy_table("45nm")
+    assert scaling.int_add_pj(t, 8) == pytest.approx(0.03, rel=1e-12)
+    assert scaling.int_add_pj(t, 32) == pytest.approx(0.10, rel=1e-12)
+    assert scaling.int_mul_pj(t, 8, 8) == pytest.approx(0.2, rel=1e-12)
+    assert scaling.int_mul_pj(t, 32, 32) == pytest.approx(3.1, rel=1e-12)
+    assert t["fp32_add"] == 0.9 and t["fp32_mul"] == 3.7
+    # derived points of energy.md a.1 (fit values, 3 significant digits there)
+    assert scaling.int_add_pj(t, 4) == pytest.approx(0.0164, rel=0.01)
+    assert scaling.int_add_pj(t, 16) == pytest.approx(0.0548, rel=0.01)
+    assert scaling.int_mul_pj(t, 4, 4) == pytest.approx(0.0508, rel=0.01)
+    assert scaling.int_mul_pj(t, 16, 16) == pytest.approx(0.787, rel=0.01)
+    assert scaling.mac_pj(t, 4, 4, 32) == pytest.approx(0.151, rel=0.01)
+    assert t["fp32_add"] + t["fp32_mul"] == pytest.approx(4.6)  # the legacy E_MAC
+
+
+@pytest.mark.parametrize("node", ["45nm", "28nm"])
+def test_sram_fit_against_cacti_points(node):
+    t = load_energy_table(node)
+    assert len(t.sram_points) >= 8
+    for kind in ("read", "write"):
+        fn = getattr(scaling, f"sram_{kind}_pj")
+        logs = [math.log(fn(t, p.size_kib, p.width_bits) / getattr(p, f"{kind}_pj")) for p in t.sram_points]
+        rms = math.sqrt(sum(x * x for x in logs) / len(logs))
+        # energy.md b.3: the fit's RMS log error is 0.15-0.24 over the CACTI sweep
+        assert rms <= 0.25, (node, kind, rms)
+        assert max(abs(x) for x in logs) < math.log(2.2), (node, kind)
+
+
+def test_sram_fit_anchor_45nm():
+    t = load_energy_table("45nm")
+    assert scaling.sram_read_pj(t, 8, 64) == pytest.approx(5.8)
+    assert scaling.sram_write_pj(t, 32, 64) == pytest.approx(12.7, rel=0.01)  # CACTI 32 KiB x 64b write
+
+
+def test_formulas_monotone_in_width_and_size():
+    t = load_energy_table("28nm")
+    assert scaling.int_add_pj(t, 16) < scaling.int_add_pj(t, 24) < scaling.int_add_pj(t, 32)
+    assert scaling.int_mul_pj(t, 4, 4) < scaling.int_mul_pj(t, 4, 8) < scaling.int_mul_pj(t, 8, 8)
+    assert scaling.sram_read_pj(t, 8, 64) < scaling.sram_read_pj(t, 64, 64) < scaling.sram_read_pj(t, 64, 128)
+
+
+def test_node_ordering_of_logic_energy():
+    e = [load_energy_table(n)["int_add_32b"] for n in ("45nm", "28nm", "7nm")]
+    assert e[0] > e[1] > e[2]
+
+
+def test_dram_and_wire_and_leakage():
+    t = load_energy_table("45nm")
+    assert scaling.dram_pj_per_bit(t, "HBM2") == 3.9
+    assert scaling.wire_pj_per_bit(t, "repeated", 2.0, 0.5) == pytest.approx(0.25)
+    assert scaling.sram_leakage_mw(t, 1024, "lstp") == pytest.approx(0.16, rel=0.01)
+
+
+def _raw(node="45nm"):
+    return yaml.safe_load(shipped_table_path(node).read_text())
+
+
+def test_entry_without_source_rejected():
+    raw = _raw()
+    raw["entries"]["int_add_8b"]["source"] = ""
+    with pytest.raises(ConfigError, match="entries.int_add_8b.source"):
+        parse_energy_table(raw, "t.yaml")
+
+
+def test_entry_with_wrong_unit_rejected():
+    raw = _raw()
+    raw["entries"]["dram_HBM2"]["unit"] = "pJ"
+    with pytest.raises(ConfigError, match="entries.dram_HBM2.unit"):
+        parse_energy_table(raw, "t.yaml")
+
+
+def test_missing_and_unknown_entries_rejected_together():
+    raw = _raw()
+    del raw["entries"]["fp16_mul"]
+    raw["entries"]["fp8_mul"] = {"value": 1, "unit": "pJ", "source": "x", "status": "U"}
+    with pytest.raises(ConfigError) as ei:
+        parse_energy_table(raw, "t.yaml")
+    paths = {p.path for p in ei.value.problems}
+    assert {"entries.fp16_mul", "entries.fp8_mul"} <= paths
+
+
+def test_negative_value_rejected():
+    raw = _raw()
+    raw["entries"]["fp16_add"]["value"] = -1
+    with pytest.raises(ConfigError, match="entries.fp16_add.value"):
+        parse_energy_table(raw, "t.yaml")
