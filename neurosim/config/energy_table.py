@@ -8,11 +8,11 @@ SRAM-size scaling formulas that interpolate between anchors live in
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 from neurosim.config.yaml_strict import load_yaml_mapping
 from neurosim.errors import ConfigError, Problem
@@ -133,7 +133,7 @@ def parse_energy_table(data: dict, source: str) -> EnergyTable:
                 problems.append(Problem(f"entries.{key}", "required entry is missing"))
         for key, raw in raw_entries.items():
             if key not in REQUIRED:
-                problems.append(Problem(f"entries.{key}", "unknown entry; the simulator reads only the documented ones"))
+                problems.append(Problem(f"entries.{key}", "unknown entry; the simulator reads only documented ones"))
             elif (e := _entry(key, raw, problems)) is not None:
                 entries[key] = e
     points = _points(data.get("sram_points"), problems)

@@ -7,7 +7,6 @@ that file in step with the schema below.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
 
 from neurosim.config.schema import spec_field
 
@@ -69,7 +68,7 @@ class InterconnectSpec:
     wire_length_mm: float = spec_field(1.0, doc="mean wire length per transfer", unit="mm", lo=0)
     wire: str = spec_field("repeated", doc="wire model in the energy table", choices=WIRE_KINDS)
     activity: float = spec_field(0.5, doc="toggle activity factor (0.5 for random data)", lo=0, hi=1)
-    energy_pj_per_bit: Optional[float] = spec_field(
+    energy_pj_per_bit: float | None = spec_field(
         None, doc="override: energy per bit moved; null = wire model x length x activity", unit="pJ/bit", lo=0
     )
 
@@ -188,7 +187,7 @@ class MacSpec:
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
 
 
-HwSpec = Union[AccIfSpec, MacSpec]
+HwSpec = AccIfSpec | MacSpec
 DESIGNS: dict[str, type] = {"acc_if": AccIfSpec, "mac": MacSpec}
 
 

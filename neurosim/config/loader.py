@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from neurosim.config.energy_table import resolve_technology
 from neurosim.config.hw import DESIGNS, HwSpec

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
+from collections.abc import Iterator
 from dataclasses import MISSING
-from typing import Any, Iterator
+from typing import Any
 
 from neurosim.errors import Problem
 
