@@ -16,7 +16,7 @@ from neurosim.config.energy_table import parse_energy_table
 from neurosim.config.loader import spec_from_mapping
 from neurosim.config.schema import to_plain
 from neurosim.config.yaml_strict import load_yaml_mapping
-from neurosim.errors import NeurosimError, SourceError
+from neurosim.errors import NeurosimError, SourceError, UsageError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
 
@@ -52,6 +52,72 @@ def cmd_show_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_trace_validate(args: argparse.Namespace) -> int:
+    """Fully validate a trace directory (manifest, headers, checksums, value ranges)."""
+    from neurosim.trace.reader import validate_trace
+
+    trace = validate_trace(args.dir)
+    m = trace.manifest
+    print(f"{args.dir}: ok (trace v{m.version}, {len(m.ops)} ops, {len(m.tensors)} tensors)")
+    return EXIT_OK
+
+
+def cmd_trace_info(args: argparse.Namespace) -> int:
+    """Print a trace's ops with shapes and spike statistics."""
+    from neurosim.trace.info import format_info
+    from neurosim.trace.reader import open_trace
+
+    print(format_info(open_trace(args.dir)))
+    return EXIT_OK
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Write a synthetic trace from a model's shapes or from a GEMM list."""
+    from neurosim.trace import synth
+
+    if sum(x is not None and x != [] for x in (args.model, args.topology, args.gemm)) != 1:
+        raise UsageError("give exactly one of --model, --topology, --gemm")
+    if args.model is not None:
+        if args.tokens is None:
+            raise UsageError("--model needs --tokens M")
+        model = synth.resolve_model(args.model)
+        groups = synth.llm_gemms(model, args.tokens, args.layers if args.layers is not None else model.layers)
+        name = model.name
+    else:
+        gemms = synth.read_topology(args.topology) if args.topology else [
+            synth.parse_gemm(g, i) for i, g in enumerate(args.gemm)]
+        groups = [(f"{g.name}.in", [g]) for g in gemms]
+        name = Path(args.topology).stem if args.topology else "gemm-list"
+    act = synth.ActivationModel(salient_ratio=args.salient_ratio)
+    with _progress(len(groups), "synth") as tick:
+        out = synth.write_synthetic(args.out, groups, model_name=name, seed=args.seed, weights=args.weights,
+                                    act_model=act, overwrite=args.force, progress=tick)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+class _progress:
+    """A tqdm progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, total: int, desc: str):
+        self.total, self.desc, self.bar = total, desc, None
+
+    def __enter__(self):
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, desc=self.desc, file=sys.stderr)
+        return self.tick
+
+    def tick(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     p = argparse.ArgumentParser(prog="neurosim", description=__doc__.splitlines()[0])
@@ -66,7 +132,39 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", metavar="FILE")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key (repeatable)")
     s.set_defaults(func=cmd_show_config)
+
+    t = sub.add_parser("trace", help="inspect and validate traces")
+    tsub = t.add_subparsers(dest="trace_command", required=True, metavar="SUBCOMMAND")
+    tv = tsub.add_parser("validate", help="validate a trace: manifest, checksums, shapes, code ranges")
+    tv.add_argument("dir", metavar="DIR")
+    tv.set_defaults(func=cmd_trace_validate)
+    ti = tsub.add_parser("info", help="ops, shapes and spike statistics of a trace")
+    ti.add_argument("dir", metavar="DIR")
+    ti.set_defaults(func=cmd_trace_info)
+
+    y = sub.add_parser("synth", help="write a synthetic trace from model shapes or a GEMM list")
+    y.add_argument("--model", help="built-in model name or a HuggingFace config.json")
+    y.add_argument("--tokens", type=_positive_int, help="tokens M (with --model)")
+    y.add_argument("--layers", type=_positive_int, help="first L decoder layers (default: all)")
+    y.add_argument("--topology", help="SCALE-Sim GEMM topology CSV (Layer, M, N, K)")
+    y.add_argument("--gemm", action="append", default=[], metavar="M,K,N", help="a plain GEMM (repeatable)")
+    y.add_argument("--seed", type=int, default=0)
+    y.add_argument("--salient-ratio", type=float, default=0.025, help="target salient fraction per token")
+    y.add_argument("--weights", action="store_true", help="also store weight codes (needed for --check)")
+    y.add_argument("--out", required=True, help="output trace directory")
+    y.add_argument("--force", action="store_true", help="replace an existing output directory")
+    y.set_defaults(func=cmd_synth)
     return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
 
 
 def main(argv: list[str] | None = None) -> int:

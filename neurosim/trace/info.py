@@ -1,0 +1,57 @@
+"""Text rendering of ``neurosim trace info``: ops with shapes and spike statistics."""
+
+from __future__ import annotations
+
+from neurosim.trace.reader import Trace
+from neurosim.trace.stats import trace_stats
+
+
+def _bytes(bits: int) -> str:
+    b = bits / 8
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if b < 1024 or unit == "GiB":
+            return f"{b:.1f} {unit}" if unit != "B" else f"{int(b)} B"
+        b /= 1024
+    return ""
+
+
+def format_info(trace: Trace) -> str:
+    """A human-readable summary: producer, recipe, per-op shapes and statistics, totals."""
+    m = trace.manifest
+    r = m.recipe
+    stats = trace_stats(trace)
+    lines = [
+        f"trace {trace.path}  (format v{m.version}{', synthetic' if m.synthetic else ''})",
+        f"model {m.producer.model}; tokens {m.producer.tokens}; source {m.producer.text_source or '-'}",
+        f"recipe W{r.weight_bits}A{r.act_bits}, salient {r.salient_bits}-bit by {r.salient_rule}"
+        f"({r.salient_param:g}); normal codes |q| <= {r.normal_max}",
+    ]
+    if m.synthetic:
+        lines.append("activation model: " + ", ".join(f"{k}={v}" for k, v in m.synthetic_model.items()))
+    hdr = f"{'op':<34} {'kind':<7} {'M':>6} {'K':>6} {'N':>6} {'spikes':>12} {'spk/act':>7} {'salient':>8} {'zeros':>7} {'W':>2}"
+    lines += ["", hdr, "-" * len(hdr)]
+    for op in m.ops:
+        s = stats[op.act_codes]
+        lines.append(f"{op.name:<34} {op.kind:<7} {op.M:>6} {op.K:>6} {op.N:>6} {s.spikes:>12,} {s.mean_spikes:>7.3f} "
+                     f"{s.salient_ratio:>8.3%} {s.zero_fraction:>7.2%} {'y' if op.weight_codes else '-':>2}")
+    entries = sum(s.entries for s in stats.values())
+    spikes = sum(s.spikes for s in stats.values())
+    salient = sum(s.salient for s in stats.values())
+    zeros = sum(s.zeros for s in stats.values())
+    bitplane = sum(s.bitplane_spikes for s in stats.values())
+    by_class: dict[str, int] = {}
+    for s in stats.values():
+        for k, v in s.storage_bits(r).items():
+            cls = k.split("+")[0]
+            by_class[cls] = by_class.get(cls, 0) + v
+    lines += [
+        "",
+        f"activation tensors: {len(stats)} (shared inputs counted once), {entries:,} codes",
+        f"total spikes (count encoding): {spikes:,}; bitplane encoding: {bitplane:,}",
+        f"mean spikes per activation: {spikes / entries:.3f}",
+        f"salient ratio: {salient / entries:.3%}; zero fraction: {zeros / entries:.2%}",
+        "activation storage by bitwidth class: "
+        + "; ".join(f"{k} {_bytes(v)}" for k, v in by_class.items())
+        + " (salient entries carry a column index)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,247 @@
+"""Trace manifest v1: frozen dataclasses and their strict JSON (de)serialisation.
+
+The spec is ``traces/README.md``. Parsing checks every field and raises
+:class:`~neurosim.errors.TraceFormatError` naming ``manifest.json`` and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from neurosim.errors import Problem, TraceFormatError
+
+FORMAT = "neurosim-trace"
+VERSION = 1
+OP_KINDS = ("linear", "attn_qk", "attn_av")
+TENSOR_DTYPES = {"act_codes": "int8", "act_scale": "float32", "weight_codes": "int8", "weight_scale": "float32"}
+
+
+@dataclass(frozen=True)
+class Producer:
+    """Where the trace came from."""
+
+    model: str
+    tokens: int
+    weights_sha256: str | None = None
+    tokenizer: str | None = None
+    text_source: str | None = None
+    tool: str = ""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The quantization recipe the codes were produced with."""
+
+    weight_bits: int = 4
+    act_bits: int = 4
+    salient_bits: int = 8
+    salient_rule: str = "mad"  # mad | ratio | none
+    salient_param: float = 0.0
+    act_granularity: str = "per_token"
+    weight_granularity: str = "per_channel"
+
+    @property
+    def normal_max(self) -> int:
+        """Largest |code| of a normal (non-salient) activation: symmetric signed range."""
+        return (1 << (self.act_bits - 1)) - 1
+
+    @property
+    def code_max(self) -> int:
+        """Largest |code| any activation may have (salient codes included)."""
+        return (1 << (max(self.act_bits, self.salient_bits) - 1)) - 1
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One ``.npy`` file: its dtype, shape and sha256."""
+
+    file: str
+    dtype: str
+    shape: tuple[int, ...]
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Op:
+    """One GEMM ``[M, K] x [K, N]``: activation codes times weight codes (or a second operand)."""
+
+    name: str
+    kind: str
+    M: int
+    K: int
+    N: int
+    weight_bits: int
+    act_codes: str
+    act_scale: str
+    weight_codes: str | None = None
+    weight_scale: str | None = None
+
+    def tensor_refs(self) -> dict[str, str]:
+        """Role -> tensor name for every tensor the op references."""
+        roles = ("act_codes", "act_scale", "weight_codes", "weight_scale")
+        return {r: getattr(self, r) for r in roles if getattr(self, r) is not None}
+
+    def expected_shape(self, role: str) -> tuple[int, ...]:
+        """The shape a tensor must have in ``role``."""
+        return {"act_codes": (self.M, self.K), "act_scale": (self.M,),
+                "weight_codes": (self.K, self.N), "weight_scale": (self.N,)}[role]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A whole trace's description; tensors are referenced by name."""
+
+    producer: Producer
+    recipe: Recipe
+    ops: tuple[Op, ...]
+    tensors: dict[str, TensorInfo]
+    synthetic: bool = False
+    synthetic_model: dict[str, Any] | None = None
+    version: int = VERSION
+    format: str = FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Serialise to the manifest.json text."""
+        d = dataclasses.asdict(self)
+        d["ops"] = [dataclasses.asdict(o) for o in self.ops]
+        d["tensors"] = {k: {**dataclasses.asdict(v), "shape": list(v.shape)} for k, v in self.tensors.items()}
+        order = ["format", "version", "producer", "recipe", "synthetic", "synthetic_model", "extra", "tensors", "ops"]
+        return json.dumps({k: d[k] for k in order}, indent=1) + "\n"
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+_TYPES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _take(cls, raw: Any, path: str, problems: list[Problem], checks: dict[str, Any] | None = None):
+    """Build a flat dataclass from ``raw``, type-checking each field; None if anything is wrong."""
+    if not isinstance(raw, dict):
+        problems.append(Problem(path, "must be an object"))
+        return None
+    n = len(problems)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for k in raw:
+        if k not in fields:
+            problems.append(Problem(f"{path}.{k}", f"unknown field; allowed: {', '.join(fields)}"))
+    hints = {f.name: f.type for f in dataclasses.fields(cls)}
+    out = {}
+    for name, f in fields.items():
+        where = f"{path}.{name}"
+        if name not in raw:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                problems.append(Problem(where, "required field is missing"))
+            continue
+        value, tp = raw[name], hints[name]
+        optional = "None" in tp
+        base = {"int": int, "float": float, "str": str, "bool": bool}.get(tp.split(" |")[0])
+        if value is None and optional:
+            out[name] = None
+            continue
+        ok = base is not None and (
+            (base is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+            or (base is int and isinstance(value, int) and not isinstance(value, bool))
+            or (base in (str, bool) and isinstance(value, base))
+        )
+        if not ok:
+            problems.append(Problem(where, f"must be {_TYPES.get(base, tp)}, got {value!r}"))
+            continue
+        if checks and name in checks and (msg := checks[name](value)):
+            problems.append(Problem(where, msg))
+            continue
+        out[name] = float(value) if base is float else value
+    return cls(**out) if len(problems) == n else None
+
+
+def _positive(v):
+    return None if v >= 1 else f"must be >= 1, got {v}"
+
+
+def _bits(v):
+    return None if 1 <= v <= 8 else f"must be between 1 and 8 (codes are stored as int8), got {v}"
+
+
+def parse_manifest(text: str, source: str) -> Manifest:
+    """Parse and check manifest.json text; every problem is reported at once."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise TraceFormatError(source, Problem("", f"not valid JSON: {e}")) from None
+    if not isinstance(raw, dict):
+        raise TraceFormatError(source, Problem("", "must be a JSON object"))
+    if raw.get("format") != FORMAT:
+        raise TraceFormatError(source, Problem("format", f"must be {FORMAT!r}, got {raw.get('format')!r}"))
+    if raw.get("version") != VERSION:
+        raise TraceFormatError(
+            source, Problem("version", f"unsupported trace format version {raw.get('version')!r}; "
+                            f"this neurosim reads version {VERSION}")
+        )
+    problems: list[Problem] = []
+    allowed = {"format", "version", "producer", "recipe", "synthetic", "synthetic_model", "extra", "tensors", "ops"}
+    problems += [Problem(k, f"unknown field; allowed: {', '.join(sorted(allowed))}") for k in raw if k not in allowed]
+    producer = _take(Producer, raw.get("producer"), "producer", problems, {"tokens": _positive})
+    recipe = _take(Recipe, raw.get("recipe"), "recipe", problems,
+                   {"weight_bits": _bits, "act_bits": _bits, "salient_bits": _bits,
+                    "salient_rule": lambda v: None if v in ("mad", "ratio", "none") else "must be mad, ratio or none"})
+    if recipe is not None and recipe.salient_bits < recipe.act_bits:
+        problems.append(Problem("recipe.salient_bits", "must be >= recipe.act_bits"))
+    tensors = {}
+    raw_t = raw.get("tensors")
+    if not isinstance(raw_t, dict):
+        problems.append(Problem("tensors", "must be an object of tensor name -> {file, dtype, shape, sha256}"))
+        raw_t = {}
+    for name, t in raw_t.items():
+        path = f"tensors.{name}"
+        if not isinstance(t, dict) or set(t) != {"file", "dtype", "shape", "sha256"}:
+            problems.append(Problem(path, "must have exactly the fields file, dtype, shape, sha256"))
+            continue
+        shape_ok = isinstance(t["shape"], list) and all(isinstance(s, int) and s >= 1 for s in t["shape"])
+        file_ok = isinstance(t["file"], str) and t["file"].endswith(".npy") and "/" not in t["file"] and ".." not in t["file"]
+        sha_ok = isinstance(t["sha256"], str) and len(t["sha256"]) == 64
+        if not (shape_ok and file_ok and sha_ok and t["dtype"] in ("int8", "float32")):
+            problems.append(Problem(path, "needs a plain .npy file name, dtype int8|float32, positive shape, 64-hex sha256"))
+            continue
+        tensors[name] = TensorInfo(t["file"], t["dtype"], tuple(t["shape"]), t["sha256"])
+    ops = []
+    raw_ops = raw.get("ops")
+    if not isinstance(raw_ops, list) or not raw_ops:
+        problems.append(Problem("ops", "must be a non-empty list"))
+        raw_ops = []
+    names = set()
+    for i, r in enumerate(raw_ops):
+        op = _take(Op, r, f"ops[{i}]", problems, {
+            "kind": lambda v: None if v in OP_KINDS else f"must be one of {', '.join(OP_KINDS)}",
+            "M": _positive, "K": _positive, "N": _positive, "weight_bits": _bits})
+        if op is None:
+            continue
+        if op.name in names:
+            problems.append(Problem(f"ops[{i}].name", f"duplicate op name {op.name!r}"))
+        names.add(op.name)
+        for role, tname in op.tensor_refs().items():
+            where = f"ops[{i}].{role}"
+            if tname not in tensors:
+                if tname not in raw_t:
+                    problems.append(Problem(where, f"references unknown tensor {tname!r}"))
+                continue
+            t = tensors[tname]
+            if t.dtype != TENSOR_DTYPES[role]:
+                problems.append(Problem(where, f"tensor {tname!r} has dtype {t.dtype}, {role} must be {TENSOR_DTYPES[role]}"))
+            if t.shape != op.expected_shape(role):
+                problems.append(Problem(where, f"tensor {tname!r} has shape {list(t.shape)}, op needs "
+                                        f"{list(op.expected_shape(role))} (M={op.M}, K={op.K}, N={op.N})"))
+        if (op.weight_codes is None) != (op.weight_scale is None):
+            problems.append(Problem(f"ops[{i}]", "weight_codes and weight_scale must be given together"))
+        ops.append(op)
+    synthetic = raw.get("synthetic", False)
+    if not isinstance(synthetic, bool):
+        problems.append(Problem("synthetic", "must be true or false"))
+    sm = raw.get("synthetic_model")
+    if synthetic and not isinstance(sm, dict):
+        problems.append(Problem("synthetic_model", "a synthetic trace must state the activation model it used"))
+    if problems:
+        raise TraceFormatError(source, problems)
+    return Manifest(producer, recipe, tuple(ops), tensors, synthetic, sm, extra=raw.get("extra") or {})

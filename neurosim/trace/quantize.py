@@ -1,0 +1,59 @@
+"""The quantization recipe, shared by the synthetic generator and the exporter.
+
+Activations: per-token symmetric; the normal step is set by the largest *normal* value so that
+normal codes fill ``±(2^(act_bits-1)-1)``; salient values (chosen per token by a MAD rule or a
+target ratio) keep the same step and get up to ``salient_bits``. Weights: per-output-channel
+symmetric. Codes are signed int8; spike count = |code|.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def qmax(bits: int) -> int:
+    """Largest magnitude of a symmetric signed ``bits``-bit code."""
+    return (1 << (bits - 1)) - 1
+
+
+def salient_mask(x: np.ndarray, rule: str, param: float) -> np.ndarray:
+    """Boolean mask of salient entries of ``x`` [M, K], chosen independently per token (row).
+
+    ``mad``: ``|x - median| > param * MAD``; ``ratio``: the ``ceil(param * K)`` entries with the
+    largest ``|x - median|``; ``none``: nothing is salient.
+    """
+    if rule == "none":
+        return np.zeros(x.shape, dtype=bool)
+    dev = np.abs(x - np.median(x, axis=1, keepdims=True))
+    if rule == "mad":
+        mad = np.median(dev, axis=1, keepdims=True)
+        return dev > param * mad
+    if rule == "ratio":
+        k = int(np.ceil(param * x.shape[1]))
+        if k <= 0:
+            return np.zeros(x.shape, dtype=bool)
+        cut = np.partition(dev, x.shape[1] - k, axis=1)[:, x.shape[1] - k: x.shape[1] - k + 1]
+        return dev >= cut
+    raise ValueError(f"unknown salient rule {rule!r}")
+
+
+def quantize_activations(x: np.ndarray, act_bits: int, salient_bits: int, rule: str, param: float
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-token codes (int8 [M, K]) and scales (float32 [M]) of activations ``x`` [M, K]."""
+    x = np.asarray(x, dtype=np.float32)
+    sal = salient_mask(x, rule, param) if salient_bits > act_bits else np.zeros(x.shape, dtype=bool)
+    normal_abs = np.where(sal, 0.0, np.abs(x)).max(axis=1)
+    scale = normal_abs / qmax(act_bits)
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    limit = qmax(max(act_bits, salient_bits))
+    codes = np.clip(np.rint(x / scale[:, None]), -limit, limit).astype(np.int8)
+    return codes, scale
+
+
+def quantize_weights(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output-channel symmetric codes (int8 [K, N]) and scales (float32 [N]) of ``w`` [K, N]."""
+    w = np.asarray(w, dtype=np.float32)
+    scale = np.abs(w).max(axis=0) / qmax(bits)
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    codes = np.clip(np.rint(w / scale[None, :]), -qmax(bits), qmax(bits)).astype(np.int8)
+    return codes, scale

@@ -1,0 +1,150 @@
+"""Trace reader and validator: memory-mapped, op by op, so a multi-GB trace streams.
+
+:func:`open_trace` checks the manifest and every tensor file's header and size (cheap);
+:func:`validate_trace` additionally verifies sha256 checksums and value ranges (codes within the
+declared bit widths, scales finite and positive), streaming through each file in chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.lib import format as npformat
+
+from neurosim.errors import Problem, TraceFormatError
+from neurosim.trace.manifest import Manifest, Op, TensorInfo, parse_manifest
+from neurosim.trace.writer import sha256_file
+
+_CHUNK_BYTES = 1 << 22  # rows are checked in ~4 MiB slices, whatever the width
+
+
+@dataclass(frozen=True)
+class OpTensors:
+    """The arrays of one op (memory-mapped, read-only)."""
+
+    act_codes: np.ndarray
+    act_scale: np.ndarray
+    weight_codes: np.ndarray | None
+    weight_scale: np.ndarray | None
+
+
+def _read_header(path: Path, info: TensorInfo, name: str) -> int:
+    """Check a .npy header against the manifest; returns the data offset."""
+    where = f"tensors.{name}"
+    try:
+        with open(path, "rb") as f:
+            version = npformat.read_magic(f)
+            read = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
+            shape, fortran, dtype = read(f)
+            offset = f.tell()
+    except FileNotFoundError:
+        raise TraceFormatError(str(path), Problem(where, "tensor file is missing")) from None
+    except (ValueError, OSError, SyntaxError) as e:
+        raise TraceFormatError(str(path), Problem(where, f"not a valid .npy file ({e})")) from None
+    problems = []
+    if str(dtype) != info.dtype:
+        problems.append(Problem(f"{where}.dtype", f"file holds {dtype}, manifest says {info.dtype}"))
+    if tuple(shape) != info.shape:
+        problems.append(Problem(f"{where}.shape", f"file holds {list(shape)}, manifest says {list(info.shape)}"))
+    if fortran:
+        problems.append(Problem(where, "Fortran-ordered arrays are not accepted"))
+    if problems:
+        raise TraceFormatError(str(path), problems)
+    expected = offset + int(np.prod(shape)) * dtype.itemsize
+    actual = path.stat().st_size
+    if actual != expected:
+        what = "truncated" if actual < expected else "has trailing bytes"
+        raise TraceFormatError(str(path), Problem(where, f"file is {what}: {actual} bytes, header implies {expected}"))
+    return offset
+
+
+class Trace:
+    """An opened trace: the manifest plus memory-mapped access to each op's tensors."""
+
+    def __init__(self, path: Path, manifest: Manifest):
+        self.path, self.manifest = path, manifest
+        self._offsets: dict[str, int] = {}
+
+    @property
+    def ops(self) -> tuple[Op, ...]:
+        return self.manifest.ops
+
+    def tensor(self, name: str) -> np.ndarray:
+        """A read-only memory map of one tensor."""
+        info = self.manifest.tensors[name]
+        file = self.path / info.file
+        return np.memmap(file, dtype=np.dtype(info.dtype), mode="r", offset=self._offsets[name], shape=info.shape)
+
+    def op_tensors(self, op: Op) -> OpTensors:
+        """Memory-mapped arrays of one op."""
+        get = lambda n: None if n is None else self.tensor(n)  # noqa: E731
+        return OpTensors(get(op.act_codes), get(op.act_scale), get(op.weight_codes), get(op.weight_scale))
+
+
+def open_trace(path: str | Path) -> Trace:
+    """Open a trace directory: parse the manifest, check every tensor file's header and size."""
+    path = Path(path)
+    if not path.is_dir():
+        raise TraceFormatError(str(path), Problem("", "not a trace directory (does not exist or is not a directory)"))
+    mpath = path / "manifest.json"
+    try:
+        text = mpath.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TraceFormatError(str(mpath), Problem("", "manifest.json is missing")) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise TraceFormatError(str(mpath), Problem("", f"cannot read: {e}")) from None
+    trace = Trace(path, parse_manifest(text, str(mpath)))
+    used = {t for op in trace.ops for t in op.tensor_refs().values()}
+    for name, info in trace.manifest.tensors.items():
+        if name in used:
+            trace._offsets[name] = _read_header(path / info.file, info, name)
+    return trace
+
+
+def _code_limit(trace: Trace, name: str) -> int:
+    """Largest |code| allowed in an int8 tensor, from the roles the ops give it."""
+    limits = []
+    for op in trace.ops:
+        if op.act_codes == name:
+            limits.append(trace.manifest.recipe.code_max)
+        if op.weight_codes == name:
+            limits.append((1 << (op.weight_bits - 1)) - 1)
+    return max(limits)
+
+
+def _check_values(trace: Trace, name: str) -> list[Problem]:
+    """Stream one tensor in row chunks: codes within range, scales finite and positive."""
+    info = trace.manifest.tensors[name]
+    arr = trace.tensor(name)
+    where = f"tensors.{name}"
+    limit = _code_limit(trace, name) if info.dtype == "int8" else 0
+    rows = max(1, _CHUNK_BYTES // max(1, arr[:1].nbytes))
+    for start in range(0, arr.shape[0], rows):
+        chunk = np.asarray(arr[start:start + rows])
+        if info.dtype == "int8":
+            bad = np.argwhere(np.abs(chunk.astype(np.int16)) > limit)
+            if len(bad):
+                value = int(chunk[tuple(bad[0])])
+                index = [int(bad[0][0]) + start, *(int(i) for i in bad[0][1:])]
+                return [Problem(where, f"code {value} at index {index} is outside the declared range +-{limit}")]
+        elif not (np.isfinite(chunk).all() and (chunk > 0).all()):
+            return [Problem(where, "scales must be finite and positive")]
+    return []
+
+
+def validate_trace(path: str | Path) -> Trace:
+    """Fully validate a trace: manifest, headers, sizes, sha256 checksums and value ranges."""
+    trace = open_trace(path)
+    used = dict.fromkeys(name for op in trace.ops for name in op.tensor_refs().values())
+    for name in used:
+        info = trace.manifest.tensors[name]
+        file = trace.path / info.file
+        if sha256_file(file) != info.sha256:
+            raise TraceFormatError(str(file), Problem(f"tensors.{name}.sha256",
+                                                      "checksum mismatch: the file was modified or corrupted"))
+        problems = _check_values(trace, name)
+        if problems:
+            raise TraceFormatError(str(file), problems)
+    return trace

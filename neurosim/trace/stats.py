@@ -1,0 +1,67 @@
+"""Spike statistics of a trace (what ``neurosim trace info`` prints), streamed in row chunks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.trace.manifest import Recipe
+from neurosim.trace.reader import Trace
+
+_CHUNK_BYTES = 1 << 22  # rows are read in ~4 MiB slices, whatever the width
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class CodeStats:
+    """Counts over one activation-code tensor ``[M, K]``."""
+
+    entries: int
+    spikes: int  # sum |q|: spikes under count encoding
+    bitplane_spikes: int  # sum popcount(|q|): spikes under bitplane encoding
+    zeros: int
+    salient: int  # |q| above the normal range
+    K: int
+
+    @property
+    def mean_spikes(self) -> float:
+        return self.spikes / self.entries
+
+    @property
+    def salient_ratio(self) -> float:
+        return self.salient / self.entries
+
+    @property
+    def zero_fraction(self) -> float:
+        return self.zeros / self.entries
+
+    def storage_bits(self, recipe: Recipe) -> dict[str, int]:
+        """Bits by bitwidth class: a dense store of normal-width codes for every position, and a
+        side store of salient codes with their column index."""
+        index_bits = max(1, math.ceil(math.log2(self.K)))
+        return {f"dense_{recipe.act_bits}b": self.entries * recipe.act_bits,
+                f"salient_{recipe.salient_bits}b+idx{index_bits}": self.salient * (recipe.salient_bits + index_bits)}
+
+
+def code_stats(codes: np.ndarray, normal_max: int) -> CodeStats:
+    """Statistics of one int8 code tensor, read in row chunks (works on memory maps)."""
+    spikes = bitplane = zeros = salient = 0
+    rows = max(1, _CHUNK_BYTES // max(1, codes.shape[1]))
+    for start in range(0, codes.shape[0], rows):
+        a = np.abs(np.asarray(codes[start:start + rows]).astype(np.int16)).astype(np.uint8)
+        spikes += int(a.sum(dtype=np.int64))
+        bitplane += int(_POPCOUNT[a].sum(dtype=np.int64))
+        zeros += int((a == 0).sum())
+        salient += int((a > normal_max).sum())
+    return CodeStats(int(codes.size), spikes, bitplane, zeros, salient, int(codes.shape[1]))
+
+
+def trace_stats(trace: Trace) -> dict[str, CodeStats]:
+    """Statistics per activation tensor (shared inputs counted once), keyed by tensor name."""
+    out: dict[str, CodeStats] = {}
+    for op in trace.ops:
+        if op.act_codes not in out:
+            out[op.act_codes] = code_stats(trace.tensor(op.act_codes), trace.manifest.recipe.normal_max)
+    return out

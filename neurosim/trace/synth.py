@@ -1,0 +1,222 @@
+"""Synthetic traces, for models a user cannot run and for SCALE-Sim-style GEMM lists.
+
+Activations come from a stated heavy-tailed model (:class:`ActivationModel`: Student-t values,
+persistent outlier channels, log-normal per-token scales), quantized with the same recipe code
+the exporter uses (:mod:`neurosim.trace.quantize`). The model and its parameters go in the
+manifest with ``synthetic: true``. Output is deterministic for a seed: each tensor draws from
+its own generator seeded by ``(seed, tensor index)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from neurosim.errors import Problem, TraceFormatError, UsageError
+from neurosim.trace.manifest import Producer, Recipe
+from neurosim.trace.quantize import quantize_activations, quantize_weights
+from neurosim.trace.writer import TraceWriter
+
+_ROWS = 512
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The shapes of a LLaMA-family decoder that determine its linear layers."""
+
+    name: str
+    hidden: int
+    intermediate: int
+    heads: int
+    kv_heads: int
+    layers: int
+    head_dim: int = 0  # 0: hidden // heads
+
+    @property
+    def kv_dim(self) -> int:
+        return self.kv_heads * (self.head_dim or self.hidden // self.heads)
+
+    @property
+    def q_dim(self) -> int:
+        return self.heads * (self.head_dim or self.hidden // self.heads)
+
+
+#: From the models' published config.json files.
+BUILTIN_MODELS = {
+    m.name: m for m in (
+        ModelShape("llama2-7b", 4096, 11008, 32, 32, 32),
+        ModelShape("llama2-13b", 5120, 13824, 40, 40, 40),
+        ModelShape("llama3-8b", 4096, 14336, 32, 8, 32),
+        ModelShape("mistral-7b", 4096, 14336, 32, 8, 32),
+        ModelShape("smollm2-135m", 576, 1536, 9, 3, 30),
+    )
+}
+
+
+def model_from_hf_config(path: str | Path) -> ModelShape:
+    """Shapes from a HuggingFace ``config.json`` of a LLaMA-family model."""
+    path = Path(path)
+    try:
+        cfg = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise TraceFormatError(str(path), Problem("", f"cannot read config.json: {e}")) from None
+    need = ("hidden_size", "intermediate_size", "num_attention_heads", "num_hidden_layers")
+    missing = [k for k in need if not isinstance(cfg.get(k), int) or cfg[k] < 1]
+    if missing:
+        raise TraceFormatError(str(path), [Problem(k, "required positive integer is missing") for k in missing])
+    return ModelShape(
+        name=cfg.get("_name_or_path") or cfg.get("model_type", path.parent.name) or path.parent.name,
+        hidden=cfg["hidden_size"], intermediate=cfg["intermediate_size"], heads=cfg["num_attention_heads"],
+        kv_heads=cfg.get("num_key_value_heads") or cfg["num_attention_heads"], layers=cfg["num_hidden_layers"],
+        head_dim=cfg.get("head_dim") or 0,
+    )
+
+
+def resolve_model(name_or_path: str) -> ModelShape:
+    """A built-in model name or a path to a HuggingFace config.json."""
+    if name_or_path in BUILTIN_MODELS:
+        return BUILTIN_MODELS[name_or_path]
+    path = Path(name_or_path)
+    if path.is_dir():
+        path = path / "config.json"
+    if path.suffix == ".json" and path.exists():
+        return model_from_hf_config(path)
+    raise UsageError(f"--model {name_or_path!r}: not a built-in model ({', '.join(BUILTIN_MODELS)}) "
+                     "nor an existing config.json")
+
+
+@dataclass(frozen=True)
+class ActivationModel:
+    """Heavy-tailed activation model: ``x[t, k] = s_t * g_k * T_df`` with ``s_t`` log-normal per
+    token, ``g_k = outlier_gain`` on a fixed ``outlier_channel_fraction`` of channels (else 1)
+    and ``T_df`` Student-t; salient entries chosen per token by target ratio."""
+
+    distribution: str = "student_t"
+    df: float = 3.0
+    outlier_channel_fraction: float = 0.005
+    outlier_gain: float = 12.0
+    token_scale_sigma: float = 0.5
+    salient_ratio: float = 0.025
+
+    def sample(self, rng: np.random.Generator, M: int, K: int):
+        """Yield float32 row blocks of one ``[M, K]`` activation tensor."""
+        n_out = int(round(self.outlier_channel_fraction * K))
+        gain = np.ones(K, dtype=np.float32)
+        gain[rng.choice(K, size=n_out, replace=False)] = self.outlier_gain
+        for start in range(0, M, _ROWS):
+            rows = min(_ROWS, M - start)
+            s = rng.lognormal(0.0, self.token_scale_sigma, size=(rows, 1)).astype(np.float32)
+            yield (rng.standard_t(self.df, size=(rows, K)).astype(np.float32) * gain) * s
+
+
+@dataclass(frozen=True)
+class GemmSpec:
+    """One plain linear op of a GEMM list: A [M, K] x B [K, N]."""
+
+    name: str
+    M: int
+    K: int
+    N: int
+
+
+def llm_gemms(model: ModelShape, tokens: int, layers: int) -> list[tuple[str, list[GemmSpec]]]:
+    """Per layer, the shared-input groups of a LLaMA decoder's linear ops (q/k/v share the
+    attention input; gate/up share the MLP input)."""
+    if layers > model.layers:
+        raise UsageError(f"--layers {layers}: {model.name} has {model.layers} layers")
+    h, i, M = model.hidden, model.intermediate, tokens
+    groups = []
+    for L in range(layers):
+        p = f"layers.{L}"
+        groups += [
+            (f"{p}.attn_in", [GemmSpec(f"{p}.self_attn.q_proj", M, h, model.q_dim),
+                              GemmSpec(f"{p}.self_attn.k_proj", M, h, model.kv_dim),
+                              GemmSpec(f"{p}.self_attn.v_proj", M, h, model.kv_dim)]),
+            (f"{p}.o_in", [GemmSpec(f"{p}.self_attn.o_proj", M, model.q_dim, h)]),
+            (f"{p}.mlp_in", [GemmSpec(f"{p}.mlp.gate_proj", M, h, i), GemmSpec(f"{p}.mlp.up_proj", M, h, i)]),
+            (f"{p}.down_in", [GemmSpec(f"{p}.mlp.down_proj", M, i, h)]),
+        ]
+    return groups
+
+
+def read_topology(path: str | Path) -> list[GemmSpec]:
+    """SCALE-Sim GEMM topology CSV: ``Layer, M, N, K,`` per line (note the order: N before K;
+    A is M x K, B is K x N). A header line starting with ``Layer`` is skipped."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as e:
+        raise TraceFormatError(str(path), Problem("", f"cannot read: {e}")) from None
+    out, problems = [], []
+    for lineno, row in enumerate(csv.reader(lines), start=1):
+        cells = [c.strip() for c in row if c.strip()]
+        if not cells or cells[0].lower() in ("layer", "layer name") or cells[0].startswith("#"):
+            continue
+        if len(cells) != 4:
+            problems.append(Problem(f"line {lineno}", f"expected 'Layer, M, N, K', got {row!r}"))
+            continue
+        try:
+            m, n, k = (int(c) for c in cells[1:])
+        except ValueError:
+            problems.append(Problem(f"line {lineno}", f"M, N, K must be integers, got {cells[1:]}"))
+            continue
+        if min(m, n, k) < 1:
+            problems.append(Problem(f"line {lineno}", "M, N, K must be positive"))
+            continue
+        out.append(GemmSpec(cells[0], m, k, n))
+    if not out and not problems:
+        problems.append(Problem("", "no GEMM rows found"))
+    if problems:
+        raise TraceFormatError(str(path), problems)
+    return out
+
+
+def parse_gemm(text: str, index: int) -> GemmSpec:
+    """``--gemm M,K,N`` -> a GemmSpec named ``gemm{index}``."""
+    try:
+        m, k, n = (int(x) for x in text.split(","))
+        if min(m, k, n) < 1:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--gemm {text!r}: expected three positive integers M,K,N") from None
+    return GemmSpec(f"gemm{index}", m, k, n)
+
+
+def write_synthetic(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], *, model_name: str, seed: int,
+                    weights: bool, act_model: ActivationModel = ActivationModel(), recipe: Recipe | None = None,
+                    overwrite: bool = False, progress=None) -> Path:
+    """Generate and write a synthetic trace; each group is one shared activation tensor."""
+    recipe = recipe or Recipe(salient_rule="ratio", salient_param=act_model.salient_ratio)
+    tokens = groups[0][1][0].M
+    producer = Producer(model=model_name, tokens=tokens, text_source=f"synthetic (seed {seed})")
+    meta = {**dataclasses.asdict(act_model), "seed": seed}
+    with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w:
+        for gi, (gname, gemms) in enumerate(groups):
+            rng = np.random.default_rng([seed, gi])
+            M, K = gemms[0].M, gemms[0].K
+            codes = np.empty((M, K), dtype=np.int8)
+            scales = np.empty(M, dtype=np.float32)
+            row = 0
+            for block in act_model.sample(rng, M, K):
+                c, s = quantize_activations(block, recipe.act_bits, recipe.salient_bits, recipe.salient_rule,
+                                            recipe.salient_param)
+                codes[row:row + len(c)], scales[row:row + len(c)] = c, s
+                row += len(c)
+            a = w.add_tensor(f"{gname}.codes", codes)
+            s = w.add_tensor(f"{gname}.scale", scales)
+            del codes
+            for gj, g in enumerate(gemms):
+                wc = ws = None
+                if weights:
+                    wrng = np.random.default_rng([seed, gi, gj + 1])
+                    wq, wsc = quantize_weights(wrng.standard_normal((g.K, g.N), dtype=np.float32), recipe.weight_bits)
+                    wc, ws = w.add_tensor(f"{g.name}.weight", wq), w.add_tensor(f"{g.name}.weight_scale", wsc)
+                w.add_op(g.name, "linear", a, s, weight_bits=recipe.weight_bits, weight_codes=wc, weight_scale=ws, N=g.N)
+            if progress:
+                progress(gi + 1, len(groups))
+    return Path(out)

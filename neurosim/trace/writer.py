@@ -1,0 +1,112 @@
+"""Atomic trace writer: tensors stream into a temporary directory as they are added; the
+manifest is written last and the directory renamed into place, so a reader never sees a
+half-written trace under the final name."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurosim import __version__
+from neurosim.errors import UsageError
+from neurosim.trace.manifest import Manifest, Op, Producer, Recipe, TensorInfo
+
+_CHUNK = 1 << 22
+
+
+def sha256_file(path: str | Path) -> str:
+    """sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class TraceWriter:
+    """Write a trace v1 directory. Use as a context manager; nothing appears at ``out_dir``
+    unless the block finishes without an exception.
+
+    >>> with TraceWriter(out, producer, recipe) as w:            # doctest: +SKIP
+    ...     a = w.add_tensor("l0.attn_in", codes)                # int8 [M, K]
+    ...     s = w.add_tensor("l0.attn_in.scale", scales)         # float32 [M]
+    ...     w.add_op("layers.0.q_proj", "linear", a, s, weight_bits=4)
+    """
+
+    def __init__(self, out_dir: str | Path, producer: Producer, recipe: Recipe, *, synthetic_model: dict | None = None,
+                 extra: dict[str, Any] | None = None, overwrite: bool = False):
+        self.out_dir = Path(out_dir)
+        if self.out_dir.exists() and not overwrite:
+            raise UsageError(f"{self.out_dir}: already exists (pass overwrite to replace it)")
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent))
+        os.chmod(self._tmp, 0o755)  # mkdtemp makes it private; a published trace is a normal directory
+        self.producer = dataclasses.replace(producer, tool=f"neurosim {__version__}")
+        self.recipe, self.synthetic_model, self.extra = recipe, synthetic_model, extra or {}
+        self._tensors: dict[str, TensorInfo] = {}
+        self._ops: list[Op] = []
+
+    def add_tensor(self, name: str, array: np.ndarray) -> str:
+        """Write one tensor now (int8 codes or float32 scales); returns its name for ``add_op``."""
+        if name in self._tensors:
+            raise ValueError(f"tensor {name!r} added twice")
+        arr = np.ascontiguousarray(array)
+        if arr.dtype not in (np.int8, np.float32):
+            raise ValueError(f"tensor {name!r}: dtype must be int8 or float32, got {arr.dtype}")
+        file = f"t{len(self._tensors):05d}.npy"
+        np.save(self._tmp / file, arr, allow_pickle=False)
+        self._tensors[name] = TensorInfo(file, str(arr.dtype), tuple(int(s) for s in arr.shape),
+                                         sha256_file(self._tmp / file))
+        return name
+
+    def add_op(self, name: str, kind: str, act_codes: str, act_scale: str, *, weight_bits: int,
+               weight_codes: str | None = None, weight_scale: str | None = None, N: int | None = None) -> Op:
+        """Add an op over tensors already added; M and K come from ``act_codes``, N from the
+        weights (or ``N`` when the trace carries no weights)."""
+        M, K = self._tensors[act_codes].shape
+        if weight_codes is not None:
+            N = self._tensors[weight_codes].shape[1]
+        if N is None:
+            raise ValueError(f"op {name!r}: N is needed when no weight codes are stored")
+        op = Op(name, kind, M, K, int(N), weight_bits, act_codes, act_scale, weight_codes, weight_scale)
+        self._ops.append(op)
+        return op
+
+    def close(self) -> Path:
+        """Write the manifest, check it parses, and move the directory into place."""
+        from neurosim.trace.manifest import parse_manifest
+
+        manifest = Manifest(self.producer, self.recipe, tuple(self._ops), dict(self._tensors),
+                            synthetic=self.synthetic_model is not None, synthetic_model=self.synthetic_model,
+                            extra=self.extra)
+        text = manifest.to_json()
+        parse_manifest(text, str(self.out_dir / "manifest.json"))  # never publish what we cannot read
+        (self._tmp / "manifest.json").write_text(text)
+        if self.out_dir.exists():
+            trash = self.out_dir.with_name(f".{self.out_dir.name}.old-{os.getpid()}")
+            os.rename(self.out_dir, trash)
+            os.rename(self._tmp, self.out_dir)
+            shutil.rmtree(trash)
+        else:
+            os.rename(self._tmp, self.out_dir)
+        return self.out_dir
+
+    def abort(self) -> None:
+        """Remove the temporary directory; nothing is published."""
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

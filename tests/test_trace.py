@@ -1,0 +1,294 @@
+"""Trace v1: round-trip properties, one test per corruption, synthetic generation, GEMM lists."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from neurosim.errors import TraceFormatError, UsageError
+from neurosim.trace import Producer, Recipe, TraceWriter, open_trace, validate_trace
+from neurosim.trace.quantize import quantize_activations, quantize_weights, salient_mask
+from neurosim.trace.stats import code_stats
+from neurosim.trace.synth import BUILTIN_MODELS, llm_gemms, model_from_hf_config, read_topology, write_synthetic
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "traces" / "tiny_gemm"
+
+
+def _write(out, M, K, N, codes, weights=True, recipe=Recipe()):
+    rng = np.random.default_rng(0)
+    with TraceWriter(out, Producer("test", M), recipe, overwrite=True) as w:
+        a = w.add_tensor("a", codes)
+        s = w.add_tensor("s", rng.uniform(0.1, 2, M).astype(np.float32))
+        wc = ws = None
+        if weights:
+            wc = w.add_tensor("w", rng.integers(-7, 8, (K, N)).astype(np.int8))
+            ws = w.add_tensor("ws", rng.uniform(0.1, 2, N).astype(np.float32))
+        w.add_op("op0", "linear", a, s, weight_bits=4, weight_codes=wc, weight_scale=ws, N=N)
+        w.add_op("op1", "attn_qk", a, s, weight_bits=4, weight_codes=wc, weight_scale=ws, N=N)
+    return out
+
+
+@st.composite
+def code_arrays(draw):
+    M, K = draw(st.integers(1, 9)), draw(st.integers(1, 17))
+    flat = draw(st.lists(st.integers(-127, 127), min_size=M * K, max_size=M * K))
+    return np.array(flat, dtype=np.int8).reshape(M, K)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(codes=code_arrays(), N=st.integers(1, 7), weights=st.booleans())
+def test_write_read_identity_and_validate_accepts(tmp_path, codes, N, weights):
+    out = _write(tmp_path / "t", codes.shape[0], codes.shape[1], N, codes, weights)
+    trace = validate_trace(out)
+    op = trace.ops[0]
+    assert (op.M, op.K, op.N) == (*codes.shape, N)
+    got = trace.op_tensors(op)
+    np.testing.assert_array_equal(got.act_codes, codes)
+    assert (got.weight_codes is None) == (not weights)
+    # the shared input is stored once
+    assert trace.ops[0].act_codes == trace.ops[1].act_codes
+    assert len(list(out.glob("*.npy"))) == (4 if weights else 2)
+
+
+def test_writer_is_atomic_on_error(tmp_path):
+    out = tmp_path / "t"
+    with pytest.raises(RuntimeError):
+        with TraceWriter(out, Producer("x", 2), Recipe()) as w:
+            w.add_tensor("a", np.zeros((2, 3), np.int8))
+            raise RuntimeError("interrupted")
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_refuses_existing_dir(tmp_path):
+    (tmp_path / "t").mkdir()
+    with pytest.raises(UsageError, match="already exists"):
+        TraceWriter(tmp_path / "t", Producer("x", 2), Recipe())
+
+
+@pytest.fixture
+def trace_copy(tmp_path):
+    dst = tmp_path / "tr"
+    shutil.copytree(TINY, dst)
+    return dst
+
+
+def _manifest(d):
+    return json.loads((d / "manifest.json").read_text())
+
+
+def _save_manifest(d, m):
+    (d / "manifest.json").write_text(json.dumps(m))
+
+
+def _file_of(d, role="act_codes", op=0):
+    m = _manifest(d)
+    return d / m["tensors"][m["ops"][op][role]]["file"]
+
+
+def _expect(d, *fragments):
+    with pytest.raises(TraceFormatError) as ei:
+        validate_trace(d)
+    text = str(ei.value)
+    for f in fragments:
+        assert f in text, text
+    return ei.value
+
+
+def test_shipped_tiny_trace_is_valid():
+    validate_trace(TINY)
+
+
+def test_corruption_flipped_bytes(trace_copy):
+    f = _file_of(trace_copy)
+    data = bytearray(f.read_bytes())
+    data[-3] ^= 0x01
+    f.write_bytes(bytes(data))
+    e = _expect(trace_copy, "checksum mismatch", str(f))
+    assert e.source == str(f)
+
+
+def test_corruption_truncated_npy(trace_copy):
+    f = _file_of(trace_copy)
+    f.write_bytes(f.read_bytes()[:-10])
+    _expect(trace_copy, "truncated", str(f))
+
+
+def test_corruption_truncated_header(trace_copy):
+    f = _file_of(trace_copy)
+    f.write_bytes(f.read_bytes()[:20])
+    _expect(trace_copy, "not a valid .npy", str(f))
+
+
+def test_corruption_wrong_dtype(trace_copy):
+    f = _file_of(trace_copy)
+    arr = np.load(f)
+    np.save(f, arr.astype(np.int16))
+    _expect(trace_copy, "dtype", "int16", str(f))
+
+
+def test_corruption_missing_file(trace_copy):
+    f = _file_of(trace_copy, "weight_codes")
+    f.unlink()
+    _expect(trace_copy, "missing", str(f))
+
+
+def test_corruption_missing_manifest(trace_copy):
+    (trace_copy / "manifest.json").unlink()
+    _expect(trace_copy, "manifest.json is missing")
+
+
+def test_corruption_code_out_of_range(tmp_path):
+    codes = np.zeros((3, 4), np.int8)
+    codes[1, 2] = 100  # salient_bits 6 allows |q| <= 31
+    out = _write(tmp_path / "t", 3, 4, 2, codes, recipe=Recipe(salient_bits=6))
+    _expect(out, "code 100 at index [1, 2]", "+-31")
+
+
+def test_corruption_weight_code_out_of_range(tmp_path):
+    out = _write(tmp_path / "t", 3, 4, 2, np.zeros((3, 4), np.int8))
+    m = _manifest(out)
+    m["ops"][0]["weight_bits"] = m["ops"][1]["weight_bits"] = 2  # weights hold up to +-7, now +-1 allowed
+    _save_manifest(out, m)
+    _expect(out, "outside the declared range +-1")
+
+
+def test_corruption_nonpositive_scale(tmp_path):
+    out = tmp_path / "t"
+    with TraceWriter(out, Producer("x", 2), Recipe()) as w:
+        a = w.add_tensor("a", np.zeros((2, 3), np.int8))
+        s = w.add_tensor("s", np.array([1.0, -1.0], np.float32))
+        w.add_op("op", "linear", a, s, weight_bits=4, N=2)
+    _expect(out, "finite and positive")
+
+
+def test_corruption_unknown_version(trace_copy):
+    m = _manifest(trace_copy)
+    m["version"] = 99
+    _save_manifest(trace_copy, m)
+    _expect(trace_copy, "version", "99", "manifest.json")
+
+
+def test_corruption_manifest_shape_mismatch(trace_copy):
+    m = _manifest(trace_copy)
+    m["ops"][0]["K"] += 1
+    _save_manifest(trace_copy, m)
+    _expect(trace_copy, "ops[0].act_codes", "shape", "manifest.json")
+
+
+def test_corruption_tensor_shape_differs_from_file(trace_copy):
+    m = _manifest(trace_copy)
+    name = m["ops"][0]["act_scale"]
+    m["tensors"][name]["shape"] = [m["tensors"][name]["shape"][0] + 1]
+    m["ops"][0]["M"] += 1
+    m["ops"][0]["act_codes"] = m["ops"][0]["act_codes"]  # codes shape now mismatches too
+    _save_manifest(trace_copy, m)
+    _expect(trace_copy, "manifest.json")
+
+
+def test_corruption_manifest_not_json(trace_copy):
+    (trace_copy / "manifest.json").write_text("{not json")
+    _expect(trace_copy, "not valid JSON")
+
+
+def test_corruption_unknown_tensor_reference(trace_copy):
+    m = _manifest(trace_copy)
+    m["ops"][0]["act_codes"] = "nope"
+    _save_manifest(trace_copy, m)
+    _expect(trace_copy, "unknown tensor 'nope'")
+
+
+def test_corruption_unknown_field(trace_copy):
+    m = _manifest(trace_copy)
+    m["ops"][0]["bogus"] = 1
+    _save_manifest(trace_copy, m)
+    _expect(trace_copy, "ops[0].bogus", "unknown field")
+
+
+def test_not_a_directory(tmp_path):
+    with pytest.raises(TraceFormatError, match="not a trace directory"):
+        open_trace(tmp_path / "missing")
+
+
+# --- recipe and statistics ------------------------------------------------------------------
+
+def test_quantize_activations_ranges_and_salient_ratio():
+    rng = np.random.default_rng(1)
+    x = rng.standard_t(3, (64, 512)).astype(np.float32)
+    codes, scale = quantize_activations(x, 4, 8, "ratio", 0.025)
+    assert codes.dtype == np.int8 and scale.shape == (64,)
+    assert np.abs(codes).max() <= 127
+    mask = salient_mask(x, "ratio", 0.025)
+    assert np.abs(codes[~mask]).max() <= 7  # normal entries fit the 4-bit range
+    assert 0.02 <= mask.mean() <= 0.03
+    plain, _ = quantize_activations(x, 4, 4, "none", 0)
+    assert np.abs(plain).max() <= 7
+
+
+def test_quantize_weights_per_channel():
+    w = np.array([[1.2, -0.5], [-2.0, 0.3]], np.float32)
+    codes, scale = quantize_weights(w, 4)
+    np.testing.assert_array_equal(codes, [[4, -7], [-7, 4]])
+    np.testing.assert_allclose(scale, [2 / 7, 0.5 / 7])
+
+
+def test_code_stats_closed_form():
+    codes = np.array([[0, 3, -9], [7, -1, 0]], np.int8)
+    s = code_stats(codes, normal_max=7)
+    assert (s.spikes, s.bitplane_spikes, s.zeros, s.salient, s.entries) == (20, 2 + 2 + 3 + 1, 2, 1, 6)
+
+
+# --- synthetic ------------------------------------------------------------------------------
+
+def test_synthetic_is_deterministic(tmp_path):
+    groups = llm_gemms(BUILTIN_MODELS["smollm2-135m"], 8, 1)
+    a = write_synthetic(tmp_path / "a", groups, model_name="m", seed=7, weights=True)
+    b = write_synthetic(tmp_path / "b", groups, model_name="m", seed=7, weights=True)
+    c = write_synthetic(tmp_path / "c", groups, model_name="m", seed=8, weights=False)
+    ta, tb, tc = (json.loads((d / "manifest.json").read_text())["tensors"] for d in (a, b, c))
+    assert {k: v["sha256"] for k, v in ta.items()} == {k: v["sha256"] for k, v in tb.items()}
+    assert ta["layers.0.attn_in.codes"]["sha256"] != tc["layers.0.attn_in.codes"]["sha256"]
+    m = json.loads((a / "manifest.json").read_text())
+    assert m["synthetic"] is True and m["synthetic_model"]["seed"] == 7 and m["synthetic_model"]["df"] == 3.0
+
+
+def test_llm_shapes_llama2_7b():
+    groups = llm_gemms(BUILTIN_MODELS["llama2-7b"], 16, 2)
+    ops = {g.name: (g.M, g.K, g.N) for _, gs in groups for g in gs}
+    assert len(ops) == 14
+    assert ops["layers.1.mlp.down_proj"] == (16, 11008, 4096)
+    assert ops["layers.0.mlp.up_proj"] == (16, 4096, 11008)
+    assert BUILTIN_MODELS["llama3-8b"].kv_dim == 1024
+
+
+def test_hf_config_shapes():
+    m = model_from_hf_config(ROOT.parent / "shared/models/smollm2-135m-instruct-q4_1/config.json") \
+        if (ROOT.parent / "shared/models").exists() else BUILTIN_MODELS["smollm2-135m"]
+    assert (m.hidden, m.intermediate, m.heads, m.kv_heads, m.layers) == (576, 1536, 9, 3, 30)
+    assert m.kv_dim == 192
+
+
+def test_hf_config_missing_keys(tmp_path):
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps({"hidden_size": 8}))
+    with pytest.raises(TraceFormatError, match="intermediate_size"):
+        model_from_hf_config(p)
+
+
+def test_scalesim_topology_column_order(tmp_path):
+    p = tmp_path / "topo.csv"
+    p.write_text("Layer, M, N, K,\nfc1, 16, 32, 64,\nfc2,8,4,2,\n")
+    gemms = read_topology(p)
+    assert [(g.name, g.M, g.K, g.N) for g in gemms] == [("fc1", 16, 64, 32), ("fc2", 8, 2, 4)]
+
+
+def test_scalesim_topology_bad_row(tmp_path):
+    p = tmp_path / "topo.csv"
+    p.write_text("Layer,M,N,K,\nfc1,16,x,64,\n")
+    with pytest.raises(TraceFormatError, match="line 2"):
+        read_topology(p)
