@@ -43,7 +43,6 @@ def main() -> None:
         gen_s = time.perf_counter() - t
         files = list(out.iterdir())
         disk = sum(f.stat().st_size for f in files)
-        acts = sum(f.stat().st_size for f in files if f.suffix == ".npy" and f.stat().st_size > 1 << 20)
         dt, peak = subprocess.run([sys.executable, "-c", STREAM, str(out)], check=True, capture_output=True,
                                   text=True).stdout.split()
         base = float(subprocess.run([sys.executable, "-c", BASELINE], check=True, capture_output=True,
