@@ -1,0 +1,31 @@
+"""Counts x table -> energy: a pure sum of products, per component."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from neurosim.errors import NeurosimError
+
+PJ_PER_MW_S = 1e9
+
+
+def energy_breakdown(counters: Mapping[str, int], pj_per_action: Mapping[str, float]) -> dict[str, float]:
+    """``{component: pJ}`` from ``{"component.action": count}``; an uncosted counter is an error."""
+    missing = sorted(set(counters) - set(pj_per_action))
+    if missing:
+        raise NeurosimError(f"no energy for counters {missing}: the energy model and the components disagree")
+    out: dict[str, float] = {}
+    for name, count in counters.items():
+        comp = name.split(".", 1)[0]
+        out[comp] = out.get(comp, 0.0) + count * pj_per_action[name]
+    return out
+
+
+def leakage_pj(static_mw: float, seconds: float) -> float:
+    """Static energy: power x time."""
+    return static_mw * seconds * PJ_PER_MW_S
+
+
+def with_total(parts: Mapping[str, float]) -> dict[str, float]:
+    """The parts plus their ``total``."""
+    return {**parts, "total": sum(parts.values())}

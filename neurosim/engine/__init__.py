@@ -1,0 +1,1 @@
+"""Engine: tiling, the simpy pipeline of transfers and compute, and per-design op models."""

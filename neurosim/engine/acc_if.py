@@ -1,0 +1,196 @@
+"""The acc_if design executing one op: weight-stationary IF tiles over the real codes.
+
+Per tile (Mb tokens x Kb inputs x Nb outputs), for each N sub-tile of C columns and each K
+sub-tile of R lanes: the R x C weights are loaded into the PE registers (time-stepped dispatch),
+then every token's spikes are dispatched and accumulated (:mod:`neurosim.kernels.acc_tile`),
+its membranes read from and written back to the membrane store (or, after the layer's last K
+sub-tile, fired through the threshold unit into the output spike buffer).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurosim.config.hw import AccIfSpec
+from neurosim.engine.op_model import OpModel, TileCost
+from neurosim.engine.tiling import TileLimits, Tiling
+from neurosim.errors import NeurosimError
+from neurosim.hw.if_array import IfArray
+from neurosim.hw.sram import Sram
+from neurosim.hw.threshold_unit import ThresholdUnit
+from neurosim.kernels.acc_tile import (COMPUTE, SALIENT, SHIFT_STEPS, SPIKES, STALL_MEMBRANE, STALL_SPIKE,
+                                       STALL_WEIGHT, acc_block_kernel, salient_per_token)
+from neurosim.trace.manifest import Op, Recipe
+from neurosim.units import ceil_div
+
+SCALE_BITS = 16  # fp16 per-token activation scale and per-channel threshold constant
+
+
+class AccIfChip:
+    """The runtime components of an acc_if design (persist across ops to accumulate counts)."""
+
+    def __init__(self, spec: AccIfSpec):
+        self.spec = spec
+        self.array = IfArray(spec.array)
+        self.threshold = ThresholdUnit(spec.threshold)
+        sm = spec.spike_memory
+        self.srams = {
+            "spike_dense": Sram("spike_dense", sm.dense),
+            "spike_salient": Sram("spike_salient", sm.salient),
+            "weight_sram": Sram("weight_sram", spec.weight_sram),
+            "membrane_store": Sram("membrane_store", spec.membrane_store),
+            "output_buffer": Sram("output_buffer", spec.output_buffer),
+        }
+
+    def counters(self) -> dict[str, int]:
+        out = {**self.array.counters(), **self.threshold.counters()}
+        for s in self.srams.values():
+            out.update(s.counters())
+        return out
+
+
+class AccIfOpModel(OpModel):
+    """One op on the acc_if chip; see the module docstring."""
+
+    def __init__(self, chip: AccIfChip, op: Op, recipe: Recipe, codes: np.ndarray, salient_ratio: float):
+        spec = chip.spec
+        self.chip, self.op, self.recipe, self.codes = chip, op, recipe, codes
+        self.R, self.C = spec.array.rows, spec.array.cols
+        sm = spec.spike_memory
+        self.entry_bits = sm.salient.code_bits + sm.salient.index_bits
+        self.salient_ratio = salient_ratio
+        problems = []
+        if sm.dense.code_bits < recipe.act_bits:
+            problems.append(f"spike_memory.dense.code_bits={sm.dense.code_bits} < trace act_bits={recipe.act_bits}")
+        if recipe.salient_bits > recipe.act_bits and sm.salient.code_bits < recipe.salient_bits:
+            problems.append(f"spike_memory.salient.code_bits={sm.salient.code_bits} < trace salient_bits="
+                            f"{recipe.salient_bits}")
+        if (1 << sm.salient.index_bits) < op.K:
+            problems.append(f"spike_memory.salient.index_bits={sm.salient.index_bits} cannot index K={op.K}")
+        if spec.array.weight_bits < op.weight_bits:
+            problems.append(f"array.weight_bits={spec.array.weight_bits} < op weight_bits={op.weight_bits}")
+        if problems:
+            raise NeurosimError(f"{spec.name} cannot run {op.name}: " + "; ".join(problems))
+        self._sal_tokens = None
+        self._kernel_cache: dict[tuple, tuple] = {}
+
+    def limits(self) -> TileLimits:
+        s = self.chip.srams
+        return TileLimits(
+            act_bits_per_code=self.chip.spec.spike_memory.dense.code_bits,
+            act_capacity_bits=s["spike_dense"].capacity_bits,
+            weight_bits_per_code=self.chip.spec.array.weight_bits,
+            weight_capacity_bits=s["weight_sram"].capacity_bits,
+            psum_bits=self.chip.spec.array.membrane_bits,
+            psum_capacity_bits=s["membrane_store"].capacity_bits,
+            psum_cols_unsplit=self.C,
+            out_bits_per_output=self.recipe.act_bits + self.salient_ratio * self.entry_bits,
+            out_capacity_bits=s["output_buffer"].capacity_bits,
+            align_m=1, align_n=self.C, align_k=self.R,
+        )
+
+    def salient_fits(self, Mb: int, Kb: int, fraction: float) -> bool:
+        """Do the salient entries of every (Mb x Kb) activation tile fit the side store?"""
+        cap = fraction * self.chip.srams["spike_salient"].capacity_bits
+        if Kb >= self.op.K:
+            if self._sal_tokens is None:
+                self._sal_tokens = salient_per_token(np.ascontiguousarray(self.codes), self.recipe.normal_max)
+            per_token = self._sal_tokens
+            sums = np.add.reduceat(per_token, np.arange(0, len(per_token), Mb)) if len(per_token) else per_token
+            return int(sums.max(initial=0)) * self.entry_bits <= cap
+        worst = 0
+        for k0 in range(0, self.op.K, Kb):
+            pt = salient_per_token(np.ascontiguousarray(self.codes[:, k0:k0 + Kb]), self.recipe.normal_max)
+            worst = max(worst, int(np.add.reduceat(pt, np.arange(0, len(pt), Mb)).max(initial=0)))
+        return worst * self.entry_bits <= cap
+
+    def act_tile_bits(self, codes: np.ndarray) -> int:
+        n_sal = int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum())
+        dense_bits = codes.size * self.chip.spec.spike_memory.dense.code_bits
+        self.chip.srams["spike_dense"].write(1, dense_bits)
+        self.chip.srams["spike_salient"].write(1, n_sal * self.entry_bits)
+        return dense_bits + n_sal * self.entry_bits
+
+    def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:
+        bits = Kb * Nb * self.chip.spec.array.weight_bits + (Nb * SCALE_BITS if first_k else 0)
+        self.chip.srams["weight_sram"].write(1, bits)
+        return bits
+
+    def output_tile_bits(self, Mb: int, Nb: int) -> int:
+        salient_bits = round(Mb * Nb * self.salient_ratio) * self.entry_bits
+        out = self.chip.srams["output_buffer"]
+        out.write(1, salient_bits)  # the dense codes were written as they fired (tile_cost)
+        out.read(1, Mb * Nb * self.recipe.act_bits + salient_bits)
+        return Mb * Nb * self.recipe.act_bits + salient_bits
+
+    def _n_subtiles(self, Nb: int) -> tuple[int, int, int]:
+        """(full C-wide sub-tiles, width of the partial one or 0, total)."""
+        full, part = divmod(Nb, self.C)
+        return full, part, full + (1 if part else 0)
+
+    def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
+        spec, srams = self.chip.spec, self.chip.srams
+        R, C = self.R, self.C
+        Mb, Kb = codes.shape
+        full, part, n_sub = self._n_subtiles(Nb)
+        widths = (C, part if part else C)
+        mb_bits = spec.array.membrane_bits
+        mem, out = srams["membrane_store"], srams["output_buffer"]
+        out_bits_per_col = self.recipe.act_bits
+        # membrane/output SRAM cycles of one step by column variant and K position
+        mem_cyc = np.zeros((2, 4), dtype=np.int64)
+        for v, w in enumerate(widths):
+            rd, wr, ob = w * mb_bits, w * mb_bits, w * out_bits_per_col
+            mem_cyc[v] = [out.cycles(ob), mem.cycles(wr), mem.cycles(rd + wr), max(mem.cycles(rd), out.cycles(ob))]
+        wsram = srams["weight_sram"]
+        words_per_event = np.array([wsram.words(w * spec.array.weight_bits) for w in widths], dtype=np.int64)
+        dense, sal = srams["spike_dense"], srams["spike_salient"]
+        cache_key = (key, first_k, last_k, Nb % C == 0)
+        if cache_key not in self._kernel_cache:
+            self._kernel_cache[cache_key] = acc_block_kernel(
+                codes, R, self.chip.array.bitplane, self.chip.array.event_queue, self.recipe.normal_max,
+                spec.spike_memory.dense.code_bits, dense.bw_bits_per_cycle, self.entry_bits, sal.bw_bits_per_cycle,
+                mem_cyc, words_per_event, spec.weight_sram.banks, spec.weight_sram.ports, first_k, last_k)
+        per_v, tot = self._kernel_cache[cache_key]
+        # the kernel walked each (token, K sub-tile) step once; every N sub-tile repeats it
+        mult = np.array([full, 1 if part else 0], dtype=np.int64)
+        sums = (per_v * mult[:, None]).sum(axis=0)
+        stalls = {"spike_memory": int(sums[STALL_SPIKE]), "membrane_store": int(sums[STALL_MEMBRANE]),
+                  "weight_sram": int(sums[STALL_WEIGHT])}
+        # weight sub-tiles into the PE registers (time-stepped): not overlapped with compute
+        nk = ceil_div(Kb, R)
+        k_rows = [min(R, Kb - i * R) for i in range(nk)]
+        weight_bits_loaded = 0
+        if not self.chip.array.event_queue:
+            load_cyc = 0
+            for v, w in enumerate(widths):
+                for r in k_rows:
+                    load_cyc += int(mult[v]) * wsram.cycles(r * w * spec.array.weight_bits)
+                    wsram.read(int(mult[v]), r * w * spec.array.weight_bits)
+            weight_bits_loaded = Kb * Nb * spec.array.weight_bits
+            stalls["weight_tile_load"] = load_cyc
+        else:
+            spikes = int(tot[SPIKES])
+            for v in range(2):
+                wsram.reads += int(mult[v]) * spikes * int(words_per_event[v])
+                wsram.read_bits += int(mult[v]) * spikes * widths[v] * spec.array.weight_bits
+        self.chip.array.count_tile(int(tot[SPIKES]), Nb, int(tot[SHIFT_STEPS]), weight_bits_loaded)
+        # SRAM traffic: codes re-read per N sub-tile; membranes per (token, K sub-tile) step
+        for r in k_rows:
+            dense.read(n_sub * Mb, r * spec.spike_memory.dense.code_bits)
+        sal.read(n_sub, int(tot[SALIENT]) * self.entry_bits)
+        for v, w in enumerate(widths):
+            m = int(mult[v])
+            steps_read = Mb * (nk - (1 if first_k else 0))
+            steps_write = Mb * (nk - (1 if last_k else 0))
+            mem.read(m * steps_read, w * mb_bits)
+            mem.write(m * steps_write, w * mb_bits)
+            if last_k:
+                out.write(m * Mb, w * out_bits_per_col)
+        if last_k:
+            self.chip.threshold.count_outputs(Mb, Nb)
+        return TileCost(int(sums[COMPUTE]), stalls)
+
+    def op_end(self) -> None:
+        self.chip.threshold.count_layer(self.op.N)
+

@@ -1,0 +1,155 @@
+"""The mac design executing one op: systolic folds over tiles, with dequantization.
+
+Activation codes are stored at one width for all values (a matrix memory cannot mix widths
+within a row): ``max(array.act_bits, trace code width)``. If the trace has codes wider than the
+operands, folds run one pass per digit. Partial sums of a split K (and every WS K-fold) are
+read-modify-written in the output SRAM; ``dequant.mode: spilled`` writes every int32 result out
+and reads it back for a separate dequantization pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurosim.config.hw import MacSpec
+from neurosim.engine.op_model import OpModel, TileCost
+from neurosim.engine.tiling import TileLimits, Tiling
+from neurosim.errors import NeurosimError
+from neurosim.hw.dequant_unit import DequantUnit
+from neurosim.hw.mac_array import MacArray, os_fold_cycles, ws_fold_cycles
+from neurosim.hw.sram import Sram
+from neurosim.kernels.mac_fold import col_group_passes, row_group_passes
+from neurosim.trace.manifest import Op, Recipe
+from neurosim.units import ceil_div
+
+SCALE_BITS = 16
+
+
+class MacChip:
+    """The runtime components of a mac design."""
+
+    def __init__(self, spec: MacSpec):
+        self.spec = spec
+        self.array = MacArray(spec.array)
+        self.dequant = DequantUnit(spec.dequant)
+        self.srams = {n: Sram(n, getattr(spec, n)) for n in ("act_sram", "weight_sram", "output_sram")}
+
+    def counters(self) -> dict[str, int]:
+        out = {**self.array.counters(), **self.dequant.counters()}
+        for s in self.srams.values():
+            out.update(s.counters())
+        return out
+
+
+class MacOpModel(OpModel):
+    """One op on the mac chip; see the module docstring."""
+
+    def __init__(self, chip: MacChip, op: Op, recipe: Recipe, codes: np.ndarray, salient_ratio: float):
+        spec = chip.spec
+        self.chip, self.op, self.recipe, self.codes = chip, op, recipe, codes
+        if spec.array.weight_bits < op.weight_bits:
+            raise NeurosimError(f"{spec.name} cannot run {op.name}: array.weight_bits={spec.array.weight_bits} "
+                                f"< op weight_bits={op.weight_bits}")
+        trace_bits = recipe.salient_bits if recipe.salient_bits > recipe.act_bits else recipe.act_bits
+        self.code_bits = max(spec.array.act_bits, trace_bits)
+        self.out_bits = max(spec.requant.out_bits, trace_bits)
+        self.digit_max = (1 << (spec.array.act_bits - 1)) - 1
+        self.R, self.C = spec.array.rows, spec.array.cols
+        self.ws = spec.array.dataflow == "ws"
+        self._passes: dict[tuple, np.ndarray] = {}
+
+    def limits(self) -> TileLimits:
+        s = self.chip.srams
+        out_cap = s["output_sram"].capacity_bits
+        return TileLimits(
+            act_bits_per_code=self.code_bits, act_capacity_bits=s["act_sram"].capacity_bits,
+            weight_bits_per_code=self.chip.spec.array.weight_bits, weight_capacity_bits=s["weight_sram"].capacity_bits,
+            psum_bits=self.chip.spec.array.acc_bits, psum_capacity_bits=out_cap // 2,
+            psum_cols_unsplit=self.C if self.ws else 0,
+            out_bits_per_output=self.out_bits, out_capacity_bits=out_cap // 2,
+            align_m=1 if self.ws else self.R, align_n=self.C, align_k=self.R if self.ws else 1,
+        )
+
+    def act_tile_bits(self, codes: np.ndarray) -> int:
+        bits = codes.size * self.code_bits + codes.shape[0] * SCALE_BITS
+        self.chip.srams["act_sram"].write(1, bits)
+        return bits
+
+    def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:
+        bits = Kb * Nb * self.chip.spec.array.weight_bits + (Nb * SCALE_BITS if first_k else 0)
+        self.chip.srams["weight_sram"].write(1, bits)
+        return bits
+
+    def output_tile_bits(self, Mb: int, Nb: int) -> int:
+        bits = Mb * Nb * self.out_bits
+        self.chip.srams["output_sram"].read(1, bits)
+        if self.chip.spec.dequant.mode == "spilled":
+            spill = 2 * Mb * Nb * self.chip.spec.array.acc_bits  # int32 results out and back in
+            if self.chip.spec.dequant.spill_to == "dram":
+                return bits + spill
+            self.chip.srams["output_sram"].write(1, spill // 2)
+            self.chip.srams["output_sram"].read(1, spill // 2)
+        return bits
+
+    def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
+        spec = self.chip.spec
+        R, C = self.R, self.C
+        Mb, Kb = codes.shape
+        a_bits, w_bits, acc = spec.array.act_bits, spec.array.weight_bits, spec.array.acc_bits
+        act, wgt, outs = (self.chip.srams[n] for n in ("act_sram", "weight_sram", "output_sram"))
+        if key not in self._passes:
+            fn = col_group_passes if self.ws else row_group_passes
+            self._passes[key] = fn(codes, R, self.digit_max)
+        passes = self._passes[key]
+        n_cf = ceil_div(Nb, C)
+        col_w = [min(C, Nb - j * C) for j in range(n_cf)]
+        compute = stall_act = stall_w = stall_out = 0
+        macs = extra = extra_out = 0
+        if not self.ws:
+            for g, p in enumerate(passes):
+                rows = min(R, Mb - g * R)
+                for cw in col_w:
+                    fold = os_fold_cycles(Kb, R, C)
+                    a_b, w_b = rows * Kb * a_bits, Kb * cw * w_bits
+                    act.read(int(p), a_b)
+                    wgt.read(int(p), w_b)
+                    compute += int(p) * fold
+                    stall_act += int(p) * max(0, act.cycles(a_b) - fold)
+                    stall_w += int(p) * max(0, wgt.cycles(w_b) - fold)
+                    macs += rows * Kb * cw
+                    extra += (int(p) - 1) * rows * Kb * cw
+                    extra_out += (int(p) - 1) * rows * cw
+            psum_rmw = not (first_k and last_k)
+            if psum_rmw:
+                if not first_k:
+                    outs.read(1, Mb * Nb * acc)
+                if not last_k:
+                    outs.write(1, Mb * Nb * acc)
+                stall_out += outs.cycles(Mb * Nb * acc * (2 - first_k - last_k))
+        else:
+            for g, p in enumerate(passes):
+                krows = min(R, Kb - g * R)
+                for cw in col_w:
+                    fold = ws_fold_cycles(Mb, R, C)
+                    a_b, w_b = Mb * krows * a_bits, krows * cw * w_bits
+                    wgt.read(int(p), w_b)
+                    act.read(int(p), a_b)
+                    first = first_k and g == 0
+                    last = last_k and g == len(passes) - 1
+                    ps = Mb * cw * acc
+                    if not first:
+                        outs.read(int(p), ps)
+                    if not last:
+                        outs.write(int(p), ps)
+                    compute += int(p) * fold
+                    stall_act += int(p) * max(0, act.cycles(a_b) - fold)
+                    stall_out += int(p) * max(0, outs.cycles(ps * (2 - first - last)) - fold)
+                    macs += Mb * krows * cw
+                    extra += (int(p) - 1) * Mb * krows * cw
+                    extra_out += (int(p) - 1) * Mb * cw
+        self.chip.array.count(macs, extra, extra_out)
+        if last_k:
+            outs.write(1, Mb * Nb * self.out_bits)
+            self.chip.dequant.count_outputs(Mb * Nb)
+        stalls = {"act_sram": stall_act, "weight_sram": stall_w, "output_sram": stall_out}
+        return TileCost(compute, stalls)

@@ -1,0 +1,139 @@
+"""Replay a trace on one design: per op, choose a tiling, walk its tiles over the real codes,
+run the tile pipeline on simpy, and collect cycles, stalls, counters, memory traffic, energy."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from neurosim import __version__
+from neurosim.config.energy_table import load_energy_table
+from neurosim.config.hw import AccIfSpec, HwSpec
+from neurosim.energy.actions import action_energies, static_power_mw
+from neurosim.energy.breakdown import energy_breakdown, leakage_pj, with_total
+from neurosim.engine.acc_if import AccIfChip, AccIfOpModel
+from neurosim.engine.mac import MacChip, MacOpModel
+from neurosim.engine.pipeline import Block, Interval, run_pipeline
+from neurosim.engine.tiling import choose_tiling
+from neurosim.hw.dram import Dram
+from neurosim.results import LayerResult, Results
+from neurosim.trace.reader import Trace
+from neurosim.trace.stats import code_stats
+from neurosim.units import cycles_to_s
+
+
+@dataclass
+class _Snapshot:
+    counters: dict[str, int]
+    memory: dict[str, dict[str, int]]
+
+
+def _snapshot(chip, dram: Dram) -> _Snapshot:
+    mem = {name: s.memory() for name, s in chip.srams.items()}
+    mem["dram"] = dram.memory()
+    return _Snapshot({**chip.counters(), **dram.counters()}, mem)
+
+
+def _delta(a: _Snapshot, b: _Snapshot) -> _Snapshot:
+    counters = {k: b.counters[k] - a.counters.get(k, 0) for k in b.counters}
+    memory = {lvl: {k: v - a.memory[lvl][k] for k, v in d.items()} for lvl, d in b.memory.items()}
+    onchip = sum(d["read_bits"] + d["write_bits"] for lvl, d in memory.items() if lvl != "dram")
+    counters["interconnect.bits"] = onchip
+    return _Snapshot(counters, memory)
+
+
+def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, salient_ratio: float,
+           record: list[Interval] | None = None) -> tuple[dict, int, int, dict[str, int]]:
+    """Simulate one op; returns (tiling dict, cycles, compute cycles, stalls by cause)."""
+    codes = trace.tensor(op.act_codes)
+    cls = AccIfOpModel if isinstance(spec, AccIfSpec) else MacOpModel
+    model = cls(chip, op, trace.manifest.recipe, codes, salient_ratio)
+    tiling = choose_tiling(op.M, op.K, op.N, model.limits(), model.salient_fits, where=f"{spec.name}: {op.name}")
+    blocks: list[Block] = []
+    compute = 0
+    stalls: Counter[str] = Counter()
+    resident_act = resident_w = None
+    tile_codes = None
+    for mi, ni, ki in tiling.blocks():
+        m0, k0, n0 = mi * tiling.Mb, ki * tiling.Kb, ni * tiling.Nb
+        m1, k1, n1 = min(op.M, m0 + tiling.Mb), min(op.K, k0 + tiling.Kb), min(op.N, n0 + tiling.Nb)
+        load = 0
+        if (mi, ki) != resident_act:
+            tile_codes = np.ascontiguousarray(codes[m0:m1, k0:k1])
+            load += model.act_tile_bits(tile_codes)
+            resident_act = (mi, ki)
+        if (ki, ni) != resident_w:
+            load += model.weight_tile_bits(k1 - k0, n1 - n0, ki == 0)
+            resident_w = (ki, ni)
+        last_k = ki == tiling.n_k - 1
+        cost = model.tile_cost(tile_codes, (mi, ki), n1 - n0, ki == 0, last_k, tiling)
+        wb = model.output_tile_bits(m1 - m0, n1 - n0) if last_k else 0
+        dram.read(load)
+        dram.write(wb)
+        compute += cost.compute_cycles
+        stalls.update(cost.stalls)
+        blocks.append(Block(dram.burst_bits(load) if load else 0, cost.busy_cycles, dram.burst_bits(wb) if wb else 0))
+    model.op_end()
+    cycles, pipe_stalls = run_pipeline(blocks, dram.transfer_cycles, record=record, label=f"{op.name} ")
+    stalls.update(pipe_stalls)
+    return tiling.to_dict(), cycles, compute, dict(stalls)
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = "",
+             config_text: str = "", progress: Callable[[int, int], None] | None = None,
+             timeline: list[Interval] | None = None) -> Results:
+    """Replay every op of ``trace`` on ``spec``; see the module docstring."""
+    from neurosim.engine.check import check_op
+
+    table = load_energy_table(spec.technology)
+    pj = action_energies(spec, table)
+    static_mw = static_power_mw(spec, table)
+    chip = AccIfChip(spec) if isinstance(spec, AccIfSpec) else MacChip(spec)
+    dram = Dram(spec.dram, spec.clock_mhz)
+    recipe = trace.manifest.recipe
+    ratios: dict[str, float] = {}
+    layers = []
+    t_offset = 0
+    for i, op in enumerate(trace.ops):
+        if op.act_codes not in ratios:
+            ratios[op.act_codes] = code_stats(trace.tensor(op.act_codes), recipe.normal_max).salient_ratio
+        before = _snapshot(chip, dram)
+        rec: list[Interval] | None = [] if timeline is not None else None
+        tiling, cycles, compute, stalls = run_op(trace, op, spec, chip, dram, ratios[op.act_codes], rec)
+        d = _delta(before, _snapshot(chip, dram))
+        energy = energy_breakdown(d.counters, pj)
+        energy["leakage"] = leakage_pj(static_mw, cycles_to_s(cycles, spec.clock_mhz))
+        checked = check_op(trace, op, spec) if check and op.weight_codes is not None else None
+        layers.append(LayerResult(
+            name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=tiling, cycles=cycles,
+            compute_cycles=compute, stall_cycles=stalls, utilization=compute / cycles if cycles else 0.0,
+            counters=d.counters, memory=d.memory, energy_pj=with_total(energy), check=checked))
+        if timeline is not None:
+            timeline.extend(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec)
+        t_offset += cycles
+        if progress:
+            progress(i + 1, len(trace.ops))
+    total_cycles = sum(layer.cycles for layer in layers)
+    stall_tot: Counter[str] = Counter()
+    energy_tot: Counter[str] = Counter()
+    for layer in layers:
+        stall_tot.update(layer.stall_cycles)
+        energy_tot.update({k: v for k, v in layer.energy_pj.items() if k != "total"})
+    manifest_text = (trace.path / "manifest.json").read_text()
+    return Results(
+        design=spec.design, config_name=spec.name, clock_mhz=spec.clock_mhz, technology=spec.technology,
+        total_cycles=total_cycles, compute_cycles=sum(layer.compute_cycles for layer in layers),
+        stall_cycles=dict(stall_tot), latency_s=cycles_to_s(total_cycles, spec.clock_mhz),
+        energy_pj=with_total(dict(energy_tot)), layers=tuple(layers),
+        provenance={"neurosim_version": __version__, "config_sha256": _sha256_text(config_text),
+                    "trace_manifest_sha256": _sha256_text(manifest_text), "trace": str(trace.path),
+                    "energy_table": table.source_file, "command": command},
+    )

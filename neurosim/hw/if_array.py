@@ -1,0 +1,53 @@
+"""The integrate-and-fire processing array: R input lanes x C accumulating neurons.
+
+Counts: ``array.accumulate`` (one signed add of a weight into a membrane: spikes x fan-out),
+``array.reg_bits`` (membrane register bits written by those adds), ``array.weight_reg_bits``
+(weights loaded into the PE registers, time-stepped dispatch), ``array.plane_shift`` (bitplane
+encoding: one left shift of a column's partial sum between bit planes),
+``event_queue.push``/``event_queue.pop`` (address-event dispatch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neurosim.config.hw import AccArraySpec
+
+
+@dataclass
+class IfArray:
+    """Runtime IF array with its action counters."""
+
+    spec: AccArraySpec
+    accumulate: int = 0
+    reg_bits: int = 0
+    weight_reg_bits: int = 0
+    plane_shift: int = 0
+    queue_events: int = 0
+
+    @property
+    def event_queue(self) -> bool:
+        return self.spec.dispatch == "event_queue"
+
+    @property
+    def bitplane(self) -> bool:
+        return self.spec.encoding == "bitplane"
+
+    def count_tile(self, spikes: int, Nb: int, shift_steps: int, weight_bits_loaded: int) -> None:
+        """Count one tile: its spikes reach ``Nb`` outputs (over all N sub-tiles)."""
+        self.accumulate += spikes * Nb
+        self.reg_bits += spikes * Nb * self.spec.membrane_bits
+        self.plane_shift += shift_steps * Nb
+        self.weight_reg_bits += weight_bits_loaded
+        if self.event_queue:
+            self.queue_events += spikes * -(-Nb // self.spec.cols)
+
+    def counters(self) -> dict[str, int]:
+        out = {"array.accumulate": self.accumulate, "array.reg_bits": self.reg_bits,
+               "array.weight_reg_bits": self.weight_reg_bits}
+        if self.bitplane:
+            out["array.plane_shift"] = self.plane_shift
+        if self.event_queue:
+            out["event_queue.push"] = self.queue_events
+            out["event_queue.pop"] = self.queue_events
+        return out

@@ -1,0 +1,36 @@
+"""Threshold unit: quantization scales folded into per-neuron firing thresholds.
+
+``theta[t, j] = s_out / (s_in[t] * s_w[j])``: with ``fold: per_token`` one fp16 multiply per
+(token, neuron) sets it (the per-token activation scale changes every token); with
+``fold: static`` one per neuron per layer. Firing compares the membrane with the threshold:
+``threshold.compare`` per output. No dequantization multiply anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neurosim.config.hw import ThresholdSpec
+
+
+@dataclass
+class ThresholdUnit:
+    """Runtime threshold unit with its counters."""
+
+    spec: ThresholdSpec
+    setup: int = 0
+    compare: int = 0
+
+    def count_outputs(self, tokens: int, neurons: int) -> None:
+        """Fire ``tokens x neurons`` outputs."""
+        self.compare += tokens * neurons
+        if self.spec.fold == "per_token":
+            self.setup += tokens * neurons
+
+    def count_layer(self, neurons: int) -> None:
+        """Once per layer: static thresholds are set up per neuron."""
+        if self.spec.fold == "static":
+            self.setup += neurons
+
+    def counters(self) -> dict[str, int]:
+        return {"threshold.setup": self.setup, "threshold.compare": self.compare}

@@ -1,0 +1,137 @@
+"""IF-array tile timing from the real activation codes.
+
+The IF array has ``R`` input lanes (rows) and ``C`` output neurons (columns). One *step* is one
+token's K-tile of ``R' <= R`` input channels against one N-tile of ``C' <= C`` outputs: the
+channels' spikes are dispatched into the lanes and every column adds ``±w[i, j]`` per spike.
+The spike pattern of a (token, K-tile) step is the same for every N-tile, so the kernel walks
+each step once and returns totals for the two column-tile widths (full ``C`` and the last,
+partial one) via per-variant SRAM cycle inputs.
+
+Compute cycles of a step (zero codes are skipped: a step without spikes costs 0):
+
+- ``time_stepped`` + ``count``: ``max_i |q_i|`` — a salient value stalls its whole row group;
+- ``time_stepped`` + ``bitplane``: the number of bit planes set in any lane, ``popcount(OR_i |q_i|)``;
+- ``event_queue``: ``ceil(E / R)`` with ``E`` = total spikes (``|q|`` or ``popcount|q|``), issued
+  R per cycle from the address-event queue.
+
+A step also needs the SRAMs: reading its codes from the dense store and its salient entries from
+the side store, the membrane read-modify-write (or output write), and, for ``event_queue``, one
+weight-row read per event from a banked weight SRAM (channel ``i`` lives in bank ``i mod B``; the
+busiest bank sets the time, so salient spikes on one channel serialise on one bank). A step
+takes ``max(compute, spike read, membrane, weight read)``; the excess over compute is a stall
+charged to the dominant cause.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# indices into the per-variant result rows
+BUSY, COMPUTE, STALL_SPIKE, STALL_MEMBRANE, STALL_WEIGHT = 0, 1, 2, 3, 4
+N_COLS = 5
+# indices into the scalar totals
+SPIKES, SALIENT, NONZERO, SHIFT_STEPS, STEPS = 0, 1, 2, 3, 4
+N_TOTALS = 5
+
+
+@njit(cache=True)
+def popcount8(x: int) -> int:
+    """Set bits of a non-negative int below 256."""
+    n = 0
+    while x:
+        n += x & 1
+        x >>= 1
+    return n
+
+
+@njit(cache=True)
+def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits_per_code, dense_bw_bits,
+                     salient_entry_bits, salient_bw_bits, membrane_cycles, weight_words_per_event, weight_banks,
+                     weight_ports, first_block, last_block):
+    """Walk every (token, K-tile) step of an int8 code block ``[Mb, K]``.
+
+    ``membrane_cycles[v, p]``: SRAM cycles of the membrane/output traffic of one step for
+    column variant ``v`` (0: full C, 1: partial C') at K position ``p`` (0: first and last K-tile
+    of the layer, 1: first, 2: middle, 3: last); ``first_block``/``last_block`` say whether this
+    code block holds the layer's first/last K-tiles (K may be split into blocks). ``weight_words_per_event[v]``: weight-SRAM words read per event
+    (event_queue only). Returns ``(per_variant [2, N_COLS], totals [N_TOTALS])`` as int64.
+    """
+    M, K = codes.shape
+    nk = (K + lanes - 1) // lanes
+    out = np.zeros((2, N_COLS), dtype=np.int64)
+    tot = np.zeros(N_TOTALS, dtype=np.int64)
+    bank_events = np.zeros(weight_banks, dtype=np.int64)
+    for t in range(M):
+        for kt in range(nk):
+            k0 = kt * lanes
+            k1 = min(K, k0 + lanes)
+            smax = 0
+            planes_or = 0
+            events = 0
+            n_sal = 0
+            if event_queue:
+                bank_events[:] = 0
+            for i in range(k0, k1):
+                a = abs(np.int64(codes[t, i]))
+                if a == 0:
+                    continue
+                tot[NONZERO] += 1
+                if a > normal_max:
+                    n_sal += 1
+                s = popcount8(a) if bitplane else a
+                events += s
+                planes_or |= a
+                if s > smax:
+                    smax = s
+                if event_queue:
+                    bank_events[i % weight_banks] += s
+            if event_queue:
+                compute = (events + lanes - 1) // lanes
+            elif bitplane:
+                compute = popcount8(planes_or)
+            else:
+                compute = smax
+            if bitplane and not event_queue and compute > 1:
+                tot[SHIFT_STEPS] += compute - 1
+            tot[SPIKES] += events
+            tot[SALIENT] += n_sal
+            tot[STEPS] += 1
+            spike_cyc = ((k1 - k0) * dense_bits_per_code + dense_bw_bits - 1) // dense_bw_bits
+            spike_cyc += (n_sal * salient_entry_bits + salient_bw_bits - 1) // salient_bw_bits
+            first = first_block and kt == 0
+            last = last_block and kt == nk - 1
+            pos = 0 if (first and last) else (1 if first else (3 if last else 2))
+            max_bank = 0
+            if event_queue:
+                for b in range(weight_banks):
+                    if bank_events[b] > max_bank:
+                        max_bank = bank_events[b]
+            for v in range(2):
+                mem_cyc = membrane_cycles[v, pos]
+                w_cyc = (max_bank * weight_words_per_event[v] + weight_ports - 1) // weight_ports
+                busy = max(compute, spike_cyc, mem_cyc, w_cyc)
+                out[v, BUSY] += busy
+                out[v, COMPUTE] += compute
+                if busy > compute:
+                    if w_cyc == busy:
+                        out[v, STALL_WEIGHT] += busy - compute
+                    elif mem_cyc == busy:
+                        out[v, STALL_MEMBRANE] += busy - compute
+                    else:
+                        out[v, STALL_SPIKE] += busy - compute
+    return out, tot
+
+
+@njit(cache=True)
+def salient_per_token(codes, normal_max):
+    """Number of salient entries (|q| > normal_max) in each token (row) of ``codes``."""
+    M, K = codes.shape
+    out = np.zeros(M, dtype=np.int64)
+    for t in range(M):
+        n = 0
+        for i in range(K):
+            if abs(np.int64(codes[t, i])) > normal_max:
+                n += 1
+        out[t] = n
+    return out

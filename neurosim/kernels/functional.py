@@ -1,0 +1,102 @@
+"""Functional models: what the arrays actually compute, integer for integer.
+
+- :func:`if_accumulate`: the IF array's membranes, spike by spike (``count``: |q| signed adds of
+  ``w[i, j]``; ``bitplane``: per bit plane, MSB first, the partial sum is doubled and the plane's
+  spikes added), in a ``membrane_bits`` two's-complement register that wraps on overflow — so a
+  too-narrow membrane shows up as a mismatch against the integer GEMM.
+- :func:`mac_digit_gemm`: the MAC array's result when codes wider than its operands are split
+  into signed digits and each digit plane is a separate pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _wrap(v, bits):
+    half = np.int64(1) << (bits - 1)
+    return ((v + half) % (half * 2)) - half
+
+
+@njit(cache=True)
+def if_accumulate(codes, weights, bitplane, membrane_bits):
+    """Membrane potentials ``[M, N]`` after all spikes, and the number of overflow events."""
+    M, K = codes.shape
+    N = weights.shape[1]
+    out = np.zeros((M, N), dtype=np.int64)
+    overflows = 0
+    lim = (np.int64(1) << (membrane_bits - 1)) - 1
+    for t in range(M):
+        for j in range(N):
+            v = np.int64(0)
+            if not bitplane:
+                for i in range(K):
+                    q = np.int64(codes[t, i])
+                    if q == 0:
+                        continue
+                    w = np.int64(weights[i, j]) if q > 0 else -np.int64(weights[i, j])
+                    for _ in range(abs(q)):
+                        v += w
+                        if v > lim or v < -lim - 1:
+                            overflows += 1
+                            v = _wrap(v, membrane_bits)
+            else:
+                for b in range(7, -1, -1):
+                    v = v * 2
+                    if v > lim or v < -lim - 1:
+                        overflows += 1
+                        v = _wrap(v, membrane_bits)
+                    for i in range(K):
+                        q = np.int64(codes[t, i])
+                        if (abs(q) >> b) & 1:
+                            v += np.int64(weights[i, j]) if q > 0 else -np.int64(weights[i, j])
+                            if v > lim or v < -lim - 1:
+                                overflows += 1
+                                v = _wrap(v, membrane_bits)
+            out[t, j] = v
+    return out, overflows
+
+
+def signed_digits(codes: np.ndarray, digit_max: int) -> list[np.ndarray]:
+    """Split codes into signed digits ``|d| <= digit_max`` of base ``digit_max + 1``, lowest first."""
+    base = digit_max + 1
+    rest = codes.astype(np.int64)
+    digits = []
+    while True:
+        d = np.sign(rest) * (np.abs(rest) % base)
+        digits.append(d)
+        rest = (rest - d) // base
+        if not rest.any():
+            return digits
+
+
+def mac_digit_gemm(codes: np.ndarray, weights: np.ndarray, digit_max: int) -> np.ndarray:
+    """Integer GEMM as the MAC array computes it: one pass per digit plane, recombined."""
+    w = weights.astype(np.int64)
+    acc = np.zeros((codes.shape[0], weights.shape[1]), dtype=np.int64)
+    for p, d in enumerate(signed_digits(codes, digit_max)):
+        acc += (d @ w) * (digit_max + 1) ** p
+    return acc
+
+
+def fire(acc: np.ndarray, act_scale: np.ndarray, weight_scale: np.ndarray, out_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """IF firing with folded thresholds vs. the requantized reference.
+
+    Returns ``(fired, reference)`` output codes ``[M, N]``. The output scale is per token,
+    ``s_out[t] = max_j |y[t, j]| / (2^(out_bits-1) - 1)`` with ``y = s_in * s_w * acc``. The IF
+    neuron starts at half a threshold ``theta = s_out / (s_in * s_w)`` and fires once per
+    threshold crossed (soft reset), so it rounds like the reference; they can differ by float
+    rounding at exact ties.
+    """
+    qmax = (1 << (out_bits - 1)) - 1
+    s_in = act_scale.astype(np.float64)[:, None]
+    s_w = weight_scale.astype(np.float64)[None, :]
+    y = s_in * s_w * acc
+    s_out = np.abs(y).max(axis=1, keepdims=True) / qmax
+    s_out = np.where(s_out > 0, s_out, 1.0)
+    reference = np.clip(np.rint(y / s_out), -qmax, qmax).astype(np.int64)
+    theta = s_out / (s_in * s_w)
+    fired = np.sign(acc) * np.floor((np.abs(acc) + theta / 2) / theta)
+    return np.clip(fired, -qmax, qmax).astype(np.int64), reference
