@@ -118,6 +118,45 @@ class _progress:
             self.bar.close()
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Simulate a trace on one or more hardware configs and write their run directories."""
+    from neurosim.api import run
+    from neurosim.report.console import comparison_report, single_report
+
+    if not Path(args.trace).exists():
+        raise UsageError(f"trace {args.trace}: does not exist")
+    with _progress(1, "simulate") as tick:
+        results = run(args.trace, args.hw, args.out, overrides=args.set, check=args.check,
+                      command=" ".join(["neurosim", *sys.argv[1:]]), progress=tick)
+    for r in results:
+        print(single_report(r))
+        print()
+    if len(results) > 1:
+        print(comparison_report(results))
+    print(f"\nwrote {', '.join(str(Path(args.out) / r.config_name) for r in results)}")
+    if args.check:
+        bad = [(r.config_name, layer.name) for r in results for layer in r.layers
+               if layer.check and layer.check["accumulation_mismatches"]]
+        if bad:
+            print(f"neurosim: functional check FAILED on {bad}", file=sys.stderr)
+            return EXIT_INTERNAL
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Re-render the console report of finished runs (no simulation)."""
+    from neurosim.api import load_results
+    from neurosim.report.console import comparison_report, single_report
+
+    results = [load_results(d) for d in args.dirs]
+    for r in results:
+        print(single_report(r))
+        print()
+    if len(results) > 1:
+        print(comparison_report(results))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     p = argparse.ArgumentParser(prog="neurosim", description=__doc__.splitlines()[0])
@@ -154,6 +193,18 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--out", required=True, help="output trace directory")
     y.add_argument("--force", action="store_true", help="replace an existing output directory")
     y.set_defaults(func=cmd_synth)
+
+    r = sub.add_parser("run", help="simulate a trace on hardware configs")
+    r.add_argument("trace", metavar="TRACE")
+    r.add_argument("--hw", action="append", required=True, metavar="CONFIG", help="hardware config (repeatable)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every config")
+    r.add_argument("--out", required=True, help="output directory; one subdirectory per config")
+    r.add_argument("--check", action="store_true", help="functional check against the integer GEMM")
+    r.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("report", help="re-render the report of finished runs")
+    rep.add_argument("dirs", nargs="+", metavar="DIR", help="run directory (OUT/<config name>)")
+    rep.set_defaults(func=cmd_report)
     return p
 
 

@@ -18,8 +18,17 @@ from neurosim.errors import NeurosimError
 from neurosim.hw.if_array import IfArray
 from neurosim.hw.sram import Sram
 from neurosim.hw.threshold_unit import ThresholdUnit
-from neurosim.kernels.acc_tile import (COMPUTE, SALIENT, SHIFT_STEPS, SPIKES, STALL_MEMBRANE, STALL_SPIKE,
-                                       STALL_WEIGHT, acc_block_kernel, salient_per_token)
+from neurosim.kernels.acc_tile import (
+    COMPUTE,
+    SALIENT,
+    SHIFT_STEPS,
+    SPIKES,
+    STALL_MEMBRANE,
+    STALL_SPIKE,
+    STALL_WEIGHT,
+    acc_block_kernel,
+    salient_per_token,
+)
 from neurosim.trace.manifest import Op, Recipe
 from neurosim.units import ceil_div
 

@@ -10,8 +10,8 @@ shows up as stall cycles: ``dram_load`` (array idle, inputs not there yet) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import simpy
 

@@ -11,8 +11,8 @@ fewest DRAM bits wins (then the fewest tiles). K is innermost, so partial sums s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from neurosim.errors import NeurosimError
 from neurosim.units import ceil_div

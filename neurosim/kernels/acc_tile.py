@@ -54,8 +54,9 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
     ``membrane_cycles[v, p]``: SRAM cycles of the membrane/output traffic of one step for
     column variant ``v`` (0: full C, 1: partial C') at K position ``p`` (0: first and last K-tile
     of the layer, 1: first, 2: middle, 3: last); ``first_block``/``last_block`` say whether this
-    code block holds the layer's first/last K-tiles (K may be split into blocks). ``weight_words_per_event[v]``: weight-SRAM words read per event
-    (event_queue only). Returns ``(per_variant [2, N_COLS], totals [N_TOTALS])`` as int64.
+    code block holds the layer's first/last K-tiles (K may be split into blocks).
+    ``weight_words_per_event[v]``: weight-SRAM words read per event (event_queue only).
+    Returns ``(per_variant [2, N_COLS], totals [N_TOTALS])`` as int64.
     """
     M, K = codes.shape
     nk = (K + lanes - 1) // lanes

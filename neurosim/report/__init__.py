@@ -1,0 +1,1 @@
+"""Reports: read Results only (never the engine)."""

@@ -1,0 +1,73 @@
+"""Console report: per-layer cycles and the energy breakdown; with several runs, side by side
+with ratios to the first."""
+
+from __future__ import annotations
+
+from neurosim.results import Results
+
+
+def _e(pj: float) -> str:
+    for unit, f in (("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
+        if abs(pj) >= f:
+            return f"{pj / f:.3f} {unit}"
+    return f"{pj:.1f} pJ"
+
+
+def _cyc(c: int) -> str:
+    return f"{c:,}"
+
+
+def single_report(r: Results) -> str:
+    """One run: summary, per-layer table, stalls by cause, energy by component."""
+    lines = [
+        f"{r.config_name} ({r.design}, {r.clock_mhz:g} MHz, {r.technology}) on {r.provenance.get('trace', '?')}",
+        f"total {_cyc(r.total_cycles)} cycles = {r.latency_s * 1e3:.4f} ms; compute {_cyc(r.compute_cycles)}; "
+        f"energy {_e(r.energy_pj['total'])}",
+        "",
+        f"{'layer':<34} {'M':>5} {'K':>6} {'N':>6} {'cycles':>13} {'compute':>13} {'util':>6} {'energy':>12}",
+    ]
+    for layer in r.layers:
+        lines.append(f"{layer.name:<34} {layer.M:>5} {layer.K:>6} {layer.N:>6} {_cyc(layer.cycles):>13} "
+                     f"{_cyc(layer.compute_cycles):>13} {layer.utilization:>6.1%} {_e(layer.energy_pj['total']):>12}")
+    lines += ["", "stall cycles by cause:"]
+    for cause, c in sorted(r.stall_cycles.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {cause:<20} {_cyc(c):>13}  ({c / r.total_cycles:.1%} of total)" if r.total_cycles else "")
+    lines += ["", "energy by component:"]
+    total = r.energy_pj["total"]
+    for comp, pj in sorted(((k, v) for k, v in r.energy_pj.items() if k != "total"), key=lambda kv: -kv[1]):
+        lines.append(f"  {comp:<20} {_e(pj):>12}  {pj / total:6.1%}")
+    lines.append(f"  {'total':<20} {_e(total):>12}")
+    checks = [layer for layer in r.layers if layer.check]
+    if checks:
+        mism = sum(layer.check["accumulation_mismatches"] for layer in checks)
+        outs = sum(layer.check["outputs"] for layer in checks)
+        fire = sum(layer.check.get("firing_mismatches", 0) for layer in checks)
+        lines += ["", f"functional check on {len(checks)} layers, {outs:,} outputs: accumulation mismatches {mism}"
+                  + (f", firing differences vs requantized reference {fire}" if r.design == "acc_if" else "")]
+    return "\n".join(lines)
+
+
+def comparison_report(runs: list[Results]) -> str:
+    """Several runs of the same trace side by side; ratios are run / first run."""
+    base = runs[0]
+    head = f"{'':<34}" + "".join(f" {r.config_name[:22]:>22}" for r in runs)
+    lines = ["comparison (ratios to " + base.config_name + ")", head]
+
+    def row(label, vals, fmt):
+        cells = [fmt(v) + (f" ({v / vals[0]:.2f}x)" if i and vals[0] else "") for i, v in enumerate(vals)]
+        lines.append(f"{label:<34}" + "".join(f" {c:>22}" for c in cells))
+
+    row("total cycles", [r.total_cycles for r in runs], _cyc)
+    row("latency (ms)", [r.latency_s * 1e3 for r in runs], lambda v: f"{v:.4f}")
+    row("energy", [r.energy_pj["total"] for r in runs], _e)
+    lines.append("per layer: cycles")
+    for i, layer in enumerate(base.layers):
+        row(f"  {layer.name}", [r.layers[i].cycles for r in runs], _cyc)
+    lines.append("per layer: energy")
+    for i, layer in enumerate(base.layers):
+        row(f"  {layer.name}", [r.layers[i].energy_pj["total"] for r in runs], _e)
+    lines.append("energy by component")
+    comps = sorted({c for r in runs for c in r.energy_pj if c != "total"})
+    for c in comps:
+        lines.append(f"  {c:<32}" + "".join(f" {_e(r.energy_pj.get(c, 0.0)):>22}" for r in runs))
+    return "\n".join(lines)

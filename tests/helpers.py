@@ -1,0 +1,47 @@
+"""Test helpers: build small traces and configs on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from neurosim.config import load_hw_config
+from neurosim.trace import Producer, Recipe, TraceWriter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_trace(out: Path, codes: np.ndarray, N: int, *, weights: np.ndarray | None = None,
+               recipe: Recipe = Recipe(), seed: int = 0) -> Path:
+    """A one-op trace of the given codes (and weights, random if None is not wanted: pass N)."""
+    rng = np.random.default_rng(seed)
+    M, K = codes.shape
+    with TraceWriter(out, Producer("test", M), recipe, overwrite=True) as w:
+        a = w.add_tensor("a", codes.astype(np.int8))
+        s = w.add_tensor("s", rng.uniform(0.5, 2.0, M).astype(np.float32))
+        wc = ws = None
+        if weights is not None:
+            wc = w.add_tensor("w", weights.astype(np.int8))
+            ws = w.add_tensor("ws", rng.uniform(0.5, 2.0, N).astype(np.float32))
+        w.add_op("op", "linear", a, s, weight_bits=recipe.weight_bits, weight_codes=wc, weight_scale=ws, N=N)
+    return out
+
+
+def spec(name: str, **overrides):
+    """A shipped config with ``key.path=value`` overrides."""
+    return load_hw_config(ROOT / "hw_configs" / f"{name}.yaml", [f"{k}={v}" for k, v in overrides.items()])
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+BIG_SRAMS = {
+    # enough capacity that every test op is a single tile
+    **{f"{n}.size_kib": 65536 for n in ("weight_sram", "membrane_store", "output_buffer")},
+    "spike_memory.dense.size_kib": 65536, "spike_memory.salient.size_kib": 65536,
+}
+BIG_MAC_SRAMS = {f"{n}.size_kib": 65536 for n in ("act_sram", "weight_sram", "output_sram")}

@@ -1,0 +1,102 @@
+"""`neurosim run` / `neurosim report` through a real subprocess; results files and round trip."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from neurosim.results import Results, read_run_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "neurosim", *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    r = run("run", "traces/smollm2_synth_l1_t32", "--hw", "hw_configs/acc_if_64x64.yaml", "--hw",
+            "hw_configs/mac_64x64_os.yaml", "--out", out, "--check")
+    assert r.returncode == 0, r.stderr
+    return out, r.stdout
+
+
+def test_run_writes_the_four_files_per_config(run_dir):
+    out, stdout = run_dir
+    for name in ("acc_if_64x64", "mac_64x64_os"):
+        d = out / name
+        assert {p.name for p in d.iterdir()} == {"results.json", "layers.csv", "energy.csv", "config.resolved.yaml"}
+        res = json.loads((d / "results.json").read_text())
+        for key in ("design", "clock_mhz", "total_cycles", "compute_cycles", "stall_cycles", "latency_s", "energy_pj",
+                    "layers", "provenance"):
+            assert key in res
+        layer = res["layers"][0]
+        for key in ("name", "kind", "M", "K", "N", "tiling", "cycles", "compute_cycles", "stall_cycles",
+                    "utilization", "counters", "memory", "energy_pj"):
+            assert key in layer
+        assert res["energy_pj"]["total"] == pytest.approx(sum(v for k, v in res["energy_pj"].items() if k != "total"))
+        assert res["total_cycles"] == sum(la["cycles"] for la in res["layers"])
+        assert set(res["provenance"]) >= {"neurosim_version", "config_sha256", "trace_manifest_sha256", "command"}
+        assert yaml.safe_load((d / "config.resolved.yaml").read_text())["name"] == name
+        rows = list(csv.DictReader((d / "layers.csv").open()))
+        assert len(rows) == 7 and int(rows[0]["cycles"]) == res["layers"][0]["cycles"]
+    mac = json.loads((out / "mac_64x64_os/results.json").read_text())
+    assert all(la["counters"]["mac_array.mac"] == la["M"] * la["K"] * la["N"] for la in mac["layers"])
+    assert "comparison (ratios to acc_if_64x64)" in stdout
+    assert "accumulation mismatches 0" in stdout
+
+
+def test_check_has_zero_accumulation_mismatches(run_dir):
+    out, _ = run_dir
+    for name in ("acc_if_64x64", "mac_64x64_os"):
+        r = read_run_dir(out / name)
+        assert all(layer.check["accumulation_mismatches"] == 0 for layer in r.layers)
+
+
+def test_results_json_round_trip(run_dir):
+    out, _ = run_dir
+    text = (out / "acc_if_64x64/results.json").read_text()
+    assert Results.from_json(text).to_json() == text
+
+
+def test_report_rerenders_without_simulating(run_dir):
+    out, stdout = run_dir
+    r = run("report", out / "acc_if_64x64", out / "mac_64x64_os")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() in stdout  # identical text
+    r = run("report", out / "nope")
+    assert r.returncode == 2 and "not a neurosim run directory" in r.stderr
+
+
+def test_run_missing_trace_exit_2(tmp_path):
+    r = run("run", tmp_path / "nope", "--hw", "hw_configs/tiny_mac.yaml", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_run_bad_config_exit_2(tmp_path):
+    r = run("run", "traces/tiny_gemm", "--hw", "hw_configs/tiny_mac.yaml", "--set", "array.rows=0", "--out", tmp_path)
+    assert r.returncode == 2 and "array.rows" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_run_config_that_cannot_hold_the_trace_exit_2(tmp_path):
+    r = run("run", "traces/tiny_gemm", "--hw", "hw_configs/tiny_acc_if.yaml", "--set",
+            "spike_memory.salient.index_bits=2", "--out", tmp_path)
+    assert r.returncode == 2 and "index_bits" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_run_corrupt_trace_exit_2_and_no_output(tmp_path):
+    import shutil
+
+    tr = tmp_path / "tr"
+    shutil.copytree(ROOT / "traces/tiny_gemm", tr)
+    f = sorted(tr.glob("*.npy"))[0]
+    f.write_bytes(f.read_bytes()[:-2])
+    r = run("run", tr, "--hw", "hw_configs/tiny_mac.yaml", "--out", tmp_path / "o")
+    assert r.returncode == 2 and str(f) in r.stderr
+    assert not (tmp_path / "o" / "tiny_mac").exists()

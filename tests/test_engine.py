@@ -1,0 +1,268 @@
+"""Engine: analytic oracles, SCALE-Sim agreement, conservation, properties, energy coverage."""
+
+import numpy as np
+import pytest
+from helpers import BIG_MAC_SRAMS, BIG_SRAMS, make_trace, spec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from neurosim.api import simulate
+from neurosim.config.energy_table import load_energy_table
+from neurosim.energy.actions import action_energies
+from neurosim.trace import Recipe
+from neurosim.units import ceil_div
+
+PLAIN = Recipe(salient_bits=4, salient_rule="none")  # W4A4, no salient codes
+
+
+def _one_layer(r):
+    assert len(r.layers) == 1
+    return r.layers[0]
+
+
+# --- analytic oracles -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("M,K,N,c", [(5, 64, 16, 3), (7, 40, 20, 7), (3, 8, 8, 1)])
+def test_acc_time_stepped_dense_closed_form(tmp_path, M, K, N, c):
+    """Constant codes c: every step costs c cycles; no stalls inside the tile when the SRAMs
+    are fast; weight sub-tile loads and the single DRAM load/writeback are closed forms."""
+    s = spec("tiny_acc_if", **BIG_SRAMS, **{"dram.bandwidth_gbps": 1000, "weight_sram.banks": 64,
+                                            "membrane_store.banks": 64, "output_buffer.banks": 64})
+    R, C = s.array.rows, s.array.cols
+    codes = np.full((M, K), c, np.int8)
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, N, recipe=PLAIN), s))
+    assert layer.tiling["n_m"] == layer.tiling["n_n"] == layer.tiling["n_k"] == 1
+    assert layer.compute_cycles == M * ceil_div(K, R) * ceil_div(N, C) * c
+    wbw = s.weight_sram.banks * s.weight_sram.ports * s.weight_sram.width_bits
+    loads = sum(ceil_div(min(R, K - k) * min(C, N - n) * s.array.weight_bits, wbw)
+                for k in range(0, K, R) for n in range(0, N, C))
+    assert layer.stall_cycles["weight_tile_load"] == loads
+    for cause in ("spike_memory", "membrane_store", "weight_sram"):
+        assert layer.stall_cycles[cause] == 0
+    # totals: one load, compute, one writeback, nothing overlaps in a single-tile layer
+    assert layer.cycles == layer.compute_cycles + sum(layer.stall_cycles.values())
+    assert layer.counters["array.accumulate"] == M * K * c * N
+
+
+def test_acc_salient_value_stalls_its_row_group(tmp_path):
+    s = spec("tiny_acc_if", **BIG_SRAMS)
+    codes = np.ones((1, 16), np.int8)
+    base = _one_layer(simulate(make_trace(tmp_path / "a", codes, 8), s)).compute_cycles
+    codes[0, 3] = 40  # a salient code in the first row group of 8 lanes
+    salient = _one_layer(simulate(make_trace(tmp_path / "b", codes, 8), s)).compute_cycles
+    assert base == 2 and salient == 40 + 1
+    eq = _one_layer(simulate(make_trace(tmp_path / "c", codes, 8), spec("tiny_acc_if", **BIG_SRAMS, **{
+        "array.dispatch": "event_queue"}))).compute_cycles
+    assert eq == ceil_div(7 + 40, 8) + 1  # total spikes over the 8 lanes, per row group
+
+
+def test_acc_bitplane_cycles_are_planes(tmp_path):
+    s = spec("tiny_acc_if", **BIG_SRAMS, **{"array.encoding": "bitplane"})
+    codes = np.array([[5, 2, 0, 0, 0, 0, 0, 0]], np.int8)  # planes: 5|2 = 0b111 -> 3
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8), s))
+    assert layer.compute_cycles == 3
+    assert layer.counters["array.accumulate"] == (2 + 1) * 8  # popcount(5) + popcount(2) spikes x 8 outputs
+    assert layer.counters["array.plane_shift"] == 2 * 8
+
+
+def test_zero_codes_are_skipped(tmp_path):
+    s = spec("tiny_acc_if", **BIG_SRAMS)
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", np.zeros((4, 16), np.int8), 8), s))
+    assert layer.compute_cycles == 0 and layer.counters["array.accumulate"] == 0
+
+
+# SCALE-Sim v3 compute cycles (shared/references/peers.md §2.1, measured): 32x32 OS and
+# 128x128 WS on M x K x N GEMMs; SCALE-Sim counts one cycle fewer per layer.
+SCALESIM = [("os", 32, 16, 256, 256, 2543), ("os", 32, 128, 4096, 4096, 2128895),
+            ("ws", 128, 16, 256, 256, 1591), ("ws", 128, 128, 4096, 4096, 522239)]
+
+
+@pytest.mark.parametrize("flow,size,M,K,N,scalesim", SCALESIM)
+def test_mac_fold_model_matches_scalesim_v3(tmp_path, flow, size, M, K, N, scalesim):
+    s = spec("mac_64x64_os", **BIG_MAC_SRAMS, **{"array.dataflow": flow, "array.rows": size, "array.cols": size})
+    codes = np.random.default_rng(0).integers(-7, 8, (M, K)).astype(np.int8)
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, N, recipe=PLAIN), s, verify=False))
+    assert layer.tiling["n_m"] * layer.tiling["n_n"] * layer.tiling["n_k"] == 1
+    assert layer.compute_cycles == scalesim + 1
+    assert abs(layer.compute_cycles - scalesim) / scalesim < 0.02
+    assert layer.counters["mac_array.mac"] == M * K * N
+    assert layer.counters["mac_array.mac_extra_pass"] == 0
+
+
+def test_mac_salient_codes_take_digit_passes(tmp_path):
+    s = spec("tiny_mac", **BIG_MAC_SRAMS)
+    codes = np.ones((8, 16), np.int8)
+    codes[2, 5] = 100  # needs 3 signed base-8 digits
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8), s))
+    fold = 16 + 8 + 8 - 2
+    assert layer.compute_cycles == 3 * fold
+    assert layer.counters["mac_array.mac"] == 8 * 16 * 8
+    assert layer.counters["mac_array.mac_extra_pass"] == 2 * 8 * 16 * 8
+
+
+# --- conservation -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dispatch,encoding", [("time_stepped", "count"), ("event_queue", "count"),
+                                               ("time_stepped", "bitplane"), ("event_queue", "bitplane")])
+def test_conservation_acc(tmp_path, dispatch, encoding):
+    rng = np.random.default_rng(3)
+    codes = rng.integers(-7, 8, (24, 100)).astype(np.int8)
+    codes[rng.random(codes.shape) < 0.03] = 90
+    N = 44
+    s = spec("tiny_acc_if", **BIG_SRAMS, **{"array.dispatch": dispatch, "array.encoding": encoding})
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, N), s))
+    a = np.abs(codes.astype(np.int64))
+    spikes = int(a.sum()) if encoding == "count" else int(sum(bin(int(x)).count("1") for x in a.ravel()))
+    assert layer.counters["array.accumulate"] == spikes * N  # spikes x fan-out
+    if dispatch == "event_queue":  # every spike is queued once per N sub-tile of C columns
+        assert layer.counters["event_queue.push"] == layer.counters["event_queue.pop"] == spikes * ceil_div(N, 8)
+    assert layer.energy_pj["total"] == pytest.approx(sum(v for k, v in layer.energy_pj.items() if k != "total"))
+    assert layer.cycles == layer.compute_cycles + sum(layer.stall_cycles.values())
+    entry = s.spike_memory.salient.code_bits + s.spike_memory.salient.index_bits
+    assert layer.memory["spike_salient"]["write_bits"] == int((a > 7).sum()) * entry
+    assert layer.memory["spike_dense"]["write_bits"] == codes.size * 4
+    assert layer.counters["threshold.compare"] == 24 * N
+
+
+def _dram_reads_expected(M, K, N, t, act_bits_per_code, act_scale_bits):
+    """Loads implied by a tiling. K unsplit: act tiles once per M tile (mnk) or once per
+    (N tile, M tile) (nmk, unless one M tile); weight tiles the other way round. K split: every
+    tile changes at every step, so acts are loaded once per N tile and weights once per M tile.
+    Per-token act scales travel with every act tile, per-channel weight scales with the first K tile."""
+    if t["n_k"] == 1:
+        act_times = 1 if (t["order"] == "mnk" or t["n_m"] == 1) else t["n_n"]
+        w_times = 1 if (t["order"] == "nmk" or t["n_n"] == 1) else t["n_m"]
+    else:
+        act_times, w_times = t["n_n"], t["n_m"]
+    return (act_times * M * (K * act_bits_per_code + t["n_k"] * act_scale_bits)
+            + w_times * (K * N * 4 + N * 16))
+
+
+@pytest.mark.parametrize("name,srams", [
+    ("tiny_acc_if", {"weight_sram.size_kib": 2}),                      # weights split, acts whole
+    ("tiny_acc_if", {"weight_sram.size_kib": 2, "spike_memory.dense.size_kib": 1}),  # both split
+    ("tiny_mac", {"weight_sram.size_kib": 2}),
+    ("tiny_mac", {"weight_sram.size_kib": 2, "act_sram.size_kib": 1}),
+])
+def test_dram_bits_match_trace_and_tiling(tmp_path, name, srams):
+    """No salient codes and byte-sized bursts: DRAM bits are exactly the tiles' sizes times
+    how often the tiling loads them, plus one write of every output."""
+    M, K, N = 40, 96, 72
+    codes = np.random.default_rng(1).integers(-7, 8, (M, K)).astype(np.int8)
+    s = spec(name, **srams, **{"dram.burst_bytes": 1})
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, N, recipe=PLAIN), s))
+    t = layer.tiling
+    assert t["n_n"] > 1
+    act_scale_bits = 16 if name == "tiny_mac" else 0
+    assert layer.memory["dram"]["read_bits"] == _dram_reads_expected(M, K, N, t, 4, act_scale_bits)
+    assert layer.memory["dram"]["write_bits"] == M * N * 4
+
+
+# --- properties -------------------------------------------------------------------------------
+
+@st.composite
+def code_blocks(draw):
+    M, K = draw(st.integers(1, 6)), draw(st.integers(1, 40))
+    vals = draw(st.lists(st.integers(-127, 127), min_size=M * K, max_size=M * K))
+    return np.array(vals, np.int8).reshape(M, K)
+
+
+@settings(max_examples=30, deadline=None)
+@given(codes=code_blocks(), lanes=st.integers(1, 9), bitplane=st.booleans(), eq=st.booleans(),
+       banks=st.integers(1, 4), first=st.booleans(), last=st.booleans())
+def test_acc_kernel_equals_py_func(codes, lanes, bitplane, eq, banks, first, last):
+    from neurosim.kernels.acc_tile import acc_block_kernel
+    mem = np.arange(8, dtype=np.int64).reshape(2, 4)
+    args = (codes, lanes, bitplane, eq, 7, 4, 32, 24, 32, mem, np.array([2, 1], np.int64), banks, 1, first, last)
+    a, b = acc_block_kernel(*args), acc_block_kernel.py_func(*args)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(codes=code_blocks(), rows=st.integers(1, 9), digit_max=st.sampled_from([1, 7, 127]))
+def test_mac_kernels_equal_py_func(codes, rows, digit_max):
+    from neurosim.kernels.mac_fold import col_group_passes, row_group_passes
+    np.testing.assert_array_equal(row_group_passes(codes, rows, digit_max), row_group_passes.py_func(codes, rows, digit_max))
+    np.testing.assert_array_equal(col_group_passes(codes, rows, digit_max), col_group_passes.py_func(codes, rows, digit_max))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), design=st.sampled_from(["tiny_acc_if", "tiny_mac"]),
+       dispatch=st.sampled_from(["time_stepped", "event_queue"]))
+def test_more_spikes_never_cheaper(tmp_path, seed, design, dispatch):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(-7, 8, (6, 30)).astype(np.int8)
+    more = codes.copy()
+    idx = rng.random(codes.shape) < 0.3
+    more[idx] = np.sign(more[idx] + 0.5).astype(np.int8) * np.minimum(np.abs(more[idx]).astype(np.int16) + rng.integers(
+        1, 60, idx.sum()), 127).astype(np.int8)
+    overrides = {"array.dispatch": dispatch} if design == "tiny_acc_if" else {}
+    s = spec(design, **overrides)
+    a = _one_layer(simulate(make_trace(tmp_path / "a", codes, 12), s))
+    b = _one_layer(simulate(make_trace(tmp_path / "b", more, 12), s))
+    assert b.compute_cycles >= a.compute_cycles
+    assert b.cycles >= a.cycles
+    assert b.energy_pj["total"] >= a.energy_pj["total"]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), design=st.sampled_from(["tiny_acc_if", "tiny_mac"]),
+       bw=st.sampled_from([0.5, 1.6, 3.2, 12.8]))
+def test_more_dram_bandwidth_never_more_cycles(tmp_path, seed, design, bw):
+    codes = np.random.default_rng(seed).integers(-7, 8, (20, 70)).astype(np.int8)
+    tr = make_trace(tmp_path / "t", codes, 40)
+    slow = _one_layer(simulate(tr, spec(design, **{"dram.bandwidth_gbps": bw})))
+    fast = _one_layer(simulate(tr, spec(design, **{"dram.bandwidth_gbps": bw * 2})))
+    assert fast.cycles <= slow.cycles
+    assert fast.compute_cycles == slow.compute_cycles
+
+
+# --- energy coverage --------------------------------------------------------------------------
+
+VARIANTS = [("tiny_acc_if", {"array.dispatch": d, "array.encoding": e})
+            for d in ("time_stepped", "event_queue") for e in ("count", "bitplane")] + \
+           [("tiny_mac", {"array.dataflow": f}) for f in ("os", "ws")]
+
+
+@pytest.mark.parametrize("name,overrides", VARIANTS)
+def test_every_counter_has_an_energy_entry_and_vice_versa(tmp_path, name, overrides):
+    s = spec(name, **overrides)
+    codes = np.random.default_rng(0).integers(-30, 31, (10, 20)).astype(np.int8)
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 12), s))
+    table = action_energies(s, load_energy_table(s.technology))
+    assert set(layer.counters) == set(table)
+    assert all(v >= 0 for v in layer.counters.values())
+
+
+def test_energy_is_counts_times_table(tmp_path):
+    s = spec("tiny_mac")
+    codes = np.random.default_rng(0).integers(-7, 8, (10, 20)).astype(np.int8)
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 12, recipe=PLAIN), s))
+    table = action_energies(s, load_energy_table(s.technology))
+    assert layer.energy_pj["mac_array"] == pytest.approx(sum(
+        layer.counters[k] * table[k] for k in layer.counters if k.startswith("mac_array.")))
+    assert layer.energy_pj["dram"] == pytest.approx(
+        (layer.memory["dram"]["read_bits"] + layer.memory["dram"]["write_bits"]) * 8.0)  # LPDDR4 at 45 nm
+
+
+# --- functional -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,overrides", VARIANTS)
+def test_functional_check_exact(tmp_path, name, overrides):
+    rng = np.random.default_rng(5)
+    codes = rng.integers(-7, 8, (9, 33)).astype(np.int8)
+    codes[rng.random(codes.shape) < 0.05] = -100
+    weights = rng.integers(-7, 8, (33, 11)).astype(np.int8)
+    r = simulate(make_trace(tmp_path / "t", codes, 11, weights=weights), spec(name, **overrides), check=True)
+    c = _one_layer(r).check
+    assert c["accumulation_mismatches"] == 0 and c["membrane_overflows"] == 0 and c["outputs"] == 99
+
+
+def test_narrow_membrane_is_caught_by_check(tmp_path):
+    codes = np.full((2, 64), 100, np.int8)
+    weights = np.full((64, 8), 7, np.int8)
+    r = simulate(make_trace(tmp_path / "t", codes, 8, weights=weights), spec("tiny_acc_if", **{"array.membrane_bits": 12}),
+                 check=True)
+    c = _one_layer(r).check
+    assert c["membrane_overflows"] > 0 and c["accumulation_mismatches"] > 0
