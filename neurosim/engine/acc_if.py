@@ -9,6 +9,8 @@ sub-tile, fired through the threshold unit into the output spike buffer).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from neurosim.config.hw import AccIfSpec
@@ -58,6 +60,21 @@ class AccIfChip:
         return out
 
 
+@dataclass(frozen=True)
+class _TilePlan:
+    """The shape-only part of a tile's cost: column widths of its N sub-tiles and how many of
+    each, SRAM cycles per step, weight words per event, weight sub-tile load cycles, and the SRAM
+    accesses every tile of this shape makes (recorded once on scratch SRAMs)."""
+
+    widths: tuple[int, int]
+    mult: np.ndarray
+    n_sub: int
+    mem_cyc: np.ndarray
+    words_per_event: np.ndarray
+    load_cyc: int
+    sram_counts: dict[str, Sram]
+
+
 class AccIfOpModel(OpModel):
     """One op on the acc_if chip; see the module docstring."""
 
@@ -82,6 +99,8 @@ class AccIfOpModel(OpModel):
             raise NeurosimError(f"{spec.name} cannot run {op.name}: " + "; ".join(problems))
         self._sal_tokens = None
         self._kernel_cache: dict[tuple, tuple] = {}
+        self._plans: dict[tuple, _TilePlan] = {}
+        self._salient_in_tile: dict[tuple, int] = {}
 
     def limits(self) -> TileLimits:
         s = self.chip.srams
@@ -113,8 +132,10 @@ class AccIfOpModel(OpModel):
             worst = max(worst, int(np.add.reduceat(pt, np.arange(0, len(pt), Mb)).max(initial=0)))
         return worst * self.entry_bits <= cap
 
-    def act_tile_bits(self, codes: np.ndarray) -> int:
-        n_sal = int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum())
+    def act_tile_bits(self, codes: np.ndarray, key: tuple) -> int:
+        if key not in self._salient_in_tile:
+            self._salient_in_tile[key] = int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum())
+        n_sal = self._salient_in_tile[key]
         dense_bits = codes.size * self.chip.spec.spike_memory.dense.code_bits
         self.chip.srams["spike_dense"].write(1, dense_bits)
         self.chip.srams["spike_salient"].write(1, n_sal * self.entry_bits)
@@ -132,70 +153,75 @@ class AccIfOpModel(OpModel):
         out.read(1, Mb * Nb * self.recipe.act_bits + salient_bits)
         return Mb * Nb * self.recipe.act_bits + salient_bits
 
-    def _n_subtiles(self, Nb: int) -> tuple[int, int, int]:
-        """(full C-wide sub-tiles, width of the partial one or 0, total)."""
-        full, part = divmod(Nb, self.C)
-        return full, part, full + (1 if part else 0)
+    def _plan(self, Mb: int, Kb: int, Nb: int, first_k: bool, last_k: bool) -> _TilePlan:
+        """Everything about a tile that depends only on its shape (cached: most tiles share one)."""
+        key = (Mb, Kb, Nb, first_k, last_k)
+        if key in self._plans:
+            return self._plans[key]
+        spec, srams = self.chip.spec, self.chip.srams
+        R, C, wb, mb_bits = self.R, self.C, spec.array.weight_bits, spec.array.membrane_bits
+        full, part = divmod(Nb, C)
+        widths = (C, part if part else C)
+        mult = np.array([full, 1 if part else 0], dtype=np.int64)
+        mem, out, wsram = srams["membrane_store"], srams["output_buffer"], srams["weight_sram"]
+        act_bits = self.recipe.act_bits
+        mem_cyc = np.zeros((2, 4), dtype=np.int64)
+        for v, w in enumerate(widths):
+            rd = wr = w * mb_bits
+            mem_cyc[v] = [out.cycles(w * act_bits), mem.cycles(wr), mem.cycles(rd + wr),
+                          max(mem.cycles(rd), out.cycles(w * act_bits))]
+        words_per_event = np.array([wsram.words(w * wb) for w in widths], dtype=np.int64)
+        nk = ceil_div(Kb, R)
+        k_rows = [R] * (Kb // R) + ([Kb % R] if Kb % R else [])
+        scratch = {n: s.scratch() for n, s in srams.items()}
+        load_cyc = 0
+        if not self.chip.array.event_queue:  # weight sub-tiles into the PE registers
+            for v, w in enumerate(widths):
+                for r in k_rows:
+                    load_cyc += int(mult[v]) * wsram.cycles(r * w * wb)
+                    scratch["weight_sram"].read(int(mult[v]), r * w * wb)
+        n_sub = full + (1 if part else 0)
+        for r in k_rows:  # codes are re-read for every N sub-tile
+            scratch["spike_dense"].read(n_sub * Mb, r * spec.spike_memory.dense.code_bits)
+        for v, w in enumerate(widths):  # membranes per (token, K sub-tile) step; outputs fire at the end
+            m = int(mult[v])
+            scratch["membrane_store"].read(m * Mb * (nk - (1 if first_k else 0)), w * mb_bits)
+            scratch["membrane_store"].write(m * Mb * (nk - (1 if last_k else 0)), w * mb_bits)
+            if last_k:
+                scratch["output_buffer"].write(m * Mb, w * act_bits)
+        plan = _TilePlan(widths, mult, n_sub, mem_cyc, words_per_event, load_cyc, scratch)
+        self._plans[key] = plan
+        return plan
 
     def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
         spec, srams = self.chip.spec, self.chip.srams
-        R, C = self.R, self.C
         Mb, Kb = codes.shape
-        full, part, n_sub = self._n_subtiles(Nb)
-        widths = (C, part if part else C)
-        mb_bits = spec.array.membrane_bits
-        mem, out = srams["membrane_store"], srams["output_buffer"]
-        out_bits_per_col = self.recipe.act_bits
-        # membrane/output SRAM cycles of one step by column variant and K position
-        mem_cyc = np.zeros((2, 4), dtype=np.int64)
-        for v, w in enumerate(widths):
-            rd, wr, ob = w * mb_bits, w * mb_bits, w * out_bits_per_col
-            mem_cyc[v] = [out.cycles(ob), mem.cycles(wr), mem.cycles(rd + wr), max(mem.cycles(rd), out.cycles(ob))]
-        wsram = srams["weight_sram"]
-        words_per_event = np.array([wsram.words(w * spec.array.weight_bits) for w in widths], dtype=np.int64)
-        dense, sal = srams["spike_dense"], srams["spike_salient"]
-        cache_key = (key, first_k, last_k, Nb % C == 0)
+        plan = self._plan(Mb, Kb, Nb, first_k, last_k)
+        dense, sal, wsram = srams["spike_dense"], srams["spike_salient"], srams["weight_sram"]
+        cache_key = (key, first_k, last_k, Nb % self.C == 0)
         if cache_key not in self._kernel_cache:
             self._kernel_cache[cache_key] = acc_block_kernel(
-                codes, R, self.chip.array.bitplane, self.chip.array.event_queue, self.recipe.normal_max,
+                codes, self.R, self.chip.array.bitplane, self.chip.array.event_queue, self.recipe.normal_max,
                 spec.spike_memory.dense.code_bits, dense.bw_bits_per_cycle, self.entry_bits, sal.bw_bits_per_cycle,
-                mem_cyc, words_per_event, spec.weight_sram.banks, spec.weight_sram.ports, first_k, last_k)
+                plan.mem_cyc, plan.words_per_event, spec.weight_sram.banks, spec.weight_sram.ports, first_k, last_k)
         per_v, tot = self._kernel_cache[cache_key]
         # the kernel walked each (token, K sub-tile) step once; every N sub-tile repeats it
-        mult = np.array([full, 1 if part else 0], dtype=np.int64)
-        sums = (per_v * mult[:, None]).sum(axis=0)
+        sums = (per_v * plan.mult[:, None]).sum(axis=0)
         stalls = {"spike_memory": int(sums[STALL_SPIKE]), "membrane_store": int(sums[STALL_MEMBRANE]),
                   "weight_sram": int(sums[STALL_WEIGHT])}
-        # weight sub-tiles into the PE registers (time-stepped): not overlapped with compute
-        nk = ceil_div(Kb, R)
-        k_rows = [min(R, Kb - i * R) for i in range(nk)]
-        weight_bits_loaded = 0
-        if not self.chip.array.event_queue:
-            load_cyc = 0
-            for v, w in enumerate(widths):
-                for r in k_rows:
-                    load_cyc += int(mult[v]) * wsram.cycles(r * w * spec.array.weight_bits)
-                    wsram.read(int(mult[v]), r * w * spec.array.weight_bits)
-            weight_bits_loaded = Kb * Nb * spec.array.weight_bits
-            stalls["weight_tile_load"] = load_cyc
+        spikes = int(tot[SPIKES])
+        if self.chip.array.event_queue:
+            for v in range(2):  # one weight-row read per event
+                wsram.reads += int(plan.mult[v]) * spikes * int(plan.words_per_event[v])
+                wsram.read_bits += int(plan.mult[v]) * spikes * plan.widths[v] * spec.array.weight_bits
+            weight_bits_loaded = 0
         else:
-            spikes = int(tot[SPIKES])
-            for v in range(2):
-                wsram.reads += int(mult[v]) * spikes * int(words_per_event[v])
-                wsram.read_bits += int(mult[v]) * spikes * widths[v] * spec.array.weight_bits
-        self.chip.array.count_tile(int(tot[SPIKES]), Nb, int(tot[SHIFT_STEPS]), weight_bits_loaded)
-        # SRAM traffic: codes re-read per N sub-tile; membranes per (token, K sub-tile) step
-        for r in k_rows:
-            dense.read(n_sub * Mb, r * spec.spike_memory.dense.code_bits)
-        sal.read(n_sub, int(tot[SALIENT]) * self.entry_bits)
-        for v, w in enumerate(widths):
-            m = int(mult[v])
-            steps_read = Mb * (nk - (1 if first_k else 0))
-            steps_write = Mb * (nk - (1 if last_k else 0))
-            mem.read(m * steps_read, w * mb_bits)
-            mem.write(m * steps_write, w * mb_bits)
-            if last_k:
-                out.write(m * Mb, w * out_bits_per_col)
+            stalls["weight_tile_load"] = plan.load_cyc
+            weight_bits_loaded = Kb * Nb * spec.array.weight_bits
+        self.chip.array.count_tile(spikes, Nb, int(tot[SHIFT_STEPS]), weight_bits_loaded)
+        for name, scratch in plan.sram_counts.items():
+            srams[name].add(scratch)
+        sal.read(plan.n_sub, int(tot[SALIENT]) * self.entry_bits)
         if last_k:
             self.chip.threshold.count_outputs(Mb, Nb)
         return TileCost(int(sums[COMPUTE]), stalls)

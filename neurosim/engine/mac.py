@@ -70,7 +70,7 @@ class MacOpModel(OpModel):
             align_m=1 if self.ws else self.R, align_n=self.C, align_k=self.R if self.ws else 1,
         )
 
-    def act_tile_bits(self, codes: np.ndarray) -> int:
+    def act_tile_bits(self, codes: np.ndarray, key: tuple) -> int:
         bits = codes.size * self.code_bits + codes.shape[0] * SCALE_BITS
         self.chip.srams["act_sram"].write(1, bits)
         return bits

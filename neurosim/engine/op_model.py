@@ -36,7 +36,7 @@ class OpModel:
     def salient_fits(self, Mb: int, Kb: int, fraction: float) -> bool:
         return True
 
-    def act_tile_bits(self, codes: np.ndarray) -> int:
+    def act_tile_bits(self, codes: np.ndarray, key: tuple) -> int:
         raise NotImplementedError
 
     def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:

@@ -64,7 +64,7 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, salient_ratio: floa
         load = 0
         if (mi, ki) != resident_act:
             tile_codes = np.ascontiguousarray(codes[m0:m1, k0:k1])
-            load += model.act_tile_bits(tile_codes)
+            load += model.act_tile_bits(tile_codes, (mi, ki))
             resident_act = (mi, ki)
         if (ki, ni) != resident_w:
             load += model.weight_tile_bits(k1 - k0, n1 - n0, ki == 0)

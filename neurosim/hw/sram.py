@@ -46,6 +46,17 @@ class Sram:
         self.writes += transfers * self.words(bits_each)
         self.write_bits += transfers * bits_each
 
+    def add(self, other: Sram, times: int = 1) -> None:
+        """Add ``times`` x the counts of ``other`` (a scratch SRAM that recorded one tile)."""
+        self.reads += times * other.reads
+        self.writes += times * other.writes
+        self.read_bits += times * other.read_bits
+        self.write_bits += times * other.write_bits
+
+    def scratch(self) -> Sram:
+        """An empty SRAM of the same spec, for recording a pattern of accesses once."""
+        return Sram(self.name, self.spec)
+
     def counters(self) -> dict[str, int]:
         return {f"{self.name}.read": self.reads, f"{self.name}.write": self.writes}
 
