@@ -157,6 +157,49 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a trace from a local quantized LLM; optionally report perplexity per recipe."""
+    from neurosim.export.runner import run_eval, run_export
+
+    with _progress(1, "export") as tick:
+        out = run_export(args.model, args.tokens, args.text, args.out, recipe=args.recipe, layers=args.layers,
+                         salient_rule=args.salient_rule, salient_param=args.salient_param,
+                         target_ratio=args.salient_target, weights=not args.no_weights, overwrite=args.force,
+                         progress=tick)
+    print(f"wrote {out}")
+    if args.eval_ppl:
+        _print_ppl(run_eval(args.model, args.text, n_windows=args.windows, window=args.window_tokens,
+                            salient_rule=args.salient_rule, salient_param=args.salient_param,
+                            target_ratio=args.salient_target), args)
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Perplexity of the float model and of each recipe on the same windows."""
+    from neurosim.export.runner import run_eval
+
+    _print_ppl(run_eval(args.model, args.text, n_windows=args.windows, window=args.window_tokens,
+                        recipes=args.recipes, salient_rule=args.salient_rule, salient_param=args.salient_param,
+                        target_ratio=args.salient_target), args)
+    return EXIT_OK
+
+
+def _print_ppl(results, args) -> None:
+    print(f"perplexity on the first {args.windows} non-overlapping {args.window_tokens}-token windows of {args.text}")
+    for r in results:
+        print(f"  {r.recipe:<58} {r.perplexity:10.3f}  ({r.tokens_scored:,} tokens)")
+
+
+def _add_recipe_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model directory (config.json + weights or .gguf) or a .gguf file")
+    p.add_argument("--text", help="text file the activations / perplexity come from")
+    p.add_argument("--salient-rule", choices=("mad", "ratio"), default="mad")
+    p.add_argument("--salient-param", type=float, help="MAD multiplier k (mad) or ratio (ratio); default: calibrated")
+    p.add_argument("--salient-target", type=float, default=0.025, help="target salient fraction for calibration")
+    p.add_argument("--windows", type=_positive_int, default=4, help="perplexity windows")
+    p.add_argument("--window-tokens", type=_positive_int, default=1024)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     p = argparse.ArgumentParser(prog="neurosim", description=__doc__.splitlines()[0])
@@ -205,6 +248,23 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render the report of finished runs")
     rep.add_argument("dirs", nargs="+", metavar="DIR", help="run directory (OUT/<config name>)")
     rep.set_defaults(func=cmd_report)
+
+    e = sub.add_parser("export", help="export a trace from a local quantized LLM (extra: export)")
+    _add_recipe_args(e)
+    e.add_argument("--tokens", type=_positive_int, required=True, help="tokens M to capture")
+    e.add_argument("--layers", type=_positive_int, help="first L decoder layers (default: all)")
+    e.add_argument("--recipe", choices=("spikequant", "w4a4", "w4a8"), default="spikequant")
+    e.add_argument("--no-weights", action="store_true", help="do not store weight codes")
+    e.add_argument("--eval-ppl", action="store_true", help="also report perplexity per recipe")
+    e.add_argument("--out", required=True)
+    e.add_argument("--force", action="store_true", help="replace an existing output directory")
+    e.set_defaults(func=cmd_export)
+
+    ev = sub.add_parser("eval", help="perplexity of the float model and each recipe (extra: export)")
+    _add_recipe_args(ev)
+    ev.add_argument("--recipes", nargs="+", default=["float", "spikequant", "w4a4", "w4a8"],
+                    choices=("float", "spikequant", "w4a4", "w4a8"))
+    ev.set_defaults(func=cmd_eval)
     return p
 
 

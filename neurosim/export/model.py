@@ -1,0 +1,73 @@
+"""Load a local LLaMA-family causal LM (HuggingFace directory or GGUF file), fully offline."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from neurosim.errors import UsageError
+
+LINEAR_NAMES = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+
+
+@dataclass
+class LoadedModel:
+    """A model in float32 eval mode, its tokenizer, and where it came from."""
+
+    model: object
+    tokenizer: object
+    name: str
+    weights_file: Path
+    tokenizer_name: str
+
+    def weights_sha256(self) -> str:
+        h = hashlib.sha256()
+        with open(self.weights_file, "rb") as f:
+            while chunk := f.read(1 << 22):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def encode(self, text: str) -> list[int]:
+        enc = self.tokenizer.encode(text)
+        return list(enc.ids) if hasattr(enc, "ids") else list(enc)
+
+    def decoder_layers(self):
+        return self.model.model.layers
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """A directory with ``config.json`` + weights (``*.safetensors`` or one ``*.gguf``), or a
+    ``.gguf`` file. The tokenizer is ``tokenizer.json`` beside it when present."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as e:
+        raise UsageError(f"export needs the 'export' extra (pip install torch==2.13.0 && pip install -e '.[export]'): {e}") \
+            from None
+    p = Path(path)
+    if p.is_file() and p.suffix == ".gguf":
+        d, gguf = p.parent, p.name
+    elif p.is_dir():
+        ggufs = sorted(p.glob("*.gguf"))
+        d, gguf = p, (ggufs[0].name if ggufs and not list(p.glob("*.safetensors")) else None)
+    else:
+        raise UsageError(f"--model {path}: not a model directory or .gguf file")
+    kwargs = {"gguf_file": gguf} if gguf else {}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, **kwargs)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--model {path}: cannot load: {e}") from None
+    model.eval()
+    if (d / "tokenizer.json").exists():
+        from tokenizers import Tokenizer
+
+        tok, tok_name = Tokenizer.from_file(str(d / "tokenizer.json")), "tokenizer.json"
+    else:
+        tok, tok_name = AutoTokenizer.from_pretrained(str(d), **kwargs), gguf or "auto"
+    weights = d / gguf if gguf else sorted(d.glob("*.safetensors"))[0]
+    return LoadedModel(model, tok, d.name, weights, tok_name)

@@ -1,0 +1,108 @@
+"""Exporter on the real shared SmolLM2-135M model (CPU, a minute or two): trace validity, shared
+inputs, recipe equivalence between torch fake-quant and trace codes, perplexity ordering."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch  # noqa: E402 - the export extra is installed by .ci/run
+
+from neurosim.api import simulate  # noqa: E402
+from neurosim.export.recipes import make_recipe, quantize_act_t  # noqa: E402
+from neurosim.trace import validate_trace  # noqa: E402
+from neurosim.trace.manifest import Recipe  # noqa: E402
+from neurosim.trace.quantize import quantize_activations  # noqa: E402
+from neurosim.trace.stats import trace_stats  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+MODEL = SHARED / "models/smollm2-135m-instruct-q4_1"
+TEXT = SHARED / "corpora/wikitext-2-raw-test/wiki.test.raw.txt"
+GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"  # SOURCE.md
+
+needs_model = pytest.mark.skipif(not MODEL.exists(), reason="shared/models is not beside the checkout")
+
+
+@pytest.fixture(scope="module")
+def lm():
+    from neurosim.export.model import load_model
+
+    return load_model(MODEL)
+
+
+@pytest.fixture(scope="module")
+def ids(lm):
+    return lm.encode(TEXT.read_text())
+
+
+@pytest.mark.parametrize("rule,param", [("mad", 3.0), ("ratio", 0.03), ("none", 0.0)])
+def test_torch_recipe_equals_trace_quantizer(rule, param):
+    x = np.random.default_rng(0).standard_t(3, (16, 96)).astype(np.float32)
+    r = Recipe(4, 4, 8 if rule != "none" else 4, rule, param)
+    codes_np, scale_np = quantize_activations(x, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param)
+    codes_t, scale_t = quantize_act_t(torch.from_numpy(x), r)
+    np.testing.assert_array_equal(codes_t.numpy().astype(np.int8), codes_np)
+    np.testing.assert_allclose(scale_t.numpy()[:, 0], scale_np, rtol=1e-6)
+
+
+@needs_model
+def test_export_real_model_trace(lm, ids, tmp_path):
+    from neurosim.export.capture import calibrate, export_trace
+
+    k = calibrate(lm, ids[:256], 0.025)
+    assert 2.0 < k < 20.0
+    out = export_trace(lm, ids[:48], make_recipe("spikequant", salient_param=k), tmp_path / "t", layers=2,
+                       text_source=str(TEXT))
+    trace = validate_trace(out)
+    m = trace.manifest
+    assert m.producer.weights_sha256 == GGUF_SHA256 and m.producer.tokens == 48 and not m.synthetic
+    assert m.recipe.salient_rule == "mad" and m.recipe.salient_param == k
+    ops = {op.name: op for op in trace.ops}
+    assert len(ops) == 14
+    q, kk, v = (ops[f"layers.1.self_attn.{p}_proj"] for p in "qkv")
+    assert q.act_codes == kk.act_codes == v.act_codes  # stored once
+    assert ops["layers.0.mlp.gate_proj"].act_codes == ops["layers.0.mlp.up_proj"].act_codes
+    assert ops["layers.0.mlp.down_proj"].act_codes != ops["layers.0.mlp.up_proj"].act_codes
+    assert (q.M, q.K, q.N) == (48, 576, 576) and (kk.N, ops["layers.0.mlp.down_proj"].K) == (192, 1536)
+    stats = trace_stats(trace)
+    ratio = sum(s.salient for s in stats.values()) / sum(s.entries for s in stats.values())
+    assert 0.01 <= ratio <= 0.05
+    # weights: per-channel codes reproduce the dequantized float weights within half a step
+    wt = trace.op_tensors(q)
+    w = lm.model.model.layers[1].self_attn.q_proj.weight.detach().numpy().T
+    assert np.abs(wt.weight_codes * wt.weight_scale - w).max() <= wt.weight_scale.max() / 2 + 1e-6
+    r = simulate(trace, ROOT / "hw_configs/acc_if_64x64.yaml", check=True, verify=False)
+    assert all(layer.check["accumulation_mismatches"] == 0 for layer in r.layers)
+
+
+@needs_model
+def test_perplexity_ordering(lm, ids):
+    from neurosim.export.perplexity import perplexity, windows
+
+    wins = windows(ids, 256, 1)
+    ppl = {name: perplexity(lm.model, wins, make_recipe(name, salient_param=6.0)).perplexity
+           for name in ("float", "spikequant", "w4a4", "w4a8")}
+    assert 5 < ppl["float"] < 60
+    assert ppl["float"] < ppl["w4a8"] < ppl["w4a4"]
+    assert ppl["spikequant"] < ppl["w4a4"]  # salient handling recovers part of the A4 loss
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "neurosim", *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_export_cli_usage_errors(tmp_path):
+    r = _cli("export", "--model", tmp_path / "nope", "--text", TEXT, "--tokens", "8", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "not a model directory" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("eval", "--model", MODEL, "--windows", "0")
+    assert r.returncode == 2
+
+
+def test_shipped_real_trace():
+    trace = validate_trace(ROOT / "traces/smollm2_wikitext_l1_t64")
+    assert trace.manifest.producer.weights_sha256 == GGUF_SHA256
+    stats = trace_stats(trace)
+    ratio = sum(s.salient for s in stats.values()) / sum(s.entries for s in stats.values())
+    assert 0.01 <= ratio <= 0.05
