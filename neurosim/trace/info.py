@@ -54,4 +54,18 @@ def format_info(trace: Trace) -> str:
         + "; ".join(f"{k} {_bytes(v)}" for k, v in by_class.items())
         + " (salient entries carry a column index)",
     ]
+    lines += ["", "by layer type (ops named ...<type>; shared inputs counted for each op that reads them):",
+              f"  {'type':<10} {'ops':>4} {'salient':>9} {'spk/act':>8} {'zeros':>7}"]
+    for kind, ss in by_type(trace, stats).items():
+        n = sum(s.entries for s in ss)
+        lines.append(f"  {kind:<10} {len(ss):>4} {sum(s.salient for s in ss) / n:>9.3%} "
+                     f"{sum(s.spikes for s in ss) / n:>8.3f} {sum(s.zeros for s in ss) / n:>7.2%}")
     return "\n".join(lines)
+
+
+def by_type(trace: Trace, stats: dict) -> dict[str, list]:
+    """Per-op input statistics grouped by the last part of the op name (q_proj, down_proj, ...)."""
+    out: dict[str, list] = {}
+    for op in trace.manifest.ops:
+        out.setdefault(op.name.rsplit(".", 1)[-1], []).append(stats[op.act_codes])
+    return out
