@@ -65,6 +65,8 @@ def test_export_real_model_trace(lm, ids, tmp_path):
     assert q.act_codes == kk.act_codes == v.act_codes  # stored once
     assert ops["layers.0.mlp.gate_proj"].act_codes == ops["layers.0.mlp.up_proj"].act_codes
     assert ops["layers.0.mlp.down_proj"].act_codes != ops["layers.0.mlp.up_proj"].act_codes
+    # regression: inputs were grouped by id(), which Python reuses after a tensor is freed
+    assert len({op.act_codes for op in trace.ops}) == 4 * 2
     assert (q.M, q.K, q.N) == (48, 576, 576) and (kk.N, ops["layers.0.mlp.down_proj"].K) == (192, 1536)
     stats = trace_stats(trace)
     ratio = sum(s.salient for s in stats.values()) / sum(s.entries for s in stats.values())

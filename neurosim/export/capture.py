@@ -25,12 +25,14 @@ def capture_inputs(lm: LoadedModel, ids: list[int], recipe: RecipeSpec, layers: 
     the very same input tensor share a group id."""
     wanted = [(n, m) for n, m in target_linears(lm.model) if int(n.split(".")[1]) < layers]
     seen: dict[int, int] = {}
+    alive: list[torch.Tensor] = []  # an id() is only unique while its tensor lives
     records: list = []
     handles = []
 
     def hook(name, module):
         def fn(mod, args):
             x = args[0]
+            alive.append(x)
             group = seen.setdefault(id(x), len(seen))
             records.append((name, module, x[0].detach().float().numpy().copy(), group))
         return fn
