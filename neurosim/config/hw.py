@@ -97,7 +97,6 @@ class AccArraySpec:
         "count", doc="count: abs(q) spikes per code; bitplane: one spike per set bit, shift-weighted",
         choices=("count", "bitplane"),
     )
-    queue_depth: int = spec_field(16, doc="event_queue: address-event FIFO depth per lane", lo=1, hi=65536)
 
 
 @dataclass(frozen=True)
