@@ -266,3 +266,20 @@ def test_narrow_membrane_is_caught_by_check(tmp_path):
                  check=True)
     c = _one_layer(r).check
     assert c["membrane_overflows"] > 0 and c["accumulation_mismatches"] > 0
+
+
+def test_salient_side_store_bounds_the_token_tile(tmp_path):
+    """The salient store's capacity is checked against the real codes: many salient values
+    shrink the token tile; a store that cannot hold one token's entries is a clear error."""
+    from neurosim.errors import NeurosimError
+
+    codes = np.ones((64, 64), np.int8)
+    codes[:, :32] = 50  # 32 salient entries of 20 bits per token = 640 bits
+    tr = make_trace(tmp_path / "t", codes, 8)
+    roomy = _one_layer(simulate(tr, spec("tiny_acc_if", **BIG_SRAMS)))
+    tight = _one_layer(simulate(tr, spec("tiny_acc_if", **{**BIG_SRAMS, "spike_memory.salient.size_kib": 1})))
+    assert roomy.tiling["Mb"] == 64
+    assert tight.tiling["Mb"] * 32 * 20 <= 1024 * 8 / 2 and tight.tiling["Mb"] < 64
+    assert tight.counters["array.accumulate"] == roomy.counters["array.accumulate"]
+    with pytest.raises(NeurosimError, match="no tiling fits"):
+        simulate(tr, spec("tiny_acc_if", **{**BIG_SRAMS, "spike_memory.salient.size_kib": 0.05}))

@@ -116,19 +116,16 @@ def choose_tiling(M: int, K: int, N: int, lim: TileLimits, salient_fits: Callabl
                             ceil_div(M, Mb) * ceil_div(N, Nb) * n_k, -Kb, order)
                     if best is None or cost < best[0]:
                         best = (cost, Mb, Nb, Kb, order, single)
-    ranked = []
-    if best is not None:
-        ranked.append(best)
     # the salient check is data-dependent, so it runs on the winner and, if that overflows, on
-    # successively smaller token tiles
-    while best is not None:
+    # successively smaller token tiles (which keep every other buffer within bounds)
+    if best is not None:
         _, Mb, Nb, Kb, order, single = best
-        if salient_fits(Mb, Kb, 1.0 if single else 0.5):
-            return Tiling(Mb, Nb, Kb, ceil_div(M, Mb), ceil_div(N, Nb), ceil_div(K, Kb), order, not single)
-        if Mb == 1:
-            break
-        Mb = max(1, Mb // 2)
-        best = ((0,), Mb, Nb, Kb, order, False)
+        while True:
+            if salient_fits(Mb, Kb, 1.0 if single else 0.5):
+                return Tiling(Mb, Nb, Kb, ceil_div(M, Mb), ceil_div(N, Nb), ceil_div(K, Kb), order, not single)
+            if Mb == 1:
+                break
+            Mb, single = max(1, Mb // 2), False
     raise NeurosimError(
         f"{where}: no tiling fits the buffers (one token's K={K} codes, one K x 1 weight column, or the salient "
         f"entries of one token do not fit); enlarge the SRAMs in the hardware config"
