@@ -200,6 +200,24 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window-tokens", type=_positive_int, default=1024)
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run or resume a sweep; print where the table is and a short summary."""
+    from neurosim.sweep.runner import sweep
+
+    if sum(x is not None for x in (args.dask_local, args.scheduler)) > 1:
+        raise UsageError("give at most one of --dask-local, --scheduler")
+    with _progress(1, "sweep") as tick:
+        df = sweep(args.hw, args.trace, args.out, grid=args.grid, zipped=args.zip, jobs=args.jobs,
+                   dask_local=args.dask_local, scheduler=args.scheduler, baseline=args.baseline,
+                   per_layer=args.per_layer, progress=tick)
+    failed = int((df["status"] != "ok").sum()) if not df.empty else 0
+    print(f"{len(df)} rows ({failed} failed) in {Path(args.out) / 'sweep.csv'}")
+    if failed:
+        for _, row in df[df["status"] != "ok"].iterrows():
+            print(f"  failed: {row.get('error', '')}", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     p = argparse.ArgumentParser(prog="neurosim", description=__doc__.splitlines()[0])
@@ -265,6 +283,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--recipes", nargs="+", default=["float", "spikequant", "w4a4", "w4a8"],
                     choices=("float", "spikequant", "w4a4", "w4a8"))
     ev.set_defaults(func=cmd_eval)
+
+    w = sub.add_parser("sweep", help="sweep config overrides over traces (resumable)")
+    w.add_argument("--hw", required=True, metavar="BASE.yaml")
+    w.add_argument("--trace", action="append", required=True, metavar="DIR", help="trace (repeatable)")
+    w.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...", help="cartesian axis (repeatable)")
+    w.add_argument("--zip", action="append", default=[], metavar="KEY=V1,V2,...", help="axes taken in lockstep")
+    w.add_argument("--jobs", type=_positive_int, default=1, help="local worker processes")
+    w.add_argument("--dask-local", type=_positive_int, metavar="N", help="run on a Dask LocalCluster of N workers")
+    w.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a running Dask scheduler")
+    w.add_argument("--baseline", metavar="CONFIG", help="add ratio columns against this config")
+    w.add_argument("--per-layer", action="store_true", help="one row per layer")
+    w.add_argument("--out", required=True)
+    w.set_defaults(func=cmd_sweep)
     return p
 
 

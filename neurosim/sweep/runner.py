@@ -1,0 +1,141 @@
+"""Run sweep points on a local process pool or on Dask distributed; each finished point is
+stored at once. Points already in the store are skipped, so re-running resumes."""
+
+from __future__ import annotations
+
+import hashlib
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import yaml
+
+from neurosim.config.loader import spec_from_mapping
+from neurosim.config.schema import to_plain
+from neurosim.errors import NeurosimError, UsageError
+from neurosim.sweep.grid import Point, expand, validate_points
+from neurosim.sweep.store import Store, point_key
+from neurosim.trace.reader import open_trace, validate_trace
+
+STATUS_OK, STATUS_FAILED = "ok", "failed"
+
+
+def run_point(task: dict) -> dict:
+    """Simulate one (config, trace) point in a worker; never raises (errors become records)."""
+    from neurosim.engine.simulate import simulate
+
+    base = {"key": task["key"], "overrides": task["overrides"], "trace": task["trace"], "role": task["role"]}
+    try:
+        spec = spec_from_mapping(yaml.safe_load(task["config_yaml"]), f"point {task['key']}")
+        r = simulate(open_trace(task["trace"]), spec, config_text=task["config_yaml"])
+        rec = {**base, "status": STATUS_OK, "config_name": spec.name, "design": spec.design,
+               "total_cycles": r.total_cycles, "compute_cycles": r.compute_cycles, "latency_s": r.latency_s,
+               "energy_pj": r.energy_pj}
+        if task["per_layer"]:
+            rec["layers"] = [{"layer": la.name, "M": la.M, "K": la.K, "N": la.N, "cycles": la.cycles,
+                              "compute_cycles": la.compute_cycles, "energy_pj_total": la.energy_pj["total"]}
+                             for la in r.layers]
+        return rec
+    except NeurosimError as e:
+        return {**base, "status": STATUS_FAILED, "error": str(e)}
+    except Exception:  # noqa: BLE001 - a failing point is recorded, not fatal to the sweep
+        return {**base, "status": STATUS_FAILED, "error": traceback.format_exc(limit=3)}
+
+
+def _tasks(points: list[Point], traces: list[str], per_layer: bool, role: str) -> list[dict]:
+    out = []
+    for tr in traces:
+        manifest_sha = hashlib.sha256((Path(tr) / "manifest.json").read_bytes()).hexdigest()
+        for p in points:
+            cfg = yaml.safe_dump(to_plain(p.spec), sort_keys=False)
+            out.append({"key": point_key(cfg, manifest_sha), "overrides": [[k, v] for k, v in p.overrides],
+                        "config_yaml": cfg, "trace": tr, "per_layer": per_layer, "role": role})
+    return out
+
+
+def rows(records: list[dict], per_layer: bool) -> list[dict]:
+    """The tidy table: override values as columns, totals, energy by component, baseline ratios."""
+    base = {r["trace"]: r for r in records if r["role"] == "baseline" and r["status"] == STATUS_OK}
+    out = []
+    def order(r):
+        return r["trace"], [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for _, v in r["overrides"]]
+
+    for r in sorted((r for r in records if r["role"] == "point"), key=order):
+        row = {**{k: v for k, v in r["overrides"]}, "trace": r["trace"], "status": r["status"]}
+        if r["status"] != STATUS_OK:
+            out.append({**row, "error": r["error"]})
+            continue
+        row.update(config_name=r["config_name"], design=r["design"], total_cycles=r["total_cycles"],
+                   compute_cycles=r["compute_cycles"], latency_s=r["latency_s"],
+                   **{f"energy_pj_{c}": v for c, v in r["energy_pj"].items()})
+        if r["trace"] in base:
+            b = base[r["trace"]]
+            row["baseline"] = b["config_name"]
+            row["energy_ratio_vs_baseline"] = r["energy_pj"]["total"] / b["energy_pj"]["total"]
+            row["latency_ratio_vs_baseline"] = r["latency_s"] / b["latency_s"]
+        if per_layer:
+            out += [{**row, **layer} for layer in r["layers"]]
+        else:
+            out.append(row)
+    return out
+
+
+def _executor(jobs: int, dask_local: int | None, scheduler: str | None):
+    """(submit, as_completed, close) for the chosen backend."""
+    if dask_local or scheduler:
+        try:
+            from dask.distributed import Client, LocalCluster
+            from dask.distributed import as_completed as dask_completed
+        except ImportError:
+            raise UsageError("Dask backends need the 'dist' extra: pip install -e '.[dist]'") from None
+        if scheduler:
+            client = Client(scheduler, timeout="20s")
+            cluster = None
+        else:
+            cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(cluster)
+
+        def close():
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        return (lambda t: client.submit(run_point, t, pure=False)), dask_completed, close
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    return (lambda t: pool.submit(run_point, t)), as_completed, lambda: pool.shutdown(cancel_futures=True)
+
+
+def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, grid=(), zipped=(), jobs: int = 1,
+          dask_local: int | None = None, scheduler: str | None = None, baseline: str | Path | None = None,
+          per_layer: bool = False, plots: bool = True, progress=None):
+    """Run (or resume) a sweep; returns the table as a pandas DataFrame."""
+    import pandas as pd
+
+    points = validate_points(base, expand(list(grid), list(zipped)))
+    traces = [str(Path(t)) for t in traces]
+    for t in traces:
+        validate_trace(t)
+    tasks = _tasks(points, traces, per_layer, "point")
+    if baseline is not None:
+        tasks += _tasks(validate_points(baseline, [()]), traces, per_layer, "baseline")
+    store = Store(out_dir)
+    todo = [t for t in tasks if not store.done(t["key"])]
+    if todo:
+        submit, completed, close = _executor(jobs, dask_local, scheduler)
+        try:
+            futures = [submit(t) for t in todo]
+            for i, fut in enumerate(completed(futures), 1):
+                rec = fut.result()
+                store.put(rec["key"], rec)
+                store.write_table(rows(store.records(), per_layer))
+                if progress:
+                    progress(i, len(todo))
+        finally:
+            close()
+    table = rows(store.records(), per_layer)
+    store.write_table(table)
+    df = pd.DataFrame(table)
+    if plots and not df.empty and "energy_pj_total" in df:
+        from neurosim.report.sweep_plots import write_sweep_plots
+
+        write_sweep_plots(df, [k for k, _ in points[0].overrides] if points else [], Path(out_dir))
+    return df
