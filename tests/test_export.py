@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch  # noqa: E402 - the export extra is installed by .ci/run
+import torch  # the export extra, installed by .ci/run
 
-from neurosim.api import simulate  # noqa: E402
-from neurosim.export.recipes import make_recipe, quantize_act_t  # noqa: E402
-from neurosim.trace import validate_trace  # noqa: E402
-from neurosim.trace.manifest import Recipe  # noqa: E402
-from neurosim.trace.quantize import quantize_activations  # noqa: E402
-from neurosim.trace.stats import trace_stats  # noqa: E402
+from neurosim.api import simulate
+from neurosim.export.recipes import make_recipe, quantize_act_t
+from neurosim.trace import validate_trace
+from neurosim.trace.manifest import Recipe
+from neurosim.trace.quantize import quantize_activations
+from neurosim.trace.stats import trace_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

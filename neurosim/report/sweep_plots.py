@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def pareto_mask(latency, energy) -> list[bool]:
     """True for points no other point beats on both latency and energy."""
-    pts = list(zip(latency, energy))
+    pts = list(zip(latency, energy, strict=True))
     return [not any((l2 <= l1 and e2 <= e1) and (l2 < l1 or e2 < e1) for l2, e2 in pts) for l1, e1 in pts]
 
 
@@ -24,7 +24,7 @@ def plot_pareto(df, ax=None):
     for trace, g in ok.groupby("trace"):
         lat, en = g["latency_s"] * 1e3, g["energy_pj_total"] / 1e6
         ax.scatter(lat, en, s=18, alpha=0.6, label=Path(trace).name)
-        front = sorted((x, y) for x, y, m in zip(lat, en, pareto_mask(list(lat), list(en))) if m)
+        front = sorted((x, y) for x, y, m in zip(lat, en, pareto_mask(list(lat), list(en)), strict=True) if m)
         ax.plot([x for x, _ in front], [y for _, y in front], "-", lw=1)
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("energy (uJ)")

@@ -39,7 +39,7 @@ def expand(grid: list[str], zipped: list[str] = ()) -> list[tuple[tuple[str, obj
         raise UsageError(f"a key is swept twice: {', '.join(keys)}")
     if zaxes and len({len(v) for _, v in zaxes}) != 1:
         raise UsageError("--zip lists must all have the same length: " + ", ".join(f"{k} ({len(v)})" for k, v in zaxes))
-    zip_rows = list(zip(*[[(k, v) for v in vals] for k, vals in zaxes])) if zaxes else [()]
+    zip_rows = list(zip(*[[(k, v) for v in vals] for k, vals in zaxes], strict=True)) if zaxes else [()]
     grid_rows = itertools.product(*[[(k, v) for v in vals] for k, vals in axes])
     return [tuple(g) + tuple(z) for g in grid_rows for z in zip_rows]
 
