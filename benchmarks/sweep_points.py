@@ -2,7 +2,7 @@
 workers (process pool), and the speedup from 1 to 2. Each point is a full simulation of the
 shipped real SmolLM2 layer trace on acc_if_64x64 with one override.
 
-    python benchmarks/sweep_points.py [--points 60]
+    python benchmarks/sweep_points.py [--points 240]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--points", type=int, default=60)
+    ap.add_argument("--points", type=int, default=240)
     args = ap.parse_args()
     values = ",".join(str(12.8 + 0.1 * i) for i in range(args.points))
     grid = [f"dram.bandwidth_gbps={values}"]

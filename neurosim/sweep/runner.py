@@ -67,7 +67,7 @@ def rows(records: list[dict], per_layer: bool) -> list[dict]:
             continue
         row.update(config_name=r["config_name"], design=r["design"], total_cycles=r["total_cycles"],
                    compute_cycles=r["compute_cycles"], latency_s=r["latency_s"],
-                   **{f"energy_pj_{c}": v for c, v in r["energy_pj"].items()})
+                   **{f"energy_pj_{c}": v for c, v in sorted(r["energy_pj"].items())})
         if r["trace"] in base:
             b = base[r["trace"]]
             row["baseline"] = b["config_name"]
@@ -118,7 +118,9 @@ def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, gr
     if baseline is not None:
         tasks += _tasks(validate_points(baseline, [()]), traces, per_layer, "baseline")
     store = Store(out_dir)
-    todo = [t for t in tasks if not store.done(t["key"])]
+    keys = {t["key"] for t in tasks}  # the table holds this sweep's points only
+    records = {r["key"]: r for r in store.records() if r["key"] in keys}
+    todo = [t for t in tasks if records.get(t["key"], {}).get("status") != STATUS_OK]
     if todo:
         submit, completed, close = _executor(jobs, dask_local, scheduler)
         try:
@@ -126,12 +128,13 @@ def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, gr
             for i, fut in enumerate(completed(futures), 1):
                 rec = fut.result()
                 store.put(rec["key"], rec)
-                store.write_table(rows(store.records(), per_layer))
+                records[rec["key"]] = rec
+                store.write_table(rows(list(records.values()), per_layer), parquet=False)
                 if progress:
                     progress(i, len(todo))
         finally:
             close()
-    table = rows(store.records(), per_layer)
+    table = rows(list(records.values()), per_layer)
     store.write_table(table)
     df = pd.DataFrame(table)
     if plots and not df.empty and "energy_pj_total" in df:

@@ -1,5 +1,6 @@
 """The resumable result store: one JSON file per finished point, written atomically, plus the
-table ``sweep.csv`` (and ``sweep.parquet`` when pyarrow is installed) rebuilt after each point.
+table ``sweep.csv`` rebuilt after each point (and ``sweep.parquet``, when pyarrow is installed,
+at the end of the run).
 
 A point's key is the sha256 of its resolved config and the trace's manifest checksum, so the
 same command run again finds its finished points and skips them.
@@ -33,22 +34,20 @@ class Store:
         self.points = self.dir / "points"
         self.points.mkdir(parents=True, exist_ok=True)
 
-    def done(self, key: str) -> bool:
-        """A point counts as finished when it has a record without an error."""
-        p = self.points / f"{key}.json"
-        return p.exists() and "error" not in json.loads(p.read_text())
-
     def put(self, key: str, record: dict) -> None:
         _atomic_write(self.points / f"{key}.json", json.dumps(record, sort_keys=True))
 
     def records(self) -> list[dict]:
         return [json.loads(p.read_text()) for p in sorted(self.points.glob("*.json"))]
 
-    def write_table(self, rows: list[dict]) -> None:
+    def write_table(self, rows: list[dict], parquet: bool = True) -> None:
+        """Rewrite ``sweep.csv`` (after every point) and ``sweep.parquet`` (when asked: at the end)."""
         import pandas as pd
 
         df = pd.DataFrame(rows)
         _atomic_write(self.dir / "sweep.csv", df.to_csv(index=False))
+        if not parquet:
+            return
         try:
             import pyarrow  # noqa: F401
         except ImportError:
