@@ -41,8 +41,9 @@ def simulate(trace: str | Path | Trace, hw: str | Path | HwSpec, *, overrides=()
 
 
 def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=(), check: bool = False,
-        command: str = "", progress=None) -> list[Results]:
-    """Simulate on each hardware config and write ``out_dir/<config name>/`` for each."""
+        command: str = "", progress=None, timeline: bool = False) -> list[Results]:
+    """Simulate on each hardware config and write ``out_dir/<config name>/`` for each; with
+    ``timeline``, also ``timeline.json`` (Chrome trace of the schedule)."""
     specs = [_spec(h, overrides) for h in hws]
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
@@ -50,8 +51,16 @@ def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=
     tr = _trace(trace, verify=True)
     out = []
     for spec in specs:
-        r = simulate(tr, spec, check=check, verify=False, command=command, progress=progress)
-        write_run_dir(Path(out_dir) / spec.name, r, yaml.safe_dump(to_plain(spec), sort_keys=False))
+        intervals: list | None = [] if timeline else None
+        r = simulate(tr, spec, check=check, verify=False, command=command, progress=progress, timeline=intervals)
+        extra = {}
+        if timeline:
+            import json
+
+            from neurosim.report.timeline import chrome_trace
+
+            extra["timeline.json"] = json.dumps(chrome_trace(intervals, spec.clock_mhz))
+        write_run_dir(Path(out_dir) / spec.name, r, yaml.safe_dump(to_plain(spec), sort_keys=False), extra)
         out.append(r)
     return out
 

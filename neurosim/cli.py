@@ -127,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"trace {args.trace}: does not exist")
     with _progress(1, "simulate") as tick:
         results = run(args.trace, args.hw, args.out, overrides=args.set, check=args.check,
-                      command=" ".join(["neurosim", *sys.argv[1:]]), progress=tick)
+                      command=" ".join(["neurosim", *sys.argv[1:]]), progress=tick, timeline=args.timeline)
     for r in results:
         print(single_report(r))
         print()
@@ -149,9 +149,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from neurosim.report.console import comparison_report, single_report
 
     results = [load_results(d) for d in args.dirs]
-    for r in results:
+    for d, r in zip(args.dirs, results, strict=True):
         print(single_report(r))
         print()
+        if args.plots:
+            from neurosim.report.plots import write_run_plots
+
+            print(f"wrote {', '.join(str(p) for p in write_run_plots(r, d))}\n")
     if len(results) > 1:
         print(comparison_report(results))
     return EXIT_OK
@@ -261,10 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every config")
     r.add_argument("--out", required=True, help="output directory; one subdirectory per config")
     r.add_argument("--check", action="store_true", help="functional check against the integer GEMM")
+    r.add_argument("--timeline", action="store_true", help="also write timeline.json (Chrome trace / Perfetto)")
     r.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", help="re-render the report of finished runs")
     rep.add_argument("dirs", nargs="+", metavar="DIR", help="run directory (OUT/<config name>)")
+    rep.add_argument("--plots", action="store_true", help="write PNG and SVG plots into each run directory")
     rep.set_defaults(func=cmd_report)
 
     e = sub.add_parser("export", help="export a trace from a local quantized LLM (extra: export)")

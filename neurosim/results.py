@@ -109,8 +109,10 @@ def energy_csv(r: Results) -> str:
     return buf.getvalue()
 
 
-def write_run_dir(out_dir: str | Path, results: Results, resolved_config_yaml: str) -> Path:
-    """Write the four output files into ``out_dir`` atomically (replacing an older run)."""
+def write_run_dir(out_dir: str | Path, results: Results, resolved_config_yaml: str,
+                  extra_files: dict[str, str] | None = None) -> Path:
+    """Write the four output files (and ``extra_files``, e.g. a timeline) into ``out_dir``
+    atomically, replacing an older run."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
@@ -120,6 +122,8 @@ def write_run_dir(out_dir: str | Path, results: Results, resolved_config_yaml: s
         (tmp / "layers.csv").write_text(layers_csv(results))
         (tmp / "energy.csv").write_text(energy_csv(results))
         (tmp / "config.resolved.yaml").write_text(resolved_config_yaml)
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
             os.rename(out_dir, old)

@@ -23,6 +23,7 @@ class Block:
     load_bits: int
     busy_cycles: int  # array time: compute plus in-tile SRAM stalls
     writeback_bits: int
+    compute_cycles: int = 0  # the compute part of busy_cycles (for timelines)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ def run_pipeline(blocks: list[Block], dram_cycles: Callable[[int], int], buffers
             if b.busy_cycles:
                 yield env.timeout(b.busy_cycles)
             if record is not None:
-                record.append(Interval("array", f"{label}compute tile {i}", start, env.now))
+                mid = start + min(b.compute_cycles, b.busy_cycles)
+                record.append(Interval("array", f"{label}compute tile {i}", start, mid))
+                record.append(Interval("array_sram_stall", f"{label}in-tile stall {i}", mid, env.now))
             computed[i].succeed()
             if b.writeback_bits:
                 drained.append(env.process(transfer("writeback", i, b.writeback_bits)))

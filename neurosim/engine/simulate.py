@@ -76,7 +76,8 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, salient_ratio: floa
         dram.write(wb)
         compute += cost.compute_cycles
         stalls.update(cost.stalls)
-        blocks.append(Block(dram.burst_bits(load) if load else 0, cost.busy_cycles, dram.burst_bits(wb) if wb else 0))
+        blocks.append(Block(dram.burst_bits(load) if load else 0, cost.busy_cycles, dram.burst_bits(wb) if wb else 0,
+                            cost.compute_cycles))
     model.op_end()
     cycles, pipe_stalls = run_pipeline(blocks, dram.transfer_cycles, record=record, label=f"{op.name} ")
     stalls.update(pipe_stalls)

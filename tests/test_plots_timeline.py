@@ -1,0 +1,70 @@
+"""Plot smoke tests (files written, axis labels with units) and the Chrome-trace timeline
+(loads, events on every resource track, busy time agrees with results.json)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neurosim.api import run
+from neurosim.report.plots import plot_cycles, plot_energy_breakdown, plot_spike_histogram, plot_utilization
+from neurosim.results import read_run_dir
+from neurosim.trace import open_trace
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACE = ROOT / "traces/smollm2_wikitext_l1_t64"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    rs = run(TRACE, [ROOT / "hw_configs/acc_if_64x64.yaml", ROOT / "hw_configs/mac_64x64_os.yaml"], out, timeline=True)
+    return out, rs
+
+
+@pytest.mark.parametrize("fn,unit", [
+    (lambda rs, tr: plot_energy_breakdown(rs), "(uJ)"),
+    (lambda rs, tr: plot_energy_breakdown(rs, per_layer=True), "(uJ)"),
+    (lambda rs, tr: plot_cycles(rs[0]), "cycles"),
+    (lambda rs, tr: plot_utilization(rs[1]), "(%"),
+    (lambda rs, tr: plot_spike_histogram(tr), "(count)"),
+])
+def test_plot_functions_label_units_and_save(runs, tmp_path, fn, unit):
+    ax = fn(runs[1], open_trace(TRACE))
+    assert unit in ax.get_ylabel()
+    p = tmp_path / "plot.png"
+    ax.figure.savefig(p)
+    assert p.stat().st_size > 1000
+
+
+def test_report_plots_cli_writes_png_and_svg(runs):
+    out, _ = runs
+    r = subprocess.run([sys.executable, "-m", "neurosim", "report", out / "acc_if_64x64", "--plots"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for stem in ("energy", "cycles", "utilization"):
+        for ext in ("png", "svg"):
+            assert (out / "acc_if_64x64" / f"{stem}.{ext}").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name", ["acc_if_64x64", "mac_64x64_os"])
+def test_timeline_agrees_with_results(runs, name):
+    out, _ = runs
+    data = json.loads((out / name / "timeline.json").read_text())
+    res = read_run_dir(out / name)
+    tracks = {e["args"]["name"]: e["tid"] for e in data["traceEvents"] if e["ph"] == "M"}
+    assert set(tracks) >= {"dram", "array"}
+    busy = {t: 0 for t in tracks}
+    end = 0
+    for e in data["traceEvents"]:
+        if e["ph"] == "X":
+            t = next(k for k, v in tracks.items() if v == e["tid"])
+            busy[t] += e["args"]["end_cycle"] - e["args"]["start_cycle"]
+            end = max(end, e["args"]["end_cycle"])
+    assert all(busy[t] > 0 for t in ("dram", "array"))
+    assert busy["array"] == res.compute_cycles
+    pipeline = res.stall_cycles["dram_load"] + res.stall_cycles["output_writeback"]
+    assert busy["array"] + busy.get("array_sram_stall", 0) == res.total_cycles - pipeline
+    assert end == res.total_cycles
