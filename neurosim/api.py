@@ -1,5 +1,5 @@
 """The Python surface notebooks use: ``simulate``, ``run`` (simulate and write run directories),
-``load_results``."""
+``sweep``, ``load_results``."""
 
 from __future__ import annotations
 
@@ -63,6 +63,13 @@ def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=
         write_run_dir(Path(out_dir) / spec.name, r, yaml.safe_dump(to_plain(spec), sort_keys=False), extra)
         out.append(r)
     return out
+
+
+def sweep(base, traces, out_dir, **kwargs):
+    """Run or resume a sweep (see :func:`neurosim.sweep.runner.sweep`); returns a DataFrame."""
+    from neurosim.sweep.runner import sweep as _sweep
+
+    return _sweep(base, traces, out_dir, **kwargs)
 
 
 def load_results(run_dir: str | Path) -> Results:

@@ -1,0 +1,73 @@
+"""Write the notebooks (outputs stripped) from the cell sources below; run after editing.
+
+    python notebooks/make_notebooks.py
+"""
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+NOTEBOOKS = {
+    "01_quickstart.ipynb": [
+        new_markdown_cell("# Quickstart: one real trace on the matched IF and MAC designs\n\n"
+                          "Runs the shipped SmolLM2 trace (first decoder layer, 64 WikiText-2 tokens) on "
+                          "`acc_if_64x64` and `mac_64x64_os`, prints the side-by-side report and plots the "
+                          "energy breakdown."),
+        new_code_cell("from pathlib import Path\nimport tempfile\n\nimport neurosim.api as ns\n"
+                      "from neurosim.report.console import comparison_report\n"
+                      "from neurosim.report.plots import plot_energy_breakdown, plot_cycles\n\n"
+                      "ROOT = Path.cwd().parent if Path.cwd().name == 'notebooks' else Path.cwd()\n"
+                      "out = Path(tempfile.mkdtemp())\n"
+                      "runs = ns.run(ROOT / 'traces/smollm2_wikitext_l1_t64',\n"
+                      "              [ROOT / 'hw_configs/acc_if_64x64.yaml', ROOT / 'hw_configs/mac_64x64_os.yaml'],\n"
+                      "              out, check=True)\n"
+                      "print(comparison_report(runs))"),
+        new_code_cell("ax = plot_energy_breakdown(runs)\nax.figure"),
+        new_code_cell("ax = plot_energy_breakdown(runs, per_layer=True)\nax.figure"),
+        new_code_cell("ax = plot_cycles(runs[0])\nax.figure"),
+    ],
+    "02_sweep.ipynb": [
+        new_markdown_cell("# Sweep: array size x salient-store banks\n\n"
+                          "Sweeps the IF design's array size and the banks of the salient side store on the "
+                          "real trace, with the MAC design as baseline, and plots the Pareto front."),
+        new_code_cell("from pathlib import Path\nimport tempfile\n\nimport neurosim.api as ns\n"
+                      "from neurosim.report.sweep_plots import plot_pareto, plot_heatmap\n\n"
+                      "ROOT = Path.cwd().parent if Path.cwd().name == 'notebooks' else Path.cwd()\n"
+                      "df = ns.sweep(ROOT / 'hw_configs/acc_if_64x64.yaml', [ROOT / 'traces/smollm2_wikitext_l1_t64'],\n"
+                      "              Path(tempfile.mkdtemp()), grid=['array.rows=16,32,64', 'spike_memory.salient.banks=1,4'],\n"
+                      "              baseline=ROOT / 'hw_configs/mac_64x64_os.yaml', jobs=2)\n"
+                      "df[['array.rows', 'spike_memory.salient.banks', 'total_cycles', 'energy_pj_total',\n"
+                      "    'energy_ratio_vs_baseline', 'latency_ratio_vs_baseline']]"),
+        new_code_cell("ax = plot_pareto(df)\nax.figure"),
+        new_code_cell("ax = plot_heatmap(df, 'array.rows', 'spike_memory.salient.banks')\nax.figure"),
+    ],
+    "03_export.ipynb": [
+        new_markdown_cell("# Export a trace from the shared SmolLM2 model and inspect its spikes\n\n"
+                          "Needs the `export` extra and `shared/models` beside the checkout."),
+        new_code_cell("from pathlib import Path\nimport tempfile\n\n"
+                      "from neurosim.export.runner import run_export\n"
+                      "from neurosim.trace import open_trace\nfrom neurosim.trace.info import format_info\n"
+                      "from neurosim.report.plots import plot_spike_histogram\n\n"
+                      "ROOT = Path.cwd().parent if Path.cwd().name == 'notebooks' else Path.cwd()\n"
+                      "SHARED = ROOT.parent / 'shared'\n"
+                      "out = run_export(SHARED / 'models/smollm2-135m-instruct-q4_1', 64,\n"
+                      "                 SHARED / 'corpora/wikitext-2-raw-test/wiki.test.raw.txt',\n"
+                      "                 Path(tempfile.mkdtemp()) / 'trace', layers=2)\n"
+                      "trace = open_trace(out)\nprint(format_info(trace))"),
+        new_code_cell("ax = plot_spike_histogram(trace)\nax.figure"),
+    ],
+}
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                "language": "python"}})
+        nbformat.write(nb, HERE / name)
+
+
+if __name__ == "__main__":
+    main()
