@@ -67,4 +67,5 @@ def test_timeline_agrees_with_results(runs, name):
     assert busy["array"] == res.compute_cycles
     pipeline = res.stall_cycles["dram_load"] + res.stall_cycles["output_writeback"]
     assert busy["array"] + busy.get("array_sram_stall", 0) == res.total_cycles - pipeline
+    assert busy.get("array_wait", 0) == pipeline  # every pipeline stall is an event on the wait track
     assert end == res.total_cycles

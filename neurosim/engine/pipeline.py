@@ -69,10 +69,14 @@ def run_pipeline(blocks: list[Block], dram_cycles: Callable[[int], int], buffers
             if not loaded[i].triggered:
                 yield loaded[i]
             stalls["dram_load"] += env.now - t
+            if record is not None and env.now > t:
+                record.append(Interval("array_wait", f"{label}wait: dram_load", t, env.now))
             if b.writeback_bits and len(drained) >= buffers and not drained[-buffers].triggered:
                 t = env.now
                 yield drained[-buffers]
                 stalls["output_writeback"] += env.now - t
+                if record is not None and env.now > t:
+                    record.append(Interval("array_wait", f"{label}wait: output_writeback", t, env.now))
             start = env.now
             if b.busy_cycles:
                 yield env.timeout(b.busy_cycles)
@@ -90,4 +94,6 @@ def run_pipeline(blocks: list[Block], dram_cycles: Callable[[int], int], buffers
     t = env.now
     env.run()
     stalls["output_writeback"] += env.now - t
+    if record is not None and env.now > t:
+        record.append(Interval("array_wait", f"{label}wait: final output_writeback", t, env.now))
     return env.now, stalls

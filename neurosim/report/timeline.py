@@ -1,5 +1,7 @@
 """Chrome-trace JSON (``traceEvents``, for Perfetto or chrome://tracing) of the event-driven
-schedule: one track per resource (DRAM channel, array compute, array in-tile SRAM stalls)."""
+schedule, one track per resource: ``dram`` (every load and write-back transfer), ``array``
+(tile compute), ``array_sram_stall`` (in-tile stalls on SRAM banks/ports and weight loads) and
+``array_wait`` (the array waiting for DRAM loads or for an output slot to drain)."""
 
 from __future__ import annotations
 
