@@ -97,7 +97,7 @@ class AccIfOpModel(OpModel):
             problems.append(f"array.weight_bits={spec.array.weight_bits} < op weight_bits={op.weight_bits}")
         if problems:
             raise NeurosimError(f"{spec.name} cannot run {op.name}: " + "; ".join(problems))
-        self._sal_tokens = None
+        self._salient_per_token: dict[int, list[np.ndarray]] = {}
         self._kernel_cache: dict[tuple, tuple] = {}
         self._plans: dict[tuple, _TilePlan] = {}
         self._salient_in_tile: dict[tuple, int] = {}
@@ -119,18 +119,13 @@ class AccIfOpModel(OpModel):
 
     def salient_fits(self, Mb: int, Kb: int, fraction: float) -> bool:
         """Do the salient entries of every (Mb x Kb) activation tile fit the side store?"""
-        cap = fraction * self.chip.srams["spike_salient"].capacity_bits
-        if Kb >= self.op.K:
-            if self._sal_tokens is None:
-                self._sal_tokens = salient_per_token(np.ascontiguousarray(self.codes), self.recipe.normal_max)
-            per_token = self._sal_tokens
-            sums = np.add.reduceat(per_token, np.arange(0, len(per_token), Mb)) if len(per_token) else per_token
-            return int(sums.max(initial=0)) * self.entry_bits <= cap
-        worst = 0
-        for k0 in range(0, self.op.K, Kb):
-            pt = salient_per_token(np.ascontiguousarray(self.codes[:, k0:k0 + Kb]), self.recipe.normal_max)
-            worst = max(worst, int(np.add.reduceat(pt, np.arange(0, len(pt), Mb)).max(initial=0)))
-        return worst * self.entry_bits <= cap
+        if Kb not in self._salient_per_token:  # per K block: salient entries of each token
+            self._salient_per_token[Kb] = [
+                salient_per_token(np.ascontiguousarray(self.codes[:, k0:k0 + Kb]), self.recipe.normal_max)
+                for k0 in range(0, self.op.K, Kb)]
+        starts = np.arange(0, self.op.M, Mb)
+        worst = max(int(np.add.reduceat(pt, starts).max(initial=0)) for pt in self._salient_per_token[Kb])
+        return worst * self.entry_bits <= fraction * self.chip.srams["spike_salient"].capacity_bits
 
     def act_tile_bits(self, codes: np.ndarray, key: tuple) -> int:
         if key not in self._salient_in_tile:

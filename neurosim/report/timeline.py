@@ -5,8 +5,6 @@ schedule, one track per resource: ``dram`` (every load and write-back transfer),
 
 from __future__ import annotations
 
-import json
-
 
 def chrome_trace(intervals, clock_mhz: float) -> dict:
     """Complete events (``ph: X``) with timestamps in microseconds of simulated time."""
@@ -17,8 +15,3 @@ def chrome_trace(intervals, clock_mhz: float) -> dict:
                 "dur": (iv.end - iv.start) / clock_mhz, "args": {"start_cycle": iv.start, "end_cycle": iv.end}}
                for iv in intervals if iv.end > iv.start]
     return {"traceEvents": events, "displayTimeUnit": "ns", "otherData": {"clock_mhz": clock_mhz}}
-
-
-def write_chrome_trace(path, intervals, clock_mhz: float) -> None:
-    with open(path, "w") as f:
-        json.dump(chrome_trace(intervals, clock_mhz), f)

@@ -16,7 +16,7 @@ import numpy as np
 
 from neurosim import __version__
 from neurosim.errors import UsageError
-from neurosim.trace.manifest import Manifest, Op, Producer, Recipe, TensorInfo
+from neurosim.trace.manifest import Manifest, Op, Producer, Recipe, TensorInfo, parse_manifest
 
 _CHUNK = 1 << 22
 
@@ -81,8 +81,6 @@ class TraceWriter:
 
     def close(self) -> Path:
         """Write the manifest, check it parses, and move the directory into place."""
-        from neurosim.trace.manifest import parse_manifest
-
         manifest = Manifest(self.producer, self.recipe, tuple(self._ops), dict(self._tensors),
                             synthetic=self.synthetic_model is not None, synthetic_model=self.synthetic_model,
                             extra=self.extra)
