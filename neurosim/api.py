@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -12,7 +14,8 @@ from neurosim.config.loader import load_hw_config
 from neurosim.config.schema import to_plain
 from neurosim.engine.simulate import simulate as _simulate
 from neurosim.errors import NeurosimError
-from neurosim.results import Results, read_run_dir, write_run_dir
+from neurosim.fsutil import child, prepare_output_dir, umask
+from neurosim.results import Results, check_run_dir, read_run_dir, write_run_dir
 from neurosim.trace.reader import Trace, open_trace, validate_trace
 
 
@@ -31,7 +34,8 @@ def simulate(trace: str | Path | Trace, hw: str | Path | HwSpec, *, overrides=()
     """Replay ``trace`` (a directory or an opened Trace) on ``hw`` (a config path or spec).
 
     ``verify`` runs the full trace validation (checksums, code ranges) first; ``check`` adds the
-    functional check (ops with weight codes); ``timeline`` collects busy intervals if a list.
+    functional check (ops with weight codes); ``timeline`` is an optional sink of busy intervals
+    (see :func:`neurosim.engine.simulate.simulate`).
     """
     spec = _spec(hw, overrides)
     tr = _trace(trace, verify)
@@ -41,28 +45,55 @@ def simulate(trace: str | Path | Trace, hw: str | Path | HwSpec, *, overrides=()
 
 
 def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=(), check: bool = False,
-        command: str = "", progress=None, timeline: bool = False) -> list[Results]:
-    """Simulate on each hardware config and write ``out_dir/<config name>/`` for each; with
-    ``timeline``, also ``timeline.json`` (Chrome trace of the schedule)."""
+        command: str = "", progress=None, timeline: bool | str = False, force: bool = False) -> list[Results]:
+    """Simulate on each hardware config and write ``out_dir/<config name>/`` for each.
+
+    Every run directory is checked before anything is simulated (it must stay under
+    ``out_dir``, be writable, and be a run directory, empty or new unless ``force``); files there
+    that neurosim did not write are never removed. ``timeline`` (True = ``auto``, or ``op`` /
+    ``tile``) adds ``timeline.json``, a Chrome trace streamed to disk as the run goes.
+    """
     specs = [_spec(h, overrides) for h in hws]
-    names = [s.name for s in specs]
+    names = [s.name.casefold() for s in specs]
     if len(set(names)) != len(names):
-        raise NeurosimError(f"two --hw configs share a name ({', '.join(names)}): output directories would collide")
+        raise NeurosimError(f"two --hw configs share a name ({', '.join(s.name for s in specs)}): "
+                            "output directories would collide")
     tr = _trace(trace, verify=True)
+    prepare_output_dir(out_dir)
+    run_dirs = [check_run_dir(child(out_dir, s.name), force) for s in specs]
+    detail = None
+    if timeline:
+        from neurosim.report.timeline import resolve_detail
+
+        detail = resolve_detail("auto" if timeline is True else timeline, sum(op.M * op.K * op.N for op in tr.ops))
     out = []
-    for spec in specs:
-        intervals: list | None = [] if timeline else None
-        r = simulate(tr, spec, check=check, verify=False, command=command, progress=progress, timeline=intervals)
-        extra = {}
-        if timeline:
-            import json
-
-            from neurosim.report.timeline import chrome_trace
-
-            extra["timeline.json"] = json.dumps(chrome_trace(intervals, spec.clock_mhz))
-        write_run_dir(Path(out_dir) / spec.name, r, yaml.safe_dump(to_plain(spec), sort_keys=False), extra)
+    for spec, run_dir in zip(specs, run_dirs, strict=True):
+        extra: dict[str, str | Path] = {}
+        if detail is None:
+            r = simulate(tr, spec, check=check, verify=False, command=command, progress=progress)
+        else:
+            r, extra["timeline.json"] = _simulate_with_timeline(tr, spec, run_dir, detail, check=check,
+                                                                 command=command, progress=progress)
+        write_run_dir(run_dir, r, yaml.safe_dump(to_plain(spec), sort_keys=False), extra)
         out.append(r)
     return out
+
+
+def _simulate_with_timeline(tr: Trace, spec: HwSpec, run_dir: Path, detail: str, **kwargs) -> tuple[Results, Path]:
+    """Simulate while streaming the Chrome trace into a temporary file inside ``run_dir``."""
+    from neurosim.report.timeline import ChromeTraceWriter
+
+    fd, tmp = tempfile.mkstemp(prefix=".timeline.json.tmp-", dir=run_dir)
+    try:
+        os.chmod(tmp, 0o666 & ~umask())
+        with os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 20) as f:
+            writer = ChromeTraceWriter(f, spec.clock_mhz, detail)
+            r = simulate(tr, spec, verify=False, timeline=writer, **kwargs)
+            writer.close()
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return r, Path(tmp)
 
 
 def sweep(base, traces, out_dir, **kwargs):

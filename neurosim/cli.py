@@ -4,6 +4,8 @@ logging. Exit codes: 0 ok, 2 bad usage / config / input, 1 internal error."""
 from __future__ import annotations
 
 import argparse
+import logging
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -127,7 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"trace {args.trace}: does not exist")
     with _progress(1, "simulate") as tick:
         results = run(args.trace, args.hw, args.out, overrides=args.set, check=args.check,
-                      command=" ".join(["neurosim", *sys.argv[1:]]), progress=tick, timeline=args.timeline)
+                      command=" ".join(["neurosim", *sys.argv[1:]]), progress=tick, timeline=args.timeline or False,
+                      force=args.force)
     for r in results:
         print(single_report(r))
         print()
@@ -135,6 +138,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(comparison_report(results))
     print(f"\nwrote {', '.join(str(Path(args.out) / r.config_name) for r in results)}")
     if args.check:
+        unchecked = [layer.name for layer in results[0].layers if not layer.check]
+        if unchecked:
+            what = "nothing was checked" if len(unchecked) == len(results[0].layers) else "partly checked"
+            print(f"neurosim: functional check: {what}; no weight codes in the trace for "
+                  f"{len(unchecked)} op(s): {', '.join(unchecked)} (synth --weights or export stores them)",
+                  file=sys.stderr)
         bad = [(r.config_name, layer.name) for r in results for layer in r.layers
                if layer.check and layer.check["accumulation_mismatches"]]
         if bad:
@@ -149,6 +158,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from neurosim.report.console import comparison_report, single_report
 
     results = [load_results(d) for d in args.dirs]
+    shas = {r.provenance.get("trace_manifest_sha256") for r in results}
+    if len(results) > 1 and (len(shas) > 1 or len({tuple(la.name for la in r.layers) for r in results}) > 1):
+        raise UsageError("report: these runs replayed different traces (" + ", ".join(
+            f"{d}: {r.provenance.get('trace', '?')}" for d, r in zip(args.dirs, results, strict=True))
+            + "); a side-by-side comparison needs runs of one trace (report them one at a time)")
     for d, r in zip(args.dirs, results, strict=True):
         print(single_report(r))
         print()
@@ -163,6 +177,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a trace from a local quantized LLM; optionally report perplexity per recipe."""
+    _need_export_extra("export")
     from neurosim.export.runner import run_eval, run_export
 
     with _progress(1, "export") as tick:
@@ -180,12 +195,23 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Perplexity of the float model and of each recipe on the same windows."""
+    _need_export_extra("eval")
     from neurosim.export.runner import run_eval
 
     _print_ppl(run_eval(args.model, args.text, n_windows=args.windows, window=args.window_tokens,
                         recipes=args.recipes, salient_rule=args.salient_rule, salient_param=args.salient_param,
                         target_ratio=args.salient_target), args)
     return EXIT_OK
+
+
+def _need_export_extra(command: str) -> None:
+    import importlib.util
+
+    missing = [m for m in ("torch", "transformers", "safetensors", "gguf", "accelerate")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"{command} needs the 'export' extra (missing: {', '.join(missing)}): "
+                         "pip install torch==2.13.0 && pip install 'neurosim-hw[export]' (or -e '.[export]')")
 
 
 def _print_ppl(results, args) -> None:
@@ -215,10 +241,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                    dask_local=args.dask_local, scheduler=args.scheduler, baseline=args.baseline,
                    per_layer=args.per_layer, progress=tick)
     failed = int((df["status"] != "ok").sum()) if not df.empty else 0
-    print(f"{len(df)} rows ({failed} failed) in {Path(args.out) / 'sweep.csv'}")
     if failed:
         for _, row in df[df["status"] != "ok"].iterrows():
             print(f"  failed: {row.get('error', '')}", file=sys.stderr)
+    print(f"{len(df)} rows ({failed} failed) in {Path(args.out) / 'sweep.csv'}")
+    if failed:
+        print(f"neurosim: sweep: {failed} of {len(df)} points FAILED (see the error column of sweep.csv); "
+              "exit status 1", file=sys.stderr)
+        return EXIT_INTERNAL
     return EXIT_OK
 
 
@@ -252,8 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--layers", type=_positive_int, help="first L decoder layers (default: all)")
     y.add_argument("--topology", help="SCALE-Sim GEMM topology CSV (Layer, M, N, K)")
     y.add_argument("--gemm", action="append", default=[], metavar="M,K,N", help="a plain GEMM (repeatable)")
-    y.add_argument("--seed", type=int, default=0)
-    y.add_argument("--salient-ratio", type=float, default=0.025, help="target salient fraction per token")
+    y.add_argument("--seed", type=_seed, default=0)
+    y.add_argument("--salient-ratio", type=_fraction, default=0.025, help="target salient fraction per token, [0, 1)")
     y.add_argument("--weights", action="store_true", help="also store weight codes (needed for --check)")
     y.add_argument("--out", required=True, help="output trace directory")
     y.add_argument("--force", action="store_true", help="replace an existing output directory")
@@ -265,7 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every config")
     r.add_argument("--out", required=True, help="output directory; one subdirectory per config")
     r.add_argument("--check", action="store_true", help="functional check against the integer GEMM")
-    r.add_argument("--timeline", action="store_true", help="also write timeline.json (Chrome trace / Perfetto)")
+    r.add_argument("--timeline", nargs="?", const="auto", choices=("auto", "op", "tile"),
+                   help="also write timeline.json (Chrome trace / Perfetto): one event per op, or per tile; "
+                   "auto (the default when the flag is given alone) is per tile up to 2^34 MACs")
+    r.add_argument("--force", action="store_true",
+                   help="write into an existing directory that is not a run directory (nothing there is removed)")
     r.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", help="re-render the report of finished runs")
@@ -307,17 +341,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _positive_int(text: str) -> int:
     try:
-        v = int(text)
+        v = int(text) if len(text) <= 20 else None
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+        v = None
+    if v is None or not 1 <= v <= 1 << 40:
+        raise argparse.ArgumentTypeError(f"expected a positive integer up to 2^40, got {text[:40]!r}")
     return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text) if len(text) <= 20 else None
+    except ValueError:
+        v = None
+    if v is None or not 0 <= v < 1 << 63:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2^63-1, got {text[:40]!r}")
+    return v
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text[:40]!r}")
+    return v
+
+
+def _interrupted(e: BaseException) -> bool:
+    """Whether an exception is, or was caused by, Ctrl-C (numba kernels surface it as SystemError)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
+    logging.basicConfig(format="neurosim: %(message)s", level=logging.WARNING, stream=sys.stderr)
     try:
         return args.func(args)
     except SourceError as e:
@@ -330,7 +396,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("neurosim: interrupted", file=sys.stderr)
         return 130
-    except Exception:  # noqa: BLE001 - the one place that reports internal errors
+    except OSError as e:  # the machine refused: disk full, permissions, a path that vanished
+        if _interrupted(e):
+            print("neurosim: interrupted", file=sys.stderr)
+            return 130
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"neurosim: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_USER
+    except Exception as e:  # noqa: BLE001 - the one place that reports internal errors
+        if _interrupted(e):
+            print("neurosim: interrupted", file=sys.stderr)
+            return 130
         traceback.print_exc()
         print("neurosim: internal error (a bug: please report it with the traceback above)", file=sys.stderr)
         return EXIT_INTERNAL

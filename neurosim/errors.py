@@ -21,6 +21,9 @@ class Problem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
+MAX_LINES = 50
+
+
 class NeurosimError(Exception):
     """Base class of every error neurosim raises on purpose."""
 
@@ -42,8 +45,11 @@ class SourceError(NeurosimError):
         super().__init__("\n".join(self.lines()))
 
     def lines(self) -> list[str]:
-        """One ``file: key.path: problem`` line per problem."""
-        return [f"{self.source}: {p}" for p in self.problems]
+        """One ``file: key.path: problem`` line per problem (at most MAX_LINES, then a count)."""
+        shown = [f"{self.source}: {p}" for p in self.problems[:MAX_LINES]]
+        if len(self.problems) > MAX_LINES:
+            shown.append(f"{self.source}: ... and {len(self.problems) - MAX_LINES} more problems")
+        return shown
 
 
 class ConfigError(SourceError):

@@ -1,23 +1,28 @@
 """Results of one simulation (one trace on one design): frozen, JSON round-trip, files.
 
 Every run writes ``results.json``, ``layers.csv``, ``energy.csv`` and ``config.resolved.yaml``
-to its output directory, atomically (temporary directory, then rename); ``neurosim report``
-re-renders from those files without simulating again.
+to its output directory, each file atomically, without touching other files there;
+``neurosim report`` re-renders from those files without simulating again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import math
 import os
-import shutil
-import tempfile
-from dataclasses import asdict, dataclass, fields
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from neurosim.errors import Problem, SourceError
+from neurosim.fsutil import (OutputError, atomic_write_text, clean_stale, prepare_output_dir, read_text_input,
+                             short_repr)
+from neurosim.jsonutil import loads_json_strict
 
 RESULTS_FORMAT = "neurosim-results/1"
 
@@ -64,21 +69,69 @@ class Results:
     format: str = RESULTS_FORMAT
 
     def to_json(self) -> str:
+        """The results.json text; a NaN or infinite number is a bug, never written out."""
         d = asdict(self)
         d["layers"] = [asdict(layer) for layer in self.layers]
-        return json.dumps(d, indent=1) + "\n"
+        try:
+            return json.dumps(d, indent=1, allow_nan=False) + "\n"
+        except ValueError:
+            raise ValueError(f"{self.config_name}: a result is NaN or infinite; refusing to write it") from None
 
     @classmethod
     def from_json(cls, text: str, source: str = "results.json") -> Results:
+        """Parse and type-check results.json; every mismatch names the field."""
         try:
-            d = json.loads(text)
-            if d.get("format") != RESULTS_FORMAT:
-                raise ValueError(f"format must be {RESULTS_FORMAT!r}")
-            d["layers"] = tuple(LayerResult(**layer) for layer in d["layers"])
-            names = {f.name for f in fields(cls)}
-            return cls(**{k: v for k, v in d.items() if k in names})
-        except (ValueError, TypeError, KeyError) as e:
+            d = loads_json_strict(text)
+        except ValueError as e:
             raise ResultsError(source, Problem("", f"not a neurosim results file: {e}")) from None
+        problems: list[Problem] = []
+        if not isinstance(d, dict) or d.get("format") != RESULTS_FORMAT:
+            got = short_repr(d.get("format")) if isinstance(d, dict) else "a non-object"
+            raise ResultsError(source, Problem("format", f"must be {RESULTS_FORMAT!r}, got {got}"))
+        _check_fields(cls, d, "", problems)
+        layers = d.get("layers")
+        if isinstance(layers, list):
+            for i, layer in enumerate(layers):
+                _check_fields(LayerResult, layer, f"layers[{i}].", problems)
+        if problems:
+            raise ResultsError(source, problems[:10])
+        d["layers"] = tuple(LayerResult(**layer) for layer in d["layers"])
+        return cls(**{k: v for k, v in d.items() if k in {f.name for f in fields(cls)}})
+
+
+def _conforms(value: Any, tp: Any) -> bool:
+    """Whether parsed JSON ``value`` has the shape of type hint ``tp``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, a) for a in args)
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if origin is dict:
+        return isinstance(value, dict) and all(_conforms(v, args[1]) for v in value.values())
+    if origin is tuple:
+        return isinstance(value, list)
+    return False
+
+
+def _check_fields(cls: type, d: Any, prefix: str, problems: list[Problem]) -> None:
+    if not isinstance(d, dict):
+        problems.append(Problem(prefix.rstrip("."), "must be an object"))
+        return
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        if f.name not in d:
+            if f.default is MISSING:
+                problems.append(Problem(prefix + f.name, "required field is missing"))
+        elif not _conforms(d[f.name], hints[f.name]):
+            problems.append(Problem(prefix + f.name, f"has the wrong type: {short_repr(d[f.name])}"))
 
 
 def layers_csv(r: Results) -> str:
@@ -109,39 +162,62 @@ def energy_csv(r: Results) -> str:
     return buf.getvalue()
 
 
-def write_run_dir(out_dir: str | Path, results: Results, resolved_config_yaml: str,
-                  extra_files: dict[str, str] | None = None) -> Path:
-    """Write the four output files (and ``extra_files``, e.g. a timeline) into ``out_dir``
-    atomically, replacing an older run."""
+#: Every file a run writes into its directory; nothing else there is ever removed or replaced.
+RUN_FILES = ("results.json", "layers.csv", "energy.csv", "config.resolved.yaml", "timeline.json")
+
+
+def check_run_dir(out_dir: str | Path, force: bool = False) -> Path:
+    """Refuse (before simulating) a run directory that cannot be written, or that holds files of
+    someone else's without ``force``; clean temporaries a killed run left behind."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        os.chmod(tmp, 0o755)
-        (tmp / "results.json").write_text(results.to_json())
-        (tmp / "layers.csv").write_text(layers_csv(results))
-        (tmp / "energy.csv").write_text(energy_csv(results))
-        (tmp / "config.resolved.yaml").write_text(resolved_config_yaml)
-        for name, text in (extra_files or {}).items():
-            (tmp / name).write_text(text)
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.rename(out_dir, old)
-            os.rename(tmp, out_dir)
-            shutil.rmtree(old)
+    clean_stale(out_dir.parent, out_dir.name)  # an older neurosim swapped whole directories
+    if out_dir.exists() or out_dir.is_symlink():
+        if not out_dir.is_dir() or out_dir.is_symlink():
+            raise OutputError(f"{out_dir}: exists and is not a directory")
+        clean_stale(out_dir)
+        entries = [e for e in out_dir.iterdir() if not e.name.startswith(".")]
+        if entries and not (out_dir / "results.json").is_file() and not force:
+            raise OutputError(f"{out_dir}: exists, holds files and is not a neurosim run directory "
+                              "(pass --force to write into it; no file of yours is removed)")
+        return prepare_output_dir(out_dir)
+    prepare_output_dir(out_dir.parent)
+    return out_dir
+
+
+def write_run_dir(out_dir: str | Path, results: Results, resolved_config_yaml: str,
+                  extra_files: dict[str, str | Path] | None = None) -> Path:
+    """Write the run files into ``out_dir``, each atomically; other files there are kept.
+
+    ``results.json`` goes first out and last in, so a run killed half-way never leaves a
+    results.json beside files of another run. ``extra_files`` maps a name from RUN_FILES to its
+    text, or to a finished temporary file in ``out_dir`` that is renamed into place. A run file
+    of an earlier run that this run does not write (a timeline) is removed.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_text = results.to_json()
+    extra = dict(extra_files or {})
+    for stale in ("results.json", *(n for n in RUN_FILES[4:] if n not in extra)):
+        with contextlib.suppress(FileNotFoundError):
+            (out_dir / stale).unlink()
+    atomic_write_text(out_dir / "layers.csv", layers_csv(results))
+    atomic_write_text(out_dir / "energy.csv", energy_csv(results))
+    atomic_write_text(out_dir / "config.resolved.yaml", resolved_config_yaml)
+    for name, content in extra.items():
+        if isinstance(content, Path):
+            os.replace(content, out_dir / name)
         else:
-            os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            atomic_write_text(out_dir / name, content)
+    atomic_write_text(out_dir / "results.json", results_text)
     return out_dir
 
 
 def read_run_dir(run_dir: str | Path) -> Results:
     """Load ``results.json`` from a run directory."""
     path = Path(run_dir) / "results.json"
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ResultsError(str(path), Problem("", "missing: not a neurosim run directory")) from None
-    return Results.from_json(text, str(path))
+    if not Path(run_dir).is_dir():
+        raise ResultsError(str(run_dir), Problem("", "not a neurosim run directory (not a directory): "
+                                                 "give OUT/<config name>"))
+    if not path.exists() and not path.is_symlink():
+        raise ResultsError(str(path), Problem("", "missing: not a neurosim run directory, or its run did not finish"))
+    return Results.from_json(read_text_input(path, ResultsError), str(path))

@@ -78,7 +78,7 @@ def test_unknown_top_level_key(tmp_path):
 
 def test_negative_clock_is_rejected(tmp_path):
     p = _write(tmp_path, BASE.replace("clock_mhz: 200", "clock_mhz: -200"))
-    assert "greater than 0" in _problems(p)["clock_mhz"]
+    assert "at least 1 MHz" in _problems(p)["clock_mhz"]
 
 
 def test_zero_bit_width_is_rejected(tmp_path):
@@ -118,7 +118,7 @@ def test_unknown_design(tmp_path):
 
 def test_nonpositive_sram_size(tmp_path):
     p = _write(tmp_path, BASE.replace("weight_sram:    {size_kib: 16", "weight_sram:    {size_kib: 0"))
-    assert "greater than 0" in _problems(p)["weight_sram.size_kib"]
+    assert "at least 0.125 KiB" in _problems(p)["weight_sram.size_kib"]
 
 
 def test_section_must_be_mapping(tmp_path):

@@ -282,4 +282,4 @@ def test_salient_side_store_bounds_the_token_tile(tmp_path):
     assert tight.tiling["Mb"] * 32 * 20 <= 1024 * 8 / 2 and tight.tiling["Mb"] < 64
     assert tight.counters["array.accumulate"] == roomy.counters["array.accumulate"]
     with pytest.raises(NeurosimError, match="no tiling fits"):
-        simulate(tr, spec("tiny_acc_if", **{**BIG_SRAMS, "spike_memory.salient.size_kib": 0.05}))
+        simulate(tr, spec("tiny_acc_if", **{**BIG_SRAMS, "spike_memory.salient.size_kib": 0.125}))

@@ -18,6 +18,8 @@ def _default(f) -> str:
 def _range(meta: dict) -> str:
     if meta["choices"]:
         return " \\| ".join(f"`{c}`" for c in meta["choices"])
+    if meta["pattern"]:
+        return f"`{meta['pattern']}`".replace("|", "\\|")
     lo, hi = meta["lo"], meta["hi"]
     if lo is None and hi is None:
         return ""

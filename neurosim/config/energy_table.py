@@ -16,11 +16,14 @@ from types import MappingProxyType
 
 from neurosim.config.yaml_strict import load_yaml_mapping
 from neurosim.errors import ConfigError, Problem
+from neurosim.fsutil import short_repr
 
 FORMAT = "neurosim-energy-table/1"
 SHIPPED = ("45nm", "28nm", "7nm")
 UNITS = ("pJ", "pJ/bit", "pJ/bit/mm", "mW/KiB", "1")
 STATUSES = ("V", "S", "D", "U")
+#: No action costs a microjoule; a larger value is a typo (and keeps every product finite).
+MAX_VALUE = 1e6
 
 #: Every entry a table must define, with its unit. The simulator reads nothing else.
 REQUIRED: Mapping[str, str] = MappingProxyType(
@@ -86,12 +89,14 @@ def _entry(key: str, raw, problems: list[Problem]) -> Entry | None:
     allowed = {"value", "unit", "source", "status"}
     for k in raw:
         if k not in allowed:
-            problems.append(Problem(f"{path}.{k}", f"unknown key; allowed keys here: {', '.join(sorted(allowed))}"))
-    if not _number(raw.get("value")) or raw["value"] < 0:
-        problems.append(Problem(f"{path}.value", f"must be a finite number >= 0, got {raw.get('value')!r}"))
+            problems.append(Problem(f"{path}.{str(k)[:60]}",
+                                    f"unknown key; allowed keys here: {', '.join(sorted(allowed))}"))
+    if not _number(raw.get("value")) or not 0 <= raw["value"] <= MAX_VALUE:
+        problems.append(Problem(f"{path}.value", f"must be a number from 0 to {MAX_VALUE:g}, "
+                                f"got {short_repr(raw.get('value'))}"))
     if raw.get("unit") != REQUIRED.get(key, raw.get("unit")) or raw.get("unit") not in UNITS:
         want = REQUIRED.get(key, " | ".join(UNITS))
-        problems.append(Problem(f"{path}.unit", f"must be {want}, got {raw.get('unit')!r}"))
+        problems.append(Problem(f"{path}.unit", f"must be {want}, got {short_repr(raw.get('unit'))}"))
     if not isinstance(raw.get("source"), str) or not raw["source"].strip():
         problems.append(Problem(f"{path}.source", "every entry needs a non-empty source citation"))
     if raw.get("status") not in STATUSES:
@@ -103,9 +108,13 @@ def _entry(key: str, raw, problems: list[Problem]) -> Entry | None:
 
 def _points(raw, problems: list[Problem]) -> tuple[SramPoint, ...]:
     out = []
+    if raw is not None and not isinstance(raw, list):
+        problems.append(Problem("sram_points", "must be a list of {size_kib, width_bits, read_pj, write_pj}"))
+        return ()
     for i, p in enumerate(raw or []):
         keys = ("size_kib", "width_bits", "read_pj", "write_pj")
-        if not isinstance(p, dict) or set(p) != set(keys) or not all(_number(p[k]) and p[k] > 0 for k in keys):
+        if not isinstance(p, dict) or set(p) != set(keys) or not all(_number(p[k]) and 0 < p[k] <= MAX_VALUE
+                                                                    for k in keys):
             problems.append(Problem(f"sram_points[{i}]", f"must have positive {', '.join(keys)} and nothing else"))
             continue
         out.append(SramPoint(float(p["size_kib"]), int(p["width_bits"]), float(p["read_pj"]), float(p["write_pj"])))
@@ -118,11 +127,13 @@ def parse_energy_table(data: dict, source: str) -> EnergyTable:
     allowed = ("format", "technology", "vdd_v", "entries", "sram_points")
     for k in data:
         if k not in allowed:
-            problems.append(Problem(k, f"unknown key; allowed keys here: {', '.join(allowed)}"))
+            problems.append(Problem(str(k)[:60], f"unknown key; allowed keys here: {', '.join(allowed)}"))
     if data.get("format") != FORMAT:
-        problems.append(Problem("format", f"must be {FORMAT!r}, got {data.get('format')!r}"))
-    if not isinstance(data.get("technology"), str):
-        problems.append(Problem("technology", "must be a string such as 45nm"))
+        problems.append(Problem("format", f"must be {FORMAT!r}, got {short_repr(data.get('format'))}"))
+    if not isinstance(data.get("technology"), str) or not 0 < len(data["technology"]) <= 64:
+        problems.append(Problem("technology", "must be a short string such as 45nm"))
+    if "vdd_v" in data and not (_number(data["vdd_v"]) and 0 < data["vdd_v"] <= 10):
+        problems.append(Problem("vdd_v", f"must be a supply voltage in volts (0 to 10), got {short_repr(data['vdd_v'])}"))
     raw_entries = data.get("entries")
     entries: dict[str, Entry] = {}
     if not isinstance(raw_entries, dict):
@@ -133,7 +144,8 @@ def parse_energy_table(data: dict, source: str) -> EnergyTable:
                 problems.append(Problem(f"entries.{key}", "required entry is missing"))
         for key, raw in raw_entries.items():
             if key not in REQUIRED:
-                problems.append(Problem(f"entries.{key}", "unknown entry; the simulator reads only documented ones"))
+                problems.append(Problem(f"entries.{str(key)[:60]}",
+                                        "unknown entry; the simulator reads only documented ones"))
             elif (e := _entry(key, raw, problems)) is not None:
                 entries[key] = e
     points = _points(data.get("sram_points"), problems)

@@ -9,8 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurosim.config.schema import spec_field
+from neurosim.fsutil import SAFE_NAME
 
 BITS = dict(lo=1, hi=32, unit="bit")
+#: 128 B to 4 GiB: below that no tile fits, above it no on-chip SRAM exists.
+SIZE_KIB = dict(lo=0.125, hi=4 * 1024 * 1024)
+#: A config name becomes a directory name under --out: one safe path component.
+NAME_PATTERN = SAFE_NAME.pattern[1:-1]
 DRAM_TYPES = ("LPDDR4", "HBM2", "HMC", "GDDR5", "GDDR6", "DDR4")
 WIRE_KINDS = ("repeated", "delay_optimal", "low_swing")
 
@@ -19,7 +24,7 @@ WIRE_KINDS = ("repeated", "delay_optimal", "low_swing")
 class SramSpec:
     """One on-chip SRAM: capacity, banking, ports and physical word width."""
 
-    size_kib: float = spec_field(64.0, doc="capacity", unit="KiB", lo=0, lo_exclusive=True)
+    size_kib: float = spec_field(64.0, doc="capacity", unit="KiB", **SIZE_KIB)
     banks: int = spec_field(4, doc="independently addressable banks", lo=1, hi=1024)
     ports: int = spec_field(1, doc="read/write ports per bank", lo=1, hi=8)
     width_bits: int = spec_field(64, doc="physical word width of one bank access", unit="bit", lo=8, hi=4096)
@@ -37,7 +42,7 @@ class DenseSpikeStoreSpec(SramSpec):
 class SalientSpikeStoreSpec(SramSpec):
     """Side store for salient codes: each entry holds the code and its column index."""
 
-    size_kib: float = spec_field(16.0, doc="capacity", unit="KiB", lo=0, lo_exclusive=True)
+    size_kib: float = spec_field(16.0, doc="capacity", unit="KiB", **SIZE_KIB)
     code_bits: int = spec_field(8, doc="bits per stored salient code (sign included)", **BITS)
     index_bits: int = spec_field(16, doc="bits of the column index stored with each salient code", **BITS)
 
@@ -55,8 +60,8 @@ class DramSpec:
     """Off-chip DRAM: type (selects pJ/bit in the energy table), bandwidth and latency."""
 
     type: str = spec_field("LPDDR4", doc="DRAM type; selects the energy per bit", choices=DRAM_TYPES)
-    bandwidth_gbps: float = spec_field(12.8, doc="peak bandwidth", unit="GB/s", lo=0, lo_exclusive=True)
-    latency_ns: float = spec_field(100.0, doc="access latency of one burst", unit="ns", lo=0)
+    bandwidth_gbps: float = spec_field(12.8, doc="peak bandwidth", unit="GB/s", lo=0.001, hi=100_000)
+    latency_ns: float = spec_field(100.0, doc="access latency of one burst", unit="ns", lo=0, hi=1_000_000)
     burst_bytes: int = spec_field(64, doc="bytes per DRAM burst (transfer granule)", unit="B", lo=1, hi=4096)
 
 
@@ -65,12 +70,12 @@ class InterconnectSpec:
     """On-chip links between memories and the array."""
 
     width_bits: int = spec_field(256, doc="link width", unit="bit", lo=1, hi=8192)
-    wire_length_mm: float = spec_field(1.0, doc="mean wire length per transfer", unit="mm", lo=0)
+    wire_length_mm: float = spec_field(1.0, doc="mean wire length per transfer", unit="mm", lo=0, hi=100)
     wire: str = spec_field("repeated", doc="wire model in the energy table", choices=WIRE_KINDS)
     activity: float = spec_field(0.5, doc="toggle activity factor (0.5 for random data)", lo=0, hi=1)
     energy_pj_per_bit: float | None = spec_field(
-        None, doc="override: energy per bit moved; null = wire model x length x activity", unit="pJ/bit", lo=0
-    )
+        None, doc="override: energy per bit moved; null = wire model x length x activity", unit="pJ/bit", lo=0,
+        hi=1000)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,8 @@ class LeakageSpec:
     """Static power: SRAM leakage from the energy table plus a fixed logic term."""
 
     sram_cell: str = spec_field("lstp", doc="SRAM cell flavour for leakage per KiB", choices=("lstp", "hp"))
-    logic_static_mw: float = spec_field(0.0, doc="static power of logic outside the SRAMs", unit="mW", lo=0)
+    logic_static_mw: float = spec_field(0.0, doc="static power of logic outside the SRAMs", unit="mW", lo=0,
+                                        hi=1_000_000)
 
 
 @dataclass(frozen=True)
@@ -152,10 +158,10 @@ _COMMON_DOC = dict(
 class AccIfSpec:
     """The SpikeQuant-style accumulate-only integrate-and-fire chip."""
 
-    name: str = spec_field(doc=_COMMON_DOC["name"])
+    name: str = spec_field(doc=_COMMON_DOC["name"], pattern=NAME_PATTERN)
     design: str = spec_field(doc="design family", choices=("acc_if",))
-    clock_mhz: float = spec_field(doc=_COMMON_DOC["clock_mhz"], unit="MHz", lo=0, lo_exclusive=True, hi=10000)
-    technology: str = spec_field(doc=_COMMON_DOC["technology"])
+    clock_mhz: float = spec_field(doc=_COMMON_DOC["clock_mhz"], unit="MHz", lo=1, hi=10000)
+    technology: str = spec_field(doc=_COMMON_DOC["technology"], pattern=r"[^\x00-\x1f]+")
     array: AccArraySpec = spec_field(doc="IF processing array")
     threshold: ThresholdSpec = spec_field(ThresholdSpec(), doc="threshold unit")
     spike_memory: SpikeMemorySpec = spec_field(SpikeMemorySpec(), doc="mixed-bitwidth spike memory")
@@ -171,10 +177,10 @@ class AccIfSpec:
 class MacSpec:
     """The baseline: a systolic MAC array with dequantization and requantization."""
 
-    name: str = spec_field(doc=_COMMON_DOC["name"])
+    name: str = spec_field(doc=_COMMON_DOC["name"], pattern=NAME_PATTERN)
     design: str = spec_field(doc="design family", choices=("mac",))
-    clock_mhz: float = spec_field(doc=_COMMON_DOC["clock_mhz"], unit="MHz", lo=0, lo_exclusive=True, hi=10000)
-    technology: str = spec_field(doc=_COMMON_DOC["technology"])
+    clock_mhz: float = spec_field(doc=_COMMON_DOC["clock_mhz"], unit="MHz", lo=1, hi=10000)
+    technology: str = spec_field(doc=_COMMON_DOC["technology"], pattern=r"[^\x00-\x1f]+")
     array: MacArraySpec = spec_field(doc="systolic MAC array")
     dequant: DequantSpec = spec_field(DequantSpec(), doc="dequantization unit")
     requant: RequantSpec = spec_field(RequantSpec(), doc="requantization unit")

@@ -12,19 +12,21 @@ from neurosim.config.overrides import apply_overrides, parse_override
 from neurosim.config.schema import build
 from neurosim.config.yaml_strict import load_yaml_mapping
 from neurosim.errors import ConfigError, Problem
+from neurosim.fsutil import short_repr
 
 
 def spec_from_mapping(data: dict, source: str, overrides: Iterable[str] = (), base_dir: Path | None = None) -> HwSpec:
     """Validate a raw config mapping (plus ``--set`` overrides) into a frozen spec.
 
-    All problems are collected and raised together as one :class:`ConfigError` naming
-    ``source``; problems caused by an override say so.
+    ``overrides`` are ``KEY=VALUE`` strings or already parsed ``(key, value)`` pairs. All
+    problems are collected and raised together as one :class:`ConfigError` naming ``source``;
+    problems caused by an override say so.
     """
-    parsed = dict(parse_override(o) for o in overrides)
+    parsed = dict(o if isinstance(o, tuple) else parse_override(o) for o in overrides)
     data = apply_overrides(data, parsed, source)
     design = data.get("design")
     if design not in DESIGNS:
-        raise ConfigError(source, Problem("design", f"must be one of {', '.join(DESIGNS)}; got {design!r}"))
+        raise ConfigError(source, Problem("design", f"must be one of {', '.join(DESIGNS)}; got {short_repr(design)}"))
     problems: list[Problem] = []
     spec = build(DESIGNS[design], data, "", problems)
     if spec is not None:

@@ -1,4 +1,5 @@
-"""``--set key.path=value`` overrides: parsed, typed by YAML scalar rules, applied to the raw
+"""``--set key.path=value`` overrides: parsed, typed by YAML 1.2 core scalar rules (as config
+files are), applied to the raw
 config mapping before validation so they are checked exactly like keys in the file."""
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ def parse_override(text: str) -> tuple[str, object]:
         value = loads_strict(raw.strip() or "null", f"--set {key}")
     except ConfigError as e:
         raise UsageError(f"--set {text!r}: value is not valid YAML ({e.problems[0].message})") from None
-    if isinstance(value, str):
-        try:  # YAML 1.1 reads "1e3" as a string; a number is what the user meant
-            value = float(value) if re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value) else value
-        except ValueError:
-            pass
+    if isinstance(value, (list, dict)):
+        raise UsageError(f"--set {text[:80]!r}: the value must be a single scalar, not a list or mapping")
     return key, value
 
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from collections.abc import Iterator
 from dataclasses import MISSING
 from typing import Any
 
 from neurosim.errors import Problem
+from neurosim.fsutil import short_repr
 
 _META = "neurosim"
+MAX_STR = 4096  # longest string value (a path to an energy table)
 
 
 def spec_field(
@@ -29,9 +32,15 @@ def spec_field(
     hi: float | None = None,
     lo_exclusive: bool = False,
     choices: tuple[str, ...] | None = None,
+    pattern: str | None = None,
 ) -> Any:
-    """Declare one config key with its documentation, unit and valid range or choices."""
-    meta = {_META: dict(doc=doc, unit=unit, lo=lo, hi=hi, lo_exclusive=lo_exclusive, choices=choices)}
+    """Declare one config key with its documentation, unit and valid range, choices or pattern.
+
+    Every number needs both bounds (a test checks it): a value that passes validation must keep
+    every derived quantity (cycles, seconds, pJ) finite.
+    """
+    meta = {_META: dict(doc=doc, unit=unit, lo=lo, hi=hi, lo_exclusive=lo_exclusive, choices=choices,
+                        pattern=pattern)}
     if dataclasses.is_dataclass(default):
         return dataclasses.field(default_factory=lambda: default, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -67,23 +76,32 @@ def _check_scalar(value: Any, tp: Any, meta: dict, path: str, problems: list[Pro
         or (tp is str and isinstance(value, str))
     )
     if not ok:
-        problems.append(Problem(path, f"must be {_type_name(tp)}, got {value!r}"))
+        problems.append(Problem(path, f"must be {_type_name(tp)}, got {short_repr(value)}"))
         return MISSING
     if tp is float:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
         if not math.isfinite(value):
-            problems.append(Problem(path, f"must be finite, got {value!r}"))
+            problems.append(Problem(path, f"must be finite, got {short_repr(value)}"))
             return MISSING
+    if tp is str and len(value) > MAX_STR:
+        problems.append(Problem(path, f"must be at most {MAX_STR} characters, got {len(value)}"))
+        return MISSING
     if meta["choices"] is not None and value not in meta["choices"]:
-        problems.append(Problem(path, f"must be one of {', '.join(meta['choices'])}; got {value!r}"))
+        problems.append(Problem(path, f"must be one of {', '.join(meta['choices'])}; got {short_repr(value)}"))
+        return MISSING
+    if meta["pattern"] is not None and not re.fullmatch(meta["pattern"], value):
+        problems.append(Problem(path, f"must match {meta['pattern']} ({meta['doc']}), got {short_repr(value)}"))
         return MISSING
     lo, hi = meta["lo"], meta["hi"]
     if lo is not None and (value <= lo if meta["lo_exclusive"] else value < lo):
         word = "greater than" if meta["lo_exclusive"] else "at least"
-        problems.append(Problem(path, f"must be {word} {lo:g}{_unit(meta)}, got {value!r}"))
+        problems.append(Problem(path, f"must be {word} {lo:g}{_unit(meta)}, got {short_repr(value)}"))
         return MISSING
     if hi is not None and value > hi:
-        problems.append(Problem(path, f"must be at most {hi:g}{_unit(meta)}, got {value!r}"))
+        problems.append(Problem(path, f"must be at most {hi:g}{_unit(meta)}, got {short_repr(value)}"))
         return MISSING
     return value
 
@@ -95,14 +113,14 @@ def _unit(meta: dict) -> str:
 def build(cls: type, data: Any, path: str, problems: list[Problem]) -> Any:
     """Build dataclass ``cls`` from ``data``; append problems and return None if any were found."""
     if not isinstance(data, dict):
-        problems.append(Problem(path, f"must be a mapping of keys, got {data!r}"))
+        problems.append(Problem(path, f"must be a mapping of keys, got {short_repr(data)}"))
         return None
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = _hints(cls)
     n_before = len(problems)
     for key in data:
         if key not in fields:
-            where = f"{path}.{key}" if path else str(key)
+            where = f"{path}.{str(key)[:60]}" if path else str(key)[:60]
             problems.append(Problem(where, f"unknown key; allowed keys here: {', '.join(fields)}"))
     values: dict[str, Any] = {}
     for name, f in fields.items():

@@ -90,8 +90,13 @@ def _sha256_text(text: str) -> str:
 
 def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = "",
              config_text: str = "", progress: Callable[[int, int], None] | None = None,
-             timeline: list[Interval] | None = None) -> Results:
-    """Replay every op of ``trace`` on ``spec``; see the module docstring."""
+             timeline=None) -> Results:
+    """Replay every op of ``trace`` on ``spec``; see the module docstring.
+
+    ``timeline``, if given, has a ``detail`` (``op`` or ``tile``) and an ``add(intervals)``
+    method; it receives one ``op`` interval per op and, at tile detail, every pipeline interval,
+    op by op, in simulated cycles from the start of the run.
+    """
     from neurosim.engine.check import check_op
 
     table = load_energy_table(spec.technology)
@@ -107,7 +112,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         if op.act_codes not in ratios:
             ratios[op.act_codes] = code_stats(trace.tensor(op.act_codes), recipe.normal_max).salient_ratio
         before = _snapshot(chip, dram)
-        rec: list[Interval] | None = [] if timeline is not None else None
+        rec: list[Interval] | None = [] if timeline is not None and timeline.detail == "tile" else None
         tiling, cycles, compute, stalls = run_op(trace, op, spec, chip, dram, ratios[op.act_codes], rec)
         d = _delta(before, _snapshot(chip, dram))
         energy = energy_breakdown(d.counters, pj)
@@ -118,7 +123,8 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
             compute_cycles=compute, stall_cycles=stalls, utilization=compute / cycles if cycles else 0.0,
             counters=d.counters, memory=d.memory, energy_pj=with_total(energy), check=checked))
         if timeline is not None:
-            timeline.extend(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec)
+            timeline.add([Interval("op", op.name, t_offset, t_offset + cycles)])
+            timeline.add(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec or ())
         t_offset += cycles
         if progress:
             progress(i + 1, len(trace.ops))

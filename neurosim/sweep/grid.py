@@ -24,10 +24,16 @@ class Point:
 
 
 def _parse_axis(text: str, flag: str) -> tuple[str, list[object]]:
+    """``KEY=V1,V2`` -> (KEY, [V1, V2]); each value typed as ``--set`` types it (``null`` included)."""
     key, sep, values = text.partition("=")
     if not sep or not values:
-        raise UsageError(f"{flag} {text!r}: expected KEY=V1,V2,...")
-    return key.strip(), [parse_override(f"{key.strip()}={v}")[1] for v in values.split(",")]
+        raise UsageError(f"{flag} {text[:80]!r}: expected KEY=V1,V2,...")
+    items = values.split(",")
+    for i, v in enumerate(items):
+        if not v.strip():
+            raise UsageError(f"{flag} {text[:80]!r}: value {i + 1} of {len(items)} is empty "
+                             "(write null for a null value)")
+    return key.strip(), [parse_override(f"{key.strip()}={v}")[1] for v in items]
 
 
 def expand(grid: list[str], zipped: list[str] = ()) -> list[tuple[tuple[str, object], ...]]:
@@ -49,7 +55,7 @@ def validate_points(base: str | Path, rows: list[tuple[tuple[str, object], ...]]
     points, problems = [], []
     for i, row in enumerate(rows):
         try:
-            points.append(Point(row, load_hw_config(base, [f"{k}={v}" for k, v in row])))
+            points.append(Point(row, load_hw_config(base, list(row))))
         except ConfigError as e:
             label = ", ".join(f"{k}={v}" for k, v in row)
             problems += [Problem(f"point {i} ({label}): {p.path}", p.message) for p in e.problems]

@@ -4,6 +4,11 @@ stored at once. Points already in the store are skipped, so re-running resumes."
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import signal
+import threading
+import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -13,6 +18,7 @@ import yaml
 from neurosim.config.loader import spec_from_mapping
 from neurosim.config.schema import to_plain
 from neurosim.errors import NeurosimError, UsageError
+from neurosim.fsutil import prepare_output_dir
 from neurosim.sweep.grid import Point, expand, validate_points
 from neurosim.sweep.store import Store, point_key
 from neurosim.trace.reader import open_trace, validate_trace
@@ -48,7 +54,8 @@ def _tasks(points: list[Point], traces: list[str], per_layer: bool, role: str) -
         manifest_sha = hashlib.sha256((Path(tr) / "manifest.json").read_bytes()).hexdigest()
         for p in points:
             cfg = yaml.safe_dump(to_plain(p.spec), sort_keys=False)
-            out.append({"key": point_key(cfg, manifest_sha), "overrides": [[k, v] for k, v in p.overrides],
+            out.append({"key": point_key(cfg, manifest_sha, str(Path(tr).resolve())),
+                        "overrides": [[k, v] for k, v in p.overrides],
                         "config_yaml": cfg, "trace": tr, "per_layer": per_layer, "role": role})
     return out
 
@@ -80,6 +87,26 @@ def rows(records: list[dict], per_layer: bool) -> list[dict]:
     return out
 
 
+def _worker_init(parent_pid: int) -> None:
+    """Worker set-up: Ctrl-C is the parent's to handle (no worker tracebacks), and a worker whose
+    parent died (SIGKILL gives it no chance to shut the pool down) exits on its own."""
+    _ignore_sigint()
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="neurosim-parent-watch").start()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+SCHEDULER_TIMEOUT_S = 20
+
+
 def _executor(jobs: int, dask_local: int | None, scheduler: str | None):
     """(submit, as_completed, close) for the chosen backend."""
     if dask_local or scheduler:
@@ -89,18 +116,24 @@ def _executor(jobs: int, dask_local: int | None, scheduler: str | None):
         except ImportError:
             raise UsageError("Dask backends need the 'dist' extra: pip install -e '.[dist]'") from None
         if scheduler:
-            client = Client(scheduler, timeout="20s")
+            try:
+                client = Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s")
+            except (OSError, TimeoutError, ValueError) as e:
+                raise UsageError(f"--scheduler {scheduler}: no Dask scheduler answered within "
+                                 f"{SCHEDULER_TIMEOUT_S} s ({type(e).__name__}: {str(e)[:120]})") from None
             cluster = None
         else:
-            cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True, dashboard_address=None)
+            cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=logging.CRITICAL)
             client = Client(cluster)
+            client.run(_ignore_sigint)
 
         def close():
             client.close()
             if cluster is not None:
                 cluster.close()
         return (lambda t: client.submit(run_point, t, pure=False)), dask_completed, close
-    pool = ProcessPoolExecutor(max_workers=jobs)
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(os.getpid(),))
     return (lambda t: pool.submit(run_point, t)), as_completed, lambda: pool.shutdown(cancel_futures=True)
 
 
@@ -111,6 +144,7 @@ def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, gr
     import pandas as pd
 
     points = validate_points(base, expand(list(grid), list(zipped)))
+    prepare_output_dir(out_dir)
     traces = [str(Path(t)) for t in traces]
     for t in traces:
         validate_trace(t)

@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from neurosim.errors import Problem, TraceFormatError
+from neurosim.fsutil import short_repr
+from neurosim.jsonutil import loads_json_strict
 
 FORMAT = "neurosim-trace"
 VERSION = 1
 OP_KINDS = ("linear", "attn_qk", "attn_av")
+#: Largest dimension and element count of one tensor or op: 2^40 elements is a TiB of int8 codes,
+#: far beyond any trace, and keeps every derived count (bits, products of dimensions) inside int64.
+MAX_DIM = 1 << 32
+MAX_ELEMENTS = 1 << 40
+MAX_OP_MACS = 1 << 56
 TENSOR_DTYPES = {"act_codes": "int8", "act_scale": "float32", "weight_codes": "int8", "weight_scale": "float32"}
 
 
@@ -127,7 +135,7 @@ def _take(cls, raw: Any, path: str, problems: list[Problem], checks: dict[str, A
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in raw:
         if k not in fields:
-            problems.append(Problem(f"{path}.{k}", f"unknown field; allowed: {', '.join(fields)}"))
+            problems.append(Problem(f"{path}.{str(k)[:60]}", f"unknown field; allowed: {', '.join(fields)}"))
     hints = {f.name: f.type for f in dataclasses.fields(cls)}
     out = {}
     for name, f in fields.items():
@@ -143,12 +151,12 @@ def _take(cls, raw: Any, path: str, problems: list[Problem], checks: dict[str, A
             out[name] = None
             continue
         ok = base is not None and (
-            (base is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+            (base is float and isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value))
             or (base is int and isinstance(value, int) and not isinstance(value, bool))
             or (base in (str, bool) and isinstance(value, base))
         )
         if not ok:
-            problems.append(Problem(where, f"must be {_TYPES.get(base, tp)}, got {value!r}"))
+            problems.append(Problem(where, f"must be {_TYPES.get(base, tp)}, got {short_repr(value)}"))
             continue
         if checks and name in checks and (msg := checks[name](value)):
             problems.append(Problem(where, msg))
@@ -157,8 +165,15 @@ def _take(cls, raw: Any, path: str, problems: list[Problem], checks: dict[str, A
     return cls(**out) if len(problems) == n else None
 
 
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
 def _positive(v):
-    return None if v >= 1 else f"must be >= 1, got {v}"
+    return None if 1 <= v <= MAX_DIM else f"must be between 1 and {MAX_DIM}, got {short_repr(v)}"
 
 
 def _bits(v):
@@ -168,21 +183,22 @@ def _bits(v):
 def parse_manifest(text: str, source: str) -> Manifest:
     """Parse and check manifest.json text; every problem is reported at once."""
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise TraceFormatError(source, Problem("", f"not valid JSON: {e}")) from None
+        raw = loads_json_strict(text)
+    except ValueError as e:
+        raise TraceFormatError(source, Problem("", str(e))) from None
     if not isinstance(raw, dict):
         raise TraceFormatError(source, Problem("", "must be a JSON object"))
     if raw.get("format") != FORMAT:
-        raise TraceFormatError(source, Problem("format", f"must be {FORMAT!r}, got {raw.get('format')!r}"))
+        raise TraceFormatError(source, Problem("format", f"must be {FORMAT!r}, got {short_repr(raw.get('format'))}"))
     if raw.get("version") != VERSION:
         raise TraceFormatError(
-            source, Problem("version", f"unsupported trace format version {raw.get('version')!r}; "
+            source, Problem("version", f"unsupported trace format version {short_repr(raw.get('version'))}; "
                             f"this neurosim reads version {VERSION}")
         )
     problems: list[Problem] = []
     allowed = {"format", "version", "producer", "recipe", "synthetic", "synthetic_model", "extra", "tensors", "ops"}
-    problems += [Problem(k, f"unknown field; allowed: {', '.join(sorted(allowed))}") for k in raw if k not in allowed]
+    problems += [Problem(str(k)[:60], f"unknown field; allowed: {', '.join(sorted(allowed))}")
+                 for k in raw if k not in allowed]
     producer = _take(Producer, raw.get("producer"), "producer", problems, {"tokens": _positive})
     recipe = _take(Recipe, raw.get("recipe"), "recipe", problems,
                    {"weight_bits": _bits, "act_bits": _bits, "salient_bits": _bits,
@@ -199,11 +215,14 @@ def parse_manifest(text: str, source: str) -> Manifest:
         if not isinstance(t, dict) or set(t) != {"file", "dtype", "shape", "sha256"}:
             problems.append(Problem(path, "must have exactly the fields file, dtype, shape, sha256"))
             continue
-        shape_ok = isinstance(t["shape"], list) and all(isinstance(s, int) and s >= 1 for s in t["shape"])
+        shape_ok = (isinstance(t["shape"], list) and 1 <= len(t["shape"]) <= 4
+                    and all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= MAX_DIM for s in t["shape"])
+                    and math.prod(t["shape"]) <= MAX_ELEMENTS)
         file_ok = isinstance(t["file"], str) and t["file"].endswith(".npy") and "/" not in t["file"] and ".." not in t["file"]
         sha_ok = isinstance(t["sha256"], str) and len(t["sha256"]) == 64
         if not (shape_ok and file_ok and sha_ok and t["dtype"] in ("int8", "float32")):
-            problems.append(Problem(path, "needs a plain .npy file name, dtype int8|float32, positive shape, 64-hex sha256"))
+            problems.append(Problem(path, "needs a plain .npy file name, dtype int8|float32, a shape of 1-4 positive "
+                                    f"dimensions with at most 2^40 elements, and a 64-hex sha256"))
             continue
         tensors[name] = TensorInfo(t["file"], t["dtype"], tuple(t["shape"]), t["sha256"])
     ops = []
@@ -217,6 +236,10 @@ def parse_manifest(text: str, source: str) -> Manifest:
             "kind": lambda v: None if v in OP_KINDS else f"must be one of {', '.join(OP_KINDS)}",
             "M": _positive, "K": _positive, "N": _positive, "weight_bits": _bits})
         if op is None:
+            continue
+        if op.M * op.K * op.N > MAX_OP_MACS:
+            problems.append(Problem(f"ops[{i}]", f"M x K x N = {op.M * op.K * op.N:.3g} exceeds the supported 2^56 "
+                                    "products per op (counters are 64-bit)"))
             continue
         if op.name in names:
             problems.append(Problem(f"ops[{i}].name", f"duplicate op name {op.name!r}"))

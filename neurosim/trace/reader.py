@@ -7,6 +7,8 @@ declared bit widths, scales finite and positive), streaming through each file in
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +16,11 @@ import numpy as np
 from numpy.lib import format as npformat
 
 from neurosim.errors import Problem, TraceFormatError
+from neurosim.fsutil import read_text_input
 from neurosim.trace.manifest import Manifest, Op, TensorInfo, parse_manifest
 from neurosim.trace.writer import sha256_file
 
-_CHUNK_BYTES = 1 << 22  # rows are checked in ~4 MiB slices, whatever the width
+_CHUNK_BYTES = 1 << 22  # tensors are checked in ~4 MiB slices, whatever the row width
 
 
 @dataclass(frozen=True)
@@ -30,19 +33,35 @@ class OpTensors:
     weight_scale: np.ndarray | None
 
 
+def _inside(path: Path, root: Path, where: str) -> None:
+    """Refuse a tensor file that is not a regular file inside the trace directory (a symlink
+    may point elsewhere only if its target is still inside)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise TraceFormatError(str(path), Problem(where, "tensor file is missing")) from None
+    except OSError as e:
+        raise TraceFormatError(str(path), Problem(where, f"cannot read: {e.strerror}")) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise TraceFormatError(str(path), Problem(where, "is not a regular file"))
+    if path.is_symlink() and root.resolve() not in path.resolve().parents:
+        raise TraceFormatError(str(path), Problem(where, "is a symbolic link to a file outside the trace directory"))
+
+
 def _read_header(path: Path, info: TensorInfo, name: str) -> int:
     """Check a .npy header against the manifest; returns the data offset."""
     where = f"tensors.{name}"
+    _inside(path, path.parent, where)
     try:
         with open(path, "rb") as f:
             version = npformat.read_magic(f)
             read = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
             shape, fortran, dtype = read(f)
             offset = f.tell()
-    except FileNotFoundError:
-        raise TraceFormatError(str(path), Problem(where, "tensor file is missing")) from None
-    except (ValueError, OSError, SyntaxError) as e:
-        raise TraceFormatError(str(path), Problem(where, f"not a valid .npy file ({e})")) from None
+    except OSError as e:
+        raise TraceFormatError(str(path), Problem(where, f"cannot read: {e.strerror}")) from None
+    except Exception:  # noqa: BLE001 - numpy's messages quote the file's bytes; never echo them
+        raise TraceFormatError(str(path), Problem(where, "not a valid .npy file (bad magic string or header)")) from None
     problems = []
     if str(dtype) != info.dtype:
         problems.append(Problem(f"{where}.dtype", f"file holds {dtype}, manifest says {info.dtype}"))
@@ -89,12 +108,9 @@ def open_trace(path: str | Path) -> Trace:
     if not path.is_dir():
         raise TraceFormatError(str(path), Problem("", "not a trace directory (does not exist or is not a directory)"))
     mpath = path / "manifest.json"
-    try:
-        text = mpath.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TraceFormatError(str(mpath), Problem("", "manifest.json is missing")) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise TraceFormatError(str(mpath), Problem("", f"cannot read: {e}")) from None
+    if not mpath.exists() and not mpath.is_symlink():
+        raise TraceFormatError(str(mpath), Problem("", "manifest.json is missing"))
+    text = read_text_input(mpath, TraceFormatError)
     trace = Trace(path, parse_manifest(text, str(mpath)))
     used = {t for op in trace.ops for t in op.tensor_refs().values()}
     for name, info in trace.manifest.tensors.items():
@@ -120,14 +136,15 @@ def _check_values(trace: Trace, name: str) -> list[Problem]:
     arr = trace.tensor(name)
     where = f"tensors.{name}"
     limit = _code_limit(trace, name) if info.dtype == "int8" else 0
-    rows = max(1, _CHUNK_BYTES // max(1, arr[:1].nbytes))
-    for start in range(0, arr.shape[0], rows):
-        chunk = np.asarray(arr[start:start + rows])
+    flat = arr.reshape(-1)  # C-ordered memory map: chunks of the flat view bound memory even for one huge row
+    step = max(1, _CHUNK_BYTES // arr.itemsize)
+    for start in range(0, flat.shape[0], step):
+        chunk = np.asarray(flat[start:start + step])
         if info.dtype == "int8":
-            bad = np.argwhere(np.abs(chunk.astype(np.int16)) > limit)
+            bad = np.flatnonzero(np.abs(chunk.astype(np.int16)) > limit)
             if len(bad):
-                value = int(chunk[tuple(bad[0])])
-                index = [int(bad[0][0]) + start, *(int(i) for i in bad[0][1:])]
+                value = int(chunk[bad[0]])
+                index = [int(i) for i in np.unravel_index(start + int(bad[0]), arr.shape)]
                 return [Problem(where, f"code {value} at index {index} is outside the declared range +-{limit}")]
         elif not (np.isfinite(chunk).all() and (chunk > 0).all()):
             return [Problem(where, "scales must be finite and positive")]

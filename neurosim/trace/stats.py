@@ -10,7 +10,7 @@ import numpy as np
 from neurosim.trace.manifest import Recipe
 from neurosim.trace.reader import Trace
 
-_CHUNK_BYTES = 1 << 22  # rows are read in ~4 MiB slices, whatever the width
+_CHUNK_BYTES = 1 << 22  # codes are read in ~4 MiB slices, whatever the row width
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
@@ -46,11 +46,12 @@ class CodeStats:
 
 
 def code_stats(codes: np.ndarray, normal_max: int) -> CodeStats:
-    """Statistics of one int8 code tensor, read in row chunks (works on memory maps)."""
+    """Statistics of one int8 code tensor, read in flat chunks (works on memory maps, and one very
+    wide row costs no more memory than a narrow one)."""
     spikes = bitplane = zeros = salient = 0
-    rows = max(1, _CHUNK_BYTES // max(1, codes.shape[1]))
-    for start in range(0, codes.shape[0], rows):
-        a = np.abs(np.asarray(codes[start:start + rows]).astype(np.int16)).astype(np.uint8)
+    flat = codes.reshape(-1)
+    for start in range(0, flat.shape[0], _CHUNK_BYTES):
+        a = np.abs(np.asarray(flat[start:start + _CHUNK_BYTES]).astype(np.int16)).astype(np.uint8)
         spikes += int(a.sum(dtype=np.int64))
         bitplane += int(_POPCOUNT[a].sum(dtype=np.int64))
         zeros += int((a == 0).sum())

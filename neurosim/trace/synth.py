@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from neurosim.errors import Problem, TraceFormatError, UsageError
-from neurosim.trace.manifest import Producer, Recipe
+from neurosim.fsutil import read_text_input, short_repr
+from neurosim.jsonutil import loads_json_strict
+from neurosim.trace.manifest import MAX_DIM, MAX_ELEMENTS, MAX_OP_MACS, Producer, Recipe
 from neurosim.trace.quantize import quantize_activations, quantize_weights
 from neurosim.trace.writer import TraceWriter
 
@@ -59,21 +62,35 @@ BUILTIN_MODELS = {
 
 
 def model_from_hf_config(path: str | Path) -> ModelShape:
-    """Shapes from a HuggingFace ``config.json`` of a LLaMA-family model."""
+    """Shapes from a HuggingFace ``config.json`` of a LLaMA-family model; every field used is
+    checked (a positive integer, at most 2^20) and a problem names the file and the key."""
     path = Path(path)
     try:
-        cfg = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        cfg = loads_json_strict(read_text_input(path, TraceFormatError))
+    except ValueError as e:
         raise TraceFormatError(str(path), Problem("", f"cannot read config.json: {e}")) from None
+    if not isinstance(cfg, dict):
+        raise TraceFormatError(str(path), Problem("", "must be a JSON object"))
     need = ("hidden_size", "intermediate_size", "num_attention_heads", "num_hidden_layers")
-    missing = [k for k in need if not isinstance(cfg.get(k), int) or cfg[k] < 1]
-    if missing:
-        raise TraceFormatError(str(path), [Problem(k, "required positive integer is missing") for k in missing])
+    optional = ("num_key_value_heads", "head_dim")
+    problems = []
+    for k in need + optional:
+        v = cfg.get(k)
+        if v is None and k in optional:
+            continue
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 1 << 20:
+            problems.append(Problem(k, f"must be a positive integer up to 2^20, got {short_repr(v)}"))
+    name = cfg.get("_name_or_path") or cfg.get("model_type") or path.parent.name
+    if not isinstance(name, str):
+        problems.append(Problem("_name_or_path", f"must be a string, got {short_repr(name)}"))
+    if not problems and cfg["num_attention_heads"] % (cfg.get("num_key_value_heads") or cfg["num_attention_heads"]):
+        problems.append(Problem("num_key_value_heads", "must divide num_attention_heads"))
+    if problems:
+        raise TraceFormatError(str(path), problems)
     return ModelShape(
-        name=cfg.get("_name_or_path") or cfg.get("model_type", path.parent.name) or path.parent.name,
-        hidden=cfg["hidden_size"], intermediate=cfg["intermediate_size"], heads=cfg["num_attention_heads"],
-        kv_heads=cfg.get("num_key_value_heads") or cfg["num_attention_heads"], layers=cfg["num_hidden_layers"],
-        head_dim=cfg.get("head_dim") or 0,
+        name=name[:200] or "model", hidden=cfg["hidden_size"], intermediate=cfg["intermediate_size"],
+        heads=cfg["num_attention_heads"], kv_heads=cfg.get("num_key_value_heads") or cfg["num_attention_heads"],
+        layers=cfg["num_hidden_layers"], head_dim=cfg.get("head_dim") or 0,
     )
 
 
@@ -102,6 +119,10 @@ class ActivationModel:
     outlier_gain: float = 12.0
     token_scale_sigma: float = 0.5
     salient_ratio: float = 0.025
+
+    def __post_init__(self):
+        if not 0 <= self.salient_ratio < 1:
+            raise UsageError(f"salient ratio must be in [0, 1), got {self.salient_ratio!r}")
 
     def sample(self, rng: np.random.Generator, M: int, K: int):
         """Yield float32 row blocks of one ``[M, K]`` activation tensor."""
@@ -148,27 +169,26 @@ def read_topology(path: str | Path) -> list[GemmSpec]:
     """SCALE-Sim GEMM topology CSV: ``Layer, M, N, K,`` per line (note the order: N before K;
     A is M x K, B is K x N). A header line starting with ``Layer`` is skipped."""
     path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as e:
-        raise TraceFormatError(str(path), Problem("", f"cannot read: {e}")) from None
+    lines = read_text_input(path, TraceFormatError).splitlines()
     out, problems = [], []
     for lineno, row in enumerate(csv.reader(lines), start=1):
         cells = [c.strip() for c in row if c.strip()]
         if not cells or cells[0].lower() in ("layer", "layer name") or cells[0].startswith("#"):
             continue
         if len(cells) != 4:
-            problems.append(Problem(f"line {lineno}", f"expected 'Layer, M, N, K', got {row!r}"))
+            problems.append(Problem(f"line {lineno}", f"expected 'Layer, M, N, K', got {short_repr(row)}"))
             continue
         try:
             m, n, k = (int(c) for c in cells[1:])
         except ValueError:
-            problems.append(Problem(f"line {lineno}", f"M, N, K must be integers, got {cells[1:]}"))
+            problems.append(Problem(f"line {lineno}", f"M, N, K must be integers, got {short_repr(cells[1:])}"))
             continue
-        if min(m, n, k) < 1:
-            problems.append(Problem(f"line {lineno}", "M, N, K must be positive"))
+        if not 1 <= min(m, n, k) <= max(m, n, k) <= MAX_DIM:
+            problems.append(Problem(f"line {lineno}", f"M, N, K must be positive, at most {MAX_DIM}"))
             continue
-        out.append(GemmSpec(cells[0], m, k, n))
+        if len(problems) > 20:
+            break
+        out.append(GemmSpec(cells[0][:100], m, k, n))
     if not out and not problems:
         problems.append(Problem("", "no GEMM rows found"))
     if problems:
@@ -179,12 +199,60 @@ def read_topology(path: str | Path) -> list[GemmSpec]:
 def parse_gemm(text: str, index: int) -> GemmSpec:
     """``--gemm M,K,N`` -> a GemmSpec named ``gemm{index}``."""
     try:
-        m, k, n = (int(x) for x in text.split(","))
-        if min(m, k, n) < 1:
+        m, k, n = (int(x) for x in text.split(",") if len(x) <= 20)
+        if not 1 <= min(m, k, n) <= max(m, k, n) <= MAX_DIM:
             raise ValueError
     except ValueError:
-        raise UsageError(f"--gemm {text!r}: expected three positive integers M,K,N") from None
+        raise UsageError(f"--gemm {text[:80]!r}: expected three positive integers M,K,N (each at most "
+                         f"{MAX_DIM})") from None
     return GemmSpec(f"gemm{index}", m, k, n)
+
+
+def footprint(groups: list[tuple[str, list[GemmSpec]]], weights: bool) -> tuple[int, int]:
+    """(bytes written to disk, peak bytes of memory) of :func:`write_synthetic` for ``groups``."""
+    disk = peak = 0
+    for _, gemms in groups:
+        M, K = gemms[0].M, gemms[0].K
+        block = min(M, _ROWS) * K * 4 * 6  # float32 samples and the quantizer's temporaries
+        disk += M * K + 4 * M
+        w_peak = 0
+        if weights:
+            disk += sum(g.K * g.N + 4 * g.N for g in gemms)
+            w_peak = max(g.K * g.N * 4 * 4 for g in gemms)  # float32 draw, its abs/scaled copies, int8 codes
+        peak = max(peak, M * K + max(block, w_peak))
+    return disk, peak
+
+
+def _available_memory() -> int:
+    """Bytes of memory available to a new allocation (MemAvailable on Linux)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_footprint(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], weights: bool) -> None:
+    """Refuse, before allocating anything, a trace larger than the free disk or memory."""
+    for _, gemms in groups:
+        for g in gemms:
+            if g.M * g.K > MAX_ELEMENTS or g.K * g.N > MAX_ELEMENTS or g.M * g.K * g.N > MAX_OP_MACS:
+                raise UsageError(f"{g.name}: M={g.M}, K={g.K}, N={g.N} exceeds the trace format's limits "
+                                 "(2^40 elements per tensor, 2^56 products per op)")
+    disk, peak = footprint(groups, weights)
+    parent = Path(out).resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    free = shutil.disk_usage(parent).free
+    if disk > free:
+        raise UsageError(f"--out {out}: the trace would take {disk / 2**30:.2f} GiB, but only "
+                         f"{free / 2**30:.2f} GiB are free on that disk")
+    avail = _available_memory()
+    if peak > avail:
+        raise UsageError(f"this trace needs about {peak / 2**30:.2f} GiB of memory to generate, but only "
+                         f"{avail / 2**30:.2f} GiB are available (use fewer --tokens or --layers, or a smaller --gemm)")
 
 
 def write_synthetic(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], *, model_name: str, seed: int,
@@ -192,6 +260,7 @@ def write_synthetic(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], *
                     overwrite: bool = False, progress=None) -> Path:
     """Generate and write a synthetic trace; each group is one shared activation tensor."""
     recipe = recipe or Recipe(salient_rule="ratio", salient_param=act_model.salient_ratio)
+    check_footprint(out, groups, weights)
     tokens = groups[0][1][0].M
     producer = Producer(model=model_name, tokens=tokens, text_source=f"synthetic (seed {seed})")
     meta = {**dataclasses.asdict(act_model), "seed": seed}

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from neurosim import __version__
-from neurosim.errors import UsageError
+from neurosim.errors import TraceFormatError, UsageError
+from neurosim.fsutil import OutputError, clean_stale, prepare_output_dir, publish_dir
 from neurosim.trace.manifest import Manifest, Op, Producer, Recipe, TensorInfo, parse_manifest
 
 _CHUNK = 1 << 22
@@ -30,6 +31,25 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def check_trace_out(out_dir: str | Path, overwrite: bool) -> Path:
+    """Refuse an output path a trace must not replace: a file, the working directory or one of its
+    parents, or a directory that is neither empty nor a trace; clean a killed writer's leftovers."""
+    out_dir = Path(out_dir)
+    resolved = out_dir.resolve()
+    if resolved == Path.cwd() or resolved in Path.cwd().parents or resolved.parent == resolved:
+        raise UsageError(f"--out {out_dir}: is the working directory or one of its parents; name a new directory")
+    clean_stale(resolved.parent, resolved.name)
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise OutputError(f"--out {out_dir}: exists and is not a directory; it is never replaced")
+    if out_dir.exists():
+        if not overwrite:
+            raise UsageError(f"--out {out_dir}: already exists (pass --force to replace it)")
+        if any(out_dir.iterdir()) and not (out_dir / "manifest.json").is_file():
+            raise OutputError(f"--out {out_dir}: holds files and is not a trace; it is never replaced")
+    prepare_output_dir(resolved.parent, "--out")
+    return out_dir
+
+
 class TraceWriter:
     """Write a trace v1 directory. Use as a context manager; nothing appears at ``out_dir``
     unless the block finishes without an exception.
@@ -42,10 +62,7 @@ class TraceWriter:
 
     def __init__(self, out_dir: str | Path, producer: Producer, recipe: Recipe, *, synthetic_model: dict | None = None,
                  extra: dict[str, Any] | None = None, overwrite: bool = False):
-        self.out_dir = Path(out_dir)
-        if self.out_dir.exists() and not overwrite:
-            raise UsageError(f"{self.out_dir}: already exists (pass overwrite to replace it)")
-        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.out_dir = check_trace_out(out_dir, overwrite)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent))
         os.chmod(self._tmp, 0o755)  # mkdtemp makes it private; a published trace is a normal directory
         self.producer = dataclasses.replace(producer, tool=f"neurosim {__version__}")
@@ -80,20 +97,22 @@ class TraceWriter:
         return op
 
     def close(self) -> Path:
-        """Write the manifest, check it parses, and move the directory into place."""
-        manifest = Manifest(self.producer, self.recipe, tuple(self._ops), dict(self._tensors),
-                            synthetic=self.synthetic_model is not None, synthetic_model=self.synthetic_model,
-                            extra=self.extra)
-        text = manifest.to_json()
-        parse_manifest(text, str(self.out_dir / "manifest.json"))  # never publish what we cannot read
-        (self._tmp / "manifest.json").write_text(text)
-        if self.out_dir.exists():
-            trash = self.out_dir.with_name(f".{self.out_dir.name}.old-{os.getpid()}")
-            os.rename(self.out_dir, trash)
-            os.rename(self._tmp, self.out_dir)
-            shutil.rmtree(trash)
-        else:
-            os.rename(self._tmp, self.out_dir)
+        """Write the manifest, check it parses, and move the directory into place; on any failure
+        the temporary directory is removed and nothing is published."""
+        try:
+            manifest = Manifest(self.producer, self.recipe, tuple(self._ops), dict(self._tensors),
+                                synthetic=self.synthetic_model is not None, synthetic_model=self.synthetic_model,
+                                extra=self.extra)
+            text = manifest.to_json()
+            try:
+                parse_manifest(text, "manifest.json")  # never publish what we cannot read
+            except TraceFormatError as e:
+                raise RuntimeError(f"the trace writer produced an invalid manifest (a bug): {e}") from None
+            (self._tmp / "manifest.json").write_text(text)
+            publish_dir(self._tmp, self.out_dir)
+        except BaseException:
+            self.abort()
+            raise
         return self.out_dir
 
     def abort(self) -> None:
