@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from neurosim.errors import Problem, SourceError
-from neurosim.fsutil import (OutputError, atomic_write_text, clean_stale, prepare_output_dir, read_text_input,
-                             short_repr)
+from neurosim.fsutil import OutputError, atomic_write_text, clean_stale, prepare_output_dir, read_text_input, short_repr
 from neurosim.jsonutil import loads_json_strict
 
 RESULTS_FORMAT = "neurosim-results/1"

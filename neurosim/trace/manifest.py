@@ -222,7 +222,7 @@ def parse_manifest(text: str, source: str) -> Manifest:
         sha_ok = isinstance(t["sha256"], str) and len(t["sha256"]) == 64
         if not (shape_ok and file_ok and sha_ok and t["dtype"] in ("int8", "float32")):
             problems.append(Problem(path, "needs a plain .npy file name, dtype int8|float32, a shape of 1-4 positive "
-                                    f"dimensions with at most 2^40 elements, and a 64-hex sha256"))
+                                    "dimensions with at most 2^40 elements, and a 64-hex sha256"))
             continue
         tensors[name] = TensorInfo(t["file"], t["dtype"], tuple(t["shape"]), t["sha256"])
     ops = []
