@@ -83,6 +83,8 @@ def _simulate_with_timeline(tr: Trace, spec: HwSpec, run_dir: Path, detail: str,
     """Simulate while streaming the Chrome trace into a temporary file inside ``run_dir``."""
     from neurosim.report.timeline import ChromeTraceWriter
 
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".timeline.json.tmp-", dir=run_dir)
     try:
         os.chmod(tmp, 0o666 & ~umask())
@@ -92,6 +94,8 @@ def _simulate_with_timeline(tr: Trace, spec: HwSpec, run_dir: Path, detail: str,
             writer.close()
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        if created:
+            run_dir.rmdir()
         raise
     return r, Path(tmp)
 

@@ -369,6 +369,20 @@ def _fraction(text: str) -> float:
     return v
 
 
+class _StderrHandler(logging.Handler):
+    """Warnings of the library's ``neurosim`` loggers, one line each, on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"neurosim: {record.getMessage()}", file=sys.stderr)
+
+
+def _log_to_stderr() -> None:
+    log = logging.getLogger("neurosim")
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        log.addHandler(_StderrHandler(logging.WARNING))
+        log.propagate = False
+
+
 def _interrupted(e: BaseException) -> bool:
     """Whether an exception is, or was caused by, Ctrl-C (numba kernels surface it as SystemError)."""
     seen = set()
@@ -383,7 +397,7 @@ def _interrupted(e: BaseException) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(format="neurosim: %(message)s", level=logging.WARNING, stream=sys.stderr)
+    _log_to_stderr()
     try:
         return args.func(args)
     except SourceError as e:

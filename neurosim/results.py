@@ -163,6 +163,9 @@ def energy_csv(r: Results) -> str:
 
 #: Every file a run writes into its directory; nothing else there is ever removed or replaced.
 RUN_FILES = ("results.json", "layers.csv", "energy.csv", "config.resolved.yaml", "timeline.json")
+#: Written first into every run directory: marks it as neurosim's even when a run was killed
+#: before results.json was written.
+RUN_MARKER = ".neurosim-run"
 
 
 def check_run_dir(out_dir: str | Path, force: bool = False) -> Path:
@@ -175,7 +178,8 @@ def check_run_dir(out_dir: str | Path, force: bool = False) -> Path:
             raise OutputError(f"{out_dir}: exists and is not a directory")
         clean_stale(out_dir)
         entries = [e for e in out_dir.iterdir() if not e.name.startswith(".")]
-        if entries and not (out_dir / "results.json").is_file() and not force:
+        ours = (out_dir / RUN_MARKER).is_file() or (out_dir / "results.json").is_file()
+        if entries and not ours and not force:
             raise OutputError(f"{out_dir}: exists, holds files and is not a neurosim run directory "
                               "(pass --force to write into it; no file of yours is removed)")
         return prepare_output_dir(out_dir)
@@ -195,6 +199,7 @@ def write_run_dir(out_dir: str | Path, results: Results, resolved_config_yaml: s
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results_text = results.to_json()
+    (out_dir / RUN_MARKER).write_text("written by neurosim; files of yours here are never removed\n")
     extra = dict(extra_files or {})
     for stale in ("results.json", *(n for n in RUN_FILES[4:] if n not in extra)):
         with contextlib.suppress(FileNotFoundError):

@@ -31,7 +31,8 @@ def test_run_writes_the_four_files_per_config(run_dir):
     out, stdout = run_dir
     for name in ("acc_if_64x64", "mac_64x64_os"):
         d = out / name
-        assert {p.name for p in d.iterdir()} == {"results.json", "layers.csv", "energy.csv", "config.resolved.yaml"}
+        assert {p.name for p in d.iterdir()} == {".neurosim-run", "results.json", "layers.csv", "energy.csv",
+                                                 "config.resolved.yaml"}
         res = json.loads((d / "results.json").read_text())
         for key in ("design", "clock_mhz", "total_cycles", "compute_cycles", "stall_cycles", "latency_s", "energy_pj",
                     "layers", "provenance"):

@@ -12,6 +12,8 @@ from neurosim.config.schema import spec_field
 from neurosim.fsutil import SAFE_NAME
 
 BITS = dict(lo=1, hi=32, unit="bit")
+#: A signed code or operand needs a sign bit and at least one magnitude bit.
+SIGNED_BITS = dict(lo=2, hi=32, unit="bit")
 #: 128 B to 4 GiB: below that no tile fits, above it no on-chip SRAM exists.
 SIZE_KIB = dict(lo=0.125, hi=4 * 1024 * 1024)
 #: A config name becomes a directory name under --out: one safe path component.
@@ -35,7 +37,7 @@ class SramSpec:
 class DenseSpikeStoreSpec(SramSpec):
     """Spike memory for normal activation codes, stored densely at ``code_bits`` each."""
 
-    code_bits: int = spec_field(4, doc="bits per stored normal code (sign included)", **BITS)
+    code_bits: int = spec_field(4, doc="bits per stored normal code (sign included)", **SIGNED_BITS)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class SalientSpikeStoreSpec(SramSpec):
     """Side store for salient codes: each entry holds the code and its column index."""
 
     size_kib: float = spec_field(16.0, doc="capacity", unit="KiB", **SIZE_KIB)
-    code_bits: int = spec_field(8, doc="bits per stored salient code (sign included)", **BITS)
+    code_bits: int = spec_field(8, doc="bits per stored salient code (sign included)", **SIGNED_BITS)
     index_bits: int = spec_field(16, doc="bits of the column index stored with each salient code", **BITS)
 
 
@@ -94,7 +96,7 @@ class AccArraySpec:
     rows: int = spec_field(doc="input lanes that step together (spike rows)", lo=1, hi=4096)
     cols: int = spec_field(doc="output neurons (accumulators) per row", lo=1, hi=4096)
     membrane_bits: int = spec_field(24, doc="membrane potential (accumulator) width", **BITS)
-    weight_bits: int = spec_field(4, doc="weight code width", **BITS)
+    weight_bits: int = spec_field(4, doc="weight code width", **SIGNED_BITS)
     dispatch: str = spec_field(
         "time_stepped", doc="time_stepped: a step costs the row group's max spike count; "
         "event_queue: address-event packets, cost = total spikes over lanes", choices=("time_stepped", "event_queue")
@@ -123,8 +125,8 @@ class MacArraySpec:
     rows: int = spec_field(doc="PE rows", lo=1, hi=4096)
     cols: int = spec_field(doc="PE columns", lo=1, hi=4096)
     dataflow: str = spec_field("os", doc="os: output stationary; ws: weight stationary", choices=("os", "ws"))
-    act_bits: int = spec_field(4, doc="activation operand width", **BITS)
-    weight_bits: int = spec_field(4, doc="weight operand width", **BITS)
+    act_bits: int = spec_field(4, doc="activation operand width", **SIGNED_BITS)
+    weight_bits: int = spec_field(4, doc="weight operand width", **SIGNED_BITS)
     acc_bits: int = spec_field(32, doc="accumulator width", **BITS)
 
 

@@ -1,0 +1,795 @@
+"""Hostile use of every command (issue #10): each class of defect found by trying the CLI as a
+hostile new user, with a regression test per class, and one table of hostile inputs run through
+every command asserting: exit code 0, 2 or 130; no traceback; nothing written outside the output
+path; no pre-existing user file removed."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from helpers import make_trace
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from neurosim.cli import main
+from neurosim.config.hw import DESIGNS
+from neurosim.config.schema import field_meta, iter_keys
+from neurosim.errors import NeurosimError
+from neurosim.fsutil import SAFE_NAME, child
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "traces/tiny_gemm"
+TINY_MAC = ROOT / "hw_configs/tiny_mac.yaml"
+TINY_ACC = ROOT / "hw_configs/tiny_acc_if.yaml"
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    """Run the CLI in-process; argparse's own exits count as exit codes."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, float]]:
+    """Every file under ``root`` with size and mtime (symlinks not followed)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames + dirnames:
+            p = Path(dirpath) / name
+            st_ = os.lstat(p)
+            out[str(p.relative_to(root))] = (st_.st_size, st_.st_mtime)
+    return out
+
+
+def config(tmp: Path, base: Path = TINY_MAC, **changes) -> Path:
+    data = yaml.safe_load(base.read_text())
+    data.update(changes)
+    path = tmp / f"cfg_{len(list(tmp.glob('cfg_*')))}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+# --- 1. a config's name is used as a path ------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["/tmp/evil", "../x", "", ".", "..", "./x", "a/b", ".hidden", "x" * 65, "a\nb"])
+def test_unsafe_config_names_are_rejected_and_nothing_is_written(tmp_path, capsys, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    victim = tmp_path / "x"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    before = snapshot(tmp_path)
+    code, _, err = cli(capsys, "run", TINY, "--hw", config(tmp_path, name=name), "--out", tmp_path / "out")
+    assert code == 2 and "name" in err and "Traceback" not in err
+    after = snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if not k.startswith("cfg_")} == \
+        {k: v for k, v in before.items() if not k.startswith("cfg_")}
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_child_never_leaves_the_output_directory(name):
+    out = Path("/tmp/neurosim-out")
+    try:
+        p = child(out, name)
+    except NeurosimError:
+        assert not SAFE_NAME.match(name)
+        return
+    assert p.resolve().parent == out.resolve() and SAFE_NAME.match(name)
+
+
+def test_names_differing_only_in_case_collide(tmp_path, capsys):
+    a, b = config(tmp_path, name="Design"), config(tmp_path, name="design")
+    code, _, err = cli(capsys, "run", TINY, "--hw", a, "--hw", b, "--out", tmp_path / "o")
+    assert code == 2 and "share a name" in err
+
+
+# --- 2. replacing a run directory ---------------------------------------------------------------
+
+def test_rerun_keeps_user_files_and_removes_only_stale_run_files(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", out, "--timeline")[0] == 0
+    d = out / "tiny_mac"
+    (d / "notes.md").write_text("my notes")
+    assert cli(capsys, "report", d, "--plots")[0] == 0
+    plots = {p.name for p in d.glob("*.png")}
+    assert plots and (d / "timeline.json").exists()
+    assert cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", out)[0] == 0
+    names = {p.name for p in d.iterdir()}
+    assert "notes.md" in names and plots <= names
+    assert "timeline.json" not in names  # it described the previous run
+    assert [p.name for p in d.iterdir() if p.name.startswith(".")] == [".neurosim-run"]
+
+
+def test_run_killed_between_renames_is_recovered(tmp_path, capsys):
+    """An older neurosim swapped whole directories: a kill between the renames left only
+    ``.NAME.old-PID``; the next run restores it (with the user's files) and writes into it."""
+    out = tmp_path / "o"
+    assert cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", out)[0] == 0
+    (out / "tiny_mac" / "notes.md").write_text("mine")
+    os.rename(out / "tiny_mac", out / ".tiny_mac.old-12345")
+    (out / ".tiny_mac.tmp-abc").mkdir()
+    assert cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", out)[0] == 0
+    assert (out / "tiny_mac" / "notes.md").read_text() == "mine"
+    assert sorted(p.name for p in out.iterdir()) == ["tiny_mac"]
+
+
+def test_run_killed_while_writing_leaves_no_results_json_beside_new_files(tmp_path, capsys, monkeypatch):
+    import neurosim.results as results
+
+    out = tmp_path / "o"
+    assert cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", out)[0] == 0
+    real = results.atomic_write_text
+
+    def dying(path, text):
+        if Path(path).name == "energy.csv":
+            raise KeyboardInterrupt
+        return real(path, text)
+
+    monkeypatch.setattr(results, "atomic_write_text", dying)
+    code, _, err = cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", out)
+    assert code == 130 and "Traceback" not in err
+    assert not (out / "tiny_mac" / "results.json").exists()  # incomplete: never passed off as whole
+    monkeypatch.setattr(results, "atomic_write_text", real)
+    code, _, err = cli(capsys, "report", out / "tiny_mac")
+    assert code == 2 and "did not finish" in err
+    assert cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", out)[0] == 0
+
+
+def test_foreign_directory_needs_force_and_keeps_its_files(tmp_path, capsys):
+    d = tmp_path / "o" / "tiny_mac"
+    d.mkdir(parents=True)
+    (d / "thesis.tex").write_text("x")
+    code, _, err = cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", tmp_path / "o")
+    assert code == 2 and "--force" in err and not (d / "results.json").exists()
+    assert cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", tmp_path / "o", "--force")[0] == 0
+    assert (d / "thesis.tex").read_text() == "x" and (d / "results.json").exists()
+
+
+# --- 3. synth outputs ------------------------------------------------------------------------
+
+def test_synth_never_replaces_a_file_or_the_working_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    f = tmp_path / "data.txt"
+    f.write_text("precious")
+    code, _, err = cli(capsys, "synth", "--gemm", "4,4,4", "--out", f, "--force")
+    assert code == 2 and f.read_text() == "precious" and "not a directory" in err
+    code, _, err = cli(capsys, "synth", "--gemm", "4,4,4", "--out", ".", "--force")
+    assert code == 2 and "working directory" in err
+    code, _, err = cli(capsys, "synth", "--gemm", "4,4,4", "--out", "..", "--force")
+    assert code == 2
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "a.txt").write_text("a")
+    code, _, err = cli(capsys, "synth", "--gemm", "4,4,4", "--out", "mine", "--force")
+    assert code == 2 and "not a trace" in err and (tmp_path / "mine" / "a.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.txt", "mine"]
+
+
+def test_synth_blames_the_input_config_and_leaks_no_temporary(tmp_path, capsys):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+                               "num_key_value_heads": -2, "num_hidden_layers": 2}))
+    code, _, err = cli(capsys, "synth", "--model", cfg, "--tokens", "4", "--out", tmp_path / "t")
+    assert code == 2 and str(cfg) in err and "num_key_value_heads" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+
+
+def test_trace_writer_failing_at_close_leaks_nothing(tmp_path, monkeypatch):
+    import neurosim.trace.writer as writer
+    from neurosim.errors import Problem
+    from neurosim.trace import Producer, Recipe, TraceWriter
+
+    def broken(text, source):
+        raise writer.TraceFormatError(source, Problem("ops", "boom"))
+
+    monkeypatch.setattr(writer, "parse_manifest", broken)
+    with pytest.raises(RuntimeError, match="a bug"), TraceWriter(tmp_path / "t", Producer("m", 2), Recipe()) as w:
+        a = w.add_tensor("a", np.zeros((2, 2), np.int8))
+        s = w.add_tensor("s", np.ones(2, np.float32))
+        w.add_op("op", "linear", a, s, weight_bits=4, N=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- 4. tensor files that are symlinks -------------------------------------------------------
+
+def test_symlinked_tensor_outside_the_trace_is_refused_and_content_never_echoed(tmp_path, capsys):
+    tr = tmp_path / "tr"
+    shutil.copytree(TINY, tr)
+    f = sorted(tr.glob("*.npy"))[0]
+    outside = tmp_path / "outside.npy"
+    os.rename(f, outside)
+    os.symlink(outside, f)
+    code, _, err = cli(capsys, "trace", "validate", tr)
+    assert code == 2 and "outside the trace directory" in err
+    f.unlink()
+    (tr / "secret.txt").write_text("hunter2-password")
+    os.symlink("secret.txt", f)
+    for cmd in (["trace", "validate", tr], ["trace", "info", tr], ["run", tr, "--hw", TINY_MAC, "--out", tmp_path / "o"]):
+        code, _, err = cli(capsys, *cmd)
+        assert code == 2 and "hunter2" not in err and "Traceback" not in err
+
+
+def test_tensor_that_is_a_fifo_or_directory_is_refused(tmp_path, capsys):
+    tr = tmp_path / "tr"
+    shutil.copytree(TINY, tr)
+    f = sorted(tr.glob("*.npy"))[0]
+    f.unlink()
+    os.mkfifo(f)
+    code, _, err = cli(capsys, "trace", "validate", tr)
+    assert code == 2 and "not a regular file" in err
+
+
+# --- 5. YAML alias bombs ---------------------------------------------------------------------
+
+BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"]
+                 + [f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
+                 + ["name: *i"])
+
+
+def test_alias_bomb_is_refused_quickly_with_a_bounded_message(tmp_path, capsys):
+    p = tmp_path / "bomb.yaml"
+    p.write_text(BOMB)
+    assert len(BOMB) < 1024
+    t = time.perf_counter()
+    for cmd in (["validate", p], ["show-config", p], ["run", TINY, "--hw", p, "--out", tmp_path / "o"]):
+        code, _, err = cli(capsys, *cmd)
+        assert code == 2 and "aliases" in err and len(err) < 500
+    assert time.perf_counter() - t < 5
+
+
+@given(st.recursive(st.integers() | st.text(max_size=300) | st.floats(allow_nan=False),
+                    lambda c: st.lists(c, max_size=30) | st.dictionaries(st.text(max_size=5), c, max_size=30),
+                    max_leaves=200))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_every_config_message_is_bounded(value):
+    from neurosim.config.loader import spec_from_mapping
+
+    data = yaml.safe_load(TINY_MAC.read_text())
+    data["array"] = {**data["array"], "rows": value}
+    data["dram"] = value
+    try:
+        spec_from_mapping(data, "c.yaml")
+    except NeurosimError as e:
+        assert all(len(line) < 400 for line in str(e).splitlines())
+
+
+# --- 6-8. sweeps -------------------------------------------------------------------------------
+
+def test_sweep_whose_points_all_failed_exits_1_and_says_so(tmp_path, capsys):
+    """32 salient codes per token (640 bits) fit no tile of a 128 or 256 B salient store."""
+    codes = np.ones((64, 64), np.int8)
+    codes[:, :32] = 50
+    tr = make_trace(tmp_path / "t", codes, 8)
+    code, out, err = cli(capsys, "sweep", "--hw", TINY_ACC, "--trace", tr, "--grid",
+                         "spike_memory.salient.size_kib=0.125,0.15", "--out", tmp_path / "s")
+    assert code == 1
+    assert "2 of 2 points FAILED" in err.strip().splitlines()[-1]
+
+
+def test_two_identical_traces_are_two_rows(tmp_path, capsys):
+    import pandas as pd
+
+    t2 = tmp_path / "copy"
+    shutil.copytree(TINY, t2)
+    code, _, err = cli(capsys, "sweep", "--hw", TINY_MAC, "--trace", TINY, "--trace", t2, "--grid",
+                       "array.rows=4,8", "--out", tmp_path / "s")
+    assert code == 0, err
+    df = pd.read_csv(tmp_path / "s" / "sweep.csv")
+    assert len(df) == 4 and df["trace"].nunique() == 2
+
+
+def test_grid_null_values_work_like_set_and_empty_items_are_named(tmp_path, capsys):
+    import pandas as pd
+
+    code, _, err = cli(capsys, "sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid",
+                       "interconnect.energy_pj_per_bit=null,0.1", "--out", tmp_path / "s")
+    assert code == 0, err
+    df = pd.read_csv(tmp_path / "s" / "sweep.csv")
+    assert len(df) == 2 and df["energy_pj_interconnect"].nunique() == 2
+    code, _, err = cli(capsys, "sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid", "array.rows=4,,8",
+                       "--out", tmp_path / "s2")
+    assert code == 2 and "value 2 of 3 is empty" in err and "None" not in err
+
+
+# --- 9. every number has bounds that keep results finite ----------------------------------------
+
+NUMERIC = [(design, path, f, tp) for design, cls in DESIGNS.items() for path, f, tp in iter_keys(cls)
+           if tp in (int, float)]
+
+
+@pytest.mark.parametrize("design,path,f,tp", NUMERIC, ids=[f"{d}:{p}" for d, p, _, _ in NUMERIC])
+def test_every_numeric_key_has_both_bounds(design, path, f, tp):
+    meta = field_meta(f)
+    assert meta["lo"] is not None and meta["hi"] is not None, f"{path} needs a lower and an upper bound"
+
+
+@pytest.mark.parametrize("design,path,f,tp", NUMERIC, ids=[f"{d}:{p}" for d, p, _, _ in NUMERIC])
+def test_extreme_valid_values_give_finite_results_or_a_clean_error(tmp_path, design, path, f, tp):
+    """At each bound of each key (everything else as shipped): results.json is finite JSON, or the
+    run stops with a user error (e.g. no tiling fits a 128 B SRAM)."""
+    from neurosim.api import run
+
+    meta = field_meta(f)
+    base = TINY_ACC if design == "acc_if" else TINY_MAC
+    for value in (meta["lo"] + (1 if meta["lo_exclusive"] and tp is int else 0), meta["hi"]):
+        if tp is int:
+            value = int(value)
+        try:
+            run(TINY, [base], tmp_path / "o", overrides=[f"{path}={value}"])
+        except NeurosimError:
+            continue
+        text = (tmp_path / "o" / yaml.safe_load(base.read_text())["name"] / "results.json").read_text()
+        assert "NaN" not in text and "Infinity" not in text, f"{path}={value}"
+        json.loads(text)
+
+
+# --- 10-12. checks, --set scalars, manifests --------------------------------------------------
+
+def test_check_without_weight_codes_says_nothing_was_checked(tmp_path, capsys):
+    assert cli(capsys, "synth", "--gemm", "8,16,4", "--out", tmp_path / "t")[0] == 0
+    code, _, err = cli(capsys, "run", tmp_path / "t", "--hw", TINY_MAC, "--out", tmp_path / "o", "--check")
+    assert code == 0 and "nothing was checked" in err and "gemm0" in err
+
+
+@pytest.mark.parametrize("text,value", [("010", 10), ("0o10", 8), ("0x10", 16), ("1e3", 1000.0), ("1:30", "1:30"),
+                                        ("yes", "yes"), ("null", None), ("~", None), ("true", True), ("2.5", 2.5)])
+def test_set_values_parse_as_yaml_1_2_core(text, value):
+    from neurosim.config.overrides import parse_override
+
+    assert parse_override(f"a.b={text}") == ("a.b", value)
+
+
+def test_set_octal_lookalike_and_sexagesimal(capsys):
+    code, out, _ = cli(capsys, "show-config", TINY_MAC, "--set", "array.rows=010")
+    assert code == 0 and "rows: 10\n" in out
+    code, _, err = cli(capsys, "show-config", TINY_MAC, "--set", "array.rows=1:30")
+    assert code == 2 and "'1:30'" in err
+
+
+def test_manifest_with_a_duplicated_key_is_rejected(tmp_path, capsys):
+    tr = tmp_path / "tr"
+    shutil.copytree(TINY, tr)
+    text = (tr / "manifest.json").read_text()
+    (tr / "manifest.json").write_text(text.replace('"version": 1,', '"version": 1, "version": 1,', 1))
+    code, _, err = cli(capsys, "trace", "validate", tr)
+    assert code == 2 and "duplicate key 'version'" in err
+
+
+# --- 13. synth arguments and sizes ---------------------------------------------------------------
+
+@pytest.mark.parametrize("args,msg", [
+    (["--gemm", "4,4,4", "--salient-ratio", "-1"], "fraction"),
+    (["--gemm", "4,4,4", "--salient-ratio", "nan"], "fraction"),
+    (["--model", "llama2-7b", "--tokens", "1000000000"], "limits"),
+    (["--model", "llama2-7b", "--tokens", "20000000"], "GiB"),
+    (["--gemm", "100000000,100000,1000"], "limits"),
+    (["--gemm", "4000000,100000,1"], "GiB"),
+    (["--gemm", "1,1," + "9" * 5000], "M,K,N"),
+    (["--model", "llama2-7b", "--tokens", "9" * 5000], "positive integer"),
+])
+def test_synth_refuses_bad_or_oversized_requests_before_allocating(tmp_path, capsys, args, msg):
+    tracemalloc.start()
+    code, _, err = cli(capsys, "synth", *args, "--out", tmp_path / "t")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert code == 2 and msg in err and "Traceback" not in err
+    assert peak < 64 << 20 and not (tmp_path / "t").exists()
+
+
+# --- 14-15. malformed configs and traces ---------------------------------------------------------
+
+CONFIG_TEXTS = {
+    "non-scalar key": "? [a, b]\n: 1\n",
+    "mapping key": "? {a: 1}\n: 1\n",
+    "deep nesting": "a: " + "[" * 2000 + "]" * 2000 + "\n",
+    "deep mapping": "".join("  " * i + f"k{i}:\n" for i in range(200)) + "  " * 200 + "v: 1\n",
+    "huge integer": "name: x\ndesign: mac\nclock_mhz: " + "9" * 5000 + "\n",
+    "huge float": "clock_mhz: 1" + "0" * 400 + ".5\n",
+    "self alias": "a: &a [*a]\n",
+    "not utf-8": b"\xff\xfe name: x\n",
+    "binary": bytes(range(256)),
+    "top-level list": "- 1\n- 2\n",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("what", list(CONFIG_TEXTS))
+def test_malformed_configs_are_one_clean_error(tmp_path, capsys, what):
+    p = tmp_path / "c.yaml"
+    content = CONFIG_TEXTS[what]
+    p.write_bytes(content if isinstance(content, bytes) else content.encode())
+    for cmd in (["validate", p], ["show-config", p]):
+        code, _, err = cli(capsys, *cmd)
+        assert code == 2 and str(p) in err and "Traceback" not in err and len(err) < 2000
+
+
+@pytest.mark.parametrize("entry", [
+    {"value": "big", "unit": "pJ", "source": "x", "status": "V"},
+    {"value": [1], "unit": ["pJ"], "source": 5, "status": {"a": 1}},
+    {"value": 1e300, "unit": "pJ", "source": "x", "status": "V"},
+    "scalar",
+])
+def test_energy_table_fields_of_the_wrong_type(tmp_path, capsys, entry):
+    from neurosim.config.energy_table import shipped_table_path
+
+    data = yaml.safe_load(shipped_table_path("45nm").read_text())
+    data["entries"]["int_add_8b"] = entry
+    data["sram_points"] = 5
+    p = tmp_path / "t.yaml"
+    p.write_text(yaml.safe_dump(data))
+    code, _, err = cli(capsys, "validate", p)
+    assert code == 2 and "entries.int_add_8b" in err and "sram_points" in err and "Traceback" not in err
+    code, _, err = cli(capsys, "run", TINY, "--hw", config(tmp_path, technology=str(p)), "--out", tmp_path / "o")
+    assert code == 2 and "Traceback" not in err
+
+
+def _manifest_variants() -> dict[str, str]:
+    base = json.loads((TINY / "manifest.json").read_text())
+    t0 = next(iter(base["tensors"]))
+
+    def with_(f):
+        d = json.loads(json.dumps(base))
+        f(d)
+        return json.dumps(d)
+
+    return {
+        "shape overflows int64": with_(lambda d: d["tensors"][t0].update(shape=[4, 2 ** 62])),
+        "huge op": with_(lambda d: d["ops"][0].update(M=2 ** 31, K=2 ** 31, N=2 ** 31)),
+        "bool dims": with_(lambda d: d["tensors"][t0].update(shape=[True, True])),
+        "deep nesting": json.dumps(base)[:-1] + ', "extra": ' + "[" * 3000 + "]" * 3000 + "}",
+        "huge int": json.dumps(base).replace('"tokens": 16', '"tokens": ' + "9" * 4000),
+        "huge float": with_(lambda d: d["recipe"].update(salient_param=int("9" * 400))),
+        "NaN": json.dumps(base).replace('"salient_param": 0.025', '"salient_param": NaN'),
+        "not an object": "[1, 2]",
+        "long unknown key": with_(lambda d: d.update({"k" * 100000: 1})),
+    }
+
+
+@pytest.mark.parametrize("what", list(_manifest_variants()))
+def test_malformed_manifests_are_one_clean_error(tmp_path, capsys, what):
+    tr = tmp_path / "tr"
+    shutil.copytree(TINY, tr)
+    (tr / "manifest.json").write_text(_manifest_variants()[what])
+    for cmd in (["trace", "validate", tr], ["trace", "info", tr], ["run", tr, "--hw", TINY_MAC, "--out", tmp_path / "o"]):
+        code, _, err = cli(capsys, *cmd)
+        assert code == 2 and "manifest.json" in err and "Traceback" not in err and len(err) < 3000
+    assert not (tmp_path / "o").exists()
+
+
+# --- 16. outputs that cannot be written --------------------------------------------------------
+
+def test_out_that_is_a_file_or_under_a_file_fails_before_simulating(tmp_path, capsys):
+    f = tmp_path / "f"
+    f.write_text("x")
+    for out in (f, f / "sub"):
+        for cmd in (["run", TINY, "--hw", TINY_MAC, "--out", out],
+                    ["sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid", "array.rows=4", "--out", out],
+                    ["synth", "--gemm", "4,4,4", "--out", out]):
+            code, _, err = cli(capsys, *cmd)
+            assert code == 2 and "Traceback" not in err and str(f) in err
+    assert f.read_text() == "x"
+
+
+@pytest.mark.parametrize("err_no", [errno.ENOSPC, errno.EACCES, errno.EROFS])
+def test_disk_full_or_permission_denied_while_writing_is_a_clean_error(tmp_path, capsys, monkeypatch, err_no):
+    import neurosim.results as results
+
+    def failing(path, text):
+        raise OSError(err_no, os.strerror(err_no), str(path))
+
+    monkeypatch.setattr(results, "atomic_write_text", failing)
+    code, _, err = cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", tmp_path / "o")
+    assert code == 2 and os.strerror(err_no) in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "tiny_mac" / "results.json").exists()
+
+
+# --- 17. sweep store and scheduler -------------------------------------------------------------
+
+def test_corrupt_or_foreign_point_files_are_skipped_with_a_warning(tmp_path, capsys):
+    args = ["sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid", "array.rows=4,8", "--out", tmp_path / "s"]
+    assert cli(capsys, *args)[0] == 0
+    points = sorted((tmp_path / "s" / "points").glob("*.json"))
+    points[0].write_bytes(b"\xff garbage")
+    (tmp_path / "s" / "points" / "notes.json").write_text('{"mine": true}')
+    (tmp_path / "s" / "points" / "dir.json").mkdir()
+    code, out, err = cli(capsys, *args)
+    assert code == 0 and "Traceback" not in err
+    assert "notes.json" in err and points[0].name in err and "dir.json" in err
+    assert "2 rows (0 failed)" in out
+    assert (tmp_path / "s" / "points" / "notes.json").read_text() == '{"mine": true}'
+
+
+def test_unreachable_scheduler_is_a_message_after_a_bounded_wait(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("dask.distributed")
+    import neurosim.sweep.runner as runner
+
+    monkeypatch.setattr(runner, "SCHEDULER_TIMEOUT_S", 2)
+    t = time.perf_counter()
+    code, _, err = cli(capsys, "sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid", "array.rows=4",
+                       "--scheduler", "tcp://127.0.0.1:9", "--out", tmp_path / "s")
+    assert code == 2 and "no Dask scheduler answered" in err and "Traceback" not in err
+    assert time.perf_counter() - t < 30
+
+
+# --- 18. report on mismatched or tampered runs ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    from neurosim.api import run
+
+    out = tmp_path_factory.mktemp("runs")
+    run(TINY, [TINY_MAC], out / "a")
+    run(ROOT / "traces/smollm2_synth_l1_t32", [TINY_MAC], out / "b")
+    return out
+
+
+def test_report_on_runs_of_different_traces(two_runs, capsys):
+    code, _, err = cli(capsys, "report", two_runs / "a" / "tiny_mac", two_runs / "b" / "tiny_mac")
+    assert code == 2 and "different traces" in err
+
+
+def _tampered():
+    def edit(f):
+        def apply(d):
+            f(d)
+            return json.dumps(d)
+        return apply
+
+    return {
+        "wrong total type": edit(lambda d: d.update(total_cycles="many")),
+        "missing energy": edit(lambda d: d.pop("energy_pj")),
+        "layer not an object": edit(lambda d: d.update(layers=[1, 2])),
+        "layer energy strings": edit(lambda d: d["layers"][0].update(energy_pj={"total": "x"})),
+        "layers not a list": edit(lambda d: d.update(layers={"a": 1})),
+        "missing layer key": edit(lambda d: d["layers"][0].pop("cycles")),
+        "not utf-8": lambda d: b"\xff\xfe\x00",
+        "not json": lambda d: "{",
+        "a list": lambda d: "[]",
+        "duplicate key": lambda d: json.dumps(d)[:-1] + ', "design": "x"}',
+    }
+
+
+@pytest.mark.parametrize("what", list(_tampered()) + ["a directory", "a fifo"])
+def test_report_on_tampered_results_json(two_runs, tmp_path, capsys, what):
+    d = tmp_path / "run"
+    shutil.copytree(two_runs / "a" / "tiny_mac", d)
+    f = d / "results.json"
+    if what == "a directory":
+        f.unlink()
+        f.mkdir()
+    elif what == "a fifo":
+        f.unlink()
+        os.mkfifo(f)
+    else:
+        new = _tampered()[what](json.loads(f.read_text()))
+        f.write_bytes(new if isinstance(new, bytes) else new.encode())
+    code, _, err = cli(capsys, "report", d, "--plots")
+    assert code == 2 and "results.json" in err and "Traceback" not in err
+
+
+# --- 19-20. missing extras, Ctrl-C ------------------------------------------------------------------
+
+def test_export_and_eval_without_the_extra_name_it(capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    for cmd in (["export", "--model", "m", "--text", "t", "--tokens", "4", "--out", "o"], ["eval", "--model", "m"]):
+        code, _, err = cli(capsys, *cmd)
+        assert code == 2 and "'export' extra" in err and "torch" in err
+
+
+def test_interrupt_surfacing_as_system_error_exits_130(capsys, monkeypatch):
+    import neurosim.cli as cli_mod
+
+    def kernel_interrupted(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise SystemError("<built-in function> returned a result with an exception set") from e
+
+    monkeypatch.setattr(cli_mod, "cmd_validate", kernel_interrupted)
+    code, _, err = cli(capsys, "validate", TINY_MAC)
+    assert code == 130 and err.strip() == "neurosim: interrupted"
+
+
+def _sigint_after(args: list[str], delay_s: float, cwd: Path) -> subprocess.CompletedProcess:
+    p = subprocess.Popen([sys.executable, "-m", "neurosim", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(delay_s)
+    os.killpg(p.pid, signal.SIGINT)  # as a terminal does: the whole process group
+    out, err = p.communicate(timeout=60)
+    return subprocess.CompletedProcess(args, p.returncode, out, err)
+
+
+def test_ctrl_c_during_run_and_sweep_exits_130_with_one_line(tmp_path):
+    r = _sigint_after(["run", ROOT / "traces/smollm2_wikitext_l1_t64", "--hw", ROOT / "hw_configs/acc_if_64x64.yaml",
+                       "--out", tmp_path / "o", "--check"], 4.0, tmp_path)
+    assert r.returncode in (0, 130) and "Traceback" not in r.stderr
+    if r.returncode == 130:
+        assert r.stderr.strip().splitlines()[-1] == "neurosim: interrupted"
+    r = _sigint_after(["sweep", "--hw", ROOT / "hw_configs/acc_if_64x64.yaml", "--trace",
+                       ROOT / "traces/smollm2_wikitext_l1_t64", "--grid", "array.rows=16,32,64,128",
+                       "--jobs", "2", "--out", tmp_path / "s"], 5.0, tmp_path)
+    assert r.returncode in (0, 130) and "Traceback" not in r.stderr, r.stderr
+
+
+# --- 21. timeline detail and streaming ------------------------------------------------------------
+
+def test_op_level_timeline_has_one_event_per_op_covering_the_run(tmp_path, capsys):
+    from neurosim.report.timeline import AUTO_TILE_MACS, resolve_detail
+    from neurosim.results import read_run_dir
+
+    tr = ROOT / "traces/smollm2_synth_l1_t32"
+    assert cli(capsys, "run", tr, "--hw", TINY_MAC, "--out", tmp_path / "o", "--timeline", "op")[0] == 0
+    data = json.loads((tmp_path / "o" / "tiny_mac" / "timeline.json").read_text())
+    res = read_run_dir(tmp_path / "o" / "tiny_mac")
+    events = [e for e in data["traceEvents"] if e["ph"] == "X"]
+    assert [e["name"] for e in events] == [la.name for la in res.layers]
+    assert sum(e["args"]["end_cycle"] - e["args"]["start_cycle"] for e in events) == res.total_cycles
+    assert data["otherData"]["detail"] == "op"
+    assert resolve_detail("auto", AUTO_TILE_MACS) == "tile" and resolve_detail("auto", AUTO_TILE_MACS + 1) == "op"
+
+
+# --- 22. sweep workers die with their parent -----------------------------------------------------
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.add(int(d.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0])
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_killing_the_sweep_parent_ends_its_workers(tmp_path):
+    p = subprocess.Popen([sys.executable, "-m", "neurosim", "sweep", "--hw", ROOT / "hw_configs/acc_if_64x64.yaml",
+                          "--trace", ROOT / "traces/smollm2_wikitext_l1_t64", "--grid", "array.rows=8,16,32,64,128,256",
+                          "--jobs", "2", "--out", tmp_path / "s"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    deadline = time.time() + 60
+    while time.time() < deadline and len(workers) < 2:
+        workers = _children(p.pid)
+        time.sleep(0.2)
+    assert workers, "the sweep started no workers"
+    p.kill()
+    p.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.2)
+    assert not [w for w in workers if _alive(w)]
+
+
+# --- 23-25. wide rows, FIFOs, file modes ---------------------------------------------------------
+
+def test_one_very_wide_row_is_validated_in_bounded_memory(tmp_path):
+    from neurosim.trace import Producer, Recipe, TraceWriter
+    from neurosim.trace.reader import validate_trace
+    from neurosim.trace.stats import trace_stats
+
+    K = 1 << 25
+    codes = np.ones((1, K), np.int8)
+    codes[0, -1] = 100  # beyond the 8-bit salient range of a 4/6-bit recipe
+    with TraceWriter(tmp_path / "t", Producer("m", 1), Recipe(salient_bits=6)) as w:
+        a = w.add_tensor("a", codes)
+        s = w.add_tensor("s", np.ones(1, np.float32))
+        w.add_op("op", "linear", a, s, weight_bits=4, N=1)
+    del codes
+    tracemalloc.start()
+    with pytest.raises(NeurosimError, match=rf"code 100 at index \[0, {K - 1}\]"):
+        validate_trace(tmp_path / "t")
+    from neurosim.trace.reader import open_trace
+
+    stats = trace_stats(open_trace(tmp_path / "t"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert stats["a"].entries == K and stats["a"].salient == 1
+    assert peak < K, f"peak {peak / 2**20:.0f} MiB for a {K / 2**20:.0f} MiB row"
+
+
+@pytest.mark.parametrize("cmd", [["validate", "{f}"], ["show-config", "{f}"], ["run", str(TINY), "--hw", "{f}", "--out", "o"],
+                                 ["synth", "--topology", "{f}", "--out", "t"], ["synth", "--model", "{f}", "--tokens", "2",
+                                                                                "--out", "t"]])
+def test_a_fifo_as_input_is_refused_without_blocking(tmp_path, capsys, monkeypatch, cmd):
+    monkeypatch.chdir(tmp_path)
+    f = tmp_path / ("fifo.json" if "--model" in cmd else "fifo.yaml")
+    os.mkfifo(f)
+    code, _, err = cli(capsys, *[c.replace("{f}", str(f)) for c in cmd])
+    assert code == 2 and "regular file" in err or "not a built-in model" in err
+
+
+def test_sweep_outputs_have_the_umask_modes(tmp_path, capsys):
+    old = os.umask(0o022)
+    try:
+        assert cli(capsys, "sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid", "array.rows=4",
+                   "--out", tmp_path / "s")[0] == 0
+        assert cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", tmp_path / "o")[0] == 0
+    finally:
+        os.umask(old)
+    files = [tmp_path / "s" / "sweep.csv", *(tmp_path / "s" / "points").glob("*.json"),
+             *(tmp_path / "o" / "tiny_mac").iterdir()]
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644, f
+
+
+# --- the table: every command, hostile inputs ----------------------------------------------------
+
+def _hostile_cases(tmp: Path) -> list[list[str]]:
+    bomb = tmp / "in" / "bomb.yaml"
+    bomb.parent.mkdir()
+    bomb.write_text(BOMB)
+    evil = config(tmp / "in", name="../../escape")
+    empty = tmp / "in" / "empty"
+    empty.mkdir()
+    textf = tmp / "in" / "text.txt"
+    textf.write_text("hello")
+    out = tmp / "out"
+    bad_trace = tmp / "in" / "badtrace"
+    shutil.copytree(TINY, bad_trace)
+    (bad_trace / "manifest.json").write_text('{"format": "neurosim-trace", "version": 1, "ops": [' * 50)
+    return [
+        ["validate", bomb], ["validate", evil, bomb, textf, empty], ["validate", "/dev/null"],
+        ["show-config", evil, "--set", "name=/etc"], ["show-config", TINY_MAC, "--set", "array.rows=[1,2]"],
+        ["show-config", TINY_MAC, "--set", "=3"], ["show-config", TINY_MAC, "--set", "a.b.c.d=1"],
+        ["trace", "validate", empty], ["trace", "info", textf], ["trace", "validate", bad_trace],
+        ["synth", "--gemm", "0,1,1", "--out", out], ["synth", "--gemm", "-1", "--out", out],
+        ["synth", "--topology", textf, "--out", out], ["synth", "--model", "nope", "--tokens", "1", "--out", out],
+        ["synth", "--model", "llama2-7b", "--tokens", "0", "--out", out], ["synth", "--out", out],
+        ["run", TINY, "--hw", evil, "--out", out], ["run", TINY, "--hw", bomb, "--out", out],
+        ["run", empty, "--hw", TINY_MAC, "--out", out], ["run", TINY, "--hw", TINY_MAC, "--set", "name=..", "--out", out],
+        ["run", TINY, "--hw", TINY_MAC, "--set", "clock_mhz=1e-300", "--out", out],
+        ["run", TINY, "--hw", TINY_MAC, "--set", "dram.bandwidth_gbps=5e-324", "--out", out],
+        ["run", TINY, "--hw", TINY_MAC, "--set", "interconnect.wire_length_mm=1e308", "--out", out],
+        ["run", TINY, "--hw", TINY_MAC, "--timeline", "huge", "--out", out],
+        ["report", empty], ["report", textf], ["report", tmp / "nope"],
+        ["sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid", "array.rows=", "--out", out],
+        ["sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid", "name=../x,y", "--out", out],
+        ["sweep", "--hw", bomb, "--trace", TINY, "--grid", "array.rows=4", "--out", out],
+        ["sweep", "--hw", TINY_MAC, "--trace", empty, "--grid", "array.rows=4", "--out", out],
+        ["sweep", "--hw", TINY_MAC, "--trace", TINY, "--zip", "array.rows=4,8", "--zip", "array.cols=4", "--out", out],
+        ["eval", "--model", empty, "--text", textf, "--windows", "1", "--window-tokens", "8"],
+        ["export", "--model", textf, "--text", textf, "--tokens", "4", "--out", out],
+    ]
+
+
+def test_every_command_on_hostile_inputs(tmp_path, capsys, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (work / "precious.txt").write_text("keep")
+    cases = _hostile_cases(tmp_path)
+    for args in cases:
+        before = {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("out")}
+        code, _, err = cli(capsys, *args)
+        assert code in (0, 2, 130), (args, code, err)
+        assert "Traceback" not in err, (args, err)
+        after = {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("out")}
+        assert after == before, (args, set(after) ^ set(before))
+    assert (work / "precious.txt").read_text() == "keep"
+    assert not (tmp_path.parent / "escape").exists()
