@@ -92,12 +92,37 @@ def test_mac_fold_model_matches_scalesim_v3(tmp_path, flow, size, M, K, N, scale
 def test_mac_salient_codes_take_digit_passes(tmp_path):
     s = spec("tiny_mac", **BIG_MAC_SRAMS)
     codes = np.ones((8, 16), np.int8)
-    codes[2, 5] = 100  # needs 3 signed base-8 digits
+    codes[2, 5] = 100  # 8-bit two's complement: an unsigned low nibble and a signed high nibble
     layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8), s))
     fold = 16 + 8 + 8 - 2
-    assert layer.compute_cycles == 3 * fold
+    assert layer.compute_cycles == 2 * fold
     assert layer.counters["mac_array.mac"] == 8 * 16 * 8
-    assert layer.counters["mac_array.mac_extra_pass"] == 2 * 8 * 16 * 8
+    assert layer.counters["mac_array.mac_extra_pass"] == 1 * 8 * 16 * 8
+    codes[2, 5] = -8  # fits one 4-bit signed operand: no extra pass
+    layer = _one_layer(simulate(make_trace(tmp_path / "u", codes, 8), s))
+    assert layer.compute_cycles == fold and layer.counters["mac_array.mac_extra_pass"] == 0
+
+
+@pytest.mark.parametrize("qmin,qmax,bits,passes", [(0, 0, 4, 1), (-8, 7, 4, 1), (-9, 7, 4, 2), (-8, 8, 4, 2),
+                                                   (-127, 127, 4, 2), (-128, 127, 4, 2), (-127, 127, 2, 4),
+                                                   (-127, 127, 3, 3), (-127, 127, 8, 1), (-2, 1, 2, 1)])
+def test_mac_passes_hand_counted(qmin, qmax, bits, passes):
+    from neurosim.kernels.mac_fold import passes_needed
+
+    assert passes_needed(qmin, qmax, bits) == passes
+
+
+@given(codes=st.lists(st.integers(-128, 127), min_size=1, max_size=40), bits=st.integers(2, 8))
+def test_mac_digits_recombine_exactly_within_operand_ranges(codes, bits):
+    from neurosim.kernels.functional import mac_digit_gemm, operand_digits
+
+    q = np.array([codes], np.int8)
+    digits = operand_digits(q, bits)
+    for d in digits[:-1]:
+        assert 0 <= d.min() and d.max() < 1 << bits
+    assert -(1 << (bits - 1)) <= digits[-1].min() and digits[-1].max() < 1 << (bits - 1)
+    w = np.arange(-3, 3, dtype=np.int8).reshape(1, 6).repeat(len(codes), axis=0)
+    np.testing.assert_array_equal(mac_digit_gemm(q, w, bits), q.astype(np.int64) @ w.astype(np.int64))
 
 
 # --- conservation -----------------------------------------------------------------------------
@@ -180,11 +205,11 @@ def test_acc_kernel_equals_py_func(codes, lanes, bitplane, eq, banks, first, las
 
 
 @settings(max_examples=30, deadline=None)
-@given(codes=code_blocks(), rows=st.integers(1, 9), digit_max=st.sampled_from([1, 7, 127]))
-def test_mac_kernels_equal_py_func(codes, rows, digit_max):
+@given(codes=code_blocks(), rows=st.integers(1, 9), bits=st.sampled_from([2, 4, 8]))
+def test_mac_kernels_equal_py_func(codes, rows, bits):
     from neurosim.kernels.mac_fold import col_group_passes, row_group_passes
-    np.testing.assert_array_equal(row_group_passes(codes, rows, digit_max), row_group_passes.py_func(codes, rows, digit_max))
-    np.testing.assert_array_equal(col_group_passes(codes, rows, digit_max), col_group_passes.py_func(codes, rows, digit_max))
+    np.testing.assert_array_equal(row_group_passes(codes, rows, bits), row_group_passes.py_func(codes, rows, bits))
+    np.testing.assert_array_equal(col_group_passes(codes, rows, bits), col_group_passes.py_func(codes, rows, bits))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -283,3 +308,13 @@ def test_salient_side_store_bounds_the_token_tile(tmp_path):
     assert tight.counters["array.accumulate"] == roomy.counters["array.accumulate"]
     with pytest.raises(NeurosimError, match="no tiling fits"):
         simulate(tr, spec("tiny_acc_if", **{**BIG_SRAMS, "spike_memory.salient.size_kib": 0.125}))
+
+
+def test_mac_tiler_fills_the_array_at_m256(tmp_path):
+    """M=256, K=N=576 of 4-bit codes on the shipped 64x64 OS array: 4 row folds x 9 column folds
+    of K + R + C - 2 cycles each, every fold using all 64 rows (psums and double-buffered
+    outputs share the output SRAM's one budget)."""
+    codes = np.ones((256, 576), np.int8)
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 576), spec("mac_64x64_os")))
+    assert layer.tiling["Mb"] % 64 == 0
+    assert layer.compute_cycles == 4 * 9 * (576 + 64 + 64 - 2)

@@ -53,7 +53,6 @@ class MacOpModel(OpModel):
         trace_bits = recipe.salient_bits if recipe.salient_bits > recipe.act_bits else recipe.act_bits
         self.code_bits = max(spec.array.act_bits, trace_bits)
         self.out_bits = max(spec.requant.out_bits, trace_bits)
-        self.digit_max = (1 << (spec.array.act_bits - 1)) - 1
         self.R, self.C = spec.array.rows, spec.array.cols
         self.ws = spec.array.dataflow == "ws"
         self._passes: dict[tuple, np.ndarray] = {}
@@ -64,10 +63,11 @@ class MacOpModel(OpModel):
         return TileLimits(
             act_bits_per_code=self.code_bits, act_capacity_bits=s["act_sram"].capacity_bits,
             weight_bits_per_code=self.chip.spec.array.weight_bits, weight_capacity_bits=s["weight_sram"].capacity_bits,
-            psum_bits=self.chip.spec.array.acc_bits, psum_capacity_bits=out_cap // 2,
+            psum_bits=self.chip.spec.array.acc_bits, psum_capacity_bits=out_cap,
             psum_cols_unsplit=self.C if self.ws else 0,
-            out_bits_per_output=self.out_bits, out_capacity_bits=out_cap // 2,
+            out_bits_per_output=self.out_bits, out_capacity_bits=out_cap,
             align_m=1 if self.ws else self.R, align_n=self.C, align_k=self.R if self.ws else 1,
+            psum_shares_output=True,
         )
 
     def act_tile_bits(self, codes: np.ndarray, key: tuple) -> int:
@@ -99,7 +99,7 @@ class MacOpModel(OpModel):
         act, wgt, outs = (self.chip.srams[n] for n in ("act_sram", "weight_sram", "output_sram"))
         if key not in self._passes:
             fn = col_group_passes if self.ws else row_group_passes
-            self._passes[key] = fn(codes, R, self.digit_max)
+            self._passes[key] = fn(codes, R, spec.array.act_bits)
         passes = self._passes[key]
         n_cf = ceil_div(Nb, C)
         col_w = [min(C, Nb - j * C) for j in range(n_cf)]

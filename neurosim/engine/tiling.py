@@ -4,8 +4,10 @@ Tiles are chosen from buffer capacities: an activation tile ``Mb x Kb`` must fit
 weight tile ``Kb x Nb`` the weight SRAM, partial sums (IF membranes, MAC int32 psums) of
 ``Mb x Nb`` outputs the psum store when K is split, and the output tile the output buffer. When
 more than one tile must be loaded, input and output buffers are double-buffered (half capacity
-per tile), so DRAM transfers overlap compute. Among the tilings that fit, the one moving the
-fewest DRAM bits wins (then the fewest tiles). K is innermost, so partial sums stay on chip;
+per tile), so DRAM transfers overlap compute; where partial sums and output tiles share one SRAM
+(the MAC's output SRAM) they share its capacity, psums plus a double-buffered output tile. Among
+the tilings that fit, the one moving the fewest DRAM bits wins, then the fewest array folds (a
+tile narrower than the array wastes rows or columns), then the fewest tiles. K is innermost, so partial sums stay on chip;
 ``order`` says whether M or N tiles are outermost.
 """
 
@@ -34,6 +36,7 @@ class TileLimits:
     align_m: int
     align_n: int
     align_k: int
+    psum_shares_output: bool = False  # psums and output tiles in one SRAM (MAC): one budget for both
 
 
 @dataclass(frozen=True)
@@ -106,13 +109,20 @@ def choose_tiling(M: int, K: int, N: int, lim: TileLimits, salient_fits: Callabl
                 f = 1.0 if single else 0.5
                 n_k = ceil_div(K, Kb)
                 psum_cols = Nb if n_k > 1 else min(Nb, lim.psum_cols_unsplit)
-                if (Mb * Kb * lim.act_bits_per_code > f * lim.act_capacity_bits
-                        or Kb * Nb * lim.weight_bits_per_code > f * lim.weight_capacity_bits
-                        or Mb * psum_cols * lim.psum_bits > lim.psum_capacity_bits
-                        or Mb * Nb * lim.out_bits_per_output > f * lim.out_capacity_bits):
+                psum = Mb * psum_cols * lim.psum_bits
+                out = Mb * Nb * lim.out_bits_per_output
+                if lim.psum_shares_output:
+                    over = psum + out / f > lim.out_capacity_bits
+                else:
+                    over = psum > lim.psum_capacity_bits or out > f * lim.out_capacity_bits
+                if (over or Mb * Kb * lim.act_bits_per_code > f * lim.act_capacity_bits
+                        or Kb * Nb * lim.weight_bits_per_code > f * lim.weight_capacity_bits):
                     continue
+                # array folds: a tile narrower than the array wastes its rows or columns
+                folds = (ceil_div(M, Mb) * ceil_div(Mb, lim.align_m) * ceil_div(N, Nb) * ceil_div(Nb, lim.align_n)
+                         * n_k * ceil_div(Kb, lim.align_k))
                 for order in ("mnk", "nmk"):
-                    cost = (dram_bits_estimate(M, K, N, Mb, Nb, Kb, order, lim),
+                    cost = (dram_bits_estimate(M, K, N, Mb, Nb, Kb, order, lim), folds,
                             ceil_div(M, Mb) * ceil_div(N, Nb) * n_k, -Kb, order)
                     if best is None or cost < best[0]:
                         best = (cost, Mb, Nb, Kb, order, single)

@@ -59,25 +59,25 @@ def if_accumulate(codes, weights, bitplane, membrane_bits):
     return out, overflows
 
 
-def signed_digits(codes: np.ndarray, digit_max: int) -> list[np.ndarray]:
-    """Split codes into signed digits ``|d| <= digit_max`` of base ``digit_max + 1``, lowest first."""
-    base = digit_max + 1
-    rest = codes.astype(np.int64)
-    digits = []
-    while True:
-        d = np.sign(rest) * (np.abs(rest) % base)
-        digits.append(d)
-        rest = (rest - d) // base
-        if not rest.any():
-            return digits
+def operand_digits(codes: np.ndarray, operand_bits: int) -> list[np.ndarray]:
+    """Two's-complement digits of ``operand_bits`` each, lowest first: unsigned lower digits, a
+    signed top digit, as few as hold every code (one digit, the code itself, when it fits)."""
+    q = codes.astype(np.int64)
+    n = 1
+    while q.size and (q.min() < -(1 << (n * operand_bits - 1)) or q.max() > (1 << (n * operand_bits - 1)) - 1):
+        n += 1
+    digits = [(q >> (operand_bits * i)) & ((1 << operand_bits) - 1) for i in range(n - 1)]
+    top = q >> (operand_bits * (n - 1))
+    assert not q.size or -(1 << (operand_bits - 1)) <= top.min() <= top.max() < 1 << (operand_bits - 1)
+    return [*digits, top]
 
 
-def mac_digit_gemm(codes: np.ndarray, weights: np.ndarray, digit_max: int) -> np.ndarray:
-    """Integer GEMM as the MAC array computes it: one pass per digit plane, recombined."""
+def mac_digit_gemm(codes: np.ndarray, weights: np.ndarray, operand_bits: int) -> np.ndarray:
+    """Integer GEMM as the MAC array computes it: one pass per digit plane, recombined by shifts."""
     w = weights.astype(np.int64)
     acc = np.zeros((codes.shape[0], weights.shape[1]), dtype=np.int64)
-    for p, d in enumerate(signed_digits(codes, digit_max)):
-        acc += (d @ w) * (digit_max + 1) ** p
+    for p, d in enumerate(operand_digits(codes, operand_bits)):
+        acc += (d @ w) << (operand_bits * p)
     return acc
 
 

@@ -1,8 +1,10 @@
 """MAC-array precision passes from the real codes.
 
-A MAC array with ``act_bits``-wide signed operands computes wider (salient) codes by digit
-decomposition: ``q = d0 + b d1 + b^2 d2 ...`` with base ``b = 2^(act_bits-1)`` and digits
-``|d| <= b - 1``, one array pass per digit. A fold needs as many passes as its widest code.
+A MAC array with ``b = act_bits``-wide operands computes wider (salient) codes by digit
+decomposition in two's complement: ``q = d0 + 2^b d1 + ... + 2^(b(n-1)) d(n-1)`` with the lower
+digits unsigned (``0 <= d < 2^b``, the array's unsigned operand mode) and the top digit signed,
+one array pass per digit. A fold needs the fewest passes that hold its widest codes: an 8-bit
+code on 4-bit operands takes 2 passes, a normal 4-bit code 1.
 """
 
 from __future__ import annotations
@@ -12,46 +14,51 @@ from numba import njit
 
 
 @njit(cache=True)
-def digits_needed(a: int, digit_max: int) -> int:
-    """Signed base-(digit_max+1) digits needed to represent magnitude ``a`` (1 for a == 0)."""
+def passes_needed(qmin: int, qmax: int, operand_bits: int) -> int:
+    """Passes of ``operand_bits``-wide digits that represent every code in [qmin, qmax]: the
+    smallest n with both ends inside n x operand_bits two's complement (1 for all-zero codes)."""
     n = 1
-    cap = digit_max
-    while a > cap:
+    while qmin < -(1 << (n * operand_bits - 1)) or qmax > (1 << (n * operand_bits - 1)) - 1:
         n += 1
-        cap = cap * (digit_max + 1) + digit_max
     return n
 
 
 @njit(cache=True)
-def row_group_passes(codes, rows, digit_max):
+def row_group_passes(codes, rows, operand_bits):
     """Passes per group of ``rows`` consecutive tokens (output-stationary row folds)."""
     M, K = codes.shape
     ng = (M + rows - 1) // rows
     out = np.ones(ng, dtype=np.int64)
     for g in range(ng):
-        amax = 0
+        lo = 0
+        hi = 0
         for t in range(g * rows, min(M, (g + 1) * rows)):
             for i in range(K):
-                a = abs(np.int64(codes[t, i]))
-                if a > amax:
-                    amax = a
-        out[g] = digits_needed(amax, digit_max)
+                v = np.int64(codes[t, i])
+                if v < lo:
+                    lo = v
+                if v > hi:
+                    hi = v
+        out[g] = passes_needed(lo, hi, operand_bits)
     return out
 
 
 @njit(cache=True)
-def col_group_passes(codes, cols, digit_max):
+def col_group_passes(codes, cols, operand_bits):
     """Passes per group of ``cols`` consecutive input channels (weight-stationary K folds)."""
     M, K = codes.shape
     ng = (K + cols - 1) // cols
-    amax = np.zeros(ng, dtype=np.int64)
+    lo = np.zeros(ng, dtype=np.int64)
+    hi = np.zeros(ng, dtype=np.int64)
     for t in range(M):
         for i in range(K):
-            a = abs(np.int64(codes[t, i]))
+            v = np.int64(codes[t, i])
             g = i // cols
-            if a > amax[g]:
-                amax[g] = a
+            if v < lo[g]:
+                lo[g] = v
+            if v > hi[g]:
+                hi[g] = v
     out = np.ones(ng, dtype=np.int64)
     for g in range(ng):
-        out[g] = digits_needed(amax[g], digit_max)
+        out[g] = passes_needed(lo[g], hi[g], operand_bits)
     return out
