@@ -1,0 +1,59 @@
+"""The ACC-vs-MAC sensitivity table of issue #11: E_MAC / E_ACC and cycles_MAC / cycles_ACC on one
+trace for the shipped pair and one-at-a-time changes of the choices that move the answer.
+
+    python benchmarks/acc_vs_mac_table.py [TRACE]            # default: the shipped real trace
+    python benchmarks/acc_vs_mac_table.py --synth-7b         # synth --model llama2-7b --tokens 256 --layers 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from neurosim.api import simulate
+from neurosim.trace.reader import open_trace
+
+ROOT = Path(__file__).resolve().parent.parent
+ACC, MAC = ROOT / "hw_configs/acc_if_64x64.yaml", ROOT / "hw_configs/mac_64x64_os.yaml"
+
+#: (label, MAC config, MAC overrides, ACC overrides)
+ROWS = [
+    ("shipped pair (MAC digit_passes)", MAC, [], []),
+    ("MAC class wide: W4A8, one pass, 8-bit store (= mac_64x64_os_w4a8)", MAC, ["array.act_bits=8"], []),
+    ("MAC accumulator 24 bits, like the IF membrane", MAC, ["array.acc_bits=24"], []),
+    ("SRAM leakage of high-performance cells (both)", MAC, ["leakage.sram_cell=hp"], ["leakage.sram_cell=hp"]),
+    ("50 mW logic static power (both)", MAC, ["leakage.logic_static_mw=50"], ["leakage.logic_static_mw=50"]),
+    ("IF event_queue dispatch", MAC, [], ["array.dispatch=event_queue"]),
+    ("IF bitplane encoding", MAC, [], ["array.encoding=bitplane"]),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("trace", nargs="?", default=str(ROOT / "traces/smollm2_wikitext_l1_t64"))
+    ap.add_argument("--synth-7b", action="store_true", help="use a llama2-7b-shaped layer of 256 tokens")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.trace
+        if args.synth_7b:
+            from neurosim.trace import synth
+
+            model = synth.BUILTIN_MODELS["llama2-7b"]
+            path = synth.write_synthetic(Path(tmp) / "t", synth.llm_gemms(model, 256, 1), model_name=model.name,
+                                         seed=0, weights=False)
+        trace = open_trace(path)
+        print(f"trace {path}: {len(trace.ops)} ops")
+        print(f"{'what was changed (everything else as shipped)':<66} {'E_MAC/E_ACC':>11} {'cyc_MAC/cyc_ACC':>15}")
+        t0 = time.perf_counter()
+        for label, mac, mac_set, acc_set in ROWS:
+            a = simulate(trace, ACC, overrides=acc_set, verify=False)
+            m = simulate(trace, mac, overrides=mac_set, verify=False)
+            print(f"{label:<66} {m.energy_pj['total'] / a.energy_pj['total']:>11.2f} "
+                  f"{m.total_cycles / a.total_cycles:>15.2f}")
+        print(f"({time.perf_counter() - t0:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
