@@ -17,11 +17,13 @@ from neurosim.trace.reader import open_trace
 
 ROOT = Path(__file__).resolve().parent.parent
 ACC, MAC = ROOT / "hw_configs/acc_if_64x64.yaml", ROOT / "hw_configs/mac_64x64_os.yaml"
+OUTLIER = ROOT / "hw_configs/mac_64x64_os_outlier.yaml"
 
 #: (label, MAC config, MAC overrides, ACC overrides)
 ROWS = [
     ("shipped pair (MAC digit_passes)", MAC, [], []),
     ("MAC class wide: W4A8, one pass, 8-bit store (= mac_64x64_os_w4a8)", MAC, ["array.act_bits=8"], []),
+    ("MAC class outlier_path: W4A4 + side store/MAC (= mac_64x64_os_outlier)", OUTLIER, [], []),
     ("MAC accumulator 24 bits, like the IF membrane", MAC, ["array.acc_bits=24"], []),
     ("SRAM leakage of high-performance cells (both)", MAC, ["leakage.sram_cell=hp"], ["leakage.sram_cell=hp"]),
     ("50 mW logic static power (both)", MAC, ["leakage.logic_static_mw=50"], ["leakage.logic_static_mw=50"]),

@@ -318,3 +318,32 @@ def test_mac_tiler_fills_the_array_at_m256(tmp_path):
     layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 576), spec("mac_64x64_os")))
     assert layer.tiling["Mb"] % 64 == 0
     assert layer.compute_cycles == 4 * 9 * (576 + 64 + 64 - 2)
+
+
+def test_mac_outlier_path_hand_counted(tmp_path):
+    """Three salient entries (two tokens) on an 8x16x8 op: one array pass over the dense codes,
+    3 x 8 side MACs on 4 lanes (6 cycles, hidden under the 30-cycle fold), 2 x 8 merge adds, each
+    salient entry stored once (code 8 + index 16 bits) and read once with its 8-weight row."""
+    codes = np.ones((8, 16), np.int8)
+    codes[2, 5], codes[3, 5], codes[3, 9] = 100, -50, 90
+    w = np.random.default_rng(0).integers(-7, 8, (16, 8))
+    s = spec("tiny_mac", **BIG_MAC_SRAMS, **{"array.salient": "outlier_path", "outlier_unit.lanes": 4})
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=w), s, check=True))
+    fold = 16 + 8 + 8 - 2
+    assert layer.compute_cycles == fold and layer.stall_cycles["outlier_unit"] == 0
+    assert layer.counters["mac_array.mac"] == 8 * 16 * 8 and layer.counters["mac_array.mac_extra_pass"] == 0
+    assert layer.counters["outlier_unit.mac"] == 3 * 8 and layer.counters["outlier_unit.merge_add"] == 2 * 8
+    assert layer.memory["salient_sram"]["write_bits"] == layer.memory["salient_sram"]["read_bits"] == 3 * 24
+    assert layer.memory["act_sram"]["write_bits"] == 8 * 16 * 4 + 8 * 16  # dense 4-bit codes + fp16 scales
+    assert layer.check["accumulation_mismatches"] == 0
+    assert layer.energy_pj["total"] == pytest.approx(sum(v for k, v in layer.energy_pj.items() if k != "total"))
+    assert layer.cycles == layer.compute_cycles + sum(layer.stall_cycles.values())
+    one_lane = _one_layer(simulate(make_trace(tmp_path / "u", codes, 8, weights=w),
+                                   spec("tiny_mac", **BIG_MAC_SRAMS, **{"array.salient": "outlier_path",
+                                                                        "outlier_unit.lanes": 1})))
+    assert one_lane.stall_cycles["outlier_unit"] == 0  # 24 side cycles still fit in the 30-cycle fold
+    codes[:, 0] = 100  # 8 more entries: 11 x 8 = 88 side cycles on one lane, 58 beyond the fold
+    slow = _one_layer(simulate(make_trace(tmp_path / "v", codes, 8, weights=w),
+                               spec("tiny_mac", **BIG_MAC_SRAMS, **{"array.salient": "outlier_path",
+                                                                    "outlier_unit.lanes": 1})))
+    assert slow.stall_cycles["outlier_unit"] == 11 * 8 - fold

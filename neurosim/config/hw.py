@@ -128,6 +128,20 @@ class MacArraySpec:
     act_bits: int = spec_field(4, doc="activation operand width", **SIGNED_BITS)
     weight_bits: int = spec_field(4, doc="weight operand width", **SIGNED_BITS)
     acc_bits: int = spec_field(32, doc="accumulator width", **BITS)
+    salient: str = spec_field(
+        "passes", doc="codes wider than act_bits: passes = extra digit passes of the array over a dense store at "
+        "the widest code width (class digit_passes, or wide when act_bits holds every code); outlier_path = dense "
+        "act_bits store + salient side store (code + index) and a side MAC unit for the salient entries "
+        "(Atom/OliVe-style outlier-aware accelerators)", choices=("passes", "outlier_path"))
+
+
+@dataclass(frozen=True)
+class OutlierUnitSpec:
+    """Side MAC unit of the outlier_path class: multiplies each salient entry by its weight row."""
+
+    lanes: int = spec_field(128, doc="MACs per cycle (128 = 1/32 of a 64x64 array: keeps up with ~3% salient "
+                            "entries)", lo=1, hi=65536)
+    act_bits: int = spec_field(8, doc="salient operand width", **SIGNED_BITS)
 
 
 @dataclass(frozen=True)
@@ -189,6 +203,9 @@ class MacSpec:
     act_sram: SramSpec = spec_field(SramSpec(), doc="activation SRAM")
     weight_sram: SramSpec = spec_field(SramSpec(), doc="weight SRAM")
     output_sram: SramSpec = spec_field(SramSpec(), doc="output / partial-sum SRAM")
+    salient_sram: SalientSpikeStoreSpec = spec_field(
+        SalientSpikeStoreSpec(), doc="salient side store (array.salient: outlier_path only)")
+    outlier_unit: OutlierUnitSpec = spec_field(OutlierUnitSpec(), doc="side MAC unit (array.salient: outlier_path only)")
     dram: DramSpec = spec_field(DramSpec(), doc="off-chip DRAM")
     interconnect: InterconnectSpec = spec_field(InterconnectSpec(), doc="on-chip interconnect")
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
@@ -208,4 +225,7 @@ def sram_specs(spec: HwSpec) -> dict[str, SramSpec]:
             "membrane_store": spec.membrane_store,
             "output_buffer": spec.output_buffer,
         }
-    return {"act_sram": spec.act_sram, "weight_sram": spec.weight_sram, "output_sram": spec.output_sram}
+    out = {"act_sram": spec.act_sram, "weight_sram": spec.weight_sram, "output_sram": spec.output_sram}
+    if spec.array.salient == "outlier_path":
+        out["salient_sram"] = spec.salient_sram
+    return out

@@ -60,6 +60,9 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
             "dequant.scale_mul": table["fp16_mul"],
             "requant.scale_mul": table["fp16_mul"],
             "requant.round": sc.int_add_pj(table, 16),
+            "outlier_unit.mac": sc.mac_pj(table, spec.outlier_unit.act_bits, a.weight_bits, a.acc_bits),
+            "outlier_unit.merge_add": sc.int_add_pj(table, a.acc_bits),
+            "outlier_unit.reg_bits": reg,
         })
     return out
 

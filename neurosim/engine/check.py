@@ -22,7 +22,8 @@ def check_op(trace: Trace, op: Op, spec: HwSpec) -> dict:
     if isinstance(spec, AccIfSpec):
         acc, overflows = if_accumulate(codes, weights, spec.array.encoding == "bitplane", spec.array.membrane_bits)
     else:
-        acc = mac_digit_gemm(codes, weights, spec.array.act_bits)
+        acc = mac_digit_gemm(codes, weights, spec.array.act_bits, outlier_max=(
+            trace.manifest.recipe.normal_max if spec.array.salient == "outlier_path" else None))
     out = {"accumulation_mismatches": int((acc != reference).sum()), "membrane_overflows": int(overflows),
            "outputs": int(reference.size)}
     if isinstance(spec, AccIfSpec):

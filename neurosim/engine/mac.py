@@ -5,18 +5,26 @@ within a row): ``max(array.act_bits, trace code width)``. If the trace has codes
 operands, folds run one pass per digit. Partial sums of a split K (and every WS K-fold) are
 read-modify-written in the output SRAM; ``dequant.mode: spilled`` writes every int32 result out
 and reads it back for a separate dequantization pass.
+
+``array.salient: outlier_path`` stores the codes as the IF design does (dense ``act_bits`` codes,
+salient entries zero there, plus a side store of code + index) and runs the salient entries on a
+side MAC unit (:mod:`neurosim.hw.outlier_unit`) in parallel with the array; a tile lasts as long
+as the slower of the two (the excess is the ``outlier_unit`` stall).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from neurosim.config.hw import MacSpec
+from neurosim.config.hw import MacSpec, sram_specs
 from neurosim.engine.op_model import OpModel, TileCost
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.errors import NeurosimError
 from neurosim.hw.dequant_unit import DequantUnit
 from neurosim.hw.mac_array import MacArray, os_fold_cycles, ws_fold_cycles
+from neurosim.hw.outlier_unit import OutlierUnit
 from neurosim.hw.sram import Sram
 from neurosim.kernels.mac_fold import col_group_passes, row_group_passes
 from neurosim.trace.manifest import Op, Recipe
@@ -32,10 +40,11 @@ class MacChip:
         self.spec = spec
         self.array = MacArray(spec.array)
         self.dequant = DequantUnit(spec.dequant)
-        self.srams = {n: Sram(n, getattr(spec, n)) for n in ("act_sram", "weight_sram", "output_sram")}
+        self.outlier = OutlierUnit(spec.outlier_unit, spec.array.weight_bits, spec.array.acc_bits)
+        self.srams = {n: Sram(n, s) for n, s in sram_specs(spec).items()}
 
     def counters(self) -> dict[str, int]:
-        out = {**self.array.counters(), **self.dequant.counters()}
+        out = {**self.array.counters(), **self.dequant.counters(), **self.outlier.counters()}
         for s in self.srams.values():
             out.update(s.counters())
         return out
@@ -51,11 +60,52 @@ class MacOpModel(OpModel):
             raise NeurosimError(f"{spec.name} cannot run {op.name}: array.weight_bits={spec.array.weight_bits} "
                                 f"< op weight_bits={op.weight_bits}")
         trace_bits = recipe.salient_bits if recipe.salient_bits > recipe.act_bits else recipe.act_bits
-        self.code_bits = max(spec.array.act_bits, trace_bits)
-        self.out_bits = max(spec.requant.out_bits, trace_bits)
+        self.outlier = spec.array.salient == "outlier_path"
+        if self.outlier:
+            self._check_outlier_path(spec, op, recipe)
+            ss = spec.salient_sram
+            self.entry_bits = ss.code_bits + ss.index_bits
+            self.code_bits = spec.array.act_bits
+            self.out_bits = max(spec.requant.out_bits, recipe.act_bits) + salient_ratio * self.entry_bits
+            self.salient = np.abs(np.asarray(codes, dtype=np.int16)) > recipe.normal_max
+        else:
+            self.code_bits = max(spec.array.act_bits, trace_bits)
+            self.out_bits = max(spec.requant.out_bits, trace_bits)
         self.R, self.C = spec.array.rows, spec.array.cols
         self.ws = spec.array.dataflow == "ws"
         self._passes: dict[tuple, np.ndarray] = {}
+
+    @staticmethod
+    def _check_outlier_path(spec: MacSpec, op: Op, recipe: Recipe) -> None:
+        problems = []
+        if spec.array.act_bits < recipe.act_bits:
+            problems.append(f"array.act_bits={spec.array.act_bits} < trace act_bits={recipe.act_bits}")
+        if spec.outlier_unit.act_bits < recipe.salient_bits:
+            problems.append(f"outlier_unit.act_bits={spec.outlier_unit.act_bits} < trace salient_bits="
+                            f"{recipe.salient_bits}")
+        if spec.salient_sram.code_bits < recipe.salient_bits:
+            problems.append(f"salient_sram.code_bits={spec.salient_sram.code_bits} < trace salient_bits="
+                            f"{recipe.salient_bits}")
+        if (1 << spec.salient_sram.index_bits) < op.K:
+            problems.append(f"salient_sram.index_bits={spec.salient_sram.index_bits} cannot index K={op.K}")
+        if problems:
+            raise NeurosimError(f"{spec.name} cannot run {op.name}: " + "; ".join(problems))
+
+    def salient_fits(self, Mb: int, Kb: int, fraction: float) -> bool:
+        """outlier_path: do the salient entries of every (Mb x Kb) tile fit the side store?"""
+        if not self.outlier:
+            return True
+        M, K = self.salient.shape
+        cap = fraction * self.chip.srams["salient_sram"].capacity_bits
+        counts = np.add.reduceat(np.add.reduceat(self.salient.astype(np.int64), np.arange(0, M, Mb), axis=0),
+                                 np.arange(0, K, Kb), axis=1)
+        return int(counts.max(initial=0)) * self.entry_bits <= cap
+
+    def _salient_in_tile(self, key: tuple, tiling: Tiling) -> tuple[int, int]:
+        """(salient entries, tokens holding any) of activation tile ``key = (m, k)``."""
+        mi, ki = key
+        block = self.salient[mi * tiling.Mb:(mi + 1) * tiling.Mb, ki * tiling.Kb:(ki + 1) * tiling.Kb]
+        return int(block.sum()), int(block.any(axis=1).sum())
 
     def limits(self) -> TileLimits:
         s = self.chip.srams
@@ -73,6 +123,10 @@ class MacOpModel(OpModel):
     def act_tile_bits(self, codes: np.ndarray, key: tuple) -> int:
         bits = codes.size * self.code_bits + codes.shape[0] * SCALE_BITS
         self.chip.srams["act_sram"].write(1, bits)
+        if self.outlier:
+            side = int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum()) * self.entry_bits
+            self.chip.srams["salient_sram"].write(1, side)
+            bits += side
         return bits
 
     def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:
@@ -81,7 +135,7 @@ class MacOpModel(OpModel):
         return bits
 
     def output_tile_bits(self, Mb: int, Nb: int) -> int:
-        bits = Mb * Nb * self.out_bits
+        bits = math.ceil(Mb * Nb * self.out_bits)
         self.chip.srams["output_sram"].read(1, bits)
         if self.chip.spec.dequant.mode == "spilled":
             spill = 2 * Mb * Nb * self.chip.spec.array.acc_bits  # int32 results out and back in
@@ -98,8 +152,11 @@ class MacOpModel(OpModel):
         a_bits, w_bits, acc = spec.array.act_bits, spec.array.weight_bits, spec.array.acc_bits
         act, wgt, outs = (self.chip.srams[n] for n in ("act_sram", "weight_sram", "output_sram"))
         if key not in self._passes:
-            fn = col_group_passes if self.ws else row_group_passes
-            self._passes[key] = fn(codes, R, spec.array.act_bits)
+            if self.outlier:  # salient entries go to the side unit; the dense codes fit the operands
+                self._passes[key] = np.ones(ceil_div(Kb if self.ws else Mb, R), dtype=np.int64)
+            else:
+                fn = col_group_passes if self.ws else row_group_passes
+                self._passes[key] = fn(codes, R, spec.array.act_bits)
         passes = self._passes[key]
         n_cf = ceil_div(Nb, C)
         col_w = [min(C, Nb - j * C) for j in range(n_cf)]
@@ -148,8 +205,14 @@ class MacOpModel(OpModel):
                     extra += (int(p) - 1) * Mb * krows * cw
                     extra_out += (int(p) - 1) * Mb * cw
         self.chip.array.count(macs, extra, extra_out)
-        if last_k:
-            outs.write(1, Mb * Nb * self.out_bits)
-            self.chip.dequant.count_outputs(Mb * Nb)
         stalls = {"act_sram": stall_act, "weight_sram": stall_w, "output_sram": stall_out}
+        if self.outlier:
+            n_sal, tokens = self._salient_in_tile(key, tiling)
+            side = self.chip.outlier.run(n_sal, tokens, Nb)
+            self.chip.srams["salient_sram"].read(1, n_sal * self.entry_bits)
+            wgt.read(1, n_sal * Nb * w_bits)  # the weight row of each salient entry
+            stalls["outlier_unit"] = max(0, side - compute)
+        if last_k:
+            outs.write(1, math.ceil(Mb * Nb * self.out_bits))
+            self.chip.dequant.count_outputs(Mb * Nb)
         return TileCost(compute, stalls)

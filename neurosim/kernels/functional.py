@@ -72,13 +72,27 @@ def operand_digits(codes: np.ndarray, operand_bits: int) -> list[np.ndarray]:
     return [*digits, top]
 
 
-def mac_digit_gemm(codes: np.ndarray, weights: np.ndarray, operand_bits: int) -> np.ndarray:
-    """Integer GEMM as the MAC array computes it: one pass per digit plane, recombined by shifts."""
+def mac_digit_gemm(codes: np.ndarray, weights: np.ndarray, operand_bits: int,
+                   outlier_max: int | None = None) -> np.ndarray:
+    """Integer GEMM as the MAC array computes it: one pass per digit plane, recombined by shifts.
+
+    With ``outlier_max`` (the outlier_path class), codes above it in magnitude are zero in the
+    array's dense operands and are multiplied entry by entry on the side unit instead, whose
+    per-token partial sums are added to the array's result.
+    """
     w = weights.astype(np.int64)
-    acc = np.zeros((codes.shape[0], weights.shape[1]), dtype=np.int64)
-    for p, d in enumerate(operand_digits(codes, operand_bits)):
+    q = codes.astype(np.int64)
+    side = None
+    if outlier_max is not None:
+        salient = np.abs(q) > outlier_max
+        side = np.zeros((q.shape[0], w.shape[1]), dtype=np.int64)
+        for t, k in zip(*np.nonzero(salient), strict=True):
+            side[t] += q[t, k] * w[k]
+        q = np.where(salient, 0, q)
+    acc = np.zeros((q.shape[0], w.shape[1]), dtype=np.int64)
+    for p, d in enumerate(operand_digits(q, operand_bits)):
         acc += (d @ w) << (operand_bits * p)
-    return acc
+    return acc if side is None else acc + side
 
 
 def fire(acc: np.ndarray, act_scale: np.ndarray, weight_scale: np.ndarray, out_bits: int) -> tuple[np.ndarray, np.ndarray]:

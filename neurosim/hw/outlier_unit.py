@@ -1,0 +1,40 @@
+"""Side MAC unit of the outlier_path MAC class (Atom / OliVe-style outlier-aware accelerators).
+
+Salient entries ``(t, k, q)`` of an activation tile are read from the salient side store; each
+multiplies the weight row ``w[k, :]`` of the N tile on ``lanes`` MACs per cycle of
+``act_bits x weight_bits`` operands into a per-token partial sum, which is added once per output
+of every token that had a salient entry to the main array's result when the fold drains.
+Counts: ``outlier_unit.mac``, ``outlier_unit.merge_add`` and ``outlier_unit.reg_bits``
+(operand and partial-sum registers written per MAC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neurosim.config.hw import OutlierUnitSpec
+from neurosim.units import ceil_div
+
+
+@dataclass
+class OutlierUnit:
+    """Runtime side unit with its counters."""
+
+    spec: OutlierUnitSpec
+    weight_bits: int
+    acc_bits: int
+    mac: int = 0
+    merge_add: int = 0
+    reg_bits: int = 0
+
+    def run(self, salient_entries: int, tokens_with_salient: int, Nb: int) -> int:
+        """Count one tile's side work; returns its cycles."""
+        macs = salient_entries * Nb
+        self.mac += macs
+        self.merge_add += tokens_with_salient * Nb
+        self.reg_bits += macs * (self.spec.act_bits + self.weight_bits + self.acc_bits)
+        return ceil_div(macs, self.spec.lanes)
+
+    def counters(self) -> dict[str, int]:
+        return {"outlier_unit.mac": self.mac, "outlier_unit.merge_add": self.merge_add,
+                "outlier_unit.reg_bits": self.reg_bits}
