@@ -27,7 +27,10 @@ ROWS = [
     ("MAC accumulator 24 bits, like the IF membrane", MAC, ["array.acc_bits=24"], []),
     ("SRAM leakage of high-performance cells (both)", MAC, ["leakage.sram_cell=hp"], ["leakage.sram_cell=hp"]),
     ("50 mW logic static power (both)", MAC, ["leakage.logic_static_mw=50"], ["leakage.logic_static_mw=50"]),
-    ("IF event_queue dispatch", MAC, [], ["array.dispatch=event_queue"]),
+    ("IF column per_spike (one membrane write per spike, pre-0.2)", MAC, [], ["array.column=per_spike"]),
+    ("IF event_queue dispatch (weight row per nonzero code)", MAC, [], ["array.dispatch=event_queue"]),
+    ("IF event_queue dispatch, weight row per spike (pre-0.2)", MAC, [],
+     ["array.dispatch=event_queue", "array.weight_reads=per_spike"]),
     ("IF bitplane encoding", MAC, [], ["array.encoding=bitplane"]),
 ]
 

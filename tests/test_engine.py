@@ -41,7 +41,45 @@ def test_acc_time_stepped_dense_closed_form(tmp_path, M, K, N, c):
         assert layer.stall_cycles[cause] == 0
     # totals: one load, compute, one writeback, nothing overlaps in a single-tile layer
     assert layer.cycles == layer.compute_cycles + sum(layer.stall_cycles.values())
-    assert layer.counters["array.accumulate"] == M * K * c * N
+    assert layer.counters["array.accumulate"] + layer.counters["array.tree_add"] == M * K * c * N
+
+
+@pytest.mark.parametrize("column", ["adder_tree", "per_spike"])
+def test_acc_column_datapath_hand_counted(tmp_path, column):
+    """One token, 16 channels on 8 lanes x 8 columns, codes 1..3 and one 5: row group 0 holds
+    (1, 2, 3, 0, 0, 0, 0, 5) = 11 spikes over max 5 cycles, group 1 all 1s = 8 spikes in 1 cycle.
+    adder_tree: each column writes its membrane once per cycle with a spike (5 + 1 cycles x 8
+    columns = 48 writes) and the other 19 x 8 - 48 = 104 adds are narrow tree adds; per_spike:
+    every one of the 19 x 8 spike-adds writes the membrane."""
+    codes = np.array([[1, 2, 3, 0, 0, 0, 0, 5] + [1] * 8], np.int8)
+    s = spec("tiny_acc_if", **BIG_SRAMS, **{"array.column": column})
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8), s))
+    assert layer.compute_cycles == 5 + 1
+    writes = 6 * 8 if column == "adder_tree" else 19 * 8
+    assert layer.counters["array.accumulate"] == writes
+    assert layer.counters["array.reg_bits"] == writes * s.array.membrane_bits
+    assert layer.counters.get("array.tree_add", 0) == 19 * 8 - writes
+
+
+@pytest.mark.parametrize("reads", ["per_code", "per_spike"])
+def test_acc_event_queue_weight_reads_hand_counted(tmp_path, reads):
+    """A salient 100 on channel 0 and 1s on channels 1-7 of an 8-lane row group: 107 spikes.
+    per_code: 8 weight-row reads (one per nonzero code), the step lasts max(ceil(107/8), 100) =
+    100 cycles (the 100 spikes stay in the lane that latched channel 0's row); per_spike: 107 row
+    reads, 100 of them on channel 0's bank, one row word per cycle: 100 cycles of weight reads
+    on that bank, ceil(107/8) = 14 cycles of compute."""
+    codes = np.array([[100, 1, 1, 1, 1, 1, 1, 1]], np.int8)
+    s = spec("tiny_acc_if", **BIG_SRAMS, **{"array.dispatch": "event_queue", "array.weight_reads": reads})
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8), s))
+    words = -(-8 * s.array.weight_bits // s.weight_sram.width_bits)
+    if reads == "per_code":
+        assert layer.memory["weight_sram"]["reads"] == 8 * words
+        assert layer.compute_cycles == 100
+    else:
+        assert layer.memory["weight_sram"]["reads"] == 107 * words
+        assert layer.compute_cycles == 14
+        bank0 = 100 + sum(1 for i in range(1, 8) if i % s.weight_sram.banks == 0)  # channel i in bank i mod B
+        assert layer.compute_cycles + layer.stall_cycles["weight_sram"] == -(-bank0 * words // s.weight_sram.ports)
 
 
 def test_acc_salient_value_stalls_its_row_group(tmp_path):
@@ -52,8 +90,11 @@ def test_acc_salient_value_stalls_its_row_group(tmp_path):
     salient = _one_layer(simulate(make_trace(tmp_path / "b", codes, 8), s)).compute_cycles
     assert base == 2 and salient == 40 + 1
     eq = _one_layer(simulate(make_trace(tmp_path / "c", codes, 8), spec("tiny_acc_if", **BIG_SRAMS, **{
-        "array.dispatch": "event_queue"}))).compute_cycles
+        "array.dispatch": "event_queue", "array.weight_reads": "per_spike"}))).compute_cycles
     assert eq == ceil_div(7 + 40, 8) + 1  # total spikes over the 8 lanes, per row group
+    latched = _one_layer(simulate(make_trace(tmp_path / "d", codes, 8), spec("tiny_acc_if", **BIG_SRAMS, **{
+        "array.dispatch": "event_queue"}))).compute_cycles
+    assert latched == 40 + 1  # the 40 spikes stay in the lane holding their weight row
 
 
 def test_acc_bitplane_cycles_are_planes(tmp_path):
@@ -138,7 +179,10 @@ def test_conservation_acc(tmp_path, dispatch, encoding):
     layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, N), s))
     a = np.abs(codes.astype(np.int64))
     spikes = int(a.sum()) if encoding == "count" else int(sum(bin(int(x)).count("1") for x in a.ravel()))
-    assert layer.counters["array.accumulate"] == spikes * N  # spikes x fan-out
+    # spikes x fan-out adds: the tree's narrow adds plus one membrane add per column and cycle
+    assert layer.counters["array.accumulate"] + layer.counters["array.tree_add"] == spikes * N
+    assert layer.counters["array.accumulate"] <= layer.compute_cycles * s.array.cols
+    assert layer.counters["array.reg_bits"] == layer.counters["array.accumulate"] * s.array.membrane_bits
     if dispatch == "event_queue":  # every spike is queued once per N sub-tile of C columns
         assert layer.counters["event_queue.push"] == layer.counters["event_queue.pop"] == spikes * ceil_div(N, 8)
     assert layer.energy_pj["total"] == pytest.approx(sum(v for k, v in layer.energy_pj.items() if k != "total"))
@@ -194,11 +238,12 @@ def code_blocks(draw):
 
 @settings(max_examples=30, deadline=None)
 @given(codes=code_blocks(), lanes=st.integers(1, 9), bitplane=st.booleans(), eq=st.booleans(),
-       banks=st.integers(1, 4), first=st.booleans(), last=st.booleans())
-def test_acc_kernel_equals_py_func(codes, lanes, bitplane, eq, banks, first, last):
+       banks=st.integers(1, 4), first=st.booleans(), last=st.booleans(), per_code=st.booleans())
+def test_acc_kernel_equals_py_func(codes, lanes, bitplane, eq, banks, first, last, per_code):
     from neurosim.kernels.acc_tile import acc_block_kernel
     mem = np.arange(8, dtype=np.int64).reshape(2, 4)
-    args = (codes, lanes, bitplane, eq, 7, 4, 32, 24, 32, mem, np.array([2, 1], np.int64), banks, 1, first, last)
+    args = (codes, lanes, bitplane, eq, 7, 4, 32, 24, 32, mem, np.array([2, 1], np.int64), banks, 1, first, last,
+            per_code)
     a, b = acc_block_kernel(*args), acc_block_kernel.py_func(*args)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])

@@ -105,6 +105,13 @@ class AccArraySpec:
         "count", doc="count: abs(q) spikes per code; bitplane: one spike per set bit, shift-weighted",
         choices=("count", "bitplane"),
     )
+    column: str = spec_field(
+        "adder_tree", doc="adder_tree: per cycle each column sums the weights of its spiking lanes in a combinational "
+        "tree (adds of weight_bits + log2(rows) bits) and writes its membrane register once; per_spike: every spike "
+        "is one membrane-width add and register write", choices=("adder_tree", "per_spike"))
+    weight_reads: str = spec_field(
+        "per_code", doc="event_queue: per_code = one weight-row read per nonzero code, latched in one lane for that "
+        "code's spikes; per_spike = one read per spike", choices=("per_code", "per_spike"))
 
 
 @dataclass(frozen=True)

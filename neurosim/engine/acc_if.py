@@ -22,6 +22,7 @@ from neurosim.hw.sram import Sram
 from neurosim.hw.threshold_unit import ThresholdUnit
 from neurosim.kernels.acc_tile import (
     COMPUTE,
+    NONZERO,
     SALIENT,
     SHIFT_STEPS,
     SPIKES,
@@ -198,7 +199,8 @@ class AccIfOpModel(OpModel):
             self._kernel_cache[cache_key] = acc_block_kernel(
                 codes, self.R, self.chip.array.bitplane, self.chip.array.event_queue, self.recipe.normal_max,
                 spec.spike_memory.dense.code_bits, dense.bw_bits_per_cycle, self.entry_bits, sal.bw_bits_per_cycle,
-                plan.mem_cyc, plan.words_per_event, spec.weight_sram.banks, spec.weight_sram.ports, first_k, last_k)
+                plan.mem_cyc, plan.words_per_event, spec.weight_sram.banks, spec.weight_sram.ports, first_k, last_k,
+                spec.array.weight_reads == "per_code")
         per_v, tot = self._kernel_cache[cache_key]
         # the kernel walked each (token, K sub-tile) step once; every N sub-tile repeats it
         sums = (per_v * plan.mult[:, None]).sum(axis=0)
@@ -206,14 +208,16 @@ class AccIfOpModel(OpModel):
                   "weight_sram": int(sums[STALL_WEIGHT])}
         spikes = int(tot[SPIKES])
         if self.chip.array.event_queue:
-            for v in range(2):  # one weight-row read per event
-                wsram.reads += int(plan.mult[v]) * spikes * int(plan.words_per_event[v])
-                wsram.read_bits += int(plan.mult[v]) * spikes * plan.widths[v] * spec.array.weight_bits
+            rows = int(tot[NONZERO]) if spec.array.weight_reads == "per_code" else spikes
+            for v in range(2):  # one weight-row read per nonzero code (or per event)
+                wsram.reads += int(plan.mult[v]) * rows * int(plan.words_per_event[v])
+                wsram.read_bits += int(plan.mult[v]) * rows * plan.widths[v] * spec.array.weight_bits
             weight_bits_loaded = 0
         else:
             stalls["weight_tile_load"] = plan.load_cyc
             weight_bits_loaded = Kb * Nb * spec.array.weight_bits
-        self.chip.array.count_tile(spikes, Nb, int(tot[SHIFT_STEPS]), weight_bits_loaded)
+        column_cycles = int(sum(int(per_v[v, COMPUTE]) * int(plan.mult[v]) * plan.widths[v] for v in range(2)))
+        self.chip.array.count_tile(spikes, Nb, int(tot[SHIFT_STEPS]), weight_bits_loaded, column_cycles)
         for name, scratch in plan.sram_counts.items():
             srams[name].add(scratch)
         sal.read(plan.n_sub, int(tot[SALIENT]) * self.entry_bits)

@@ -1,7 +1,8 @@
 """The integrate-and-fire processing array: R input lanes x C accumulating neurons.
 
-Counts: ``array.accumulate`` (one signed add of a weight into a membrane: spikes x fan-out),
-``array.reg_bits`` (membrane register bits written by those adds), ``array.weight_reg_bits``
+Counts: ``array.accumulate`` (membrane-width adds), ``array.tree_add`` (``column: adder_tree``:
+the narrow adds of each column's tree; with the membrane adds they total spikes x fan-out),
+``array.reg_bits`` (membrane register bits written), ``array.weight_reg_bits``
 (weights loaded into the PE registers, time-stepped dispatch), ``array.plane_shift`` (bitplane
 encoding: one left shift of a column's partial sum between bit planes),
 ``event_queue.push``/``event_queue.pop`` (address-event dispatch).
@@ -24,6 +25,7 @@ class IfArray:
     weight_reg_bits: int = 0
     plane_shift: int = 0
     queue_events: int = 0
+    tree_add: int = 0
 
     @property
     def event_queue(self) -> bool:
@@ -33,10 +35,17 @@ class IfArray:
     def bitplane(self) -> bool:
         return self.spec.encoding == "bitplane"
 
-    def count_tile(self, spikes: int, Nb: int, shift_steps: int, weight_bits_loaded: int) -> None:
-        """Count one tile: its spikes reach ``Nb`` outputs (over all N sub-tiles)."""
-        self.accumulate += spikes * Nb
-        self.reg_bits += spikes * Nb * self.spec.membrane_bits
+    @property
+    def adder_tree(self) -> bool:
+        return self.spec.column == "adder_tree"
+
+    def count_tile(self, spikes: int, Nb: int, shift_steps: int, weight_bits_loaded: int, column_cycles: int) -> None:
+        """Count one tile: its spikes reach ``Nb`` outputs (over all N sub-tiles); ``column_cycles``
+        is the sum over columns of the cycles in which the column received any spike."""
+        membrane_writes = column_cycles if self.adder_tree else spikes * Nb
+        self.accumulate += membrane_writes
+        self.tree_add += spikes * Nb - membrane_writes
+        self.reg_bits += membrane_writes * self.spec.membrane_bits
         self.plane_shift += shift_steps * Nb
         self.weight_reg_bits += weight_bits_loaded
         if self.event_queue:
@@ -45,6 +54,8 @@ class IfArray:
     def counters(self) -> dict[str, int]:
         out = {"array.accumulate": self.accumulate, "array.reg_bits": self.reg_bits,
                "array.weight_reg_bits": self.weight_reg_bits}
+        if self.adder_tree:
+            out["array.tree_add"] = self.tree_add
         if self.bitplane:
             out["array.plane_shift"] = self.plane_shift
         if self.event_queue:

@@ -12,11 +12,14 @@ Compute cycles of a step (zero codes are skipped: a step without spikes costs 0)
 - ``time_stepped`` + ``count``: ``max_i |q_i|`` — a salient value stalls its whole row group;
 - ``time_stepped`` + ``bitplane``: the number of bit planes set in any lane, ``popcount(OR_i |q_i|)``;
 - ``event_queue``: ``ceil(E / R)`` with ``E`` = total spikes (``|q|`` or ``popcount|q|``), issued
-  R per cycle from the address-event queue.
+  R per cycle from the address-event queue; with ``per_code_reads`` each nonzero code's weight row
+  is read once and latched in one lane for all of that code's spikes, so the step also lasts at
+  least the largest code's spikes: ``max(ceil(E / R), max_i s_i)`` (the lower bound of any lane
+  schedule, reached by a longest-first one when one code dominates).
 
 A step also needs the SRAMs: reading its codes from the dense store and its salient entries from
 the side store, the membrane read-modify-write (or output write), and, for ``event_queue``, one
-weight-row read per event from a banked weight SRAM (channel ``i`` lives in bank ``i mod B``; the
+weight-row read per nonzero code (or per event) from a banked weight SRAM (channel ``i`` lives in bank ``i mod B``; the
 busiest bank sets the time, so salient spikes on one channel serialise on one bank). A step
 takes ``max(compute, spike read, membrane, weight read)``; the excess over compute is a stall
 charged to the dominant cause.
@@ -48,7 +51,7 @@ def popcount8(x: int) -> int:
 @njit(cache=True)
 def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits_per_code, dense_bw_bits,
                      salient_entry_bits, salient_bw_bits, membrane_cycles, weight_words_per_event, weight_banks,
-                     weight_ports, first_block, last_block):
+                     weight_ports, first_block, last_block, per_code_reads):
     """Walk every (token, K-tile) step of an int8 code block ``[Mb, K]``.
 
     ``membrane_cycles[v, p]``: SRAM cycles of the membrane/output traffic of one step for
@@ -86,9 +89,11 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
                 if s > smax:
                     smax = s
                 if event_queue:
-                    bank_events[i % weight_banks] += s
+                    bank_events[i % weight_banks] += 1 if per_code_reads else s
             if event_queue:
                 compute = (events + lanes - 1) // lanes
+                if per_code_reads and smax > compute:  # a code's spikes stay in the lane holding its row
+                    compute = smax
             elif bitplane:
                 compute = popcount8(planes_or)
             else:
