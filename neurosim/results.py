@@ -48,6 +48,7 @@ class LayerResult:
     memory: dict[str, dict[str, int]]
     energy_pj: dict[str, float]
     check: dict[str, Any] | None = None
+    accumulator_bits: int | None = None  # the MAC accumulator / IF membrane width this op ran with
 
 
 @dataclass(frozen=True)

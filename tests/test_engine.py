@@ -392,3 +392,29 @@ def test_mac_outlier_path_hand_counted(tmp_path):
                                spec("tiny_mac", **BIG_MAC_SRAMS, **{"array.salient": "outlier_path",
                                                                     "outlier_unit.lanes": 1})))
     assert slow.stall_cycles["outlier_unit"] == 11 * 8 - fold
+
+
+@pytest.mark.parametrize("K,code_max,weight_max,bits", [(16, 127, 7, 15), (1, 1, 1, 2), (4096, 127, 7, 23),
+                                                        (11008, 7, 7, 21), (576, 127, 7, 20)])
+def test_accumulator_width_rule_hand_counted(K, code_max, weight_max, bits):
+    from neurosim.engine.widths import needed_bits
+
+    assert needed_bits(K, code_max, weight_max) == bits
+    bound = K * code_max * weight_max
+    assert -(1 << (bits - 1)) <= -bound and bound <= (1 << (bits - 1)) - 1 < 2 * bound  # holds it, and just
+
+
+@pytest.mark.parametrize("name,key", [("tiny_acc_if", "array.membrane_bits"), ("tiny_mac", "array.acc_bits")])
+def test_auto_width_is_the_ops_and_exact(tmp_path, name, key):
+    """16 inputs of 8-bit codes x 4-bit weights: 15 bits on both designs; the functional check
+    (which wraps at that width) finds no mismatch even for the extreme sum 16 x 127 x 7."""
+    codes = np.full((4, 16), 127, np.int8)
+    weights = np.full((16, 8), 7, np.int8)
+    sims = {w: _one_layer(simulate(make_trace(tmp_path / f"t{w}", codes, 8, weights=weights),
+                                   spec(name, **(BIG_SRAMS if "acc" in name else BIG_MAC_SRAMS), **{key: w}),
+                                   check=True)) for w in ("auto", 15, 14)}
+    assert sims["auto"].accumulator_bits == 15
+    assert sims["auto"].energy_pj == sims[15].energy_pj and sims["auto"].cycles == sims[15].cycles
+    assert sims["auto"].check["accumulation_mismatches"] == 0
+    if "acc" in name:  # a membrane one bit narrower wraps (the MAC check recombines wide digits)
+        assert sims[14].check["membrane_overflows"] > 0

@@ -25,7 +25,7 @@ def _range(meta: dict) -> str:
         return ""
     lo_s = "" if lo is None else (f"> {lo:g}" if meta["lo_exclusive"] else f">= {lo:g}")
     hi_s = "" if hi is None else f"<= {hi:g}"
-    return ", ".join(s for s in (lo_s, hi_s) if s)
+    return ("`auto` or " if meta["auto"] else "") + ", ".join(s for s in (lo_s, hi_s) if s)
 
 
 def keys_table(design: str) -> str:

@@ -95,7 +95,8 @@ class AccArraySpec:
 
     rows: int = spec_field(doc="input lanes that step together (spike rows)", lo=1, hi=4096)
     cols: int = spec_field(doc="output neurons (accumulators) per row", lo=1, hi=4096)
-    membrane_bits: int = spec_field(24, doc="membrane potential (accumulator) width", **BITS)
+    membrane_bits: int | str = spec_field(24, doc="membrane potential (accumulator) width; auto = the width each op "
+                                          "needs (see docs/model.md)", auto=True, **BITS)
     weight_bits: int = spec_field(4, doc="weight code width", **SIGNED_BITS)
     dispatch: str = spec_field(
         "time_stepped", doc="time_stepped: a step costs the row group's max spike count; "
@@ -134,7 +135,8 @@ class MacArraySpec:
     dataflow: str = spec_field("os", doc="os: output stationary; ws: weight stationary", choices=("os", "ws"))
     act_bits: int = spec_field(4, doc="activation operand width", **SIGNED_BITS)
     weight_bits: int = spec_field(4, doc="weight operand width", **SIGNED_BITS)
-    acc_bits: int = spec_field(32, doc="accumulator width", **BITS)
+    acc_bits: int | str = spec_field(32, doc="accumulator width; auto = the width each op needs (see docs/model.md)",
+                                     auto=True, **BITS)
     salient: str = spec_field(
         "passes", doc="codes wider than act_bits: passes = extra digit passes of the array over a dense store at "
         "the widest code width (class digit_passes, or wide when act_bits holds every code); outlier_path = dense "

@@ -33,6 +33,7 @@ def spec_field(
     lo_exclusive: bool = False,
     choices: tuple[str, ...] | None = None,
     pattern: str | None = None,
+    auto: bool = False,
 ) -> Any:
     """Declare one config key with its documentation, unit and valid range, choices or pattern.
 
@@ -40,7 +41,7 @@ def spec_field(
     every derived quantity (cycles, seconds, pJ) finite.
     """
     meta = {_META: dict(doc=doc, unit=unit, lo=lo, hi=hi, lo_exclusive=lo_exclusive, choices=choices,
-                        pattern=pattern)}
+                        pattern=pattern, auto=auto)}
     if dataclasses.is_dataclass(default):
         return dataclasses.field(default_factory=lambda: default, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -56,7 +57,10 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    """(base type, optional); an ``int | str`` key (a number or ``auto``) has base type int."""
     args = typing.get_args(tp)
+    if set(args) == {int, str}:
+        return int, False
     if type(None) in args:
         rest = [a for a in args if a is not type(None)]
         return rest[0], True
@@ -133,6 +137,8 @@ def build(cls: type, data: Any, path: str, problems: list[Problem]) -> Any:
         value = data[name]
         if value is None and optional:
             values[name] = None
+        elif value == "auto" and field_meta(f)["auto"]:
+            values[name] = "auto"
         elif dataclasses.is_dataclass(tp):
             sub = build(tp, value, where, problems)
             if sub is not None:

@@ -54,6 +54,11 @@ class AccIfChip:
             "output_buffer": Sram("output_buffer", spec.output_buffer),
         }
 
+    def retarget(self, spec: AccIfSpec) -> None:
+        """Run the next op with ``spec`` (the same chip with its op-specific membrane width)."""
+        self.spec = spec
+        self.array.spec = spec.array
+
     def counters(self) -> dict[str, int]:
         out = {**self.array.counters(), **self.threshold.counters()}
         for s in self.srams.values():

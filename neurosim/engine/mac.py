@@ -43,6 +43,12 @@ class MacChip:
         self.outlier = OutlierUnit(spec.outlier_unit, spec.array.weight_bits, spec.array.acc_bits)
         self.srams = {n: Sram(n, s) for n, s in sram_specs(spec).items()}
 
+    def retarget(self, spec: MacSpec) -> None:
+        """Run the next op with ``spec`` (the same chip with its op-specific accumulator width)."""
+        self.spec = spec
+        self.array.spec = spec.array
+        self.outlier.acc_bits = spec.array.acc_bits
+
     def counters(self) -> dict[str, int]:
         out = {**self.array.counters(), **self.dequant.counters(), **self.outlier.counters()}
         for s in self.srams.values():

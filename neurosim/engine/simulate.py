@@ -19,6 +19,7 @@ from neurosim.engine.acc_if import AccIfChip, AccIfOpModel
 from neurosim.engine.mac import MacChip, MacOpModel
 from neurosim.engine.pipeline import Block, Interval, run_pipeline
 from neurosim.engine.tiling import choose_tiling
+from neurosim.engine.widths import resolve_widths
 from neurosim.hw.dram import Dram
 from neurosim.results import LayerResult, Results
 from neurosim.trace.reader import Trace
@@ -100,9 +101,10 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     from neurosim.engine.check import check_op
 
     table = load_energy_table(spec.technology)
-    pj = action_energies(spec, table)
     static_mw = static_power_mw(spec, table)
-    chip = AccIfChip(spec) if isinstance(spec, AccIfSpec) else MacChip(spec)
+    first = resolve_widths(spec, trace.ops[0], trace.manifest.recipe)
+    chip = AccIfChip(first) if isinstance(spec, AccIfSpec) else MacChip(first)
+    pj_by_spec: dict[HwSpec, dict[str, float]] = {}
     dram = Dram(spec.dram, spec.clock_mhz)
     recipe = trace.manifest.recipe
     ratios: dict[str, float] = {}
@@ -111,17 +113,23 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     for i, op in enumerate(trace.ops):
         if op.act_codes not in ratios:
             ratios[op.act_codes] = code_stats(trace.tensor(op.act_codes), recipe.normal_max).salient_ratio
+        op_spec = resolve_widths(spec, op, recipe)
+        chip.retarget(op_spec)
+        if op_spec not in pj_by_spec:
+            pj_by_spec[op_spec] = action_energies(op_spec, table)
+        pj = pj_by_spec[op_spec]
         before = _snapshot(chip, dram)
         rec: list[Interval] | None = [] if timeline is not None and timeline.detail == "tile" else None
-        tiling, cycles, compute, stalls = run_op(trace, op, spec, chip, dram, ratios[op.act_codes], rec)
+        tiling, cycles, compute, stalls = run_op(trace, op, op_spec, chip, dram, ratios[op.act_codes], rec)
         d = _delta(before, _snapshot(chip, dram))
         energy = energy_breakdown(d.counters, pj)
         energy["leakage"] = leakage_pj(static_mw, cycles_to_s(cycles, spec.clock_mhz))
-        checked = check_op(trace, op, spec) if check and op.weight_codes is not None else None
+        checked = check_op(trace, op, op_spec) if check and op.weight_codes is not None else None
         layers.append(LayerResult(
             name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=tiling, cycles=cycles,
             compute_cycles=compute, stall_cycles=stalls, utilization=compute / cycles if cycles else 0.0,
-            counters=d.counters, memory=d.memory, energy_pj=with_total(energy), check=checked))
+            counters=d.counters, memory=d.memory, energy_pj=with_total(energy), check=checked,
+            accumulator_bits=op_spec.array.membrane_bits if isinstance(spec, AccIfSpec) else op_spec.array.acc_bits))
         if timeline is not None:
             timeline.add([Interval("op", op.name, t_offset, t_offset + cycles)])
             timeline.add(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec or ())

@@ -1,0 +1,31 @@
+"""Accumulator and membrane widths from the op (``acc_bits: auto`` / ``membrane_bits: auto``).
+
+The same rule on both designs: a signed register that holds the largest possible sum of the op,
+``K x max|code| x max|weight|`` with ``max|code|`` the trace's widest code (salient included) and
+``max|weight| = 2^(weight_bits-1) - 1``: ``ceil(log2(bound + 1)) + 1`` bits (at most 63). The
+functional check wraps in that width, so a rule that were too narrow would show as mismatches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from neurosim.config.hw import AccIfSpec, HwSpec
+from neurosim.trace.manifest import Op, Recipe
+
+
+def needed_bits(K: int, code_max: int, weight_max: int) -> int:
+    """Bits of a two's-complement register holding any sum of K products |q| <= code_max,
+    |w| <= weight_max."""
+    bound = K * code_max * weight_max
+    return min(63, max(2, math.ceil(math.log2(bound + 1)) + 1))
+
+
+def resolve_widths(spec: HwSpec, op: Op, recipe: Recipe) -> HwSpec:
+    """``spec`` with an ``auto`` accumulator or membrane width replaced by what ``op`` needs."""
+    key = "membrane_bits" if isinstance(spec, AccIfSpec) else "acc_bits"
+    if getattr(spec.array, key) != "auto":
+        return spec
+    bits = needed_bits(op.K, recipe.code_max, (1 << (op.weight_bits - 1)) - 1)
+    return dataclasses.replace(spec, array=dataclasses.replace(spec.array, **{key: bits}))
