@@ -12,11 +12,10 @@ import numpy as np
 
 from neurosim import __version__
 from neurosim.config.energy_table import load_energy_table
-from neurosim.config.hw import AccIfSpec, HwSpec
+from neurosim.config.hw import HwSpec
 from neurosim.energy.actions import action_energies, static_power_mw
 from neurosim.energy.breakdown import energy_breakdown, leakage_pj, with_total
-from neurosim.engine.acc_if import AccIfChip, AccIfOpModel
-from neurosim.engine.mac import MacChip, MacOpModel
+from neurosim.engine.designs import DESIGNS
 from neurosim.engine.pipeline import Block, Interval, run_pipeline
 from neurosim.engine.tiling import choose_tiling
 from neurosim.engine.widths import resolve_widths
@@ -51,7 +50,7 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, salient_ratio: floa
            record: list[Interval] | None = None) -> tuple[dict, int, int, dict[str, int]]:
     """Simulate one op; returns (tiling dict, cycles, compute cycles, stalls by cause)."""
     codes = trace.tensor(op.act_codes)
-    cls = AccIfOpModel if isinstance(spec, AccIfSpec) else MacOpModel
+    cls = DESIGNS[spec.design].op_model
     model = cls(chip, op, trace.manifest.recipe, codes, salient_ratio)
     tiling = choose_tiling(op.M, op.K, op.N, model.limits(), model.salient_fits, where=f"{spec.name}: {op.name}")
     blocks: list[Block] = []
@@ -103,7 +102,8 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     table = load_energy_table(spec.technology)
     static_mw = static_power_mw(spec, table)
     first = resolve_widths(spec, trace.ops[0], trace.manifest.recipe)
-    chip = AccIfChip(first) if isinstance(spec, AccIfSpec) else MacChip(first)
+    design = DESIGNS[spec.design]
+    chip = design.chip(first)
     pj_by_spec: dict[HwSpec, dict[str, float]] = {}
     dram = Dram(spec.dram, spec.clock_mhz)
     recipe = trace.manifest.recipe
@@ -129,7 +129,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
             name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=tiling, cycles=cycles,
             compute_cycles=compute, stall_cycles=stalls, utilization=compute / cycles if cycles else 0.0,
             counters=d.counters, memory=d.memory, energy_pj=with_total(energy), check=checked,
-            accumulator_bits=op_spec.array.membrane_bits if isinstance(spec, AccIfSpec) else op_spec.array.acc_bits))
+            accumulator_bits=getattr(op_spec.array, design.accumulator_key)))
         if timeline is not None:
             timeline.add([Interval("op", op.name, t_offset, t_offset + cycles)])
             timeline.add(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec or ())

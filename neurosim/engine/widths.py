@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from neurosim.config.hw import AccIfSpec, HwSpec
+from neurosim.config.hw import HwSpec
+from neurosim.engine.designs import DESIGNS
 from neurosim.trace.manifest import Op, Recipe
 
 
@@ -24,7 +25,7 @@ def needed_bits(K: int, code_max: int, weight_max: int) -> int:
 
 def resolve_widths(spec: HwSpec, op: Op, recipe: Recipe) -> HwSpec:
     """``spec`` with an ``auto`` accumulator or membrane width replaced by what ``op`` needs."""
-    key = "membrane_bits" if isinstance(spec, AccIfSpec) else "acc_bits"
+    key = DESIGNS[spec.design].accumulator_key
     if getattr(spec.array, key) != "auto":
         return spec
     bits = needed_bits(op.K, recipe.code_max, (1 << (op.weight_bits - 1)) - 1)
