@@ -168,23 +168,29 @@ def test_mac_digits_recombine_exactly_within_operand_ranges(codes, bits):
 
 # --- conservation -----------------------------------------------------------------------------
 
+@pytest.mark.parametrize("side", [0, 4])
 @pytest.mark.parametrize("dispatch,encoding", [("time_stepped", "count"), ("event_queue", "count"),
                                                ("time_stepped", "bitplane"), ("event_queue", "bitplane")])
-def test_conservation_acc(tmp_path, dispatch, encoding):
+def test_conservation_acc(tmp_path, dispatch, encoding, side):
     rng = np.random.default_rng(3)
     codes = rng.integers(-7, 8, (24, 100)).astype(np.int8)
     codes[rng.random(codes.shape) < 0.03] = 90
     N = 44
-    s = spec("tiny_acc_if", **BIG_SRAMS, **{"array.dispatch": dispatch, "array.encoding": encoding})
+    s = spec("tiny_acc_if", **BIG_SRAMS, **{"array.dispatch": dispatch, "array.encoding": encoding,
+                                            "array.salient_lanes": side})
     layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, N), s))
     a = np.abs(codes.astype(np.int64))
     spikes = int(a.sum()) if encoding == "count" else int(sum(bin(int(x)).count("1") for x in a.ravel()))
-    # spikes x fan-out adds: the tree's narrow adds plus one membrane add per column and cycle
-    assert layer.counters["array.accumulate"] + layer.counters["array.tree_add"] == spikes * N
+    # spikes x fan-out adds: the tree's narrow adds plus one membrane add per column and cycle,
+    # plus the side lanes' adds
+    side_adds = layer.counters.get("salient_lanes.accumulate", 0)
+    assert layer.counters["array.accumulate"] + layer.counters["array.tree_add"] + side_adds == spikes * N
+    assert (side_adds > 0) == (side > 0)
     assert layer.counters["array.accumulate"] <= layer.compute_cycles * s.array.cols
     assert layer.counters["array.reg_bits"] == layer.counters["array.accumulate"] * s.array.membrane_bits
-    if dispatch == "event_queue":  # every spike is queued once per N sub-tile of C columns
-        assert layer.counters["event_queue.push"] == layer.counters["event_queue.pop"] == spikes * ceil_div(N, 8)
+    if dispatch == "event_queue":  # every main-lane spike is queued once per N sub-tile of C columns
+        main = spikes - side_adds // N
+        assert layer.counters["event_queue.push"] == layer.counters["event_queue.pop"] == main * ceil_div(N, 8)
     assert layer.energy_pj["total"] == pytest.approx(sum(v for k, v in layer.energy_pj.items() if k != "total"))
     assert layer.cycles == layer.compute_cycles + sum(layer.stall_cycles.values())
     entry = s.spike_memory.salient.code_bits + s.spike_memory.salient.index_bits
@@ -238,12 +244,12 @@ def code_blocks(draw):
 
 @settings(max_examples=30, deadline=None)
 @given(codes=code_blocks(), lanes=st.integers(1, 9), bitplane=st.booleans(), eq=st.booleans(),
-       banks=st.integers(1, 4), first=st.booleans(), last=st.booleans(), per_code=st.booleans())
-def test_acc_kernel_equals_py_func(codes, lanes, bitplane, eq, banks, first, last, per_code):
+       banks=st.integers(1, 4), first=st.booleans(), last=st.booleans(), per_code=st.booleans(), side=st.booleans())
+def test_acc_kernel_equals_py_func(codes, lanes, bitplane, eq, banks, first, last, per_code, side):
     from neurosim.kernels.acc_tile import acc_block_kernel
     mem = np.arange(8, dtype=np.int64).reshape(2, 4)
     args = (codes, lanes, bitplane, eq, 7, 4, 32, 24, 32, mem, np.array([2, 1], np.int64), banks, 1, first, last,
-            per_code)
+            per_code, side)
     a, b = acc_block_kernel(*args), acc_block_kernel.py_func(*args)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
@@ -418,3 +424,24 @@ def test_auto_width_is_the_ops_and_exact(tmp_path, name, key):
     assert sims["auto"].check["accumulation_mismatches"] == 0
     if "acc" in name:  # a membrane one bit narrower wraps (the MAC check recombines wide digits)
         assert sims[14].check["membrane_overflows"] > 0
+
+
+def test_acc_salient_lanes_hand_counted(tmp_path):
+    """Token 0: channels 0-7 = (40, 1 x 7), channels 8-15 = (1 x 7, 30); one token, N=8 on 8x8.
+    Main lanes see only the 1s: 1 cycle per row group = 2 cycles. Two lanes take the salient
+    entries 40 and 30: max(ceil(70/2), 40) = 40 cycles, 38 past the main array. Without side
+    lanes the row groups last 40 and 30 cycles."""
+    codes = np.array([[40] + [1] * 7 + [1] * 7 + [30]], np.int8)
+    s = spec("tiny_acc_if", **BIG_SRAMS, **{"array.salient_lanes": 2})
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=np.ones((16, 8), np.int8)), s,
+                                check=True))
+    assert layer.compute_cycles == 2 and layer.stall_cycles["salient_lanes"] == 38
+    assert layer.counters["salient_lanes.accumulate"] == 70 * 8
+    assert layer.counters["salient_lanes.merge_add"] == 2 * 8
+    assert layer.counters["array.accumulate"] + layer.counters["array.tree_add"] == 14 * 8
+    assert layer.check["accumulation_mismatches"] == 0
+    coupled = _one_layer(simulate(make_trace(tmp_path / "u", codes, 8), spec("tiny_acc_if", **BIG_SRAMS)))
+    assert coupled.compute_cycles == 40 + 30
+    four = _one_layer(simulate(make_trace(tmp_path / "v", codes, 8),
+                               spec("tiny_acc_if", **BIG_SRAMS, **{"array.salient_lanes": 4})))
+    assert four.compute_cycles + four.stall_cycles["salient_lanes"] == 40  # the longest entry bounds it

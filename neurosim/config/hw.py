@@ -110,6 +110,11 @@ class AccArraySpec:
         "adder_tree", doc="adder_tree: per cycle each column sums the weights of its spiking lanes in a combinational "
         "tree (adds of weight_bits + log2(rows) bits) and writes its membrane register once; per_spike: every spike "
         "is one membrane-width add and register write", choices=("adder_tree", "per_spike"))
+    salient_lanes: int = spec_field(
+        0, doc="0: salient spikes run in the main lanes (a step lasts its largest code); n > 0: a side group of n "
+        "lanes, each with cols accumulators, takes the salient entries (one weight-row read per entry, its spikes "
+        "in one lane) in parallel with the main array, and merges each entry's partial sums into the membranes",
+        lo=0, hi=4096)
     weight_reads: str = spec_field(
         "per_code", doc="event_queue: per_code = one weight-row read per nonzero code, latched in one lane for that "
         "code's spikes; per_spike = one read per spike", choices=("per_code", "per_spike"))

@@ -45,6 +45,10 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
             "threshold.setup": table["fp16_mul"],
             "threshold.compare": sc.int_add_pj(table, spec.threshold.bits),
         })
+        if a.salient_lanes:
+            out.update({"salient_lanes.accumulate": sc.int_add_pj(table, a.membrane_bits),
+                        "salient_lanes.reg_bits": reg,
+                        "salient_lanes.merge_add": sc.int_add_pj(table, a.membrane_bits)})
         if a.column == "adder_tree":  # tree adds grow from weight_bits to weight_bits + log2(rows)
             out["array.tree_add"] = sc.int_add_pj(table, a.weight_bits + max(1, math.ceil(math.log2(a.rows))))
         if a.encoding == "bitplane":

@@ -18,11 +18,14 @@ from neurosim.engine.op_model import OpModel, TileCost
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.errors import NeurosimError
 from neurosim.hw.if_array import IfArray
+from neurosim.hw.salient_lanes import SalientLanes
 from neurosim.hw.sram import Sram
 from neurosim.hw.threshold_unit import ThresholdUnit
 from neurosim.kernels.acc_tile import (
     COMPUTE,
     NONZERO,
+    SAL_MAX,
+    SAL_SPIKES,
     SALIENT,
     SHIFT_STEPS,
     SPIKES,
@@ -45,6 +48,8 @@ class AccIfChip:
         self.spec = spec
         self.array = IfArray(spec.array)
         self.threshold = ThresholdUnit(spec.threshold)
+        self.side = SalientLanes(spec.array.salient_lanes, spec.array.membrane_bits) \
+            if spec.array.salient_lanes else None
         sm = spec.spike_memory
         self.srams = {
             "spike_dense": Sram("spike_dense", sm.dense),
@@ -58,9 +63,11 @@ class AccIfChip:
         """Run the next op with ``spec`` (the same chip with its op-specific membrane width)."""
         self.spec = spec
         self.array.spec = spec.array
+        if self.side is not None:
+            self.side.membrane_bits = spec.array.membrane_bits
 
     def counters(self) -> dict[str, int]:
-        out = {**self.array.counters(), **self.threshold.counters()}
+        out = {**self.array.counters(), **self.threshold.counters(), **(self.side.counters() if self.side else {})}
         for s in self.srams.values():
             out.update(s.counters())
         return out
@@ -205,7 +212,7 @@ class AccIfOpModel(OpModel):
                 codes, self.R, self.chip.array.bitplane, self.chip.array.event_queue, self.recipe.normal_max,
                 spec.spike_memory.dense.code_bits, dense.bw_bits_per_cycle, self.entry_bits, sal.bw_bits_per_cycle,
                 plan.mem_cyc, plan.words_per_event, spec.weight_sram.banks, spec.weight_sram.ports, first_k, last_k,
-                spec.array.weight_reads == "per_code")
+                spec.array.weight_reads == "per_code", self.chip.side is not None)
         per_v, tot = self._kernel_cache[cache_key]
         # the kernel walked each (token, K sub-tile) step once; every N sub-tile repeats it
         sums = (per_v * plan.mult[:, None]).sum(axis=0)
@@ -226,9 +233,25 @@ class AccIfOpModel(OpModel):
         for name, scratch in plan.sram_counts.items():
             srams[name].add(scratch)
         sal.read(plan.n_sub, int(tot[SALIENT]) * self.entry_bits)
+        if self.chip.side is not None:
+            stalls["salient_lanes"] = self._side_lanes(tot, plan, Nb, int(sums[COMPUTE]))
         if last_k:
             self.chip.threshold.count_outputs(Mb, Nb)
         return TileCost(int(sums[COMPUTE]), stalls)
+
+    def _side_lanes(self, tot: np.ndarray, plan: _TilePlan, Nb: int, compute: int) -> int:
+        """Count the side lane group's work on one tile; returns the cycles it runs past the main
+        array (it runs beside it)."""
+        spec, srams = self.chip.spec, self.chip.srams
+        entries = int(tot[SALIENT])
+        side = self.chip.side.run(entries, int(tot[SAL_SPIKES]), int(tot[SAL_MAX]), Nb, plan.n_sub)
+        wsram = srams["weight_sram"]
+        for v in range(2):  # one latched weight row per entry and N sub-tile
+            wsram.reads += int(plan.mult[v]) * entries * int(plan.words_per_event[v])
+        wsram.read_bits += entries * Nb * spec.array.weight_bits
+        srams["membrane_store"].read(1, entries * Nb * spec.array.membrane_bits)  # merge into the membranes
+        srams["membrane_store"].write(1, entries * Nb * spec.array.membrane_bits)
+        return max(0, side - compute)
 
     def op_end(self) -> None:
         self.chip.threshold.count_layer(self.op.N)

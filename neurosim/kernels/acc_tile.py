@@ -34,8 +34,8 @@ from numba import njit
 BUSY, COMPUTE, STALL_SPIKE, STALL_MEMBRANE, STALL_WEIGHT = 0, 1, 2, 3, 4
 N_COLS = 5
 # indices into the scalar totals
-SPIKES, SALIENT, NONZERO, SHIFT_STEPS, STEPS = 0, 1, 2, 3, 4
-N_TOTALS = 5
+SPIKES, SALIENT, NONZERO, SHIFT_STEPS, STEPS, SAL_SPIKES, SAL_MAX = 0, 1, 2, 3, 4, 5, 6
+N_TOTALS = 7
 
 
 @njit(cache=True)
@@ -51,7 +51,7 @@ def popcount8(x: int) -> int:
 @njit(cache=True)
 def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits_per_code, dense_bw_bits,
                      salient_entry_bits, salient_bw_bits, membrane_cycles, weight_words_per_event, weight_banks,
-                     weight_ports, first_block, last_block, per_code_reads):
+                     weight_ports, first_block, last_block, per_code_reads, side_salient):
     """Walk every (token, K-tile) step of an int8 code block ``[Mb, K]``.
 
     ``membrane_cycles[v, p]``: SRAM cycles of the membrane/output traffic of one step for
@@ -59,6 +59,8 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
     of the layer, 1: first, 2: middle, 3: last); ``first_block``/``last_block`` say whether this
     code block holds the layer's first/last K-tiles (K may be split into blocks).
     ``weight_words_per_event[v]``: weight-SRAM words read per event (event_queue only).
+    ``side_salient``: salient codes go to the side lane group, not the main lanes (their spikes
+    are totalled in SAL_SPIKES and the largest in SAL_MAX).
     Returns ``(per_variant [2, N_COLS], totals [N_TOTALS])`` as int64.
     """
     M, K = codes.shape
@@ -80,10 +82,15 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
                 a = abs(np.int64(codes[t, i]))
                 if a == 0:
                     continue
-                tot[NONZERO] += 1
+                s = popcount8(a) if bitplane else a
                 if a > normal_max:
                     n_sal += 1
-                s = popcount8(a) if bitplane else a
+                    if side_salient:
+                        tot[SAL_SPIKES] += s
+                        if s > tot[SAL_MAX]:
+                            tot[SAL_MAX] = s
+                        continue
+                tot[NONZERO] += 1
                 events += s
                 planes_or |= a
                 if s > smax:
