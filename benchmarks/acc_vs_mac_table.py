@@ -33,6 +33,8 @@ ROWS = [
     ("IF event_queue dispatch, weight row per spike (pre-0.2)", MAC, [],
      ["array.dispatch=event_queue", "array.weight_reads=per_spike"]),
     ("IF bitplane encoding", MAC, [], ["array.encoding=bitplane"]),
+    ("IF output-stationary membranes, 64 tokens", MAC, [], ["array.membrane_tokens=64"]),
+    ("IF output-stationary membranes, 16 tokens", MAC, [], ["array.membrane_tokens=16"]),
     ("IF salient side lanes: 8", MAC, [], ["array.salient_lanes=8"]),
     ("IF salient side lanes: 16", MAC, [], ["array.salient_lanes=16"]),
     ("IF salient side lanes: 16, vs MAC outlier_path", OUTLIER, [], ["array.salient_lanes=16"]),

@@ -110,6 +110,10 @@ class AccArraySpec:
         "adder_tree", doc="adder_tree: per cycle each column sums the weights of its spiking lanes in a combinational "
         "tree (adds of weight_bits + log2(rows) bits) and writes its membrane register once; per_spike: every spike "
         "is one membrane-width add and register write", choices=("adder_tree", "per_spike"))
+    membrane_tokens: int = spec_field(
+        0, doc="0: membranes go to the membrane store after every K sub-tile (weight-stationary); G > 0: the "
+        "membranes of G tokens stay in column registers (G x cols x membrane_bits) while K streams "
+        "(output-stationary), and each group of G tokens reloads the weight sub-tiles", lo=0, hi=4096)
     salient_lanes: int = spec_field(
         0, doc="0: salient spikes run in the main lanes (a step lasts its largest code); n > 0: a side group of n "
         "lanes, each with cols accumulators, takes the salient entries (one weight-row read per entry, its spikes "

@@ -45,6 +45,8 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
             "threshold.setup": table["fp16_mul"],
             "threshold.compare": sc.int_add_pj(table, spec.threshold.bits),
         })
+        if a.membrane_tokens:
+            out["array.membrane_file_bits"] = reg
         if a.salient_lanes:
             out.update({"salient_lanes.accumulate": sc.int_add_pj(table, a.membrane_bits),
                         "salient_lanes.reg_bits": reg,

@@ -4,7 +4,10 @@ Per tile (Mb tokens x Kb inputs x Nb outputs), for each N sub-tile of C columns 
 sub-tile of R lanes: the R x C weights are loaded into the PE registers (time-stepped dispatch),
 then every token's spikes are dispatched and accumulated (:mod:`neurosim.kernels.acc_tile`),
 its membranes read from and written back to the membrane store (or, after the layer's last K
-sub-tile, fired through the threshold unit into the output spike buffer).
+sub-tile, fired through the threshold unit into the output spike buffer). With
+``array.membrane_tokens: G`` the membranes of G tokens stay in column registers while all the
+tile's K sub-tiles stream (output-stationary): the membrane store is touched only at the tile's
+K ends, and every group of G tokens reloads the weight sub-tiles.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from neurosim.kernels.acc_tile import (
     SAL_SPIKES,
     SALIENT,
     SHIFT_STEPS,
+    STEPS,
     SPIKES,
     STALL_MEMBRANE,
     STALL_SPIKE,
@@ -86,6 +90,7 @@ class _TilePlan:
     words_per_event: np.ndarray
     load_cyc: int
     sram_counts: dict[str, Sram]
+    groups: int
 
 
 class AccIfOpModel(OpModel):
@@ -173,11 +178,19 @@ class AccIfOpModel(OpModel):
         mult = np.array([full, 1 if part else 0], dtype=np.int64)
         mem, out, wsram = srams["membrane_store"], srams["output_buffer"], srams["weight_sram"]
         act_bits = self.recipe.act_bits
+        G = spec.array.membrane_tokens
+        groups = ceil_div(Mb, G) if G else 1  # token groups: each reloads the weight sub-tiles
         mem_cyc = np.zeros((2, 4), dtype=np.int64)
         for v, w in enumerate(widths):
             rd = wr = w * mb_bits
-            mem_cyc[v] = [out.cycles(w * act_bits), mem.cycles(wr), mem.cycles(rd + wr),
-                          max(mem.cycles(rd), out.cycles(w * act_bits))]
+            if G:  # membranes stay in registers over the tile's K sub-tiles: touched at its ends only
+                load = 0 if first_k else mem.cycles(rd)
+                end = out.cycles(w * act_bits) if last_k else mem.cycles(wr)
+                both = max(load, end) if last_k else mem.cycles((0 if first_k else rd) + wr)
+                mem_cyc[v] = [both, load, 0, end]
+            else:
+                mem_cyc[v] = [out.cycles(w * act_bits), mem.cycles(wr), mem.cycles(rd + wr),
+                              max(mem.cycles(rd), out.cycles(w * act_bits))]
         words_per_event = np.array([wsram.words(w * wb) for w in widths], dtype=np.int64)
         nk = ceil_div(Kb, R)
         k_rows = [R] * (Kb // R) + ([Kb % R] if Kb % R else [])
@@ -186,18 +199,19 @@ class AccIfOpModel(OpModel):
         if not self.chip.array.event_queue:  # weight sub-tiles into the PE registers
             for v, w in enumerate(widths):
                 for r in k_rows:
-                    load_cyc += int(mult[v]) * wsram.cycles(r * w * wb)
-                    scratch["weight_sram"].read(int(mult[v]), r * w * wb)
+                    load_cyc += groups * int(mult[v]) * wsram.cycles(r * w * wb)
+                    scratch["weight_sram"].read(groups * int(mult[v]), r * w * wb)
         n_sub = full + (1 if part else 0)
         for r in k_rows:  # codes are re-read for every N sub-tile
             scratch["spike_dense"].read(n_sub * Mb, r * spec.spike_memory.dense.code_bits)
+        steps = 1 if G else nk  # membrane round trips per token: per K sub-tile, or per tile
         for v, w in enumerate(widths):  # membranes per (token, K sub-tile) step; outputs fire at the end
             m = int(mult[v])
-            scratch["membrane_store"].read(m * Mb * (nk - (1 if first_k else 0)), w * mb_bits)
-            scratch["membrane_store"].write(m * Mb * (nk - (1 if last_k else 0)), w * mb_bits)
+            scratch["membrane_store"].read(m * Mb * (steps - (1 if first_k else 0)), w * mb_bits)
+            scratch["membrane_store"].write(m * Mb * (steps - (1 if last_k else 0)), w * mb_bits)
             if last_k:
                 scratch["output_buffer"].write(m * Mb, w * act_bits)
-        plan = _TilePlan(widths, mult, n_sub, mem_cyc, words_per_event, load_cyc, scratch)
+        plan = _TilePlan(widths, mult, n_sub, mem_cyc, words_per_event, load_cyc, scratch, groups)
         self._plans[key] = plan
         return plan
 
@@ -211,7 +225,8 @@ class AccIfOpModel(OpModel):
             self._kernel_cache[cache_key] = acc_block_kernel(
                 codes, self.R, self.chip.array.bitplane, self.chip.array.event_queue, self.recipe.normal_max,
                 spec.spike_memory.dense.code_bits, dense.bw_bits_per_cycle, self.entry_bits, sal.bw_bits_per_cycle,
-                plan.mem_cyc, plan.words_per_event, spec.weight_sram.banks, spec.weight_sram.ports, first_k, last_k,
+                plan.mem_cyc, plan.words_per_event, spec.weight_sram.banks, spec.weight_sram.ports,
+                first_k or bool(spec.array.membrane_tokens), last_k or bool(spec.array.membrane_tokens),
                 spec.array.weight_reads == "per_code", self.chip.side is not None)
         per_v, tot = self._kernel_cache[cache_key]
         # the kernel walked each (token, K sub-tile) step once; every N sub-tile repeats it
@@ -227,7 +242,9 @@ class AccIfOpModel(OpModel):
             weight_bits_loaded = 0
         else:
             stalls["weight_tile_load"] = plan.load_cyc
-            weight_bits_loaded = Kb * Nb * spec.array.weight_bits
+            weight_bits_loaded = plan.groups * Kb * Nb * spec.array.weight_bits
+        if spec.array.membrane_tokens:  # each step leaves its columns' membranes in the token register file
+            self.chip.array.membrane_file_bits += int(tot[STEPS]) * Nb * spec.array.membrane_bits
         column_cycles = int(sum(int(per_v[v, COMPUTE]) * int(plan.mult[v]) * plan.widths[v] for v in range(2)))
         self.chip.array.count_tile(spikes, Nb, int(tot[SHIFT_STEPS]), weight_bits_loaded, column_cycles)
         for name, scratch in plan.sram_counts.items():

@@ -2,7 +2,9 @@
 
 Counts: ``array.accumulate`` (membrane-width adds), ``array.tree_add`` (``column: adder_tree``:
 the narrow adds of each column's tree; with the membrane adds they total spikes x fan-out),
-``array.reg_bits`` (membrane register bits written), ``array.weight_reg_bits``
+``array.reg_bits`` (membrane register bits written), ``array.membrane_file_bits``
+(``membrane_tokens > 0``: a column's membrane saved to the token register file after each
+step), ``array.weight_reg_bits``
 (weights loaded into the PE registers, time-stepped dispatch), ``array.plane_shift`` (bitplane
 encoding: one left shift of a column's partial sum between bit planes),
 ``event_queue.push``/``event_queue.pop`` (address-event dispatch).
@@ -26,6 +28,7 @@ class IfArray:
     plane_shift: int = 0
     queue_events: int = 0
     tree_add: int = 0
+    membrane_file_bits: int = 0
 
     @property
     def event_queue(self) -> bool:
@@ -56,6 +59,8 @@ class IfArray:
                "array.weight_reg_bits": self.weight_reg_bits}
         if self.adder_tree:
             out["array.tree_add"] = self.tree_add
+        if self.spec.membrane_tokens:
+            out["array.membrane_file_bits"] = self.membrane_file_bits
         if self.bitplane:
             out["array.plane_shift"] = self.plane_shift
         if self.event_queue:
