@@ -31,11 +31,11 @@ from neurosim.kernels.acc_tile import (
     SAL_SPIKES,
     SALIENT,
     SHIFT_STEPS,
-    STEPS,
     SPIKES,
     STALL_MEMBRANE,
     STALL_SPIKE,
     STALL_WEIGHT,
+    STEPS,
     acc_block_kernel,
     salient_per_token,
 )
