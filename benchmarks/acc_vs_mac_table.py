@@ -26,6 +26,8 @@ ROWS = [
     ("MAC class outlier_path: W4A4 + side store/MAC (= mac_64x64_os_outlier)", OUTLIER, [], []),
     ("fixed widths: MAC accumulator 32, IF membrane 24 bits (pre-0.2)", MAC, ["array.acc_bits=32"],
      ["array.membrane_bits=24"]),
+    ("static output scales on both (no two-phase row buffer)", MAC, ["requant.output_scale=static"],
+     ["threshold.output_scale=static"]),
     ("SRAM leakage of high-performance cells (both)", MAC, ["leakage.sram_cell=hp"], ["leakage.sram_cell=hp"]),
     ("50 mW logic static power (both)", MAC, ["leakage.logic_static_mw=50"], ["leakage.logic_static_mw=50"]),
     ("IF column per_spike (one membrane write per spike, pre-0.2)", MAC, [], ["array.column=per_spike"]),

@@ -227,7 +227,8 @@ def test_dram_bits_match_trace_and_tiling(tmp_path, name, srams):
     how often the tiling loads them, plus one write of every output."""
     M, K, N = 40, 96, 72
     codes = np.random.default_rng(1).integers(-7, 8, (M, K)).astype(np.int8)
-    s = spec(name, **srams, **{"dram.burst_bytes": 1})
+    unit = "threshold" if name == "tiny_acc_if" else "requant"
+    s = spec(name, **srams, **{"dram.burst_bytes": 1, f"{unit}.output_scale": "static"})
     layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, N, recipe=PLAIN), s))
     t = layer.tiling
     assert t["n_n"] > 1
@@ -458,8 +459,10 @@ def test_acc_output_stationary_membranes_hand_counted(tmp_path):
     the register file."""
     codes = np.random.default_rng(1).integers(-7, 8, (4, 16)).astype(np.int8)
     w = np.random.default_rng(2).integers(-7, 8, (16, 8)).astype(np.int8)
-    ws = _one_layer(simulate(make_trace(tmp_path / "a", codes, 8, weights=w), spec("tiny_acc_if", **BIG_SRAMS)))
-    s = spec("tiny_acc_if", **BIG_SRAMS, **{"array.membrane_tokens": 2})
+    static = {"threshold.output_scale": "static"}  # no row buffer traffic in the membrane store
+    ws = _one_layer(simulate(make_trace(tmp_path / "a", codes, 8, weights=w), spec("tiny_acc_if", **BIG_SRAMS,
+                                                                                   **static)))
+    s = spec("tiny_acc_if", **BIG_SRAMS, **{"array.membrane_tokens": 2, **static})
     os_ = _one_layer(simulate(make_trace(tmp_path / "b", codes, 8, weights=w), s, check=True))
     mb = s.array.membrane_bits
     assert ws.memory["membrane_store"]["read_bits"] == ws.memory["membrane_store"]["write_bits"] == 4 * 8 * mb
@@ -468,3 +471,33 @@ def test_acc_output_stationary_membranes_hand_counted(tmp_path):
     assert os_.stall_cycles["weight_tile_load"] == 2 * ws.stall_cycles["weight_tile_load"]
     assert os_.counters["array.membrane_file_bits"] == 4 * 2 * 8 * mb
     assert os_.compute_cycles == ws.compute_cycles and os_.check["accumulation_mismatches"] == 0
+
+
+@pytest.mark.parametrize("name,unit,store,acc", [("tiny_acc_if", "threshold", "membrane_store", "membrane_bits"),
+                                                 ("tiny_mac", "requant", "output_sram", "acc_bits")])
+def test_two_phase_output_scale_hand_counted(tmp_path, name, unit, store, acc):
+    """8 tokens x 16 inputs x 8 outputs, one tile, the same rule on both designs: every final
+    accumulator is written to the row buffer and read back (8 x 8 x acc bits each way, two SRAM
+    passes of stall), with one max compare per output; with a store too small for the rows
+    (8 x 8 x acc > half of it) the buffer goes to DRAM, out and back; static adds nothing."""
+    codes = np.random.default_rng(1).integers(-7, 8, (8, 16)).astype(np.int8)
+    big = BIG_SRAMS if "acc" in name else BIG_MAC_SRAMS
+    runs = {}
+    for scale in ("two_phase", "static"):
+        s = spec(name, **big, **{f"{unit}.output_scale": scale, "dram.burst_bytes": 1})
+        runs[scale] = _one_layer(simulate(make_trace(tmp_path / scale, codes, 8), s))
+    two, static = runs["two_phase"], runs["static"]
+    bits = 8 * 8 * getattr(s.array, acc)
+    for d in ("read_bits", "write_bits"):
+        assert two.memory[store][d] - static.memory[store][d] == bits
+    sram = getattr(s, store)
+    bw = sram.banks * sram.ports * sram.width_bits
+    assert two.stall_cycles["output_scale"] == 2 * -(-bits // bw)
+    assert two.counters[f"{unit}.max_compare"] == 64 and f"{unit}.max_compare" not in static.counters
+    small = spec(name, **{**big, f"{store}.size_kib": 0.125}, **{"dram.burst_bytes": 1})  # 1024 bits < 2 x bits
+    spilled = _one_layer(simulate(make_trace(tmp_path / "small", codes, 8), small))
+    small_static = _one_layer(simulate(make_trace(tmp_path / "small_s", codes, 8),
+                                       spec(name, **{**big, f"{store}.size_kib": 0.125},
+                                            **{"dram.burst_bytes": 1, f"{unit}.output_scale": "static"})))
+    assert spilled.memory["dram"]["write_bits"] - small_static.memory["dram"]["write_bits"] == 2 * bits
+    assert spilled.stall_cycles["output_scale"] == 0

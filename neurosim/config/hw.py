@@ -129,6 +129,11 @@ class ThresholdSpec:
     """Threshold unit: quantization scales folded into per-neuron firing thresholds."""
 
     bits: int = spec_field(24, doc="threshold register / comparator width", **BITS)
+    output_scale: str = spec_field(
+        "two_phase", doc="two_phase: the per-token output scale needs the token's whole output row, so the final "
+        "accumulators are written to a row buffer (the psum store, or DRAM when Mb x N of them do not fit in half "
+        "of it) while a running maximum is taken, then read back to quantize; static: per-channel output scales "
+        "calibrated offline, no second pass (the trace's codes still come from dynamic scales)", choices=("two_phase", "static"))
     fold: str = spec_field(
         "per_token", doc="per_token: threshold recomputed per (token, neuron) from the dynamic activation "
         "scale (one fp16 multiply); static: folded once per layer", choices=("per_token", "static")
@@ -179,6 +184,11 @@ class RequantSpec:
     """Requantization unit: fp16 output -> next layer's integer code."""
 
     out_bits: int = spec_field(4, doc="output code width", **BITS)
+    output_scale: str = spec_field(
+        "two_phase", doc="two_phase: the per-token output scale needs the token's whole output row, so the final "
+        "accumulators are written to a row buffer (the psum store, or DRAM when Mb x N of them do not fit in half "
+        "of it) while a running maximum is taken, then read back to quantize; static: per-channel output scales "
+        "calibrated offline, no second pass (the trace's codes still come from dynamic scales)", choices=("two_phase", "static"))
 
 
 _COMMON_DOC = dict(

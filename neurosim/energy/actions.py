@@ -45,6 +45,8 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
             "threshold.setup": table["fp16_mul"],
             "threshold.compare": sc.int_add_pj(table, spec.threshold.bits),
         })
+        if spec.threshold.output_scale == "two_phase":
+            out.update({"threshold.max_scale": table["fp16_mul"], "threshold.max_compare": table["fp16_add"]})
         if a.membrane_tokens:
             out["array.membrane_file_bits"] = reg
         if a.salient_lanes:
@@ -74,6 +76,8 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
             "outlier_unit.merge_add": sc.int_add_pj(table, a.acc_bits),
             "outlier_unit.reg_bits": reg,
         })
+        if spec.requant.output_scale == "two_phase":
+            out["requant.max_compare"] = table["fp16_add"]
     return out
 
 

@@ -164,7 +164,11 @@ class AccIfOpModel(OpModel):
         out = self.chip.srams["output_buffer"]
         out.write(1, salient_bits)  # the dense codes were written as they fired (tile_cost)
         out.read(1, Mb * Nb * self.recipe.act_bits + salient_bits)
-        return Mb * Nb * self.recipe.act_bits + salient_bits
+        spill = 0
+        if self.chip.spec.threshold.output_scale == "two_phase":
+            spill = self.row_buffer_dram_bits(self.chip.srams["membrane_store"], self.chip.spec.array.membrane_bits,
+                                              Mb, Nb)
+        return Mb * Nb * self.recipe.act_bits + salient_bits + spill
 
     def _plan(self, Mb: int, Kb: int, Nb: int, first_k: bool, last_k: bool) -> _TilePlan:
         """Everything about a tile that depends only on its shape (cached: most tiles share one)."""
@@ -254,6 +258,9 @@ class AccIfOpModel(OpModel):
             stalls["salient_lanes"] = self._side_lanes(tot, plan, Nb, int(sums[COMPUTE]))
         if last_k:
             self.chip.threshold.count_outputs(Mb, Nb)
+            if spec.threshold.output_scale == "two_phase":
+                stalls["output_scale"] = self.row_buffer_tile(srams["membrane_store"], spec.array.membrane_bits, Mb, Nb)
+                self.chip.threshold.count_row_max(Mb * Nb)
         return TileCost(int(sums[COMPUTE]), stalls)
 
     def _side_lanes(self, tot: np.ndarray, plan: _TilePlan, Nb: int, compute: int) -> int:

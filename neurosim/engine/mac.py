@@ -39,7 +39,7 @@ class MacChip:
     def __init__(self, spec: MacSpec):
         self.spec = spec
         self.array = MacArray(spec.array)
-        self.dequant = DequantUnit(spec.dequant)
+        self.dequant = DequantUnit(spec.dequant, spec.requant)
         self.outlier = OutlierUnit(spec.outlier_unit, spec.array.weight_bits, spec.array.acc_bits)
         self.srams = {n: Sram(n, s) for n, s in sram_specs(spec).items()}
 
@@ -142,6 +142,8 @@ class MacOpModel(OpModel):
 
     def output_tile_bits(self, Mb: int, Nb: int) -> int:
         bits = math.ceil(Mb * Nb * self.out_bits)
+        if self.chip.spec.requant.output_scale == "two_phase":
+            bits += self.row_buffer_dram_bits(self.chip.srams["output_sram"], self.chip.spec.array.acc_bits, Mb, Nb)
         self.chip.srams["output_sram"].read(1, bits)
         if self.chip.spec.dequant.mode == "spilled":
             spill = 2 * Mb * Nb * self.chip.spec.array.acc_bits  # int32 results out and back in
@@ -221,4 +223,7 @@ class MacOpModel(OpModel):
         if last_k:
             outs.write(1, math.ceil(Mb * Nb * self.out_bits))
             self.chip.dequant.count_outputs(Mb * Nb)
+            if spec.requant.output_scale == "two_phase":
+                stalls["output_scale"] = self.row_buffer_tile(outs, acc, Mb, Nb)
+                self.chip.dequant.count_row_max(Mb * Nb)
         return TileCost(compute, stalls)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurosim.engine.tiling import TileLimits, Tiling
+from neurosim.hw.sram import Sram
 
 
 @dataclass
@@ -50,3 +51,25 @@ class OpModel:
 
     def op_end(self) -> None:
         """Per-op actions not tied to a tile."""
+
+    # -- shared: the row buffer of a two-phase output scale (both designs) -----------------------
+
+    def row_buffer_spills(self, store: Sram, acc_bits: int, Mb: int) -> bool:
+        """Whether the final accumulators of ``Mb`` tokens' whole output rows (all N) exceed half
+        of ``store`` (the other half keeps working psums and outputs) and go to DRAM instead."""
+        return Mb * self.op.N * acc_bits > store.capacity_bits // 2
+
+    def row_buffer_tile(self, store: Sram, acc_bits: int, Mb: int, Nb: int) -> int:
+        """Count one output tile's trip through the row buffer (written in phase one, read back in
+        phase two) when it stays on chip; returns the SRAM cycles it adds (0 when it spills: the
+        DRAM traffic is then part of the tile's write-back, see :meth:`row_buffer_dram_bits`)."""
+        if self.row_buffer_spills(store, acc_bits, Mb):
+            return 0
+        bits = Mb * Nb * acc_bits
+        store.write(1, bits)
+        store.read(1, bits)
+        return 2 * store.cycles(bits)
+
+    def row_buffer_dram_bits(self, store: Sram, acc_bits: int, Mb: int, Nb: int) -> int:
+        """DRAM bits (out and back) of one output tile's row buffer when it spills."""
+        return 2 * Mb * Nb * acc_bits if self.row_buffer_spills(store, acc_bits, Mb) else 0

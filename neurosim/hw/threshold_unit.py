@@ -3,7 +3,9 @@
 ``theta[t, j] = s_out / (s_in[t] * s_w[j])``: with ``fold: per_token`` one fp16 multiply per
 (token, neuron) sets it (the per-token activation scale changes every token); with
 ``fold: static`` one per neuron per layer. Firing compares the membrane with the threshold:
-``threshold.compare`` per output. No dequantization multiply anywhere.
+``threshold.compare`` per output. No dequantization multiply anywhere. With ``output_scale:
+two_phase`` the per-token ``s_out`` comes from the row maximum of ``|acc_j| x s_w[j]``: one fp16
+multiply (``threshold.max_scale``) and one compare (``threshold.max_compare``) per output.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class ThresholdUnit:
     spec: ThresholdSpec
     setup: int = 0
     compare: int = 0
+    row_max: int = 0
 
     def count_outputs(self, tokens: int, neurons: int) -> None:
         """Fire ``tokens x neurons`` outputs."""
@@ -27,10 +30,17 @@ class ThresholdUnit:
         if self.spec.fold == "per_token":
             self.setup += tokens * neurons
 
+    def count_row_max(self, outputs: int) -> None:
+        """Running maximum over ``outputs`` (two-phase output scale)."""
+        self.row_max += outputs
+
     def count_layer(self, neurons: int) -> None:
         """Once per layer: static thresholds are set up per neuron."""
         if self.spec.fold == "static":
             self.setup += neurons
 
     def counters(self) -> dict[str, int]:
-        return {"threshold.setup": self.setup, "threshold.compare": self.compare}
+        out = {"threshold.setup": self.setup, "threshold.compare": self.compare}
+        if self.spec.output_scale == "two_phase":
+            out.update({"threshold.max_scale": self.row_max, "threshold.max_compare": self.row_max})
+        return out
