@@ -339,24 +339,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text) if len(text) <= 20 else None
-    except ValueError:
-        v = None
-    if v is None or not 1 <= v <= 1 << 40:
-        raise argparse.ArgumentTypeError(f"expected a positive integer up to 2^40, got {text[:40]!r}")
-    return v
+def _int_in(lo: int, hi: int, what: str):
+    """An argparse type: an integer in [lo, hi], refusing over-long digit strings unparsed."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text) if len(text) <= 20 else None
+        except ValueError:
+            v = None
+        if v is None or not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text[:40]!r}")
+        return v
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        v = int(text) if len(text) <= 20 else None
-    except ValueError:
-        v = None
-    if v is None or not 0 <= v < 1 << 63:
-        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2^63-1, got {text[:40]!r}")
-    return v
+_positive_int = _int_in(1, 1 << 40, "a positive integer up to 2^40")
+_seed = _int_in(0, (1 << 63) - 1, "a seed from 0 to 2^63-1")
 
 
 def _fraction(text: str) -> float:

@@ -35,34 +35,17 @@ def umask() -> int:
     return mask
 
 
-def require_regular_file(path: str | Path, source: str | None = None, where: str = "") -> Path:
-    """``path`` if it is a regular file that is not a symlink; else a SourceError naming it."""
-    path = Path(path)
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise SourceError(source or str(path), Problem(where, "file not found")) from None
-    except OSError as e:
-        raise SourceError(source or str(path), Problem(where, f"cannot read: {e.strerror}")) from None
-    if stat.S_ISLNK(st.st_mode):
-        raise SourceError(source or str(path), Problem(where, "is a symbolic link; only regular files are read"))
-    if not stat.S_ISREG(st.st_mode):
-        raise SourceError(source or str(path), Problem(where, "is not a regular file"))
-    return path
-
-
-def read_text_input(path: str | Path, source_cls: type[SourceError] = SourceError, follow_links: bool = True) -> str:
+def read_text_input(path: str | Path, source_cls: type[SourceError] = SourceError) -> str:
     """UTF-8 text of a user input file; refuses FIFOs, devices and directories before opening."""
     path = Path(path)
     try:
-        st = os.stat(path) if follow_links else os.lstat(path)
+        st = os.stat(path)
     except FileNotFoundError:
         raise source_cls(str(path), Problem("", "file not found")) from None
     except OSError as e:
         raise source_cls(str(path), Problem("", f"cannot read: {e.strerror}")) from None
     if not stat.S_ISREG(st.st_mode):
-        what = "a directory" if stat.S_ISDIR(st.st_mode) else "a symbolic link" if stat.S_ISLNK(st.st_mode) \
-            else "not a regular file"
+        what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
         raise source_cls(str(path), Problem("", f"cannot read: {what}"))
     try:
         return path.read_text(encoding="utf-8")

@@ -162,8 +162,8 @@ def energy_csv(r: Results) -> str:
     return buf.getvalue()
 
 
-#: Every file a run writes into its directory; nothing else there is ever removed or replaced.
-RUN_FILES = ("results.json", "layers.csv", "energy.csv", "config.resolved.yaml", "timeline.json")
+#: Files a run writes only when asked (``extra_files``); a stale one from an earlier run is removed.
+OPTIONAL_RUN_FILES = ("timeline.json",)
 #: Written first into every run directory: marks it as neurosim's even when a run was killed
 #: before results.json was written.
 RUN_MARKER = ".neurosim-run"
@@ -192,17 +192,18 @@ def write_run_dir(out_dir: str | Path, results: Results, resolved_config_yaml: s
                   extra_files: dict[str, str | Path] | None = None) -> Path:
     """Write the run files into ``out_dir``, each atomically; other files there are kept.
 
-    ``results.json`` goes first out and last in, so a run killed half-way never leaves a
-    results.json beside files of another run. ``extra_files`` maps a name from RUN_FILES to its
-    text, or to a finished temporary file in ``out_dir`` that is renamed into place. A run file
-    of an earlier run that this run does not write (a timeline) is removed.
+    Nothing else there is removed or replaced. ``results.json`` goes first out and last in, so a
+    run killed half-way never leaves a results.json beside files of another run.
+    ``extra_files`` maps a name from OPTIONAL_RUN_FILES to its text, or to a finished temporary
+    file in ``out_dir`` that is renamed into place; one of those an earlier run wrote and this run
+    does not is removed.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results_text = results.to_json()
     (out_dir / RUN_MARKER).write_text("written by neurosim; files of yours here are never removed\n")
     extra = dict(extra_files or {})
-    for stale in ("results.json", *(n for n in RUN_FILES[4:] if n not in extra)):
+    for stale in ("results.json", *(n for n in OPTIONAL_RUN_FILES if n not in extra)):
         with contextlib.suppress(FileNotFoundError):
             (out_dir / stale).unlink()
     atomic_write_text(out_dir / "layers.csv", layers_csv(results))

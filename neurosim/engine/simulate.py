@@ -101,9 +101,8 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
 
     table = load_energy_table(spec.technology)
     static_mw = static_power_mw(spec, table)
-    first = resolve_widths(spec, trace.ops[0], trace.manifest.recipe)
     design = DESIGNS[spec.design]
-    chip = design.chip(first)
+    chip = design.chip(spec)  # retargeted to each op's resolved widths before it runs
     pj_by_spec: dict[HwSpec, dict[str, float]] = {}
     dram = Dram(spec.dram, spec.clock_mhz)
     recipe = trace.manifest.recipe
