@@ -29,7 +29,11 @@ ROWS = [
     ("static output scales on both (no two-phase row buffer)", MAC, ["requant.output_scale=static"],
      ["threshold.output_scale=static"]),
     ("SRAM leakage of high-performance cells (both)", MAC, ["leakage.sram_cell=hp"], ["leakage.sram_cell=hp"]),
+    ("no logic static power (both; shipped: auto, Aladdin cells)", MAC, ["leakage.logic_static_mw=0"],
+     ["leakage.logic_static_mw=0"]),
     ("50 mW logic static power (both)", MAC, ["leakage.logic_static_mw=50"], ["leakage.logic_static_mw=50"]),
+    ("45 nm energy table (both)", MAC, ["technology=45nm"], ["technology=45nm"]),
+    ("7 nm energy table (both)", MAC, ["technology=7nm"], ["technology=7nm"]),
     ("IF column per_spike (one membrane write per spike, pre-0.2)", MAC, [], ["array.column=per_spike"]),
     ("IF event_queue dispatch (weight row per nonzero code)", MAC, [], ["array.dispatch=event_queue"]),
     ("IF event_queue dispatch, weight row per spike (pre-0.2)", MAC, [],
@@ -66,6 +70,16 @@ def main() -> None:
             print(f"{label:<66} {m.energy_pj['total'] / a.energy_pj['total']:>11.2f} "
                   f"{m.total_cycles / a.total_cycles:>15.2f}")
         print(f"({time.perf_counter() - t0:.1f} s)")
+        print()
+        print("every shipped ACC config against every shipped MAC config (E_MAC/E_ACC, cyc_MAC/cyc_ACC):")
+        accs = sorted(p for p in (ROOT / "hw_configs").glob("acc_if_*.yaml"))
+        macs = sorted(p for p in (ROOT / "hw_configs").glob("mac_*.yaml"))
+        runs = {p: simulate(trace, p, verify=False) for p in accs + macs}
+        print(f"{'':<22}" + "".join(f"{m.stem:>26}" for m in macs))
+        for a in accs:
+            cells = "".join(f"{runs[m].energy_pj['total'] / runs[a].energy_pj['total']:>17.2f} "
+                            f"({runs[m].total_cycles / runs[a].total_cycles:>5.2f})" for m in macs)
+            print(f"{a.stem:<22}{cells}")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class LayerResult:
     energy_pj: dict[str, float]
     check: dict[str, Any] | None = None
     accumulator_bits: int | None = None  # the MAC accumulator / IF membrane width this op ran with
+    output_salient_ratio: float | None = None  # salient share of the written-back output codes
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from neurosim.api import simulate
 from neurosim.config.energy_table import load_energy_table
+from neurosim.config.hw import sram_specs
 from neurosim.energy.actions import action_energies
 from neurosim.trace import Recipe
 from neurosim.units import ceil_div
@@ -501,3 +502,66 @@ def test_two_phase_output_scale_hand_counted(tmp_path, name, unit, store, acc):
                                             **{"dram.burst_bytes": 1, f"{unit}.output_scale": "static"})))
     assert spilled.memory["dram"]["write_bits"] - small_static.memory["dram"]["write_bits"] == 2 * bits
     assert spilled.stall_cycles["output_scale"] == 0
+
+
+@pytest.mark.parametrize("name,cells", [
+    # IF 8x8, 4-bit weights, 16-bit membranes, adder-tree columns (7-bit adds: 4 + log2 8), 24-bit
+    # thresholds, two-phase output scale: registers 8*8*4 + 8*16; adders 8*7*7 + 8*16 and per
+    # column fp16 mul (121 mult bits, 16 adder bits) + 24-bit compare + fp16 mul + fp16 add (48)
+    ("tiny_acc_if", (8 * 8 * 4 + 8 * 16, 8 * 7 * 7 + 8 * 16 + 8 * (16 + 24 + 16 + 48), 8 * 2 * 121)),
+    # MAC 8x8 OS, 4x4 multipliers, 32-bit accumulators, 4+4+32 pipeline register bits per PE, one
+    # 32-bit digit adder per column; per column dequant: convert (32) + 3 fp16 muls + round (16) +
+    # two-phase compare (48)
+    ("tiny_mac", (64 * 40, 64 * 32 + 8 * 32 + 8 * (32 + 3 * 16 + 16 + 48), 64 * 16 + 8 * 3 * 121)),
+])
+def test_logic_static_power_hand_counted(tmp_path, name, cells):
+    """``logic_static_mw: auto`` = register, adder and multiplier cell-bits x the table's leakage
+    per cell-bit; the run's leakage energy is (SRAM + logic) static power x its time."""
+    s = spec(name, **BIG_SRAMS if name == "tiny_acc_if" else BIG_MAC_SRAMS)
+    t = load_energy_table(s.technology)
+    reg, add, mult = cells
+    logic_mw = reg * t["leak_reg_bit"] + add * t["leak_adder_bit"] + mult * t["leak_mult_bit"]
+    sram_kib = sum(x.size_kib for x in sram_specs(s).values())
+    codes = np.arange(24, dtype=np.int8).reshape(3, 8) % 7
+    r = simulate(make_trace(tmp_path / "t", codes, 8), s)
+    seconds = r.total_cycles / (s.clock_mhz * 1e6)
+    want_mw = logic_mw + sram_kib * t["sram_leak_lstp"]
+    assert r.energy_pj["leakage"] == pytest.approx(want_mw * 1e-3 * seconds * 1e12, rel=1e-9)
+    zero = simulate(make_trace(tmp_path / "t", codes, 8), spec(name, **{"leakage.logic_static_mw": 0},
+                                                                **BIG_SRAMS if name == "tiny_acc_if" else BIG_MAC_SRAMS))
+    assert zero.energy_pj["leakage"] == pytest.approx(sram_kib * t["sram_leak_lstp"] * 1e-3 * seconds * 1e12, rel=1e-9)
+
+
+def test_auto_widths_build_the_widest_chip(tmp_path):
+    """With ``membrane_bits: auto`` the chip is built (and leaks) at the widest width any op
+    needs, while each op's dynamic energy uses its own width."""
+    from neurosim.engine.designs import DESIGNS
+    from neurosim.engine.widths import built_widths, needed_bits
+    from neurosim.trace.reader import open_trace
+    s = spec("tiny_acc_if", **{"array.membrane_bits": "auto"})
+    tr = open_trace(make_trace(tmp_path / "t", np.ones((2, 40), np.int8), 8))
+    bits = needed_bits(40, tr.manifest.recipe.code_max, 7)
+    chip = DESIGNS["acc_if"].chip(built_widths(s, tr.ops, tr.manifest.recipe))
+    assert chip.spec.array.membrane_bits == bits
+    assert chip.logic_cells().reg_bits == 8 * 8 * 4 + 8 * bits
+
+
+@pytest.mark.parametrize("name", ["tiny_acc_if", "tiny_mac_outlier"])
+def test_output_salient_entries_come_from_the_outputs(tmp_path, name):
+    """Inputs with 2 salient codes of 8 per token, weights that add both into one output and zero
+    another: the outputs have 1 salient of 8 per token (ratio rule, 1/8), so the written-back side
+    entries are M x N / 8, not the input's M x N / 4 (1-byte DRAM bursts: no rounding)."""
+    M = 4
+    codes = np.tile(np.array([1, 2, 3, 1, 2, 3, 100, 100], np.int8), (M, 1))
+    w = np.eye(8, dtype=np.int8)
+    w[6, 6], w[6, 7] = 0, 1
+    recipe = Recipe(salient_rule="ratio", salient_param=0.125)
+    if name == "tiny_acc_if":
+        s = spec(name, **BIG_SRAMS, **{"dram.burst_bytes": 1})
+        entry = s.spike_memory.salient.code_bits + s.spike_memory.salient.index_bits
+    else:
+        s = spec("tiny_mac", **BIG_MAC_SRAMS, **{"array.salient": "outlier_path", "dram.burst_bytes": 1})
+        entry = s.salient_sram.code_bits + s.salient_sram.index_bits
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=w, recipe=recipe), s))
+    assert layer.output_salient_ratio == 1 / 8
+    assert layer.memory["dram"]["write_bits"] == M * 8 * recipe.act_bits + M * 8 // 8 * entry

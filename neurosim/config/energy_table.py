@@ -20,7 +20,7 @@ from neurosim.fsutil import short_repr
 
 FORMAT = "neurosim-energy-table/1"
 SHIPPED = ("45nm", "28nm", "7nm")
-UNITS = ("pJ", "pJ/bit", "pJ/bit/mm", "mW/KiB", "1")
+UNITS = ("pJ", "pJ/bit", "pJ/bit/mm", "mW/KiB", "mW/bit", "1")
 STATUSES = ("V", "S", "D", "U")
 #: No action costs a microjoule; a larger value is a typo (and keeps every product finite).
 MAX_VALUE = 1e6
@@ -41,6 +41,13 @@ REQUIRED: Mapping[str, str] = MappingProxyType(
         "wire_repeated": "pJ/bit/mm", "wire_delay_optimal": "pJ/bit/mm", "wire_low_swing": "pJ/bit/mm",
     }
 )
+
+#: Entries a table may define; a config that needs one the table lacks gets a clear error there.
+#: Logic leakage per cell-bit (``leakage.logic_static_mw: auto``).
+OPTIONAL: Mapping[str, str] = MappingProxyType(
+    {"leak_reg_bit": "mW/bit", "leak_adder_bit": "mW/bit", "leak_mult_bit": "mW/bit"}
+)
+KNOWN: Mapping[str, str] = MappingProxyType({**REQUIRED, **OPTIONAL})
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,9 @@ class EnergyTable:
     def __getitem__(self, key: str) -> float:
         return self.entries[key].value
 
+    def __contains__(self, key: str) -> bool:
+        return key in self.entries
+
 
 def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
@@ -94,8 +104,8 @@ def _entry(key: str, raw, problems: list[Problem]) -> Entry | None:
     if not _number(raw.get("value")) or not 0 <= raw["value"] <= MAX_VALUE:
         problems.append(Problem(f"{path}.value", f"must be a number from 0 to {MAX_VALUE:g}, "
                                 f"got {short_repr(raw.get('value'))}"))
-    if raw.get("unit") != REQUIRED.get(key, raw.get("unit")) or raw.get("unit") not in UNITS:
-        want = REQUIRED.get(key, " | ".join(UNITS))
+    if raw.get("unit") != KNOWN.get(key, raw.get("unit")) or raw.get("unit") not in UNITS:
+        want = KNOWN.get(key, " | ".join(UNITS))
         problems.append(Problem(f"{path}.unit", f"must be {want}, got {short_repr(raw.get('unit'))}"))
     if not isinstance(raw.get("source"), str) or not raw["source"].strip():
         problems.append(Problem(f"{path}.source", "every entry needs a non-empty source citation"))
@@ -143,7 +153,7 @@ def parse_energy_table(data: dict, source: str) -> EnergyTable:
             if key not in raw_entries:
                 problems.append(Problem(f"entries.{key}", "required entry is missing"))
         for key, raw in raw_entries.items():
-            if key not in REQUIRED:
+            if key not in KNOWN:
                 problems.append(Problem(f"entries.{str(key)[:60]}",
                                         "unknown entry; the simulator reads only documented ones"))
             elif (e := _entry(key, raw, problems)) is not None:

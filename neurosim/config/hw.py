@@ -82,11 +82,14 @@ class InterconnectSpec:
 
 @dataclass(frozen=True)
 class LeakageSpec:
-    """Static power: SRAM leakage from the energy table plus a fixed logic term."""
+    """Static power: SRAM leakage from the energy table plus the logic's."""
 
-    sram_cell: str = spec_field("lstp", doc="SRAM cell flavour for leakage per KiB", choices=("lstp", "hp"))
-    logic_static_mw: float = spec_field(0.0, doc="static power of logic outside the SRAMs", unit="mW", lo=0,
-                                        hi=1_000_000)
+    sram_cell: str = spec_field("lstp", doc="SRAM cell flavour for leakage per KiB (lstp: energy.md a.2 for "
+                                "always-on memories)", choices=("lstp", "hp"))
+    logic_static_mw: float | str = spec_field(
+        "auto", doc="static power of logic outside the SRAMs; auto = the design's register, adder and multiplier "
+        "cell-bits x the energy table's leak_* entries (see docs/model.md)", unit="mW", lo=0, hi=1_000_000,
+        auto=True)
 
 
 @dataclass(frozen=True)

@@ -57,10 +57,11 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
-    """(base type, optional); an ``int | str`` key (a number or ``auto``) has base type int."""
+    """(base type, optional); an ``int | str`` / ``float | str`` key (a number or ``auto``) has
+    base type int / float."""
     args = typing.get_args(tp)
-    if set(args) == {int, str}:
-        return int, False
+    if set(args) in ({int, str}, {float, str}):
+        return next(a for a in args if a is not str), False
     if type(None) in args:
         rest = [a for a in args if a is not type(None)]
         return rest[0], True

@@ -11,6 +11,8 @@ import math
 from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import AccIfSpec, HwSpec, InterconnectSpec, SramSpec, sram_specs
 from neurosim.energy import scaling as sc
+from neurosim.errors import ConfigError, Problem
+from neurosim.hw.cells import LogicCells
 
 
 def _sram(table: EnergyTable, name: str, spec: SramSpec) -> dict[str, float]:
@@ -81,7 +83,21 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
     return out
 
 
-def static_power_mw(spec: HwSpec, table: EnergyTable) -> float:
-    """Leakage: every SRAM's capacity x mW/KiB of the chosen cell, plus fixed logic power."""
+def logic_static_mw(spec: HwSpec, table: EnergyTable, cells: LogicCells) -> float:
+    """The logic's static power: the config's number, or with ``auto`` the chip's cell-bits x the
+    table's leakage per cell-bit."""
+    if spec.leakage.logic_static_mw != "auto":
+        return float(spec.leakage.logic_static_mw)
+    missing = [k for k in ("leak_reg_bit", "leak_adder_bit", "leak_mult_bit") if k not in table]
+    if missing:
+        raise ConfigError(table.source_file, Problem(
+            f"entries.{missing[0]}", "needed by leakage.logic_static_mw: auto (or set logic_static_mw to a number "
+            "in the hardware config)"))
+    return (cells.reg_bits * table["leak_reg_bit"] + cells.adder_bits * table["leak_adder_bit"]
+            + cells.mult_bits * table["leak_mult_bit"])
+
+
+def static_power_mw(spec: HwSpec, table: EnergyTable, cells: LogicCells) -> float:
+    """Leakage: every SRAM's capacity x mW/KiB of the chosen cell, plus the logic's."""
     sram = sum(sc.sram_leakage_mw(table, s.size_kib, spec.leakage.sram_cell) for s in sram_specs(spec).values())
-    return sram + spec.leakage.logic_static_mw
+    return sram + logic_static_mw(spec, table, cells)

@@ -20,6 +20,7 @@ from neurosim.config.hw import AccIfSpec
 from neurosim.engine.op_model import OpModel, TileCost
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.errors import NeurosimError
+from neurosim.hw.cells import LogicCells
 from neurosim.hw.if_array import IfArray
 from neurosim.hw.salient_lanes import SalientLanes
 from neurosim.hw.sram import Sram
@@ -70,6 +71,12 @@ class AccIfChip:
         if self.side is not None:
             self.side.membrane_bits = spec.array.membrane_bits
 
+    def logic_cells(self) -> LogicCells:
+        """The chip's logic outside the SRAMs (static power)."""
+        a = self.spec.array
+        out = self.array.cells() + self.threshold.cells(a.cols)
+        return out + self.side.cells(a.cols, a.weight_bits) if self.side is not None else out
+
     def counters(self) -> dict[str, int]:
         out = {**self.array.counters(), **self.threshold.counters(), **(self.side.counters() if self.side else {})}
         for s in self.srams.values():
@@ -96,13 +103,14 @@ class _TilePlan:
 class AccIfOpModel(OpModel):
     """One op on the acc_if chip; see the module docstring."""
 
-    def __init__(self, chip: AccIfChip, op: Op, recipe: Recipe, codes: np.ndarray, salient_ratio: float):
+    def __init__(self, chip: AccIfChip, op: Op, recipe: Recipe, codes: np.ndarray,
+                 output_salient_ratio: float):
         spec = chip.spec
         self.chip, self.op, self.recipe, self.codes = chip, op, recipe, codes
         self.R, self.C = spec.array.rows, spec.array.cols
         sm = spec.spike_memory
         self.entry_bits = sm.salient.code_bits + sm.salient.index_bits
-        self.salient_ratio = salient_ratio
+        self.output_salient_ratio = output_salient_ratio
         problems = []
         if sm.dense.code_bits < recipe.act_bits:
             problems.append(f"spike_memory.dense.code_bits={sm.dense.code_bits} < trace act_bits={recipe.act_bits}")
@@ -130,7 +138,7 @@ class AccIfOpModel(OpModel):
             psum_bits=self.chip.spec.array.membrane_bits,
             psum_capacity_bits=s["membrane_store"].capacity_bits,
             psum_cols_unsplit=self.C,
-            out_bits_per_output=self.recipe.act_bits + self.salient_ratio * self.entry_bits,
+            out_bits_per_output=self.recipe.act_bits + self.output_salient_ratio * self.entry_bits,
             out_capacity_bits=s["output_buffer"].capacity_bits,
             align_m=1, align_n=self.C, align_k=self.R,
         )
@@ -160,7 +168,7 @@ class AccIfOpModel(OpModel):
         return bits
 
     def output_tile_bits(self, Mb: int, Nb: int) -> int:
-        salient_bits = round(Mb * Nb * self.salient_ratio) * self.entry_bits
+        salient_bits = round(Mb * Nb * self.output_salient_ratio) * self.entry_bits
         out = self.chip.srams["output_buffer"]
         out.write(1, salient_bits)  # the dense codes were written as they fired (tile_cost)
         out.read(1, Mb * Nb * self.recipe.act_bits + salient_bits)

@@ -22,6 +22,7 @@ from neurosim.config.hw import MacSpec, sram_specs
 from neurosim.engine.op_model import OpModel, TileCost
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.errors import NeurosimError
+from neurosim.hw.cells import LogicCells
 from neurosim.hw.dequant_unit import DequantUnit
 from neurosim.hw.mac_array import MacArray, os_fold_cycles, ws_fold_cycles
 from neurosim.hw.outlier_unit import OutlierUnit
@@ -49,6 +50,11 @@ class MacChip:
         self.array.spec = spec.array
         self.outlier.acc_bits = spec.array.acc_bits
 
+    def logic_cells(self) -> LogicCells:
+        """The chip's logic outside the SRAMs (static power)."""
+        out = self.array.cells() + self.dequant.cells(self.spec.array.cols)
+        return out + self.outlier.cells() if self.spec.array.salient == "outlier_path" else out
+
     def counters(self) -> dict[str, int]:
         out = {**self.array.counters(), **self.dequant.counters(), **self.outlier.counters()}
         for s in self.srams.values():
@@ -59,7 +65,8 @@ class MacChip:
 class MacOpModel(OpModel):
     """One op on the mac chip; see the module docstring."""
 
-    def __init__(self, chip: MacChip, op: Op, recipe: Recipe, codes: np.ndarray, salient_ratio: float):
+    def __init__(self, chip: MacChip, op: Op, recipe: Recipe, codes: np.ndarray,
+                 output_salient_ratio: float):
         spec = chip.spec
         self.chip, self.op, self.recipe, self.codes = chip, op, recipe, codes
         if spec.array.weight_bits < op.weight_bits:
@@ -72,7 +79,7 @@ class MacOpModel(OpModel):
             ss = spec.salient_sram
             self.entry_bits = ss.code_bits + ss.index_bits
             self.code_bits = spec.array.act_bits
-            self.out_bits = max(spec.requant.out_bits, recipe.act_bits) + salient_ratio * self.entry_bits
+            self.out_bits = max(spec.requant.out_bits, recipe.act_bits) + output_salient_ratio * self.entry_bits
             self.salient = np.abs(np.asarray(codes, dtype=np.int16)) > recipe.normal_max
         else:
             self.code_bits = max(spec.array.act_bits, trace_bits)

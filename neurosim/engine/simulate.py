@@ -18,11 +18,11 @@ from neurosim.energy.breakdown import energy_breakdown, leakage_pj, with_total
 from neurosim.engine.designs import DESIGNS
 from neurosim.engine.pipeline import Block, Interval, run_pipeline
 from neurosim.engine.tiling import choose_tiling
-from neurosim.engine.widths import resolve_widths
+from neurosim.engine.widths import built_widths, resolve_widths
 from neurosim.hw.dram import Dram
 from neurosim.results import LayerResult, Results
 from neurosim.trace.reader import Trace
-from neurosim.trace.stats import code_stats
+from neurosim.trace.stats import code_stats, output_salient_ratio
 from neurosim.units import cycles_to_s
 
 
@@ -46,12 +46,12 @@ def _delta(a: _Snapshot, b: _Snapshot) -> _Snapshot:
     return _Snapshot(counters, memory)
 
 
-def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, salient_ratio: float,
+def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: float,
            record: list[Interval] | None = None) -> tuple[dict, int, int, dict[str, int]]:
     """Simulate one op; returns (tiling dict, cycles, compute cycles, stalls by cause)."""
     codes = trace.tensor(op.act_codes)
     cls = DESIGNS[spec.design].op_model
-    model = cls(chip, op, trace.manifest.recipe, codes, salient_ratio)
+    model = cls(chip, op, trace.manifest.recipe, codes, out_salient_ratio)
     tiling = choose_tiling(op.M, op.K, op.N, model.limits(), model.salient_fits, where=f"{spec.name}: {op.name}")
     blocks: list[Block] = []
     compute = 0
@@ -100,9 +100,9 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     from neurosim.engine.check import check_op
 
     table = load_energy_table(spec.technology)
-    static_mw = static_power_mw(spec, table)
     design = DESIGNS[spec.design]
-    chip = design.chip(spec)  # retargeted to each op's resolved widths before it runs
+    chip = design.chip(built_widths(spec, trace.ops, trace.manifest.recipe))
+    static_mw = static_power_mw(spec, table, chip.logic_cells())
     pj_by_spec: dict[HwSpec, dict[str, float]] = {}
     dram = Dram(spec.dram, spec.clock_mhz)
     recipe = trace.manifest.recipe
@@ -110,8 +110,6 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     layers = []
     t_offset = 0
     for i, op in enumerate(trace.ops):
-        if op.act_codes not in ratios:
-            ratios[op.act_codes] = code_stats(trace.tensor(op.act_codes), recipe.normal_max).salient_ratio
         op_spec = resolve_widths(spec, op, recipe)
         chip.retarget(op_spec)
         if op_spec not in pj_by_spec:
@@ -119,7 +117,12 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         pj = pj_by_spec[op_spec]
         before = _snapshot(chip, dram)
         rec: list[Interval] | None = [] if timeline is not None and timeline.detail == "tile" else None
-        tiling, cycles, compute, stalls = run_op(trace, op, op_spec, chip, dram, ratios[op.act_codes], rec)
+        out_ratio = output_salient_ratio(trace, op)
+        if out_ratio is None:  # no weights: the input's ratio stands in (docs/model.md)
+            if op.act_codes not in ratios:
+                ratios[op.act_codes] = code_stats(trace.tensor(op.act_codes), recipe.normal_max).salient_ratio
+            out_ratio = ratios[op.act_codes]
+        tiling, cycles, compute, stalls = run_op(trace, op, op_spec, chip, dram, out_ratio, rec)
         d = _delta(before, _snapshot(chip, dram))
         energy = energy_breakdown(d.counters, pj)
         energy["leakage"] = leakage_pj(static_mw, cycles_to_s(cycles, spec.clock_mhz))
@@ -128,7 +131,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
             name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=tiling, cycles=cycles,
             compute_cycles=compute, stall_cycles=stalls, utilization=compute / cycles if cycles else 0.0,
             counters=d.counters, memory=d.memory, energy_pj=with_total(energy), check=checked,
-            accumulator_bits=getattr(op_spec.array, design.accumulator_key)))
+            accumulator_bits=getattr(op_spec.array, design.accumulator_key), output_salient_ratio=out_ratio))
         if timeline is not None:
             timeline.add([Interval("op", op.name, t_offset, t_offset + cycles)])
             timeline.add(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec or ())

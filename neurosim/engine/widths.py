@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 
 from neurosim.config.hw import HwSpec
 from neurosim.engine.designs import DESIGNS
@@ -21,6 +22,16 @@ def needed_bits(K: int, code_max: int, weight_max: int) -> int:
     |w| <= weight_max."""
     bound = K * code_max * weight_max
     return min(63, max(2, math.ceil(math.log2(bound + 1)) + 1))
+
+
+def built_widths(spec: HwSpec, ops: Sequence[Op], recipe: Recipe) -> HwSpec:
+    """``spec`` with an ``auto`` width replaced by the widest any op needs: the registers and
+    adders the chip is built with (they leak whether or not an op uses their top bits)."""
+    key = DESIGNS[spec.design].accumulator_key
+    if getattr(spec.array, key) != "auto" or not ops:
+        return spec
+    bits = max(getattr(resolve_widths(spec, op, recipe).array, key) for op in ops)
+    return dataclasses.replace(spec, array=dataclasses.replace(spec.array, **{key: bits}))
 
 
 def resolve_widths(spec: HwSpec, op: Op, recipe: Recipe) -> HwSpec:

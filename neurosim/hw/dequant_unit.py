@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurosim.config.hw import DequantSpec, RequantSpec
+from neurosim.hw.cells import CONVERT_I32_FP16, FP16_ADD, FP16_MUL, LogicCells, adder
 
 
 @dataclass
@@ -32,6 +33,14 @@ class DequantUnit:
     def count_row_max(self, outputs: int) -> None:
         """Running maximum over ``outputs`` (two-phase output scale)."""
         self.row_max += outputs
+
+    def cells(self, lanes: int) -> LogicCells:
+        """Per lane (one per array column): a converter, the scale multipliers, the requant
+        multiplier and a 16-bit rounder, plus a running-max compare with a two-phase scale."""
+        per_lane = CONVERT_I32_FP16 + FP16_MUL.times(self.spec.scale_multiplies + 1) + adder(16)
+        if self.requant.output_scale == "two_phase":
+            per_lane = per_lane + FP16_ADD
+        return per_lane.times(lanes)
 
     def counters(self) -> dict[str, int]:
         out = {"dequant.convert": self.convert, "dequant.scale_mul": self.scale_mul,

@@ -12,9 +12,11 @@ encoding: one left shift of a column's partial sum between bit planes),
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from neurosim.config.hw import AccArraySpec
+from neurosim.hw.cells import LogicCells, adder, register
 
 
 @dataclass
@@ -53,6 +55,17 @@ class IfArray:
         self.weight_reg_bits += weight_bits_loaded
         if self.event_queue:
             self.queue_events += spikes * -(-Nb // self.spec.cols)
+
+    def cells(self) -> LogicCells:
+        """R x C weight registers, C membrane registers (plus the token register file), and the
+        column datapath: a tree of R - 1 narrow adders and one membrane adder per column, or R
+        membrane-width adders per column (``per_spike``)."""
+        s = self.spec
+        out = register(s.rows * s.cols * s.weight_bits) + register(s.cols * s.membrane_bits * (1 + s.membrane_tokens))
+        if self.adder_tree:
+            tree_bits = s.weight_bits + max(1, math.ceil(math.log2(s.rows)))
+            return out + adder(tree_bits).times(s.cols * (s.rows - 1)) + adder(s.membrane_bits).times(s.cols)
+        return out + adder(s.membrane_bits).times(s.rows * s.cols)
 
     def counters(self) -> dict[str, int]:
         out = {"array.accumulate": self.accumulate, "array.reg_bits": self.reg_bits,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurosim.config.hw import MacArraySpec
+from neurosim.hw.cells import LogicCells, adder, multiplier, register
 
 
 def os_fold_cycles(K: int, rows: int, cols: int) -> int:
@@ -46,6 +47,13 @@ class MacArray:
         """OS: activation, weight and accumulator registers per MAC; WS: activation and psum."""
         s = self.spec
         return s.act_bits + s.weight_bits + s.acc_bits if s.dataflow == "os" else s.act_bits + s.acc_bits
+
+    def cells(self) -> LogicCells:
+        """Per PE an act_bits x weight_bits multiplier, an acc_bits adder and the pipeline
+        registers; per column one acc_bits adder that combines digit passes."""
+        s = self.spec
+        pe = multiplier(s.act_bits, s.weight_bits) + adder(s.acc_bits) + register(self.reg_bits_per_mac)
+        return pe.times(s.rows * s.cols) + adder(s.acc_bits).times(s.cols)
 
     def count(self, macs: int, extra_pass_macs: int, extra_pass_outputs: int) -> None:
         self.mac += macs

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurosim.config.hw import OutlierUnitSpec
+from neurosim.hw.cells import LogicCells, adder, multiplier, register
 from neurosim.units import ceil_div
 
 
@@ -34,6 +35,13 @@ class OutlierUnit:
         self.merge_add += tokens_with_salient * Nb
         self.reg_bits += macs * (self.spec.act_bits + self.weight_bits + self.acc_bits)
         return ceil_div(macs, self.spec.lanes)
+
+    def cells(self) -> LogicCells:
+        """Per lane a MAC with its operand and partial-sum registers."""
+        s = self.spec
+        lane = multiplier(s.act_bits, self.weight_bits) + adder(self.acc_bits) + \
+            register(s.act_bits + self.weight_bits + self.acc_bits)
+        return lane.times(s.lanes)
 
     def counters(self) -> dict[str, int]:
         return {"outlier_unit.mac": self.mac, "outlier_unit.merge_add": self.merge_add,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from neurosim.hw.cells import LogicCells, adder, register
 from neurosim.units import ceil_div
 
 
@@ -32,6 +33,10 @@ class SalientLanes:
         self.reg_bits += spikes * Nb * self.membrane_bits
         self.merge_add += entries * Nb
         return n_sub * max(ceil_div(spikes, self.lanes), max_spikes)
+
+    def cells(self, cols: int, weight_bits: int) -> LogicCells:
+        """Per lane ``cols`` accumulators (adder and register) and a latched weight row."""
+        return (adder(self.membrane_bits) + register(self.membrane_bits + weight_bits)).times(self.lanes * cols)
 
     def counters(self) -> dict[str, int]:
         return {"salient_lanes.accumulate": self.accumulate, "salient_lanes.reg_bits": self.reg_bits,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurosim.config.hw import ThresholdSpec
+from neurosim.hw.cells import FP16_ADD, FP16_MUL, LogicCells, adder
 
 
 @dataclass
@@ -38,6 +39,14 @@ class ThresholdUnit:
         """Once per layer: static thresholds are set up per neuron."""
         if self.spec.fold == "static":
             self.setup += neurons
+
+    def cells(self, lanes: int) -> LogicCells:
+        """One fp16 multiplier and one threshold comparator per lane (one lane per array column),
+        plus a running-max multiplier and compare per lane with a two-phase output scale."""
+        per_lane = FP16_MUL + adder(self.spec.bits)
+        if self.spec.output_scale == "two_phase":
+            per_lane = per_lane + FP16_MUL + FP16_ADD
+        return per_lane.times(lanes)
 
     def counters(self) -> dict[str, int]:
         out = {"threshold.setup": self.setup, "threshold.compare": self.compare}

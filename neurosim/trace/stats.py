@@ -66,3 +66,30 @@ def trace_stats(trace: Trace) -> dict[str, CodeStats]:
         if op.act_codes not in out:
             out[op.act_codes] = code_stats(trace.tensor(op.act_codes), trace.manifest.recipe.normal_max)
     return out
+
+
+#: Tokens whose outputs are requantized to measure an op's output salient ratio (evenly spaced;
+#: every token when the op has fewer).
+OUTPUT_SAMPLE_TOKENS = 64
+
+
+def output_salient_ratio(trace: Trace, op) -> float | None:
+    """Fraction of an op's output codes that are salient under the trace's recipe: the outputs
+    ``y = (codes @ weights) x s_in x s_w`` of up to :data:`OUTPUT_SAMPLE_TOKENS` evenly spaced
+    tokens, quantized per token by the recipe's rule (what a threshold unit with a salient
+    detector fires and writes back). ``None`` when the op has no weight codes."""
+    from neurosim.trace.quantize import quantize_activations
+
+    if op.weight_codes is None:
+        return None
+    r = trace.manifest.recipe
+    if r.salient_bits <= r.act_bits or r.salient_rule == "none":
+        return 0.0
+    t = trace.op_tensors(op)
+    rows = np.unique(np.linspace(0, op.M - 1, min(op.M, OUTPUT_SAMPLE_TOKENS)).astype(np.int64))
+    # float32 products of integer codes are exact below 2^24; beyond, the rounding is far below
+    # one quantization step of the outputs
+    acc = np.asarray(t.act_codes[rows], np.float32) @ np.asarray(t.weight_codes, np.float32)
+    y = acc * np.asarray(t.act_scale[rows], np.float32)[:, None] * np.asarray(t.weight_scale, np.float32)[None, :]
+    codes, _ = quantize_activations(y, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param)
+    return float((np.abs(codes.astype(np.int16)) > r.normal_max).mean())
