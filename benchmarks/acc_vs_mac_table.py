@@ -44,6 +44,10 @@ ROWS = [
     ("IF salient side lanes: 8", MAC, [], ["array.salient_lanes=8"]),
     ("IF salient side lanes: 16", MAC, [], ["array.salient_lanes=16"]),
     ("IF salient side lanes: 16, vs MAC outlier_path", OUTLIER, [], ["array.salient_lanes=16"]),
+    ("IF decoupled lanes: FIFOs, skew window 4", MAC, [], ["array.lane_skew=4"]),
+    ("IF decoupled lanes: FIFOs, skew window 16", MAC, [], ["array.lane_skew=16"]),
+    ("IF side lanes 8 + skew window 4 (= acc_if_64x64_decoupled)", MAC, [],
+     ["array.salient_lanes=8", "array.lane_skew=4"]),
 ]
 
 

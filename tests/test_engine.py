@@ -169,11 +169,17 @@ def test_mac_digits_recombine_exactly_within_operand_ranges(codes, bits):
 
 # --- conservation -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("mode", [{}, {"array.membrane_tokens": 4}, {"array.column": "per_spike"},
-                                  {"array.weight_reads": "per_spike"}], ids=["default", "os", "per_spike", "reads"])
+CONSERVATION_MODES = [
+    pytest.param(d, e, mode, id=f"{d}-{e}-{name}")
+    for d, e in [("time_stepped", "count"), ("event_queue", "count"), ("time_stepped", "bitplane"),
+                 ("event_queue", "bitplane")]
+    for name, mode in [("default", {}), ("os", {"array.membrane_tokens": 4}), ("per_spike", {"array.column": "per_spike"}),
+                       ("reads", {"array.weight_reads": "per_spike"})]
+] + [pytest.param("time_stepped", "count", {"array.lane_skew": w}, id=f"skew{w}") for w in (1, 3)]
+
+
 @pytest.mark.parametrize("side", [0, 4])
-@pytest.mark.parametrize("dispatch,encoding", [("time_stepped", "count"), ("event_queue", "count"),
-                                               ("time_stepped", "bitplane"), ("event_queue", "bitplane")])
+@pytest.mark.parametrize("dispatch,encoding,mode", CONSERVATION_MODES)
 def test_conservation_acc(tmp_path, dispatch, encoding, side, mode):
     rng = np.random.default_rng(3)
     codes = rng.integers(-7, 8, (24, 100)).astype(np.int8)
@@ -189,8 +195,8 @@ def test_conservation_acc(tmp_path, dispatch, encoding, side, mode):
     side_adds = layer.counters.get("salient_lanes.accumulate", 0)
     assert layer.counters["array.accumulate"] + layer.counters.get("array.tree_add", 0) + side_adds == spikes * N
     assert (side_adds > 0) == (side > 0)
-    if s.array.column == "adder_tree":  # one membrane add per column and cycle at most
-        assert layer.counters["array.accumulate"] <= layer.compute_cycles * s.array.cols
+    if s.array.column == "adder_tree":  # one membrane add per column, cycle and token in flight at most
+        assert layer.counters["array.accumulate"] <= layer.compute_cycles * s.array.cols * max(1, s.array.lane_skew)
     assert layer.counters["array.reg_bits"] == layer.counters["array.accumulate"] * s.array.membrane_bits
     if dispatch == "event_queue":  # every main-lane spike is queued once per N sub-tile of C columns
         main = spikes - side_adds // N
@@ -303,7 +309,7 @@ def test_more_dram_bandwidth_never_more_cycles(tmp_path, seed, design, bw):
 
 VARIANTS = [("tiny_acc_if", {"array.dispatch": d, "array.encoding": e})
             for d in ("time_stepped", "event_queue") for e in ("count", "bitplane")] + \
-           [("tiny_mac", {"array.dataflow": f}) for f in ("os", "ws")]
+           [("tiny_acc_if", {"array.lane_skew": 2})] + [("tiny_mac", {"array.dataflow": f}) for f in ("os", "ws")]
 
 
 @pytest.mark.parametrize("name,overrides", VARIANTS)
@@ -565,3 +571,55 @@ def test_output_salient_entries_come_from_the_outputs(tmp_path, name):
     layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=w, recipe=recipe), s))
     assert layer.output_salient_ratio == 1 / 8
     assert layer.memory["dram"]["write_bits"] == M * 8 * recipe.act_bits + M * 8 // 8 * entry
+
+
+@pytest.mark.parametrize("window,cycles", [(0, 4 + 4 + 1), (1, 4 + 4 + 1), (2, 6), (3, 6)])
+def test_lane_skew_hand_counted(tmp_path, window, cycles):
+    """Three tokens on 8 lanes: (4, 1), (1, 4), (1, 1) spikes on lanes 0 and 1. Coupled (and
+    W = 1) each step lasts its busiest lane: 4 + 4 + 1. With W = 2 lane 0 runs steps 0-2 in
+    [0, 4), [4, 5), [5, 6) and lane 1 in [0, 1), [1, 5), [5, 6): 6 cycles, the busiest lane's
+    total. Membrane writes per column = the cycles each step has a busy lane: 4 + 4 + 1 either way."""
+    codes = np.zeros((3, 8), np.int8)
+    codes[:, 0] = [4, 1, 1]
+    codes[:, 1] = [1, 4, 1]
+    s = spec("tiny_acc_if", **BIG_SRAMS, **{"dram.bandwidth_gbps": 1000, "array.lane_skew": window})
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, recipe=PLAIN), s))
+    assert layer.compute_cycles == cycles
+    assert layer.counters["array.accumulate"] == 9 * 8
+    assert layer.counters["array.tree_add"] == 12 * 8 - 9 * 8  # 12 spikes x 8 columns
+    if window:
+        assert layer.counters["array.fifo_bits"] == 3 * 8 * s.spike_memory.salient.code_bits
+
+
+@settings(max_examples=40, deadline=None)
+@given(codes=code_blocks(), lanes=st.integers(1, 9), first=st.booleans(), last=st.booleans(), side=st.booleans(),
+       window=st.integers(2, 6))
+def test_lane_skew_kernel_bounds(codes, lanes, first, last, side, window):
+    """W = 1 is the coupled kernel exactly; a wider window is never slower; no window beats the
+    busiest lane's total or the SRAM total; the numba kernel equals its Python twin."""
+    from neurosim.kernels.acc_tile import BUSY, COMPUTE, acc_block_kernel
+    from neurosim.kernels.lane_skew import skew_block_kernel
+    mem = np.arange(8, dtype=np.int64).reshape(2, 4)
+    coupled = acc_block_kernel(codes, lanes, False, False, 7, 4, 32, 24, 32, mem, np.array([2, 1], np.int64), 1, 1,
+                               first, last, True, side)[0]
+    args = lambda w: (codes, lanes, w, 7, 4, 32, 24, 32, mem, first, last, side)  # noqa: E731
+    one, _ = skew_block_kernel(*args(1))
+    np.testing.assert_array_equal(one[:, :2], coupled[:, :2])
+    assert (one[:, 2:].sum(axis=1) == coupled[:, 2:].sum(axis=1)).all()
+    wide, writes = skew_block_kernel(*args(window))
+    twin = skew_block_kernel.py_func(*args(window))
+    np.testing.assert_array_equal(wide, twin[0])
+    assert writes == twin[1]
+    assert (wide[:, BUSY] <= one[:, BUSY]).all() and (wide[:, COMPUTE] <= one[:, COMPUTE]).all()
+    a = np.abs(codes.astype(np.int64))
+    if side:
+        a[a > 7] = 0
+    nk = -(-codes.shape[1] // lanes)
+    lane_bound = sum(int(a[:, k * lanes:(k + 1) * lanes].sum(axis=0).max(initial=0)) for k in range(nk))
+    assert (wide[:, COMPUTE] >= lane_bound).all()
+
+
+def test_lane_skew_needs_coupled_time_steps():
+    from neurosim.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"array\.encoding.*lane_skew"):
+        spec("tiny_acc_if", **{"array.lane_skew": 4, "array.encoding": "bitplane"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurosim.config.schema import spec_field
+from neurosim.errors import Problem
 from neurosim.fsutil import SAFE_NAME
 
 BITS = dict(lo=1, hi=32, unit="bit")
@@ -125,6 +126,10 @@ class AccArraySpec:
     weight_reads: str = spec_field(
         "per_code", doc="event_queue: per_code = one weight-row read per nonzero code, latched in one lane for that "
         "code's spikes; per_spike = one read per spike", choices=("per_code", "per_spike"))
+    lane_skew: int = spec_field(
+        0, doc="0: lanes step together (a step lasts its busiest lane); W > 0: per-lane spike FIFOs let a lane run "
+        "up to W steps ahead of the slowest, with W token membranes and adder trees per column (time_stepped, "
+        "count, membrane_tokens 0 only; 1 = the coupled array)", lo=0, hi=64)
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,18 @@ class MacSpec:
 
 HwSpec = AccIfSpec | MacSpec
 DESIGNS: dict[str, type] = {"acc_if": AccIfSpec, "mac": MacSpec}
+
+
+def combination_problems(spec: HwSpec) -> list[Problem]:
+    """Keys that are valid alone but not together."""
+    out = []
+    if isinstance(spec, AccIfSpec) and spec.array.lane_skew:
+        a = spec.array
+        for key, value, want in (("dispatch", a.dispatch, "time_stepped"), ("encoding", a.encoding, "count"),
+                                 ("membrane_tokens", a.membrane_tokens, 0)):
+            if value != want:
+                out.append(Problem(f"array.{key}", f"must be {want} with array.lane_skew > 0, got {value}"))
+    return out
 
 
 def sram_specs(spec: HwSpec) -> dict[str, SramSpec]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from neurosim.config.energy_table import resolve_technology
-from neurosim.config.hw import DESIGNS, HwSpec
+from neurosim.config.hw import DESIGNS, HwSpec, combination_problems
 from neurosim.config.overrides import apply_overrides, parse_override
 from neurosim.config.schema import build
 from neurosim.config.yaml_strict import load_yaml_mapping
@@ -34,6 +34,7 @@ def spec_from_mapping(data: dict, source: str, overrides: Iterable[str] = (), ba
             spec = dataclasses.replace(spec, technology=resolve_technology(spec.technology, base_dir))
         except ConfigError as e:
             problems.extend(Problem("technology", f"{e.source}: {p}") for p in e.problems)
+        problems.extend(combination_problems(spec))
     if problems:
         problems = [
             Problem(p.path, f"{p.message} (set by --set)") if p.path in parsed else p for p in problems

@@ -51,6 +51,8 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
             out.update({"threshold.max_scale": table["fp16_mul"], "threshold.max_compare": table["fp16_add"]})
         if a.membrane_tokens:
             out["array.membrane_file_bits"] = reg
+        if a.lane_skew:
+            out["array.fifo_bits"] = reg
         if a.salient_lanes:
             out.update({"salient_lanes.accumulate": sc.int_add_pj(table, a.membrane_bits),
                         "salient_lanes.reg_bits": reg,

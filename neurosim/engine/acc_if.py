@@ -40,6 +40,7 @@ from neurosim.kernels.acc_tile import (
     acc_block_kernel,
     salient_per_token,
 )
+from neurosim.kernels.lane_skew import skew_block_kernel
 from neurosim.trace.manifest import Op, Recipe
 from neurosim.units import ceil_div
 
@@ -74,7 +75,7 @@ class AccIfChip:
     def logic_cells(self) -> LogicCells:
         """The chip's logic outside the SRAMs (static power)."""
         a = self.spec.array
-        out = self.array.cells() + self.threshold.cells(a.cols)
+        out = self.array.cells(self.spec.spike_memory.salient.code_bits) + self.threshold.cells(a.cols)
         return out + self.side.cells(a.cols, a.weight_bits) if self.side is not None else out
 
     def counters(self) -> dict[str, int]:
@@ -240,7 +241,13 @@ class AccIfOpModel(OpModel):
                 plan.mem_cyc, plan.words_per_event, spec.weight_sram.banks, spec.weight_sram.ports,
                 first_k or bool(spec.array.membrane_tokens), last_k or bool(spec.array.membrane_tokens),
                 spec.array.weight_reads == "per_code", self.chip.side is not None)
-        per_v, tot = self._kernel_cache[cache_key]
+            if spec.array.lane_skew:  # decoupled lanes: the same totals, the windowed schedule's time
+                skew_v, writes = skew_block_kernel(
+                    codes, self.R, spec.array.lane_skew, self.recipe.normal_max, spec.spike_memory.dense.code_bits,
+                    dense.bw_bits_per_cycle, self.entry_bits, sal.bw_bits_per_cycle, plan.mem_cyc,
+                    first_k, last_k, self.chip.side is not None)
+                self._kernel_cache[cache_key] = (skew_v, self._kernel_cache[cache_key][1], writes)
+        per_v, tot = self._kernel_cache[cache_key][:2]
         # the kernel walked each (token, K sub-tile) step once; every N sub-tile repeats it
         sums = (per_v * plan.mult[:, None]).sum(axis=0)
         stalls = {"spike_memory": int(sums[STALL_SPIKE]), "membrane_store": int(sums[STALL_MEMBRANE]),
@@ -257,7 +264,11 @@ class AccIfOpModel(OpModel):
             weight_bits_loaded = plan.groups * Kb * Nb * spec.array.weight_bits
         if spec.array.membrane_tokens:  # each step leaves its columns' membranes in the token register file
             self.chip.array.membrane_file_bits += int(tot[STEPS]) * Nb * spec.array.membrane_bits
-        column_cycles = int(sum(int(per_v[v, COMPUTE]) * int(plan.mult[v]) * plan.widths[v] for v in range(2)))
+        if spec.array.lane_skew:  # one membrane write per column, cycle and token in flight with a spike
+            column_cycles = int(self._kernel_cache[cache_key][2]) * Nb
+            self.chip.array.fifo_bits += plan.n_sub * Mb * Kb * spec.spike_memory.salient.code_bits
+        else:
+            column_cycles = int(sum(int(per_v[v, COMPUTE]) * int(plan.mult[v]) * plan.widths[v] for v in range(2)))
         self.chip.array.count_tile(spikes, Nb, int(tot[SHIFT_STEPS]), weight_bits_loaded, column_cycles)
         for name, scratch in plan.sram_counts.items():
             srams[name].add(scratch)

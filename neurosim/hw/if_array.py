@@ -7,7 +7,8 @@ the narrow adds of each column's tree; with the membrane adds they total spikes 
 step), ``array.weight_reg_bits``
 (weights loaded into the PE registers, time-stepped dispatch), ``array.plane_shift`` (bitplane
 encoding: one left shift of a column's partial sum between bit planes),
-``event_queue.push``/``event_queue.pop`` (address-event dispatch).
+``event_queue.push``/``event_queue.pop`` (address-event dispatch), ``array.fifo_bits``
+(``lane_skew > 0``: code bits written into the per-lane spike FIFOs).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class IfArray:
     queue_events: int = 0
     tree_add: int = 0
     membrane_file_bits: int = 0
+    fifo_bits: int = 0
 
     @property
     def event_queue(self) -> bool:
@@ -56,15 +58,19 @@ class IfArray:
         if self.event_queue:
             self.queue_events += spikes * -(-Nb // self.spec.cols)
 
-    def cells(self) -> LogicCells:
+    def cells(self, fifo_code_bits: int) -> LogicCells:
         """R x C weight registers, C membrane registers (plus the token register file), and the
         column datapath: a tree of R - 1 narrow adders and one membrane adder per column, or R
-        membrane-width adders per column (``per_spike``)."""
+        membrane-width adders per column (``per_spike``). With ``lane_skew: W``: W membrane
+        registers and W trees per column, and a W-entry FIFO of ``fifo_code_bits`` per lane."""
         s = self.spec
-        out = register(s.rows * s.cols * s.weight_bits) + register(s.cols * s.membrane_bits * (1 + s.membrane_tokens))
+        sets = max(1, s.lane_skew)
+        out = register(s.rows * s.cols * s.weight_bits) + \
+            register(s.cols * s.membrane_bits * (sets + s.membrane_tokens)) + register(s.rows * s.lane_skew * fifo_code_bits)
         if self.adder_tree:
             tree_bits = s.weight_bits + max(1, math.ceil(math.log2(s.rows)))
-            return out + adder(tree_bits).times(s.cols * (s.rows - 1)) + adder(s.membrane_bits).times(s.cols)
+            column = adder(tree_bits).times(s.rows - 1) + adder(s.membrane_bits)
+            return out + column.times(s.cols * sets)
         return out + adder(s.membrane_bits).times(s.rows * s.cols)
 
     def counters(self) -> dict[str, int]:
@@ -74,6 +80,8 @@ class IfArray:
             out["array.tree_add"] = self.tree_add
         if self.spec.membrane_tokens:
             out["array.membrane_file_bits"] = self.membrane_file_bits
+        if self.spec.lane_skew:
+            out["array.fifo_bits"] = self.fifo_bits
         if self.bitplane:
             out["array.plane_shift"] = self.plane_shift
         if self.event_queue:
