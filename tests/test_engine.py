@@ -506,7 +506,9 @@ def test_two_phase_output_scale_hand_counted(tmp_path, name, unit, store, acc):
     small_static = _one_layer(simulate(make_trace(tmp_path / "small_s", codes, 8),
                                        spec(name, **{**big, f"{store}.size_kib": 0.125},
                                             **{"dram.burst_bytes": 1, f"{unit}.output_scale": "static"})))
-    assert spilled.memory["dram"]["write_bits"] - small_static.memory["dram"]["write_bits"] == 2 * bits
+    # the row buffer goes out to DRAM in phase one and comes back in phase two
+    assert spilled.memory["dram"]["write_bits"] - small_static.memory["dram"]["write_bits"] == bits
+    assert spilled.memory["dram"]["read_bits"] - small_static.memory["dram"]["read_bits"] == bits
     assert spilled.stall_cycles["output_scale"] == 0
 
 
@@ -623,3 +625,16 @@ def test_lane_skew_needs_coupled_time_steps():
     from neurosim.errors import ConfigError
     with pytest.raises(ConfigError, match=r"array\.encoding.*lane_skew"):
         spec("tiny_acc_if", **{"array.lane_skew": 4, "array.encoding": "bitplane"})
+
+
+def test_mac_spilled_results_go_out_and_come_back(tmp_path):
+    """``dequant.mode: spilled`` to DRAM: every int32 result (M x N x acc_bits) is a DRAM write
+    and a DRAM read more than the fused mode (1-byte bursts: no rounding)."""
+    codes = np.arange(32, dtype=np.int8).reshape(4, 8) % 7
+    base = {**BIG_MAC_SRAMS, "dram.burst_bytes": 1, "requant.output_scale": "static"}
+    fused = _one_layer(simulate(make_trace(tmp_path / "f", codes, 8), spec("tiny_mac", **base)))
+    spilled = _one_layer(simulate(make_trace(tmp_path / "s", codes, 8),
+                                  spec("tiny_mac", **base, **{"dequant.mode": "spilled"})))
+    bits = 4 * 8 * 32
+    assert spilled.memory["dram"]["write_bits"] - fused.memory["dram"]["write_bits"] == bits
+    assert spilled.memory["dram"]["read_bits"] - fused.memory["dram"]["read_bits"] == bits

@@ -168,7 +168,7 @@ class AccIfOpModel(OpModel):
         self.chip.srams["weight_sram"].write(1, bits)
         return bits
 
-    def output_tile_bits(self, Mb: int, Nb: int) -> int:
+    def output_tile_bits(self, Mb: int, Nb: int) -> tuple[int, int]:
         salient_bits = round(Mb * Nb * self.output_salient_ratio) * self.entry_bits
         out = self.chip.srams["output_buffer"]
         out.write(1, salient_bits)  # the dense codes were written as they fired (tile_cost)
@@ -177,7 +177,7 @@ class AccIfOpModel(OpModel):
         if self.chip.spec.threshold.output_scale == "two_phase":
             spill = self.row_buffer_dram_bits(self.chip.srams["membrane_store"], self.chip.spec.array.membrane_bits,
                                               Mb, Nb)
-        return Mb * Nb * self.recipe.act_bits + salient_bits + spill
+        return Mb * Nb * self.recipe.act_bits + salient_bits + spill, spill
 
     def _plan(self, Mb: int, Kb: int, Nb: int, first_k: bool, last_k: bool) -> _TilePlan:
         """Everything about a tile that depends only on its shape (cached: most tiles share one)."""

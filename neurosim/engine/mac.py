@@ -147,18 +147,19 @@ class MacOpModel(OpModel):
         self.chip.srams["weight_sram"].write(1, bits)
         return bits
 
-    def output_tile_bits(self, Mb: int, Nb: int) -> int:
+    def output_tile_bits(self, Mb: int, Nb: int) -> tuple[int, int]:
         bits = math.ceil(Mb * Nb * self.out_bits)
+        back = 0
         if self.chip.spec.requant.output_scale == "two_phase":
-            bits += self.row_buffer_dram_bits(self.chip.srams["output_sram"], self.chip.spec.array.acc_bits, Mb, Nb)
-        self.chip.srams["output_sram"].read(1, bits)
+            back = self.row_buffer_dram_bits(self.chip.srams["output_sram"], self.chip.spec.array.acc_bits, Mb, Nb)
+        self.chip.srams["output_sram"].read(1, bits + back)
         if self.chip.spec.dequant.mode == "spilled":
-            spill = 2 * Mb * Nb * self.chip.spec.array.acc_bits  # int32 results out and back in
+            spill = Mb * Nb * self.chip.spec.array.acc_bits  # int32 results out and back in
             if self.chip.spec.dequant.spill_to == "dram":
-                return bits + spill
-            self.chip.srams["output_sram"].write(1, spill // 2)
-            self.chip.srams["output_sram"].read(1, spill // 2)
-        return bits
+                return bits + back + spill, back + spill
+            self.chip.srams["output_sram"].write(1, spill)
+            self.chip.srams["output_sram"].read(1, spill)
+        return bits + back, back
 
     def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
         spec = self.chip.spec

@@ -28,7 +28,8 @@ class OpModel:
     The engine asks for the tile limits, picks a tiling, then walks the tiles: input tiles are
     loaded when they differ from the resident ones (``act_tile_bits``/``weight_tile_bits``), each
     tile is costed (``tile_cost``), and finished output tiles are written back
-    (``output_tile_bits``). Components count their own actions on the way.
+    (``output_tile_bits``: the bits written to DRAM and the bits read back, for results that make
+    a round trip). Components count their own actions on the way.
     """
 
     def limits(self) -> TileLimits:
@@ -43,7 +44,7 @@ class OpModel:
     def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:
         raise NotImplementedError
 
-    def output_tile_bits(self, Mb: int, Nb: int) -> int:
+    def output_tile_bits(self, Mb: int, Nb: int) -> tuple[int, int]:
         raise NotImplementedError
 
     def tile_cost(self, codes: np.ndarray, key: tuple, Nb: int, first_k: bool, last_k: bool, tiling: Tiling) -> TileCost:
@@ -71,5 +72,6 @@ class OpModel:
         return 2 * store.cycles(bits)
 
     def row_buffer_dram_bits(self, store: Sram, acc_bits: int, Mb: int, Nb: int) -> int:
-        """DRAM bits (out and back) of one output tile's row buffer when it spills."""
-        return 2 * Mb * Nb * acc_bits if self.row_buffer_spills(store, acc_bits, Mb) else 0
+        """DRAM bits of one output tile's row buffer when it spills, each way (written out in phase
+        one, read back in phase two)."""
+        return Mb * Nb * acc_bits if self.row_buffer_spills(store, acc_bits, Mb) else 0

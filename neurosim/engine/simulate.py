@@ -71,9 +71,13 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: 
             resident_w = (ki, ni)
         last_k = ki == tiling.n_k - 1
         cost = model.tile_cost(tile_codes, (mi, ki), n1 - n0, ki == 0, last_k, tiling)
-        wb = model.output_tile_bits(m1 - m0, n1 - n0) if last_k else 0
+        # results that make a DRAM round trip (spilled row buffer or int32 results) count their
+        # way back as reads; the writer moves both ways over the one channel
+        wb, back = model.output_tile_bits(m1 - m0, n1 - n0) if last_k else (0, 0)
         dram.read(load)
+        dram.read(back)
         dram.write(wb)
+        wb += back
         compute += cost.compute_cycles
         stalls.update(cost.stalls)
         blocks.append(Block(dram.burst_bits(load) if load else 0, cost.busy_cycles, dram.burst_bits(wb) if wb else 0,
