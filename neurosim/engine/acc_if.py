@@ -2,7 +2,8 @@
 
 Per tile (Mb tokens x Kb inputs x Nb outputs), for each N sub-tile of C columns and each K
 sub-tile of R lanes: the R x C weights are loaded into the PE registers (time-stepped dispatch),
-then every token's spikes are dispatched and accumulated (:mod:`neurosim.kernels.acc_tile`),
+then every token's spikes are dispatched and accumulated (the dispatch scheme of
+:mod:`neurosim.engine.dispatch`: lockstep, address-event or decoupled lanes),
 its membranes read from and written back to the membrane store (or, after the layer's last K
 sub-tile, fired through the threshold unit into the output spike buffer). With
 ``array.membrane_tokens: G`` the membranes of G tokens stay in column registers while all the
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.config.hw import AccIfSpec
+from neurosim.engine.dispatch import Walk, scheme_for
 from neurosim.engine.op_model import OpModel, TileCost
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.errors import NeurosimError
@@ -27,7 +29,6 @@ from neurosim.hw.sram import Sram
 from neurosim.hw.threshold_unit import ThresholdUnit
 from neurosim.kernels.acc_tile import (
     COMPUTE,
-    NONZERO,
     SAL_MAX,
     SAL_SPIKES,
     SALIENT,
@@ -37,10 +38,8 @@ from neurosim.kernels.acc_tile import (
     STALL_SPIKE,
     STALL_WEIGHT,
     STEPS,
-    acc_block_kernel,
     salient_per_token,
 )
-from neurosim.kernels.lane_skew import skew_block_kernel
 from neurosim.trace.manifest import Op, Recipe
 from neurosim.units import ceil_div
 
@@ -99,6 +98,7 @@ class _TilePlan:
     load_cyc: int
     sram_counts: dict[str, Sram]
     groups: int
+    tokens: int
 
 
 class AccIfOpModel(OpModel):
@@ -125,7 +125,8 @@ class AccIfOpModel(OpModel):
         if problems:
             raise NeurosimError(f"{spec.name} cannot run {op.name}: " + "; ".join(problems))
         self._salient_per_token: dict[int, list[np.ndarray]] = {}
-        self._kernel_cache: dict[tuple, tuple] = {}
+        self.scheme = scheme_for(spec.array)
+        self._walks: dict[tuple, Walk] = {}
         self._plans: dict[tuple, _TilePlan] = {}
         self._salient_in_tile: dict[tuple, int] = {}
 
@@ -209,7 +210,7 @@ class AccIfOpModel(OpModel):
         k_rows = [R] * (Kb // R) + ([Kb % R] if Kb % R else [])
         scratch = {n: s.scratch() for n, s in srams.items()}
         load_cyc = 0
-        if not self.chip.array.event_queue:  # weight sub-tiles into the PE registers
+        if self.scheme.loads_weight_tiles:  # weight sub-tiles into the PE registers
             for v, w in enumerate(widths):
                 for r in k_rows:
                     load_cyc += groups * int(mult[v]) * wsram.cycles(r * w * wb)
@@ -224,7 +225,7 @@ class AccIfOpModel(OpModel):
             scratch["membrane_store"].write(m * Mb * (steps - (1 if last_k else 0)), w * mb_bits)
             if last_k:
                 scratch["output_buffer"].write(m * Mb, w * act_bits)
-        plan = _TilePlan(widths, mult, n_sub, mem_cyc, words_per_event, load_cyc, scratch, groups)
+        plan = _TilePlan(widths, mult, n_sub, mem_cyc, words_per_event, load_cyc, scratch, groups, Mb)
         self._plans[key] = plan
         return plan
 
@@ -232,47 +233,27 @@ class AccIfOpModel(OpModel):
         spec, srams = self.chip.spec, self.chip.srams
         Mb, Kb = codes.shape
         plan = self._plan(Mb, Kb, Nb, first_k, last_k)
-        dense, sal, wsram = srams["spike_dense"], srams["spike_salient"], srams["weight_sram"]
         cache_key = (key, first_k, last_k, Nb % self.C == 0)
-        if cache_key not in self._kernel_cache:
-            self._kernel_cache[cache_key] = acc_block_kernel(
-                codes, self.R, self.chip.array.bitplane, self.chip.array.event_queue, self.recipe.normal_max,
-                spec.spike_memory.dense.code_bits, dense.bw_bits_per_cycle, self.entry_bits, sal.bw_bits_per_cycle,
-                plan.mem_cyc, plan.words_per_event, spec.weight_sram.banks, spec.weight_sram.ports,
-                first_k or bool(spec.array.membrane_tokens), last_k or bool(spec.array.membrane_tokens),
-                spec.array.weight_reads == "per_code", self.chip.side is not None)
-            if spec.array.lane_skew:  # decoupled lanes: the same totals, the windowed schedule's time
-                skew_v, writes = skew_block_kernel(
-                    codes, self.R, spec.array.lane_skew, self.recipe.normal_max, spec.spike_memory.dense.code_bits,
-                    dense.bw_bits_per_cycle, self.entry_bits, sal.bw_bits_per_cycle, plan.mem_cyc,
-                    first_k, last_k, self.chip.side is not None)
-                self._kernel_cache[cache_key] = (skew_v, self._kernel_cache[cache_key][1], writes)
-        per_v, tot = self._kernel_cache[cache_key][:2]
+        if cache_key not in self._walks:
+            self._walks[cache_key] = self.scheme.walk(self, codes, plan, first_k, last_k)
+        walk = self._walks[cache_key]
+        tot = walk.totals
         # the kernel walked each (token, K sub-tile) step once; every N sub-tile repeats it
-        sums = (per_v * plan.mult[:, None]).sum(axis=0)
+        sums = (walk.per_variant * plan.mult[:, None]).sum(axis=0)
         stalls = {"spike_memory": int(sums[STALL_SPIKE]), "membrane_store": int(sums[STALL_MEMBRANE]),
                   "weight_sram": int(sums[STALL_WEIGHT])}
-        spikes = int(tot[SPIKES])
-        if self.chip.array.event_queue:
-            rows = int(tot[NONZERO]) if spec.array.weight_reads == "per_code" else spikes
-            for v in range(2):  # one weight-row read per nonzero code (or per event)
-                wsram.reads += int(plan.mult[v]) * rows * int(plan.words_per_event[v])
-                wsram.read_bits += int(plan.mult[v]) * rows * plan.widths[v] * spec.array.weight_bits
-            weight_bits_loaded = 0
-        else:
-            stalls["weight_tile_load"] = plan.load_cyc
-            weight_bits_loaded = plan.groups * Kb * Nb * spec.array.weight_bits
+        weight_stalls, weight_bits_loaded = self.scheme.count_weights(self, plan, walk, Kb, Nb)
+        stalls.update(weight_stalls)
         if spec.array.membrane_tokens:  # each step leaves its columns' membranes in the token register file
             self.chip.array.membrane_file_bits += int(tot[STEPS]) * Nb * spec.array.membrane_bits
-        if spec.array.lane_skew:  # one membrane write per column, cycle and token in flight with a spike
-            column_cycles = int(self._kernel_cache[cache_key][2]) * Nb
-            self.chip.array.fifo_bits += plan.n_sub * Mb * Kb * spec.spike_memory.salient.code_bits
+        if walk.column_writes is None:  # lockstep: a column writes its membrane in every compute cycle
+            column_cycles = sum(int(walk.per_variant[v, COMPUTE]) * int(plan.mult[v]) * plan.widths[v] for v in range(2))
         else:
-            column_cycles = int(sum(int(per_v[v, COMPUTE]) * int(plan.mult[v]) * plan.widths[v] for v in range(2)))
-        self.chip.array.count_tile(spikes, Nb, int(tot[SHIFT_STEPS]), weight_bits_loaded, column_cycles)
+            column_cycles = walk.column_writes * Nb
+        self.chip.array.count_tile(int(tot[SPIKES]), Nb, int(tot[SHIFT_STEPS]), weight_bits_loaded, column_cycles)
         for name, scratch in plan.sram_counts.items():
             srams[name].add(scratch)
-        sal.read(plan.n_sub, int(tot[SALIENT]) * self.entry_bits)
+        srams["spike_salient"].read(plan.n_sub, int(tot[SALIENT]) * self.entry_bits)
         if self.chip.side is not None:
             stalls["salient_lanes"] = self._side_lanes(tot, plan, Nb, int(sums[COMPUTE]))
         if last_k:

@@ -1,0 +1,45 @@
+"""What every IF dispatch scheme provides: a walk of a tile's code block (its timing kernel) and
+the count of its own weight traffic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.kernels.acc_tile import acc_block_kernel
+
+
+@dataclass(frozen=True)
+class Walk:
+    """A code block's timing per column variant (``[2, N_COLS]``), its spike totals
+    (``[N_TOTALS]``) and, when lanes are not in lockstep, the membrane writes of one column
+    (``None``: one per compute cycle)."""
+
+    per_variant: np.ndarray
+    totals: np.ndarray
+    column_writes: int | None = None
+
+
+class DispatchScheme:
+    """Coupled steps through :func:`~neurosim.kernels.acc_tile.acc_block_kernel`; subclasses set
+    ``event_queue`` and say how weights reach the lanes."""
+
+    event_queue = False
+    #: Weight sub-tiles are loaded into the PE registers before their tokens stream.
+    loads_weight_tiles = True
+
+    def walk(self, model, codes: np.ndarray, plan, first_k: bool, last_k: bool) -> Walk:
+        spec, srams = model.chip.spec, model.chip.srams
+        os_mode = bool(spec.array.membrane_tokens)
+        per_v, tot = acc_block_kernel(
+            codes, model.R, spec.array.encoding == "bitplane", self.event_queue, model.recipe.normal_max,
+            spec.spike_memory.dense.code_bits, srams["spike_dense"].bw_bits_per_cycle, model.entry_bits,
+            srams["spike_salient"].bw_bits_per_cycle, plan.mem_cyc, plan.words_per_event, spec.weight_sram.banks,
+            spec.weight_sram.ports, first_k or os_mode, last_k or os_mode, spec.array.weight_reads == "per_code",
+            model.chip.side is not None)
+        return Walk(per_v, tot)
+
+    def count_weights(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
+        """Count the tile's weight traffic; returns (stalls, weight register bits loaded)."""
+        raise NotImplementedError

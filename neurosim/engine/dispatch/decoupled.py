@@ -1,0 +1,27 @@
+"""``dispatch: time_stepped`` with ``lane_skew: W > 0``: per-lane spike FIFOs let a lane run up to
+W steps ahead of the slowest (:mod:`neurosim.kernels.lane_skew`). Spike totals as in lockstep;
+the time and the column's membrane writes from the windowed schedule; the FIFO writes counted."""
+
+from __future__ import annotations
+
+from neurosim.engine.dispatch.base import Walk
+from neurosim.engine.dispatch.time_stepped import TimeStepped
+from neurosim.kernels.lane_skew import skew_block_kernel
+
+
+class Decoupled(TimeStepped):
+    """Time-stepped lanes decoupled by W-entry spike FIFOs."""
+
+    def walk(self, model, codes, plan, first_k: bool, last_k: bool) -> Walk:
+        spec, srams = model.chip.spec, model.chip.srams
+        totals = super().walk(model, codes, plan, first_k, last_k).totals
+        per_v, writes = skew_block_kernel(
+            codes, model.R, spec.array.lane_skew, model.recipe.normal_max, spec.spike_memory.dense.code_bits,
+            srams["spike_dense"].bw_bits_per_cycle, model.entry_bits, srams["spike_salient"].bw_bits_per_cycle,
+            plan.mem_cyc, first_k, last_k, model.chip.side is not None)
+        return Walk(per_v, totals, int(writes))
+
+    def count_weights(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
+        Mb = plan.tokens
+        model.chip.array.fifo_bits += plan.n_sub * Mb * Kb * model.chip.spec.spike_memory.salient.code_bits
+        return super().count_weights(model, plan, walk, Kb, Nb)
