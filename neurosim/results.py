@@ -50,6 +50,7 @@ class LayerResult:
     check: dict[str, Any] | None = None
     accumulator_bits: int | None = None  # the MAC accumulator / IF membrane width this op ran with
     output_salient_ratio: float | None = None  # salient share of the written-back output codes
+    energy_by_action_pj: dict[str, float] | None = None  # {"component.action" or "leakage": pJ}
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class Results:
     layers: tuple[LayerResult, ...]
     provenance: dict[str, Any]
     format: str = RESULTS_FORMAT
+    energy_by_action_pj: dict[str, float] | None = None  # {"component.action" or "leakage": pJ}
+    energy_by_category_pj: dict[str, float] | None = None  # neurosim.energy.categories.CATEGORIES
+    energy_views_pj: dict[str, float] | None = None  # full, on_chip, compute_only
 
     def to_json(self) -> str:
         """The results.json text; a NaN or infinite number is a bug, never written out."""

@@ -638,3 +638,25 @@ def test_mac_spilled_results_go_out_and_come_back(tmp_path):
     bits = 4 * 8 * 32
     assert spilled.memory["dram"]["write_bits"] - fused.memory["dram"]["write_bits"] == bits
     assert spilled.memory["dram"]["read_bits"] - fused.memory["dram"]["read_bits"] == bits
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), M=st.integers(1, 12), K=st.integers(1, 40), N=st.integers(1, 20))
+def test_snn_convention_compute_only_ratio(tmp_path, seed, M, K, N):
+    """Under the snn-45nm-fp32 table the compute-only view gives E_MAC / E_ACC = 4.6 / (0.9 c),
+    c = mean spikes per activation (count encoding, one MAC pass: 8-bit operands)."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(-127, 128, (M, K)).astype(np.int8)
+    codes[rng.random((M, K)) < 0.5] = rng.integers(-7, 8)
+    if not codes.any():
+        codes[0, 0] = 1
+    path = make_trace(tmp_path / f"t{seed}_{M}_{K}_{N}", codes, N)
+    acc = simulate(path, spec("tiny_acc_if", **BIG_SRAMS, technology="snn-45nm-fp32"))
+    mac = simulate(path, spec("tiny_mac", **BIG_MAC_SRAMS, technology="snn-45nm-fp32", **{"array.act_bits": 8}))
+    c = np.abs(codes.astype(np.int64)).sum() / codes.size
+    ratio = mac.energy_views_pj["compute_only"] / acc.energy_views_pj["compute_only"]
+    assert ratio == pytest.approx(4.6 / (0.9 * c), rel=1e-9)
+    for r in (acc, mac):  # the views nest
+        v = r.energy_views_pj
+        assert v["compute_only"] <= v["on_chip"] <= v["full"] == pytest.approx(r.energy_pj["total"], rel=1e-12)
+        assert sum(r.energy_by_category_pj.values()) == pytest.approx(r.energy_pj["total"], rel=1e-12)

@@ -19,7 +19,7 @@ from neurosim.errors import ConfigError, Problem
 from neurosim.fsutil import short_repr
 
 FORMAT = "neurosim-energy-table/1"
-SHIPPED = ("45nm", "28nm", "7nm")
+SHIPPED = ("45nm", "28nm", "7nm", "snn-45nm-fp32")
 UNITS = ("pJ", "pJ/bit", "pJ/bit/mm", "mW/KiB", "mW/bit", "1")
 STATUSES = ("V", "S", "D", "U")
 #: No action costs a microjoule; a larger value is a typo (and keeps every product finite).

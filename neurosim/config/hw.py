@@ -202,7 +202,7 @@ class RequantSpec:
 _COMMON_DOC = dict(
     name="config name (used for output directories)",
     clock_mhz="clock frequency",
-    technology="energy table: 45nm, 28nm, 7nm, or a path to an energy-table YAML",
+    technology="energy table: 45nm, 28nm, 7nm, snn-45nm-fp32 (the SNN-paper convention), or a path to an energy-table YAML",
 )
 
 

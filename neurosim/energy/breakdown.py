@@ -21,6 +21,11 @@ def energy_breakdown(counters: Mapping[str, int], pj_per_action: Mapping[str, fl
     return out
 
 
+def energy_by_action(counters: Mapping[str, int], pj_per_action: Mapping[str, float]) -> dict[str, float]:
+    """``{"component.action": pJ}``: each counted action times its energy."""
+    return {name: count * pj_per_action[name] for name, count in counters.items()}
+
+
 def leakage_pj(static_mw: float, seconds: float) -> float:
     """Static energy: power x time."""
     return static_mw * seconds * PJ_PER_MW_S

@@ -14,7 +14,8 @@ from neurosim import __version__
 from neurosim.config.energy_table import load_energy_table
 from neurosim.config.hw import HwSpec
 from neurosim.energy.actions import action_energies, static_power_mw
-from neurosim.energy.breakdown import energy_breakdown, leakage_pj, with_total
+from neurosim.energy.breakdown import energy_breakdown, energy_by_action, leakage_pj, with_total
+from neurosim.energy.categories import by_category, views
 from neurosim.engine.designs import DESIGNS
 from neurosim.engine.pipeline import Block, Interval, run_pipeline
 from neurosim.engine.tiling import choose_tiling
@@ -130,12 +131,14 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         d = _delta(before, _snapshot(chip, dram))
         energy = energy_breakdown(d.counters, pj)
         energy["leakage"] = leakage_pj(static_mw, cycles_to_s(cycles, spec.clock_mhz))
+        actions = {**energy_by_action(d.counters, pj), "leakage": energy["leakage"]}
         checked = check_op(trace, op, op_spec) if check and op.weight_codes is not None else None
         layers.append(LayerResult(
             name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=tiling, cycles=cycles,
             compute_cycles=compute, stall_cycles=stalls, utilization=compute / cycles if cycles else 0.0,
             counters=d.counters, memory=d.memory, energy_pj=with_total(energy), check=checked,
-            accumulator_bits=getattr(op_spec.array, design.accumulator_key), output_salient_ratio=out_ratio))
+            accumulator_bits=getattr(op_spec.array, design.accumulator_key), output_salient_ratio=out_ratio,
+            energy_by_action_pj=actions))
         if timeline is not None:
             timeline.add([Interval("op", op.name, t_offset, t_offset + cycles)])
             timeline.add(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec or ())
@@ -145,15 +148,18 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     total_cycles = sum(layer.cycles for layer in layers)
     stall_tot: Counter[str] = Counter()
     energy_tot: Counter[str] = Counter()
+    action_tot: Counter[str] = Counter()
     for layer in layers:
         stall_tot.update(layer.stall_cycles)
         energy_tot.update({k: v for k, v in layer.energy_pj.items() if k != "total"})
+        action_tot.update(layer.energy_by_action_pj)
     manifest_text = (trace.path / "manifest.json").read_text()
     return Results(
         design=spec.design, config_name=spec.name, clock_mhz=spec.clock_mhz, technology=spec.technology,
         total_cycles=total_cycles, compute_cycles=sum(layer.compute_cycles for layer in layers),
         stall_cycles=dict(stall_tot), latency_s=cycles_to_s(total_cycles, spec.clock_mhz),
-        energy_pj=with_total(dict(energy_tot)), layers=tuple(layers),
+        energy_pj=with_total(dict(energy_tot)), layers=tuple(layers), energy_by_action_pj=dict(action_tot),
+        energy_by_category_pj=by_category(action_tot), energy_views_pj=views(action_tot),
         provenance={"neurosim_version": __version__, "config_sha256": _sha256_text(config_text),
                     "trace_manifest_sha256": _sha256_text(manifest_text), "trace": str(trace.path),
                     "energy_table": table.source_file, "command": command},
