@@ -136,6 +136,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print()
     if len(results) > 1:
         print(comparison_report(results))
+        from neurosim.report.compare import compare, compare_text
+
+        for r in results[1:]:
+            print()
+            print(compare_text(compare(results[0], r)))
     print(f"\nwrote {', '.join(str(Path(args.out) / r.config_name) for r in results)}")
     if args.check:
         unchecked = [layer.name for layer in results[0].layers if not layer.check]
@@ -172,6 +177,21 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"wrote {', '.join(str(p) for p in write_run_plots(r, d))}\n")
     if len(results) > 1:
         print(comparison_report(results))
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare two finished runs of one trace: energy waterfall, cycles by cause, views."""
+    from neurosim.api import load_results
+    from neurosim.fsutil import prepare_output_dir
+    from neurosim.report.compare import compare, compare_text, write_comparison
+
+    c = compare(load_results(args.run_a), load_results(args.run_b))
+    if args.out:
+        prepare_output_dir(args.out)
+    print(compare_text(c))
+    if args.out:
+        print(f"\nwrote {', '.join(str(p) for p in write_comparison(c, args.out))}")
     return EXIT_OK
 
 
@@ -306,6 +326,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("dirs", nargs="+", metavar="DIR", help="run directory (OUT/<config name>)")
     rep.add_argument("--plots", action="store_true", help="write PNG and SVG plots into each run directory")
     rep.set_defaults(func=cmd_report)
+
+    c = sub.add_parser("compare", help="compare two finished runs: energy waterfall, cycles by cause, views",
+                       description="Compare run B with run A (run directories of one trace, no re-simulation): the "
+                       "energy difference as a waterfall by component, the cycle difference by stall cause, per "
+                       "layer type and in the full / on-chip / compute-only views. Example: neurosim compare "
+                       "out/mac_64x64_os out/acc_if_64x64 --out out/compare")
+    c.add_argument("run_a", metavar="RUN_A", help="run directory (OUT/<config name>) of the reference A")
+    c.add_argument("run_b", metavar="RUN_B", help="run directory of B")
+    c.add_argument("--out", help="also write compare.json, compare.txt and waterfall.png/.svg here")
+    c.set_defaults(func=cmd_compare)
 
     e = sub.add_parser("export", help="export a trace from a local quantized LLM (extra: export)")
     _add_recipe_args(e)

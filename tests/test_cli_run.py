@@ -101,3 +101,40 @@ def test_run_corrupt_trace_exit_2_and_no_output(tmp_path):
     r = run("run", tr, "--hw", "hw_configs/tiny_mac.yaml", "--out", tmp_path / "o")
     assert r.returncode == 2 and str(f) in r.stderr
     assert not (tmp_path / "o" / "tiny_mac").exists()
+
+
+def test_run_with_two_configs_prints_the_comparison(run_dir):
+    _, stdout = run_dir
+    assert "energy waterfall, A -> B" in stdout and "energy views (A, B, B/A)" in stdout
+
+
+def test_compare_waterfall_sums_to_the_difference(run_dir, tmp_path):
+    """The waterfall steps add up to B's total minus A's; cycle steps to the cycle difference;
+    the views nest; the files are written."""
+    from neurosim.report.compare import compare, waterfall_residual
+    out, _ = run_dir
+    a, b = read_run_dir(out / "mac_64x64_os"), read_run_dir(out / "acc_if_64x64")
+    c = compare(a, b)
+    assert abs(waterfall_residual(c)) <= 1e-9 * a.energy_pj["total"]
+    assert sum(s.delta for s in c.cycle_steps) == b.total_cycles - a.total_cycles
+    for r in (a, b):
+        v = r.energy_views_pj
+        assert v["compute_only"] <= v["on_chip"] <= v["full"]
+    r = run("compare", out / "mac_64x64_os", out / "acc_if_64x64", "--out", tmp_path / "cmp")
+    assert r.returncode == 0, r.stderr
+    assert {p.name for p in (tmp_path / "cmp").iterdir()} == {"compare.json", "compare.txt", "waterfall.png",
+                                                              "waterfall.svg"}
+    data = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert data["energy_ratio_b_over_a"] == pytest.approx(b.energy_pj["total"] / a.energy_pj["total"])
+
+
+def test_compare_refuses_runs_of_different_traces_and_missing_files(run_dir, tmp_path):
+    out, _ = run_dir
+    other = tmp_path / "other"
+    r = run("run", "traces/smollm2_wikitext_l1_t64", "--hw", "hw_configs/mac_64x64_os.yaml", "--out", other)
+    assert r.returncode == 0, r.stderr
+    r = run("compare", out / "acc_if_64x64", other / "mac_64x64_os")
+    assert r.returncode == 2 and "different traces" in r.stderr and "Traceback" not in r.stderr
+    (other / "mac_64x64_os" / "results.json").unlink()
+    r = run("compare", out / "acc_if_64x64", other / "mac_64x64_os")
+    assert r.returncode == 2 and "mac_64x64_os" in r.stderr and "Traceback" not in r.stderr

@@ -768,6 +768,7 @@ def _hostile_cases(tmp: Path) -> list[list[str]]:
         ["run", TINY, "--hw", TINY_MAC, "--set", "interconnect.wire_length_mm=1e308", "--out", out],
         ["run", TINY, "--hw", TINY_MAC, "--timeline", "huge", "--out", out],
         ["report", empty], ["report", textf], ["report", tmp / "nope"],
+        ["compare", empty, textf], ["compare", tmp / "nope", empty, "--out", out], ["compare", textf, textf, "--out", textf],
         ["sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid", "array.rows=", "--out", out],
         ["sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid", "name=../x,y", "--out", out],
         ["sweep", "--hw", bomb, "--trace", TINY, "--grid", "array.rows=4", "--out", out],

@@ -1,0 +1,236 @@
+"""Compare two finished runs of one trace: where the energy and the cycles go.
+
+The energy difference is a waterfall from A's total to B's total, one step per group of actions
+(:func:`neurosim.energy.categories.group`: compute, registers, each SRAM, interconnect, DRAM,
+static, control units); the steps sum to the difference of the totals. The cycle difference is
+split into compute cycles and each stall cause. Both are also given per layer type (the op's
+name within its decoder block, e.g. ``q_proj``) and in the three energy views.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from neurosim.energy.categories import CATEGORIES, VIEWS, category, group, views
+from neurosim.errors import NeurosimError
+from neurosim.results import Results
+from neurosim.report.style import CATEGORY_COLOURS, energy_unit, fmt_energy
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row of a comparison: a name with A's and B's value."""
+
+    name: str
+    a: float
+    b: float
+
+    @property
+    def delta(self) -> float:
+        return self.b - self.a
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A against B; see the module docstring."""
+
+    a: Results
+    b: Results
+    energy_steps: tuple[Step, ...]
+    actions: tuple[Step, ...]
+    cycle_steps: tuple[Step, ...]
+    views: tuple[Step, ...]
+    layer_types: tuple[tuple[str, Step, Step], ...]  # (type, energy, cycles)
+
+    @property
+    def energy_ratio(self) -> float:
+        return self.b.energy_pj["total"] / self.a.energy_pj["total"]
+
+    @property
+    def cycle_ratio(self) -> float:
+        return self.b.total_cycles / self.a.total_cycles
+
+
+def _actions(r: Results, what: str) -> dict[str, float]:
+    if r.energy_by_action_pj is None:
+        raise NeurosimError(f"{what} ({r.config_name}) has no energy by action (a run of neurosim < 0.3): "
+                            "re-run it to compare")
+    return r.energy_by_action_pj
+
+
+def _grouped(by_action: dict[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for action, pj in by_action.items():
+        out[group(action)] = out.get(group(action), 0.0) + pj
+    return out
+
+
+def _order(name: str) -> tuple[int, str]:
+    c = name if name in CATEGORIES else "sram"
+    return CATEGORIES.index(c), name
+
+
+def layer_type(name: str) -> str:
+    """The op's name within its block: ``layers.3.mlp.up_proj`` -> ``up_proj``."""
+    return name.rsplit(".", 1)[-1]
+
+
+def compare(a: Results, b: Results) -> Comparison:
+    """Compare run ``b`` with run ``a`` (both of the same trace)."""
+    sa, sb = a.provenance.get("trace_manifest_sha256"), b.provenance.get("trace_manifest_sha256")
+    if sa != sb or [la.name for la in a.layers] != [la.name for la in b.layers]:
+        raise NeurosimError(f"compare: the runs replayed different traces ({a.config_name}: "
+                            f"{a.provenance.get('trace', '?')}; {b.config_name}: {b.provenance.get('trace', '?')}); "
+                            "compare runs of one trace")
+    act_a, act_b = _actions(a, "run A"), _actions(b, "run B")
+    ga, gb = _grouped(act_a), _grouped(act_b)
+    steps = tuple(Step(g, ga.get(g, 0.0), gb.get(g, 0.0)) for g in sorted(set(ga) | set(gb), key=_order))
+    actions = tuple(sorted((Step(k, act_a.get(k, 0.0), act_b.get(k, 0.0)) for k in set(act_a) | set(act_b)),
+                           key=lambda s: -abs(s.delta)))
+    causes = sorted(c for c in set(a.stall_cycles) | set(b.stall_cycles) if a.stall_cycles.get(c) or b.stall_cycles.get(c))
+    cycles = (Step("compute", a.compute_cycles, b.compute_cycles),
+              *(Step(f"stall: {c}", a.stall_cycles.get(c, 0), b.stall_cycles.get(c, 0)) for c in causes))
+    va, vb = views(act_a), views(act_b)
+    types: dict[str, list[float]] = {}
+    for la, lb in zip(a.layers, b.layers, strict=True):
+        t = types.setdefault(layer_type(la.name), [0.0, 0.0, 0, 0])
+        t[0] += la.energy_pj["total"]
+        t[1] += lb.energy_pj["total"]
+        t[2] += la.cycles
+        t[3] += lb.cycles
+    return Comparison(a, b, steps, actions, cycles, tuple(Step(v, va[v], vb[v]) for v in VIEWS),
+                      tuple((t, Step("energy", v[0], v[1]), Step("cycles", v[2], v[3])) for t, v in types.items()))
+
+
+def _ratio(step: Step) -> str:
+    return f"{step.b / step.a:.2f}x" if step.a else "-"
+
+
+def summary_sentences(c: Comparison) -> list[str]:
+    """A few plain sentences: the totals and the groups that move them most."""
+    A, B = c.a.config_name, c.b.config_name
+    e_word = "less" if c.energy_ratio < 1 else "more"
+    out = [f"{B} uses {c.energy_ratio:.2f}x the energy of {A} ({fmt_energy(abs(c.b.energy_pj['total'] - c.a.energy_pj['total']))} "
+           f"{e_word}) and takes {c.cycle_ratio:.2f}x its cycles."]
+    saves = sorted((s for s in c.energy_steps if s.delta < 0), key=lambda s: s.delta)[:2]
+    costs = sorted((s for s in c.energy_steps if s.delta > 0), key=lambda s: -s.delta)[:2]
+    parts = []
+    if saves:
+        parts.append(f"{B} spends " + " and ".join(f"{fmt_energy(-s.delta)} less on {s.name}" for s in saves))
+    if costs:
+        parts.append(("but " if saves else f"{B} spends ") + " and ".join(f"{fmt_energy(s.delta)} more on {s.name}"
+                                                                         for s in costs))
+    if parts:
+        out.append(" ".join(parts) + ".")
+    cyc = sorted(c.cycle_steps, key=lambda s: -abs(s.delta))[:2]
+    out.append("Cycles: " + "; ".join(f"{s.name} {s.a:,.0f} -> {s.b:,.0f}" for s in cyc) + ".")
+    v = {s.name: s for s in c.views}
+    out.append(f"Energy ratio {B}/{A} by view: full {_ratio(v['full'])}, on-chip {_ratio(v['on_chip'])}, "
+               f"compute-only {_ratio(v['compute_only'])}.")
+    return out
+
+
+def compare_text(c: Comparison) -> str:
+    """The console report of a comparison."""
+    A, B = c.a.config_name, c.b.config_name
+    lines = [f"compare A = {A} ({c.a.design}) with B = {B} ({c.b.design}) on {c.a.provenance.get('trace', '?')}",
+             *summary_sentences(c), "",
+             f"energy waterfall, A -> B ({'step':<22} {'A':>12} {'B':>12} {'B - A':>12})",
+             f"  {'A total':<22} {fmt_energy(c.a.energy_pj['total']):>12}"]
+    for s in c.energy_steps:
+        lines.append(f"  {s.name:<22} {fmt_energy(s.a):>12} {fmt_energy(s.b):>12} {_signed(s.delta):>12}")
+    lines += [f"  {'B total':<22} {'':>12} {fmt_energy(c.b.energy_pj['total']):>12}", "",
+              "largest changes by action:"]
+    for s in c.actions[:8]:
+        lines.append(f"  {s.name:<34} {fmt_energy(s.a):>12} {fmt_energy(s.b):>12} {_signed(s.delta):>12}")
+    lines += ["", f"cycles, A -> B {'':<12} {'A':>14} {'B':>14} {'B - A':>14}"]
+    for s in c.cycle_steps:
+        lines.append(f"  {s.name:<26} {s.a:>14,.0f} {s.b:>14,.0f} {s.delta:>+14,.0f}")
+    lines.append(f"  {'total':<26} {c.a.total_cycles:>14,} {c.b.total_cycles:>14,} "
+                 f"{c.b.total_cycles - c.a.total_cycles:>+14,}  ({c.cycle_ratio:.2f}x)")
+    lines += ["", f"per layer type {'':<12} {'E_B/E_A':>9} {'cyc_B/cyc_A':>12}"]
+    for t, e, cy in c.layer_types:
+        lines.append(f"  {t:<26} {_ratio(e):>9} {_ratio(cy):>12}")
+    lines += ["", "energy views (A, B, B/A):"]
+    for s in c.views:
+        lines.append(f"  {s.name:<26} {fmt_energy(s.a):>12} {fmt_energy(s.b):>12} {_ratio(s):>9}")
+    return "\n".join(lines)
+
+
+def _signed(pj: float) -> str:
+    return ("+" if pj >= 0 else "-") + fmt_energy(abs(pj))
+
+
+def compare_dict(c: Comparison) -> dict:
+    """compare.json: every table of the comparison, in pJ and cycles."""
+    def rows(steps):
+        return [{"name": s.name, "a": s.a, "b": s.b, "delta": s.delta} for s in steps]
+    return {
+        "format": "neurosim-compare/1", "a": c.a.config_name, "b": c.b.config_name,
+        "trace": c.a.provenance.get("trace"), "energy_ratio_b_over_a": c.energy_ratio,
+        "cycle_ratio_b_over_a": c.cycle_ratio, "summary": summary_sentences(c),
+        "energy_waterfall_pj": rows(c.energy_steps), "energy_by_action_pj": rows(c.actions),
+        "cycles": rows(c.cycle_steps), "energy_views_pj": rows(c.views),
+        "layer_types": [{"type": t, "energy_a_pj": e.a, "energy_b_pj": e.b, "cycles_a": cy.a, "cycles_b": cy.b}
+                        for t, e, cy in c.layer_types],
+    }
+
+
+def plot_waterfall(c: Comparison, ax=None):
+    """The energy waterfall from A's total to B's total, steps coloured by category."""
+    import matplotlib.pyplot as plt
+
+    steps = [s for s in c.energy_steps if s.delta]
+    ax = ax if ax is not None else plt.figure(figsize=(max(6.0, 0.9 * (len(steps) + 2)), 4.5)).gca()
+    top = max(c.a.energy_pj["total"], c.b.energy_pj["total"])
+    unit, f = energy_unit(top)
+    level = c.a.energy_pj["total"]
+    ax.bar(0, level / f, color="#444444")
+    for i, s in enumerate(steps, 1):
+        bottom = min(level, level + s.delta)
+        ax.bar(i, abs(s.delta) / f, bottom=bottom / f, color=CATEGORY_COLOURS[category_of_group(s.name)],
+               edgecolor="black", linewidth=0.5, hatch="//" if s.delta > 0 else None)
+        ax.annotate(("+" if s.delta > 0 else "-") + f"{abs(s.delta) / f:.3g}", (i, (bottom + abs(s.delta)) / f),
+                    ha="center", va="bottom", fontsize=7)
+        level += s.delta
+    n = len(steps) + 1
+    ax.bar(n, c.b.energy_pj["total"] / f, color="#444444")
+    ax.set_xticks(range(n + 1), [f"A: {c.a.config_name}", *[s.name for s in steps], f"B: {c.b.config_name}"],
+                  rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(f"energy ({unit})")
+    ax.set_ylim(0, 1.1 * top / f)
+    ax.set_title(f"energy A -> B: {c.energy_ratio:.2f}x (hatched: B spends more)")
+    from matplotlib.patches import Patch
+
+    used = dict.fromkeys(category_of_group(s.name) for s in steps)
+    ax.legend(handles=[Patch(color=CATEGORY_COLOURS[k], label=k) for k in used], fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.01, 1))
+    return ax
+
+
+def category_of_group(name: str) -> str:
+    """The category of a waterfall group (an SRAM's name is an ``sram`` group)."""
+    return name if name in CATEGORIES else category(f"{name}.read")
+
+
+def write_comparison(c: Comparison, out_dir) -> list:
+    """compare.json, compare.txt and the waterfall (PNG and SVG) into ``out_dir``."""
+    import json
+
+    import matplotlib.pyplot as plt
+
+    from neurosim.fsutil import atomic_write_text
+    from neurosim.report.style import save_figure
+
+    written = [atomic_write_text(f"{out_dir}/compare.json", json.dumps(compare_dict(c), indent=1, allow_nan=False)),
+               atomic_write_text(f"{out_dir}/compare.txt", compare_text(c) + "\n")]
+    ax = plot_waterfall(c)
+    written += save_figure(ax.figure, out_dir, "waterfall")
+    plt.close(ax.figure)
+    return written
+
+
+def waterfall_residual(c: Comparison) -> float:
+    """B's total minus A's total minus the sum of the steps (zero up to float rounding)."""
+    return (c.b.energy_pj["total"] - c.a.energy_pj["total"]) - math.fsum(s.delta for s in c.energy_steps)
