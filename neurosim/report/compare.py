@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from neurosim.energy.categories import CATEGORIES, VIEWS, category, group, views
 from neurosim.errors import NeurosimError
-from neurosim.results import Results
 from neurosim.report.style import CATEGORY_COLOURS, energy_unit, fmt_energy
+from neurosim.results import Results
 
 
 @dataclass(frozen=True)
