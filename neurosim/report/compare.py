@@ -111,8 +111,9 @@ def summary_sentences(c: Comparison) -> list[str]:
     """A few plain sentences: the totals and the groups that move them most."""
     A, B = c.a.config_name, c.b.config_name
     e_word = "less" if c.energy_ratio < 1 else "more"
-    out = [f"{B} uses {c.energy_ratio:.2f}x the energy of {A} ({fmt_energy(abs(c.b.energy_pj['total'] - c.a.energy_pj['total']))} "
-           f"{e_word}) and takes {c.cycle_ratio:.2f}x its cycles."]
+    diff = fmt_energy(abs(c.b.energy_pj["total"] - c.a.energy_pj["total"]))
+    out = [f"{B} uses {c.energy_ratio:.2f}x the energy of {A} ({diff} {e_word}) and takes {c.cycle_ratio:.2f}x "
+           "its cycles."]
     saves = sorted((s for s in c.energy_steps if s.delta < 0), key=lambda s: s.delta)[:2]
     costs = sorted((s for s in c.energy_steps if s.delta > 0), key=lambda s: -s.delta)[:2]
     parts = []

@@ -37,6 +37,15 @@ def single_report(r: Results) -> str:
     for comp, pj in sorted(((k, v) for k, v in r.energy_pj.items() if k != "total"), key=lambda kv: -kv[1]):
         lines.append(f"  {comp:<20} {_e(pj):>12}  {pj / total:6.1%}")
     lines.append(f"  {'total':<20} {_e(total):>12}")
+    if r.energy_by_category_pj:
+        lines += ["", "energy by category:"]
+        for cat, pj in r.energy_by_category_pj.items():
+            if pj:
+                lines.append(f"  {cat:<20} {_e(pj):>12}  {pj / total:6.1%}")
+    if r.energy_views_pj:
+        v = r.energy_views_pj
+        lines += ["", f"energy views: full {_e(v['full'])}; on-chip (no DRAM) {_e(v['on_chip'])}; "
+                  f"compute-only (synaptic arithmetic, the SNN-paper convention) {_e(v['compute_only'])}"]
     checks = [layer for layer in r.layers if layer.check]
     if checks:
         mism = sum(layer.check["accumulation_mismatches"] for layer in checks)
@@ -60,6 +69,9 @@ def comparison_report(runs: list[Results]) -> str:
     row("total cycles", [r.total_cycles for r in runs], _cyc)
     row("latency (ms)", [r.latency_s * 1e3 for r in runs], lambda v: f"{v:.4f}")
     row("energy", [r.energy_pj["total"] for r in runs], _e)
+    if all(r.energy_views_pj for r in runs):
+        row("energy, on-chip view", [r.energy_views_pj["on_chip"] for r in runs], _e)
+        row("energy, compute-only view", [r.energy_views_pj["compute_only"] for r in runs], _e)
     lines.append("per layer: cycles")
     for i, layer in enumerate(base.layers):
         row(f"  {layer.name}", [r.layers[i].cycles for r in runs], _cyc)
