@@ -774,6 +774,11 @@ def _hostile_cases(tmp: Path) -> list[list[str]]:
         ["sweep", "--hw", bomb, "--trace", TINY, "--grid", "array.rows=4", "--out", out],
         ["sweep", "--hw", TINY_MAC, "--trace", empty, "--grid", "array.rows=4", "--out", out],
         ["sweep", "--hw", TINY_MAC, "--trace", TINY, "--zip", "array.rows=4,8", "--zip", "array.cols=4", "--out", out],
+        ["sensitivity", "--hw", TINY_MAC, "--trace", TINY, "--out", out],
+        ["sensitivity", "--hw", TINY_MAC, "--hw", bomb, "--trace", TINY, "--out", out],
+        ["sensitivity", "--hw", TINY_MAC, "--hw", TINY_MAC, "--trace", empty, "--out", out],
+        ["sensitivity", "--hw", TINY_MAC, "--hw", TINY_MAC, "--trace", TINY, "--param", "x|=1", "--out", out],
+        ["sensitivity", "--hw", TINY_MAC, "--hw", TINY_MAC, "--trace", TINY, "--param", "dram.type=", "--out", textf],
         ["eval", "--model", empty, "--text", textf, "--windows", "1", "--window-tokens", "8"],
         ["export", "--model", textf, "--text", textf, "--tokens", "4", "--out", out],
     ]

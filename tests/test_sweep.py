@@ -107,3 +107,35 @@ def test_sweep_outputs_and_baseline(tmp_path):
     assert list((tmp_path / "o").glob("heatmap_*.png"))
     per_layer = sweep(BASE, [TRACE], tmp_path / "pl", grid=["array.rows=4,8"], per_layer=True, plots=False)
     assert len(per_layer) == 2 * 7 and "layer" in per_layer
+
+
+def test_sensitivity_rows_equal_separate_runs(tmp_path):
+    """Each row's energies and cycles are those of a separate run at the same settings; a key
+    one design lacks leaves that design at its config; a second call resumes (runs nothing)."""
+    from neurosim.api import simulate
+    from neurosim.sweep.sensitivity import sensitivity
+    a, b = str(ROOT / "hw_configs/tiny_mac.yaml"), BASE
+    params = ["dram.type=HBM2,DDR4", "array.acc_bits|array.membrane_bits=20", "array.salient_lanes=2"]
+    df = sensitivity((a, b), TRACE, tmp_path / "s", params=params, plots=True)
+    assert list(df["param"]) == ["(baseline)", "dram.type", "dram.type", "array.acc_bits|array.membrane_bits",
+                                 "array.salient_lanes"]
+    want = {
+        ("(baseline)", ""): ([], []),
+        ("dram.type", "HBM2"): (["dram.type=HBM2"], ["dram.type=HBM2"]),
+        ("dram.type", "DDR4"): (["dram.type=DDR4"], ["dram.type=DDR4"]),
+        ("array.acc_bits|array.membrane_bits", "20"): (["array.acc_bits=20"], ["array.membrane_bits=20"]),
+        ("array.salient_lanes", "2"): ([], ["array.salient_lanes=2"]),
+    }
+    for _, row in df.iterrows():
+        ov_a, ov_b = want[(row["param"], row["value"])]
+        ra, rb = simulate(TRACE, a, overrides=ov_a), simulate(TRACE, b, overrides=ov_b)
+        assert row["energy_a_pj"] == pytest.approx(ra.energy_pj["total"], rel=1e-12)
+        assert row["energy_b_pj"] == pytest.approx(rb.energy_pj["total"], rel=1e-12)
+        assert (row["cycles_a"], row["cycles_b"]) == (ra.total_cycles, rb.total_cycles)
+        assert row["energy_ratio_a_over_b"] == pytest.approx(ra.energy_pj["total"] / rb.energy_pj["total"])
+    assert {p.name for p in (tmp_path / "s").glob("tornado_*")} == {
+        "tornado_energy.png", "tornado_energy.svg", "tornado_cycles.png", "tornado_cycles.svg"}
+    stored = sorted((tmp_path / "s" / "points").iterdir())
+    mtimes = [p.stat().st_mtime_ns for p in stored]
+    sensitivity((a, b), TRACE, tmp_path / "s", params=params, plots=False)
+    assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "s" / "points").iterdir())] == mtimes

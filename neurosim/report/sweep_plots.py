@@ -60,3 +60,45 @@ def write_sweep_plots(df, keys: list[str], out_dir: Path) -> list[Path]:
             plt.close(ax.figure)
             written.append(p)
     return written
+
+
+def plot_tornado(df, ratio: str = "energy_ratio_a_over_b", ax=None):
+    """One-at-a-time swings of an A/B ratio: per parameter a bar from its smallest to its largest
+    ratio, widest swing on top, the baseline ratio as a vertical line, each end labelled with its
+    parameter value."""
+    ok = df[df["status"] == "ok"]
+    base = float(ok[ok["param"] == "(baseline)"][ratio].iloc[0])
+    params = []
+    for param, g in ok[ok["param"] != "(baseline)"].groupby("param", sort=False):
+        lo, hi = g.loc[g[ratio].idxmin()], g.loc[g[ratio].idxmax()]
+        params.append((param, float(lo[ratio]), float(hi[ratio]), str(lo["value"]), str(hi["value"])))
+    params.sort(key=lambda p: p[2] - p[1])
+    ax = ax or plt.figure(figsize=(7, 0.45 * len(params) + 1.5)).gca()
+    for i, (_, lo, hi, vlo, vhi) in enumerate(params):
+        ax.barh(i, hi - lo, left=lo, color="#0072B2" if "energy" in ratio else "#E69F00", height=0.6)
+        ax.annotate(vlo, (lo, i), xytext=(-3, 0), textcoords="offset points", ha="right", va="center", fontsize=7)
+        ax.annotate(vhi, (hi, i), xytext=(3, 0), textcoords="offset points", ha="left", va="center", fontsize=7)
+    ax.axvline(base, color="black", lw=1, label=f"baseline {base:.2f}")
+    ax.set_yticks(range(len(params)), [p[0] for p in params], fontsize=8)
+    a, b = ok["a"].iloc[0], ok["b"].iloc[0]
+    what = "energy" if "energy" in ratio else "cycles"
+    ax.set_xlabel(f"{what} ratio {a} / {b} (1 = equal)")
+    ax.set_title(f"sensitivity of the {what} ratio (one parameter at a time)")
+    lo_all = min([p[1] for p in params] + [base])
+    hi_all = max([p[2] for p in params] + [base])
+    pad = 0.15 * (hi_all - lo_all or 1)
+    ax.set_xlim(lo_all - pad, hi_all + pad)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
+def write_tornado(df, out_dir: Path) -> list[Path]:
+    """tornado_energy and tornado_cycles (PNG and SVG) next to the sensitivity table."""
+    from neurosim.report.style import save_figure
+
+    written = []
+    for ratio, stem in (("energy_ratio_a_over_b", "tornado_energy"), ("cycle_ratio_a_over_b", "tornado_cycles")):
+        ax = plot_tornado(df, ratio)
+        written += save_figure(ax.figure, out_dir, stem)
+        plt.close(ax.figure)
+    return written

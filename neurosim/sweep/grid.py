@@ -23,7 +23,7 @@ class Point:
         return ", ".join(f"{k}={v}" for k, v in self.overrides) or "(base)"
 
 
-def _parse_axis(text: str, flag: str) -> tuple[str, list[object]]:
+def parse_axis(text: str, flag: str) -> tuple[str, list[object]]:
     """``KEY=V1,V2`` -> (KEY, [V1, V2]); each value typed as ``--set`` types it (``null`` included)."""
     key, sep, values = text.partition("=")
     if not sep or not values:
@@ -38,8 +38,8 @@ def _parse_axis(text: str, flag: str) -> tuple[str, list[object]]:
 
 def expand(grid: list[str], zipped: list[str] = ()) -> list[tuple[tuple[str, object], ...]]:
     """Cartesian product of the ``--grid`` axes, times the ``--zip`` axes taken in lockstep."""
-    axes = [_parse_axis(g, "--grid") for g in grid]
-    zaxes = [_parse_axis(z, "--zip") for z in zipped]
+    axes = [parse_axis(g, "--grid") for g in grid]
+    zaxes = [parse_axis(z, "--zip") for z in zipped]
     keys = [k for k, _ in axes] + [k for k, _ in zaxes]
     if len(set(keys)) != len(keys):
         raise UsageError(f"a key is swept twice: {', '.join(keys)}")

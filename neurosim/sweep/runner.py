@@ -48,7 +48,8 @@ def run_point(task: dict) -> dict:
         return {**base, "status": STATUS_FAILED, "error": traceback.format_exc(limit=3)}
 
 
-def _tasks(points: list[Point], traces: list[str], per_layer: bool, role: str) -> list[dict]:
+def tasks_for(points: list[Point], traces: list[str], per_layer: bool, role: str) -> list[dict]:
+    """One task per (point, trace), keyed by the resolved config and the trace."""
     out = []
     for tr in traces:
         manifest_sha = hashlib.sha256((Path(tr) / "manifest.json").read_bytes()).hexdigest()
@@ -137,6 +138,30 @@ def _executor(jobs: int, dask_local: int | None, scheduler: str | None):
     return (lambda t: pool.submit(run_point, t)), as_completed, lambda: pool.shutdown(cancel_futures=True)
 
 
+def execute(tasks: list[dict], store: Store, *, jobs: int = 1, dask_local: int | None = None,
+            scheduler: str | None = None, progress=None, after_each=None) -> dict[str, dict]:
+    """Run the tasks not yet stored as finished on the chosen backend, storing each record as it
+    comes; returns ``{key: record}`` for every task. ``after_each(records)`` runs after each."""
+    keys = {t["key"] for t in tasks}  # a table holds this run's points only
+    records = {r["key"]: r for r in store.records() if r["key"] in keys}
+    todo = list({t["key"]: t for t in tasks if records.get(t["key"], {}).get("status") != STATUS_OK}.values())
+    if todo:
+        submit, completed, close = _executor(jobs, dask_local, scheduler)
+        try:
+            futures = [submit(t) for t in todo]
+            for i, fut in enumerate(completed(futures), 1):
+                rec = fut.result()
+                store.put(rec["key"], rec)
+                records[rec["key"]] = rec
+                if after_each:
+                    after_each(list(records.values()))
+                if progress:
+                    progress(i, len(todo))
+        finally:
+            close()
+    return records
+
+
 def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, grid=(), zipped=(), jobs: int = 1,
           dask_local: int | None = None, scheduler: str | None = None, baseline: str | Path | None = None,
           per_layer: bool = False, plots: bool = True, progress=None):
@@ -148,26 +173,12 @@ def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, gr
     traces = [str(Path(t)) for t in traces]
     for t in traces:
         validate_trace(t)
-    tasks = _tasks(points, traces, per_layer, "point")
+    tasks = tasks_for(points, traces, per_layer, "point")
     if baseline is not None:
-        tasks += _tasks(validate_points(baseline, [()]), traces, per_layer, "baseline")
+        tasks += tasks_for(validate_points(baseline, [()]), traces, per_layer, "baseline")
     store = Store(out_dir)
-    keys = {t["key"] for t in tasks}  # the table holds this sweep's points only
-    records = {r["key"]: r for r in store.records() if r["key"] in keys}
-    todo = [t for t in tasks if records.get(t["key"], {}).get("status") != STATUS_OK]
-    if todo:
-        submit, completed, close = _executor(jobs, dask_local, scheduler)
-        try:
-            futures = [submit(t) for t in todo]
-            for i, fut in enumerate(completed(futures), 1):
-                rec = fut.result()
-                store.put(rec["key"], rec)
-                records[rec["key"]] = rec
-                store.write_table(rows(list(records.values()), per_layer), parquet=False)
-                if progress:
-                    progress(i, len(todo))
-        finally:
-            close()
+    records = execute(tasks, store, jobs=jobs, dask_local=dask_local, scheduler=scheduler, progress=progress,
+                      after_each=lambda recs: store.write_table(rows(recs, per_layer), parquet=False))
     table = rows(list(records.values()), per_layer)
     store.write_table(table)
     df = pd.DataFrame(table)

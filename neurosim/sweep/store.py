@@ -63,19 +63,19 @@ class Store:
                 log.warning("sweep store: skipping %s: not a point record of this sweep store", p)
         return out
 
-    def write_table(self, rows: list[dict], parquet: bool = True) -> None:
-        """Rewrite ``sweep.csv`` (after every point) and ``sweep.parquet`` (when asked: at the end)."""
+    def write_table(self, rows: list[dict], parquet: bool = True, name: str = "sweep") -> None:
+        """Rewrite ``NAME.csv`` (after every point) and ``NAME.parquet`` (when asked: at the end)."""
         import pandas as pd
 
         df = pd.DataFrame(rows)
-        atomic_write_text(self.dir / "sweep.csv", df.to_csv(index=False))
+        atomic_write_text(self.dir / f"{name}.csv", df.to_csv(index=False))
         if not parquet:
             return
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             return
-        tmp = self.dir / ".sweep.parquet.tmp-0"
+        tmp = self.dir / f".{name}.parquet.tmp-0"
         df.to_parquet(tmp, index=False)
         os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, self.dir / "sweep.parquet")
+        os.replace(tmp, self.dir / f"{name}.parquet")

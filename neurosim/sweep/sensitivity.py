@@ -1,0 +1,135 @@
+"""One-at-a-time sensitivity of an A-versus-B answer: for each parameter, each of its values is
+applied to both designs (to each design that has the key) with everything else at the configs'
+values, and the A/B energy and cycle ratios are recorded. Runs on the sweep machinery: points are
+stored as they finish (re-running resumes) on local processes or Dask.
+
+A parameter is ``KEY=V1,V2,...``; ``KEY`` may name alternatives ``k1|k2`` for a setting that has
+a different key on each design (the first one a design has is used), e.g.
+``array.acc_bits|array.membrane_bits=24,32``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from neurosim.config.hw import DESIGNS
+from neurosim.config.loader import load_hw_config
+from neurosim.config.schema import iter_keys, to_plain
+from neurosim.errors import ConfigError, UsageError
+from neurosim.fsutil import prepare_output_dir
+from neurosim.sweep.grid import parse_axis
+from neurosim.sweep.runner import STATUS_OK, execute
+from neurosim.sweep.store import Store, point_key
+from neurosim.trace.reader import validate_trace
+
+#: The default parameter set: the modelling choices that move the ACC-vs-MAC answer most.
+DEFAULT_PARAMS = (
+    "leakage.logic_static_mw=0,50",
+    "leakage.sram_cell=lstp,hp",
+    "dram.type=HBM2,DDR4",
+    "interconnect.wire_length_mm=0.5,2",
+    "array.acc_bits|array.membrane_bits=24,32",
+    "array.dispatch=time_stepped,event_queue",
+    "array.salient_lanes=0,16",
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One parameter value: the override each design gets (None: the design has no such key, or
+    the value is not valid on it, with the reason)."""
+
+    param: str
+    value: object
+    overrides: tuple[tuple[str, object] | None, tuple[str, object] | None]
+    notes: tuple[str, ...]
+
+
+def _keys(design: str) -> set[str]:
+    return {path for path, _, _ in iter_keys(DESIGNS[design])}
+
+
+def _task(path: Path, overrides: list, trace: str, manifest_sha: str) -> tuple[dict, str]:
+    spec = load_hw_config(path, overrides)
+    cfg = yaml.safe_dump(to_plain(spec), sort_keys=False)
+    key = point_key(cfg, manifest_sha, str(Path(trace).resolve()))
+    return {"key": key, "overrides": [list(o) for o in overrides], "config_yaml": cfg, "trace": trace,
+            "per_layer": False, "role": "sensitivity"}, key
+
+
+def settings(configs: tuple[Path, Path], params: list[str]) -> list[Setting]:
+    """Every (parameter, value) with the override each design gets."""
+    designs = [load_hw_config(p).design for p in configs]
+    out = []
+    for text in params:
+        key, sep, rest = text.partition("=")
+        alternatives = [k.strip() for k in key.split("|")]
+        if not sep or not all(alternatives):
+            raise UsageError(f"--param {text[:80]!r}: expected KEY=V1,V2,... (KEY may be k1|k2)")
+        _, values = parse_axis(f"{alternatives[0]}={rest}", "--param")
+        chosen = [next((k for k in alternatives if k in _keys(d)), None) for d in designs]
+        if chosen == [None, None]:
+            raise UsageError(f"--param {text[:80]!r}: neither design has the key {key}")
+        for v in values:
+            ovs, notes = [], []
+            for path, k in zip(configs, chosen, strict=True):
+                if k is None:
+                    ovs.append(None)
+                    continue
+                try:
+                    load_hw_config(path, [(k, v)])
+                    ovs.append((k, v))
+                except ConfigError as e:
+                    ovs.append(None)
+                    notes.append(f"{path.name}: {k}={v} not applied ({e.problems[0]})")
+            out.append(Setting(key, v, tuple(ovs), tuple(notes)))
+    return out
+
+
+def sensitivity(configs: tuple[str | Path, str | Path], trace: str | Path, out_dir: str | Path, *,
+                params: list[str] | None = None, jobs: int = 1, dask_local: int | None = None,
+                scheduler: str | None = None, plots: bool = True, progress=None):
+    """Run (or resume) the sensitivity study; returns the table as a pandas DataFrame with one
+    row per (parameter, value) plus the baseline, ratios A/B."""
+    import pandas as pd
+
+    a_path, b_path = Path(configs[0]), Path(configs[1])
+    setts = settings((a_path, b_path), list(params) if params else list(DEFAULT_PARAMS))
+    trace = str(Path(trace))
+    validate_trace(trace)
+    prepare_output_dir(out_dir)
+    sha = hashlib.sha256((Path(trace) / "manifest.json").read_bytes()).hexdigest()
+    tasks, plan = [], []
+    base = [_task(p, [], trace, sha) for p in (a_path, b_path)]
+    tasks += [t for t, _ in base]
+    plan.append(("(baseline)", "", base[0][1], base[1][1], ()))
+    for s in setts:
+        pair = [_task(p, [o] if o else [], trace, sha) for p, o in zip((a_path, b_path), s.overrides, strict=True)]
+        tasks += [t for t, _ in pair]
+        plan.append((s.param, s.value, pair[0][1], pair[1][1], s.notes))
+    store = Store(out_dir)
+    records = execute(tasks, store, jobs=jobs, dask_local=dask_local, scheduler=scheduler, progress=progress)
+    rows = []
+    for param, value, ka, kb, notes in plan:
+        ra, rb = records[ka], records[kb]
+        row = {"param": param, "value": str(value), "a": ra.get("config_name", a_path.stem),
+               "b": rb.get("config_name", b_path.stem), "notes": "; ".join(notes)}
+        if ra["status"] != STATUS_OK or rb["status"] != STATUS_OK:
+            row.update(status="failed", error=ra.get("error") or rb.get("error"))
+        else:
+            ea, eb = ra["energy_pj"]["total"], rb["energy_pj"]["total"]
+            row.update(status=STATUS_OK, energy_a_pj=ea, energy_b_pj=eb, energy_ratio_a_over_b=ea / eb,
+                       cycles_a=ra["total_cycles"], cycles_b=rb["total_cycles"],
+                       cycle_ratio_a_over_b=ra["total_cycles"] / rb["total_cycles"])
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    store.write_table(rows, name="sensitivity")
+    if plots and (df["status"] == STATUS_OK).all():
+        from neurosim.report.sweep_plots import write_tornado
+
+        write_tornado(df, Path(out_dir))
+    return df
