@@ -59,6 +59,31 @@ NOTEBOOKS = {
                       "trace = open_trace(out)\nprint(format_info(trace))"),
         new_code_cell("ax = plot_spike_histogram(trace)\nax.figure"),
     ],
+    "04_acc_vs_mac.ipynb": [
+        new_markdown_cell("# ACC vs MAC: every pair, three views, two energy conventions\n\n"
+                          "Every shipped IF config against every shipped MAC baseline on the real trace, as "
+                          "E_MAC/E_ACC in the full, on-chip and compute-only views, under the cited 28 nm table "
+                          "and the SNN-paper convention (`snn-45nm-fp32`). Then the best pair's energy waterfall "
+                          "and a one-at-a-time sensitivity tornado. `docs/acc_vs_mac.md` is the same study, "
+                          "written by `benchmarks/acc_vs_mac_doc.py`."),
+        new_code_cell("from pathlib import Path\nimport tempfile\n\n"
+                      "from neurosim.answer import CITED, best_pair, pair_table\n"
+                      "from neurosim.report.compare import compare, plot_waterfall, summary_sentences\n"
+                      "from neurosim.report.sweep_plots import plot_tornado\n"
+                      "from neurosim.sweep.sensitivity import sensitivity\n\n"
+                      "ROOT = Path.cwd().parent if Path.cwd().name == 'notebooks' else Path.cwd()\n"
+                      "TRACE = ROOT / 'traces/smollm2_wikitext_l1_t64'\n"
+                      "ACCS = sorted((ROOT / 'hw_configs').glob('acc_if_*.yaml'))\n"
+                      "MACS = sorted((ROOT / 'hw_configs').glob('mac_*.yaml'))\n"
+                      "table, runs = pair_table(TRACE, ACCS, MACS)\n"
+                      "table.round(2)"),
+        new_code_cell("acc, mac = best_pair(runs, ACCS, MACS)\n"
+                      "c = compare(runs[(CITED, mac)], runs[(CITED, acc)])\n"
+                      "print('\\n'.join(summary_sentences(c)))\n"
+                      "ax = plot_waterfall(c)"),
+        new_code_cell("sens = sensitivity((mac, acc), TRACE, Path(tempfile.mkdtemp()), jobs=2, plots=False)\n"
+                      "ax = plot_tornado(sens)"),
+    ],
 }
 
 

@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 NB = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-@pytest.mark.parametrize("name", ["01_quickstart.ipynb", "02_sweep.ipynb", "03_export.ipynb"])
+@pytest.mark.parametrize("name", ["01_quickstart.ipynb", "02_sweep.ipynb", "03_export.ipynb", "04_acc_vs_mac.ipynb"])
 def test_notebook_executes(name):
     nb = nbformat.read(NB / name, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "outputs must be stripped in git"
