@@ -204,12 +204,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         out = run_export(args.model, args.tokens, args.text, args.out, recipe=args.recipe, layers=args.layers,
                          salient_rule=args.salient_rule, salient_param=args.salient_param,
                          target_ratio=args.salient_target, weights=not args.no_weights, overwrite=args.force,
-                         progress=tick)
+                         calib_text=args.calib_text, progress=tick)
     print(f"wrote {out}")
     if args.eval_ppl:
         _print_ppl(run_eval(args.model, args.text, n_windows=args.windows, window=args.window_tokens,
-                            salient_rule=args.salient_rule, salient_param=args.salient_param,
-                            target_ratio=args.salient_target), args)
+                            recipes=["float", args.recipe], salient_rule=args.salient_rule,
+                            salient_param=args.salient_param, target_ratio=args.salient_target,
+                            calib_text=args.calib_text), args)
     return EXIT_OK
 
 
@@ -218,9 +219,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _need_export_extra("eval")
     from neurosim.export.runner import run_eval
 
-    _print_ppl(run_eval(args.model, args.text, n_windows=args.windows, window=args.window_tokens,
-                        recipes=args.recipes, salient_rule=args.salient_rule, salient_param=args.salient_param,
-                        target_ratio=args.salient_target), args)
+    if args.out:
+        from neurosim.fsutil import prepare_output_dir
+
+        prepare_output_dir(args.out)
+    with _progress(1, "eval") as tick:
+        results = run_eval(args.model, args.text, n_windows=args.windows, window=args.window_tokens,
+                           recipes=args.recipes, salient_rule=args.salient_rule, salient_param=args.salient_param,
+                           target_ratio=args.salient_target, calib_text=args.calib_text, progress=tick)
+    _print_ppl(results, args)
+    if args.out:
+        import dataclasses
+        import json
+
+        import pandas as pd
+
+        from neurosim.fsutil import atomic_write_text
+
+        rows = [dataclasses.asdict(r) for r in results]
+        atomic_write_text(Path(args.out) / "eval.json", json.dumps(rows, indent=1, allow_nan=False) + "\n")
+        atomic_write_text(Path(args.out) / "eval.csv", pd.DataFrame(rows).to_csv(index=False))
+        print(f"wrote {Path(args.out) / 'eval.csv'}, {Path(args.out) / 'eval.json'}")
     return EXIT_OK
 
 
@@ -235,9 +254,13 @@ def _need_export_extra(command: str) -> None:
 
 
 def _print_ppl(results, args) -> None:
-    print(f"perplexity on the first {args.windows} non-overlapping {args.window_tokens}-token windows of {args.text}")
+    which = "all" if args.windows is None else f"the first {args.windows}"
+    print(f"perplexity on {which} non-overlapping {args.window_tokens}-token windows of {args.text}")
+    print(f"  {'recipe':<64} {'ppl':>10} {'salient':>8} {'spikes/act':>10} {'time':>8}")
     for r in results:
-        print(f"  {r.recipe:<58} {r.perplexity:10.3f}  ({r.tokens_scored:,} tokens)")
+        sal = f"{r.salient_ratio:8.2%}" if r.salient_ratio is not None else f"{'-':>8}"
+        spk = f"{r.mean_spikes:10.3f}" if r.mean_spikes is not None else f"{'-':>10}"
+        print(f"  {r.recipe:<64} {r.perplexity:10.3f} {sal} {spk} {r.seconds:7.1f}s  ({r.tokens_scored:,} tokens)")
 
 
 def _add_recipe_args(p: argparse.ArgumentParser) -> None:
@@ -246,7 +269,9 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--salient-rule", choices=("mad", "ratio"), default="mad")
     p.add_argument("--salient-param", type=float, help="MAD multiplier k (mad) or ratio (ratio); default: calibrated")
     p.add_argument("--salient-target", type=float, default=0.025, help="target salient fraction for calibration")
-    p.add_argument("--windows", type=_positive_int, default=4, help="perplexity windows")
+    p.add_argument("--windows", type=_windows, default=4, help="perplexity windows, or 'all' for the whole text")
+    p.add_argument("--calib-text", help="calibration text for gptq / smooth / aclip (default: the last 8,192 "
+                   "tokens of --text, held out of the evaluation)")
     p.add_argument("--window-tokens", type=_positive_int, default=1024)
 
 
@@ -363,7 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_recipe_args(e)
     e.add_argument("--tokens", type=_positive_int, required=True, help="tokens M to capture")
     e.add_argument("--layers", type=_positive_int, help="first L decoder layers (default: all)")
-    e.add_argument("--recipe", choices=("spikequant", "w4a4", "w4a8"), default="spikequant")
+    e.add_argument("--recipe", type=_recipe, default="spikequant",
+                   help="BASE[+MOD...]: base w4a8|w4a4|spikequant, modifiers gptq|wclip|rot|smooth[ALPHA]|aclip "
+                   "(e.g. spikequant+rot+gptq)")
     e.add_argument("--no-weights", action="store_true", help="do not store weight codes")
     e.add_argument("--eval-ppl", action="store_true", help="also report perplexity per recipe")
     e.add_argument("--out", required=True)
@@ -372,8 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="perplexity of the float model and each recipe (extra: export)")
     _add_recipe_args(ev)
-    ev.add_argument("--recipes", nargs="+", default=["float", "spikequant", "w4a4", "w4a8"],
-                    choices=("float", "spikequant", "w4a4", "w4a8"))
+    ev.add_argument("--recipes", nargs="+", type=_recipe, default=["float", "spikequant", "w4a4", "w4a8"],
+                    help="recipes, each BASE[+MOD...] as for export (float needs no modifiers)")
+    ev.add_argument("--out", help="also write eval.csv and eval.json here")
     ev.set_defaults(func=cmd_eval)
 
     w = sub.add_parser("sweep", help="sweep config overrides over traces (resumable)")
@@ -424,6 +452,20 @@ def _int_in(lo: int, hi: int, what: str):
 
 _positive_int = _int_in(1, 1 << 40, "a positive integer up to 2^40")
 _seed = _int_in(0, (1 << 63) - 1, "a seed from 0 to 2^63-1")
+
+
+def _windows(text: str) -> int | None:
+    return None if text == "all" else _positive_int(text)
+
+
+def _recipe(text: str) -> str:
+    from neurosim.export.recipe_names import parse_recipe
+
+    try:
+        parse_recipe(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def _fraction(text: str) -> float:

@@ -37,11 +37,13 @@ def ids(lm):
     return lm.encode(TEXT.read_text())
 
 
+@pytest.mark.parametrize("clip", [1.0, 0.8])
 @pytest.mark.parametrize("rule,param", [("mad", 3.0), ("ratio", 0.03), ("none", 0.0)])
-def test_torch_recipe_equals_trace_quantizer(rule, param):
+def test_torch_recipe_equals_trace_quantizer(rule, param, clip):
     x = np.random.default_rng(0).standard_t(3, (16, 96)).astype(np.float32)
-    r = Recipe(4, 4, 8 if rule != "none" else 4, rule, param)
-    codes_np, scale_np = quantize_activations(x, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param)
+    r = Recipe(4, 4, 8 if rule != "none" else 4, rule, param, act_clip=clip)
+    codes_np, scale_np = quantize_activations(x, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param,
+                                              r.act_clip)
     codes_t, scale_t = quantize_act_t(torch.from_numpy(x), r)
     np.testing.assert_array_equal(codes_t.numpy().astype(np.int8), codes_np)
     np.testing.assert_allclose(scale_t.numpy()[:, 0], scale_np, rtol=1e-6)
@@ -49,12 +51,13 @@ def test_torch_recipe_equals_trace_quantizer(rule, param):
 
 @needs_model
 def test_export_real_model_trace(lm, ids, tmp_path):
-    from neurosim.export.capture import calibrate, export_trace
+    from neurosim.export.capture import export_trace
+    from neurosim.export.prepare import prepare
 
-    k = calibrate(lm, ids[:256], 0.025)
+    p = prepare(lm.model, "spikequant", [], salient_param=None, salient_calib=ids[:256])
+    k = p.spec.recipe.salient_param
     assert 2.0 < k < 20.0
-    out = export_trace(lm, ids[:48], make_recipe("spikequant", salient_param=k), tmp_path / "t", layers=2,
-                       text_source=str(TEXT))
+    out = export_trace(lm, ids[:48], p, tmp_path / "t", layers=2, text_source=str(TEXT))
     trace = validate_trace(out)
     m = trace.manifest
     assert m.producer.weights_sha256 == GGUF_SHA256 and m.producer.tokens == 48 and not m.synthetic
@@ -89,6 +92,76 @@ def test_perplexity_ordering(lm, ids):
     assert 5 < ppl["float"] < 60
     assert ppl["float"] < ppl["w4a8"] < ppl["w4a4"]
     assert ppl["spikequant"] < ppl["w4a4"]  # salient handling recovers part of the A4 loss
+
+
+def test_gptq_beats_round_to_nearest_on_a_tiny_layer():
+    """Output reconstruction error on correlated inputs: GPTQ < RTN, and its weights stay on the
+    same per-channel grid (codes within +-7)."""
+    from neurosim.export.gptq import gptq, quantize_rows, weight_scale
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 48, generator=g) @ torch.randn(48, 48, generator=g) + torch.randn(48, generator=g)
+    w = torch.randn(24, 48, generator=g)
+    h = 2 * x.T @ x / x.shape[0]
+    s = weight_scale(w, 4)
+
+    def err(wq):
+        return float(((x @ (wq - w).T) ** 2).mean())
+    wg = gptq(w, h, 4)
+    assert err(wg) < 0.7 * err(quantize_rows(w, s, 4))
+    codes = wg / s
+    assert torch.allclose(codes, codes.round(), atol=1e-4) and codes.abs().max() <= 7 + 1e-4
+
+
+@needs_model
+def test_rotation_keeps_the_float_model(lm, ids):
+    """Folded norms, the residual rotation and the online transform of down_proj's input leave
+    the float model's logits unchanged (fp32 tolerance)."""
+    import copy
+
+    from neurosim.export.transforms import fold_norms, online_hadamard, orthogonal, rotate, rotate_heads
+    x = torch.tensor([ids[:96]])
+    m = copy.deepcopy(lm.model)
+    with torch.no_grad():
+        ref = lm.model(x).logits
+        fold_norms(m)
+        rotate(m, orthogonal(m.config.hidden_size, 0))
+        rotate_heads(m)
+        q = orthogonal(576, 3)
+        assert torch.allclose(q @ q.T, torch.eye(576, dtype=q.dtype), atol=1e-12)
+        hooks = online_hadamard(m)
+        got = m(x).logits
+    for h in hooks:
+        h.remove()
+    assert (got - ref).abs().max() < 1e-4 * ref.abs().max()
+
+
+@needs_model
+def test_prepared_recipe_trace_equals_the_model(lm, ids, tmp_path):
+    """spikequant+rot+gptq+aclip: the trace's weight codes x steps are the prepared model's
+    weights exactly, its activation codes are what the model's fake quantizer produced (code
+    for code), and the check passes."""
+    from neurosim.export.capture import capture_inputs, export_trace
+    from neurosim.export.prepare import prepare
+    calib = [ids[-256 * (i + 1):len(ids) - 256 * i] for i in range(2)]
+    p = prepare(lm.model, "spikequant+rot+gptq+aclip", calib, salient_param=6.0)
+    try:
+        out = export_trace(lm, ids[:32], p, tmp_path / "t", layers=1, text_source=str(TEXT))
+        records = capture_inputs(p, ids[:32], 1)
+    finally:
+        for h in p.hooks:
+            h.remove()
+    trace = validate_trace(out)
+    r = trace.manifest.recipe
+    assert r.act_clip == p.spec.recipe.act_clip
+    for op in trace.ops:
+        t = trace.op_tensors(op)
+        w = {n: m for n, m, _, _ in records}[op.name].weight.detach().numpy().T
+        np.testing.assert_array_equal(t.weight_codes * t.weight_scale[None, :], w.astype(np.float32))
+        x = next(x for n, _, x, _ in records if n == op.name)
+        codes_t, _ = quantize_act_t(torch.from_numpy(x), r)
+        np.testing.assert_array_equal(np.asarray(t.act_codes), codes_t.numpy().astype(np.int8))
+    res = simulate(trace, ROOT / "hw_configs/acc_if_64x64.yaml", check=True, verify=False)
+    assert all(layer.check["accumulation_mismatches"] == 0 for layer in res.layers)
 
 
 def _cli(*args):

@@ -1,8 +1,10 @@
-"""Perplexity of a model under each recipe on the same non-overlapping token windows."""
+"""Perplexity of a model under each recipe on the same non-overlapping token windows, with the
+activation statistics the recipe produces (salient ratio, mean spikes per activation)."""
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import torch
@@ -16,20 +18,26 @@ class PplResult:
     recipe: str
     perplexity: float
     tokens_scored: int
+    salient_ratio: float | None = None  # over every decoder linear's input codes
+    mean_spikes: float | None = None  # mean |code| per activation
+    seconds: float = 0.0
 
 
-def windows(ids: list[int], window: int, n: int) -> list[list[int]]:
-    """The first ``n`` non-overlapping windows of ``window`` tokens."""
+def windows(ids: list[int], window: int, n: int | None) -> list[list[int]]:
+    """The first ``n`` (all, for None) non-overlapping windows of ``window`` tokens."""
     out = [ids[i:i + window] for i in range(0, len(ids) - window + 1, window)][:n]
     if not out:
         raise ValueError(f"text has {len(ids)} tokens, fewer than one {window}-token window")
     return out
 
 
-def perplexity(model, wins: list[list[int]], recipe: RecipeSpec, progress=None) -> PplResult:
+def perplexity(model, wins: list[list[int]], recipe: RecipeSpec, progress=None, *,
+               weights_quantized: bool = False) -> PplResult:
     """exp(mean next-token NLL) over the windows (no BOS; every token after the first is scored)."""
     nll, count = 0.0, 0
-    with torch.no_grad(), quantized(model, recipe.recipe):
+    stats: dict = {}
+    t0 = time.perf_counter()
+    with torch.no_grad(), quantized(model, recipe.recipe, weights=not weights_quantized, stats=stats):
         for i, w in enumerate(wins):
             ids = torch.tensor([w])
             loss = model(ids, labels=ids).loss
@@ -37,4 +45,7 @@ def perplexity(model, wins: list[list[int]], recipe: RecipeSpec, progress=None) 
             count += len(w) - 1
             if progress:
                 progress(i + 1, len(wins))
-    return PplResult(recipe.label, math.exp(nll / count), count)
+    entries = stats.get("entries", 0)
+    return PplResult(recipe.label, math.exp(nll / count), count,
+                     stats["salient"] / entries if entries else None, stats["spikes"] / entries if entries else None,
+                     time.perf_counter() - t0)

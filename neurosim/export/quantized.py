@@ -1,5 +1,7 @@
-"""Run a model under a recipe: every decoder linear layer sees fake-quantized weights and
-inputs (``with quantized(model, recipe): ...``); the float weights are restored afterwards."""
+"""Run a model under a recipe: every decoder linear layer sees fake-quantized inputs (and, unless
+they were quantized already, fake-quantized weights) inside ``with quantized(model, recipe):``;
+the float weights are restored afterwards. ``stats`` (a dict) collects the activation codes'
+entries, spikes (sum |q|) and salient entries."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from contextlib import contextmanager
 import torch
 
 from neurosim.export.model import LINEAR_NAMES
-from neurosim.export.recipes import fake_quant_act, fake_quant_weight
+from neurosim.export.recipes import fake_quant_weight, quantize_act_t
 from neurosim.trace.manifest import Recipe
 
 
@@ -22,18 +24,30 @@ def target_linears(model) -> list[tuple[str, torch.nn.Linear]]:
 
 
 @contextmanager
-def quantized(model, recipe: Recipe | None):
-    """Fake-quantize weights (per output channel) and inputs (per token) of the decoder linears."""
+def quantized(model, recipe: Recipe | None, *, weights: bool = True, stats: dict | None = None):
+    """Fake-quantize inputs (per token) and, with ``weights``, weights (per output channel) of
+    the decoder linears."""
     if recipe is None:
         yield model
         return
     saved, handles = [], []
+
+    def hook(mod, args):
+        codes, scale = quantize_act_t(args[0], recipe)
+        if stats is not None:
+            a = codes.abs()
+            stats["entries"] = stats.get("entries", 0) + a.numel()
+            stats["spikes"] = stats.get("spikes", 0) + float(a.sum())
+            stats["salient"] = stats.get("salient", 0) + int((a > recipe.normal_max).sum())
+        return ((codes * scale).to(args[0].dtype), *args[1:])
+
     try:
         with torch.no_grad():
             for _, lin in target_linears(model):
-                saved.append((lin, lin.weight.data.clone()))
-                lin.weight.data = fake_quant_weight(lin.weight.data, recipe.weight_bits)
-                handles.append(lin.register_forward_pre_hook(lambda m, args: (fake_quant_act(args[0], recipe), *args[1:])))
+                if weights:
+                    saved.append((lin, lin.weight.data.clone()))
+                    lin.weight.data = fake_quant_weight(lin.weight.data, recipe.weight_bits)
+                handles.append(lin.register_forward_pre_hook(hook))
         yield model
     finally:
         for h in handles:

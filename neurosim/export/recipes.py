@@ -27,7 +27,8 @@ class RecipeSpec:
         if r is None:
             return "float"
         sal = f", salient {r.salient_bits}b by {r.salient_rule}({r.salient_param:g})" if r.salient_bits > r.act_bits else ""
-        return f"{self.name} (W{r.weight_bits}A{r.act_bits}{sal})"
+        clip = f", act clip {r.act_clip:g}" if r.act_clip != 1.0 else ""
+        return f"{self.name} (W{r.weight_bits}A{r.act_bits}{sal}{clip})"
 
 
 def make_recipe(name: str, *, weight_bits: int = 4, act_bits: int = 4, salient_bits: int = 8,
@@ -68,15 +69,10 @@ def quantize_act_t(x: torch.Tensor, r: Recipe) -> tuple[torch.Tensor, torch.Tens
     sal = salient_mask_t(x, r.salient_rule, r.salient_param) if r.salient_bits > r.act_bits \
         else torch.zeros_like(x, dtype=torch.bool)
     normal_abs = torch.where(sal, torch.zeros_like(x), x.abs()).amax(dim=-1, keepdim=True)
-    scale = normal_abs / _qmax(r.act_bits)
+    scale = torch.tensor(r.act_clip, dtype=torch.float32) * normal_abs / _qmax(r.act_bits)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    lim = _qmax(max(r.act_bits, r.salient_bits))
+    lim = torch.where(sal, float(_qmax(max(r.act_bits, r.salient_bits))), float(_qmax(r.act_bits)))
     return torch.clamp(torch.round(x / scale), -lim, lim), scale
-
-
-def fake_quant_act(x: torch.Tensor, r: Recipe) -> torch.Tensor:
-    codes, scale = quantize_act_t(x, r)
-    return (codes * scale).to(x.dtype)
 
 
 def fake_quant_weight(w: torch.Tensor, bits: int) -> torch.Tensor:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from neurosim.errors import UsageError
-from neurosim.export.capture import calibrate, export_trace
+from neurosim.export.capture import export_trace
 from neurosim.export.model import LoadedModel, load_model
 from neurosim.export.perplexity import PplResult, perplexity, windows
-from neurosim.export.recipes import make_recipe
+from neurosim.export.prepare import prepare
+from neurosim.export.recipe_names import parse_recipe
 
 RECIPES = ("float", "spikequant", "w4a4", "w4a8")
 
@@ -25,40 +26,85 @@ def read_tokens(lm: LoadedModel, text_file: str | Path | None) -> tuple[list[int
     return lm.encode(text), str(p)
 
 
-def salient_k(lm: LoadedModel, ids: list[int], rule: str, param: float | None, target: float,
-              calib_tokens: int = 512) -> float:
-    """The salient rule's parameter: given, or (MAD) calibrated to ``target`` on the text's start."""
-    if param is not None:
-        return param
-    if rule == "ratio":
-        return target
-    return round(calibrate(lm, ids[:calib_tokens], target), 4)
+CALIB_WINDOWS, CALIB_TOKENS = 16, 512
+#: The salient rule's parameter is calibrated on the text's first tokens (as the shipped trace was).
+SALIENT_CALIB_TOKENS = 512
+
+
+def calibration(ids: list[int], calib_ids: list[int] | None) -> tuple[list[list[int]], list[int], str]:
+    """(calibration windows, the ids left for evaluation, where calibration came from): from
+    ``calib_ids`` when given, else from the tail of ``ids``, which is then not evaluated."""
+    n = CALIB_WINDOWS * CALIB_TOKENS
+    if calib_ids is not None:
+        src = calib_ids[:n]
+        return [src[i:i + CALIB_TOKENS] for i in range(0, len(src) - CALIB_TOKENS + 1, CALIB_TOKENS)], ids, "calib-text"
+    if len(ids) < 2 * n:
+        raise UsageError(f"the text has {len(ids)} tokens: too few to hold out {n} calibration tokens "
+                         "(give --calib-text)")
+    tail = ids[-n:]
+    return [tail[i:i + CALIB_TOKENS] for i in range(0, n, CALIB_TOKENS)], ids[:-n], f"last {n} tokens of the text"
 
 
 def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: str = "spikequant", layers: int | None,
                salient_rule: str = "mad", salient_param: float | None = None, target_ratio: float = 0.025,
-               weights: bool = True, overwrite: bool = False, progress=None) -> Path:
+               weights: bool = True, overwrite: bool = False, calib_text: str | None = None, progress=None) -> Path:
     lm = load_model(model)
     ids, source = read_tokens(lm, text)
+    plan = _plan(recipe)
     if len(ids) < tokens:
         raise UsageError(f"--tokens {tokens}: the text has only {len(ids)} tokens")
     n_layers = len(lm.decoder_layers())
     layers = n_layers if layers is None else layers
     if not 1 <= layers <= n_layers:
         raise UsageError(f"--layers {layers}: the model has {n_layers} decoder layers")
-    k = salient_k(lm, ids, salient_rule, salient_param, target_ratio) if recipe == "spikequant" else 0.0
-    rs = make_recipe(recipe, salient_rule=salient_rule, salient_param=k)
+    calib_ids = read_tokens(lm, calib_text)[0] if calib_text else None
+    calib, _, calib_src = calibration(ids, calib_ids) if _needs_calibration(plan) else ([], ids, None)
+    prepared = prepare(lm.model, recipe, calib, salient_rule=salient_rule, salient_param=salient_param,
+                       salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS])
     extra = {"recipe_name": recipe, "salient_target_ratio": target_ratio if salient_param is None else None,
-             "layers_exported": layers, "model_layers": n_layers, "token_offset": 0}
-    return export_trace(lm, ids[:tokens], rs, out, layers=layers, text_source=source, weights=weights, extra=extra,
-                        overwrite=overwrite, progress=progress)
+             "layers_exported": layers, "model_layers": n_layers, "token_offset": 0,
+             "calibration": calib_src and {"source": calib_text or source, "which": calib_src,
+                                           "windows": len(calib), "tokens": CALIB_TOKENS},
+             "online_transforms": ({"op": "mlp.down_proj input", "transform": "orthogonal (Hadamard x orthogonal)",
+                                    "size": lm.model.config.intermediate_size,
+                                    "note": "not yet an op of the trace: the engine does not charge it"}
+                                   if plan.rotate else None)}
+    try:
+        return export_trace(lm, ids[:tokens], prepared, out, layers=layers, text_source=source, weights=weights,
+                            extra=extra, overwrite=overwrite, progress=progress)
+    finally:
+        for h in prepared.hooks:
+            h.remove()
 
 
-def run_eval(model: str, text: str | None, *, n_windows: int, window: int, recipes=RECIPES, salient_rule="mad",
-             salient_param: float | None = None, target_ratio: float = 0.025, progress=None) -> list[PplResult]:
+def _plan(recipe: str):
+    try:
+        return parse_recipe(recipe)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _needs_calibration(plan) -> bool:
+    return plan.weights == "gptq" or plan.smooth_alpha is not None or plan.act_clip_search
+
+
+def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int, recipes=RECIPES, salient_rule="mad",
+             salient_param: float | None = None, target_ratio: float = 0.025, calib_text: str | None = None,
+             progress=None) -> list[PplResult]:
+    """Perplexity and activation statistics of each recipe on the same windows."""
+    plans = [_plan(r) for r in recipes]
     lm = load_model(model)
     ids, _ = read_tokens(lm, text)
-    wins = windows(ids, window, n_windows)
-    k = salient_k(lm, ids, salient_rule, salient_param, target_ratio)
-    return [perplexity(lm.model, wins, make_recipe(r, salient_rule=salient_rule, salient_param=k), progress)
-            for r in recipes]
+    calib_ids = read_tokens(lm, calib_text)[0] if calib_text else None
+    calib, eval_ids, _ = calibration(ids, calib_ids) if any(map(_needs_calibration, plans)) else ([], ids, None)
+    wins = windows(eval_ids, window, n_windows)
+    out = []
+    for r in recipes:
+        p = prepare(lm.model, r, calib, salient_rule=salient_rule, salient_param=salient_param,
+                    salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS])
+        try:
+            out.append(perplexity(p.model, wins, p.spec, progress, weights_quantized=p.model is not lm.model))
+        finally:
+            for h in p.hooks:
+                h.remove()
+    return out

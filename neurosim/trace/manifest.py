@@ -17,7 +17,9 @@ from neurosim.fsutil import short_repr
 from neurosim.jsonutil import loads_json_strict
 
 FORMAT = "neurosim-trace"
-VERSION = 1
+VERSION = 2
+#: Version 1 traces (no ``recipe.act_clip``: 1.0) still load.
+READABLE_VERSIONS = (1, 2)
 OP_KINDS = ("linear", "attn_qk", "attn_av")
 #: Largest dimension and element count of one tensor or op: 2^40 elements is a TiB of int8 codes,
 #: far beyond any trace, and keeps every derived count (bits, products of dimensions) inside int64.
@@ -50,6 +52,7 @@ class Recipe:
     salient_param: float = 0.0
     act_granularity: str = "per_token"
     weight_granularity: str = "per_channel"
+    act_clip: float = 1.0  # normal step = act_clip x max|normal value| / (2^(act_bits-1) - 1) (format v2)
 
     @property
     def normal_max(self) -> int:
@@ -190,10 +193,10 @@ def parse_manifest(text: str, source: str) -> Manifest:
         raise TraceFormatError(source, Problem("", "must be a JSON object"))
     if raw.get("format") != FORMAT:
         raise TraceFormatError(source, Problem("format", f"must be {FORMAT!r}, got {short_repr(raw.get('format'))}"))
-    if raw.get("version") != VERSION:
+    if raw.get("version") not in READABLE_VERSIONS:
         raise TraceFormatError(
             source, Problem("version", f"unsupported trace format version {short_repr(raw.get('version'))}; "
-                            f"this neurosim reads version {VERSION}")
+                            f"this neurosim reads versions {', '.join(map(str, READABLE_VERSIONS))}")
         )
     problems: list[Problem] = []
     allowed = {"format", "version", "producer", "recipe", "synthetic", "synthetic_model", "extra", "tensors", "ops"}
@@ -202,7 +205,8 @@ def parse_manifest(text: str, source: str) -> Manifest:
     producer = _take(Producer, raw.get("producer"), "producer", problems, {"tokens": _positive})
     recipe = _take(Recipe, raw.get("recipe"), "recipe", problems,
                    {"weight_bits": _bits, "act_bits": _bits, "salient_bits": _bits,
-                    "salient_rule": lambda v: None if v in ("mad", "ratio", "none") else "must be mad, ratio or none"})
+                    "salient_rule": lambda v: None if v in ("mad", "ratio", "none") else "must be mad, ratio or none",
+                    "act_clip": lambda v: None if 0 < v <= 1 else f"must be in (0, 1], got {v}"})
     if recipe is not None and recipe.salient_bits < recipe.act_bits:
         problems.append(Problem("recipe.salient_bits", "must be >= recipe.act_bits"))
     tensors = {}

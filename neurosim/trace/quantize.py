@@ -37,15 +37,16 @@ def salient_mask(x: np.ndarray, rule: str, param: float) -> np.ndarray:
     raise ValueError(f"unknown salient rule {rule!r}")
 
 
-def quantize_activations(x: np.ndarray, act_bits: int, salient_bits: int, rule: str, param: float
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-token codes (int8 [M, K]) and scales (float32 [M]) of activations ``x`` [M, K]."""
+def quantize_activations(x: np.ndarray, act_bits: int, salient_bits: int, rule: str, param: float,
+                         act_clip: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-token codes (int8 [M, K]) and scales (float32 [M]) of activations ``x`` [M, K]. With
+    ``act_clip < 1`` the normal step shrinks and normal values beyond it clip to the normal range."""
     x = np.asarray(x, dtype=np.float32)
     sal = salient_mask(x, rule, param) if salient_bits > act_bits else np.zeros(x.shape, dtype=bool)
     normal_abs = np.where(sal, 0.0, np.abs(x)).max(axis=1)
-    scale = normal_abs / qmax(act_bits)
+    scale = (np.float32(act_clip) * normal_abs / np.float32(qmax(act_bits))).astype(np.float32)
     scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    limit = qmax(max(act_bits, salient_bits))
+    limit = np.where(sal, qmax(max(act_bits, salient_bits)), qmax(act_bits))
     codes = np.clip(np.rint(x / scale[:, None]), -limit, limit).astype(np.int8)
     return codes, scale
 

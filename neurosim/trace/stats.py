@@ -91,5 +91,5 @@ def output_salient_ratio(trace: Trace, op) -> float | None:
     # one quantization step of the outputs
     acc = np.asarray(t.act_codes[rows], np.float32) @ np.asarray(t.weight_codes, np.float32)
     y = acc * np.asarray(t.act_scale[rows], np.float32)[:, None] * np.asarray(t.weight_scale, np.float32)[None, :]
-    codes, _ = quantize_activations(y, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param)
+    codes, _ = quantize_activations(y, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param, r.act_clip)
     return float((np.abs(codes.astype(np.int16)) > r.normal_max).mean())

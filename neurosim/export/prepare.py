@@ -1,0 +1,111 @@
+"""Composable quantization recipes: a base recipe plus modifiers, applied to a copy of the model.
+
+A recipe name is ``BASE[+MOD...]``: ``BASE`` is ``float``, ``w4a8``, ``w4a4`` (no salient
+handling) or ``spikequant`` (W4A4 with per-token salient values at 8 bits); modifiers:
+
+- ``gptq``: GPTQ weights (:mod:`neurosim.export.gptq`) from the calibration text's Hessians;
+- ``wclip``: round-to-nearest weights with a per-channel clip ratio searched for least error;
+- ``rot``: fold the RMSNorm gains, rotate the residual stream (randomized Hadamard x orthogonal) and each value head (Hadamard),
+  and transform down_proj's input online (:mod:`neurosim.export.transforms`);
+- ``smooth``: SmoothQuant migration, alpha 0.5 (``smooth0.7``: alpha 0.7);
+- ``aclip``: a per-token clip ratio of the normal activation step, searched on the calibration
+  text for least squared error over every linear input.
+
+Calibration text is separate from the evaluation text (its source is recorded).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+
+import torch
+
+from neurosim.export.gptq import clip_search, gptq, quantize_rows, weight_scale
+from neurosim.export.quantized import target_linears
+from neurosim.export.recipe_names import ACT_CLIP_GRID, parse_recipe
+from neurosim.export.recipes import RecipeSpec, calibrate_mad_k, make_recipe, quantize_act_t
+from neurosim.export.transforms import fold_norms, online_hadamard, orthogonal, rotate, rotate_heads, smooth
+
+
+@dataclass
+class Prepared:
+    """A model ready to run a recipe: transformed, its linear weights quantized (their steps kept
+    in ``weight_scales`` for the trace's weight codes), online hooks installed."""
+
+    model: object
+    spec: RecipeSpec
+    weight_scales: dict[str, torch.Tensor]
+    hooks: list
+
+
+def _inputs(model, ids: list[list[int]], want) -> dict[str, list[torch.Tensor]] | None:
+    """Run calibration windows; ``want(name, x)`` accumulates per linear input."""
+    handles = [m.register_forward_pre_hook(lambda mod, args, n=n: want(n, args[0].detach()[0].float()))
+               for n, m in target_linears(model)]
+    try:
+        with torch.no_grad():
+            for w in ids:
+                model(torch.tensor([w]))
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "mad", salient_param: float | None = 6.0,
+            salient_target: float = 0.025, salient_calib: list[int] | None = None, seed: int = 0) -> Prepared:
+    """A transformed, weight-quantized copy of ``model`` for recipe ``name`` (``model`` is kept).
+    For ``spikequant`` with ``salient_param=None`` the rule's parameter is calibrated on the
+    *transformed* float model so that ``salient_target`` of the linear inputs of
+    ``salient_calib`` are salient (MAD: the multiplier k; ratio: the target itself)."""
+    plan = parse_recipe(name)
+    if plan.base == "float":
+        return Prepared(model, RecipeSpec(name, None), {}, [])
+    m = copy.deepcopy(model)
+    hooks: list = []
+    if plan.smooth_alpha is not None:
+        absmax: dict[str, torch.Tensor] = {}
+        _inputs(m, calib, lambda n, x: absmax.__setitem__(n, torch.maximum(absmax.get(n, x.abs().amax(0)),
+                                                                                x.abs().amax(0))))
+        smooth(m, absmax, plan.smooth_alpha)
+    if plan.rotate:
+        fold_norms(m)
+        rotate(m, orthogonal(m.config.hidden_size, seed))
+        rotate_heads(m)
+        hooks = online_hadamard(m, seed + 1)
+    k = salient_param
+    if plan.base == "spikequant" and k is None:
+        if salient_rule == "ratio":
+            k = salient_target
+        else:
+            samples: list[torch.Tensor] = []
+            _inputs(m, [salient_calib or calib[0]], lambda n, x: samples.append(x))
+            k = round(calibrate_mad_k(samples, salient_target), 4)
+    spec = RecipeSpec(name, make_recipe(plan.base, salient_rule=salient_rule, salient_param=k or 0.0).recipe)
+    r = spec.recipe
+    hess: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    if plan.weights == "gptq":
+        def acc(n, x):
+            hess[n] = hess.get(n, 0) + 2 * x.double().T @ x.double()
+            counts[n] = counts.get(n, 0) + x.shape[0]
+        _inputs(m, calib, acc)
+    if plan.act_clip_search:
+        err = dict.fromkeys(ACT_CLIP_GRID, 0.0)
+
+        def clip_err(_, x):
+            for c in ACT_CLIP_GRID:
+                codes, scale = quantize_act_t(x, replace(r, act_clip=c))
+                err[c] += float(((codes * scale - x) ** 2).sum())
+        _inputs(m, calib, clip_err)
+        r = replace(r, act_clip=min(err, key=err.get))
+        spec = RecipeSpec(name, r)
+    scales = {}
+    with torch.no_grad():
+        for n, lin in target_linears(m):
+            w = lin.weight.data
+            s = clip_search(w, r.weight_bits) if plan.weights == "wclip" else weight_scale(w, r.weight_bits)
+            lin.weight.data = gptq(w, hess[n] / counts[n], r.weight_bits, scale=s) if plan.weights == "gptq" \
+                else quantize_rows(w, s, r.weight_bits)
+            scales[n] = s.flatten().float()
+    return Prepared(m, spec, scales, hooks)

@@ -1,0 +1,50 @@
+"""Recipe names, ``BASE[+MOD...]``, parsed without torch (the CLI checks them before loading
+anything); see :mod:`neurosim.export.prepare` for what each part does."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+BASES = ("float", "w4a8", "w4a4", "spikequant")
+MODIFIERS = ("gptq", "wclip", "rot", "smooth", "aclip")
+ACT_CLIP_GRID = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
+
+
+@dataclass(frozen=True)
+class RecipePlan:
+    """A parsed recipe name."""
+
+    name: str
+    base: str
+    weights: str = "rtn"  # rtn | wclip | gptq
+    rotate: bool = False
+    smooth_alpha: float | None = None
+    act_clip_search: bool = False
+
+
+def parse_recipe(name: str) -> RecipePlan:
+    """``BASE[+MOD...]`` -> plan; a ValueError names what is wrong."""
+    base, *mods = name.split("+")
+    if base not in BASES:
+        raise ValueError(f"recipe {name!r}: base must be one of {', '.join(BASES)}")
+    plan = RecipePlan(name, base)
+    for m in mods:
+        s = re.fullmatch(r"smooth(0\.\d+)?", m)
+        if m in ("gptq", "wclip"):
+            if plan.weights != "rtn":
+                raise ValueError(f"recipe {name!r}: choose one of gptq, wclip")
+            plan = replace(plan, weights=m)
+        elif m == "rot":
+            plan = replace(plan, rotate=True)
+        elif s:
+            plan = replace(plan, smooth_alpha=float(s.group(1) or 0.5))
+        elif m == "aclip":
+            plan = replace(plan, act_clip_search=True)
+        else:
+            raise ValueError(f"recipe {name!r}: unknown modifier {m!r}; choose from {', '.join(MODIFIERS)}")
+    if base == "float" and mods:
+        raise ValueError(f"recipe {name!r}: float takes no modifiers")
+    if plan.rotate and plan.smooth_alpha is not None:
+        raise ValueError(f"recipe {name!r}: rot and smooth are alternatives")
+    return plan
