@@ -46,7 +46,11 @@ NOTEBOOKS = {
     ],
     "03_export.ipynb": [
         new_markdown_cell("# Export a trace from the shared SmolLM2 model and inspect its spikes\n\n"
-                          "Needs the `export` extra and `shared/models` beside the checkout."),
+                          "Needs the `export` extra and `shared/models` beside the checkout. The recipe is the "
+                          "SpikeQuant-style W4A4 with 8-bit salient activations after a QuaRot-style rotation "
+                          "and GPTQ weights (`spikequant+rot+gptq`; see `neurosim eval` and "
+                          "`benchmarks/eval_recipes.py` for the perplexity of each recipe). Calibration comes "
+                          "from the tail of the text, which the exported tokens do not reach."),
         new_code_cell("from pathlib import Path\nimport tempfile\n\n"
                       "from neurosim.export.runner import run_export\n"
                       "from neurosim.trace import open_trace\nfrom neurosim.trace.info import format_info\n"
@@ -55,8 +59,8 @@ NOTEBOOKS = {
                       "SHARED = ROOT.parent / 'shared'\n"
                       "out = run_export(SHARED / 'models/smollm2-135m-instruct-q4_1', 64,\n"
                       "                 SHARED / 'corpora/wikitext-2-raw-test/wiki.test.raw.txt',\n"
-                      "                 Path(tempfile.mkdtemp()) / 'trace', layers=2)\n"
-                      "trace = open_trace(out)\nprint(format_info(trace))"),
+                      "                 Path(tempfile.mkdtemp()) / 'trace', layers=2, recipe='spikequant+rot+gptq')\n"
+                      "trace = open_trace(out)\nprint(trace.manifest.recipe)\nprint(format_info(trace))"),
         new_code_cell("ax = plot_spike_histogram(trace)\nax.figure"),
     ],
     "04_acc_vs_mac.ipynb": [

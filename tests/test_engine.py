@@ -660,3 +660,21 @@ def test_snn_convention_compute_only_ratio(tmp_path, seed, M, K, N):
         v = r.energy_views_pj
         assert v["compute_only"] <= v["on_chip"] <= v["full"] == pytest.approx(r.energy_pj["total"], rel=1e-12)
         assert sum(r.energy_by_category_pj.values()) == pytest.approx(r.energy_pj["total"], rel=1e-12)
+
+
+@pytest.mark.parametrize("membrane_bits,mismatch", [(24, False), (8, True)])
+def test_check_replays_samples_when_the_width_is_safe(tmp_path, membrane_bits, mismatch):
+    """100 tokens (more than the replay sample): with a membrane that provably holds every
+    partial sum the check replays a sample and reports no mismatch; with one that cannot, it
+    replays every token and finds the wrap-arounds."""
+    from neurosim.engine.check import check_op
+    from neurosim.trace.reader import open_trace
+    rng = np.random.default_rng(5)
+    codes = rng.integers(-7, 8, (100, 40)).astype(np.int8)
+    codes[:, 3] = 100
+    w = rng.integers(-7, 8, (40, 8)).astype(np.int8)
+    tr = open_trace(make_trace(tmp_path / "t", codes, 8, weights=w))
+    s = spec("tiny_acc_if", **{"array.membrane_bits": membrane_bits})
+    got = check_op(tr, tr.ops[0], s)
+    assert (got["accumulation_mismatches"] > 0) == mismatch
+    assert (got["membrane_overflows"] > 0) == mismatch

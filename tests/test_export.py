@@ -173,6 +173,17 @@ def test_export_cli_usage_errors(tmp_path):
     assert r.returncode == 2 and "not a model directory" in r.stderr and "Traceback" not in r.stderr
     r = _cli("eval", "--model", MODEL, "--windows", "0")
     assert r.returncode == 2
+    for bad, why in (("w4a4+nope", "unknown modifier"), ("w4a4+rot+smooth", "alternatives"), ("float+gptq", "float"),
+                     ("w5a5", "base must be")):
+        r = _cli("eval", "--model", MODEL, "--text", TEXT, "--recipes", bad)
+        assert r.returncode == 2 and why in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
+
+
+def test_recipe_names_parse():
+    from neurosim.export.recipe_names import parse_recipe
+    p = parse_recipe("spikequant+rot+gptq+aclip")
+    assert (p.base, p.weights, p.rotate, p.smooth_alpha, p.act_clip_search) == ("spikequant", "gptq", True, None, True)
+    assert parse_recipe("w4a4+smooth0.7").smooth_alpha == 0.7
 
 
 def test_shipped_real_trace():

@@ -39,10 +39,15 @@ class Prepared:
     hooks: list
 
 
-def _inputs(model, ids: list[list[int]], want) -> dict[str, list[torch.Tensor]] | None:
-    """Run calibration windows; ``want(name, x)`` accumulates per linear input."""
+def _linears(model, layers: int | None) -> list[tuple[str, torch.nn.Linear]]:
+    return [(n, m) for n, m in target_linears(model) if layers is None or int(n.split(".")[1]) < layers]
+
+
+def _inputs(model, ids: list[list[int]], want, layers: int | None = None) -> None:
+    """Run calibration windows; ``want(name, x)`` accumulates per linear input (of the first
+    ``layers`` decoder layers)."""
     handles = [m.register_forward_pre_hook(lambda mod, args, n=n: want(n, args[0].detach()[0].float()))
-               for n, m in target_linears(model)]
+               for n, m in _linears(model, layers)]
     try:
         with torch.no_grad():
             for w in ids:
@@ -53,11 +58,14 @@ def _inputs(model, ids: list[list[int]], want) -> dict[str, list[torch.Tensor]] 
 
 
 def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "mad", salient_param: float | None = 6.0,
-            salient_target: float = 0.025, salient_calib: list[int] | None = None, seed: int = 0) -> Prepared:
+            salient_target: float = 0.025, salient_calib: list[int] | None = None, seed: int = 0,
+            layers: int | None = None) -> Prepared:
     """A transformed, weight-quantized copy of ``model`` for recipe ``name`` (``model`` is kept).
     For ``spikequant`` with ``salient_param=None`` the rule's parameter is calibrated on the
     *transformed* float model so that ``salient_target`` of the linear inputs of
-    ``salient_calib`` are salient (MAD: the multiplier k; ratio: the target itself)."""
+    ``salient_calib`` are salient (MAD: the multiplier k; ratio: the target itself). With
+    ``layers`` only the first ``layers`` decoder layers get quantized weights (all an export of
+    those layers depends on; the transforms always apply to the whole model)."""
     plan = parse_recipe(name)
     if plan.base == "float":
         return Prepared(model, RecipeSpec(name, None), {}, [])
@@ -89,7 +97,7 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
         def acc(n, x):
             hess[n] = hess.get(n, 0) + 2 * x.double().T @ x.double()
             counts[n] = counts.get(n, 0) + x.shape[0]
-        _inputs(m, calib, acc)
+        _inputs(m, calib, acc, layers)
     if plan.act_clip_search:
         err = dict.fromkeys(ACT_CLIP_GRID, 0.0)
 
@@ -97,12 +105,12 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
             for c in ACT_CLIP_GRID:
                 codes, scale = quantize_act_t(x, replace(r, act_clip=c))
                 err[c] += float(((codes * scale - x) ** 2).sum())
-        _inputs(m, calib, clip_err)
+        _inputs(m, calib, clip_err, layers)
         r = replace(r, act_clip=min(err, key=err.get))
         spec = RecipeSpec(name, r)
     scales = {}
     with torch.no_grad():
-        for n, lin in target_linears(m):
+        for n, lin in _linears(m, layers):
             w = lin.weight.data
             s = clip_search(w, r.weight_bits) if plan.weights == "wclip" else weight_scale(w, r.weight_bits)
             lin.weight.data = gptq(w, hess[n] / counts[n], r.weight_bits, scale=s) if plan.weights == "gptq" \

@@ -60,7 +60,7 @@ def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: s
     calib_ids = read_tokens(lm, calib_text)[0] if calib_text else None
     calib, _, calib_src = calibration(ids, calib_ids) if _needs_calibration(plan) else ([], ids, None)
     prepared = prepare(lm.model, recipe, calib, salient_rule=salient_rule, salient_param=salient_param,
-                       salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS])
+                       salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS], layers=layers)
     extra = {"recipe_name": recipe, "salient_target_ratio": target_ratio if salient_param is None else None,
              "layers_exported": layers, "model_layers": n_layers, "token_offset": 0,
              "calibration": calib_src and {"source": calib_text or source, "which": calib_src,
