@@ -186,6 +186,18 @@ def test_recipe_names_parse():
     assert parse_recipe("w4a4+smooth0.7").smooth_alpha == 0.7
 
 
+def test_shipped_rotated_trace():
+    """The shipped trace of the best SpikeQuant-style recipe: format v2, its recipe recorded,
+    salient ratio near the 2.5 % target."""
+    trace = validate_trace(ROOT / "traces/smollm2_wikitext_l1_t64_rot")
+    m = trace.manifest
+    assert m.version == 2 and m.extra["recipe_name"] == "spikequant+rot+gptq+aclip" and m.recipe.act_clip < 1
+    assert m.extra["online_transforms"]["size"] == 1536
+    stats = trace_stats(trace)
+    ratio = sum(s.salient for s in stats.values()) / sum(s.entries for s in stats.values())
+    assert 0.01 <= ratio <= 0.04
+
+
 def test_shipped_real_trace():
     trace = validate_trace(ROOT / "traces/smollm2_wikitext_l1_t64")
     assert trace.manifest.producer.weights_sha256 == GGUF_SHA256

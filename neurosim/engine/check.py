@@ -40,7 +40,7 @@ def check_op(trace: Trace, op: Op, spec: HwSpec) -> dict:
 
 
 #: Tokens whose membranes are replayed spike by spike when the width bound rules out overflow.
-REPLAY_TOKENS = 64
+REPLAY_TOKENS = 16
 
 
 def _if_membranes(codes: np.ndarray, weights: np.ndarray, reference: np.ndarray, spec: AccIfSpec):

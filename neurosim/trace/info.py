@@ -24,8 +24,12 @@ def format_info(trace: Trace) -> str:
         f"trace {trace.path}  (format v{m.version}{', synthetic' if m.synthetic else ''})",
         f"model {m.producer.model}; tokens {m.producer.tokens}; source {m.producer.text_source or '-'}",
         f"recipe W{r.weight_bits}A{r.act_bits}, salient {r.salient_bits}-bit by {r.salient_rule}"
-        f"({r.salient_param:g}); normal codes |q| <= {r.normal_max}",
+        f"({r.salient_param:g}); normal codes |q| <= {r.normal_max}"
+        + (f"; normal step clipped to {r.act_clip:g} of the max" if r.act_clip != 1.0 else ""),
     ]
+    if m.extra.get("recipe_name"):
+        lines.append(f"recipe name {m.extra['recipe_name']}"
+                     + (f"; calibration {m.extra['calibration']['which']}" if m.extra.get("calibration") else ""))
     if m.synthetic:
         lines.append("activation model: " + ", ".join(f"{k}={v}" for k, v in m.synthetic_model.items()))
     hdr = f"{'op':<34} {'kind':<7} {'M':>6} {'K':>6} {'N':>6} {'spikes':>12} {'spk/act':>7} {'salient':>8} {'zeros':>7} {'W':>2}"
