@@ -39,6 +39,10 @@ class Prepared:
     hooks: list
 
 
+class _Done(Exception):
+    """Raised by a hook to end a calibration forward early."""
+
+
 def _linears(model, layers: int | None) -> list[tuple[str, torch.nn.Linear]]:
     return [(n, m) for n, m in target_linears(model) if layers is None or int(n.split(".")[1]) < layers]
 
@@ -48,10 +52,17 @@ def _inputs(model, ids: list[list[int]], want, layers: int | None = None) -> Non
     ``layers`` decoder layers)."""
     handles = [m.register_forward_pre_hook(lambda mod, args, n=n: want(n, args[0].detach()[0].float()))
                for n, m in _linears(model, layers)]
+    if layers is not None:  # nothing past the last wanted layer is needed: stop the forward there
+        def stop(*_):
+            raise _Done
+        handles.append(model.model.layers[layers - 1].register_forward_hook(stop))
     try:
         with torch.no_grad():
             for w in ids:
-                model(torch.tensor([w]))
+                try:
+                    model(torch.tensor([w]))
+                except _Done:
+                    pass
     finally:
         for h in handles:
             h.remove()
