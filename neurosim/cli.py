@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -519,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("neurosim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader (``| head``) stopped reading: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_OK
     except OSError as e:  # the machine refused: disk full, permissions, a path that vanished
         if _interrupted(e):
             print("neurosim: interrupted", file=sys.stderr)

@@ -25,9 +25,9 @@ NOTEBOOKS = {
                       "              [ROOT / 'hw_configs/acc_if_64x64.yaml', ROOT / 'hw_configs/mac_64x64_os.yaml'],\n"
                       "              out, check=True)\n"
                       "print(comparison_report(runs))"),
-        new_code_cell("ax = plot_energy_breakdown(runs)\nax.figure"),
-        new_code_cell("ax = plot_energy_breakdown(runs, per_layer=True)\nax.figure"),
-        new_code_cell("ax = plot_cycles(runs[0])\nax.figure"),
+        new_code_cell("ax = plot_energy_breakdown(runs)"),
+        new_code_cell("ax = plot_energy_breakdown(runs, per_layer=True)"),
+        new_code_cell("ax = plot_cycles(runs[0])"),
     ],
     "02_sweep.ipynb": [
         new_markdown_cell("# Sweep: array size x salient-store banks\n\n"
@@ -41,8 +41,8 @@ NOTEBOOKS = {
                       "              baseline=ROOT / 'hw_configs/mac_64x64_os.yaml', jobs=2)\n"
                       "df[['array.rows', 'spike_memory.salient.banks', 'total_cycles', 'energy_pj_total',\n"
                       "    'energy_ratio_vs_baseline', 'latency_ratio_vs_baseline']]"),
-        new_code_cell("ax = plot_pareto(df)\nax.figure"),
-        new_code_cell("ax = plot_heatmap(df, 'array.rows', 'spike_memory.salient.banks')\nax.figure"),
+        new_code_cell("ax = plot_pareto(df)"),
+        new_code_cell("ax = plot_heatmap(df, 'array.rows', 'spike_memory.salient.banks')"),
     ],
     "03_export.ipynb": [
         new_markdown_cell("# Export a trace from the shared SmolLM2 model and inspect its spikes\n\n"
@@ -61,7 +61,7 @@ NOTEBOOKS = {
                       "                 SHARED / 'corpora/wikitext-2-raw-test/wiki.test.raw.txt',\n"
                       "                 Path(tempfile.mkdtemp()) / 'trace', layers=2, recipe='spikequant+rot+gptq')\n"
                       "trace = open_trace(out)\nprint(trace.manifest.recipe)\nprint(format_info(trace))"),
-        new_code_cell("ax = plot_spike_histogram(trace)\nax.figure"),
+        new_code_cell("ax = plot_spike_histogram(trace)"),
     ],
     "04_acc_vs_mac.ipynb": [
         new_markdown_cell("# ACC vs MAC: every pair, three views, two energy conventions\n\n"

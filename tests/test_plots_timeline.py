@@ -69,3 +69,38 @@ def test_timeline_agrees_with_results(runs, name):
     assert busy["array"] + busy.get("array_sram_stall", 0) == res.total_cycles - pipeline
     assert busy.get("array_wait", 0) == pipeline  # every pipeline stall is an event on the wait track
     assert end == res.total_cycles
+
+
+def test_energy_plot_colours_are_fixed_per_category_and_width_is_capped(runs, tmp_path):
+    """The same category has the same colour in plots of different designs; a 210-op run (30
+    copies of the real layer's results) is grouped by layer type and stays within 16 inches."""
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from neurosim.report.style import CATEGORY_COLOURS
+    _, rs = runs
+    for r in rs:
+        ax = plot_energy_breakdown([r])
+        handles, labels = ax.get_legend_handles_labels()
+        for h, label in zip(handles, labels, strict=True):
+            assert to_hex(h.patches[0].get_facecolor()) == CATEGORY_COLOURS[label].lower()
+        plt.close(ax.figure)
+    many = dataclasses.replace(rs[0], layers=tuple(dataclasses.replace(la, name=f"layers.{i}.{la.name.split('.', 2)[2]}")
+                                                   for i in range(30) for la in rs[0].layers))
+    ax = plot_energy_breakdown([many, many], per_layer=True)
+    assert ax.figure.get_size_inches()[0] <= 16 and len(ax.get_xticks()) == 7 * 2
+    plt.close(ax.figure)
+
+
+@pytest.mark.parametrize("value,label", [("energy_pj_total", "energy (uJ)"), ("latency_ratio_vs_baseline", "ratio"),
+                                         ("latency_s", "latency (ms)")])
+def test_heatmap_labels_follow_the_column(value, label):
+    import pandas as pd
+
+    from neurosim.report.sweep_plots import plot_heatmap
+    df = pd.DataFrame({"a": [1, 1, 2, 2], "b": [1, 2, 1, 2], "energy_pj_total": [1e6, 2e6, 3e6, 4e6],
+                       "latency_ratio_vs_baseline": [0.5, 1, 1.5, 2], "latency_s": [1e-3, 2e-3, 3e-3, 4e-3]})
+    ax = plot_heatmap(df, "a", "b", value)
+    assert label in ax.figure.axes[1].get_ylabel() and len(ax.texts) == 4

@@ -67,22 +67,23 @@ def fold_norms(model) -> None:
 
 
 def _right(lin, q: torch.Tensor) -> None:
-    lin.weight.copy_((lin.weight.double() @ q).float())
+    lin.weight.copy_(lin.weight @ q.float())  # fp32 products: errors far below fp32 model tolerance
 
 
 @torch.no_grad()
 def rotate(model, q: torch.Tensor) -> None:
     """Rotate the residual stream by ``q`` (d x d orthogonal); needs :func:`fold_norms` first."""
+    qf = q.float()
     emb = model.model.embed_tokens
-    emb.weight.copy_((emb.weight.double() @ q).float())
+    emb.weight.copy_(emb.weight @ qf)
     for layer in model.model.layers:
         qkv, o, gate_up, down = _linears(layer)
         for lin in (*qkv, *gate_up):
             _right(lin, q)
         for lin in (o, down):
-            lin.weight.copy_((q.T @ lin.weight.double()).float())
+            lin.weight.copy_(qf.T @ lin.weight)
             if lin.bias is not None:
-                lin.bias.copy_((lin.bias.double() @ q).float())
+                lin.bias.copy_(lin.bias @ qf)
     _right(model.lm_head, q)
 
 
@@ -113,12 +114,11 @@ def online_hadamard(model, seed: int = 1) -> list:
     """Transform down_proj's input by an orthogonal H at run time (forward pre-hooks, returned)
     and fuse H into its weight; the float model is unchanged."""
     handles = []
+    hf = orthogonal(model.config.intermediate_size, seed).float()
     for layer in model.model.layers:
         down = layer.mlp.down_proj
-        h = orthogonal(down.in_features, seed)
-        _right(down, h)
-        hf = h.float()
-        handles.append(down.register_forward_pre_hook(lambda m, args, hf=hf: (args[0] @ hf, *args[1:])))
+        _right(down, hf)
+        handles.append(down.register_forward_pre_hook(lambda m, args: (args[0] @ hf, *args[1:])))
     return handles
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from neurosim.energy.categories import CATEGORIES, by_category
+from neurosim.report.style import CATEGORY_COLOURS, energy_unit
 from neurosim.results import Results
 
 
@@ -15,25 +17,48 @@ def _ax(ax, size=(7, 4)):
     return ax if ax is not None else plt.figure(figsize=size).gca()
 
 
+MAX_BARS = 48  # beyond this many (layer, run) bars, layers are grouped by type
+
+
+def _groups(r: Results, by_type: bool) -> list[tuple[str, dict[str, float]]]:
+    """(label, {category: pJ}) per layer, or per layer type summed over the decoder blocks."""
+    out: dict[str, dict[str, float]] = {}
+    for la in r.layers:
+        key = la.name.rsplit(".", 1)[-1] if by_type else la.name.split(".", 1)[-1]
+        cats = by_category(la.energy_by_action_pj or {})
+        acc = out.setdefault(key, dict.fromkeys(CATEGORIES, 0.0))
+        for c, v in cats.items():
+            acc[c] += v
+    return list(out.items())
+
+
 def plot_energy_breakdown(runs: list[Results], ax=None, per_layer: bool = False):
-    """Stacked bars of energy by component: one bar per run (totals) or per (layer, run)."""
-    ax = _ax(ax, (max(6, 1.2 * len(runs) * (len(runs[0].layers) if per_layer else 1)), 4.5))
-    comps = sorted({c for r in runs for c in r.energy_pj if c != "total"})
+    """Stacked bars of energy by category (one fixed colour per category in every plot): one bar
+    per run, or per (layer, run) with ``per_layer`` (per (layer type, run) once there would be
+    more than :data:`MAX_BARS` bars). The energy unit follows the data; the figure width is capped."""
     if per_layer:
-        labels = [f"{la.name.split('.')[-1]}\n{r.config_name}" for i in range(len(runs[0].layers)) for r in runs
-                  for la in [r.layers[i]]]
-        values = [[la.energy_pj.get(c, 0.0) / 1e6 for i in range(len(runs[0].layers)) for r in runs
-                   for la in [r.layers[i]]] for c in comps]
+        by_type = len(runs[0].layers) * len(runs) > MAX_BARS
+        groups = [_groups(r, by_type) for r in runs]
+        labels = [f"{groups[0][i][0]}\n{r.config_name}" for i in range(len(groups[0])) for r in runs]
+        cells = [g[i][1] for i in range(len(groups[0])) for g in groups]
     else:
+        by_type = False
         labels = [r.config_name for r in runs]
-        values = [[r.energy_pj.get(c, 0.0) / 1e6 for r in runs] for c in comps]
+        cells = [r.energy_by_category_pj or by_category(r.energy_by_action_pj or {}) for r in runs]
+    unit, f = energy_unit(max((sum(c.values()) for c in cells), default=1.0))
+    ax = _ax(ax, (min(16, max(6, 0.5 * len(labels) + 2)), 4.5))
     bottom = np.zeros(len(labels))
-    for c, v in zip(comps, values, strict=True):
-        ax.bar(range(len(labels)), v, bottom=bottom, label=c)
-        bottom += np.array(v)
-    ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45 if per_layer else 0, ha="right" if per_layer else "center")
-    ax.set_ylabel("energy (uJ)")
-    ax.set_title("energy by component" + (" per layer" if per_layer else ""))
+    for cat in CATEGORIES:
+        v = np.array([c.get(cat, 0.0) / f for c in cells])
+        if v.any():
+            ax.bar(range(len(labels)), v, bottom=bottom, label=cat, color=CATEGORY_COLOURS[cat])
+            bottom += v
+    ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45 if per_layer else 0,
+                  ha="right" if per_layer else "center")
+    ax.set_ylabel(f"energy ({unit})")
+    ax.set_ylim(0, 1.08 * max(bottom.max(initial=0), 1e-12))
+    what = " per layer type (summed over blocks)" if by_type else (" per layer" if per_layer else "")
+    ax.set_title("energy by category" + what)
     ax.legend(fontsize=7, ncol=2)
     return ax
 

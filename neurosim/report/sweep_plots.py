@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 
 def pareto_mask(latency, energy) -> list[bool]:
@@ -30,16 +31,37 @@ def plot_pareto(df, ax=None):
     return ax
 
 
+def _heat_scale(value: str, data) -> tuple[float, str]:
+    """(divisor, colour-bar label) for a sweep-table column."""
+    if value.startswith("energy_pj"):
+        from neurosim.report.style import energy_unit
+
+        unit, f = energy_unit(float(abs(data).max()) if data.size else 1.0)
+        return f, f"{value.removeprefix('energy_pj_')} energy ({unit})"
+    if value == "latency_s":
+        return 1e-3, "latency (ms)"
+    if value.endswith("_ratio_vs_baseline"):
+        return 1.0, f"{value.split('_')[0]} ratio to the baseline (1 = equal)"
+    return 1.0, value
+
+
 def plot_heatmap(df, x: str, y: str, value: str = "energy_pj_total", ax=None):
-    """A 2-D grid of ``value`` over sweep keys ``x`` and ``y`` (one trace)."""
+    """A 2-D grid of ``value`` over sweep keys ``x`` and ``y`` (one trace), each cell labelled
+    with its value; units and label follow the column (energy in SI units, latency in ms,
+    ratios as they are)."""
     ax = ax or plt.figure(figsize=(5, 4)).gca()
     pivot = df.pivot_table(index=y, columns=x, values=value, aggfunc="mean")
-    im = ax.imshow(pivot.values / 1e6, origin="lower", aspect="auto", cmap="viridis")
+    div, label = _heat_scale(value, pivot.values)
+    vals = pivot.values / div
+    im = ax.imshow(vals, origin="lower", aspect="auto", cmap="viridis")
+    for (r, c), v in np.ndenumerate(vals):
+        ax.text(c, r, f"{v:.3g}", ha="center", va="center", fontsize=7,
+                color="white" if v < np.nanmean(vals) else "black")
     ax.set_xticks(range(len(pivot.columns)), [str(c) for c in pivot.columns])
     ax.set_yticks(range(len(pivot.index)), [str(i) for i in pivot.index])
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    ax.figure.colorbar(im, ax=ax, label="energy (uJ)")
+    ax.figure.colorbar(im, ax=ax, label=label)
     return ax
 
 
