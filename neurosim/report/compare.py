@@ -140,11 +140,11 @@ def compare_text(c: Comparison) -> str:
              f"energy waterfall, A -> B ({'step':<22} {'A':>12} {'B':>12} {'B - A':>12})",
              f"  {'A total':<22} {fmt_energy(c.a.energy_pj['total']):>12}"]
     for s in c.energy_steps:
-        lines.append(f"  {s.name:<22} {fmt_energy(s.a):>12} {fmt_energy(s.b):>12} {_signed(s.delta):>12}")
+        lines.append(f"  {s.name:<22} {_or_dash(s.a):>12} {_or_dash(s.b):>12} {_signed(s.delta):>12}")
     lines += [f"  {'B total':<22} {'':>12} {fmt_energy(c.b.energy_pj['total']):>12}", "",
               "largest changes by action:"]
     for s in c.actions[:8]:
-        lines.append(f"  {s.name:<34} {fmt_energy(s.a):>12} {fmt_energy(s.b):>12} {_signed(s.delta):>12}")
+        lines.append(f"  {s.name:<34} {_or_dash(s.a):>12} {_or_dash(s.b):>12} {_signed(s.delta):>12}")
     lines += ["", f"cycles, A -> B {'':<12} {'A':>14} {'B':>14} {'B - A':>14}"]
     for s in c.cycle_steps:
         lines.append(f"  {s.name:<26} {s.a:>14,.0f} {s.b:>14,.0f} {s.delta:>+14,.0f}")
@@ -157,6 +157,11 @@ def compare_text(c: Comparison) -> str:
     for s in c.views:
         lines.append(f"  {s.name:<26} {fmt_energy(s.a):>12} {fmt_energy(s.b):>12} {_ratio(s):>9}")
     return "\n".join(lines)
+
+
+def _or_dash(pj: float) -> str:
+    """A design without the component shows ``-``, not 0 pJ."""
+    return fmt_energy(pj) if pj else "-"
 
 
 def _signed(pj: float) -> str:

@@ -81,5 +81,5 @@ def comparison_report(runs: list[Results]) -> str:
     lines.append("energy by component")
     comps = sorted({c for r in runs for c in r.energy_pj if c != "total"})
     for c in comps:
-        lines.append(f"  {c:<32}" + "".join(f" {_e(r.energy_pj.get(c, 0.0)):>22}" for r in runs))
+        lines.append(f"  {c:<32}" + "".join(f" {_e(r.energy_pj[c]) if c in r.energy_pj else '-':>22}" for r in runs))
     return "\n".join(lines)
