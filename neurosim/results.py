@@ -43,7 +43,7 @@ class LayerResult:
     cycles: int
     compute_cycles: int
     stall_cycles: dict[str, int]
-    utilization: float
+    utilization: float  # busy fraction: compute cycles / cycles
     counters: dict[str, int]
     memory: dict[str, dict[str, int]]
     energy_pj: dict[str, float]
@@ -51,6 +51,7 @@ class LayerResult:
     accumulator_bits: int | None = None  # the MAC accumulator / IF membrane width this op ran with
     output_salient_ratio: float | None = None  # salient share of the written-back output codes
     energy_by_action_pj: dict[str, float] | None = None  # {"component.action" or "leakage": pJ}
+    spatial_utilization: float | None = None  # useful array operations / (processing elements x cycles)
 
 
 @dataclass(frozen=True)
@@ -140,16 +141,20 @@ def _check_fields(cls: type, d: Any, prefix: str, problems: list[Problem]) -> No
 
 
 def layers_csv(r: Results) -> str:
-    """One row per layer: shapes, cycles, stalls by cause, utilization, energy by component."""
+    """One row per layer: shapes, tiling, cycles, stalls by cause, busy fraction (``utilization``),
+    spatial utilization, energy by component."""
     causes = sorted({c for layer in r.layers for c in layer.stall_cycles})
     comps = sorted({c for layer in r.layers for c in layer.energy_pj})
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["name", "kind", "M", "K", "N", "cycles", "compute_cycles", *[f"stall_{c}" for c in causes],
-                "utilization", *[f"energy_pj_{c}" for c in comps]])
+    w.writerow(["name", "kind", "M", "K", "N", "tile_Mb", "tile_Kb", "tile_Nb", "cycles", "compute_cycles",
+                *[f"stall_{c}" for c in causes], "utilization", "spatial_utilization", *[f"energy_pj_{c}" for c in comps]])
     for layer in r.layers:
-        w.writerow([layer.name, layer.kind, layer.M, layer.K, layer.N, layer.cycles, layer.compute_cycles,
-                    *[layer.stall_cycles.get(c, 0) for c in causes], f"{layer.utilization:.6f}",
+        t = layer.tiling
+        w.writerow([layer.name, layer.kind, layer.M, layer.K, layer.N, t.get("Mb", ""), t.get("Kb", ""), t.get("Nb", ""),
+                    layer.cycles, layer.compute_cycles, *[layer.stall_cycles.get(c, 0) for c in causes],
+                    f"{layer.utilization:.6f}",
+                    "" if layer.spatial_utilization is None else f"{layer.spatial_utilization:.6f}",
                     *[f"{layer.energy_pj.get(c, 0.0):.6g}" for c in comps]])
     return buf.getvalue()
 

@@ -678,3 +678,16 @@ def test_check_replays_samples_when_the_width_is_safe(tmp_path, membrane_bits, m
     got = check_op(tr, tr.ops[0], s)
     assert (got["accumulation_mismatches"] > 0) == mismatch
     assert (got["membrane_overflows"] > 0) == mismatch
+
+
+def test_spatial_utilization_hand_counted(tmp_path):
+    """Spatial utilization = useful operations / (PEs x cycles): M x K x N MACs on the 8 x 8 MAC
+    (digit passes are not useful), spikes x N accumulates on the 8 x 8 IF array."""
+    codes = (np.arange(8 * 16, dtype=np.int64).reshape(8, 16) % 15 - 7).astype(np.int8)
+    path = make_trace(tmp_path / "t", codes, 8, recipe=PLAIN)
+    mac = _one_layer(simulate(path, spec("tiny_mac")))
+    assert mac.spatial_utilization == pytest.approx(8 * 16 * 8 / (64 * mac.cycles))
+    acc = _one_layer(simulate(path, spec("tiny_acc_if")))
+    spikes = int(np.abs(codes.astype(np.int64)).sum())
+    assert acc.spatial_utilization == pytest.approx(spikes * 8 / (64 * acc.cycles))
+    assert 0 < acc.spatial_utilization <= acc.utilization <= 1

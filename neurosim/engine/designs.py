@@ -12,14 +12,26 @@ from neurosim.engine.mac import MacChip, MacOpModel
 
 @dataclass(frozen=True)
 class Design:
-    """One design family: its chip class, op-model class and the array key of its accumulator."""
+    """One design family: its chip class, op-model class, the array key of its accumulator and
+    its useful-operation counters."""
 
     chip: type
     op_model: type
     accumulator_key: str
+    #: Counters of the useful array operations (one per weight added or multiplied into an output).
+    useful_ops: tuple[str, ...]
 
 
 DESIGNS: dict[str, Design] = {
-    "acc_if": Design(AccIfChip, AccIfOpModel, "membrane_bits"),
-    "mac": Design(MacChip, MacOpModel, "acc_bits"),
+    "acc_if": Design(AccIfChip, AccIfOpModel, "membrane_bits",
+                     ("array.accumulate", "array.tree_add", "salient_lanes.accumulate")),
+    "mac": Design(MacChip, MacOpModel, "acc_bits", ("mac_array.mac", "outlier_unit.mac")),
 }
+
+
+def processing_elements(spec) -> int:
+    """Arithmetic lanes of a design: the array's rows x cols, plus its side lanes."""
+    a = spec.array
+    if spec.design == "acc_if":
+        return (a.rows + a.salient_lanes) * a.cols
+    return a.rows * a.cols + (spec.outlier_unit.lanes if a.salient == "outlier_path" else 0)

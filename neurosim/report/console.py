@@ -24,11 +24,16 @@ def single_report(r: Results) -> str:
         f"total {_cyc(r.total_cycles)} cycles = {r.latency_s * 1e3:.4f} ms; compute {_cyc(r.compute_cycles)}; "
         f"energy {_e(r.energy_pj['total'])}",
         "",
-        f"{'layer':<34} {'M':>5} {'K':>6} {'N':>6} {'cycles':>13} {'compute':>13} {'util':>6} {'energy':>12}",
+        f"{'layer':<34} {'M':>5} {'K':>6} {'N':>6} {'tile Mb x Kb x Nb':>19} {'cycles':>13} {'compute':>13} "
+        f"{'busy':>6} {'spatial':>7} {'energy':>12}",
     ]
     for layer in r.layers:
-        lines.append(f"{layer.name:<34} {layer.M:>5} {layer.K:>6} {layer.N:>6} {_cyc(layer.cycles):>13} "
-                     f"{_cyc(layer.compute_cycles):>13} {layer.utilization:>6.1%} {_e(layer.energy_pj['total']):>12}")
+        t = layer.tiling
+        tile = f"{t.get('Mb', '?')} x {t.get('Kb', '?')} x {t.get('Nb', '?')}"
+        spatial = "-" if layer.spatial_utilization is None else f"{layer.spatial_utilization:.1%}"
+        lines.append(f"{layer.name:<34} {layer.M:>5} {layer.K:>6} {layer.N:>6} {tile:>19} {_cyc(layer.cycles):>13} "
+                     f"{_cyc(layer.compute_cycles):>13} {layer.utilization:>6.1%} {spatial:>7} "
+                     f"{_e(layer.energy_pj['total']):>12}")
     lines += ["", "stall cycles by cause:"]
     for cause, c in sorted(r.stall_cycles.items(), key=lambda kv: -kv[1]):
         lines.append(f"  {cause:<20} {_cyc(c):>13}  ({c / r.total_cycles:.1%} of total)" if r.total_cycles else "")
