@@ -96,7 +96,13 @@ def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int
     lm = load_model(model)
     ids, _ = read_tokens(lm, text)
     calib_ids = read_tokens(lm, calib_text)[0] if calib_text else None
-    calib, eval_ids, _ = calibration(ids, calib_ids) if any(map(_needs_calibration, plans)) else ([], ids, None)
+    # the calibration tail is held out for every recipe (when the text is long enough), so that
+    # every recipe, float included, is scored on the same windows whichever recipes are asked for
+    needed = any(map(_needs_calibration, plans))
+    if needed or calib_ids is not None or len(ids) >= 2 * CALIB_WINDOWS * CALIB_TOKENS:
+        calib, eval_ids, _ = calibration(ids, calib_ids)
+    else:
+        calib, eval_ids = [], ids
     wins = windows(eval_ids, window, n_windows)
     out = []
     for r in recipes:
