@@ -322,7 +322,16 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    p = argparse.ArgumentParser(prog="neurosim", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="neurosim", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Cycle-level simulator of accumulate-only integrate-and-fire hardware for spike-quantized\n"
+        "LLMs, side by side with MAC baselines: replays layer traces on YAML chips and reports cycles,\n"
+        "memory accesses and pJ energy breakdowns.",
+        epilog="examples:\n"
+        "  neurosim run traces/smollm2_wikitext_l1_t64 --hw hw_configs/acc_if_64x64.yaml "
+        "--hw hw_configs/mac_64x64_os.yaml --out runs/demo --check\n"
+        "  neurosim compare runs/demo/mac_64x64_os runs/demo/acc_if_64x64 --out runs/demo/compare\n"
+        "  neurosim COMMAND --help    (options and defaults of one command)")
     p.add_argument("--version", action="version", version=f"neurosim {neurosim.__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -435,6 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a running Dask scheduler")
     se.add_argument("--out", required=True)
     se.set_defaults(func=cmd_sensitivity)
+    for command in sub.choices.values():  # every command's help shows its defaults
+        command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     return p
 
 
