@@ -123,7 +123,9 @@ everything else the cited 45 nm table):
 
 The same tokens under the best SpikeQuant-style recipe found (`spikequant+rot+gptq+aclip`: perplexity
 47.7 against float 23.1 on the first four 1024-token windows of WikiText-2 test, where the plain
-SpikeQuant-style recipe of the trace above gives 4,924; {rot_stats}), cited 28 nm table:
+SpikeQuant-style recipe of the trace above gives 4,924, as measured by `neurosim eval --windows 4
+--recipes float spikequant spikequant+rot+gptq+aclip` (not re-run by this script); {rot_stats}),
+cited 28 nm table:
 
 {md_table(rot_df, RATIO_COLS)}
 

@@ -38,9 +38,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     t0 = time.perf_counter()
-    for r in args.recipes:  # one recipe at a time, so a row is written as soon as it is known
-        res = run_eval(SHARED / "models/smollm2-135m-instruct-q4_1", SHARED / "corpora/wikitext-2-raw-test/wiki.test.raw.txt",
-                       n_windows=args.windows, window=1024, recipes=[r])[0]
+
+    def row(res) -> None:  # printed and written as soon as each recipe is known
         rows.append(dataclasses.asdict(res))
         sal = "-" if res.salient_ratio is None else f"{res.salient_ratio:.2%}"
         spk = "-" if res.mean_spikes is None else f"{res.mean_spikes:.3f}"
@@ -48,6 +47,9 @@ def main() -> None:
               f"{res.seconds:7.0f} s  ({res.tokens_scored:,} tokens)", flush=True)
         (out / "eval.json").write_text(json.dumps(rows, indent=1) + "\n")
         pd.DataFrame(rows).to_csv(out / "eval.csv", index=False)
+
+    run_eval(SHARED / "models/smollm2-135m-instruct-q4_1", SHARED / "corpora/wikitext-2-raw-test/wiki.test.raw.txt",
+             n_windows=args.windows, window=1024, recipes=args.recipes, on_result=row)
     print(f"({time.perf_counter() - t0:.0f} s in all; {out / 'eval.csv'})")
 
 

@@ -143,13 +143,9 @@ def test_prepared_recipe_trace_equals_the_model(lm, ids, tmp_path):
     from neurosim.export.capture import capture_inputs, export_trace
     from neurosim.export.prepare import prepare
     calib = [ids[-256 * (i + 1):len(ids) - 256 * i] for i in range(2)]
-    p = prepare(lm.model, "spikequant+rot+gptq+aclip", calib, salient_param=6.0, layers=1)
-    try:
+    with prepare(lm.model, "spikequant+rot+gptq+aclip", calib, salient_param=6.0, layers=1) as p:
         out = export_trace(lm, ids[:32], p, tmp_path / "t", layers=1, text_source=str(TEXT))
         records = capture_inputs(p, ids[:32], 1)
-    finally:
-        for h in p.hooks:
-            h.remove()
     trace = validate_trace(out)
     r = trace.manifest.recipe
     assert r.act_clip == p.spec.recipe.act_clip

@@ -6,6 +6,7 @@ that file in step with the schema below.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from neurosim.config.schema import spec_field
@@ -130,6 +131,11 @@ class AccArraySpec:
         0, doc="0: lanes step together (a step lasts its busiest lane); W > 0: per-lane spike FIFOs let a lane run "
         "up to W steps ahead of the slowest, with W token membranes and adder trees per column (time_stepped, "
         "count, membrane_tokens 0 only; 1 = the coupled array)", lo=0, hi=64)
+
+    @property
+    def tree_add_bits(self) -> int:
+        """Width of the adds in a column's adder tree: weights grow by log2(rows) bits."""
+        return self.weight_bits + max(1, math.ceil(math.log2(self.rows)))
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,6 @@ equal), each computed from the table by a formula of :mod:`neurosim.energy.scali
 
 from __future__ import annotations
 
-import math
-
 from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import AccIfSpec, HwSpec, InterconnectSpec, SramSpec, sram_specs
 from neurosim.energy import scaling as sc
@@ -58,7 +56,7 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
                         "salient_lanes.reg_bits": reg,
                         "salient_lanes.merge_add": sc.int_add_pj(table, a.membrane_bits)})
         if a.column == "adder_tree":  # tree adds grow from weight_bits to weight_bits + log2(rows)
-            out["array.tree_add"] = sc.int_add_pj(table, a.weight_bits + max(1, math.ceil(math.log2(a.rows))))
+            out["array.tree_add"] = sc.int_add_pj(table, a.tree_add_bits)
         if a.encoding == "bitplane":
             out["array.plane_shift"] = reg * a.membrane_bits  # a 1-bit left shift rewrites the register
         if a.dispatch == "event_queue":

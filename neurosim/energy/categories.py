@@ -53,6 +53,11 @@ def group(action: str) -> str:
     return action.partition(".")[0] if c == "sram" else c
 
 
+def group_category(name: str) -> str:
+    """The category of a :func:`group` (an SRAM's name is in ``sram``)."""
+    return name if name in CATEGORIES else "sram"
+
+
 def by_category(by_action: Mapping[str, float]) -> dict[str, float]:
     """``{category: pJ}`` in :data:`CATEGORIES` order (every category present)."""
     out = dict.fromkeys(CATEGORIES, 0.0)

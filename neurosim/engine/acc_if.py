@@ -77,6 +77,11 @@ class AccIfChip:
         out = self.array.cells(self.spec.spike_memory.salient.code_bits) + self.threshold.cells(a.cols)
         return out + self.side.cells(a.cols, a.weight_bits) if self.side is not None else out
 
+    def processing_elements(self) -> int:
+        """Accumulating lanes: the array's rows x cols plus the side lanes' accumulators."""
+        a = self.spec.array
+        return (a.rows + a.salient_lanes) * a.cols
+
     def counters(self) -> dict[str, int]:
         out = {**self.array.counters(), **self.threshold.counters(), **(self.side.counters() if self.side else {})}
         for s in self.srams.values():
@@ -242,7 +247,7 @@ class AccIfOpModel(OpModel):
         sums = (walk.per_variant * plan.mult[:, None]).sum(axis=0)
         stalls = {"spike_memory": int(sums[STALL_SPIKE]), "membrane_store": int(sums[STALL_MEMBRANE]),
                   "weight_sram": int(sums[STALL_WEIGHT])}
-        weight_stalls, weight_bits_loaded = self.scheme.count_weights(self, plan, walk, Kb, Nb)
+        weight_stalls, weight_bits_loaded = self.scheme.count_traffic(self, plan, walk, Kb, Nb)
         stalls.update(weight_stalls)
         if spec.array.membrane_tokens:  # each step leaves its columns' membranes in the token register file
             self.chip.array.membrane_file_bits += int(tot[STEPS]) * Nb * spec.array.membrane_bits

@@ -27,11 +27,3 @@ DESIGNS: dict[str, Design] = {
                      ("array.accumulate", "array.tree_add", "salient_lanes.accumulate")),
     "mac": Design(MacChip, MacOpModel, "acc_bits", ("mac_array.mac", "outlier_unit.mac")),
 }
-
-
-def processing_elements(spec) -> int:
-    """Arithmetic lanes of a design: the array's rows x cols, plus its side lanes."""
-    a = spec.array
-    if spec.design == "acc_if":
-        return (a.rows + a.salient_lanes) * a.cols
-    return a.rows * a.cols + (spec.outlier_unit.lanes if a.salient == "outlier_path" else 0)

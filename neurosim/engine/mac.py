@@ -55,6 +55,11 @@ class MacChip:
         out = self.array.cells() + self.dequant.cells(self.spec.array.cols)
         return out + self.outlier.cells() if self.spec.array.salient == "outlier_path" else out
 
+    def processing_elements(self) -> int:
+        """MAC lanes: the array's rows x cols plus the outlier unit's lanes."""
+        a = self.spec.array
+        return a.rows * a.cols + (self.spec.outlier_unit.lanes if a.salient == "outlier_path" else 0)
+
     def counters(self) -> dict[str, int]:
         out = {**self.array.counters(), **self.dequant.counters(), **self.outlier.counters()}
         for s in self.srams.values():

@@ -16,7 +16,7 @@ from neurosim.config.hw import HwSpec
 from neurosim.energy.actions import action_energies, static_power_mw
 from neurosim.energy.breakdown import energy_breakdown, energy_by_action, leakage_pj, with_total
 from neurosim.energy.categories import by_category, views
-from neurosim.engine.designs import DESIGNS, processing_elements
+from neurosim.engine.designs import DESIGNS
 from neurosim.engine.pipeline import Block, Interval, run_pipeline
 from neurosim.engine.tiling import choose_tiling
 from neurosim.engine.widths import built_widths, resolve_widths
@@ -140,7 +140,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
             accumulator_bits=getattr(op_spec.array, design.accumulator_key), output_salient_ratio=out_ratio,
             energy_by_action_pj=actions,
             spatial_utilization=(sum(d.counters.get(k, 0) for k in design.useful_ops)
-                                 / (processing_elements(op_spec) * cycles) if cycles else 0.0)))
+                                 / (chip.processing_elements() * cycles) if cycles else 0.0)))
         if timeline is not None:
             timeline.add([Interval("op", op.name, t_offset, t_offset + cycles)])
             timeline.add(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec or ())

@@ -42,7 +42,7 @@ def capture_inputs(prepared: Prepared, ids: list[int], layers: int
     for n, m in wanted:
         handles.append(m.register_forward_pre_hook(hook(n, m)))
     try:
-        with torch.no_grad(), quantized(model, prepared.spec.recipe, weights=not prepared.weight_scales):
+        with torch.no_grad(), quantized(model, prepared.spec.recipe, weights=not prepared.weights_quantized):
             model(torch.tensor([ids]))
     finally:
         for h in handles:

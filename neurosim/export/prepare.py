@@ -5,8 +5,9 @@ handling) or ``spikequant`` (W4A4 with per-token salient values at 8 bits); modi
 
 - ``gptq``: GPTQ weights (:mod:`neurosim.export.gptq`) from the calibration text's Hessians;
 - ``wclip``: round-to-nearest weights with a per-channel clip ratio searched for least error;
-- ``rot``: fold the RMSNorm gains, rotate the residual stream (randomized Hadamard x orthogonal) and each value head (Hadamard),
-  and transform down_proj's input online (:mod:`neurosim.export.transforms`);
+- ``rot``: fold the RMSNorm gains, rotate the residual stream (randomized Hadamard x orthogonal)
+  and each value head (Hadamard), and transform down_proj's input online
+  (:mod:`neurosim.export.transforms`);
 - ``smooth``: SmoothQuant migration, alpha 0.5 (``smooth0.7``: alpha 0.7);
 - ``aclip``: a per-token clip ratio of the normal activation step, searched on the calibration
   text for least squared error over every linear input.
@@ -31,12 +32,25 @@ from neurosim.export.transforms import fold_norms, online_hadamard, orthogonal, 
 @dataclass
 class Prepared:
     """A model ready to run a recipe: transformed, its linear weights quantized (their steps kept
-    in ``weight_scales`` for the trace's weight codes), online hooks installed."""
+    in ``weight_scales`` for the trace's weight codes), online hooks installed. Use it in a
+    ``with`` block: leaving it removes the hooks."""
 
     model: object
     spec: RecipeSpec
     weight_scales: dict[str, torch.Tensor]
     hooks: list
+
+    @property
+    def weights_quantized(self) -> bool:
+        return bool(self.weight_scales)
+
+    def __enter__(self) -> Prepared:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self.hooks:
+            h.remove()
+        self.hooks = []
 
 
 class _Done(Exception):

@@ -22,6 +22,11 @@ class RecipePlan:
     smooth_alpha: float | None = None
     act_clip_search: bool = False
 
+    @property
+    def needs_calibration(self) -> bool:
+        """GPTQ Hessians, smoothing maxima and the clip search come from calibration text."""
+        return self.weights == "gptq" or self.smooth_alpha is not None or self.act_clip_search
+
 
 def parse_recipe(name: str) -> RecipePlan:
     """``BASE[+MOD...]`` -> plan; a ValueError names what is wrong."""

@@ -58,7 +58,7 @@ def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: s
     if not 1 <= layers <= n_layers:
         raise UsageError(f"--layers {layers}: the model has {n_layers} decoder layers")
     calib_ids = read_tokens(lm, calib_text)[0] if calib_text else None
-    calib, _, calib_src = calibration(ids, calib_ids) if _needs_calibration(plan) else ([], ids, None)
+    calib, _, calib_src = calibration(ids, calib_ids) if plan.needs_calibration else ([], ids, None)
     prepared = prepare(lm.model, recipe, calib, salient_rule=salient_rule, salient_param=salient_param,
                        salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS], layers=layers)
     extra = {"recipe_name": recipe, "salient_target_ratio": target_ratio if salient_param is None else None,
@@ -69,12 +69,9 @@ def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: s
                                     "size": lm.model.config.intermediate_size,
                                     "note": "not yet an op of the trace: the engine does not charge it"}
                                    if plan.rotate else None)}
-    try:
+    with prepared:
         return export_trace(lm, ids[:tokens], prepared, out, layers=layers, text_source=source, weights=weights,
                             extra=extra, overwrite=overwrite, progress=progress)
-    finally:
-        for h in prepared.hooks:
-            h.remove()
 
 
 def _plan(recipe: str):
@@ -84,21 +81,18 @@ def _plan(recipe: str):
         raise UsageError(str(e)) from None
 
 
-def _needs_calibration(plan) -> bool:
-    return plan.weights == "gptq" or plan.smooth_alpha is not None or plan.act_clip_search
-
-
 def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int, recipes=RECIPES, salient_rule="mad",
              salient_param: float | None = None, target_ratio: float = 0.025, calib_text: str | None = None,
-             progress=None) -> list[PplResult]:
-    """Perplexity and activation statistics of each recipe on the same windows."""
+             progress=None, on_result=None) -> list[PplResult]:
+    """Perplexity and activation statistics of each recipe on the same windows; ``on_result(r)``
+    is called as each recipe finishes."""
     plans = [_plan(r) for r in recipes]
     lm = load_model(model)
     ids, _ = read_tokens(lm, text)
     calib_ids = read_tokens(lm, calib_text)[0] if calib_text else None
     # the calibration tail is held out for every recipe (when the text is long enough), so that
     # every recipe, float included, is scored on the same windows whichever recipes are asked for
-    needed = any(map(_needs_calibration, plans))
+    needed = any(p.needs_calibration for p in plans)
     if needed or calib_ids is not None or len(ids) >= 2 * CALIB_WINDOWS * CALIB_TOKENS:
         calib, eval_ids, _ = calibration(ids, calib_ids)
     else:
@@ -106,11 +100,9 @@ def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int
     wins = windows(eval_ids, window, n_windows)
     out = []
     for r in recipes:
-        p = prepare(lm.model, r, calib, salient_rule=salient_rule, salient_param=salient_param,
-                    salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS])
-        try:
-            out.append(perplexity(p.model, wins, p.spec, progress, weights_quantized=p.model is not lm.model))
-        finally:
-            for h in p.hooks:
-                h.remove()
+        with prepare(lm.model, r, calib, salient_rule=salient_rule, salient_param=salient_param,
+                     salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS]) as p:
+            out.append(perplexity(p.model, wins, p.spec, progress, weights_quantized=p.weights_quantized))
+        if on_result:
+            on_result(out[-1])
     return out

@@ -13,7 +13,6 @@ encoding: one left shift of a column's partial sum between bit planes),
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from neurosim.config.hw import AccArraySpec
@@ -68,8 +67,7 @@ class IfArray:
         out = register(s.rows * s.cols * s.weight_bits) + \
             register(s.cols * s.membrane_bits * (sets + s.membrane_tokens)) + register(s.rows * s.lane_skew * fifo_code_bits)
         if self.adder_tree:
-            tree_bits = s.weight_bits + max(1, math.ceil(math.log2(s.rows)))
-            column = adder(tree_bits).times(s.rows - 1) + adder(s.membrane_bits)
+            column = adder(s.tree_add_bits).times(s.rows - 1) + adder(s.membrane_bits)
             return out + column.times(s.cols * sets)
         return out + adder(s.membrane_bits).times(s.rows * s.cols)
 

@@ -9,12 +9,15 @@ name within its decoder block, e.g. ``q_proj``) and in the three energy views.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
-from neurosim.energy.categories import CATEGORIES, VIEWS, category, group, views
+from neurosim.energy.categories import CATEGORIES, VIEWS, group, group_category, views
 from neurosim.errors import NeurosimError
-from neurosim.report.style import CATEGORY_COLOURS, energy_unit, fmt_energy
+from neurosim.fsutil import atomic_write_text
+from neurosim.report.style import CATEGORY_COLOURS, energy_unit, fmt_energy, save_figure
 from neurosim.results import Results
 
 
@@ -67,8 +70,7 @@ def _grouped(by_action: dict[str, float]) -> dict[str, float]:
 
 
 def _order(name: str) -> tuple[int, str]:
-    c = name if name in CATEGORIES else "sram"
-    return CATEGORIES.index(c), name
+    return CATEGORIES.index(group_category(name)), name
 
 
 def layer_type(name: str) -> str:
@@ -195,7 +197,7 @@ def plot_waterfall(c: Comparison, ax=None):
     ax.bar(0, level / f, color="#444444")
     for i, s in enumerate(steps, 1):
         bottom = min(level, level + s.delta)
-        ax.bar(i, abs(s.delta) / f, bottom=bottom / f, color=CATEGORY_COLOURS[category_of_group(s.name)],
+        ax.bar(i, abs(s.delta) / f, bottom=bottom / f, color=CATEGORY_COLOURS[group_category(s.name)],
                edgecolor="black", linewidth=0.5, hatch="//" if s.delta > 0 else None)
         ax.annotate(("+" if s.delta > 0 else "-") + f"{abs(s.delta) / f:.3g}", (i, (bottom + abs(s.delta)) / f),
                     ha="center", va="bottom", fontsize=7)
@@ -209,28 +211,18 @@ def plot_waterfall(c: Comparison, ax=None):
     ax.set_title(f"energy A -> B: {c.energy_ratio:.2f}x (hatched: B spends more)")
     from matplotlib.patches import Patch
 
-    used = dict.fromkeys(category_of_group(s.name) for s in steps)
+    used = dict.fromkeys(group_category(s.name) for s in steps)
     ax.legend(handles=[Patch(color=CATEGORY_COLOURS[k], label=k) for k in used], fontsize=7, loc="upper left",
               bbox_to_anchor=(1.01, 1))
     return ax
 
 
-def category_of_group(name: str) -> str:
-    """The category of a waterfall group (an SRAM's name is an ``sram`` group)."""
-    return name if name in CATEGORIES else category(f"{name}.read")
-
-
 def write_comparison(c: Comparison, out_dir) -> list:
     """compare.json, compare.txt and the waterfall (PNG and SVG) into ``out_dir``."""
-    import json
-
     import matplotlib.pyplot as plt
 
-    from neurosim.fsutil import atomic_write_text
-    from neurosim.report.style import save_figure
-
-    written = [atomic_write_text(f"{out_dir}/compare.json", json.dumps(compare_dict(c), indent=1, allow_nan=False)),
-               atomic_write_text(f"{out_dir}/compare.txt", compare_text(c) + "\n")]
+    written = [atomic_write_text(Path(out_dir) / "compare.json", json.dumps(compare_dict(c), indent=1, allow_nan=False)),
+               atomic_write_text(Path(out_dir) / "compare.txt", compare_text(c) + "\n")]
     ax = plot_waterfall(c)
     written += save_figure(ax.figure, out_dir, "waterfall")
     plt.close(ax.figure)

@@ -10,20 +10,17 @@ a different key on each design (the first one a design has is used), e.g.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from neurosim.config.hw import DESIGNS
 from neurosim.config.loader import load_hw_config
-from neurosim.config.schema import iter_keys, to_plain
+from neurosim.config.schema import iter_keys
 from neurosim.errors import ConfigError, UsageError
 from neurosim.fsutil import prepare_output_dir
-from neurosim.sweep.grid import parse_axis
-from neurosim.sweep.runner import STATUS_OK, execute
-from neurosim.sweep.store import Store, point_key
+from neurosim.sweep.grid import parse_axis, validate_points
+from neurosim.sweep.runner import STATUS_OK, execute, tasks_for
+from neurosim.sweep.store import Store
 from neurosim.trace.reader import validate_trace
 
 #: The default parameter set: the modelling choices that move the ACC-vs-MAC answer most.
@@ -53,12 +50,9 @@ def _keys(design: str) -> set[str]:
     return {path for path, _, _ in iter_keys(DESIGNS[design])}
 
 
-def _task(path: Path, overrides: list, trace: str, manifest_sha: str) -> tuple[dict, str]:
-    spec = load_hw_config(path, overrides)
-    cfg = yaml.safe_dump(to_plain(spec), sort_keys=False)
-    key = point_key(cfg, manifest_sha, str(Path(trace).resolve()))
-    return {"key": key, "overrides": [list(o) for o in overrides], "config_yaml": cfg, "trace": trace,
-            "per_layer": False, "role": "sensitivity"}, key
+def _task(path: Path, override: tuple[str, object] | None, trace: str) -> dict:
+    """The sweep task of one config with at most one override."""
+    return tasks_for(validate_points(path, [(override,) if override else ()]), [trace], False, "sensitivity")[0]
 
 
 def settings(configs: tuple[Path, Path], params: list[str]) -> list[Setting]:
@@ -102,15 +96,12 @@ def sensitivity(configs: tuple[str | Path, str | Path], trace: str | Path, out_d
     trace = str(Path(trace))
     validate_trace(trace)
     prepare_output_dir(out_dir)
-    sha = hashlib.sha256((Path(trace) / "manifest.json").read_bytes()).hexdigest()
     tasks, plan = [], []
-    base = [_task(p, [], trace, sha) for p in (a_path, b_path)]
-    tasks += [t for t, _ in base]
-    plan.append(("(baseline)", "", base[0][1], base[1][1], ()))
-    for s in setts:
-        pair = [_task(p, [o] if o else [], trace, sha) for p, o in zip((a_path, b_path), s.overrides, strict=True)]
-        tasks += [t for t, _ in pair]
-        plan.append((s.param, s.value, pair[0][1], pair[1][1], s.notes))
+    for param, value, overrides, notes in [("(baseline)", "", (None, None), ()),
+                                           *((s.param, s.value, s.overrides, s.notes) for s in setts)]:
+        pair = [_task(p, o, trace) for p, o in zip((a_path, b_path), overrides, strict=True)]
+        tasks += pair
+        plan.append((param, value, pair[0]["key"], pair[1]["key"], notes))
     store = Store(out_dir)
     records = execute(tasks, store, jobs=jobs, dask_local=dask_local, scheduler=scheduler, progress=progress)
     rows = []

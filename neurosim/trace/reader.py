@@ -85,6 +85,9 @@ class Trace:
     def __init__(self, path: Path, manifest: Manifest):
         self.path, self.manifest = path, manifest
         self._offsets: dict[str, int] = {}
+        #: Values derived from the (immutable) tensors, kept while the trace is open, so that
+        #: several simulations of one trace compute them once.
+        self.derived: dict[tuple, object] = {}
 
     @property
     def ops(self) -> tuple[Op, ...]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.trace.manifest import Recipe
+from neurosim.trace.quantize import quantize_activations
 from neurosim.trace.reader import Trace
 
 _CHUNK_BYTES = 1 << 22  # codes are read in ~4 MiB slices, whatever the row width
@@ -78,10 +79,15 @@ def output_salient_ratio(trace: Trace, op) -> float | None:
     ``y = (codes @ weights) x s_in x s_w`` of up to :data:`OUTPUT_SAMPLE_TOKENS` evenly spaced
     tokens, quantized per token by the recipe's rule (what a threshold unit with a salient
     detector fires and writes back). ``None`` when the op has no weight codes."""
-    from neurosim.trace.quantize import quantize_activations
-
     if op.weight_codes is None:
         return None
+    key = ("output_salient_ratio", op.name)
+    if key not in trace.derived:
+        trace.derived[key] = _output_salient_ratio(trace, op)
+    return trace.derived[key]
+
+
+def _output_salient_ratio(trace: Trace, op) -> float:
     r = trace.manifest.recipe
     if r.salient_bits <= r.act_bits or r.salient_rule == "none":
         return 0.0

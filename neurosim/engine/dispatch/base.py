@@ -1,5 +1,5 @@
 """What every IF dispatch scheme provides: a walk of a tile's code block (its timing kernel) and
-the count of its own weight traffic."""
+the count of its own traffic (how weights reach the lanes, FIFO writes)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ class DispatchScheme:
             model.chip.side is not None)
         return Walk(per_v, tot)
 
-    def count_weights(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
-        """Count the tile's weight traffic; returns (stalls, weight register bits loaded)."""
+    def count_traffic(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
+        """Count the scheme's own traffic on one tile (weights into the lanes, FIFO writes);
+        returns (stalls, weight register bits loaded)."""
         raise NotImplementedError

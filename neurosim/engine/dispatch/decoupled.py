@@ -21,7 +21,6 @@ class Decoupled(TimeStepped):
             plan.mem_cyc, first_k, last_k, model.chip.side is not None)
         return Walk(per_v, totals, int(writes))
 
-    def count_weights(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
-        Mb = plan.tokens
-        model.chip.array.fifo_bits += plan.n_sub * Mb * Kb * model.chip.spec.spike_memory.salient.code_bits
-        return super().count_weights(model, plan, walk, Kb, Nb)
+    def count_traffic(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
+        model.chip.array.fifo_bits += plan.n_sub * plan.tokens * Kb * model.chip.spec.spike_memory.salient.code_bits
+        return super().count_traffic(model, plan, walk, Kb, Nb)

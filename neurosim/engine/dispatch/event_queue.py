@@ -14,7 +14,7 @@ class EventQueue(DispatchScheme):
     event_queue = True
     loads_weight_tiles = False
 
-    def count_weights(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
+    def count_traffic(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
         spec, wsram = model.chip.spec, model.chip.srams["weight_sram"]
         rows = int(walk.totals[NONZERO]) if spec.array.weight_reads == "per_code" else int(walk.totals[SPIKES])
         for v in range(2):

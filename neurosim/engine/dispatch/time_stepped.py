@@ -10,5 +10,5 @@ from neurosim.engine.dispatch.base import DispatchScheme, Walk
 class TimeStepped(DispatchScheme):
     """Lockstep lanes, weight-stationary PE registers."""
 
-    def count_weights(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
+    def count_traffic(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
         return {"weight_tile_load": plan.load_cyc}, plan.groups * Kb * Nb * model.chip.spec.array.weight_bits
