@@ -20,6 +20,7 @@ from neurosim.config.loader import spec_from_mapping
 from neurosim.config.schema import to_plain
 from neurosim.config.yaml_strict import load_yaml_mapping
 from neurosim.errors import NeurosimError, SourceError, UsageError
+from neurosim.trace.manifest import MAX_SALIENT_SHIFT, Recipe
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
 
@@ -92,9 +93,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
         groups = [(f"{g.name}.in", [g]) for g in gemms]
         name = Path(args.topology).stem if args.topology else "gemm-list"
     act = synth.ActivationModel(salient_ratio=args.salient_ratio)
+    recipe = Recipe(salient_rule="ratio", salient_param=act.salient_ratio, salient_shift_max=args.salient_shift_max)
     with _progress(len(groups), "synth") as tick:
         out = synth.write_synthetic(args.out, groups, model_name=name, seed=args.seed, weights=args.weights,
-                                    act_model=act, overwrite=args.force, progress=tick)
+                                    act_model=act, recipe=recipe, overwrite=args.force, progress=tick)
     print(f"wrote {out}")
     return EXIT_OK
 
@@ -361,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--gemm", action="append", default=[], metavar="M,K,N", help="a plain GEMM (repeatable)")
     y.add_argument("--seed", type=_seed, default=0)
     y.add_argument("--salient-ratio", type=_fraction, default=0.025, help="target salient fraction per token, [0, 1)")
+    y.add_argument("--salient-shift-max", type=_shift, default=0, metavar="S",
+                   help="put each salient code on a power-of-two multiple of the normal step, up to 2^S "
+                        "(0: the normal step)")
     y.add_argument("--weights", action="store_true", help="also store weight codes (needed for --check)")
     y.add_argument("--out", required=True, help="output trace directory")
     y.add_argument("--force", action="store_true", help="replace an existing output directory")
@@ -399,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--tokens", type=_positive_int, required=True, help="tokens M to capture")
     e.add_argument("--layers", type=_positive_int, help="first L decoder layers (default: all)")
     e.add_argument("--recipe", type=_recipe, default="spikequant",
-                   help="BASE[+MOD...]: base w4a8|w4a4|spikequant, modifiers gptq|wclip|rot|smooth[ALPHA]|aclip "
+                   help="BASE[+MOD...]: base w4a8|w4a4|spikequant, modifiers gptq|wclip|rot|smooth[ALPHA]|aclip|pow2 "
                    "(e.g. spikequant+rot+gptq)")
     e.add_argument("--no-weights", action="store_true", help="do not store weight codes")
     e.add_argument("--eval-ppl", action="store_true", help="also report perplexity per recipe")
@@ -464,6 +469,7 @@ def _int_in(lo: int, hi: int, what: str):
 
 _positive_int = _int_in(1, 1 << 40, "a positive integer up to 2^40")
 _seed = _int_in(0, (1 << 63) - 1, "a seed from 0 to 2^63-1")
+_shift = _int_in(0, MAX_SALIENT_SHIFT, f"a shift from 0 to {MAX_SALIENT_SHIFT}")
 
 
 def _windows(text: str) -> int | None:

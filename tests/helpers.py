@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_trace(out: Path, codes: np.ndarray, N: int, *, weights: np.ndarray | None = None,
-               recipe: Recipe = Recipe(), seed: int = 0) -> Path:
-    """A one-op trace of the given codes (and weights, random if None is not wanted: pass N)."""
+               recipe: Recipe = Recipe(), seed: int = 0, shifts: np.ndarray | None = None) -> Path:
+    """A one-op trace of the given codes (and weights, random if None is not wanted: pass N;
+    ``shifts``: the per-entry power-of-two steps of a recipe with ``salient_shift_max > 0``)."""
     rng = np.random.default_rng(seed)
     M, K = codes.shape
     with TraceWriter(out, Producer("test", M), recipe, overwrite=True) as w:
@@ -25,7 +26,9 @@ def make_trace(out: Path, codes: np.ndarray, N: int, *, weights: np.ndarray | No
         if weights is not None:
             wc = w.add_tensor("w", weights.astype(np.int8))
             ws = w.add_tensor("ws", rng.uniform(0.5, 2.0, N).astype(np.float32))
-        w.add_op("op", "linear", a, s, weight_bits=recipe.weight_bits, weight_codes=wc, weight_scale=ws, N=N)
+        sh = None if shifts is None else w.add_tensor("sh", shifts.astype(np.int8))
+        w.add_op("op", "linear", a, s, weight_bits=recipe.weight_bits, weight_codes=wc, weight_scale=ws, N=N,
+                 act_shift=sh)
     return out
 
 

@@ -1,5 +1,7 @@
 """Engine: analytic oracles, SCALE-Sim agreement, conservation, properties, energy coverage."""
 
+import math
+
 import numpy as np
 import pytest
 from helpers import BIG_MAC_SRAMS, BIG_SRAMS, make_trace, spec
@@ -691,3 +693,71 @@ def test_spatial_utilization_hand_counted(tmp_path):
     spikes = int(np.abs(codes.astype(np.int64)).sum())
     assert acc.spatial_utilization == pytest.approx(spikes * 8 / (64 * acc.cycles))
     assert 0 < acc.spatial_utilization <= acc.utilization <= 1
+
+
+# --- power-of-two salient step (trace v3 act_shift) ---------------------------------------------
+
+POW2 = Recipe(salient_shift_max=6)
+
+
+def _pow2_codes(rng, M, K):
+    """Codes with salient entries (|q| > 7), about half of them on a shifted step."""
+    codes = rng.integers(-7, 8, (M, K)).astype(np.int8)
+    sal = rng.random((M, K)) < 0.1
+    codes[sal] = (rng.integers(64, 128, sal.sum()) * rng.choice([-1, 1], sal.sum())).astype(np.int8)
+    shifts = np.where(sal & (rng.random((M, K)) < 0.5), rng.integers(1, 7, (M, K)), 0).astype(np.int8)
+    return codes, shifts
+
+
+@pytest.mark.parametrize("name,overrides", VARIANTS + [("tiny_mac", {"array.salient": "outlier_path"}),
+                                                        ("tiny_acc_if", {"array.salient_lanes": 2})])
+def test_pow2_salient_step_round_trips_exact(tmp_path, name, overrides):
+    """trace -> engine -> --check: the arrays sum code x 2^shift x weight exactly (auto widths)."""
+    rng = np.random.default_rng(11)
+    codes, shifts = _pow2_codes(rng, 9, 40)
+    weights = rng.integers(-7, 8, (40, 11)).astype(np.int8)
+    key = "array.membrane_bits" if name == "tiny_acc_if" else "array.acc_bits"
+    s = spec(name, **overrides, **{key: "auto"})
+    r = simulate(make_trace(tmp_path / "t", codes, 11, weights=weights, recipe=POW2, shifts=shifts), s, check=True)
+    layer = _one_layer(r)
+    assert layer.check["accumulation_mismatches"] == 0 and layer.check["membrane_overflows"] == 0
+    assert layer.accumulator_bits == math.ceil(math.log2(40 * (127 << 6) * 7 + 1)) + 1
+
+
+def test_pow2_shifts_are_summed_not_ignored(tmp_path):
+    """The same codes without their shifts give other sums: the check sees the shifts."""
+    rng = np.random.default_rng(3)
+    codes, shifts = _pow2_codes(rng, 4, 16)
+    weights = np.ones((16, 8), np.int8)
+    trace = make_trace(tmp_path / "t", codes, 8, weights=weights, recipe=POW2, shifts=shifts)
+    from neurosim.trace import open_trace
+    t = open_trace(trace).op_tensors(open_trace(trace).ops[0])
+    np.testing.assert_array_equal(t.act_values().sum(axis=1),
+                                  (codes.astype(np.int64) * (1 << shifts.astype(np.int64))).sum(axis=1))
+    assert not np.array_equal(t.act_values(), codes)
+
+
+@pytest.mark.parametrize("name,overrides,data_bits", [("tiny_acc_if", {}, 4),
+                                                      ("tiny_mac", {"array.salient": "outlier_path"}, 12),
+                                                      ("tiny_mac", {}, 12)])
+def test_pow2_shifter_and_entry_bits_hand_counted(tmp_path, name, overrides, data_bits):
+    """Three salient entries x N = 8 outputs, each through a shifter of the shift field's 3 stages
+    (shift_max 6); each side entry carries its 3-bit shift; dense MAC codes keep a sparse list of
+    (index 4 bits + shift 3 bits) per salient entry."""
+    codes = np.ones((8, 16), np.int8)
+    codes[2, 5], codes[3, 5], codes[3, 9] = 100, -70, 90
+    shifts = np.zeros((8, 16), np.int8)
+    shifts[2, 5], shifts[3, 9] = 6, 1
+    w = np.random.default_rng(0).integers(-7, 8, (16, 8))
+    key = "array.membrane_bits" if name == "tiny_acc_if" else "array.acc_bits"
+    srams = BIG_SRAMS if name == "tiny_acc_if" else BIG_MAC_SRAMS
+    s = spec(name, **srams, **overrides, **{key: "auto"})
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=w, recipe=POW2, shifts=shifts), s,
+                                check=True))
+    assert layer.check["accumulation_mismatches"] == 0
+    assert layer.counters["salient_shifter.bit_stages"] == 3 * 8 * data_bits * 3
+    plain = _one_layer(simulate(make_trace(tmp_path / "u", codes, 8, weights=w), s))
+    assert plain.counters["salient_shifter.bit_stages"] == 0
+    side = {"tiny_acc_if": "spike_salient", "tiny_mac": "salient_sram" if overrides else "act_sram"}[name]
+    extra = layer.memory[side]["write_bits"] - plain.memory[side]["write_bits"]
+    assert extra == 3 * (3 if overrides or name == "tiny_acc_if" else 3 + 4)

@@ -13,7 +13,7 @@ from neurosim.api import simulate
 from neurosim.export.recipes import make_recipe, quantize_act_t
 from neurosim.trace import validate_trace
 from neurosim.trace.manifest import Recipe
-from neurosim.trace.quantize import quantize_activations
+from neurosim.trace.quantize import quantize_activations, quantize_shifted
 from neurosim.trace.stats import trace_stats
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,16 +37,24 @@ def ids(lm):
     return lm.encode(TEXT.read_text())
 
 
+@pytest.mark.parametrize("shift_max", [0, 3, 15])
 @pytest.mark.parametrize("clip", [1.0, 0.8])
 @pytest.mark.parametrize("rule,param", [("mad", 3.0), ("ratio", 0.03), ("none", 0.0)])
-def test_torch_recipe_equals_trace_quantizer(rule, param, clip):
+def test_torch_recipe_equals_trace_quantizer(rule, param, clip, shift_max):
     x = np.random.default_rng(0).standard_t(3, (16, 96)).astype(np.float32)
-    r = Recipe(4, 4, 8 if rule != "none" else 4, rule, param, act_clip=clip)
-    codes_np, scale_np = quantize_activations(x, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param,
-                                              r.act_clip)
-    codes_t, scale_t = quantize_act_t(torch.from_numpy(x), r)
+    x[:, 5] *= 3000.0  # massive activations: salient values far beyond 127 normal steps
+    r = Recipe(4, 4, 8 if rule != "none" else 4, rule, param, act_clip=clip, salient_shift_max=shift_max)
+    codes_np, scale_np, shift_np = quantize_shifted(x, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param,
+                                                    r.act_clip, r.salient_shift_max)
+    codes_t, scale_t, shift_t = quantize_act_t(torch.from_numpy(x), r)
     np.testing.assert_array_equal(codes_t.numpy().astype(np.int8), codes_np)
+    np.testing.assert_array_equal(shift_t.numpy().astype(np.int8), shift_np)
     np.testing.assert_allclose(scale_t.numpy()[:, 0], scale_np, rtol=1e-6)
+    if shift_max == 0:
+        np.testing.assert_array_equal(codes_np, quantize_activations(x, r.act_bits, r.salient_bits, r.salient_rule,
+                                                                     r.salient_param, r.act_clip)[0])
+    elif rule != "none":
+        assert shift_np.max() > 0 and (np.abs(codes_np[shift_np > 0]) > r.normal_max).all()
 
 
 @needs_model
@@ -154,10 +162,39 @@ def test_prepared_recipe_trace_equals_the_model(lm, ids, tmp_path):
         w = {n: m for n, m, _, _ in records}[op.name].weight.detach().numpy().T
         np.testing.assert_array_equal(t.weight_codes * t.weight_scale[None, :], w.astype(np.float32))
         x = next(x for n, _, x, _ in records if n == op.name)
-        codes_t, _ = quantize_act_t(torch.from_numpy(x), r)
+        codes_t, _, _ = quantize_act_t(torch.from_numpy(x), r)
         np.testing.assert_array_equal(np.asarray(t.act_codes), codes_t.numpy().astype(np.int8))
     res = simulate(trace, ROOT / "hw_configs/acc_if_64x64.yaml", check=True, verify=False)
     assert all(layer.check["accumulation_mismatches"] == 0 for layer in res.layers)
+
+
+@needs_model
+def test_export_pow2_salient_step_round_trips(lm, ids, tmp_path):
+    """spikequant+pow2 on the real model: the massive activations get shifts (no clipping), the
+    trace's codes and shifts equal the torch recipe's, and both arrays sum them exactly."""
+    from neurosim.export.capture import capture_inputs, export_trace
+    from neurosim.export.prepare import prepare
+
+    with prepare(lm.model, "spikequant+pow2", [], salient_param=None, salient_calib=ids[:256], layers=1) as p:
+        r = p.spec.recipe
+        out = export_trace(lm, ids[:32], p, tmp_path / "t", layers=1, text_source=str(TEXT))
+        records = capture_inputs(p, ids[:32], 1)
+    assert 1 <= r.salient_shift_max <= 15
+    trace = validate_trace(out)
+    assert trace.manifest.recipe == r
+    shifted = 0
+    for op in trace.ops:
+        t = trace.op_tensors(op)
+        x = next(x for n, _, x, _ in records if n == op.name)
+        codes_t, _, shift_t = quantize_act_t(torch.from_numpy(x), r)
+        np.testing.assert_array_equal(np.asarray(t.act_codes), codes_t.numpy().astype(np.int8))
+        np.testing.assert_array_equal(np.asarray(t.act_shift), shift_t.numpy().astype(np.int8))
+        shifted += int((np.asarray(t.act_shift) > 0).sum())
+    assert shifted > 0
+    for cfg in ("acc_if_64x64", "mac_64x64_os", "mac_64x64_os_outlier"):
+        res = simulate(trace, ROOT / "hw_configs" / f"{cfg}.yaml", check=True, verify=False)
+        assert all(layer.check["accumulation_mismatches"] == 0 for layer in res.layers)
+        assert res.energy_by_action_pj["salient_shifter.bit_stages"] > 0
 
 
 def _cli(*args):

@@ -292,3 +292,61 @@ def test_scalesim_topology_bad_row(tmp_path):
     p.write_text("Layer,M,N,K,\nfc1,16,x,64,\n")
     with pytest.raises(TraceFormatError, match="line 2"):
         read_topology(p)
+
+
+# --- format v3: power-of-two salient step ----------------------------------------------------------
+
+def _write_shifted(out, codes, shifts, shift_max=4):
+    with TraceWriter(out, Producer("test", codes.shape[0]), Recipe(salient_shift_max=shift_max), overwrite=True) as w:
+        a = w.add_tensor("a", codes)
+        s = w.add_tensor("s", np.ones(codes.shape[0], np.float32))
+        sh = w.add_tensor("sh", shifts)
+        w.add_op("op0", "linear", a, s, weight_bits=4, N=8, act_shift=sh)
+    return out
+
+
+def test_shifted_trace_round_trips(tmp_path):
+    codes = np.array([[1, 100, -7], [-90, 3, 0]], np.int8)
+    shifts = np.array([[0, 4, 0], [2, 0, 0]], np.int8)
+    t = validate_trace(_write_shifted(tmp_path / "t", codes, shifts))
+    assert t.manifest.version == 3 and t.manifest.recipe.shift_bits == 3
+    np.testing.assert_array_equal(t.op_tensors(t.ops[0]).act_values(), [[1, 1600, -7], [-360, 3, 0]])
+
+
+@pytest.mark.parametrize("shifts,message", [
+    ([[1, 0, 0], [0, 0, 0]], "is on a normal code 1"),  # a shift on a normal code
+    ([[0, 5, 0], [0, 0, 0]], "outside the declared range 0..4"),
+    ([[0, -1, 0], [0, 0, 0]], "outside the declared range 0..4"),
+])
+def test_corruption_bad_shift(tmp_path, shifts, message):
+    codes = np.array([[1, 100, -7], [-90, 3, 0]], np.int8)
+    with pytest.raises(TraceFormatError, match="act_shift|sh") as e:
+        validate_trace(_write_shifted(tmp_path / "t", codes, np.array(shifts, np.int8)))
+    assert message in str(e.value)
+
+
+def test_corruption_shift_tensor_presence_follows_the_recipe(tmp_path):
+    out = _write_shifted(tmp_path / "t", np.array([[100]], np.int8), np.array([[1]], np.int8))
+    m = json.loads((out / "manifest.json").read_text())
+    m["recipe"]["salient_shift_max"] = 0
+    (out / "manifest.json").write_text(json.dumps(m))
+    _expect(out, "ops[0].act_shift", "salient_shift_max is 0", "manifest.json")
+    m["recipe"]["salient_shift_max"] = 3
+    m["ops"][0]["act_shift"] = None
+    (out / "manifest.json").write_text(json.dumps(m))
+    _expect(out, "ops[0].act_shift", "required when", "manifest.json")
+    m["recipe"]["salient_shift_max"] = 16
+    (out / "manifest.json").write_text(json.dumps(m))
+    _expect(out, "recipe.salient_shift_max", "between 0 and 15", "manifest.json")
+
+
+def test_version_2_trace_still_loads(tmp_path):
+    out = _write(tmp_path / "t", 2, 3, 4, np.ones((2, 3), np.int8))
+    m = json.loads((out / "manifest.json").read_text())
+    m["version"] = 2
+    del m["recipe"]["salient_shift_max"]
+    for op in m["ops"]:
+        del op["act_shift"]
+    (out / "manifest.json").write_text(json.dumps(m))
+    t = validate_trace(out)
+    assert t.manifest.recipe.salient_shift_max == 0 and t.op_tensors(t.ops[0]).act_shift is None

@@ -31,6 +31,7 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
         "dram.read_bits": sc.dram_pj_per_bit(table, spec.dram.type),
         "dram.write_bits": sc.dram_pj_per_bit(table, spec.dram.type),
         "interconnect.bits": _interconnect(table, spec.interconnect),
+        "salient_shifter.bit_stages": sc.shift_bit_stage_pj(table),
     }
     for name, s in sram_specs(spec).items():
         out.update(_sram(table, name, s))

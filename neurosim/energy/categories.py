@@ -27,6 +27,7 @@ VIEWS = ("full", "on_chip", "compute_only")
 ARITHMETIC = frozenset({
     "array.accumulate", "array.tree_add", "salient_lanes.accumulate", "salient_lanes.merge_add",
     "mac_array.mac", "mac_array.mac_extra_pass", "mac_array.digit_add", "outlier_unit.mac", "outlier_unit.merge_add",
+    "salient_shifter.bit_stages",
 })
 CONTROL_UNITS = frozenset({"threshold", "dequant", "requant"})
 

@@ -5,7 +5,9 @@
 - integer multiply: ``E(a, b) = E8x8 * (a*b/64)^q`` with ``q = log(E32x32/E8x8)/log 16``
   (near the product of operand widths);
 - SRAM access: ``E(S, W) = E0 * (S/8 KiB)^alpha * (W/64)^beta`` (CACTI-7 fit);
-- DRAM: ``bits * pJ/bit`` by type; wires: ``bits * mm * pJ/bit/mm * activity``.
+- DRAM: ``bits * pJ/bit`` by type; wires: ``bits * mm * pJ/bit/mm * activity``;
+- log shifter: per bit and stage, a 32-bit 5-stage shifter's energy / 160, where the shifter costs
+  :data:`SHIFTER_PER_ADD32` 32-bit adds (Aladdin, TSMC 40 nm: 0.41 pJ vs 0.21 pJ; energy.md 2.1).
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ def int_add_pj(table: EnergyTable, bits: int) -> float:
     """Energy of one ``bits``-wide integer add (also used for compares and accumulates)."""
     e8, e32 = table["int_add_8b"], table["int_add_32b"]
     return e8 * (bits / 8) ** (math.log(e32 / e8) / math.log(4))
+
+
+#: Aladdin's 32-bit shifter over its 32-bit adder, both at 1 ns (energy.md 2.1): 0.41 / 0.21 pJ.
+SHIFTER_PER_ADD32 = 0.41 / 0.21
+
+
+def shift_bit_stage_pj(table: EnergyTable) -> float:
+    """Energy of one 2:1 multiplexer bit of a log shifter (one data bit through one stage)."""
+    return SHIFTER_PER_ADD32 * table["int_add_32b"] / (32 * 5)
 
 
 def int_mul_pj(table: EnergyTable, a_bits: int, b_bits: int) -> float:

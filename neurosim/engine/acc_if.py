@@ -25,6 +25,7 @@ from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
 from neurosim.hw.if_array import IfArray
 from neurosim.hw.salient_lanes import SalientLanes
+from neurosim.hw.salient_shifter import SalientShifter
 from neurosim.hw.sram import Sram
 from neurosim.hw.threshold_unit import ThresholdUnit
 from neurosim.kernels.acc_tile import (
@@ -53,6 +54,7 @@ class AccIfChip:
         self.spec = spec
         self.array = IfArray(spec.array)
         self.threshold = ThresholdUnit(spec.threshold)
+        self.shifter = SalientShifter()
         self.side = SalientLanes(spec.array.salient_lanes, spec.array.membrane_bits) \
             if spec.array.salient_lanes else None
         sm = spec.spike_memory
@@ -83,7 +85,8 @@ class AccIfChip:
         return (a.rows + a.salient_lanes) * a.cols
 
     def counters(self) -> dict[str, int]:
-        out = {**self.array.counters(), **self.threshold.counters(), **(self.side.counters() if self.side else {})}
+        out = {**self.array.counters(), **self.threshold.counters(), **self.shifter.counters(),
+               **(self.side.counters() if self.side else {})}
         for s in self.srams.values():
             out.update(s.counters())
         return out
@@ -115,7 +118,7 @@ class AccIfOpModel(OpModel):
         self.chip, self.op, self.recipe, self.codes = chip, op, recipe, codes
         self.R, self.C = spec.array.rows, spec.array.cols
         sm = spec.spike_memory
-        self.entry_bits = sm.salient.code_bits + sm.salient.index_bits
+        self.entry_bits = sm.salient.code_bits + sm.salient.index_bits + recipe.shift_bits
         self.output_salient_ratio = output_salient_ratio
         problems = []
         if sm.dense.code_bits < recipe.act_bits:
@@ -284,4 +287,7 @@ class AccIfOpModel(OpModel):
 
     def op_end(self) -> None:
         self.chip.threshold.count_layer(self.op.N)
+        if self.recipe.shift_bits:  # each salient entry's weight, shifted once per output column
+            entries = int(salient_per_token(np.ascontiguousarray(self.codes), self.recipe.normal_max).sum())
+            self.chip.shifter.count(entries, self.op.N, self.chip.spec.array.weight_bits, self.recipe.shift_bits)
 

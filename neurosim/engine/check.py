@@ -22,14 +22,16 @@ def check_op(trace: Trace, op: Op, spec: HwSpec) -> dict:
     outputs}`` for one op with weight codes."""
     t = trace.op_tensors(op)
     codes = np.ascontiguousarray(t.act_codes)
+    shifts = np.zeros(codes.shape, dtype=np.int8) if t.act_shift is None else np.ascontiguousarray(t.act_shift)
     weights = np.ascontiguousarray(t.weight_codes)
-    reference = exact_matmul(codes, weights)
+    reference = exact_matmul(t.act_values(), weights)
     overflows = 0
     if isinstance(spec, AccIfSpec):
-        acc, overflows = _if_membranes(codes, weights, reference, spec)
+        acc, overflows = _if_membranes(codes, shifts, weights, reference, spec)
     else:
         acc = mac_digit_gemm(codes, weights, spec.array.act_bits, outlier_max=(
-            trace.manifest.recipe.normal_max if spec.array.salient == "outlier_path" else None))
+            trace.manifest.recipe.normal_max if spec.array.salient == "outlier_path" else None),
+            shifts=None if t.act_shift is None else shifts)
     out = {"accumulation_mismatches": int((acc != reference).sum()), "membrane_overflows": int(overflows),
            "outputs": int(reference.size)}
     if isinstance(spec, AccIfSpec):
@@ -43,18 +45,20 @@ def check_op(trace: Trace, op: Op, spec: HwSpec) -> dict:
 REPLAY_TOKENS = 16
 
 
-def _if_membranes(codes: np.ndarray, weights: np.ndarray, reference: np.ndarray, spec: AccIfSpec):
+def _if_membranes(codes: np.ndarray, shifts: np.ndarray, weights: np.ndarray, reference: np.ndarray, spec: AccIfSpec):
     """(membranes [M, N], overflow events): replayed on sampled tokens when the membrane width
     provably holds every partial sum (the rest equal the GEMM), on every token otherwise."""
     bitplane = spec.array.encoding == "bitplane"
     mb = spec.array.membrane_bits
-    bound = codes.shape[1] * int(np.abs(codes).max(initial=0)) * int(np.abs(weights).max(initial=0))
+    value_max = int((np.abs(codes.astype(np.int64)) << shifts.astype(np.int64)).max(initial=0))
+    bound = codes.shape[1] * value_max * int(np.abs(weights).max(initial=0))
     if bitplane:
         bound *= 2  # doubling between planes can exceed the final sum by one bit
     if codes.shape[0] <= REPLAY_TOKENS or bound >= 1 << (mb - 1):
-        return if_accumulate(codes, weights, bitplane, mb)
+        return if_accumulate(codes, shifts, weights, bitplane, mb)
     rows = np.unique(np.linspace(0, codes.shape[0] - 1, REPLAY_TOKENS).astype(np.int64))
-    sample, overflows = if_accumulate(np.ascontiguousarray(codes[rows]), weights, bitplane, mb)
+    sample, overflows = if_accumulate(np.ascontiguousarray(codes[rows]), np.ascontiguousarray(shifts[rows]), weights,
+                                      bitplane, mb)
     acc = reference.copy()
     acc[rows] = sample
     return acc, overflows

@@ -26,7 +26,9 @@ from neurosim.hw.cells import LogicCells
 from neurosim.hw.dequant_unit import DequantUnit
 from neurosim.hw.mac_array import MacArray, os_fold_cycles, ws_fold_cycles
 from neurosim.hw.outlier_unit import OutlierUnit
+from neurosim.hw.salient_shifter import SalientShifter
 from neurosim.hw.sram import Sram
+from neurosim.kernels.acc_tile import salient_per_token
 from neurosim.kernels.mac_fold import col_group_passes, row_group_passes
 from neurosim.trace.manifest import Op, Recipe
 from neurosim.units import ceil_div
@@ -42,6 +44,7 @@ class MacChip:
         self.array = MacArray(spec.array)
         self.dequant = DequantUnit(spec.dequant, spec.requant)
         self.outlier = OutlierUnit(spec.outlier_unit, spec.array.weight_bits, spec.array.acc_bits)
+        self.shifter = SalientShifter()
         self.srams = {n: Sram(n, s) for n, s in sram_specs(spec).items()}
 
     def retarget(self, spec: MacSpec) -> None:
@@ -61,7 +64,8 @@ class MacChip:
         return a.rows * a.cols + (self.spec.outlier_unit.lanes if a.salient == "outlier_path" else 0)
 
     def counters(self) -> dict[str, int]:
-        out = {**self.array.counters(), **self.dequant.counters(), **self.outlier.counters()}
+        out = {**self.array.counters(), **self.dequant.counters(), **self.outlier.counters(),
+               **self.shifter.counters()}
         for s in self.srams.values():
             out.update(s.counters())
         return out
@@ -82,13 +86,16 @@ class MacOpModel(OpModel):
         if self.outlier:
             self._check_outlier_path(spec, op, recipe)
             ss = spec.salient_sram
-            self.entry_bits = ss.code_bits + ss.index_bits
+            self.entry_bits = ss.code_bits + ss.index_bits + recipe.shift_bits
             self.code_bits = spec.array.act_bits
             self.out_bits = max(spec.requant.out_bits, recipe.act_bits) + output_salient_ratio * self.entry_bits
             self.salient = np.abs(np.asarray(codes, dtype=np.int16)) > recipe.normal_max
         else:
             self.code_bits = max(spec.array.act_bits, trace_bits)
             self.out_bits = max(spec.requant.out_bits, trace_bits)
+        # dense codes: the shifts of a power-of-two salient step go in a sparse (index, shift) list
+        self.shift_entry_bits = recipe.shift_bits + max(1, (op.K - 1).bit_length()) \
+            if recipe.shift_bits and not self.outlier else 0
         self.R, self.C = spec.array.rows, spec.array.cols
         self.ws = spec.array.dataflow == "ws"
         self._passes: dict[tuple, np.ndarray] = {}
@@ -125,6 +132,12 @@ class MacOpModel(OpModel):
         block = self.salient[mi * tiling.Mb:(mi + 1) * tiling.Mb, ki * tiling.Kb:(ki + 1) * tiling.Kb]
         return int(block.sum()), int(block.any(axis=1).sum())
 
+    def op_end(self) -> None:
+        if self.recipe.shift_bits:  # each salient product, shifted once per output
+            entries = int(salient_per_token(np.ascontiguousarray(self.codes), self.recipe.normal_max).sum())
+            self.chip.shifter.count(entries, self.op.N, self.recipe.code_max.bit_length() + 1 +
+                                    self.chip.spec.array.weight_bits, self.recipe.shift_bits)
+
     def limits(self) -> TileLimits:
         s = self.chip.srams
         out_cap = s["output_sram"].capacity_bits
@@ -145,6 +158,10 @@ class MacOpModel(OpModel):
             side = int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum()) * self.entry_bits
             self.chip.srams["salient_sram"].write(1, side)
             bits += side
+        elif self.shift_entry_bits:
+            shifts = int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum()) * self.shift_entry_bits
+            self.chip.srams["act_sram"].write(1, shifts)
+            bits += shifts
         return bits
 
     def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:
@@ -226,6 +243,8 @@ class MacOpModel(OpModel):
                     extra += (int(p) - 1) * Mb * krows * cw
                     extra_out += (int(p) - 1) * Mb * cw
         self.chip.array.count(macs, extra, extra_out)
+        if self.shift_entry_bits:  # the tile's shift list, read with its codes for each column fold
+            act.read(n_cf, int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum()) * self.shift_entry_bits)
         stalls = {"act_sram": stall_act, "weight_sram": stall_w, "output_sram": stall_out}
         if self.outlier:
             n_sal, tokens = self._salient_in_tile(key, tiling)

@@ -1,7 +1,8 @@
 """Accumulator and membrane widths from the op (``acc_bits: auto`` / ``membrane_bits: auto``).
 
 The same rule on both designs: a signed register that holds the largest possible sum of the op,
-``K x max|code| x max|weight|`` with ``max|code|`` the trace's widest code (salient included) and
+``K x max|code x 2^shift| x max|weight|`` with ``max|code x 2^shift|`` the trace's widest value
+(salient included, on its power-of-two step when the recipe has one) and
 ``max|weight| = 2^(weight_bits-1) - 1``: ``ceil(log2(bound + 1)) + 1`` bits (at most 63). The
 functional check wraps in that width, so a rule that were too narrow would show as mismatches.
 """
@@ -39,5 +40,5 @@ def resolve_widths(spec: HwSpec, op: Op, recipe: Recipe) -> HwSpec:
     key = DESIGNS[spec.design].accumulator_key
     if getattr(spec.array, key) != "auto":
         return spec
-    bits = needed_bits(op.K, recipe.code_max, (1 << (op.weight_bits - 1)) - 1)
+    bits = needed_bits(op.K, recipe.value_max, (1 << (op.weight_bits - 1)) - 1)
     return dataclasses.replace(spec, array=dataclasses.replace(spec.array, **{key: bits}))

@@ -1,6 +1,6 @@
 """Capture the inputs of every decoder linear layer on real text, quantize them with the recipe
-(:mod:`neurosim.trace.quantize`, the same code synthetic traces use) and write a trace v1 with
-weight codes and scales. Inputs shared by several layers (q/k/v, gate/up) are stored once."""
+(:mod:`neurosim.trace.quantize`, the same code synthetic traces use) and write a trace with
+weight codes and scales (and, for a power-of-two salient step, the shifts). Inputs shared by several layers (q/k/v, gate/up) are stored once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from neurosim.export.model import LoadedModel
 from neurosim.export.prepare import Prepared
 from neurosim.export.quantized import quantized, target_linears
 from neurosim.trace.manifest import Producer
-from neurosim.trace.quantize import quantize_activations, quantize_weights
+from neurosim.trace.quantize import quantize_shifted, quantize_weights
 from neurosim.trace.writer import TraceWriter
 
 
@@ -74,16 +74,17 @@ def export_trace(lm: LoadedModel, ids: list[int], prepared: Prepared, out: str |
         stored: dict[int, tuple[str, str]] = {}
         for i, (name, module, x, group) in enumerate(records):
             if group not in stored:
-                codes, scale = quantize_activations(x, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param,
-                                                    r.act_clip)
-                stored[group] = (w.add_tensor(f"{name}.in", codes), w.add_tensor(f"{name}.in_scale", scale))
-            a, s = stored[group]
+                codes, scale, shift = quantize_shifted(x, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param,
+                                                       r.act_clip, r.salient_shift_max)
+                stored[group] = (w.add_tensor(f"{name}.in", codes), w.add_tensor(f"{name}.in_scale", scale),
+                                 w.add_tensor(f"{name}.in_shift", shift) if r.salient_shift_max else None)
+            a, s, sh = stored[group]
             wc = ws = None
             if weights:
                 wq, wsc = _weight_codes(module, prepared.weight_scales.get(name), r.weight_bits)
                 wc, ws = w.add_tensor(f"{name}.weight", wq), w.add_tensor(f"{name}.weight_scale", wsc)
             w.add_op(name, "linear", a, s, weight_bits=r.weight_bits, weight_codes=wc, weight_scale=ws,
-                     N=module.out_features)
+                     N=module.out_features, act_shift=sh)
             if progress:
                 progress(i + 1, len(records))
     return Path(out)

@@ -10,7 +10,10 @@ handling) or ``spikequant`` (W4A4 with per-token salient values at 8 bits); modi
   (:mod:`neurosim.export.transforms`);
 - ``smooth``: SmoothQuant migration, alpha 0.5 (``smooth0.7``: alpha 0.7);
 - ``aclip``: a per-token clip ratio of the normal activation step, searched on the calibration
-  text for least squared error over every linear input.
+  text for least squared error over every linear input;
+- ``pow2`` (``spikequant`` only): each salient value on the finest power-of-two multiple of the
+  normal step that holds it in 8 bits, so that none clips; the largest shift (the width of the
+  shift field each salient entry carries) is the largest the calibration text needs.
 
 Calibration text is separate from the evaluation text (its source is recorded).
 """
@@ -27,6 +30,7 @@ from neurosim.export.quantized import target_linears
 from neurosim.export.recipe_names import ACT_CLIP_GRID, parse_recipe
 from neurosim.export.recipes import RecipeSpec, calibrate_mad_k, make_recipe, quantize_act_t
 from neurosim.export.transforms import fold_norms, online_hadamard, orthogonal, rotate, rotate_heads, smooth
+from neurosim.trace.manifest import MAX_SALIENT_SHIFT
 
 
 @dataclass
@@ -107,14 +111,15 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
         rotate_heads(m)
         hooks = online_hadamard(m, seed + 1)
     k = salient_param
+    samples: list[torch.Tensor] = []
+    if plan.base == "spikequant" and ((k is None and salient_rule != "ratio") or plan.salient_pow2):
+        _inputs(m, [salient_calib or calib[0]], lambda n, x: samples.append(x))
     if plan.base == "spikequant" and k is None:
-        if salient_rule == "ratio":
-            k = salient_target
-        else:
-            samples: list[torch.Tensor] = []
-            _inputs(m, [salient_calib or calib[0]], lambda n, x: samples.append(x))
-            k = round(calibrate_mad_k(samples, salient_target), 4)
-    spec = RecipeSpec(name, make_recipe(plan.base, salient_rule=salient_rule, salient_param=k or 0.0).recipe)
+        k = salient_target if salient_rule == "ratio" else round(calibrate_mad_k(samples, salient_target), 4)
+    # while the clip is searched, salient values get every shift they need (none clips)
+    shift_max = MAX_SALIENT_SHIFT if plan.salient_pow2 else 0
+    spec = RecipeSpec(name, make_recipe(plan.base, salient_rule=salient_rule, salient_param=k or 0.0,
+                                        salient_shift_max=shift_max).recipe)
     r = spec.recipe
     hess: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
@@ -128,10 +133,14 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
 
         def clip_err(_, x):
             for c in ACT_CLIP_GRID:
-                codes, scale = quantize_act_t(x, replace(r, act_clip=c))
-                err[c] += float(((codes * scale - x) ** 2).sum())
+                codes, scale, shift = quantize_act_t(x, replace(r, act_clip=c))
+                err[c] += float(((codes * torch.exp2(shift) * scale - x) ** 2).sum())
         _inputs(m, calib, clip_err)  # every layer, so an export of a few layers picks the eval's clip
         r = replace(r, act_clip=min(err, key=err.get))
+        spec = RecipeSpec(name, r)
+    if plan.salient_pow2:
+        needed = max(int(quantize_act_t(x, r)[2].max()) for x in samples)
+        r = replace(r, salient_shift_max=max(1, needed))
         spec = RecipeSpec(name, r)
     scales = {}
     with torch.no_grad():

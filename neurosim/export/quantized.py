@@ -33,13 +33,13 @@ def quantized(model, recipe: Recipe | None, *, weights: bool = True, stats: dict
     saved, handles = [], []
 
     def hook(mod, args):
-        codes, scale = quantize_act_t(args[0], recipe)
+        codes, scale, shift = quantize_act_t(args[0], recipe)
         if stats is not None:
             a = codes.abs()
             stats["entries"] = stats.get("entries", 0) + a.numel()
             stats["spikes"] = stats.get("spikes", 0) + float(a.sum())
             stats["salient"] = stats.get("salient", 0) + int((a > recipe.normal_max).sum())
-        return ((codes * scale).to(args[0].dtype), *args[1:])
+        return ((codes * torch.exp2(shift) * scale).to(args[0].dtype), *args[1:])
 
     try:
         with torch.no_grad():

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, replace
 
 BASES = ("float", "w4a8", "w4a4", "spikequant")
-MODIFIERS = ("gptq", "wclip", "rot", "smooth", "aclip")
+MODIFIERS = ("gptq", "wclip", "rot", "smooth", "aclip", "pow2")
 ACT_CLIP_GRID = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
 
 
@@ -21,6 +21,7 @@ class RecipePlan:
     rotate: bool = False
     smooth_alpha: float | None = None
     act_clip_search: bool = False
+    salient_pow2: bool = False
 
     @property
     def needs_calibration(self) -> bool:
@@ -46,10 +47,14 @@ def parse_recipe(name: str) -> RecipePlan:
             plan = replace(plan, smooth_alpha=float(s.group(1) or 0.5))
         elif m == "aclip":
             plan = replace(plan, act_clip_search=True)
+        elif m == "pow2":
+            plan = replace(plan, salient_pow2=True)
         else:
             raise ValueError(f"recipe {name!r}: unknown modifier {m!r}; choose from {', '.join(MODIFIERS)}")
     if base == "float" and mods:
         raise ValueError(f"recipe {name!r}: float takes no modifiers")
+    if plan.salient_pow2 and base != "spikequant":
+        raise ValueError(f"recipe {name!r}: pow2 puts salient codes on a power-of-two step; only spikequant has them")
     if plan.rotate and plan.smooth_alpha is not None:
         raise ValueError(f"recipe {name!r}: rot and smooth are alternatives")
     return plan

@@ -1,8 +1,9 @@
 """Quantization recipes as fake-quant functions in torch, matching :mod:`neurosim.trace.quantize`
 (the numpy code that makes trace codes) rule for rule.
 
-Recipes: ``spikequant`` (W4A4, per-token salient values by a MAD rule kept at 8 bits, same step),
-``w4a4`` (no salient handling: the largest value sets the step), ``w4a8``, and ``float``.
+Recipes: ``spikequant`` (W4A4, per-token salient values by a MAD rule kept at 8 bits, on the
+normal step or, with ``salient_shift_max``, on a power-of-two multiple of it per entry), ``w4a4``
+(no salient handling: the largest value sets the step), ``w4a8``, and ``float``.
 """
 
 from __future__ import annotations
@@ -28,16 +29,18 @@ class RecipeSpec:
             return "float"
         sal = f", salient {r.salient_bits}b by {r.salient_rule}({r.salient_param:g})" if r.salient_bits > r.act_bits else ""
         clip = f", act clip {r.act_clip:g}" if r.act_clip != 1.0 else ""
-        return f"{self.name} (W{r.weight_bits}A{r.act_bits}{sal}{clip})"
+        step = f", salient step x2^0..{r.salient_shift_max}" if r.salient_shift_max else ""
+        return f"{self.name} (W{r.weight_bits}A{r.act_bits}{sal}{step}{clip})"
 
 
 def make_recipe(name: str, *, weight_bits: int = 4, act_bits: int = 4, salient_bits: int = 8,
-                salient_rule: str = "mad", salient_param: float = 6.0) -> RecipeSpec:
+                salient_rule: str = "mad", salient_param: float = 6.0, salient_shift_max: int = 0) -> RecipeSpec:
     """Build one of the named recipes."""
     if name == "float":
         return RecipeSpec(name, None)
     if name == "spikequant":
-        return RecipeSpec(name, Recipe(weight_bits, act_bits, salient_bits, salient_rule, salient_param))
+        return RecipeSpec(name, Recipe(weight_bits, act_bits, salient_bits, salient_rule, salient_param,
+                                       salient_shift_max=salient_shift_max))
     if name == "w4a4":
         return RecipeSpec(name, Recipe(weight_bits, act_bits, act_bits, "none", 0.0))
     if name == "w4a8":
@@ -63,16 +66,27 @@ def salient_mask_t(x: torch.Tensor, rule: str, param: float) -> torch.Tensor:
     return dev >= cut
 
 
-def quantize_act_t(x: torch.Tensor, r: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token codes (float tensor of integers) and scales of activations ``x`` [..., K]."""
+def quantize_act_t(x: torch.Tensor, r: Recipe, shift_max: int | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-token codes (float tensor of integers), scales and per-entry power-of-two shifts
+    (float tensor of integers, zero unless the recipe has a salient shift) of activations
+    ``x`` [..., K]: value = code x 2^shift x scale. ``shift_max`` overrides the recipe's."""
     x = x.float()
     sal = salient_mask_t(x, r.salient_rule, r.salient_param) if r.salient_bits > r.act_bits \
         else torch.zeros_like(x, dtype=torch.bool)
     normal_abs = torch.where(sal, torch.zeros_like(x), x.abs()).amax(dim=-1, keepdim=True)
     scale = torch.tensor(r.act_clip, dtype=torch.float32) * normal_abs / _qmax(r.act_bits)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    lim = torch.where(sal, float(_qmax(max(r.act_bits, r.salient_bits))), float(_qmax(r.act_bits)))
-    return torch.clamp(torch.round(x / scale), -lim, lim), scale
+    v = x / scale
+    top = float(_qmax(max(r.act_bits, r.salient_bits)))
+    shift = torch.zeros_like(v)
+    for _ in range(r.salient_shift_max if shift_max is None else shift_max):
+        grow = sal & (torch.round(v.abs() / torch.exp2(shift)) > top)
+        if not bool(grow.any()):
+            break
+        shift = shift + grow
+    lim = torch.where(sal, top, float(_qmax(r.act_bits)))
+    return torch.clamp(torch.round(v / torch.exp2(shift)), -lim, lim), scale, shift
 
 
 def fake_quant_weight(w: torch.Tensor, bits: int) -> torch.Tensor:

@@ -1,9 +1,10 @@
 """Functional models: what the arrays actually compute, integer for integer.
 
 - :func:`if_accumulate`: the IF array's membranes, spike by spike (``count``: |q| signed adds of
-  ``w[i, j]``; ``bitplane``: per bit plane, MSB first, the partial sum is doubled and the plane's
-  spikes added), in a ``membrane_bits`` two's-complement register that wraps on overflow — so a
-  too-narrow membrane shows up as a mismatch against the integer GEMM.
+  ``w[i, j] << s[t, i]``, the weight shifted by the entry's power-of-two step; ``bitplane``: per
+  bit plane, MSB first, the partial sum is doubled and the plane's spikes added), in a
+  ``membrane_bits`` two's-complement register that wraps on overflow — so a too-narrow membrane
+  shows up as a mismatch against the integer GEMM.
 - :func:`mac_digit_gemm`: the MAC array's result when codes wider than its operands are split
   into signed digits and each digit plane is a separate pass.
 """
@@ -21,8 +22,9 @@ def _wrap(v, bits):
 
 
 @njit(cache=True)
-def if_accumulate(codes, weights, bitplane, membrane_bits):
-    """Membrane potentials ``[M, N]`` after all spikes, and the number of overflow events."""
+def if_accumulate(codes, shifts, weights, bitplane, membrane_bits):
+    """Membrane potentials ``[M, N]`` after all spikes, and the number of overflow events
+    (``shifts`` [M, K]: each entry's power-of-two step, zeros for none)."""
     M, K = codes.shape
     N = weights.shape[1]
     out = np.zeros((M, N), dtype=np.int64)
@@ -36,7 +38,8 @@ def if_accumulate(codes, weights, bitplane, membrane_bits):
                     q = np.int64(codes[t, i])
                     if q == 0:
                         continue
-                    w = np.int64(weights[i, j]) if q > 0 else -np.int64(weights[i, j])
+                    w = np.int64(weights[i, j]) << np.int64(shifts[t, i])
+                    w = w if q > 0 else -w
                     for _ in range(abs(q)):
                         v += w
                         if v > lim or v < -lim - 1:
@@ -51,7 +54,8 @@ def if_accumulate(codes, weights, bitplane, membrane_bits):
                     for i in range(K):
                         q = np.int64(codes[t, i])
                         if (abs(q) >> b) & 1:
-                            v += np.int64(weights[i, j]) if q > 0 else -np.int64(weights[i, j])
+                            w = np.int64(weights[i, j]) << np.int64(shifts[t, i])
+                            v += w if q > 0 else -w
                             if v > lim or v < -lim - 1:
                                 overflows += 1
                                 v = _wrap(v, membrane_bits)
@@ -82,25 +86,27 @@ def operand_digits(codes: np.ndarray, operand_bits: int) -> list[np.ndarray]:
 
 
 def mac_digit_gemm(codes: np.ndarray, weights: np.ndarray, operand_bits: int,
-                   outlier_max: int | None = None) -> np.ndarray:
+                   outlier_max: int | None = None, shifts: np.ndarray | None = None) -> np.ndarray:
     """Integer GEMM as the MAC array computes it: one pass per digit plane, recombined by shifts.
 
     With ``outlier_max`` (the outlier_path class), codes above it in magnitude are zero in the
     array's dense operands and are multiplied entry by entry on the side unit instead, whose
-    per-token partial sums are added to the array's result.
+    per-token partial sums are added to the array's result. ``shifts`` [M, K]: each product is
+    shifted by its entry's power-of-two step before it is accumulated.
     """
     w = weights.astype(np.int64)
     q = codes.astype(np.int64)
+    s = np.zeros(q.shape, dtype=np.int64) if shifts is None else shifts.astype(np.int64)
     side = None
     if outlier_max is not None:
         salient = np.abs(q) > outlier_max
         side = np.zeros((q.shape[0], w.shape[1]), dtype=np.int64)
         for t, k in zip(*np.nonzero(salient), strict=True):
-            side[t] += q[t, k] * w[k]
+            side[t] += (q[t, k] * w[k]) << s[t, k]
         q = np.where(salient, 0, q)
     acc = np.zeros((q.shape[0], w.shape[1]), dtype=np.int64)
     for p, d in enumerate(operand_digits(q, operand_bits)):
-        acc += exact_matmul(d, w) << (operand_bits * p)
+        acc += exact_matmul(d << s, w) << (operand_bits * p)
     return acc if side is None else acc + side
 
 

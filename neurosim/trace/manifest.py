@@ -1,4 +1,4 @@
-"""Trace manifest v1: frozen dataclasses and their strict JSON (de)serialisation.
+"""Trace manifest (version 3; 1 and 2 still read): frozen dataclasses and their strict JSON (de)serialisation.
 
 The spec is ``traces/README.md``. Parsing checks every field and raises
 :class:`~neurosim.errors.TraceFormatError` naming ``manifest.json`` and the field.
@@ -17,16 +17,20 @@ from neurosim.fsutil import short_repr
 from neurosim.jsonutil import loads_json_strict
 
 FORMAT = "neurosim-trace"
-VERSION = 2
-#: Version 1 traces (no ``recipe.act_clip``: 1.0) still load.
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+#: Version 1 traces (no ``recipe.act_clip``: 1.0) and version 2 traces (no
+#: ``recipe.salient_shift_max``: 0, no ``act_shift``) still load.
+READABLE_VERSIONS = (1, 2, 3)
+#: Largest power-of-two salient shift: the shift field of a salient entry is at most 4 bits.
+MAX_SALIENT_SHIFT = 15
 OP_KINDS = ("linear", "attn_qk", "attn_av")
 #: Largest dimension and element count of one tensor or op: 2^40 elements is a TiB of int8 codes,
 #: far beyond any trace, and keeps every derived count (bits, products of dimensions) inside int64.
 MAX_DIM = 1 << 32
 MAX_ELEMENTS = 1 << 40
 MAX_OP_MACS = 1 << 56
-TENSOR_DTYPES = {"act_codes": "int8", "act_scale": "float32", "weight_codes": "int8", "weight_scale": "float32"}
+TENSOR_DTYPES = {"act_codes": "int8", "act_scale": "float32", "weight_codes": "int8", "weight_scale": "float32",
+                 "act_shift": "int8"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Recipe:
     act_granularity: str = "per_token"
     weight_granularity: str = "per_channel"
     act_clip: float = 1.0  # normal step = act_clip x max|normal value| / (2^(act_bits-1) - 1) (format v2)
+    salient_shift_max: int = 0  # > 0: salient entries on the step x 2^s, s <= this, s per entry (format v3)
 
     @property
     def normal_max(self) -> int:
@@ -63,6 +68,16 @@ class Recipe:
     def code_max(self) -> int:
         """Largest |code| any activation may have (salient codes included)."""
         return (1 << (max(self.act_bits, self.salient_bits) - 1)) - 1
+
+    @property
+    def shift_bits(self) -> int:
+        """Width of the shift field a salient entry carries (0: salient codes on the normal step)."""
+        return self.salient_shift_max.bit_length()
+
+    @property
+    def value_max(self) -> int:
+        """Largest |code x 2^shift|, in normal steps: what an accumulator must hold per input."""
+        return self.code_max << self.salient_shift_max
 
 
 @dataclass(frozen=True)
@@ -89,15 +104,16 @@ class Op:
     act_scale: str
     weight_codes: str | None = None
     weight_scale: str | None = None
+    act_shift: str | None = None  # per-entry power-of-two step of the codes (format v3)
 
     def tensor_refs(self) -> dict[str, str]:
         """Role -> tensor name for every tensor the op references."""
-        roles = ("act_codes", "act_scale", "weight_codes", "weight_scale")
+        roles = ("act_codes", "act_scale", "weight_codes", "weight_scale", "act_shift")
         return {r: getattr(self, r) for r in roles if getattr(self, r) is not None}
 
     def expected_shape(self, role: str) -> tuple[int, ...]:
         """The shape a tensor must have in ``role``."""
-        return {"act_codes": (self.M, self.K), "act_scale": (self.M,),
+        return {"act_codes": (self.M, self.K), "act_scale": (self.M,), "act_shift": (self.M, self.K),
                 "weight_codes": (self.K, self.N), "weight_scale": (self.N,)}[role]
 
 
@@ -206,7 +222,9 @@ def parse_manifest(text: str, source: str) -> Manifest:
     recipe = _take(Recipe, raw.get("recipe"), "recipe", problems,
                    {"weight_bits": _bits, "act_bits": _bits, "salient_bits": _bits,
                     "salient_rule": lambda v: None if v in ("mad", "ratio", "none") else "must be mad, ratio or none",
-                    "act_clip": lambda v: None if 0 < v <= 1 else f"must be in (0, 1], got {v}"})
+                    "act_clip": lambda v: None if 0 < v <= 1 else f"must be in (0, 1], got {v}",
+                    "salient_shift_max": lambda v: None if 0 <= v <= MAX_SALIENT_SHIFT
+                    else f"must be between 0 and {MAX_SALIENT_SHIFT}, got {v}"})
     if recipe is not None and recipe.salient_bits < recipe.act_bits:
         problems.append(Problem("recipe.salient_bits", "must be >= recipe.act_bits"))
     tensors = {}
@@ -262,6 +280,10 @@ def parse_manifest(text: str, source: str) -> Manifest:
                                         f"{list(op.expected_shape(role))} (M={op.M}, K={op.K}, N={op.N})"))
         if (op.weight_codes is None) != (op.weight_scale is None):
             problems.append(Problem(f"ops[{i}]", "weight_codes and weight_scale must be given together"))
+        if recipe is not None and (op.act_shift is None) != (recipe.salient_shift_max == 0):
+            problems.append(Problem(f"ops[{i}].act_shift", "required when recipe.salient_shift_max > 0, "
+                                    "and only then" if op.act_shift is None else
+                                    "given, but recipe.salient_shift_max is 0 (salient codes on the normal step)"))
         ops.append(op)
     synthetic = raw.get("synthetic", False)
     if not isinstance(synthetic, bool):

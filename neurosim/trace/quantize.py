@@ -2,8 +2,11 @@
 
 Activations: per-token symmetric; the normal step is set by the largest *normal* value so that
 normal codes fill ``±(2^(act_bits-1)-1)``; salient values (chosen per token by a MAD rule or a
-target ratio) keep the same step and get up to ``salient_bits``. Weights: per-output-channel
-symmetric. Codes are signed int8; spike count = |code|.
+target ratio) keep the same step and get up to ``salient_bits``; with a power-of-two salient
+step (``salient_shift_max > 0``) each salient value is instead put on the finest step
+``normal step x 2^s``, ``0 <= s <= salient_shift_max``, that holds it in ``salient_bits``
+(values beyond the coarsest step clip). Weights: per-output-channel symmetric. Codes are signed
+int8; spike count = |code|; value = code x scale x 2^shift.
 """
 
 from __future__ import annotations
@@ -39,16 +42,33 @@ def salient_mask(x: np.ndarray, rule: str, param: float) -> np.ndarray:
 
 def quantize_activations(x: np.ndarray, act_bits: int, salient_bits: int, rule: str, param: float,
                          act_clip: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Per-token codes (int8 [M, K]) and scales (float32 [M]) of activations ``x`` [M, K]. With
-    ``act_clip < 1`` the normal step shrinks and normal values beyond it clip to the normal range."""
+    """Per-token codes (int8 [M, K]) and scales (float32 [M]) of activations ``x`` [M, K], salient
+    codes on the normal step. With ``act_clip < 1`` the normal step shrinks and normal values
+    beyond it clip to the normal range."""
+    codes, scale, _ = quantize_shifted(x, act_bits, salient_bits, rule, param, act_clip, 0)
+    return codes, scale
+
+
+def quantize_shifted(x: np.ndarray, act_bits: int, salient_bits: int, rule: str, param: float,
+                     act_clip: float, shift_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes (int8 [M, K]), scales (float32 [M]) and per-entry shifts (int8 [M, K], zero on normal
+    entries) of ``x`` [M, K]; see the module docstring. ``shift_max = 0``: every shift is zero."""
     x = np.asarray(x, dtype=np.float32)
     sal = salient_mask(x, rule, param) if salient_bits > act_bits else np.zeros(x.shape, dtype=bool)
     normal_abs = np.where(sal, 0.0, np.abs(x)).max(axis=1)
     scale = (np.float32(act_clip) * normal_abs / np.float32(qmax(act_bits))).astype(np.float32)
     scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    limit = np.where(sal, qmax(max(act_bits, salient_bits)), qmax(act_bits))
-    codes = np.clip(np.rint(x / scale[:, None]), -limit, limit).astype(np.int8)
-    return codes, scale
+    v = x / scale[:, None]
+    top = qmax(max(act_bits, salient_bits))
+    shift = np.zeros(x.shape, dtype=np.int8)
+    for _ in range(shift_max):  # dividing by a power of two is exact: the torch recipe matches bit for bit
+        grow = sal & (np.rint(np.abs(v) / np.exp2(shift, dtype=np.float32)) > top)
+        if not grow.any():
+            break
+        shift += grow
+    limit = np.where(sal, top, qmax(act_bits))
+    codes = np.clip(np.rint(v / np.exp2(shift, dtype=np.float32)), -limit, limit).astype(np.int8)
+    return codes, scale, shift
 
 
 def quantize_weights(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,8 @@
 
 :func:`open_trace` checks the manifest and every tensor file's header and size (cheap);
 :func:`validate_trace` additionally verifies sha256 checksums and value ranges (codes within the
-declared bit widths, scales finite and positive), streaming through each file in chunks.
+declared bit widths, scales finite and positive, power-of-two shifts only on salient entries),
+streaming through each file in chunks.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class OpTensors:
     act_scale: np.ndarray
     weight_codes: np.ndarray | None
     weight_scale: np.ndarray | None
+    act_shift: np.ndarray | None = None
+
+    def act_values(self) -> np.ndarray:
+        """``code x 2^shift`` (int64 [M, K]): the input in normal steps, what the arrays sum."""
+        q = np.asarray(self.act_codes, dtype=np.int64)
+        return q if self.act_shift is None else q << np.asarray(self.act_shift, dtype=np.int64)
 
 
 def _inside(path: Path, root: Path, where: str) -> None:
@@ -102,7 +109,8 @@ class Trace:
     def op_tensors(self, op: Op) -> OpTensors:
         """Memory-mapped arrays of one op."""
         get = lambda n: None if n is None else self.tensor(n)  # noqa: E731
-        return OpTensors(get(op.act_codes), get(op.act_scale), get(op.weight_codes), get(op.weight_scale))
+        return OpTensors(get(op.act_codes), get(op.act_scale), get(op.weight_codes), get(op.weight_scale),
+                         get(op.act_shift))
 
 
 def open_trace(path: str | Path) -> Trace:
@@ -126,6 +134,8 @@ def _code_limit(trace: Trace, name: str) -> int:
     """Largest |code| allowed in an int8 tensor, from the roles the ops give it."""
     limits = []
     for op in trace.ops:
+        if op.act_shift == name:
+            limits.append(trace.manifest.recipe.salient_shift_max)
         if op.act_codes == name:
             limits.append(trace.manifest.recipe.code_max)
         if op.weight_codes == name:
@@ -139,18 +149,37 @@ def _check_values(trace: Trace, name: str) -> list[Problem]:
     arr = trace.tensor(name)
     where = f"tensors.{name}"
     limit = _code_limit(trace, name) if info.dtype == "int8" else 0
+    shift = any(op.act_shift == name for op in trace.ops)
     flat = arr.reshape(-1)  # C-ordered memory map: chunks of the flat view bound memory even for one huge row
     step = max(1, _CHUNK_BYTES // arr.itemsize)
     for start in range(0, flat.shape[0], step):
         chunk = np.asarray(flat[start:start + step])
         if info.dtype == "int8":
-            bad = np.flatnonzero(np.abs(chunk.astype(np.int16)) > limit)
+            a = chunk.astype(np.int16)
+            bad = np.flatnonzero((a < 0) | (a > limit) if shift else np.abs(a) > limit)
             if len(bad):
                 value = int(chunk[bad[0]])
                 index = [int(i) for i in np.unravel_index(start + int(bad[0]), arr.shape)]
-                return [Problem(where, f"code {value} at index {index} is outside the declared range +-{limit}")]
+                what, rng = ("shift", f"0..{limit}") if shift else ("code", f"+-{limit}")
+                return [Problem(where, f"{what} {value} at index {index} is outside the declared range {rng}")]
         elif not (np.isfinite(chunk).all() and (chunk > 0).all()):
             return [Problem(where, "scales must be finite and positive")]
+    return []
+
+
+def _check_shifts(trace: Trace, op: Op) -> list[Problem]:
+    """A power-of-two shift only on a salient entry (|code| > the normal range): the arrays tell
+    salient entries by their code, so a shifted normal code would be summed at the wrong step."""
+    codes, shifts = trace.tensor(op.act_codes).reshape(-1), trace.tensor(op.act_shift).reshape(-1)
+    normal_max = trace.manifest.recipe.normal_max
+    step = _CHUNK_BYTES
+    for start in range(0, codes.shape[0], step):
+        c, s = np.asarray(codes[start:start + step]), np.asarray(shifts[start:start + step])
+        bad = np.flatnonzero((s > 0) & (np.abs(c.astype(np.int16)) <= normal_max))
+        if len(bad):
+            index = [int(i) for i in np.unravel_index(start + int(bad[0]), (op.M, op.K))]
+            return [Problem(f"tensors.{op.act_shift}", f"shift {int(s[bad[0]])} at index {index} is on a normal "
+                            f"code {int(c[bad[0]])} (shifts are allowed only where |code| > {normal_max})")]
     return []
 
 
@@ -167,4 +196,8 @@ def validate_trace(path: str | Path) -> Trace:
         problems = _check_values(trace, name)
         if problems:
             raise TraceFormatError(str(file), problems)
+    for op in {op.act_shift: op for op in trace.ops if op.act_shift is not None}.values():
+        problems = _check_shifts(trace, op)
+        if problems:
+            raise TraceFormatError(str(trace.path / trace.manifest.tensors[op.act_shift].file), problems)
     return trace

@@ -22,7 +22,7 @@ from neurosim.errors import Problem, TraceFormatError, UsageError
 from neurosim.fsutil import read_text_input, short_repr
 from neurosim.jsonutil import loads_json_strict
 from neurosim.trace.manifest import MAX_DIM, MAX_ELEMENTS, MAX_OP_MACS, Producer, Recipe
-from neurosim.trace.quantize import quantize_activations, quantize_weights
+from neurosim.trace.quantize import quantize_shifted, quantize_weights
 from neurosim.trace.writer import TraceWriter
 
 _ROWS = 512
@@ -208,18 +208,20 @@ def parse_gemm(text: str, index: int) -> GemmSpec:
     return GemmSpec(f"gemm{index}", m, k, n)
 
 
-def footprint(groups: list[tuple[str, list[GemmSpec]]], weights: bool) -> tuple[int, int]:
-    """(bytes written to disk, peak bytes of memory) of :func:`write_synthetic` for ``groups``."""
+def footprint(groups: list[tuple[str, list[GemmSpec]]], weights: bool, shifts: bool = False) -> tuple[int, int]:
+    """(bytes written to disk, peak bytes of memory) of :func:`write_synthetic` for ``groups``
+    (``shifts``: a power-of-two salient step stores a shift per entry beside the codes)."""
     disk = peak = 0
+    per_entry = 2 if shifts else 1
     for _, gemms in groups:
         M, K = gemms[0].M, gemms[0].K
         block = min(M, _ROWS) * K * 4 * 6  # float32 samples and the quantizer's temporaries
-        disk += M * K + 4 * M
+        disk += per_entry * M * K + 4 * M
         w_peak = 0
         if weights:
             disk += sum(g.K * g.N + 4 * g.N for g in gemms)
             w_peak = max(g.K * g.N * 4 * 4 for g in gemms)  # float32 draw, its abs/scaled copies, int8 codes
-        peak = max(peak, M * K + max(block, w_peak))
+        peak = max(peak, per_entry * M * K + max(block, w_peak))
     return disk, peak
 
 
@@ -234,14 +236,15 @@ def _available_memory() -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def check_footprint(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], weights: bool) -> None:
+def check_footprint(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], weights: bool,
+                    shifts: bool = False) -> None:
     """Refuse, before allocating anything, a trace larger than the free disk or memory."""
     for _, gemms in groups:
         for g in gemms:
             if g.M * g.K > MAX_ELEMENTS or g.K * g.N > MAX_ELEMENTS or g.M * g.K * g.N > MAX_OP_MACS:
                 raise UsageError(f"{g.name}: M={g.M}, K={g.K}, N={g.N} exceeds the trace format's limits "
                                  "(2^40 elements per tensor, 2^56 products per op)")
-    disk, peak = footprint(groups, weights)
+    disk, peak = footprint(groups, weights, shifts)
     parent = Path(out).resolve().parent
     while not parent.exists():
         parent = parent.parent
@@ -260,7 +263,7 @@ def write_synthetic(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], *
                     overwrite: bool = False, progress=None) -> Path:
     """Generate and write a synthetic trace; each group is one shared activation tensor."""
     recipe = recipe or Recipe(salient_rule="ratio", salient_param=act_model.salient_ratio)
-    check_footprint(out, groups, weights)
+    check_footprint(out, groups, weights, recipe.salient_shift_max > 0)
     tokens = groups[0][1][0].M
     producer = Producer(model=model_name, tokens=tokens, text_source=f"synthetic (seed {seed})")
     meta = {**dataclasses.asdict(act_model), "seed": seed}
@@ -269,23 +272,28 @@ def write_synthetic(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], *
             rng = np.random.default_rng([seed, gi])
             M, K = gemms[0].M, gemms[0].K
             codes = np.empty((M, K), dtype=np.int8)
+            shifts = np.zeros((M, K), dtype=np.int8) if recipe.salient_shift_max else None
             scales = np.empty(M, dtype=np.float32)
             row = 0
             for block in act_model.sample(rng, M, K):
-                c, s = quantize_activations(block, recipe.act_bits, recipe.salient_bits, recipe.salient_rule,
-                                            recipe.salient_param)
+                c, s, sh = quantize_shifted(block, recipe.act_bits, recipe.salient_bits, recipe.salient_rule,
+                                            recipe.salient_param, recipe.act_clip, recipe.salient_shift_max)
                 codes[row:row + len(c)], scales[row:row + len(c)] = c, s
+                if shifts is not None:
+                    shifts[row:row + len(c)] = sh
                 row += len(c)
             a = w.add_tensor(f"{gname}.codes", codes)
             s = w.add_tensor(f"{gname}.scale", scales)
-            del codes
+            sh = None if shifts is None else w.add_tensor(f"{gname}.shift", shifts)
+            del codes, shifts
             for gj, g in enumerate(gemms):
                 wc = ws = None
                 if weights:
                     wrng = np.random.default_rng([seed, gi, gj + 1])
                     wq, wsc = quantize_weights(wrng.standard_normal((g.K, g.N), dtype=np.float32), recipe.weight_bits)
                     wc, ws = w.add_tensor(f"{g.name}.weight", wq), w.add_tensor(f"{g.name}.weight_scale", wsc)
-                w.add_op(g.name, "linear", a, s, weight_bits=recipe.weight_bits, weight_codes=wc, weight_scale=ws, N=g.N)
+                w.add_op(g.name, "linear", a, s, weight_bits=recipe.weight_bits, weight_codes=wc, weight_scale=ws, N=g.N,
+                         act_shift=sh)
             if progress:
                 progress(gi + 1, len(groups))
     return Path(out)

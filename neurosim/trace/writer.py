@@ -84,7 +84,8 @@ class TraceWriter:
         return name
 
     def add_op(self, name: str, kind: str, act_codes: str, act_scale: str, *, weight_bits: int,
-               weight_codes: str | None = None, weight_scale: str | None = None, N: int | None = None) -> Op:
+               weight_codes: str | None = None, weight_scale: str | None = None, N: int | None = None,
+               act_shift: str | None = None) -> Op:
         """Add an op over tensors already added; M and K come from ``act_codes``, N from the
         weights (or ``N`` when the trace carries no weights)."""
         M, K = self._tensors[act_codes].shape
@@ -92,7 +93,7 @@ class TraceWriter:
             N = self._tensors[weight_codes].shape[1]
         if N is None:
             raise ValueError(f"op {name!r}: N is needed when no weight codes are stored")
-        op = Op(name, kind, M, K, int(N), weight_bits, act_codes, act_scale, weight_codes, weight_scale)
+        op = Op(name, kind, M, K, int(N), weight_bits, act_codes, act_scale, weight_codes, weight_scale, act_shift)
         self._ops.append(op)
         return op
 
