@@ -1,6 +1,7 @@
 """Capture the inputs of every decoder linear layer on real text, quantize them with the recipe
 (:mod:`neurosim.trace.quantize`, the same code synthetic traces use) and write a trace with
-weight codes and scales (and, for a power-of-two salient step, the shifts). Inputs shared by several layers (q/k/v, gate/up) are stored once."""
+weight codes and scales (and, for a power-of-two salient step, the shifts). Inputs shared by
+several layers (q/k/v, gate/up) are stored once."""
 
 from __future__ import annotations
 

@@ -25,7 +25,9 @@ def format_info(trace: Trace) -> str:
         f"model {m.producer.model}; tokens {m.producer.tokens}; source {m.producer.text_source or '-'}",
         f"recipe W{r.weight_bits}A{r.act_bits}, salient {r.salient_bits}-bit by {r.salient_rule}"
         f"({r.salient_param:g}); normal codes |q| <= {r.normal_max}"
-        + (f"; normal step clipped to {r.act_clip:g} of the max" if r.act_clip != 1.0 else ""),
+        + (f"; normal step clipped to {r.act_clip:g} of the max" if r.act_clip != 1.0 else "")
+        + (f"; salient codes on the normal step x 2^0..2^{r.salient_shift_max} per entry "
+           f"({r.shift_bits}-bit shift field)" if r.salient_shift_max else ""),
     ]
     if m.extra.get("recipe_name"):
         lines.append(f"recipe name {m.extra['recipe_name']}"
