@@ -30,22 +30,24 @@ def _trace(trace: str | Path | Trace, verify: bool) -> Trace:
 
 
 def simulate(trace: str | Path | Trace, hw: str | Path | HwSpec, *, overrides=(), check: bool = False,
-             verify: bool = True, command: str = "", progress=None, timeline=None) -> Results:
+             verify: bool = True, command: str = "", progress=None, timeline=None, engine: str = "fast") -> Results:
     """Replay ``trace`` (a directory or an opened Trace) on ``hw`` (a config path or spec).
 
     ``verify`` runs the full trace validation (checksums, code ranges) first; ``check`` adds the
-    functional check (ops with weight codes); ``timeline`` is an optional sink of busy intervals
+    functional check (ops with weight codes); ``timeline`` is an optional sink of busy intervals;
+    ``engine`` is ``fast`` (compiled tile pipeline) or ``reference`` (simpy; the same cycles)
     (see :func:`neurosim.engine.simulate.simulate`).
     """
     spec = _spec(hw, overrides)
     tr = _trace(trace, verify)
     config_text = yaml.safe_dump(to_plain(spec), sort_keys=False)
     return _simulate(tr, spec, check=check, command=command, config_text=config_text, progress=progress,
-                     timeline=timeline)
+                     timeline=timeline, engine=engine)
 
 
 def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=(), check: bool = False,
-        command: str = "", progress=None, timeline: bool | str = False, force: bool = False) -> list[Results]:
+        command: str = "", progress=None, timeline: bool | str = False, force: bool = False,
+        engine: str = "fast") -> list[Results]:
     """Simulate on each hardware config and write ``out_dir/<config name>/`` for each.
 
     Every run directory is checked before anything is simulated (it must stay under
@@ -70,10 +72,10 @@ def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=
     for spec, run_dir in zip(specs, run_dirs, strict=True):
         extra: dict[str, str | Path] = {}
         if detail is None:
-            r = simulate(tr, spec, check=check, verify=False, command=command, progress=progress)
+            r = simulate(tr, spec, check=check, verify=False, command=command, progress=progress, engine=engine)
         else:
             r, extra["timeline.json"] = _simulate_with_timeline(tr, spec, run_dir, detail, check=check,
-                                                                 command=command, progress=progress)
+                                                                 command=command, progress=progress, engine=engine)
         write_run_dir(run_dir, r, yaml.safe_dump(to_plain(spec), sort_keys=False), extra)
         out.append(r)
     return out

@@ -133,7 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _progress(1, "simulate") as tick:
         results = run(args.trace, args.hw, args.out, overrides=args.set, check=args.check,
                       command=" ".join(["neurosim", *sys.argv[1:]]), progress=tick, timeline=args.timeline or False,
-                      force=args.force)
+                      force=args.force, engine=args.engine)
     for r in results:
         print(single_report(r))
         print()
@@ -377,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every config")
     r.add_argument("--out", required=True, help="output directory; one subdirectory per config")
     r.add_argument("--check", action="store_true", help="functional check against the integer GEMM")
+    r.add_argument("--engine", choices=("fast", "reference"), default="fast",
+                   help="tile pipeline: compiled event loop, or the simpy reference model (the same cycles, slower)")
     r.add_argument("--timeline", nargs="?", const="auto", choices=("auto", "op", "tile"),
                    help="also write timeline.json (Chrome trace / Perfetto): one event per op, or per tile; "
                    "auto (the default when the flag is given alone) is per tile up to 2^34 MACs")

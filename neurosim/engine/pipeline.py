@@ -1,4 +1,4 @@
-"""The event-driven pipeline of one op on simpy, in integer cycles.
+"""The event-driven pipeline of one op, in integer cycles.
 
 Three processes share one DRAM channel (a simpy Resource): a loader brings each tile's inputs
 (at most ``buffers`` tiles ahead of the array: double buffering), the array computes tiles in
@@ -6,6 +6,10 @@ order, and a writer drains each finished output tile (an output tile may only st
 output slot it reuses has been drained). One event per tile transfer or tile compute. Waiting
 shows up as stall cycles: ``dram_load`` (array idle, inputs not there yet) and
 ``output_writeback`` (output slot not drained, or the final drain).
+
+The simpy model here is the reference (``engine="reference"``, and every tile-level timeline).
+The default ``fast`` engine runs the same event machinery compiled
+(:mod:`neurosim.kernels.tile_pipeline`): the same cycles and stalls, tie for tie.
 """
 
 from __future__ import annotations
@@ -13,7 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import simpy
+
+from neurosim.kernels.tile_pipeline import pipeline_cycles
+
+ENGINES = ("fast", "reference")
 
 
 @dataclass(frozen=True)
@@ -36,9 +45,25 @@ class Interval:
     end: int
 
 
+def _per_tile_cycles(bits: np.ndarray, dram_cycles: Callable[[int], int]) -> np.ndarray:
+    """``dram_cycles`` of each entry (evaluated once per distinct size)."""
+    sizes, where = np.unique(bits, return_inverse=True)
+    return np.array([dram_cycles(int(b)) for b in sizes], dtype=np.int64)[where]
+
+
 def run_pipeline(blocks: list[Block], dram_cycles: Callable[[int], int], buffers: int = 2,
-                 record: list[Interval] | None = None, label: str = "") -> tuple[int, dict[str, int]]:
-    """Simulate the tiles; returns ``(cycles, {"dram_load": c, "output_writeback": c})``."""
+                 record: list[Interval] | None = None, label: str = "",
+                 engine: str = "fast") -> tuple[int, dict[str, int]]:
+    """Simulate the tiles; returns ``(cycles, {"dram_load": c, "output_writeback": c})``.
+    ``record`` (tile intervals for a timeline) runs the simpy reference."""
+    if engine == "fast" and record is None:
+        n = len(blocks)
+        load = np.fromiter((b.load_bits for b in blocks), np.int64, n)
+        busy = np.fromiter((b.busy_cycles for b in blocks), np.int64, n)
+        wb = np.fromiter((b.writeback_bits for b in blocks), np.int64, n)
+        cycles, stall_load, stall_wb = pipeline_cycles(
+            _per_tile_cycles(load, dram_cycles), busy, _per_tile_cycles(wb, dram_cycles), load > 0, wb > 0, buffers)
+        return int(cycles), {"dram_load": int(stall_load), "output_writeback": int(stall_wb)}
     env = simpy.Environment()
     dram = simpy.Resource(env, capacity=1)
     n = len(blocks)

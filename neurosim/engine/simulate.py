@@ -48,7 +48,7 @@ def _delta(a: _Snapshot, b: _Snapshot) -> _Snapshot:
 
 
 def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: float,
-           record: list[Interval] | None = None) -> tuple[dict, int, int, dict[str, int]]:
+           record: list[Interval] | None = None, engine: str = "fast") -> tuple[dict, int, int, dict[str, int]]:
     """Simulate one op; returns (tiling dict, cycles, compute cycles, stalls by cause)."""
     codes = trace.tensor(op.act_codes)
     cls = DESIGNS[spec.design].op_model
@@ -84,7 +84,7 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: 
         blocks.append(Block(dram.burst_bits(load) if load else 0, cost.busy_cycles, dram.burst_bits(wb) if wb else 0,
                             cost.compute_cycles))
     model.op_end()
-    cycles, pipe_stalls = run_pipeline(blocks, dram.transfer_cycles, record=record, label=f"{op.name} ")
+    cycles, pipe_stalls = run_pipeline(blocks, dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine)
     stalls.update(pipe_stalls)
     return tiling.to_dict(), cycles, compute, dict(stalls)
 
@@ -95,8 +95,9 @@ def _sha256_text(text: str) -> str:
 
 def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = "",
              config_text: str = "", progress: Callable[[int, int], None] | None = None,
-             timeline=None) -> Results:
-    """Replay every op of ``trace`` on ``spec``; see the module docstring.
+             timeline=None, engine: str = "fast") -> Results:
+    """Replay every op of ``trace`` on ``spec``; see the module docstring. ``engine``: the tile
+    pipeline's ``fast`` compiled event loop or the simpy ``reference`` (the same cycles).
 
     ``timeline``, if given, has a ``detail`` (``op`` or ``tile``) and an ``add(intervals)``
     method; it receives one ``op`` interval per op and, at tile detail, every pipeline interval,
@@ -127,7 +128,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
             if op.act_codes not in ratios:
                 ratios[op.act_codes] = code_stats(trace.tensor(op.act_codes), recipe.normal_max).salient_ratio
             out_ratio = ratios[op.act_codes]
-        tiling, cycles, compute, stalls = run_op(trace, op, op_spec, chip, dram, out_ratio, rec)
+        tiling, cycles, compute, stalls = run_op(trace, op, op_spec, chip, dram, out_ratio, rec, engine)
         d = _delta(before, _snapshot(chip, dram))
         energy = energy_breakdown(d.counters, pj)
         energy["leakage"] = leakage_pj(static_mw, cycles_to_s(cycles, spec.clock_mhz))

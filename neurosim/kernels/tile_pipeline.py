@@ -1,0 +1,271 @@
+"""The tile pipeline of :mod:`neurosim.engine.pipeline` as a compiled event loop, cycle for cycle.
+
+The reference model is the simpy one (a loader, the array and one writer process per output
+tile sharing a capacity-1 DRAM Resource). Ties between events at the same cycle decide who gets
+the DRAM channel first, and simpy breaks them by its event queue: ``(time, priority, event id)``
+with process starts urgent, a request granted when the release before it is *processed*, and a
+process that yields an already-processed event continuing at once. This kernel replays exactly
+that machinery (the subset of simpy the pipeline uses: processes as state machines, one heap of
+integer events, the Resource's put/get queues), so it returns the same cycles and stalls; a
+hypothesis property test compares the two on random tile sequences.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+from numba import njit
+
+URGENT, NORMAL = 0, 1
+PENDING, TRIGGERED, PROCESSED = 0, 1, 2
+# callback kinds (a callback is kind * CB + argument)
+CB = 1 << 40
+RESUME, TRIGGER_GET, TRIGGER_PUT = 1, 2, 3
+# process kinds and program counters
+LOADER, ARRAY, LOAD, WRITEBACK = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_writeback, buffers):
+    """``(cycles, dram_load stall, output_writeback stall)`` of one op's tiles.
+
+    ``load_cycles[i]`` / ``writeback_cycles[i]``: DRAM cycles of tile i's input load and output
+    write-back (made only where ``has_load`` / ``has_writeback``), ``busy_cycles[i]``: its array
+    time, ``buffers``: how many tiles the loader may run ahead (and output slots)."""
+    n = len(busy_cycles)
+    cap = 16 * n + 16
+    state = np.zeros(cap, np.int8)
+    ncb = np.zeros(cap, np.int64)
+    cbs = np.zeros((cap, 4), np.int64)
+    n_events = 0
+    # processes: kind, pc, tile index, the event it is (its termination), its request, local time
+    pcap = 2 * n + 2
+    p_kind = np.zeros(pcap, np.int64)
+    p_pc = np.zeros(pcap, np.int64)
+    p_tile = np.zeros(pcap, np.int64)
+    p_event = np.zeros(pcap, np.int64)
+    p_req = np.zeros(pcap, np.int64)
+    p_t = np.zeros(pcap, np.int64)
+    n_proc = 0
+    loaded = np.empty(n, np.int64)
+    computed = np.empty(n, np.int64)
+    for i in range(n):
+        loaded[i] = n_events
+        computed[i] = n_events + 1
+        n_events += 2
+    drained = np.empty(n, np.int64)
+    n_drained = 0
+    put_q = np.empty(2 * n + 1, np.int64)  # FIFO of waiting requests
+    put_head = 0
+    put_tail = 0
+    get_q = np.empty(2 * n + 1, np.int64)  # release events
+    get_req = np.zeros(cap, np.int64)  # the request a release event releases
+    get_head = 0
+    get_tail = 0
+    user = -1
+    heap = [(np.int64(0), np.int64(0), np.int64(0), np.int64(0))]
+    heap.pop()
+    eid = 0
+    now = 0
+    stall_load = 0
+    stall_wb = 0
+    array_done_at = 0
+
+    # a process starts with an urgent Initialize event that resumes it
+    for kind in (LOADER, ARRAY):
+        p = n_proc
+        n_proc += 1
+        p_kind[p] = kind
+        p_event[p] = n_events
+        init = n_events + 1
+        n_events += 2
+        state[init] = TRIGGERED
+        cbs[init, 0] = RESUME * CB + p
+        ncb[init] = 1
+        heapq.heappush(heap, (np.int64(now), np.int64(URGENT), np.int64(eid), np.int64(init)))
+        eid += 1
+
+    while len(heap) > 0:
+        time, _, _, ev = heapq.heappop(heap)
+        now = time
+        state[ev] = PROCESSED
+        k = 0
+        while k < ncb[ev]:  # callbacks may append to other events, never to this one
+            code = cbs[ev, k]
+            k += 1
+            kind, arg = code // CB, code % CB
+            if kind == TRIGGER_GET or kind == TRIGGER_PUT:
+                if kind == TRIGGER_GET and get_head < get_tail:
+                    g = get_q[get_head]
+                    get_head += 1
+                    if user == get_req[g]:
+                        user = -1
+                    state[g] = TRIGGERED
+                    heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(g)))
+                    eid += 1
+                elif kind == TRIGGER_PUT and put_head < put_tail and user == -1:
+                    r = put_q[put_head]
+                    put_head += 1
+                    user = r
+                    state[r] = TRIGGERED
+                    heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(r)))
+                    eid += 1
+                continue
+            # RESUME process arg: run its generator until it waits on an unprocessed event or ends
+            p = arg
+            while True:
+                wait = -1
+                finished = False
+                pk = p_kind[p]
+                if pk == LOADER:
+                    while True:
+                        pc = p_pc[p]
+                        i = p_tile[p]
+                        if pc == 0:  # loop head
+                            if i >= n:
+                                finished = True
+                                break
+                            p_pc[p] = 1
+                            if i >= buffers:
+                                wait = computed[i - buffers]
+                                break
+                        elif pc == 1:  # start the load transfer
+                            p_pc[p] = 2
+                            if has_load[i]:
+                                q = n_proc
+                                n_proc += 1
+                                p_kind[q] = LOAD
+                                p_tile[q] = i
+                                p_event[q] = n_events
+                                init = n_events + 1
+                                n_events += 2
+                                state[init] = TRIGGERED
+                                cbs[init, 0] = RESUME * CB + q
+                                ncb[init] = 1
+                                heapq.heappush(heap, (np.int64(now), np.int64(URGENT), np.int64(eid), np.int64(init)))
+                                eid += 1
+                                wait = p_event[q]
+                                break
+                        else:  # loaded
+                            state[loaded[i]] = TRIGGERED
+                            heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(loaded[i])))
+                            eid += 1
+                            p_tile[p] = i + 1
+                            p_pc[p] = 0
+                elif pk == ARRAY:
+                    while True:
+                        pc = p_pc[p]
+                        i = p_tile[p]
+                        if pc == 0:
+                            if i >= n:
+                                finished = True
+                                break
+                            p_t[p] = now
+                            p_pc[p] = 1
+                            if state[loaded[i]] == PENDING:
+                                wait = loaded[i]
+                                break
+                        elif pc == 1:
+                            stall_load += now - p_t[p]
+                            p_pc[p] = 3
+                            if has_writeback[i] and n_drained >= buffers and state[drained[n_drained - buffers]] == PENDING:
+                                p_t[p] = now
+                                p_pc[p] = 2
+                                wait = drained[n_drained - buffers]
+                                break
+                        elif pc == 2:
+                            stall_wb += now - p_t[p]
+                            p_pc[p] = 3
+                        elif pc == 3:
+                            p_pc[p] = 4
+                            if busy_cycles[i] > 0:
+                                t_ev = n_events
+                                n_events += 1
+                                state[t_ev] = TRIGGERED
+                                heapq.heappush(heap, (np.int64(now + busy_cycles[i]), np.int64(NORMAL), np.int64(eid),
+                                                      np.int64(t_ev)))
+                                eid += 1
+                                wait = t_ev
+                                break
+                        else:  # computed: succeed, start the write-back, next tile
+                            state[computed[i]] = TRIGGERED
+                            heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(computed[i])))
+                            eid += 1
+                            if has_writeback[i]:
+                                q = n_proc
+                                n_proc += 1
+                                p_kind[q] = WRITEBACK
+                                p_tile[q] = i
+                                p_event[q] = n_events
+                                init = n_events + 1
+                                n_events += 2
+                                state[init] = TRIGGERED
+                                cbs[init, 0] = RESUME * CB + q
+                                ncb[init] = 1
+                                heapq.heappush(heap, (np.int64(now), np.int64(URGENT), np.int64(eid), np.int64(init)))
+                                eid += 1
+                                drained[n_drained] = p_event[q]
+                                n_drained += 1
+                            p_tile[p] = i + 1
+                            p_pc[p] = 0
+                else:  # a transfer: request the channel, hold it for the transfer, release it
+                    pc = p_pc[p]
+                    i = p_tile[p]
+                    if pc == 0:
+                        r = n_events
+                        n_events += 1
+                        cbs[r, 0] = TRIGGER_GET * CB
+                        ncb[r] = 1
+                        p_req[p] = r
+                        get_req[r] = -2
+                        put_q[put_tail] = r
+                        put_tail += 1
+                        if user == -1:  # _trigger_put: the head of the queue gets a free channel
+                            h = put_q[put_head]
+                            put_head += 1
+                            user = h
+                            state[h] = TRIGGERED
+                            heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(h)))
+                            eid += 1
+                        p_pc[p] = 1
+                        wait = r
+                    elif pc == 1:
+                        d = load_cycles[i] if pk == LOAD else writeback_cycles[i]
+                        t_ev = n_events
+                        n_events += 1
+                        state[t_ev] = TRIGGERED
+                        heapq.heappush(heap, (np.int64(now + d), np.int64(NORMAL), np.int64(eid), np.int64(t_ev)))
+                        eid += 1
+                        p_pc[p] = 2
+                        wait = t_ev
+                    else:  # leave the with-block: a Release event, processed at once by _trigger_get
+                        g = n_events
+                        n_events += 1
+                        cbs[g, 0] = TRIGGER_PUT * CB
+                        ncb[g] = 1
+                        get_req[g] = p_req[p]
+                        get_q[get_tail] = g
+                        get_tail += 1
+                        h = get_q[get_head]
+                        get_head += 1
+                        if user == get_req[h]:
+                            user = -1
+                        state[h] = TRIGGERED
+                        heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(h)))
+                        eid += 1
+                        finished = True
+                if finished:
+                    e = p_event[p]
+                    state[e] = TRIGGERED
+                    heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(e)))
+                    eid += 1
+                    break
+                if state[wait] != PROCESSED:
+                    cbs[wait, ncb[wait]] = RESUME * CB + p
+                    ncb[wait] += 1
+                    break
+        if ev == p_event[ARRAY]:  # run(until=array) stops here; the rest is the final drain
+            array_done_at = now
+    stall_wb += now - array_done_at
+    return now, stall_load, stall_wb
