@@ -51,19 +51,30 @@ def _per_tile_cycles(bits: np.ndarray, dram_cycles: Callable[[int], int]) -> np.
     return np.array([dram_cycles(int(b)) for b in sizes], dtype=np.int64)[where]
 
 
+def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
+               compute_cycles: np.ndarray, dram_cycles: Callable[[int], int], buffers: int = 2,
+               record: list[Interval] | None = None, label: str = "", engine: str = "fast") -> tuple[int, dict[str, int]]:
+    """:func:`run_pipeline` of tiles given as per-tile arrays: the compiled loop for ``fast``
+    without ``record``, else the simpy reference."""
+    if engine == "fast" and record is None:
+        cycles, stall_load, stall_wb = pipeline_cycles(
+            _per_tile_cycles(load_bits, dram_cycles), busy_cycles, _per_tile_cycles(writeback_bits, dram_cycles),
+            load_bits > 0, writeback_bits > 0, buffers)
+        return int(cycles), {"dram_load": int(stall_load), "output_writeback": int(stall_wb)}
+    blocks = [Block(int(a), int(b), int(c), int(d))
+              for a, b, c, d in zip(load_bits, busy_cycles, writeback_bits, compute_cycles, strict=True)]
+    return run_pipeline(blocks, dram_cycles, buffers, record, label, engine="reference")
+
+
 def run_pipeline(blocks: list[Block], dram_cycles: Callable[[int], int], buffers: int = 2,
                  record: list[Interval] | None = None, label: str = "",
                  engine: str = "fast") -> tuple[int, dict[str, int]]:
     """Simulate the tiles; returns ``(cycles, {"dram_load": c, "output_writeback": c})``.
     ``record`` (tile intervals for a timeline) runs the simpy reference."""
     if engine == "fast" and record is None:
-        n = len(blocks)
-        load = np.fromiter((b.load_bits for b in blocks), np.int64, n)
-        busy = np.fromiter((b.busy_cycles for b in blocks), np.int64, n)
-        wb = np.fromiter((b.writeback_bits for b in blocks), np.int64, n)
-        cycles, stall_load, stall_wb = pipeline_cycles(
-            _per_tile_cycles(load, dram_cycles), busy, _per_tile_cycles(wb, dram_cycles), load > 0, wb > 0, buffers)
-        return int(cycles), {"dram_load": int(stall_load), "output_writeback": int(stall_wb)}
+        arrays = [np.fromiter((getattr(b, f) for b in blocks), np.int64, len(blocks))
+                  for f in ("load_bits", "busy_cycles", "writeback_bits", "compute_cycles")]
+        return run_arrays(*arrays, dram_cycles, buffers)
     env = simpy.Environment()
     dram = simpy.Resource(env, capacity=1)
     n = len(blocks)

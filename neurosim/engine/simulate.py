@@ -8,8 +8,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from neurosim import __version__
 from neurosim.config.energy_table import load_energy_table
 from neurosim.config.hw import HwSpec
@@ -17,7 +15,8 @@ from neurosim.energy.actions import action_energies, static_power_mw
 from neurosim.energy.breakdown import energy_breakdown, energy_by_action, leakage_pj, with_total
 from neurosim.energy.categories import by_category, views
 from neurosim.engine.designs import DESIGNS
-from neurosim.engine.pipeline import Block, Interval, run_pipeline
+from neurosim.engine.pipeline import Interval, run_arrays
+from neurosim.engine.tile_walk import aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import choose_tiling
 from neurosim.engine.widths import built_widths, resolve_widths
 from neurosim.hw.dram import Dram
@@ -49,44 +48,21 @@ def _delta(a: _Snapshot, b: _Snapshot) -> _Snapshot:
 
 def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: float,
            record: list[Interval] | None = None, engine: str = "fast") -> tuple[dict, int, int, dict[str, int]]:
-    """Simulate one op; returns (tiling dict, cycles, compute cycles, stalls by cause)."""
+    """Simulate one op; returns (tiling dict, cycles, compute cycles, stalls by cause). The
+    ``fast`` engine aggregates identical tile questions and runs the compiled pipeline; the
+    ``reference`` engine walks every tile and runs simpy (the same results)."""
     codes = trace.tensor(op.act_codes)
     cls = DESIGNS[spec.design].op_model
     model = cls(chip, op, trace.manifest.recipe, codes, out_salient_ratio)
     tiling = choose_tiling(op.M, op.K, op.N, model.limits(), model.salient_fits, where=f"{spec.name}: {op.name}")
-    blocks: list[Block] = []
-    compute = 0
-    stalls: Counter[str] = Counter()
-    resident_act = resident_w = None
-    tile_codes = None
-    for mi, ni, ki in tiling.blocks():
-        m0, k0, n0 = mi * tiling.Mb, ki * tiling.Kb, ni * tiling.Nb
-        m1, k1, n1 = min(op.M, m0 + tiling.Mb), min(op.K, k0 + tiling.Kb), min(op.N, n0 + tiling.Nb)
-        load = 0
-        if (mi, ki) != resident_act:
-            tile_codes = np.ascontiguousarray(codes[m0:m1, k0:k1])
-            load += model.act_tile_bits(tile_codes, (mi, ki))
-            resident_act = (mi, ki)
-        if (ki, ni) != resident_w:
-            load += model.weight_tile_bits(k1 - k0, n1 - n0, ki == 0)
-            resident_w = (ki, ni)
-        last_k = ki == tiling.n_k - 1
-        cost = model.tile_cost(tile_codes, (mi, ki), n1 - n0, ki == 0, last_k, tiling)
-        # results that make a DRAM round trip (spilled row buffer or int32 results) count their
-        # way back as reads; the writer moves both ways over the one channel
-        wb, back = model.output_tile_bits(m1 - m0, n1 - n0) if last_k else (0, 0)
-        dram.read(load)
-        dram.read(back)
-        dram.write(wb)
-        wb += back
-        compute += cost.compute_cycles
-        stalls.update(cost.stalls)
-        blocks.append(Block(dram.burst_bits(load) if load else 0, cost.busy_cycles, dram.burst_bits(wb) if wb else 0,
-                            cost.compute_cycles))
+    stream = aggregate_tiles(model, tiling, op, codes, dram, chip) if engine == "fast" else \
+        walk_tiles(model, tiling, op, codes, dram)
     model.op_end()
-    cycles, pipe_stalls = run_pipeline(blocks, dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine)
+    cycles, pipe_stalls = run_arrays(stream.load_bits, stream.busy_cycles, stream.writeback_bits, stream.compute_cycles,
+                                     dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine)
+    stalls = Counter(stream.stalls)
     stalls.update(pipe_stalls)
-    return tiling.to_dict(), cycles, compute, dict(stalls)
+    return tiling.to_dict(), cycles, int(stream.compute_cycles.sum()), dict(stalls)
 
 
 def _sha256_text(text: str) -> str:

@@ -1,0 +1,168 @@
+"""Walk one op's tiles in execution order: load inputs when they change, cost each tile on the
+array, write finished outputs back; the components count their actions on the way.
+
+Two walks, one result:
+
+- :func:`walk_tiles` asks the op model about every tile in turn (the reference);
+- :func:`aggregate_tiles` asks once per *distinct* call (an activation tile, a weight tile shape,
+  a tile cost for one activation tile and output width, an output tile shape) and adds the
+  counts that call made times the number of tiles that make it. The op model's answers depend
+  only on their arguments, so the totals are the same; distinct calls are made in the order of
+  their first tile, so that its caches fill as in the reference walk.
+
+Both return a :class:`TileStream`: the per-tile DRAM loads, array times and write-backs the
+pipeline (:mod:`neurosim.engine.pipeline`) schedules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.engine.op_model import OpModel
+from neurosim.engine.tiling import Tiling
+from neurosim.hw.dram import Dram
+
+
+@dataclass
+class TileStream:
+    """Per tile, in execution order: DRAM bits loaded and written back (whole bursts), array
+    busy and compute cycles; and the op's in-tile stalls by cause."""
+
+    load_bits: np.ndarray
+    busy_cycles: np.ndarray
+    writeback_bits: np.ndarray
+    compute_cycles: np.ndarray
+    stalls: dict[str, int]
+
+
+def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram) -> TileStream:
+    """Every tile in turn (see the module docstring)."""
+    n = tiling.n_m * tiling.n_n * tiling.n_k
+    load_bits, busy, wb_bits, comp = (np.zeros(n, np.int64) for _ in range(4))
+    stalls: Counter[str] = Counter()
+    resident_act = resident_w = None
+    tile_codes = None
+    for t, (mi, ni, ki) in enumerate(tiling.blocks()):
+        m0, k0, n0 = mi * tiling.Mb, ki * tiling.Kb, ni * tiling.Nb
+        m1, k1, n1 = min(op.M, m0 + tiling.Mb), min(op.K, k0 + tiling.Kb), min(op.N, n0 + tiling.Nb)
+        load = 0
+        if (mi, ki) != resident_act:
+            tile_codes = np.ascontiguousarray(codes[m0:m1, k0:k1])
+            load += model.act_tile_bits(tile_codes, (mi, ki))
+            resident_act = (mi, ki)
+        if (ki, ni) != resident_w:
+            load += model.weight_tile_bits(k1 - k0, n1 - n0, ki == 0)
+            resident_w = (ki, ni)
+        last_k = ki == tiling.n_k - 1
+        cost = model.tile_cost(tile_codes, (mi, ki), n1 - n0, ki == 0, last_k, tiling)
+        # results that make a DRAM round trip (spilled row buffer or int32 results) count their
+        # way back as reads; the writer moves both ways over the one channel
+        wb, back = model.output_tile_bits(m1 - m0, n1 - n0) if last_k else (0, 0)
+        dram.read(load)
+        dram.read(back)
+        dram.write(wb)
+        wb += back
+        stalls.update(cost.stalls)
+        load_bits[t] = dram.burst_bits(load) if load else 0
+        busy[t], comp[t] = cost.busy_cycles, cost.compute_cycles
+        wb_bits[t] = dram.burst_bits(wb) if wb else 0
+    return TileStream(load_bits, busy, wb_bits, comp, dict(stalls))
+
+
+class _Counts:
+    """Every integer counter of a chip's runtime components and the DRAM, read as one vector and
+    added back scaled (frozen dataclasses, the specs, never change and are skipped)."""
+
+    def __init__(self, chip, dram: Dram):
+        objs = [dram] + [v for v in vars(chip).values() if dataclasses.is_dataclass(v)] + \
+            [s for v in vars(chip).values() if isinstance(v, dict) for s in v.values() if dataclasses.is_dataclass(s)]
+        self.slots = [(o, f.name) for o in objs if not type(o).__dataclass_params__.frozen
+                      for f in dataclasses.fields(o) if type(getattr(o, f.name)) is int]
+
+    def read(self) -> np.ndarray:
+        return np.array([getattr(o, f) for o, f in self.slots], dtype=object)
+
+    def add(self, delta: np.ndarray, times: int) -> None:
+        if times:
+            for (o, f), d in zip(self.slots, delta, strict=True):
+                if d:
+                    setattr(o, f, getattr(o, f) + d * times)
+
+
+def _distinct(keys: np.ndarray):
+    """(rows of the distinct keys in order of first occurrence, inverse index, counts)."""
+    uniq, first, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return uniq[order], rank[inverse.reshape(-1)], counts[order]
+
+
+def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram, chip) -> TileStream:
+    """One call per distinct tile question, counts scaled by its tiles (see the module docstring)."""
+    outer, inner = (tiling.n_m, tiling.n_n) if tiling.order == "mnk" else (tiling.n_n, tiling.n_m)
+    o, i, k = (a.ravel() for a in np.meshgrid(np.arange(outer), np.arange(inner), np.arange(tiling.n_k),
+                                               indexing="ij"))
+    m, n = (o, i) if tiling.order == "mnk" else (i, o)
+    T = len(k)
+    mb = np.minimum(tiling.Mb, op.M - m * tiling.Mb)
+    kb = np.minimum(tiling.Kb, op.K - k * tiling.Kb)
+    nb = np.minimum(tiling.Nb, op.N - n * tiling.Nb)
+    first_k, last_k = k == 0, k == tiling.n_k - 1
+    act_load = np.ones(T, bool)
+    act_load[1:] = (m[1:] != m[:-1]) | (k[1:] != k[:-1])
+    w_load = np.ones(T, bool)
+    w_load[1:] = (k[1:] != k[:-1]) | (n[1:] != n[:-1])
+    counts = _Counts(chip, dram)
+
+    def each(keys: np.ndarray, call) -> list:
+        """``call(row)`` once per distinct row of ``keys``; its counts scaled by the row's tiles."""
+        rows, inverse, times = _distinct(keys)
+        out = []
+        for row, t in zip(rows, times, strict=True):
+            before = counts.read()
+            out.append(call(row))
+            counts.add(counts.read() - before, int(t) - 1)
+        return out, inverse
+
+    def act_tile(row):
+        mi, ki = int(row[0]), int(row[1])
+        m0, k0 = mi * tiling.Mb, ki * tiling.Kb
+        return np.ascontiguousarray(codes[m0:min(op.M, m0 + tiling.Mb), k0:min(op.K, k0 + tiling.Kb)])
+
+    load = np.zeros(T, np.int64)
+    sel = np.flatnonzero(act_load)
+    bits, inv = each(np.stack([m[sel], k[sel]], 1), lambda r: model.act_tile_bits(act_tile(r), (int(r[0]), int(r[1]))))
+    load[sel] += np.array(bits, np.int64)[inv]
+    sel = np.flatnonzero(w_load)
+    bits, inv = each(np.stack([kb[sel], nb[sel], first_k[sel]], 1),
+                     lambda r: model.weight_tile_bits(int(r[0]), int(r[1]), bool(r[2])))
+    load[sel] += np.array(bits, np.int64)[inv]
+    costs, inv = each(np.stack([m, k, nb], 1), lambda r: model.tile_cost(
+        act_tile(r), (int(r[0]), int(r[1])), int(r[2]), int(r[1]) == 0, int(r[1]) == tiling.n_k - 1, tiling))
+    busy = np.array([c.busy_cycles for c in costs], np.int64)[inv]
+    comp = np.array([c.compute_cycles for c in costs], np.int64)[inv]
+    stalls: Counter[str] = Counter()
+    tiles_per_cost = np.bincount(inv, minlength=len(costs))
+    for c, t in zip(costs, tiles_per_cost, strict=True):
+        stalls.update({s: v * int(t) for s, v in c.stalls.items()})
+    wb = np.zeros(T, np.int64)
+    back = np.zeros(T, np.int64)
+    sel = np.flatnonzero(last_k)
+    outs, inv = each(np.stack([mb[sel], nb[sel]], 1), lambda r: model.output_tile_bits(int(r[0]), int(r[1])))
+    wb[sel] = np.array([w for w, _ in outs], np.int64)[inv]
+    back[sel] = np.array([b for _, b in outs], np.int64)[inv]
+    for bits_t, fn in ((load, dram.read), (back, dram.read), (wb, dram.write)):
+        each(bits_t[bits_t > 0][:, None], lambda r, fn=fn: fn(int(r[0])))
+    wb += back
+    burst = _bursts(dram)
+    return TileStream(burst(load), busy, burst(wb), comp, dict(stalls))
+
+
+def _bursts(dram: Dram):
+    """Bits rounded up to whole DRAM bursts, element-wise (0 stays 0)."""
+    return lambda bits: np.where(bits > 0, -(-bits // dram.burst_bits(1)) * dram.burst_bits(1), 0)
