@@ -65,6 +65,8 @@ class AccIfChip:
             "membrane_store": Sram("membrane_store", spec.membrane_store),
             "output_buffer": Sram("output_buffer", spec.output_buffer),
         }
+        #: Code-block walks of the run, shared by the ops that read one activation tensor.
+        self.walks: dict[tuple, Walk] = {}
 
     def retarget(self, spec: AccIfSpec) -> None:
         """Run the next op with ``spec`` (the same chip with its op-specific membrane width)."""
@@ -134,7 +136,6 @@ class AccIfOpModel(OpModel):
             raise NeurosimError(f"{spec.name} cannot run {op.name}: " + "; ".join(problems))
         self._salient_per_token: dict[int, list[np.ndarray]] = {}
         self.scheme = scheme_for(spec.array)
-        self._walks: dict[tuple, Walk] = {}
         self._plans: dict[tuple, _TilePlan] = {}
         self._salient_in_tile: dict[tuple, int] = {}
 
@@ -241,10 +242,13 @@ class AccIfOpModel(OpModel):
         spec, srams = self.chip.spec, self.chip.srams
         Mb, Kb = codes.shape
         plan = self._plan(Mb, Kb, Nb, first_k, last_k)
-        cache_key = (key, first_k, last_k, Nb % self.C == 0)
-        if cache_key not in self._walks:
-            self._walks[cache_key] = self.scheme.walk(self, codes, plan, first_k, last_k)
-        walk = self._walks[cache_key]
+        # ops that read the same activation tensor (q/k/v, gate/up) walk the same code blocks
+        cache_key = (self.op.act_codes, tiling.Mb, tiling.Kb, key, first_k, last_k, plan.widths,
+                     spec.array.membrane_bits)
+        walks = self.chip.walks
+        if cache_key not in walks:
+            walks[cache_key] = self.scheme.walk(self, codes, plan, first_k, last_k)
+        walk = walks[cache_key]
         tot = walk.totals
         # the kernel walked each (token, K sub-tile) step once; every N sub-tile repeats it
         sums = (walk.per_variant * plan.mult[:, None]).sum(axis=0)

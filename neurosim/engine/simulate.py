@@ -8,6 +8,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from neurosim import __version__
 from neurosim.config.energy_table import load_energy_table
 from neurosim.config.hw import HwSpec
@@ -20,9 +22,10 @@ from neurosim.engine.tile_walk import aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import choose_tiling
 from neurosim.engine.widths import built_widths, resolve_widths
 from neurosim.hw.dram import Dram
+from neurosim.kernels.acc_tile import salient_per_token
 from neurosim.results import LayerResult, Results
 from neurosim.trace.reader import Trace
-from neurosim.trace.stats import code_stats, output_salient_ratio
+from neurosim.trace.stats import output_salient_ratio
 from neurosim.units import cycles_to_s
 
 
@@ -65,6 +68,16 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: 
     return tiling.to_dict(), cycles, int(stream.compute_cycles.sum()), dict(stalls)
 
 
+def _input_salient_ratio(trace: Trace, name: str) -> float:
+    """Salient fraction of one activation tensor (cached on the open trace across configs)."""
+    key = ("input_salient_ratio", name)
+    if key not in trace.derived:
+        codes = trace.tensor(name)
+        n = int(salient_per_token(np.ascontiguousarray(codes), trace.manifest.recipe.normal_max).sum())
+        trace.derived[key] = n / codes.size
+    return trace.derived[key]
+
+
 def _sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -88,7 +101,6 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     pj_by_spec: dict[HwSpec, dict[str, float]] = {}
     dram = Dram(spec.dram, spec.clock_mhz)
     recipe = trace.manifest.recipe
-    ratios: dict[str, float] = {}
     layers = []
     t_offset = 0
     for i, op in enumerate(trace.ops):
@@ -101,9 +113,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         rec: list[Interval] | None = [] if timeline is not None and timeline.detail == "tile" else None
         out_ratio = output_salient_ratio(trace, op)
         if out_ratio is None:  # no weights: the input's ratio stands in (docs/model.md)
-            if op.act_codes not in ratios:
-                ratios[op.act_codes] = code_stats(trace.tensor(op.act_codes), recipe.normal_max).salient_ratio
-            out_ratio = ratios[op.act_codes]
+            out_ratio = _input_salient_ratio(trace, op.act_codes)
         tiling, cycles, compute, stalls = run_op(trace, op, op_spec, chip, dram, out_ratio, rec, engine)
         d = _delta(before, _snapshot(chip, dram))
         energy = energy_breakdown(d.counters, pj)

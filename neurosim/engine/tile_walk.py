@@ -78,8 +78,7 @@ class _Counts:
     added back scaled (frozen dataclasses, the specs, never change and are skipped)."""
 
     def __init__(self, chip, dram: Dram):
-        objs = [dram] + [v for v in vars(chip).values() if dataclasses.is_dataclass(v)] + \
-            [s for v in vars(chip).values() if isinstance(v, dict) for s in v.values() if dataclasses.is_dataclass(s)]
+        objs = [dram, *(v for v in vars(chip).values() if dataclasses.is_dataclass(v)), *chip.srams.values()]
         self.slots = [(o, f.name) for o in objs if not type(o).__dataclass_params__.frozen
                       for f in dataclasses.fields(o) if type(getattr(o, f.name)) is int]
 
