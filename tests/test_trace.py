@@ -350,3 +350,48 @@ def test_version_2_trace_still_loads(tmp_path):
     (out / "manifest.json").write_text(json.dumps(m))
     t = validate_trace(out)
     assert t.manifest.recipe.salient_shift_max == 0 and t.op_tensors(t.ops[0]).act_shift is None
+
+
+# --- the compiled quantizer and generator of synthetic traces ---------------------------------------
+
+@st.composite
+def quantizer_cases(draw):
+    M, K = draw(st.integers(1, 6)), draw(st.integers(1, 48))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_t(3, (M, K)) * rng.choice([1.0, 1.0, 300.0, 0.0], K)).astype(np.float32)
+    rule = draw(st.sampled_from(["none", "mad", "ratio"]))
+    param = {"none": 0.0, "mad": draw(st.floats(0.5, 10)), "ratio": draw(st.floats(0, 0.3))}[rule]
+    return (x, draw(st.integers(2, 5)), draw(st.sampled_from([5, 6, 8])), rule, param,
+            draw(st.sampled_from([1.0, 0.9, 0.7])), draw(st.sampled_from([0, 2, 15])))
+
+
+@settings(max_examples=300, deadline=None)
+@given(quantizer_cases())
+def test_compiled_quantizer_equals_trace_quantizer(case):
+    """neurosim.kernels.token_quantizer = neurosim.trace.quantize, code for code, scale for scale."""
+    from neurosim.kernels.token_quantizer import RULES, quantize_rows
+    from neurosim.trace.quantize import quantize_shifted
+
+    x, act_bits, salient_bits, rule, param, clip, shift_max = case
+    codes, scale, shift = quantize_shifted(x, act_bits, salient_bits, rule, param, clip, shift_max)
+    c, s, h = np.empty(x.shape, np.int8), np.empty(x.shape[0], np.float32), np.empty(x.shape, np.int8)
+    quantize_rows(x, act_bits, salient_bits, RULES[rule], param, clip, shift_max, c, s, h)
+    np.testing.assert_array_equal(c, codes)
+    np.testing.assert_array_equal(s, scale)
+    np.testing.assert_array_equal(h, shift)
+
+
+def test_synthetic_values_follow_the_student_t():
+    """The inverse-CDF generator draws Student-t values: empirical quantiles of 400k draws (unit
+    gains and token scales, read back through the float path) match scipy's within sampling error."""
+    from scipy.special import stdtr
+
+    from neurosim.kernels.token_quantizer import _icdf
+    from neurosim.trace.synth import ActivationModel
+    tables = ActivationModel(df=3.0).tables()
+    rng = np.random.default_rng(1)
+    t = np.array([_icdf(u, *tables) for u in rng.random(400_000)])
+    for q in (0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999):
+        assert abs(stdtr(3.0, np.quantile(t, q)) - q) < 4 * np.sqrt(q * (1 - q) / len(t)) + 1e-4
+    assert np.abs(t).max() > 30  # the tail is there (P(|T3| > 30) ~ 4e-5)

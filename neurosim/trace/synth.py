@@ -1,10 +1,17 @@
 """Synthetic traces, for models a user cannot run and for SCALE-Sim-style GEMM lists.
 
 Activations come from a stated heavy-tailed model (:class:`ActivationModel`: Student-t values,
-persistent outlier channels, log-normal per-token scales), quantized with the same recipe code
-the exporter uses (:mod:`neurosim.trace.quantize`). The model and its parameters go in the
-manifest with ``synthetic: true``. Output is deterministic for a seed: each tensor draws from
-its own generator seeded by ``(seed, tensor index)``.
+persistent outlier channels, log-normal per-token scales), quantized with the recipe code the
+exporter uses (:mod:`neurosim.trace.quantize`, compiled as
+:mod:`neurosim.kernels.token_quantizer`, equal code for code). The model and its parameters go in
+the manifest with ``synthetic: true``. Output is deterministic for a seed: each tensor draws from
+its own generators seeded by ``(seed, tensor index)``. Tensors are generated on every core at
+once (compiled code without the GIL) and written in order.
+
+Generator ``icdf-v2`` (since neurosim 0.2): Student-t values by the inverse CDF
+(``scipy.special.stdtrit``, tabulated on 65,537 points of u in [2^-10, 1/2] and on log2(u) below,
+interpolated linearly) of uniforms from numba's Mersenne Twister; the same seed gives other codes
+than the 0.1 generator (numpy ``standard_t``), with the same distribution.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import csv
 import dataclasses
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +29,12 @@ import numpy as np
 from neurosim.errors import Problem, TraceFormatError, UsageError
 from neurosim.fsutil import read_text_input, short_repr
 from neurosim.jsonutil import loads_json_strict
+from neurosim.kernels.token_quantizer import RULES, synth_rows
 from neurosim.trace.manifest import MAX_DIM, MAX_ELEMENTS, MAX_OP_MACS, Producer, Recipe
-from neurosim.trace.quantize import quantize_shifted, quantize_weights
+from neurosim.trace.quantize import quantize_weights
 from neurosim.trace.writer import TraceWriter
 
-_ROWS = 512
+_ROWS = 256  # rows drawn and quantized per block (neurosim.kernels.token_quantizer.synth_rows)
 
 
 @dataclass(frozen=True)
@@ -119,20 +128,35 @@ class ActivationModel:
     outlier_gain: float = 12.0
     token_scale_sigma: float = 0.5
     salient_ratio: float = 0.025
+    generator: str = "icdf-v2"
 
     def __post_init__(self):
         if not 0 <= self.salient_ratio < 1:
             raise UsageError(f"salient ratio must be in [0, 1), got {self.salient_ratio!r}")
 
-    def sample(self, rng: np.random.Generator, M: int, K: int):
-        """Yield float32 row blocks of one ``[M, K]`` activation tensor."""
-        n_out = int(round(self.outlier_channel_fraction * K))
+    def tables(self) -> tuple:
+        """The inverse-CDF tables of the value distribution (see the module docstring)."""
+        from scipy.special import stdtrit
+
+        lin_lo, tail_lo, tail_step = 2.0 ** -10, -64.0, 1.0 / 32
+        u = np.linspace(lin_lo, 0.5, (1 << 16) + 1)
+        y = np.arange(tail_lo, -10.0 + tail_step / 2, tail_step)
+        return (stdtrit(self.df, u), lin_lo, float(u[1] - u[0]), stdtrit(self.df, np.exp2(y)), tail_lo, tail_step)
+
+    def draw_codes(self, seed: list[int], M: int, K: int, recipe: Recipe, tables: tuple
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Codes, scales and shifts of one ``[M, K]`` activation tensor (releases the GIL)."""
+        rng = np.random.default_rng(seed)
         gain = np.ones(K, dtype=np.float32)
-        gain[rng.choice(K, size=n_out, replace=False)] = self.outlier_gain
-        for start in range(0, M, _ROWS):
-            rows = min(_ROWS, M - start)
-            s = rng.lognormal(0.0, self.token_scale_sigma, size=(rows, 1)).astype(np.float32)
-            yield (rng.standard_t(self.df, size=(rows, K)).astype(np.float32) * gain) * s
+        gain[rng.choice(K, size=int(round(self.outlier_channel_fraction * K)), replace=False)] = self.outlier_gain
+        token_scale = rng.lognormal(0.0, self.token_scale_sigma, size=M).astype(np.float32)
+        codes = np.empty((M, K), np.int8)
+        shifts = np.empty((M, K), np.int8)
+        scales = np.empty(M, np.float32)
+        synth_rows(int(rng.integers(0, 1 << 32)), gain, token_scale, *tables, recipe.act_bits, recipe.salient_bits,
+                   RULES[recipe.salient_rule], recipe.salient_param, recipe.act_clip, recipe.salient_shift_max,
+                   codes, scales, shifts)
+        return codes, scales, shifts
 
 
 @dataclass(frozen=True)
@@ -208,20 +232,26 @@ def parse_gemm(text: str, index: int) -> GemmSpec:
     return GemmSpec(f"gemm{index}", m, k, n)
 
 
+def _workers() -> int:
+    """Generator threads: one per core this process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
 def footprint(groups: list[tuple[str, list[GemmSpec]]], weights: bool, shifts: bool = False) -> tuple[int, int]:
     """(bytes written to disk, peak bytes of memory) of :func:`write_synthetic` for ``groups``
-    (``shifts``: a power-of-two salient step stores a shift per entry beside the codes)."""
+    (``shifts``: a power-of-two salient step stores a shift per entry beside the codes). Each
+    tensor in flight holds its codes and shifts and a float32 row block; one per worker."""
     disk = peak = 0
     per_entry = 2 if shifts else 1
     for _, gemms in groups:
         M, K = gemms[0].M, gemms[0].K
-        block = min(M, _ROWS) * K * 4 * 6  # float32 samples and the quantizer's temporaries
+        block = _workers() * (2 * M * K + min(M, _ROWS) * K * 4 * 4)  # codes + shifts, samples, quantizer rows
         disk += per_entry * M * K + 4 * M
         w_peak = 0
         if weights:
             disk += sum(g.K * g.N + 4 * g.N for g in gemms)
             w_peak = max(g.K * g.N * 4 * 4 for g in gemms)  # float32 draw, its abs/scaled copies, int8 codes
-        peak = max(peak, per_entry * M * K + max(block, w_peak))
+        peak = max(peak, block + w_peak)
     return disk, peak
 
 
@@ -267,33 +297,32 @@ def write_synthetic(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], *
     tokens = groups[0][1][0].M
     producer = Producer(model=model_name, tokens=tokens, text_source=f"synthetic (seed {seed})")
     meta = {**dataclasses.asdict(act_model), "seed": seed}
-    with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w:
-        for gi, (gname, gemms) in enumerate(groups):
-            rng = np.random.default_rng([seed, gi])
-            M, K = gemms[0].M, gemms[0].K
-            codes = np.empty((M, K), dtype=np.int8)
-            shifts = np.zeros((M, K), dtype=np.int8) if recipe.salient_shift_max else None
-            scales = np.empty(M, dtype=np.float32)
-            row = 0
-            for block in act_model.sample(rng, M, K):
-                c, s, sh = quantize_shifted(block, recipe.act_bits, recipe.salient_bits, recipe.salient_rule,
-                                            recipe.salient_param, recipe.act_clip, recipe.salient_shift_max)
-                codes[row:row + len(c)], scales[row:row + len(c)] = c, s
-                if shifts is not None:
-                    shifts[row:row + len(c)] = sh
-                row += len(c)
-            a = w.add_tensor(f"{gname}.codes", codes)
-            s = w.add_tensor(f"{gname}.scale", scales)
-            sh = None if shifts is None else w.add_tensor(f"{gname}.shift", shifts)
-            del codes, shifts
-            for gj, g in enumerate(gemms):
-                wc = ws = None
-                if weights:
-                    wrng = np.random.default_rng([seed, gi, gj + 1])
-                    wq, wsc = quantize_weights(wrng.standard_normal((g.K, g.N), dtype=np.float32), recipe.weight_bits)
-                    wc, ws = w.add_tensor(f"{g.name}.weight", wq), w.add_tensor(f"{g.name}.weight_scale", wsc)
-                w.add_op(g.name, "linear", a, s, weight_bits=recipe.weight_bits, weight_codes=wc, weight_scale=ws, N=g.N,
-                         act_shift=sh)
-            if progress:
-                progress(gi + 1, len(groups))
+    tables = act_model.tables()
+    workers = _workers()
+
+    def draw(gi: int):
+        gemms = groups[gi][1]
+        return act_model.draw_codes([seed, gi], gemms[0].M, gemms[0].K, recipe, tables)
+
+    with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w, \
+            ThreadPoolExecutor(workers) as pool:
+        for first in range(0, len(groups), workers):  # at most `workers` tensors in memory at once
+            batch = list(pool.map(draw, range(first, min(len(groups), first + workers))))
+            for gi, (codes, scales, shifts) in enumerate(batch, start=first):
+                gname, gemms = groups[gi]
+                a = w.add_tensor(f"{gname}.codes", codes)
+                s = w.add_tensor(f"{gname}.scale", scales)
+                sh = w.add_tensor(f"{gname}.shift", shifts) if recipe.salient_shift_max else None
+                for gj, g in enumerate(gemms):
+                    wc = ws = None
+                    if weights:
+                        wrng = np.random.default_rng([seed, gi, gj + 1])
+                        wq, wsc = quantize_weights(wrng.standard_normal((g.K, g.N), dtype=np.float32),
+                                                   recipe.weight_bits)
+                        wc, ws = w.add_tensor(f"{g.name}.weight", wq), w.add_tensor(f"{g.name}.weight_scale", wsc)
+                    w.add_op(g.name, "linear", a, s, weight_bits=recipe.weight_bits, weight_codes=wc, weight_scale=ws,
+                             N=g.N, act_shift=sh)
+                if progress:
+                    progress(gi + 1, len(groups))
+            del batch
     return Path(out)

@@ -1,0 +1,117 @@
+"""The per-token activation quantizer of :mod:`neurosim.trace.quantize`, compiled, code for code.
+
+``quantize_rows`` repeats the numpy recipe row by row in float32 with the same operation order
+(median of the two middle values for an even width, ``|x - median|``, the k-th largest
+deviation by selection, the step from the largest normal value, round half to even, the
+smallest power-of-two shift per salient entry), so its codes, scales and shifts equal
+``quantize_shifted``'s (a hypothesis test compares them). It releases the GIL, so that
+generator threads run it side by side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+RULES = {"none": 0, "mad": 1, "ratio": 2}
+
+
+@njit(cache=True, nogil=True)
+def _median(a):
+    """np.median of a float32 vector (destroys ``a``'s order)."""
+    n = a.shape[0]
+    h = n // 2
+    p = np.partition(a, h)
+    if n % 2:
+        return p[h]
+    lower = np.max(p[:h])
+    return np.float32((lower + p[h]) / np.float32(2.0))
+
+
+@njit(cache=True, nogil=True)
+def quantize_rows(x, act_bits, salient_bits, rule, param, act_clip, shift_max, codes, scales, shifts):
+    """Quantize the rows of ``x`` (float32 [M, K]) into ``codes`` (int8), ``scales`` (float32 [M])
+    and ``shifts`` (int8 [M, K]); ``rule`` is a :data:`RULES` value."""
+    M, K = x.shape
+    qa = (1 << (act_bits - 1)) - 1
+    top = (1 << (max(act_bits, salient_bits) - 1)) - 1
+    salient_on = salient_bits > act_bits and rule != 0
+    k_ratio = int(np.ceil(param * K)) if rule == 2 else 0
+    sal = np.zeros(K, np.bool_)
+    dev = np.empty(K, np.float32)
+    work = np.empty(K, np.float32)
+    for t in range(M):
+        row = x[t]
+        sal[:] = False
+        if salient_on:
+            work[:] = row
+            med = _median(work)
+            for i in range(K):
+                dev[i] = abs(row[i] - med)
+            if rule == 1:
+                work[:] = dev
+                thr = np.float32(param) * _median(work)
+                for i in range(K):
+                    sal[i] = dev[i] > thr
+            elif k_ratio > 0:
+                work[:] = dev
+                cut = np.partition(work, K - k_ratio)[K - k_ratio]
+                for i in range(K):
+                    sal[i] = dev[i] >= cut
+        normal_abs = np.float32(0.0)
+        for i in range(K):
+            if not sal[i]:
+                normal_abs = max(normal_abs, abs(row[i]))
+        scale = np.float32(np.float32(act_clip) * normal_abs) / np.float32(qa)
+        if not scale > 0:
+            scale = np.float32(1.0)
+        scales[t] = scale
+        for i in range(K):
+            v = row[i] / scale
+            s = 0
+            if sal[i]:
+                while s < shift_max and np.rint(abs(v) / np.float32(2.0 ** s)) > top:
+                    s += 1
+                lim = top
+            else:
+                lim = qa
+            q = np.rint(v / np.float32(2.0 ** s))
+            codes[t, i] = np.int8(min(max(q, -lim), lim))
+            shifts[t, i] = s
+
+
+@njit(cache=True, nogil=True)
+def _icdf(r, lin, lin_lo, lin_step, tail, tail_lo, tail_step):
+    """Inverse CDF of a symmetric distribution at ``r`` in [0, 1), from the lower half's tables:
+    ``lin`` on a uniform grid of u in [lin_lo, 0.5], ``tail`` on a grid of log2(u) below it."""
+    u = r if r < 0.5 else 1.0 - r
+    if u >= lin_lo:
+        f = (u - lin_lo) / lin_step
+        i = min(int(f), lin.shape[0] - 2)
+        v = lin[i] + (f - i) * (lin[i + 1] - lin[i])
+    else:
+        f = (np.log2(max(u, 1e-300)) - tail_lo) / tail_step
+        f = max(f, 0.0)
+        i = min(int(f), tail.shape[0] - 2)
+        v = tail[i] + (f - i) * (tail[i + 1] - tail[i])
+    return v if r < 0.5 else -v
+
+
+@njit(cache=True, nogil=True)
+def synth_rows(seed, gain, token_scale, lin, lin_lo, lin_step, tail, tail_lo, tail_step,
+               act_bits, salient_bits, rule, param, act_clip, shift_max, codes, scales, shifts):
+    """Draw ``x[t, k] = token_scale[t] * gain[k] * T`` (T by inverse CDF of uniforms from numba's
+    generator seeded with ``seed``) block by block and quantize it with :func:`quantize_rows`."""
+    np.random.seed(seed)
+    M, K = codes.shape
+    rows = 256
+    block = np.empty((rows, K), np.float32)
+    for t0 in range(0, M, rows):
+        n = min(rows, M - t0)
+        for t in range(n):
+            s = token_scale[t0 + t]
+            for k in range(K):
+                block[t, k] = np.float32(_icdf(np.random.random(), lin, lin_lo, lin_step, tail, tail_lo, tail_step)) \
+                    * gain[k] * s
+        quantize_rows(block[:n], act_bits, salient_bits, rule, param, act_clip, shift_max,
+                      codes[t0:t0 + n], scales[t0:t0 + n], shifts[t0:t0 + n])
