@@ -55,6 +55,11 @@ def main() -> None:
                   f"compute {r.compute_cycles:>12,}  tiles {layer.tiling['n_m'] * layer.tiling['n_n'] * layer.tiling['n_k']:>5}"
                   f"  energy {r.energy_pj['total'] / 1e6:9.2f} uJ")
             print(f"{'':<14} tiling {layer.tiling}")
+            t = time.perf_counter()
+            ref = simulate(tr, spec, verify=False, engine="reference")
+            ref_s = time.perf_counter() - t
+            print(f"{'':<14} reference engine (simpy, every tile): {ref_s:.3f} s ({ref_s / dt:.1f}x); "
+                  f"same results: {ref.to_json() == r.to_json()}")
         print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
