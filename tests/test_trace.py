@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from neurosim.errors import TraceFormatError, UsageError
 from neurosim.trace import Producer, Recipe, TraceWriter, open_trace, validate_trace
+from neurosim.trace.manifest import VERSION
 from neurosim.trace.quantize import quantize_activations, quantize_weights, salient_mask
 from neurosim.trace.stats import code_stats
 from neurosim.trace.synth import BUILTIN_MODELS, llm_gemms, model_from_hf_config, read_topology, write_synthetic
@@ -309,7 +310,7 @@ def test_shifted_trace_round_trips(tmp_path):
     codes = np.array([[1, 100, -7], [-90, 3, 0]], np.int8)
     shifts = np.array([[0, 4, 0], [2, 0, 0]], np.int8)
     t = validate_trace(_write_shifted(tmp_path / "t", codes, shifts))
-    assert t.manifest.version == 3 and t.manifest.recipe.shift_bits == 3
+    assert t.manifest.version == VERSION and t.manifest.recipe.shift_bits == 3
     np.testing.assert_array_equal(t.op_tensors(t.ops[0]).act_values(), [[1, 1600, -7], [-360, 3, 0]])
 
 

@@ -205,6 +205,17 @@ class RequantSpec:
         "calibrated offline, no second pass (the trace's codes still come from dynamic scales)", choices=("two_phase", "static"))
 
 
+@dataclass(frozen=True)
+class VectorUnitSpec:
+    """SIMD unit for the work between GEMMs (norms, RoPE, softmax, activation functions, the per-token
+    quantizer, residual adds; ops per element in neurosim/hw/vector_unit.py). The same on both designs."""
+
+    lanes: int = spec_field(64, doc="element operations per cycle (64: one per column of a 64-wide array)",
+                            lo=1, hi=65536)
+    element_bits: int = spec_field(16, doc="element width (fp16) read and written per element", unit="bit",
+                                   lo=4, hi=32)
+
+
 _COMMON_DOC = dict(
     name="config name (used for output directories)",
     clock_mhz="clock frequency",
@@ -229,6 +240,7 @@ class AccIfSpec:
     dram: DramSpec = spec_field(DramSpec(), doc="off-chip DRAM")
     interconnect: InterconnectSpec = spec_field(InterconnectSpec(), doc="on-chip interconnect")
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
+    vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
 
 
 @dataclass(frozen=True)
@@ -251,6 +263,7 @@ class MacSpec:
     dram: DramSpec = spec_field(DramSpec(), doc="off-chip DRAM")
     interconnect: InterconnectSpec = spec_field(InterconnectSpec(), doc="on-chip interconnect")
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
+    vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
 
 
 HwSpec = AccIfSpec | MacSpec

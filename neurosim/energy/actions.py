@@ -32,6 +32,9 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
         "dram.write_bits": sc.dram_pj_per_bit(table, spec.dram.type),
         "interconnect.bits": _interconnect(table, spec.interconnect),
         "salient_shifter.bit_stages": sc.shift_bit_stage_pj(table),
+        "vector_unit.fp16_mul": table["fp16_mul"],
+        "vector_unit.fp16_add": table["fp16_add"],
+        "vector_unit.reg_bits": table["register_bit"],
     }
     for name, s in sram_specs(spec).items():
         out.update(_sram(table, name, s))

@@ -3,8 +3,9 @@
 Every counted action (``component.action``) and the static ``leakage`` falls into one category:
 ``compute`` (the synaptic arithmetic: accumulates, MACs, the adds that combine partial results),
 ``registers`` (register and FIFO bits written, event-queue pushes and pops), ``sram`` (reads and
-writes of each on-chip SRAM), ``interconnect``, ``dram``, ``static`` (leakage) and ``control``
-(the threshold, dequantization and requantization units). The same categories, in this order,
+writes of each on-chip SRAM), ``interconnect``, ``dram``, ``static`` (leakage), ``control``
+(the threshold, dequantization and requantization units) and ``vector`` (the vector unit: norms,
+RoPE, softmax, activation functions, quantizers, with its register file). The same categories, in this order,
 name the components of every comparison and colour every plot.
 
 Views of one run's energy, from the same counters:
@@ -20,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-CATEGORIES = ("compute", "registers", "sram", "interconnect", "dram", "static", "control")
+CATEGORIES = ("compute", "registers", "sram", "interconnect", "dram", "static", "control", "vector")
 VIEWS = ("full", "on_chip", "compute_only")
 
 #: The arithmetic of the arrays and their side units.
@@ -43,6 +44,8 @@ def category(action: str) -> str:
         return component
     if component in CONTROL_UNITS:
         return "control"
+    if component == "vector_unit":
+        return "vector"
     if what in ("read", "write"):
         return "sram"
     return "registers"

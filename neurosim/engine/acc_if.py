@@ -26,6 +26,7 @@ from neurosim.hw.cells import LogicCells
 from neurosim.hw.if_array import IfArray
 from neurosim.hw.salient_lanes import SalientLanes
 from neurosim.hw.salient_shifter import SalientShifter
+from neurosim.hw.vector_unit import VectorUnit
 from neurosim.hw.sram import Sram
 from neurosim.hw.threshold_unit import ThresholdUnit
 from neurosim.kernels.acc_tile import (
@@ -55,6 +56,9 @@ class AccIfChip:
         self.array = IfArray(spec.array)
         self.threshold = ThresholdUnit(spec.threshold)
         self.shifter = SalientShifter()
+        self.vector = VectorUnit(spec.vector_unit)
+        #: The trace has vector ops: the vector unit is part of the chip (its cells leak).
+        self.vector_used = False
         self.side = SalientLanes(spec.array.salient_lanes, spec.array.membrane_bits) \
             if spec.array.salient_lanes else None
         sm = spec.spike_memory
@@ -79,6 +83,7 @@ class AccIfChip:
         """The chip's logic outside the SRAMs (static power)."""
         a = self.spec.array
         out = self.array.cells(self.spec.spike_memory.salient.code_bits) + self.threshold.cells(a.cols)
+        out = out + self.vector.cells() if self.vector_used else out
         return out + self.side.cells(a.cols, a.weight_bits) if self.side is not None else out
 
     def processing_elements(self) -> int:
@@ -88,7 +93,7 @@ class AccIfChip:
 
     def counters(self) -> dict[str, int]:
         out = {**self.array.counters(), **self.threshold.counters(), **self.shifter.counters(),
-               **(self.side.counters() if self.side else {})}
+               **self.vector.counters(), **(self.side.counters() if self.side else {})}
         for s in self.srams.values():
             out.update(s.counters())
         return out

@@ -27,6 +27,7 @@ from neurosim.hw.dequant_unit import DequantUnit
 from neurosim.hw.mac_array import MacArray, os_fold_cycles, ws_fold_cycles
 from neurosim.hw.outlier_unit import OutlierUnit
 from neurosim.hw.salient_shifter import SalientShifter
+from neurosim.hw.vector_unit import VectorUnit
 from neurosim.hw.sram import Sram
 from neurosim.kernels.acc_tile import salient_per_token
 from neurosim.kernels.mac_fold import col_group_passes, row_group_passes
@@ -45,6 +46,9 @@ class MacChip:
         self.dequant = DequantUnit(spec.dequant, spec.requant)
         self.outlier = OutlierUnit(spec.outlier_unit, spec.array.weight_bits, spec.array.acc_bits)
         self.shifter = SalientShifter()
+        self.vector = VectorUnit(spec.vector_unit)
+        #: The trace has vector ops: the vector unit is part of the chip (its cells leak).
+        self.vector_used = False
         self.srams = {n: Sram(n, s) for n, s in sram_specs(spec).items()}
 
     def retarget(self, spec: MacSpec) -> None:
@@ -56,6 +60,7 @@ class MacChip:
     def logic_cells(self) -> LogicCells:
         """The chip's logic outside the SRAMs (static power)."""
         out = self.array.cells() + self.dequant.cells(self.spec.array.cols)
+        out = out + self.vector.cells() if self.vector_used else out
         return out + self.outlier.cells() if self.spec.array.salient == "outlier_path" else out
 
     def processing_elements(self) -> int:
@@ -65,7 +70,7 @@ class MacChip:
 
     def counters(self) -> dict[str, int]:
         out = {**self.array.counters(), **self.dequant.counters(), **self.outlier.counters(),
-               **self.shifter.counters()}
+               **self.shifter.counters(), **self.vector.counters()}
         for s in self.srams.values():
             out.update(s.counters())
         return out

@@ -12,7 +12,7 @@ from neurosim.fsutil import umask
 
 #: Colour-blind-safe (Okabe-Ito) colours, one per category, the same in every plot.
 CATEGORY_COLOURS = dict(zip(CATEGORIES, ("#0072B2", "#56B4E9", "#009E73", "#F0E442", "#E69F00", "#999999",
-                                          "#CC79A7"), strict=True))
+                                          "#CC79A7", "#D55E00"), strict=True))
 
 _ENERGY_UNITS = (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3), ("pJ", 1.0))
 

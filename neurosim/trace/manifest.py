@@ -17,10 +17,14 @@ from neurosim.fsutil import short_repr
 from neurosim.jsonutil import loads_json_strict
 
 FORMAT = "neurosim-trace"
-VERSION = 3
-#: Version 1 traces (no ``recipe.act_clip``: 1.0) and version 2 traces (no
-#: ``recipe.salient_shift_max``: 0, no ``act_shift``) still load.
-READABLE_VERSIONS = (1, 2, 3)
+VERSION = 4
+#: Version 1 traces (no ``recipe.act_clip``: 1.0), version 2 traces (no
+#: ``recipe.salient_shift_max``: 0, no ``act_shift``) and version 3 traces (no phases, repeats,
+#: KV-cache operands or vector ops) still load.
+READABLE_VERSIONS = (1, 2, 3, 4)
+PHASES = ("prefill", "decode")
+#: Vector-unit work between the GEMMs (format v4); see traces/README.md.
+VECTOR_OPS = ("rmsnorm", "rope", "softmax", "silu_mul", "residual_add", "quantize", "hadamard", "kv_write")
 #: Largest power-of-two salient shift: the shift field of a salient entry is at most 4 bits.
 MAX_SALIENT_SHIFT = 15
 OP_KINDS = ("linear", "attn_qk", "attn_av")
@@ -105,6 +109,10 @@ class Op:
     weight_codes: str | None = None
     weight_scale: str | None = None
     act_shift: str | None = None  # per-entry power-of-two step of the codes (format v3)
+    phase: str = "prefill"  # prefill | decode (format v4)
+    step: int = 0  # decode step (0 in prefill)
+    repeat: int = 1  # identical instances (heads, layers sharing one code model): costs x repeat
+    b_source: str = "weights"  # weights | kv_cache: B is read from the KV cache (attention, format v4)
 
     def tensor_refs(self) -> dict[str, str]:
         """Role -> tensor name for every tensor the op references."""
@@ -112,9 +120,57 @@ class Op:
         return {r: getattr(self, r) for r in roles if getattr(self, r) is not None}
 
     def expected_shape(self, role: str) -> tuple[int, ...]:
-        """The shape a tensor must have in ``role``."""
+        """The shape a tensor must have in ``role`` (at least, along :meth:`token_axis`)."""
+        if self.kv and self.kind == "attn_qk" and role == "weight_codes":  # the K cache [tokens, head dim]
+            return (self.N, self.K)
         return {"act_codes": (self.M, self.K), "act_scale": (self.M,), "act_shift": (self.M, self.K),
                 "weight_codes": (self.K, self.N), "weight_scale": (self.N,)}[role]
+
+    def token_axis(self, role: str) -> int | None:
+        """For attention ops, the axis of ``role``'s tensor that runs over the KV cache's tokens:
+        the tensor may hold more tokens than the op reads (a decode step reads a prefix)."""
+        if not self.kv:
+            return None
+        if self.kind == "attn_qk" and role in ("weight_codes", "weight_scale"):
+            return 0
+        if self.kind == "attn_av" and role in ("act_codes", "act_shift"):
+            return 1
+        if self.kind == "attn_av" and role == "weight_codes":
+            return 0
+        return None
+
+    @property
+    def kv(self) -> bool:
+        """B is read from the KV cache (the tensor layout of traces/README.md, format v4)."""
+        return self.b_source == "kv_cache"
+
+    def shape_fits(self, role: str, shape: tuple[int, ...]) -> bool:
+        """Does a tensor of ``shape`` serve ``role``?"""
+        want, axis = self.expected_shape(role), self.token_axis(role)
+        if axis is None or len(shape) != len(want):
+            return tuple(shape) == want
+        return all(s == w if i != axis else s >= w for i, (s, w) in enumerate(zip(shape, want, strict=True)))
+
+
+@dataclass(frozen=True)
+class VectorOp:
+    """Vector-unit work between GEMMs (format v4): ``tokens x width`` elements of ``op`` (one
+    of :data:`VECTOR_OPS`), ``bits`` wide, run before ``ops[position]``. ``kv_write`` stores
+    ``tokens x width`` codes of ``bits`` into the KV cache."""
+
+    name: str
+    op: str
+    tokens: int
+    width: int
+    position: int
+    bits: int = 16
+    phase: str = "prefill"
+    step: int = 0
+    repeat: int = 1
+
+    @property
+    def elements(self) -> int:
+        return self.tokens * self.width
 
 
 @dataclass(frozen=True)
@@ -130,13 +186,16 @@ class Manifest:
     version: int = VERSION
     format: str = FORMAT
     extra: dict[str, Any] = field(default_factory=dict)
+    vector_ops: tuple[VectorOp, ...] = ()
 
     def to_json(self) -> str:
         """Serialise to the manifest.json text."""
         d = dataclasses.asdict(self)
         d["ops"] = [dataclasses.asdict(o) for o in self.ops]
+        d["vector_ops"] = [dataclasses.asdict(o) for o in self.vector_ops]
         d["tensors"] = {k: {**dataclasses.asdict(v), "shape": list(v.shape)} for k, v in self.tensors.items()}
-        order = ["format", "version", "producer", "recipe", "synthetic", "synthetic_model", "extra", "tensors", "ops"]
+        order = ["format", "version", "producer", "recipe", "synthetic", "synthetic_model", "extra", "tensors", "ops",
+                 "vector_ops"]
         return json.dumps({k: d[k] for k in order}, indent=1) + "\n"
 
 
@@ -199,6 +258,14 @@ def _bits(v):
     return None if 1 <= v <= 8 else f"must be between 1 and 8 (codes are stored as int8), got {v}"
 
 
+_SCHEDULE = {
+    "phase": lambda v: None if v in PHASES else f"must be one of {', '.join(PHASES)}",
+    "step": lambda v: None if 0 <= v <= MAX_DIM else f"must be between 0 and {MAX_DIM}",
+    "repeat": _positive,
+    "b_source": lambda v: None if v in ("weights", "kv_cache") else "must be weights or kv_cache",
+}
+
+
 def parse_manifest(text: str, source: str) -> Manifest:
     """Parse and check manifest.json text; every problem is reported at once."""
     try:
@@ -215,7 +282,8 @@ def parse_manifest(text: str, source: str) -> Manifest:
                             f"this neurosim reads versions {', '.join(map(str, READABLE_VERSIONS))}")
         )
     problems: list[Problem] = []
-    allowed = {"format", "version", "producer", "recipe", "synthetic", "synthetic_model", "extra", "tensors", "ops"}
+    allowed = {"format", "version", "producer", "recipe", "synthetic", "synthetic_model", "extra", "tensors", "ops",
+               "vector_ops"}
     problems += [Problem(str(k)[:60], f"unknown field; allowed: {', '.join(sorted(allowed))}")
                  for k in raw if k not in allowed]
     producer = _take(Producer, raw.get("producer"), "producer", problems, {"tokens": _positive})
@@ -256,7 +324,7 @@ def parse_manifest(text: str, source: str) -> Manifest:
     for i, r in enumerate(raw_ops):
         op = _take(Op, r, f"ops[{i}]", problems, {
             "kind": lambda v: None if v in OP_KINDS else f"must be one of {', '.join(OP_KINDS)}",
-            "M": _positive, "K": _positive, "N": _positive, "weight_bits": _bits})
+            "M": _positive, "K": _positive, "N": _positive, "weight_bits": _bits, **_SCHEDULE})
         if op is None:
             continue
         if op.M * op.K * op.N > MAX_OP_MACS:
@@ -275,16 +343,36 @@ def parse_manifest(text: str, source: str) -> Manifest:
             t = tensors[tname]
             if t.dtype != TENSOR_DTYPES[role]:
                 problems.append(Problem(where, f"tensor {tname!r} has dtype {t.dtype}, {role} must be {TENSOR_DTYPES[role]}"))
-            if t.shape != op.expected_shape(role):
+            if not op.shape_fits(role, t.shape):
+                more = "" if op.token_axis(role) is None else f" (axis {op.token_axis(role)} at least)"
                 problems.append(Problem(where, f"tensor {tname!r} has shape {list(t.shape)}, op needs "
-                                        f"{list(op.expected_shape(role))} (M={op.M}, K={op.K}, N={op.N})"))
+                                        f"{list(op.expected_shape(role))}{more} (M={op.M}, K={op.K}, N={op.N})"))
         if (op.weight_codes is None) != (op.weight_scale is None):
             problems.append(Problem(f"ops[{i}]", "weight_codes and weight_scale must be given together"))
         if recipe is not None and (op.act_shift is None) != (recipe.salient_shift_max == 0):
             problems.append(Problem(f"ops[{i}].act_shift", "required when recipe.salient_shift_max > 0, "
                                     "and only then" if op.act_shift is None else
                                     "given, but recipe.salient_shift_max is 0 (salient codes on the normal step)"))
+        if op.phase == "prefill" and op.step:
+            problems.append(Problem(f"ops[{i}].step", "must be 0 in the prefill phase"))
+        if op.kv and op.kind == "linear":
+            problems.append(Problem(f"ops[{i}].b_source", "kv_cache is for attention ops (attn_qk, attn_av)"))
         ops.append(op)
+    vector_ops = []
+    raw_v = raw.get("vector_ops", [])
+    if not isinstance(raw_v, list):
+        problems.append(Problem("vector_ops", "must be a list"))
+        raw_v = []
+    for i, r in enumerate(raw_v):
+        v = _take(VectorOp, r, f"vector_ops[{i}]", problems, {
+            "op": lambda x: None if x in VECTOR_OPS else f"must be one of {', '.join(VECTOR_OPS)}",
+            "tokens": _positive, "width": _positive, "bits": lambda x: None if 1 <= x <= 32 else "must be 1 to 32",
+            "position": lambda x: None if 0 <= x <= len(raw_ops) else f"must be 0 to {len(raw_ops)} (an op index)",
+            **_SCHEDULE})
+        if v is not None:
+            if v.phase == "prefill" and v.step:
+                problems.append(Problem(f"vector_ops[{i}].step", "must be 0 in the prefill phase"))
+            vector_ops.append(v)
     synthetic = raw.get("synthetic", False)
     if not isinstance(synthetic, bool):
         problems.append(Problem("synthetic", "must be true or false"))
@@ -293,4 +381,5 @@ def parse_manifest(text: str, source: str) -> Manifest:
         problems.append(Problem("synthetic_model", "a synthetic trace must state the activation model it used"))
     if problems:
         raise TraceFormatError(source, problems)
-    return Manifest(producer, recipe, tuple(ops), tensors, synthetic, sm, extra=raw.get("extra") or {})
+    return Manifest(producer, recipe, tuple(ops), tensors, synthetic, sm, version=raw["version"],
+                    extra=raw.get("extra") or {}, vector_ops=tuple(vector_ops))

@@ -107,10 +107,18 @@ class Trace:
         return np.memmap(file, dtype=np.dtype(info.dtype), mode="r", offset=self._offsets[name], shape=info.shape)
 
     def op_tensors(self, op: Op) -> OpTensors:
-        """Memory-mapped arrays of one op."""
-        get = lambda n: None if n is None else self.tensor(n)  # noqa: E731
-        return OpTensors(get(op.act_codes), get(op.act_scale), get(op.weight_codes), get(op.weight_scale),
-                         get(op.act_shift))
+        """Memory-mapped arrays of one op, as the GEMM ``[M, K] x [K, N]`` sees them: an attention
+        op's KV-cache tensors cut to the tokens it reads (the K cache transposed)."""
+        def get(role):
+            name = getattr(op, role)
+            if name is None:
+                return None
+            t = self.tensor(name)
+            axis = op.token_axis(role)
+            if axis is not None:
+                t = t[(slice(None),) * axis + (slice(0, op.expected_shape(role)[axis]),)]
+            return t.T if op.kv and op.kind == "attn_qk" and role == "weight_codes" else t
+        return OpTensors(get("act_codes"), get("act_scale"), get("weight_codes"), get("weight_scale"), get("act_shift"))
 
 
 def open_trace(path: str | Path) -> Trace:
@@ -177,7 +185,7 @@ def _check_shifts(trace: Trace, op: Op) -> list[Problem]:
         c, s = np.asarray(codes[start:start + step]), np.asarray(shifts[start:start + step])
         bad = np.flatnonzero((s > 0) & (np.abs(c.astype(np.int16)) <= normal_max))
         if len(bad):
-            index = [int(i) for i in np.unravel_index(start + int(bad[0]), (op.M, op.K))]
+            index = [int(i) for i in np.unravel_index(start + int(bad[0]), trace.tensor(op.act_codes).shape)]
             return [Problem(f"tensors.{op.act_shift}", f"shift {int(s[bad[0]])} at index {index} is on a normal "
                             f"code {int(c[bad[0]])} (shifts are allowed only where |code| > {normal_max})")]
     return []

@@ -17,7 +17,7 @@ import numpy as np
 from neurosim import __version__
 from neurosim.errors import TraceFormatError, UsageError
 from neurosim.fsutil import OutputError, clean_stale, prepare_output_dir, publish_dir
-from neurosim.trace.manifest import Manifest, Op, Producer, Recipe, TensorInfo, parse_manifest
+from neurosim.trace.manifest import Manifest, Op, Producer, Recipe, TensorInfo, VectorOp, parse_manifest
 
 _CHUNK = 1 << 22
 
@@ -69,6 +69,7 @@ class TraceWriter:
         self.recipe, self.synthetic_model, self.extra = recipe, synthetic_model, extra or {}
         self._tensors: dict[str, TensorInfo] = {}
         self._ops: list[Op] = []
+        self._vector_ops: list[VectorOp] = []
 
     def add_tensor(self, name: str, array: np.ndarray) -> str:
         """Write one tensor now (int8 codes or float32 scales); returns its name for ``add_op``."""
@@ -85,17 +86,28 @@ class TraceWriter:
 
     def add_op(self, name: str, kind: str, act_codes: str, act_scale: str, *, weight_bits: int,
                weight_codes: str | None = None, weight_scale: str | None = None, N: int | None = None,
-               act_shift: str | None = None) -> Op:
-        """Add an op over tensors already added; M and K come from ``act_codes``, N from the
-        weights (or ``N`` when the trace carries no weights)."""
-        M, K = self._tensors[act_codes].shape
-        if weight_codes is not None:
+               act_shift: str | None = None, K: int | None = None, phase: str = "prefill", step: int = 0,
+               repeat: int = 1, b_source: str = "weights") -> Op:
+        """Add an op over tensors already added; M and K come from ``act_codes`` (``K`` given: an
+        attention op reading a prefix of its KV cache), N from the weights (or ``N`` when the
+        trace carries no weights, or for a KV-cache operand)."""
+        M, k = self._tensors[act_codes].shape
+        K = k if K is None else K
+        if weight_codes is not None and N is None:
             N = self._tensors[weight_codes].shape[1]
         if N is None:
             raise ValueError(f"op {name!r}: N is needed when no weight codes are stored")
-        op = Op(name, kind, M, K, int(N), weight_bits, act_codes, act_scale, weight_codes, weight_scale, act_shift)
+        op = Op(name, kind, M, K, int(N), weight_bits, act_codes, act_scale, weight_codes, weight_scale, act_shift,
+                phase, step, repeat, b_source)
         self._ops.append(op)
         return op
+
+    def add_vector_op(self, name: str, op: str, tokens: int, width: int, *, bits: int = 16, phase: str = "prefill",
+                      step: int = 0, repeat: int = 1) -> VectorOp:
+        """Add vector-unit work that runs before the next GEMM op added."""
+        v = VectorOp(name, op, tokens, width, len(self._ops), bits, phase, step, repeat)
+        self._vector_ops.append(v)
+        return v
 
     def close(self) -> Path:
         """Write the manifest, check it parses, and move the directory into place; on any failure
@@ -103,7 +115,7 @@ class TraceWriter:
         try:
             manifest = Manifest(self.producer, self.recipe, tuple(self._ops), dict(self._tensors),
                                 synthetic=self.synthetic_model is not None, synthetic_model=self.synthetic_model,
-                                extra=self.extra)
+                                extra=self.extra, vector_ops=tuple(self._vector_ops))
             text = manifest.to_json()
             try:
                 parse_manifest(text, "manifest.json")  # never publish what we cannot read
