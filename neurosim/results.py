@@ -52,6 +52,12 @@ class LayerResult:
     output_salient_ratio: float | None = None  # salient share of the written-back output codes
     energy_by_action_pj: dict[str, float] | None = None  # {"component.action" or "leakage": pJ}
     spatial_utilization: float | None = None  # useful array operations / (processing elements x cycles)
+    phase: str = "prefill"  # prefill | decode (trace format v4)
+    step: int = 0  # decode step
+    repeat: int = 1  # identical instances this entry stands for (its numbers include all of them)
+    vector_op: str | None = None  # kind "vector": the vector-unit op (kv_write: KV-cache store)
+    kv_read_bits: int = 0  # DRAM bits of the KV cache read by an attention op
+    kv_write_bits: int = 0  # DRAM bits written into the KV cache
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ class Results:
     energy_by_action_pj: dict[str, float] | None = None  # {"component.action" or "leakage": pJ}
     energy_by_category_pj: dict[str, float] | None = None  # neurosim.energy.categories.CATEGORIES
     energy_views_pj: dict[str, float] | None = None  # full, on_chip, compute_only
+    phases: dict[str, dict[str, float]] | None = None  # per phase: cycles, seconds, energy_pj, tokens, ...
+    inference: dict[str, float] | None = None  # TTFT, decode tokens/s, J/token, KV-cache traffic and footprint
 
     def to_json(self) -> str:
         """The results.json text; a NaN or infinite number is a bug, never written out."""

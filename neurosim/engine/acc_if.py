@@ -26,9 +26,9 @@ from neurosim.hw.cells import LogicCells
 from neurosim.hw.if_array import IfArray
 from neurosim.hw.salient_lanes import SalientLanes
 from neurosim.hw.salient_shifter import SalientShifter
-from neurosim.hw.vector_unit import VectorUnit
 from neurosim.hw.sram import Sram
 from neurosim.hw.threshold_unit import ThresholdUnit
+from neurosim.hw.vector_unit import VectorUnit
 from neurosim.kernels.acc_tile import (
     COMPUTE,
     SAL_MAX,

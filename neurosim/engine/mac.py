@@ -27,8 +27,8 @@ from neurosim.hw.dequant_unit import DequantUnit
 from neurosim.hw.mac_array import MacArray, os_fold_cycles, ws_fold_cycles
 from neurosim.hw.outlier_unit import OutlierUnit
 from neurosim.hw.salient_shifter import SalientShifter
-from neurosim.hw.vector_unit import VectorUnit
 from neurosim.hw.sram import Sram
+from neurosim.hw.vector_unit import VectorUnit
 from neurosim.kernels.acc_tile import salient_per_token
 from neurosim.kernels.mac_fold import col_group_passes, row_group_passes
 from neurosim.trace.manifest import Op, Recipe

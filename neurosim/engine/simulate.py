@@ -24,6 +24,7 @@ from neurosim.engine.widths import built_widths, resolve_widths
 from neurosim.hw.dram import Dram
 from neurosim.kernels.acc_tile import salient_per_token
 from neurosim.results import LayerResult, Results
+from neurosim.trace.manifest import VectorOp
 from neurosim.trace.reader import Trace
 from neurosim.trace.stats import output_salient_ratio
 from neurosim.units import cycles_to_s
@@ -50,8 +51,9 @@ def _delta(a: _Snapshot, b: _Snapshot) -> _Snapshot:
 
 
 def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: float,
-           record: list[Interval] | None = None, engine: str = "fast") -> tuple[dict, int, int, dict[str, int]]:
-    """Simulate one op; returns (tiling dict, cycles, compute cycles, stalls by cause). The
+           record: list[Interval] | None = None, engine: str = "fast") -> tuple[dict, int, int, dict[str, int], int]:
+    """Simulate one op; returns (tiling dict, cycles, compute cycles, stalls by cause, DRAM bits of
+    B loaded: weights, or the KV cache for an attention op). The
     ``fast`` engine aggregates identical tile questions and runs the compiled pipeline; the
     ``reference`` engine walks every tile and runs simpy (the same results)."""
     codes = trace.tensor(op.act_codes)
@@ -65,7 +67,7 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: 
                                      dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine)
     stalls = Counter(stream.stalls)
     stalls.update(pipe_stalls)
-    return tiling.to_dict(), cycles, int(stream.compute_cycles.sum()), dict(stalls)
+    return tiling.to_dict(), cycles, int(stream.compute_cycles.sum()), dict(stalls), stream.weight_bits
 
 
 def _input_salient_ratio(trace: Trace, name: str) -> float:
@@ -82,11 +84,34 @@ def _sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _times(d: _Snapshot, n: int) -> _Snapshot:
+    """``n`` identical instances of an op's counts."""
+    if n == 1:
+        return d
+    return _Snapshot({k: v * n for k, v in d.counters.items()},
+                     {lvl: {k: v * n for k, v in m.items()} for lvl, m in d.memory.items()})
+
+
+def _vector_op(v: VectorOp, chip, dram: Dram) -> tuple[int, dict[str, int], int]:
+    """Run one vector op once: (cycles, stalls by cause, KV-cache bits written)."""
+    if v.op == "kv_write":  # the new tokens' K and V codes go to the DRAM-resident cache
+        bits = v.tokens * v.width * v.bits
+        dram.write(bits)
+        cycles = dram.transfer_cycles(bits)
+        return cycles, {"kv_write": cycles}, dram.burst_bits(bits)
+    cycles = chip.vector.run(v.op, v.tokens, v.width)
+    return cycles, {"vector_unit": cycles}, 0
+
+
 def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = "",
              config_text: str = "", progress: Callable[[int, int], None] | None = None,
              timeline=None, engine: str = "fast") -> Results:
     """Replay every op of ``trace`` on ``spec``; see the module docstring. ``engine``: the tile
     pipeline's ``fast`` compiled event loop or the simpy ``reference`` (the same cycles).
+
+    Vector ops (trace format v4) run on the vector unit before the GEMM op they precede; an op
+    with ``repeat: n`` counts n times; an op whose tensors, shape and widths equal an earlier
+    op's (decode steps sharing a code model) reuses that op's counts.
 
     ``timeline``, if given, has a ``detail`` (``op`` or ``tile``) and an ``add(intervals)``
     method; it receives one ``op`` interval per op and, at tile detail, every pipeline interval,
@@ -97,43 +122,83 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     table = load_energy_table(spec.technology)
     design = DESIGNS[spec.design]
     chip = design.chip(built_widths(spec, trace.ops, trace.manifest.recipe))
+    chip.vector_used = bool(trace.manifest.vector_ops)
     static_mw = static_power_mw(spec, table, chip.logic_cells())
     pj_by_spec: dict[HwSpec, dict[str, float]] = {}
     dram = Dram(spec.dram, spec.clock_mhz)
     recipe = trace.manifest.recipe
+    vector_at: dict[int, list[VectorOp]] = {}
+    for v in trace.manifest.vector_ops:
+        vector_at.setdefault(v.position, []).append(v)
+    total_items = len(trace.ops) + len(trace.manifest.vector_ops)
+    done_items = 0
+    cache: dict[tuple, tuple] = {}
     layers = []
     t_offset = 0
-    for i, op in enumerate(trace.ops):
+
+    def add_layer(layer: LayerResult, rec=None) -> None:
+        nonlocal t_offset, done_items
+        layers.append(layer)
+        if timeline is not None:
+            timeline.add([Interval("op", layer.name, t_offset, t_offset + layer.cycles)])
+            timeline.add(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec or ())
+        t_offset += layer.cycles
+        done_items += 1
+        if progress:
+            progress(done_items, total_items)
+
+    def energies(d: _Snapshot, pj: dict[str, float], cycles: int) -> tuple[dict, dict]:
+        energy = energy_breakdown(d.counters, pj)
+        energy["leakage"] = leakage_pj(static_mw, cycles_to_s(cycles, spec.clock_mhz))
+        return with_total(energy), {**energy_by_action(d.counters, pj), "leakage": energy["leakage"]}
+
+    for i in range(len(trace.ops) + 1):
+        for v in vector_at.get(i, ()):
+            pj = pj_by_spec.setdefault(spec, action_energies(spec, table))
+            before = _snapshot(chip, dram)
+            cycles, stalls, kv_bits = _vector_op(v, chip, dram)
+            d = _times(_delta(before, _snapshot(chip, dram)), v.repeat)
+            cycles *= v.repeat
+            energy, actions = energies(d, pj, cycles)
+            add_layer(LayerResult(
+                name=v.name, kind="vector", M=v.tokens, K=v.width, N=v.width, tiling={}, cycles=cycles,
+                compute_cycles=0, stall_cycles={k: c * v.repeat for k, c in stalls.items()}, utilization=0.0,
+                counters=d.counters, memory=d.memory, energy_pj=energy, energy_by_action_pj=actions,
+                spatial_utilization=0.0, phase=v.phase, step=v.step, repeat=v.repeat, vector_op=v.op,
+                kv_write_bits=kv_bits * v.repeat))
+        if i == len(trace.ops):
+            break
+        op = trace.ops[i]
         op_spec = resolve_widths(spec, op, recipe)
         chip.retarget(op_spec)
         if op_spec not in pj_by_spec:
             pj_by_spec[op_spec] = action_energies(op_spec, table)
         pj = pj_by_spec[op_spec]
-        before = _snapshot(chip, dram)
         rec: list[Interval] | None = [] if timeline is not None and timeline.detail == "tile" else None
-        out_ratio = output_salient_ratio(trace, op)
-        if out_ratio is None:  # no weights: the input's ratio stands in (docs/model.md)
-            out_ratio = _input_salient_ratio(trace, op.act_codes)
-        tiling, cycles, compute, stalls = run_op(trace, op, op_spec, chip, dram, out_ratio, rec, engine)
-        d = _delta(before, _snapshot(chip, dram))
-        energy = energy_breakdown(d.counters, pj)
-        energy["leakage"] = leakage_pj(static_mw, cycles_to_s(cycles, spec.clock_mhz))
-        actions = {**energy_by_action(d.counters, pj), "leakage": energy["leakage"]}
-        checked = check_op(trace, op, op_spec) if check and op.weight_codes is not None else None
-        layers.append(LayerResult(
-            name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=tiling, cycles=cycles,
-            compute_cycles=compute, stall_cycles=stalls, utilization=compute / cycles if cycles else 0.0,
-            counters=d.counters, memory=d.memory, energy_pj=with_total(energy), check=checked,
+        key = (op.kind, op.M, op.K, op.N, op.weight_bits, op.b_source, *op.tensor_refs().items(), op_spec)
+        if key not in cache or rec is not None:
+            before = _snapshot(chip, dram)
+            out_ratio = output_salient_ratio(trace, op)
+            if out_ratio is None:  # no weights: the input's ratio stands in (docs/model.md)
+                out_ratio = _input_salient_ratio(trace, op.act_codes)
+            tiling, cycles, compute, stalls, b_bits = run_op(trace, op, op_spec, chip, dram, out_ratio, rec, engine)
+            d = _delta(before, _snapshot(chip, dram))
+            checked = check_op(trace, op, op_spec) if check and op.weight_codes is not None else None
+            cache[key] = (tiling, cycles, compute, stalls, b_bits, d, out_ratio, checked)
+        tiling, cycles, compute, stalls, b_bits, d, out_ratio, checked = cache[key]
+        n = op.repeat
+        d = _times(d, n)
+        energy, actions = energies(d, pj, cycles * n)
+        add_layer(LayerResult(
+            name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=tiling, cycles=cycles * n,
+            compute_cycles=compute * n, stall_cycles={k: c * n for k, c in stalls.items()},
+            utilization=compute / cycles if cycles else 0.0,
+            counters=d.counters, memory=d.memory, energy_pj=energy, check=checked,
             accumulator_bits=getattr(op_spec.array, design.accumulator_key), output_salient_ratio=out_ratio,
             energy_by_action_pj=actions,
             spatial_utilization=(sum(d.counters.get(k, 0) for k in design.useful_ops)
-                                 / (chip.processing_elements() * cycles) if cycles else 0.0)))
-        if timeline is not None:
-            timeline.add([Interval("op", op.name, t_offset, t_offset + cycles)])
-            timeline.add(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec or ())
-        t_offset += cycles
-        if progress:
-            progress(i + 1, len(trace.ops))
+                                 / (chip.processing_elements() * cycles * n) if cycles else 0.0),
+            phase=op.phase, step=op.step, repeat=n, kv_read_bits=b_bits * n if op.kv else 0), rec)
     total_cycles = sum(layer.cycles for layer in layers)
     stall_tot: Counter[str] = Counter()
     energy_tot: Counter[str] = Counter()
@@ -143,6 +208,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         energy_tot.update({k: v for k, v in layer.energy_pj.items() if k != "total"})
         action_tot.update(layer.energy_by_action_pj)
     manifest_text = (trace.path / "manifest.json").read_text()
+    phases, inference = phase_summary(layers, trace, spec.clock_mhz)
     return Results(
         design=spec.design, config_name=spec.name, clock_mhz=spec.clock_mhz, technology=spec.technology,
         total_cycles=total_cycles, compute_cycles=sum(layer.compute_cycles for layer in layers),
@@ -152,4 +218,34 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         provenance={"neurosim_version": __version__, "config_sha256": _sha256_text(config_text),
                     "trace_manifest_sha256": _sha256_text(manifest_text), "trace": str(trace.path),
                     "energy_table": table.source_file, "command": command},
+        phases=phases, inference=inference,
     )
+
+
+def phase_summary(layers: list[LayerResult], trace: Trace, clock_mhz: float) -> tuple[dict, dict]:
+    """Per phase (prefill, decode): cycles, seconds, energy, tokens, ops; and the whole-inference
+    figures: time to first token (the prefill), decode tokens per second, energy per token of each
+    phase, KV-cache bits read and written (DRAM) and its final footprint."""
+    phases: dict[str, dict[str, float]] = {}
+    for layer in layers:
+        p = phases.setdefault(layer.phase, {"cycles": 0, "energy_pj": 0.0, "ops": 0, "steps": set()})
+        p["cycles"] += layer.cycles
+        p["energy_pj"] += layer.energy_pj["total"]
+        p["ops"] += layer.repeat
+        p["steps"].add(layer.step)
+    for name, p in phases.items():
+        p["seconds"] = cycles_to_s(p["cycles"], clock_mhz)
+        p["tokens"] = trace.manifest.producer.tokens if name == "prefill" else len(p.pop("steps"))
+        p.pop("steps", None)
+        p["j_per_token"] = p["energy_pj"] * 1e-12 / p["tokens"]
+    out = {"ttft_s": phases["prefill"]["seconds"] if "prefill" in phases else 0.0,
+           "kv_read_bits": sum(layer.kv_read_bits for layer in layers),
+           "kv_write_bits": sum(layer.kv_write_bits for layer in layers)}
+    out["kv_footprint_bits"] = out["kv_write_bits"]  # the cache only grows: all it ever held
+    if "decode" in phases:
+        d = phases["decode"]
+        out["decode_tokens_per_s"] = d["tokens"] / d["seconds"] if d["seconds"] else 0.0
+        out["decode_j_per_token"] = d["j_per_token"]
+    if "prefill" in phases:
+        out["prefill_j_per_token"] = phases["prefill"]["j_per_token"]
+    return phases, out

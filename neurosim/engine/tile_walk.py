@@ -37,6 +37,7 @@ class TileStream:
     writeback_bits: np.ndarray
     compute_cycles: np.ndarray
     stalls: dict[str, int]
+    weight_bits: int = 0  # DRAM bits of B tiles loaded (weights or the KV cache), whole bursts
 
 
 def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram) -> TileStream:
@@ -46,6 +47,7 @@ def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram
     stalls: Counter[str] = Counter()
     resident_act = resident_w = None
     tile_codes = None
+    b_bits = 0
     for t, (mi, ni, ki) in enumerate(tiling.blocks()):
         m0, k0, n0 = mi * tiling.Mb, ki * tiling.Kb, ni * tiling.Nb
         m1, k1, n1 = min(op.M, m0 + tiling.Mb), min(op.K, k0 + tiling.Kb), min(op.N, n0 + tiling.Nb)
@@ -55,7 +57,9 @@ def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram
             load += model.act_tile_bits(tile_codes, (mi, ki))
             resident_act = (mi, ki)
         if (ki, ni) != resident_w:
-            load += model.weight_tile_bits(k1 - k0, n1 - n0, ki == 0)
+            w_bits = model.weight_tile_bits(k1 - k0, n1 - n0, ki == 0)
+            load += w_bits
+            b_bits += dram.burst_bits(w_bits)
             resident_w = (ki, ni)
         last_k = ki == tiling.n_k - 1
         cost = model.tile_cost(tile_codes, (mi, ki), n1 - n0, ki == 0, last_k, tiling)
@@ -70,7 +74,7 @@ def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram
         load_bits[t] = dram.burst_bits(load) if load else 0
         busy[t], comp[t] = cost.busy_cycles, cost.compute_cycles
         wb_bits[t] = dram.burst_bits(wb) if wb else 0
-    return TileStream(load_bits, busy, wb_bits, comp, dict(stalls))
+    return TileStream(load_bits, busy, wb_bits, comp, dict(stalls), b_bits)
 
 
 class _Counts:
@@ -140,7 +144,8 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
     sel = np.flatnonzero(w_load)
     bits, inv = each(np.stack([kb[sel], nb[sel], first_k[sel]], 1),
                      lambda r: model.weight_tile_bits(int(r[0]), int(r[1]), bool(r[2])))
-    load[sel] += np.array(bits, np.int64)[inv]
+    w_bits = np.array(bits, np.int64)[inv]
+    load[sel] += w_bits
     costs, inv = each(np.stack([m, k, nb], 1), lambda r: model.tile_cost(
         act_tile(r), (int(r[0]), int(r[1])), int(r[2]), int(r[1]) == 0, int(r[1]) == tiling.n_k - 1, tiling))
     busy = np.array([c.busy_cycles for c in costs], np.int64)[inv]
@@ -159,7 +164,7 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
         each(bits_t[bits_t > 0][:, None], lambda r, fn=fn: fn(int(r[0])))
     wb += back
     burst = _bursts(dram)
-    return TileStream(burst(load), busy, burst(wb), comp, dict(stalls))
+    return TileStream(burst(load), busy, burst(wb), comp, dict(stalls), int(burst(w_bits).sum()))
 
 
 def _bursts(dram: Dram):
