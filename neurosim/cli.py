@@ -75,15 +75,36 @@ def cmd_trace_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _synth_inference(args: argparse.Namespace) -> int:
+    """synth --prompt P --decode D: a whole-inference trace (format v4)."""
+    from neurosim.trace import synth
+    from neurosim.trace.inference import write_inference
+
+    if args.model is None or args.prompt is None or args.decode is None:
+        raise UsageError("a whole-inference trace needs --model, --prompt P and --decode D")
+    if args.tokens is not None or args.weights or args.salient_shift_max:
+        raise UsageError("--prompt/--decode take no --tokens, --weights or --salient-shift-max")
+    model = synth.resolve_model(args.model)
+    layers = args.layers if args.layers is not None else model.layers
+    act = synth.ActivationModel(salient_ratio=args.salient_ratio)
+    with _progress(2 + 4 * layers + args.decode, "synth") as tick:
+        out = write_inference(args.out, model, args.prompt, args.decode, layers, seed=args.seed, act_model=act,
+                              overwrite=args.force, progress=tick)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     """Write a synthetic trace from a model's shapes or from a GEMM list."""
     from neurosim.trace import synth
 
     if sum(x is not None and x != [] for x in (args.model, args.topology, args.gemm)) != 1:
         raise UsageError("give exactly one of --model, --topology, --gemm")
+    if args.prompt is not None or args.decode is not None:
+        return _synth_inference(args)
     if args.model is not None:
         if args.tokens is None:
-            raise UsageError("--model needs --tokens M")
+            raise UsageError("--model needs --tokens M (or --prompt P --decode D for a whole inference)")
         model = synth.resolve_model(args.model)
         groups = synth.llm_gemms(model, args.tokens, args.layers if args.layers is not None else model.layers)
         name = model.name
@@ -146,12 +167,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(compare_text(compare(results[0], r)))
     print(f"\nwrote {', '.join(str(Path(args.out) / r.config_name) for r in results)}")
     if args.check:
-        unchecked = [layer.name for layer in results[0].layers if not layer.check]
+        gemms = [layer for layer in results[0].layers if layer.kind != "vector"]
+        unchecked = [layer.name for layer in gemms if not layer.check]
         if unchecked:
-            what = "nothing was checked" if len(unchecked) == len(results[0].layers) else "partly checked"
+            what = "nothing was checked" if len(unchecked) == len(gemms) else "partly checked"
+            names = ", ".join(unchecked[:8]) + (f", ... ({len(unchecked) - 8} more)" if len(unchecked) > 8 else "")
             print(f"neurosim: functional check: {what}; no weight codes in the trace for "
-                  f"{len(unchecked)} op(s): {', '.join(unchecked)} (synth --weights or export stores them)",
-                  file=sys.stderr)
+                  f"{len(unchecked)} op(s): {names} (synth --weights or export stores them)", file=sys.stderr)
         bad = [(r.config_name, layer.name) for r in results for layer in r.layers
                if layer.check and layer.check["accumulation_mismatches"]]
         if bad:
@@ -357,7 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     y = sub.add_parser("synth", help="write a synthetic trace from model shapes or a GEMM list")
     y.add_argument("--model", help="built-in model name or a HuggingFace config.json")
-    y.add_argument("--tokens", type=_positive_int, help="tokens M (with --model)")
+    y.add_argument("--tokens", type=_positive_int, help="tokens M (with --model): the linear layers of a prefill")
+    y.add_argument("--prompt", type=_positive_int, metavar="P",
+                   help="whole inference (with --model and --decode): prefill of P tokens with attention, KV cache and "
+                        "vector ops (trace format v4)")
+    y.add_argument("--decode", type=_nonneg_int, metavar="D", help="decode steps after the prefill (with --prompt)")
     y.add_argument("--layers", type=_positive_int, help="first L decoder layers (default: all)")
     y.add_argument("--topology", help="SCALE-Sim GEMM topology CSV (Layer, M, N, K)")
     y.add_argument("--gemm", action="append", default=[], metavar="M,K,N", help="a plain GEMM (repeatable)")
@@ -471,6 +497,7 @@ def _int_in(lo: int, hi: int, what: str):
 
 _positive_int = _int_in(1, 1 << 40, "a positive integer up to 2^40")
 _seed = _int_in(0, (1 << 63) - 1, "a seed from 0 to 2^63-1")
+_nonneg_int = _int_in(0, 1 << 20, "an integer from 0 to 2^20")
 _shift = _int_in(0, MAX_SALIENT_SHIFT, f"a shift from 0 to {MAX_SALIENT_SHIFT}")
 
 

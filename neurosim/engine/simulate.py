@@ -121,7 +121,8 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
 
     table = load_energy_table(spec.technology)
     design = DESIGNS[spec.design]
-    chip = design.chip(built_widths(spec, trace.ops, trace.manifest.recipe))
+    built = built_widths(spec, trace.ops, trace.manifest.recipe)
+    chip = design.chip(built)
     chip.vector_used = bool(trace.manifest.vector_ops)
     static_mw = static_power_mw(spec, table, chip.logic_cells())
     pj_by_spec: dict[HwSpec, dict[str, float]] = {}
@@ -154,7 +155,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
 
     for i in range(len(trace.ops) + 1):
         for v in vector_at.get(i, ()):
-            pj = pj_by_spec.setdefault(spec, action_energies(spec, table))
+            pj = pj_by_spec.setdefault(built, action_energies(built, table))
             before = _snapshot(chip, dram)
             cycles, stalls, kv_bits = _vector_op(v, chip, dram)
             d = _times(_delta(before, _snapshot(chip, dram)), v.repeat)

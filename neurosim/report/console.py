@@ -17,6 +17,32 @@ def _cyc(c: int) -> str:
     return f"{c:,}"
 
 
+def whole_inference(r: Results) -> bool:
+    """Does the run cover more than the linear layers of a prefill (attention, vector ops, decode)?"""
+    return bool(r.phases) and ("decode" in r.phases or any(layer.kind != "linear" for layer in r.layers))
+
+
+def _bits(b: float) -> str:
+    for unit, f in (("GB", 8e9), ("MB", 8e6), ("kB", 8e3)):
+        if b >= f:
+            return f"{b / f:.3f} {unit}"
+    return f"{b / 8:.0f} B"
+
+
+def inference_lines(r: Results) -> list[str]:
+    """Time to first token, decode throughput, energy per token and KV-cache traffic of one run."""
+    inf, ph = r.inference, r.phases
+    lines = ["", "whole inference, by phase:"]
+    for name, p in ph.items():
+        lines.append(f"  {name:<8} {int(p['tokens']):>6} tokens  {_cyc(int(p['cycles'])):>15} cycles = "
+                     f"{p['seconds'] * 1e3:10.4f} ms  {_e(p['energy_pj']):>12}  {p['j_per_token'] * 1e3:.4f} mJ/token")
+    lines.append(f"  time to first token {inf['ttft_s'] * 1e3:.4f} ms"
+                 + (f"; decode {inf['decode_tokens_per_s']:.1f} tokens/s" if "decode_tokens_per_s" in inf else ""))
+    lines.append(f"  KV cache (DRAM): read {_bits(inf['kv_read_bits'])}, written {_bits(inf['kv_write_bits'])}, "
+                 f"footprint {_bits(inf['kv_footprint_bits'])}")
+    return lines
+
+
 def single_report(r: Results) -> str:
     """One run: summary, per-layer table, stalls by cause, energy by component."""
     lines = [
@@ -51,6 +77,8 @@ def single_report(r: Results) -> str:
         v = r.energy_views_pj
         lines += ["", f"energy views: full {_e(v['full'])}; on-chip (no DRAM) {_e(v['on_chip'])}; "
                   f"compute-only (synaptic arithmetic, the SNN-paper convention) {_e(v['compute_only'])}"]
+    if whole_inference(r):
+        lines += inference_lines(r)
     checks = [layer for layer in r.layers if layer.check]
     if checks:
         mism = sum(layer.check["accumulation_mismatches"] for layer in checks)
@@ -77,6 +105,14 @@ def comparison_report(runs: list[Results]) -> str:
     if all(r.energy_views_pj for r in runs):
         row("energy, on-chip view", [r.energy_views_pj["on_chip"] for r in runs], _e)
         row("energy, compute-only view", [r.energy_views_pj["compute_only"] for r in runs], _e)
+    if all(whole_inference(r) for r in runs):
+        row("time to first token (ms)", [r.inference["ttft_s"] * 1e3 for r in runs], lambda v: f"{v:.4f}")
+        for phase in runs[0].phases:
+            if all(phase in r.phases for r in runs):
+                row(f"{phase}: energy per token", [r.phases[phase]["energy_pj"] / r.phases[phase]["tokens"]
+                                                   for r in runs], _e)
+        if all("decode_tokens_per_s" in r.inference for r in runs):
+            row("decode tokens/s", [r.inference["decode_tokens_per_s"] for r in runs], lambda v: f"{v:.1f}")
     lines.append("per layer: cycles")
     for i, layer in enumerate(base.layers):
         row(f"  {layer.name}", [r.layers[i].cycles for r in runs], _cyc)

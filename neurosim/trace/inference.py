@@ -1,0 +1,157 @@
+"""Synthetic whole-inference traces: a prefill of P tokens, then D decode steps, of a LLaMA-family
+decoder (trace format v4, see traces/README.md).
+
+Per layer and phase, in execution order: RMSNorm and the quantizer, q/k/v, RoPE and the
+quantizer, the K and V codes written to the KV cache, ``attn_qk`` (Q x K^T) per KV head, the
+softmax and its quantizer, ``attn_av`` (P x V) per KV head, the quantizer, o_proj, the residual
+add, RMSNorm and the quantizer, gate/up, SiLU x gate and the quantizer, down_proj, the residual
+add. A decode step is the same with one token, reading the whole cache so far (prefill tokens
+plus the steps before, plus its own).
+
+The code model (stated in the manifest's ``synthetic_model``):
+
+- prefill linear inputs: the heavy-tailed activation model of :mod:`neurosim.trace.synth`, one
+  tensor per layer and input, as ``synth --tokens`` draws them;
+- attention operands: Q and the K cache drawn from the same model, K per token (its scale is
+  per column of K^T), V per channel (per column of V), K and V at ``act_bits`` with no salient
+  codes (they are the array's stationary operand); attention probabilities: the causal softmax
+  of N(0, ``attention_logit_sigma``^2) logits, quantized per row at ``act_bits`` (non-negative);
+  one set shared by every layer and KV head (``repeat``);
+- decode: one token's codes per input kind (and one query and probability row per head group)
+  shared by every step and layer; the K/V cache holds P + D tokens and step s reads its first
+  P + s + 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from neurosim.errors import UsageError
+from neurosim.trace.manifest import Producer, Recipe
+from neurosim.trace.quantize import quantize_activations
+from neurosim.trace.synth import ActivationModel, ModelShape, check_footprint, llm_gemms
+from neurosim.trace.writer import TraceWriter
+
+#: Standard deviation of the synthetic attention logits (q.k / sqrt(d)).
+ATTENTION_LOGIT_SIGMA = 2.0
+
+
+def _probabilities(rng: np.random.Generator, rows: int, cols: int, group: int, causal_from: int | None,
+                   act_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quantized softmax rows: row r is query token ``r // group`` (+ ``causal_from`` when causal:
+    it sees keys 0..that token), codes and per-row scales."""
+    codes = np.zeros((rows, cols), np.int8)
+    scales = np.ones(rows, np.float32)
+    for r0 in range(0, rows, 256):
+        r1 = min(rows, r0 + 256)
+        logits = rng.normal(0.0, ATTENTION_LOGIT_SIGMA, (r1 - r0, cols)).astype(np.float32)
+        if causal_from is not None:
+            token = causal_from + np.arange(r0, r1) // group
+            logits[np.arange(cols)[None, :] > token[:, None]] = -np.inf
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        codes[r0:r1], scales[r0:r1] = quantize_activations(p, act_bits, act_bits, "none", 0.0)
+    return codes, scales
+
+
+def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int, layers: int, *, seed: int,
+                    act_model: ActivationModel = ActivationModel(), overwrite: bool = False, progress=None) -> Path:
+    """Write the whole-inference trace (see the module docstring)."""
+    if layers > model.layers:
+        raise UsageError(f"--layers {layers}: {model.name} has {model.layers} layers")
+    recipe = Recipe(salient_rule="ratio", salient_param=act_model.salient_ratio)
+    kv_recipe = Recipe(salient_bits=recipe.act_bits, salient_rule="none")  # K and V: no salient codes
+    d = model.head_dim or model.hidden // model.heads
+    g = model.heads // model.kv_heads
+    T = prompt + decode
+    h, inter, ab = model.hidden, model.intermediate, recipe.act_bits
+    prefill = llm_gemms(model, prompt, layers)
+    check_footprint(out, prefill, False)
+    tables = act_model.tables()
+    meta = {**dataclasses.asdict(act_model), "seed": seed, "attention_logit_sigma": ATTENTION_LOGIT_SIGMA,
+            "code_model": "prefill linear inputs per layer; attention operands shared by layers and KV heads; "
+                          "decode codes shared by steps and layers (neurosim/trace/inference.py)",
+            "prompt_tokens": prompt, "decode_steps": decode}
+    producer = Producer(model=model.name, tokens=prompt, text_source=f"synthetic (seed {seed})")
+    steps = 2 + 4 * layers + decode
+    done = 0
+
+    def tick():
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, steps)
+
+    with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w:
+        def acts(name: str, key: list[int], rows: int, cols: int, r: Recipe = recipe) -> tuple[str, str]:
+            c, s, _ = act_model.draw_codes([seed, *key], rows, cols, r, tables)
+            return w.add_tensor(f"{name}.codes", c), w.add_tensor(f"{name}.scale", s)
+
+        # attention operands, shared by every layer and KV head
+        q_pre = acts("attn.q.prefill", [1, 0], prompt * g, d)
+        q_dec = acts("attn.q.decode", [1, 1], g, d)
+        k_cache = acts("attn.k_cache", [1, 2], T, d, kv_recipe)
+        vc, vs, _ = act_model.draw_codes([seed, 1, 3], d, T, kv_recipe, tables)  # per channel: rows are channels
+        v_cache = (w.add_tensor("attn.v_cache.codes", np.ascontiguousarray(vc.T)), w.add_tensor("attn.v_cache.scale", vs))
+        rng = np.random.default_rng([seed, 1, 4])
+        pc, ps = _probabilities(rng, prompt * g, prompt, g, 0, ab)
+        p_pre = (w.add_tensor("attn.probs.prefill.codes", pc), w.add_tensor("attn.probs.prefill.scale", ps))
+        pc, ps = _probabilities(rng, g, T, g, None, ab)
+        p_dec = (w.add_tensor("attn.probs.decode.codes", pc), w.add_tensor("attn.probs.decode.scale", ps))
+        tick()
+        dec = {kind: acts(f"decode.{kind}", [2, i], 1, width)
+               for i, (kind, width) in enumerate((("attn_in", h), ("o_in", model.q_dim), ("mlp_in", h),
+                                                  ("down_in", inter)))}
+        tick()
+
+        def layer(p: str, M: int, inputs: dict[str, tuple[str, str]], Tkv: int, phase: str, step: int, rep: int):
+            """One decoder layer's ops; ``rep`` identical layers."""
+            sched = {"phase": phase, "step": step}
+            q_in, probs = (q_pre, p_pre) if phase == "prefill" else (q_dec, p_dec)
+            new = M  # tokens appended to the KV cache
+            w.add_vector_op(f"{p}.input_layernorm", "rmsnorm", M, h, repeat=rep, **sched)
+            w.add_vector_op(f"{p}.attn_in.quantize", "quantize", M, h, repeat=rep, **sched)
+            for name, n in (("q_proj", model.q_dim), ("k_proj", model.kv_dim), ("v_proj", model.kv_dim)):
+                w.add_op(f"{p}.self_attn.{name}", "linear", *inputs["attn_in"], weight_bits=recipe.weight_bits,
+                         N=n, repeat=rep, **sched)
+            w.add_vector_op(f"{p}.self_attn.rope", "rope", M, model.q_dim + model.kv_dim, repeat=rep, **sched)
+            w.add_vector_op(f"{p}.self_attn.qkv.quantize", "quantize", M, model.q_dim + 2 * model.kv_dim,
+                            repeat=rep, **sched)
+            w.add_vector_op(f"{p}.self_attn.kv_write", "kv_write", new, 2 * model.kv_dim, bits=ab, repeat=rep,
+                            **sched)
+            heads = rep * model.kv_heads
+            w.add_op(f"{p}.self_attn.attn_qk", "attn_qk", *q_in, weight_bits=ab, weight_codes=k_cache[0],
+                     weight_scale=k_cache[1], N=Tkv, repeat=heads, b_source="kv_cache", **sched)
+            w.add_vector_op(f"{p}.self_attn.softmax", "softmax", M * g, Tkv, repeat=heads, **sched)
+            w.add_vector_op(f"{p}.self_attn.probs.quantize", "quantize", M * g, Tkv, repeat=heads, **sched)
+            w.add_op(f"{p}.self_attn.attn_av", "attn_av", *probs, weight_bits=ab, weight_codes=v_cache[0],
+                     weight_scale=v_cache[1], K=Tkv, N=d, repeat=heads, b_source="kv_cache", **sched)
+            w.add_vector_op(f"{p}.o_in.quantize", "quantize", M, model.q_dim, repeat=rep, **sched)
+            w.add_op(f"{p}.self_attn.o_proj", "linear", *inputs["o_in"], weight_bits=recipe.weight_bits, N=h,
+                     repeat=rep, **sched)
+            w.add_vector_op(f"{p}.attn_residual", "residual_add", M, h, repeat=rep, **sched)
+            w.add_vector_op(f"{p}.post_attention_layernorm", "rmsnorm", M, h, repeat=rep, **sched)
+            w.add_vector_op(f"{p}.mlp_in.quantize", "quantize", M, h, repeat=rep, **sched)
+            for name in ("gate_proj", "up_proj"):
+                w.add_op(f"{p}.mlp.{name}", "linear", *inputs["mlp_in"], weight_bits=recipe.weight_bits, N=inter,
+                         repeat=rep, **sched)
+            w.add_vector_op(f"{p}.mlp.silu_mul", "silu_mul", M, inter, repeat=rep, **sched)
+            w.add_vector_op(f"{p}.down_in.quantize", "quantize", M, inter, repeat=rep, **sched)
+            w.add_op(f"{p}.mlp.down_proj", "linear", *inputs["down_in"], weight_bits=recipe.weight_bits, N=h,
+                     repeat=rep, **sched)
+            w.add_vector_op(f"{p}.mlp_residual", "residual_add", M, h, repeat=rep, **sched)
+
+        for L in range(layers):
+            inputs = {}
+            for j, kind in enumerate(("attn_in", "o_in", "mlp_in", "down_in")):
+                gname, gemms = prefill[4 * L + j]
+                inputs[kind] = acts(gname, [0, 4 * L + j], prompt, gemms[0].K)
+                tick()
+            layer(f"layers.{L}", prompt, inputs, prompt, "prefill", 0, 1)
+        for s in range(decode):
+            layer(f"decode.{s}.layers", 1, dec, prompt + s + 1, "decode", s, layers)
+            tick()
+    return Path(out)
