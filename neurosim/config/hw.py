@@ -216,6 +216,15 @@ class VectorUnitSpec:
                                    lo=4, hi=32)
 
 
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """How ops follow one another."""
+
+    overlap_ops: bool = spec_field(
+        True, doc="the next op's input loads start while the current op computes (one tile pipeline over each "
+        "phase); the phase times, TTFT and tokens/s use it, the per-op figures stay those of each op alone")
+
+
 _COMMON_DOC = dict(
     name="config name (used for output directories)",
     clock_mhz="clock frequency",
@@ -241,6 +250,7 @@ class AccIfSpec:
     interconnect: InterconnectSpec = spec_field(InterconnectSpec(), doc="on-chip interconnect")
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
     vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
+    schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
 
 
 @dataclass(frozen=True)
@@ -264,6 +274,7 @@ class MacSpec:
     interconnect: InterconnectSpec = spec_field(InterconnectSpec(), doc="on-chip interconnect")
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
     vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
+    schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
 
 
 HwSpec = AccIfSpec | MacSpec

@@ -18,7 +18,7 @@ from neurosim.energy.breakdown import energy_breakdown, energy_by_action, leakag
 from neurosim.energy.categories import by_category, views
 from neurosim.engine.designs import DESIGNS
 from neurosim.engine.pipeline import Interval, run_arrays
-from neurosim.engine.tile_walk import aggregate_tiles, walk_tiles
+from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import choose_tiling
 from neurosim.engine.widths import built_widths, resolve_widths
 from neurosim.hw.dram import Dram
@@ -51,9 +51,9 @@ def _delta(a: _Snapshot, b: _Snapshot) -> _Snapshot:
 
 
 def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: float,
-           record: list[Interval] | None = None, engine: str = "fast") -> tuple[dict, int, int, dict[str, int], int]:
-    """Simulate one op; returns (tiling dict, cycles, compute cycles, stalls by cause, DRAM bits of
-    B loaded: weights, or the KV cache for an attention op). The
+           record: list[Interval] | None = None, engine: str = "fast") -> tuple[dict, int, int, dict[str, int], TileStream]:
+    """Simulate one op; returns (tiling dict, cycles, compute cycles, stalls by cause, its tile
+    stream: what the pipeline ran, and the DRAM bits of B loaded). The
     ``fast`` engine aggregates identical tile questions and runs the compiled pipeline; the
     ``reference`` engine walks every tile and runs simpy (the same results)."""
     codes = trace.tensor(op.act_codes)
@@ -67,7 +67,7 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: 
                                      dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine)
     stalls = Counter(stream.stalls)
     stalls.update(pipe_stalls)
-    return tiling.to_dict(), cycles, int(stream.compute_cycles.sum()), dict(stalls), stream.weight_bits
+    return tiling.to_dict(), cycles, int(stream.compute_cycles.sum()), dict(stalls), stream
 
 
 def _input_salient_ratio(trace: Trace, name: str) -> float:
@@ -92,15 +92,34 @@ def _times(d: _Snapshot, n: int) -> _Snapshot:
                      {lvl: {k: v * n for k, v in m.items()} for lvl, m in d.memory.items()})
 
 
-def _vector_op(v: VectorOp, chip, dram: Dram) -> tuple[int, dict[str, int], int]:
-    """Run one vector op once: (cycles, stalls by cause, KV-cache bits written)."""
+def _vector_op(v: VectorOp, chip, dram: Dram) -> tuple[int, dict[str, int], int, tuple]:
+    """Run one vector op once: (cycles, stalls by cause, KV-cache bits written, its pipeline block
+    (load bits, busy cycles, write-back bits))."""
     if v.op == "kv_write":  # the new tokens' K and V codes go to the DRAM-resident cache
         bits = v.tokens * v.width * v.bits
         dram.write(bits)
         cycles = dram.transfer_cycles(bits)
-        return cycles, {"kv_write": cycles}, dram.burst_bits(bits)
+        return cycles, {"kv_write": cycles}, dram.burst_bits(bits), (0, 0, dram.burst_bits(bits))
     cycles = chip.vector.run(v.op, v.tokens, v.width)
-    return cycles, {"vector_unit": cycles}, 0
+    return cycles, {"vector_unit": cycles}, 0, (0, cycles, 0)
+
+
+class _PhaseStreams:
+    """The tiles of each phase in schedule order, for the overlapped makespan."""
+
+    def __init__(self):
+        self.parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+    def add(self, phase: str, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
+        self.parts.setdefault(phase, []).append(tuple(np.tile(a, times) for a in (load, busy, wb)))
+
+    def cycles(self, dram: Dram, engine: str) -> dict[str, int]:
+        """Per phase: one pipeline over all its tiles (the next op's loads overlap this op's work)."""
+        out = {}
+        for phase, parts in self.parts.items():
+            load, busy, wb = (np.concatenate([p[i] for p in parts]) for i in range(3))
+            out[phase] = run_arrays(load, busy, wb, busy, dram.transfer_cycles, engine=engine)[0]
+        return out
 
 
 def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = "",
@@ -134,6 +153,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     total_items = len(trace.ops) + len(trace.manifest.vector_ops)
     done_items = 0
     cache: dict[tuple, tuple] = {}
+    streams = _PhaseStreams() if spec.schedule.overlap_ops else None
     layers = []
     t_offset = 0
 
@@ -157,7 +177,9 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         for v in vector_at.get(i, ()):
             pj = pj_by_spec.setdefault(built, action_energies(built, table))
             before = _snapshot(chip, dram)
-            cycles, stalls, kv_bits = _vector_op(v, chip, dram)
+            cycles, stalls, kv_bits, block = _vector_op(v, chip, dram)
+            if streams is not None:
+                streams.add(v.phase, *(np.array([b], np.int64) for b in block), v.repeat)
             d = _times(_delta(before, _snapshot(chip, dram)), v.repeat)
             cycles *= v.repeat
             energy, actions = energies(d, pj, cycles)
@@ -182,12 +204,15 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
             out_ratio = output_salient_ratio(trace, op)
             if out_ratio is None:  # no weights: the input's ratio stands in (docs/model.md)
                 out_ratio = _input_salient_ratio(trace, op.act_codes)
-            tiling, cycles, compute, stalls, b_bits = run_op(trace, op, op_spec, chip, dram, out_ratio, rec, engine)
+            tiling, cycles, compute, stalls, stream = run_op(trace, op, op_spec, chip, dram, out_ratio, rec, engine)
             d = _delta(before, _snapshot(chip, dram))
             checked = check_op(trace, op, op_spec) if check and op.weight_codes is not None else None
-            cache[key] = (tiling, cycles, compute, stalls, b_bits, d, out_ratio, checked)
-        tiling, cycles, compute, stalls, b_bits, d, out_ratio, checked = cache[key]
+            cache[key] = (tiling, cycles, compute, stalls, stream, d, out_ratio, checked)
+        tiling, cycles, compute, stalls, stream, d, out_ratio, checked = cache[key]
+        b_bits = stream.weight_bits
         n = op.repeat
+        if streams is not None:
+            streams.add(op.phase, stream.load_bits, stream.busy_cycles, stream.writeback_bits, n)
         d = _times(d, n)
         energy, actions = energies(d, pj, cycles * n)
         add_layer(LayerResult(
@@ -209,7 +234,8 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         energy_tot.update({k: v for k, v in layer.energy_pj.items() if k != "total"})
         action_tot.update(layer.energy_by_action_pj)
     manifest_text = (trace.path / "manifest.json").read_text()
-    phases, inference = phase_summary(layers, trace, spec.clock_mhz)
+    phases, inference = phase_summary(layers, trace, spec.clock_mhz,
+                                      streams.cycles(dram, engine) if streams is not None else None)
     return Results(
         design=spec.design, config_name=spec.name, clock_mhz=spec.clock_mhz, technology=spec.technology,
         total_cycles=total_cycles, compute_cycles=sum(layer.compute_cycles for layer in layers),
@@ -223,18 +249,26 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     )
 
 
-def phase_summary(layers: list[LayerResult], trace: Trace, clock_mhz: float) -> tuple[dict, dict]:
-    """Per phase (prefill, decode): cycles, seconds, energy, tokens, ops; and the whole-inference
-    figures: time to first token (the prefill), decode tokens per second, energy per token of each
-    phase, KV-cache bits read and written (DRAM) and its final footprint."""
+def phase_summary(layers: list[LayerResult], trace: Trace, clock_mhz: float,
+                  overlapped: dict[str, int] | None = None) -> tuple[dict, dict]:
+    """Per phase (prefill, decode): cycles (``overlapped`` when the schedule overlaps ops, else the
+    sum of the ops'), seconds, energy, tokens, ops; and the whole-inference figures: time to first
+    token (the prefill), decode tokens per second, energy per token of each phase, KV-cache bits
+    read and written (DRAM) and its final footprint. Leakage stays charged over each op's own time
+    (an upper bound when ops overlap)."""
     phases: dict[str, dict[str, float]] = {}
     for layer in layers:
-        p = phases.setdefault(layer.phase, {"cycles": 0, "energy_pj": 0.0, "ops": 0, "steps": set()})
-        p["cycles"] += layer.cycles
+        p = phases.setdefault(layer.phase, {"cycles": 0, "serial_cycles": 0, "energy_pj": 0.0, "ops": 0,
+                                            "steps": set()})
+        p["serial_cycles"] += layer.cycles
         p["energy_pj"] += layer.energy_pj["total"]
         p["ops"] += layer.repeat
         p["steps"].add(layer.step)
     for name, p in phases.items():
+        # one pipeline over the phase lets the next op's loads run ahead; a greedy FIFO channel can
+        # still lose to fencing the ops (a prefetch queued before a write-back), and the
+        # controller would then fence: never more than the ops one after another
+        p["cycles"] = min(overlapped[name], p["serial_cycles"]) if overlapped else p["serial_cycles"]
         p["seconds"] = cycles_to_s(p["cycles"], clock_mhz)
         p["tokens"] = trace.manifest.producer.tokens if name == "prefill" else len(p.pop("steps"))
         p.pop("steps", None)

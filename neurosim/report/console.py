@@ -34,8 +34,10 @@ def inference_lines(r: Results) -> list[str]:
     inf, ph = r.inference, r.phases
     lines = ["", "whole inference, by phase:"]
     for name, p in ph.items():
+        serial = f" (ops one after another: {_cyc(int(p['serial_cycles']))})" if p["serial_cycles"] != p["cycles"] else ""
         lines.append(f"  {name:<8} {int(p['tokens']):>6} tokens  {_cyc(int(p['cycles'])):>15} cycles = "
-                     f"{p['seconds'] * 1e3:10.4f} ms  {_e(p['energy_pj']):>12}  {p['j_per_token'] * 1e3:.4f} mJ/token")
+                     f"{p['seconds'] * 1e3:10.4f} ms  {_e(p['energy_pj']):>12}  {p['j_per_token'] * 1e3:.4f} mJ/token"
+                     + serial)
     lines.append(f"  time to first token {inf['ttft_s'] * 1e3:.4f} ms"
                  + (f"; decode {inf['decode_tokens_per_s']:.1f} tokens/s" if "decode_tokens_per_s" in inf else ""))
     lines.append(f"  KV cache (DRAM): read {_bits(inf['kv_read_bits'])}, written {_bits(inf['kv_write_bits'])}, "
