@@ -229,7 +229,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         out = run_export(args.model, args.tokens, args.text, args.out, recipe=args.recipe, layers=args.layers,
                          salient_rule=args.salient_rule, salient_param=args.salient_param,
                          target_ratio=args.salient_target, weights=not args.no_weights, overwrite=args.force,
-                         calib_text=args.calib_text, progress=tick)
+                         calib_text=args.calib_text, decode=args.decode, progress=tick)
     print(f"wrote {out}")
     if args.eval_ppl:
         _print_ppl(run_eval(args.model, args.text, n_windows=args.windows, window=args.window_tokens,
@@ -429,7 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("export", help="export a trace from a local quantized LLM (extra: export)")
     _add_recipe_args(e)
-    e.add_argument("--tokens", type=_positive_int, required=True, help="tokens M to capture")
+    e.add_argument("--tokens", type=_positive_int, required=True, help="tokens M to capture (the prompt with --decode)")
+    e.add_argument("--decode", type=_nonneg_int, default=0, metavar="D",
+                   help="also D decode steps fed the text's next tokens: a whole inference with attention on the KV "
+                        "cache and vector ops (trace format 4)")
     e.add_argument("--layers", type=_positive_int, help="first L decoder layers (default: all)")
     e.add_argument("--recipe", type=_recipe, default="spikequant",
                    help="BASE[+MOD...]: base w4a8|w4a4|spikequant, modifiers gptq|wclip|rot|smooth[ALPHA]|aclip|pow2 "

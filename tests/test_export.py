@@ -237,3 +237,36 @@ def test_shipped_real_trace():
     stats = trace_stats(trace)
     ratio = sum(s.salient for s in stats.values()) / sum(s.entries for s in stats.values())
     assert 0.01 <= ratio <= 0.05
+
+
+@needs_model
+def test_export_whole_inference(lm, ids, tmp_path):
+    """A prefill of 16 tokens and 2 teacher-forced decode steps through 1 layer: the trace holds
+    the layer schedule per phase, attention per KV head on the cached keys and values, softmax
+    rows that sum to 1 (within their quantization), and every GEMM checks exactly."""
+    from neurosim.export.inference_capture import export_inference
+    from neurosim.export.prepare import prepare
+    from neurosim.trace.inference import layer_schedule
+
+    with prepare(lm.model, "spikequant", [], salient_param=6.0) as p:
+        out = export_inference(lm, ids[:18], 2, p, tmp_path / "t", layers=1, text_source=str(TEXT))
+    trace = validate_trace(out)
+    kv_heads = lm.model.config.num_key_value_heads
+    per_layer = sum(1 if it[0] == "linear" else kv_heads for it in layer_schedule("x", _shape_of(lm), 1, 1, 4)
+                    if it[0] != "vector")
+    assert len(trace.ops) == 3 * per_layer and {op.phase for op in trace.ops} == {"prefill", "decode"}
+    steps = [op for op in trace.ops if op.kind == "attn_av"]
+    assert [op.K for op in steps] == [16] * kv_heads + [17] * kv_heads + [18] * kv_heads  # the cache grows
+    for op in steps:
+        t = trace.op_tensors(op)
+        rows = np.asarray(t.act_codes, np.float64) * np.asarray(t.act_scale, np.float64)[:, None]
+        assert np.all(np.abs(rows.sum(axis=1) - 1) <= op.K * np.asarray(t.act_scale) / 2 + 1e-6)
+    res = simulate(trace, ROOT / "hw_configs/acc_if_64x64.yaml", check=True, verify=False)
+    assert all(la.check["accumulation_mismatches"] == 0 for la in res.layers if la.kind != "vector")
+    assert res.inference["kv_write_bits"] > 0 and res.phases["decode"]["tokens"] == 2
+
+
+def _shape_of(lm):
+    from neurosim.export.inference_capture import _shape
+
+    return _shape(lm)

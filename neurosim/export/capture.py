@@ -51,7 +51,7 @@ def capture_inputs(prepared: Prepared, ids: list[int], layers: int
     return records
 
 
-def _weight_codes(module, scale, bits: int) -> tuple[np.ndarray, np.ndarray]:
+def weight_codes_of(module, scale, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Codes [K, N] and steps [N] of a linear's weight: on the prepared steps when the recipe
     quantized it already, else round-to-nearest."""
     w = module.weight.detach().float().numpy().T
@@ -82,7 +82,7 @@ def export_trace(lm: LoadedModel, ids: list[int], prepared: Prepared, out: str |
             a, s, sh = stored[group]
             wc = ws = None
             if weights:
-                wq, wsc = _weight_codes(module, prepared.weight_scales.get(name), r.weight_bits)
+                wq, wsc = weight_codes_of(module, prepared.weight_scales.get(name), r.weight_bits)
                 wc, ws = w.add_tensor(f"{name}.weight", wq), w.add_tensor(f"{name}.weight_scale", wsc)
             w.add_op(name, "linear", a, s, weight_bits=r.weight_bits, weight_codes=wc, weight_scale=ws,
                      N=module.out_features, act_shift=sh)

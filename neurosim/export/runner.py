@@ -47,12 +47,18 @@ def calibration(ids: list[int], calib_ids: list[int] | None) -> tuple[list[list[
 
 def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: str = "spikequant", layers: int | None,
                salient_rule: str = "mad", salient_param: float | None = None, target_ratio: float = 0.025,
-               weights: bool = True, overwrite: bool = False, calib_text: str | None = None, progress=None) -> Path:
+               weights: bool = True, overwrite: bool = False, calib_text: str | None = None, decode: int = 0,
+               progress=None) -> Path:
+    """Export ``tokens`` of ``text`` (a prefill of GEMMs; with ``decode`` > 0 a whole inference:
+    the prefill and ``decode`` teacher-forced steps, attention and vector ops included)."""
     lm = load_model(model)
     ids, source = read_tokens(lm, text)
     plan = _plan(recipe)
-    if len(ids) < tokens:
-        raise UsageError(f"--tokens {tokens}: the text has only {len(ids)} tokens")
+    if len(ids) < tokens + decode:
+        raise UsageError(f"--tokens {tokens}" + (f" --decode {decode}" if decode else "")
+                         + f": the text has only {len(ids)} tokens")
+    if decode and not weights:
+        raise UsageError("--decode exports weights (the attention ops are checked against them): drop --no-weights")
     n_layers = len(lm.decoder_layers())
     layers = n_layers if layers is None else layers
     if not 1 <= layers <= n_layers:
@@ -70,6 +76,11 @@ def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: s
                                     "note": "not yet an op of the trace: the engine does not charge it"}
                                    if plan.rotate else None)}
     with prepared:
+        if decode:
+            from neurosim.export.inference_capture import export_inference
+
+            return export_inference(lm, ids[:tokens + decode], decode, prepared, out, layers=layers,
+                                    text_source=source, extra=extra, overwrite=overwrite, progress=progress)
         return export_trace(lm, ids[:tokens], prepared, out, layers=layers, text_source=source, weights=weights,
                             extra=extra, overwrite=overwrite, progress=progress)
 

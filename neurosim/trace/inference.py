@@ -39,6 +39,42 @@ from neurosim.trace.writer import TraceWriter
 ATTENTION_LOGIT_SIGMA = 2.0
 
 
+def layer_schedule(p: str, model: ModelShape, M: int, Tkv: int, kv_bits: int) -> list[tuple]:
+    """One decoder layer's work in execution order, for ``M`` new tokens attending to ``Tkv``
+    cached ones: ``("vector", name, op, tokens, width, bits, per_kv_head)``, ``("linear", name,
+    input kind, N)`` (input kinds ``attn_in``, ``o_in``, ``mlp_in``, ``down_in``) and
+    ``("attention", name)`` for ``attn_qk`` then ``attn_av`` (one per KV head). Shared by the
+    synthetic generator and the exporter, so that both write the same structure."""
+    h, inter = model.hidden, model.intermediate
+    g = model.heads // model.kv_heads
+    q, kv = model.q_dim, model.kv_dim
+    return [
+        ("vector", f"{p}.input_layernorm", "rmsnorm", M, h, 16, False),
+        ("vector", f"{p}.attn_in.quantize", "quantize", M, h, 16, False),
+        ("linear", f"{p}.self_attn.q_proj", "attn_in", q),
+        ("linear", f"{p}.self_attn.k_proj", "attn_in", kv),
+        ("linear", f"{p}.self_attn.v_proj", "attn_in", kv),
+        ("vector", f"{p}.self_attn.rope", "rope", M, q + kv, 16, False),
+        ("vector", f"{p}.self_attn.qkv.quantize", "quantize", M, q + 2 * kv, 16, False),
+        ("vector", f"{p}.self_attn.kv_write", "kv_write", M, 2 * kv, kv_bits, False),
+        ("attention", f"{p}.self_attn.attn_qk"),
+        ("vector", f"{p}.self_attn.softmax", "softmax", M * g, Tkv, 16, True),
+        ("vector", f"{p}.self_attn.probs.quantize", "quantize", M * g, Tkv, 16, True),
+        ("attention", f"{p}.self_attn.attn_av"),
+        ("vector", f"{p}.o_in.quantize", "quantize", M, q, 16, False),
+        ("linear", f"{p}.self_attn.o_proj", "o_in", h),
+        ("vector", f"{p}.attn_residual", "residual_add", M, h, 16, False),
+        ("vector", f"{p}.post_attention_layernorm", "rmsnorm", M, h, 16, False),
+        ("vector", f"{p}.mlp_in.quantize", "quantize", M, h, 16, False),
+        ("linear", f"{p}.mlp.gate_proj", "mlp_in", inter),
+        ("linear", f"{p}.mlp.up_proj", "mlp_in", inter),
+        ("vector", f"{p}.mlp.silu_mul", "silu_mul", M, inter, 16, False),
+        ("vector", f"{p}.down_in.quantize", "quantize", M, inter, 16, False),
+        ("linear", f"{p}.mlp.down_proj", "down_in", h),
+        ("vector", f"{p}.mlp_residual", "residual_add", M, h, 16, False),
+    ]
+
+
 def _probabilities(rng: np.random.Generator, rows: int, cols: int, group: int, causal_from: int | None,
                    act_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Quantized softmax rows: row r is query token ``r // group`` (+ ``causal_from`` when causal:
@@ -111,38 +147,21 @@ def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int
             """One decoder layer's ops; ``rep`` identical layers."""
             sched = {"phase": phase, "step": step}
             q_in, probs = (q_pre, p_pre) if phase == "prefill" else (q_dec, p_dec)
-            new = M  # tokens appended to the KV cache
-            w.add_vector_op(f"{p}.input_layernorm", "rmsnorm", M, h, repeat=rep, **sched)
-            w.add_vector_op(f"{p}.attn_in.quantize", "quantize", M, h, repeat=rep, **sched)
-            for name, n in (("q_proj", model.q_dim), ("k_proj", model.kv_dim), ("v_proj", model.kv_dim)):
-                w.add_op(f"{p}.self_attn.{name}", "linear", *inputs["attn_in"], weight_bits=recipe.weight_bits,
-                         N=n, repeat=rep, **sched)
-            w.add_vector_op(f"{p}.self_attn.rope", "rope", M, model.q_dim + model.kv_dim, repeat=rep, **sched)
-            w.add_vector_op(f"{p}.self_attn.qkv.quantize", "quantize", M, model.q_dim + 2 * model.kv_dim,
-                            repeat=rep, **sched)
-            w.add_vector_op(f"{p}.self_attn.kv_write", "kv_write", new, 2 * model.kv_dim, bits=ab, repeat=rep,
-                            **sched)
-            heads = rep * model.kv_heads
-            w.add_op(f"{p}.self_attn.attn_qk", "attn_qk", *q_in, weight_bits=ab, weight_codes=k_cache[0],
-                     weight_scale=k_cache[1], N=Tkv, repeat=heads, b_source="kv_cache", **sched)
-            w.add_vector_op(f"{p}.self_attn.softmax", "softmax", M * g, Tkv, repeat=heads, **sched)
-            w.add_vector_op(f"{p}.self_attn.probs.quantize", "quantize", M * g, Tkv, repeat=heads, **sched)
-            w.add_op(f"{p}.self_attn.attn_av", "attn_av", *probs, weight_bits=ab, weight_codes=v_cache[0],
-                     weight_scale=v_cache[1], K=Tkv, N=d, repeat=heads, b_source="kv_cache", **sched)
-            w.add_vector_op(f"{p}.o_in.quantize", "quantize", M, model.q_dim, repeat=rep, **sched)
-            w.add_op(f"{p}.self_attn.o_proj", "linear", *inputs["o_in"], weight_bits=recipe.weight_bits, N=h,
-                     repeat=rep, **sched)
-            w.add_vector_op(f"{p}.attn_residual", "residual_add", M, h, repeat=rep, **sched)
-            w.add_vector_op(f"{p}.post_attention_layernorm", "rmsnorm", M, h, repeat=rep, **sched)
-            w.add_vector_op(f"{p}.mlp_in.quantize", "quantize", M, h, repeat=rep, **sched)
-            for name in ("gate_proj", "up_proj"):
-                w.add_op(f"{p}.mlp.{name}", "linear", *inputs["mlp_in"], weight_bits=recipe.weight_bits, N=inter,
-                         repeat=rep, **sched)
-            w.add_vector_op(f"{p}.mlp.silu_mul", "silu_mul", M, inter, repeat=rep, **sched)
-            w.add_vector_op(f"{p}.down_in.quantize", "quantize", M, inter, repeat=rep, **sched)
-            w.add_op(f"{p}.mlp.down_proj", "linear", *inputs["down_in"], weight_bits=recipe.weight_bits, N=h,
-                     repeat=rep, **sched)
-            w.add_vector_op(f"{p}.mlp_residual", "residual_add", M, h, repeat=rep, **sched)
+            for item in layer_schedule(p, model, M, Tkv, ab):
+                if item[0] == "vector":
+                    _, name, op, tokens, width, bits, per_head = item
+                    w.add_vector_op(name, op, tokens, width, bits=bits, repeat=rep * (model.kv_heads if per_head else 1),
+                                    **sched)
+                elif item[0] == "linear":
+                    _, name, kind, n = item
+                    w.add_op(name, "linear", *inputs[kind], weight_bits=recipe.weight_bits, N=n, repeat=rep, **sched)
+                elif item[1].endswith("attn_qk"):
+                    w.add_op(item[1], "attn_qk", *q_in, weight_bits=ab, weight_codes=k_cache[0],
+                             weight_scale=k_cache[1], N=Tkv, repeat=rep * model.kv_heads, b_source="kv_cache", **sched)
+                else:
+                    w.add_op(item[1], "attn_av", *probs, weight_bits=ab, weight_codes=v_cache[0],
+                             weight_scale=v_cache[1], K=Tkv, N=d, repeat=rep * model.kv_heads, b_source="kv_cache",
+                             **sched)
 
         for L in range(layers):
             inputs = {}

@@ -1,0 +1,175 @@
+"""Export a whole inference from a real model on real text (trace format 4): a prefill of P
+tokens, then D decode steps fed the text's next D tokens (teacher forcing) through the model's
+KV cache, with the structure of :func:`neurosim.trace.inference.layer_schedule`.
+
+What is captured, per forward call (the prefill, then each step) and decoder layer kept:
+
+- the input of every linear layer, quantized by the recipe as :mod:`neurosim.export.capture`
+  does (the model runs fake-quantized, so every later layer sees the quantized model);
+- from the attention (a capturing attention function, numerically the eager one): the queries
+  after RoPE, the cached keys after RoPE and the values, and the softmax probabilities.
+
+Attention operands are quantized for the trace, the model's attention itself runs in float (its
+perplexity does not include attention quantization): queries per token by the recipe (salient
+codes and all), keys per token and values per channel at ``act_bits`` without salient codes (the
+array's stationary operand), probabilities per row at ``act_bits``. The value step per channel
+is taken over the whole captured sequence (a chip would use a calibrated static step). Each
+KV head's query rows are its query heads, token by token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurosim.export.capture import weight_codes_of
+from neurosim.export.model import LoadedModel
+from neurosim.export.prepare import Prepared
+from neurosim.export.quantized import quantized, target_linears
+from neurosim.trace.inference import layer_schedule
+from neurosim.trace.manifest import Producer, Recipe
+from neurosim.trace.quantize import quantize_activations, quantize_shifted
+from neurosim.trace.synth import ModelShape
+from neurosim.trace.writer import TraceWriter
+
+_ATTN = "neurosim_capture"
+
+
+def _shape(lm: LoadedModel) -> ModelShape:
+    c = lm.model.config
+    return ModelShape(lm.name, c.hidden_size, c.intermediate_size, c.num_attention_heads,
+                      c.num_key_value_heads or c.num_attention_heads, c.num_hidden_layers,
+                      getattr(c, "head_dim", 0) or 0)
+
+
+def _capture_calls(prepared: Prepared, ids: list[int], decode: int, layers: int):
+    """Run the prefill and the decode steps; returns per call the linear inputs {name: [T, K]}
+    and per layer (q [H, T, d], k [KVH, Tkv, d], v [KVH, Tkv, d], p [H, T, Tkv])."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
+    from transformers.models.llama.modeling_llama import repeat_kv
+
+    model = prepared.model
+    calls: list[tuple[dict, dict]] = []
+
+    def attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+        k, v = repeat_kv(key, module.num_key_value_groups), repeat_kv(value, module.num_key_value_groups)
+        q_len, kv_len = query.shape[2], key.shape[2]
+        causal = torch.ones(q_len, kv_len, dtype=torch.bool).tril(kv_len - q_len)
+        p = torch.softmax((torch.matmul(query, k.transpose(2, 3)) * scaling).masked_fill(~causal, float("-inf")),
+                          dim=-1, dtype=torch.float32)
+        if module.layer_idx < layers:
+            calls[-1][1][module.layer_idx] = tuple(t[0].detach().float().numpy().copy() for t in (query, key, value, p))
+        return torch.matmul(p, v).transpose(1, 2).contiguous(), p
+
+    AttentionInterface.register(_ATTN, attention)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(_ATTN, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
+    wanted = [(n, m) for n, m in target_linears(model) if int(n.split(".")[1]) < layers]
+    handles = [m.register_forward_pre_hook(lambda mod, args, n=n: calls[-1][0].__setitem__(
+        n, args[0][0].detach().float().numpy().copy())) for n, m in wanted]
+    saved = model.config._attn_implementation
+    model.config._attn_implementation = _ATTN
+    try:
+        with torch.no_grad(), quantized(model, prepared.spec.recipe, weights=not prepared.weights_quantized):
+            calls.append(({}, {}))
+            out = model(torch.tensor([ids[:len(ids) - decode]]), use_cache=True)
+            cache = out.past_key_values
+            for s in range(decode):
+                calls.append(({}, {}))
+                cache = model(torch.tensor([[ids[len(ids) - decode + s]]]), past_key_values=cache,
+                              use_cache=True).past_key_values
+    finally:
+        model.config._attn_implementation = saved
+        for h in handles:
+            h.remove()
+    return calls
+
+
+def export_inference(lm: LoadedModel, ids: list[int], decode: int, prepared: Prepared, out: str | Path, *,
+                     layers: int, text_source: str, extra: dict | None = None, overwrite: bool = False,
+                     progress=None) -> Path:
+    """Write the whole-inference trace of ``ids`` (the last ``decode`` of them are the decode
+    steps' inputs) through the first ``layers`` decoder layers (see the module docstring)."""
+    r = prepared.spec.recipe
+    kv_recipe = Recipe(salient_bits=r.act_bits, salient_rule="none")
+    shape = _shape(lm)
+    P = len(ids) - decode
+    g = shape.heads // shape.kv_heads
+    ab = r.act_bits
+    calls = _capture_calls(prepared, ids, decode, layers)
+    linears = dict(target_linears(prepared.model))
+    producer = Producer(model=lm.name, tokens=P, weights_sha256=lm.weights_sha256(), tokenizer=lm.tokenizer_name,
+                        text_source=text_source)
+    extra = {**(extra or {}), "decode_steps": decode, "decode_inputs": "teacher-forced: the text's next tokens",
+             "attention": "operands quantized for the trace; the model's attention runs in float"}
+    steps = len(calls)
+    with TraceWriter(out, producer, dataclasses.replace(r), extra=extra, overwrite=overwrite) as w:
+        def acts(name: str, x: np.ndarray, rec: Recipe = r) -> tuple[str, str, str | None]:
+            c, s, sh = quantize_shifted(x, rec.act_bits, rec.salient_bits, rec.salient_rule, rec.salient_param,
+                                        rec.act_clip, rec.salient_shift_max)
+            return (w.add_tensor(f"{name}.codes", c), w.add_tensor(f"{name}.scale", s),
+                    w.add_tensor(f"{name}.shift", sh) if r.salient_shift_max else None)
+
+        weights: dict[str, tuple[str, str]] = {}
+        for name, module in linears.items():
+            if int(name.split(".")[1]) < layers:
+                wq, ws = weight_codes_of(module, prepared.weight_scales.get(name), r.weight_bits)
+                weights[name] = (w.add_tensor(f"{name}.weight", wq), w.add_tensor(f"{name}.weight_scale", ws))
+        final = calls[-1][1]
+        caches = {}
+        for L in range(layers):
+            _, k, v, _ = final[L]
+            for h in range(shape.kv_heads):
+                kc, ks = quantize_activations(k[h], ab, ab, "none", 0.0)
+                vc, vs = quantize_activations(np.ascontiguousarray(v[h].T), ab, ab, "none", 0.0)
+                caches[L, h] = ((w.add_tensor(f"layers.{L}.kv{h}.k_cache.codes", kc),
+                                 w.add_tensor(f"layers.{L}.kv{h}.k_cache.scale", ks)),
+                                (w.add_tensor(f"layers.{L}.kv{h}.v_cache.codes", np.ascontiguousarray(vc.T)),
+                                 w.add_tensor(f"layers.{L}.kv{h}.v_cache.scale", vs)))
+        for c, (lin, att) in enumerate(calls):
+            phase, step = ("prefill", 0) if c == 0 else ("decode", c - 1)
+            M = P if c == 0 else 1
+            Tkv = P + c
+            sched = {"phase": phase, "step": step}
+            tag = "" if c == 0 else f"decode.{c - 1}."
+            for L in range(layers):
+                p = f"layers.{L}"
+                inputs: dict[str, tuple] = {}
+                q, _, _, probs = att[L]
+                for item in layer_schedule(f"{tag}{p}", shape, M, Tkv, ab):
+                    if item[0] == "vector":
+                        _, name, op, tokens, width, bits, per_head = item
+                        w.add_vector_op(name, op, tokens, width, bits=bits, repeat=shape.kv_heads if per_head else 1,
+                                        **sched)
+                    elif item[0] == "linear":
+                        _, name, kind, _ = item
+                        module = name[len(tag):]
+                        if kind not in inputs:
+                            inputs[kind] = acts(f"{tag}{p}.{kind}", lin[module])
+                        a, s, sh = inputs[kind]
+                        w.add_op(name, "linear", a, s, weight_bits=r.weight_bits, weight_codes=weights[module][0],
+                                 weight_scale=weights[module][1], act_shift=sh, **sched)
+                    else:
+                        qk = item[1].endswith("attn_qk")
+                        for h in range(shape.kv_heads):
+                            heads = slice(h * g, (h + 1) * g)
+                            if qk:  # the group's query heads, token by token
+                                a, s, sh = acts(f"{item[1]}.kv{h}.q", np.ascontiguousarray(
+                                    q[heads].transpose(1, 0, 2).reshape(M * g, -1)))
+                                (kc, ks), _ = caches[L, h]
+                                w.add_op(f"{item[1]}.kv{h}", "attn_qk", a, s, weight_bits=ab, weight_codes=kc,
+                                         weight_scale=ks, N=Tkv, act_shift=sh, b_source="kv_cache", **sched)
+                            else:
+                                pr = np.ascontiguousarray(probs[heads].transpose(1, 0, 2).reshape(M * g, Tkv))
+                                a, s, sh = acts(f"{item[1]}.kv{h}.p", pr, kv_recipe)
+                                _, (vc, vs) = caches[L, h]
+                                w.add_op(f"{item[1]}.kv{h}", "attn_av", a, s, weight_bits=ab, weight_codes=vc,
+                                         weight_scale=vs, K=Tkv, N=shape.q_dim // shape.heads, act_shift=sh,
+                                         b_source="kv_cache", **sched)
+            if progress:
+                progress(c + 1, steps)
+    return Path(out)
+
