@@ -17,15 +17,48 @@ RULES = {"none": 0, "mad": 1, "ratio": 2}
 
 
 @njit(cache=True, nogil=True)
+def _select(a, k):
+    """The k-th smallest value of ``a`` (0-based), rearranging ``a`` in place (Hoare quickselect
+    with a median-of-three pivot): afterwards a[:k] <= a[k] <= a[k+1:]."""
+    lo, hi = 0, a.shape[0] - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+@njit(cache=True, nogil=True)
 def _median(a):
     """np.median of a float32 vector (destroys ``a``'s order)."""
     n = a.shape[0]
     h = n // 2
-    p = np.partition(a, h)
+    upper = _select(a, h)
     if n % 2:
-        return p[h]
-    lower = np.max(p[:h])
-    return np.float32((lower + p[h]) / np.float32(2.0))
+        return upper
+    lower = np.max(a[:h])
+    return np.float32((lower + upper) / np.float32(2.0))
 
 
 @njit(cache=True, nogil=True)
@@ -37,6 +70,9 @@ def quantize_rows(x, act_bits, salient_bits, rule, param, act_clip, shift_max, c
     top = (1 << (max(act_bits, salient_bits) - 1)) - 1
     salient_on = salient_bits > act_bits and rule != 0
     k_ratio = int(np.ceil(param * K)) if rule == 2 else 0
+    pow2 = np.empty(shift_max + 1, np.float32)
+    for s in range(shift_max + 1):
+        pow2[s] = np.float32(2.0 ** s)
     sal = np.zeros(K, np.bool_)
     dev = np.empty(K, np.float32)
     work = np.empty(K, np.float32)
@@ -55,7 +91,7 @@ def quantize_rows(x, act_bits, salient_bits, rule, param, act_clip, shift_max, c
                     sal[i] = dev[i] > thr
             elif k_ratio > 0:
                 work[:] = dev
-                cut = np.partition(work, K - k_ratio)[K - k_ratio]
+                cut = _select(work, K - k_ratio)
                 for i in range(K):
                     sal[i] = dev[i] >= cut
         normal_abs = np.float32(0.0)
@@ -70,12 +106,13 @@ def quantize_rows(x, act_bits, salient_bits, rule, param, act_clip, shift_max, c
             v = row[i] / scale
             s = 0
             if sal[i]:
-                while s < shift_max and np.rint(abs(v) / np.float32(2.0 ** s)) > top:
+                while s < shift_max and np.rint(abs(v) / pow2[s]) > top:
                     s += 1
+                q = np.rint(v / pow2[s])
                 lim = top
             else:
+                q = np.rint(v)
                 lim = qa
-            q = np.rint(v / np.float32(2.0 ** s))
             codes[t, i] = np.int8(min(max(q, -lim), lim))
             shifts[t, i] = s
 

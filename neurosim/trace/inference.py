@@ -25,6 +25,7 @@ The code model (stated in the manifest's ``synthetic_model``):
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ import numpy as np
 from neurosim.errors import UsageError
 from neurosim.trace.manifest import Producer, Recipe
 from neurosim.trace.quantize import quantize_activations
-from neurosim.trace.synth import ActivationModel, ModelShape, check_footprint, llm_gemms
+from neurosim.trace.synth import ActivationModel, ModelShape, check_footprint, llm_gemms, workers
 from neurosim.trace.writer import TraceWriter
 
 #: Standard deviation of the synthetic attention logits (q.k / sqrt(d)).
@@ -121,16 +122,17 @@ def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int
         if progress:
             progress(done, steps)
 
-    with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w:
+    with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w, \
+            ThreadPoolExecutor(workers()) as pool:
         def acts(name: str, key: list[int], rows: int, cols: int, r: Recipe = recipe) -> tuple[str, str]:
-            c, s, _ = act_model.draw_codes([seed, *key], rows, cols, r, tables)
+            c, s, _ = act_model.draw_codes([seed, *key], rows, cols, r, tables, pool)
             return w.add_tensor(f"{name}.codes", c), w.add_tensor(f"{name}.scale", s)
 
         # attention operands, shared by every layer and KV head
         q_pre = acts("attn.q.prefill", [1, 0], prompt * g, d)
         q_dec = acts("attn.q.decode", [1, 1], g, d)
         k_cache = acts("attn.k_cache", [1, 2], T, d, kv_recipe)
-        vc, vs, _ = act_model.draw_codes([seed, 1, 3], d, T, kv_recipe, tables)  # per channel: rows are channels
+        vc, vs, _ = act_model.draw_codes([seed, 1, 3], d, T, kv_recipe, tables, pool)  # per channel: rows are channels
         v_cache = (w.add_tensor("attn.v_cache.codes", np.ascontiguousarray(vc.T)), w.add_tensor("attn.v_cache.scale", vs))
         rng = np.random.default_rng([seed, 1, 4])
         pc, ps = _probabilities(rng, prompt * g, prompt, g, 0, ab)

@@ -143,19 +143,28 @@ class ActivationModel:
         y = np.arange(tail_lo, -10.0 + tail_step / 2, tail_step)
         return (stdtrit(self.df, u), lin_lo, float(u[1] - u[0]), stdtrit(self.df, np.exp2(y)), tail_lo, tail_step)
 
-    def draw_codes(self, seed: list[int], M: int, K: int, recipe: Recipe, tables: tuple
+    def draw_codes(self, seed: list[int], M: int, K: int, recipe: Recipe, tables: tuple, pool=None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Codes, scales and shifts of one ``[M, K]`` activation tensor (releases the GIL)."""
+        """Codes, scales and shifts of one ``[M, K]`` activation tensor, its blocks of
+        ``_ROWS`` rows each drawn from its own seed (on ``pool``'s threads when given: the same
+        codes whatever the thread count)."""
         rng = np.random.default_rng(seed)
         gain = np.ones(K, dtype=np.float32)
         gain[rng.choice(K, size=int(round(self.outlier_channel_fraction * K)), replace=False)] = self.outlier_gain
         token_scale = rng.lognormal(0.0, self.token_scale_sigma, size=M).astype(np.float32)
+        starts = range(0, M, _ROWS)
+        seeds = rng.integers(0, 1 << 32, len(starts))
         codes = np.empty((M, K), np.int8)
         shifts = np.empty((M, K), np.int8)
         scales = np.empty(M, np.float32)
-        synth_rows(int(rng.integers(0, 1 << 32)), gain, token_scale, *tables, recipe.act_bits, recipe.salient_bits,
-                   RULES[recipe.salient_rule], recipe.salient_param, recipe.act_clip, recipe.salient_shift_max,
-                   codes, scales, shifts)
+
+        def block(i: int) -> None:
+            rows = slice(starts[i], starts[i] + _ROWS)
+            synth_rows(int(seeds[i]), gain, token_scale[rows], *tables, recipe.act_bits, recipe.salient_bits,
+                       RULES[recipe.salient_rule], recipe.salient_param, recipe.act_clip, recipe.salient_shift_max,
+                       codes[rows], scales[rows], shifts[rows])
+        for _ in (pool.map if pool is not None else map)(block, range(len(starts))):
+            pass
         return codes, scales, shifts
 
 
@@ -232,7 +241,7 @@ def parse_gemm(text: str, index: int) -> GemmSpec:
     return GemmSpec(f"gemm{index}", m, k, n)
 
 
-def _workers() -> int:
+def workers() -> int:
     """Generator threads: one per core this process may use."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
@@ -245,7 +254,7 @@ def footprint(groups: list[tuple[str, list[GemmSpec]]], weights: bool, shifts: b
     per_entry = 2 if shifts else 1
     for _, gemms in groups:
         M, K = gemms[0].M, gemms[0].K
-        block = _workers() * (2 * M * K + min(M, _ROWS) * K * 4 * 4)  # codes + shifts, samples, quantizer rows
+        block = 2 * (2 * M * K) + workers() * min(M, _ROWS) * K * 4 * 4  # two tensors in flight; row blocks
         disk += per_entry * M * K + 4 * M
         w_peak = 0
         if weights:
@@ -298,31 +307,32 @@ def write_synthetic(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], *
     producer = Producer(model=model_name, tokens=tokens, text_source=f"synthetic (seed {seed})")
     meta = {**dataclasses.asdict(act_model), "seed": seed}
     tables = act_model.tables()
-    workers = _workers()
-
-    def draw(gi: int):
-        gemms = groups[gi][1]
-        return act_model.draw_codes([seed, gi], gemms[0].M, gemms[0].K, recipe, tables)
 
     with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w, \
-            ThreadPoolExecutor(workers) as pool:
-        for first in range(0, len(groups), workers):  # at most `workers` tensors in memory at once
-            batch = list(pool.map(draw, range(first, min(len(groups), first + workers))))
-            for gi, (codes, scales, shifts) in enumerate(batch, start=first):
-                gname, gemms = groups[gi]
-                a = w.add_tensor(f"{gname}.codes", codes)
-                s = w.add_tensor(f"{gname}.scale", scales)
-                sh = w.add_tensor(f"{gname}.shift", shifts) if recipe.salient_shift_max else None
-                for gj, g in enumerate(gemms):
-                    wc = ws = None
-                    if weights:
-                        wrng = np.random.default_rng([seed, gi, gj + 1])
-                        wq, wsc = quantize_weights(wrng.standard_normal((g.K, g.N), dtype=np.float32),
-                                                   recipe.weight_bits)
-                        wc, ws = w.add_tensor(f"{g.name}.weight", wq), w.add_tensor(f"{g.name}.weight_scale", wsc)
-                    w.add_op(g.name, "linear", a, s, weight_bits=recipe.weight_bits, weight_codes=wc, weight_scale=ws,
-                             N=g.N, act_shift=sh)
-                if progress:
-                    progress(gi + 1, len(groups))
-            del batch
+            ThreadPoolExecutor(workers()) as pool, ThreadPoolExecutor(1) as ahead:
+        def draw(gi: int):
+            gemms = groups[gi][1]
+            return act_model.draw_codes([seed, gi], gemms[0].M, gemms[0].K, recipe, tables, pool)
+
+        nxt = ahead.submit(draw, 0)  # the next tensor is drawn (on every core) while this one is written
+        for gi in range(len(groups)):
+            codes, scales, shifts = nxt.result()
+            if gi + 1 < len(groups):
+                nxt = ahead.submit(draw, gi + 1)
+            gname, gemms = groups[gi]
+            a = w.add_tensor(f"{gname}.codes", codes)
+            s = w.add_tensor(f"{gname}.scale", scales)
+            sh = w.add_tensor(f"{gname}.shift", shifts) if recipe.salient_shift_max else None
+            for gj, g in enumerate(gemms):
+                wc = ws = None
+                if weights:
+                    wrng = np.random.default_rng([seed, gi, gj + 1])
+                    wq, wsc = quantize_weights(wrng.standard_normal((g.K, g.N), dtype=np.float32),
+                                               recipe.weight_bits)
+                    wc, ws = w.add_tensor(f"{g.name}.weight", wq), w.add_tensor(f"{g.name}.weight_scale", wsc)
+                w.add_op(g.name, "linear", a, s, weight_bits=recipe.weight_bits, weight_codes=wc, weight_scale=ws,
+                         N=g.N, act_shift=sh)
+            if progress:
+                progress(gi + 1, len(groups))
+            del codes, shifts
     return Path(out)
