@@ -105,20 +105,32 @@ def _vector_op(v: VectorOp, chip, dram: Dram) -> tuple[int, dict[str, int], int,
 
 
 class _PhaseStreams:
-    """The tiles of each phase in schedule order, for the overlapped makespan."""
+    """The tiles of the prefill and of each decode step in schedule order, for the overlapped
+    makespan (one pipeline per step: a step's ops overlap each other, steps follow one another)."""
 
     def __init__(self):
-        self.parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self.parts: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 
-    def add(self, phase: str, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
-        self.parts.setdefault(phase, []).append(tuple(np.tile(a, times) for a in (load, busy, wb)))
+    def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
+        self.parts.setdefault((phase, step), []).append(tuple(np.tile(a, times) for a in (load, busy, wb)))
+
+    #: Tiles per pipeline run: consecutive ops are run together up to this many (memory stays
+    #: bounded; the overlap lost at a cut is one op boundary's in tens of thousands of tiles).
+    CHUNK_TILES = 1 << 18
 
     def cycles(self, dram: Dram, engine: str) -> dict[str, int]:
-        """Per phase: one pipeline over all its tiles (the next op's loads overlap this op's work)."""
-        out = {}
-        for phase, parts in self.parts.items():
-            load, busy, wb = (np.concatenate([p[i] for p in parts]) for i in range(3))
-            out[phase] = run_arrays(load, busy, wb, busy, dram.transfer_cycles, engine=engine)[0]
+        """Per phase: the sum over its steps (and chunks of ops) of one pipeline over their tiles."""
+        out: dict[str, int] = {}
+        for (phase, _), parts in self.parts.items():
+            chunks: list[list] = [[]]
+            for part in parts:
+                if chunks[-1] and sum(len(p[0]) for p in chunks[-1]) + len(part[0]) > self.CHUNK_TILES:
+                    chunks.append([])
+                chunks[-1].append(part)
+            for chunk in chunks:
+                load, busy, wb = (np.concatenate([p[i] for p in chunk]) for i in range(3))
+                out[phase] = out.get(phase, 0) + run_arrays(load, busy, wb, busy, dram.transfer_cycles,
+                                                            engine=engine)[0]
         return out
 
 
@@ -179,7 +191,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
             before = _snapshot(chip, dram)
             cycles, stalls, kv_bits, block = _vector_op(v, chip, dram)
             if streams is not None:
-                streams.add(v.phase, *(np.array([b], np.int64) for b in block), v.repeat)
+                streams.add(v.phase, v.step, *(np.array([b], np.int64) for b in block), v.repeat)
             d = _times(_delta(before, _snapshot(chip, dram)), v.repeat)
             cycles *= v.repeat
             energy, actions = energies(d, pj, cycles)
@@ -212,7 +224,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         b_bits = stream.weight_bits
         n = op.repeat
         if streams is not None:
-            streams.add(op.phase, stream.load_bits, stream.busy_cycles, stream.writeback_bits, n)
+            streams.add(op.phase, op.step, stream.load_bits, stream.busy_cycles, stream.writeback_bits, n)
         d = _times(d, n)
         energy, actions = energies(d, pj, cycles * n)
         add_layer(LayerResult(
@@ -265,9 +277,9 @@ def phase_summary(layers: list[LayerResult], trace: Trace, clock_mhz: float,
         p["ops"] += layer.repeat
         p["steps"].add(layer.step)
     for name, p in phases.items():
-        # one pipeline over the phase lets the next op's loads run ahead; a greedy FIFO channel can
-        # still lose to fencing the ops (a prefetch queued before a write-back), and the
-        # controller would then fence: never more than the ops one after another
+        # one pipeline over the prefill (and over each decode step) lets the next op's loads run
+        # ahead; a greedy FIFO channel can still lose to fencing the ops (a prefetch queued before
+        # a write-back), and the controller would then fence: never more than the ops in a row
         p["cycles"] = min(overlapped[name], p["serial_cycles"]) if overlapped else p["serial_cycles"]
         p["seconds"] = cycles_to_s(p["cycles"], clock_mhz)
         p["tokens"] = trace.manifest.producer.tokens if name == "prefill" else len(p.pop("steps"))

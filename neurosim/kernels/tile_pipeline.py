@@ -34,10 +34,12 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
     write-back (made only where ``has_load`` / ``has_writeback``), ``busy_cycles[i]``: its array
     time, ``buffers``: how many tiles the loader may run ahead (and output slots)."""
     n = len(busy_cycles)
-    cap = 16 * n + 16
+    # at most 13 events per tile: loaded, computed, the array's timeout, and two transfers of an
+    # Initialize, a request, a timeout, a release and the process's end
+    cap = 13 * n + 16
     state = np.zeros(cap, np.int8)
-    ncb = np.zeros(cap, np.int64)
-    cbs = np.zeros((cap, 4), np.int64)
+    ncb = np.zeros(cap, np.int8)
+    cbs = np.zeros((cap, 3), np.int64)
     n_events = 0
     # processes: kind, pc, tile index, the event it is (its termination), its request, local time
     pcap = 2 * n + 2
@@ -60,7 +62,7 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
     put_head = 0
     put_tail = 0
     get_q = np.empty(2 * n + 1, np.int64)  # release events
-    get_req = np.zeros(cap, np.int64)  # the request a release event releases
+    get_req = np.zeros(cap, np.int32)  # the request a release event releases
     get_head = 0
     get_tail = 0
     user = -1
