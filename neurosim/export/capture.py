@@ -68,6 +68,7 @@ def export_trace(lm: LoadedModel, ids: list[int], prepared: Prepared, out: str |
     """Write the trace of ``ids`` through the first ``layers`` decoder layers under the prepared
     recipe. Weight codes are the prepared weights on their own steps (GPTQ / clipped steps kept)."""
     r = prepared.spec.recipe
+    online = prepared.online_transform
     records = capture_inputs(prepared, ids, layers)
     producer = Producer(model=lm.name, tokens=len(ids), weights_sha256=lm.weights_sha256(),
                         tokenizer=lm.tokenizer_name, text_source=text_source)
@@ -84,6 +85,8 @@ def export_trace(lm: LoadedModel, ids: list[int], prepared: Prepared, out: str |
             if weights:
                 wq, wsc = weight_codes_of(module, prepared.weight_scales.get(name), r.weight_bits)
                 wc, ws = w.add_tensor(f"{name}.weight", wq), w.add_tensor(f"{name}.weight_scale", wsc)
+            if online and name.endswith("mlp.down_proj"):  # the rotation's online transform: vector-unit work
+                w.add_vector_op(f"{name}.online_hadamard", "hadamard", x.shape[0], x.shape[1])
             w.add_op(name, "linear", a, s, weight_bits=r.weight_bits, weight_codes=wc, weight_scale=ws,
                      N=module.out_features, act_shift=sh)
             if progress:

@@ -150,6 +150,8 @@ def export_inference(lm: LoadedModel, ids: list[int], decode: int, prepared: Pre
                         if kind not in inputs:
                             inputs[kind] = acts(f"{tag}{p}.{kind}", lin[module])
                         a, s, sh = inputs[kind]
+                        if prepared.online_transform and kind == "down_in":
+                            w.add_vector_op(f"{name}.online_hadamard", "hadamard", M, shape.intermediate, **sched)
                         w.add_op(name, "linear", a, s, weight_bits=r.weight_bits, weight_codes=weights[module][0],
                                  weight_scale=weights[module][1], act_shift=sh, **sched)
                     else:

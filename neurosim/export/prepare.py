@@ -48,6 +48,12 @@ class Prepared:
     def weights_quantized(self) -> bool:
         return bool(self.weight_scales)
 
+    @property
+    def online_transform(self) -> bool:
+        """down_proj's input is transformed at run time (the ``rot`` recipe): a trace records it
+        as a ``hadamard`` vector op before each down_proj."""
+        return parse_recipe(self.spec.name).rotate if self.spec.recipe is not None else False
+
     def __enter__(self) -> Prepared:
         return self
 

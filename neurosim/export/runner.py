@@ -73,7 +73,7 @@ def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: s
                                            "windows": len(calib), "tokens": CALIB_TOKENS},
              "online_transforms": ({"op": "mlp.down_proj input", "transform": "orthogonal (Hadamard x orthogonal)",
                                     "size": lm.model.config.intermediate_size,
-                                    "note": "not yet an op of the trace: the engine does not charge it"}
+                                    "note": "a hadamard vector op before each down_proj, charged on the vector unit"}
                                    if plan.rotate else None)}
     with prepared:
         if decode:
