@@ -183,3 +183,18 @@ def test_corrupt_v4_fields_are_named(small_inference, tmp_path, edit, where):
     with pytest.raises(TraceFormatError) as e:
         validate_trace(out)
     assert where in str(e.value) and "manifest.json" in str(e.value)
+
+
+def test_phase_comparison_and_plot(small_inference, tmp_path):
+    """compare and report --plots show the phases: TTFT, tokens/s and energy per token, A vs B."""
+    from neurosim.report.compare import compare, compare_text, write_comparison
+    from neurosim.report.plots import write_run_plots
+
+    a = simulate(small_inference, ROOT / "hw_configs/acc_if_64x64.yaml")
+    b = simulate(small_inference, ROOT / "hw_configs/mac_64x64_os.yaml")
+    text = compare_text(compare(a, b))
+    ratio = b.inference["decode_tokens_per_s"] / a.inference["decode_tokens_per_s"]
+    assert "by phase (A, B, B/A):" in text and f"{ratio:.2f}x" in text
+    written = {p.name for p in write_comparison(compare(a, b), tmp_path)}
+    assert {"phases.png", "phases.svg"} <= written
+    assert (tmp_path / "run").mkdir() is None and "phases.png" in {p.name for p in write_run_plots(a, tmp_path / "run")}

@@ -158,7 +158,30 @@ def compare_text(c: Comparison) -> str:
     lines += ["", "energy views (A, B, B/A):"]
     for s in c.views:
         lines.append(f"  {s.name:<26} {fmt_energy(s.a):>12} {fmt_energy(s.b):>12} {_ratio(s):>9}")
+    lines += phase_lines(c.a, c.b)
     return "\n".join(lines)
+
+
+def phase_lines(a: Results, b: Results) -> list[str]:
+    """Whole-inference figures of A and B side by side (nothing for prefill-only linear traces)."""
+    from neurosim.report.console import whole_inference
+
+    if not (whole_inference(a) and whole_inference(b)):
+        return []
+    rows = [("time to first token (s)", a.inference["ttft_s"], b.inference["ttft_s"], "{:.4g}")]
+    if "decode_tokens_per_s" in a.inference and "decode_tokens_per_s" in b.inference:
+        rows.append(("decode tokens/s", a.inference["decode_tokens_per_s"], b.inference["decode_tokens_per_s"], "{:.4g}"))
+    for ph in ("prefill", "decode"):
+        if ph in a.phases and ph in b.phases:
+            rows.append((f"{ph}: energy per token", a.phases[ph]["energy_pj"] / a.phases[ph]["tokens"],
+                         b.phases[ph]["energy_pj"] / b.phases[ph]["tokens"], None))
+    rows.append(("KV cache read (DRAM bits)", a.inference["kv_read_bits"], b.inference["kv_read_bits"], "{:,.0f}"))
+    out = ["", "by phase (A, B, B/A):"]
+    for name, va, vb, fmt in rows:
+        show = fmt_energy if fmt is None else fmt.format
+        ratio = f"{vb / va:.2f}x" if va else "-"
+        out.append(f"  {name:<26} {show(va):>14} {show(vb):>14} {ratio:>9}")
+    return out
 
 
 def _or_dash(pj: float) -> str:
@@ -226,6 +249,14 @@ def write_comparison(c: Comparison, out_dir) -> list:
     ax = plot_waterfall(c)
     written += save_figure(ax.figure, out_dir, "waterfall")
     plt.close(ax.figure)
+    from neurosim.report.console import whole_inference
+
+    if whole_inference(c.a) and whole_inference(c.b):
+        from neurosim.report.plots import plot_phases
+
+        ax = plot_phases([c.a, c.b])
+        written += save_figure(ax.figure, out_dir, "phases")
+        plt.close(ax.figure)
     return written
 
 

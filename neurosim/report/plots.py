@@ -116,12 +116,54 @@ def plot_spike_histogram(trace, ax=None, max_codes: int = 2_000_000):
     return ax
 
 
+def plot_phases(runs: list[Results], ax=None):
+    """Energy per token of each phase (prefill, decode), by category, one group of bars per run;
+    each bar is labelled with the phase's time per token (TTFT for the prefill, 1 / tokens/s in
+    decode)."""
+    ax = _ax(ax, (max(5.0, 1.6 * len(runs) * 2), 4))
+    phases = [p for p in ("prefill", "decode") if all(p in (r.phases or {}) for r in runs)]
+    per_token: list[tuple[str, dict[str, float], str]] = []
+    for r in runs:
+        for ph in phases:
+            cats = dict.fromkeys(CATEGORIES, 0.0)
+            for la in r.layers:
+                if la.phase == ph:
+                    for c, v in by_category(la.energy_by_action_pj or {}).items():
+                        cats[c] += v
+            tokens = r.phases[ph]["tokens"]
+            label_t = (f"TTFT {r.inference['ttft_s']:.4g} s" if ph == "prefill"
+                       else f"{r.inference.get('decode_tokens_per_s', 0):.4g} tok/s")
+            per_token.append((f"{r.config_name}\n{ph}", {c: v / tokens for c, v in cats.items()}, label_t))
+    unit, f = energy_unit(max((sum(c.values()) for _, c, _ in per_token), default=1.0))
+    x = np.arange(len(per_token))
+    bottom = np.zeros(len(per_token))
+    for c in CATEGORIES:
+        vals = np.array([cats[c] / f for _, cats, _ in per_token])
+        if vals.any():
+            ax.bar(x, vals, bottom=bottom, color=CATEGORY_COLOURS[c], label=c)
+            bottom += vals
+    for xi, top, (_, _, label_t) in zip(x, bottom, per_token, strict=True):
+        ax.annotate(label_t, (xi, top), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, [lab for lab, _, _ in per_token], fontsize=8)
+    ax.set_ylabel(f"energy per token ({unit})")
+    ax.set_ylim(0, max(bottom.max(initial=0) * 1.15, 1e-12))
+    ax.legend(fontsize=8)
+    ax.set_title("energy per token by phase")
+    return ax
+
+
 def write_run_plots(r: Results, out_dir: str | Path) -> list[Path]:
-    """PNG and SVG of the energy breakdown, cycles and utilization of one run."""
+    """PNG and SVG of the energy breakdown, cycles and utilization of one run (and, for a whole
+    inference, the energy per token by phase)."""
+    from neurosim.report.console import whole_inference
+
     out_dir = Path(out_dir)
     written = []
-    for stem, fn in (("energy", lambda: plot_energy_breakdown([r], per_layer=True)), ("cycles", lambda: plot_cycles(r)),
-                     ("utilization", lambda: plot_utilization(r))):
+    figures = [("energy", lambda: plot_energy_breakdown([r], per_layer=True)), ("cycles", lambda: plot_cycles(r)),
+               ("utilization", lambda: plot_utilization(r))]
+    if whole_inference(r):
+        figures.append(("phases", lambda: plot_phases([r])))
+    for stem, fn in figures:
         ax = fn()
         for ext in ("png", "svg"):
             p = out_dir / f"{stem}.{ext}"
