@@ -27,6 +27,22 @@ LOADER, ARRAY, LOAD, WRITEBACK = 0, 1, 2, 3
 
 
 @njit(cache=True)
+def _spawn(kind, tile, now, eid, n_proc, n_events, p_kind, p_tile, p_event, state, cbs, ncb, heap):
+    """Start a process (env.process): its end event and an urgent Initialize that resumes it.
+    Returns (process, n_proc, n_events, eid) after it."""
+    q = n_proc
+    p_kind[q] = kind
+    p_tile[q] = tile
+    p_event[q] = n_events
+    init = n_events + 1
+    state[init] = TRIGGERED
+    cbs[init, 0] = RESUME * CB + q
+    ncb[init] = 1
+    heapq.heappush(heap, (np.int64(now), np.int64(URGENT), np.int64(eid), np.int64(init)))
+    return q, n_proc + 1, n_events + 2, eid + 1
+
+
+@njit(cache=True)
 def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_writeback, buffers):
     """``(cycles, dram_load stall, output_writeback stall)`` of one op's tiles.
 
@@ -76,17 +92,8 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
 
     # a process starts with an urgent Initialize event that resumes it
     for kind in (LOADER, ARRAY):
-        p = n_proc
-        n_proc += 1
-        p_kind[p] = kind
-        p_event[p] = n_events
-        init = n_events + 1
-        n_events += 2
-        state[init] = TRIGGERED
-        cbs[init, 0] = RESUME * CB + p
-        ncb[init] = 1
-        heapq.heappush(heap, (np.int64(now), np.int64(URGENT), np.int64(eid), np.int64(init)))
-        eid += 1
+        _, n_proc, n_events, eid = _spawn(kind, 0, now, eid, n_proc, n_events, p_kind, p_tile, p_event, state, cbs,
+                                          ncb, heap)
 
     while len(heap) > 0:
         time, _, _, ev = heapq.heappop(heap)
@@ -135,18 +142,8 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
                         elif pc == 1:  # start the load transfer
                             p_pc[p] = 2
                             if has_load[i]:
-                                q = n_proc
-                                n_proc += 1
-                                p_kind[q] = LOAD
-                                p_tile[q] = i
-                                p_event[q] = n_events
-                                init = n_events + 1
-                                n_events += 2
-                                state[init] = TRIGGERED
-                                cbs[init, 0] = RESUME * CB + q
-                                ncb[init] = 1
-                                heapq.heappush(heap, (np.int64(now), np.int64(URGENT), np.int64(eid), np.int64(init)))
-                                eid += 1
+                                q, n_proc, n_events, eid = _spawn(LOAD, i, now, eid, n_proc, n_events, p_kind, p_tile,
+                                                                  p_event, state, cbs, ncb, heap)
                                 wait = p_event[q]
                                 break
                         else:  # loaded
@@ -195,18 +192,8 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
                             heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(computed[i])))
                             eid += 1
                             if has_writeback[i]:
-                                q = n_proc
-                                n_proc += 1
-                                p_kind[q] = WRITEBACK
-                                p_tile[q] = i
-                                p_event[q] = n_events
-                                init = n_events + 1
-                                n_events += 2
-                                state[init] = TRIGGERED
-                                cbs[init, 0] = RESUME * CB + q
-                                ncb[init] = 1
-                                heapq.heappush(heap, (np.int64(now), np.int64(URGENT), np.int64(eid), np.int64(init)))
-                                eid += 1
+                                q, n_proc, n_events, eid = _spawn(WRITEBACK, i, now, eid, n_proc, n_events, p_kind,
+                                                                  p_tile, p_event, state, cbs, ncb, heap)
                                 drained[n_drained] = p_event[q]
                                 n_drained += 1
                             p_tile[p] = i + 1
