@@ -22,54 +22,67 @@ def _wrap(v, bits):
 
 
 @njit(cache=True)
+def _add_row(v, w_row, sign, shift, lim, membrane_bits):
+    """v[j] += sign * (w_row[j] << shift) for every column, wrapping each membrane that leaves
+    its register; returns the overflow events."""
+    overflows = 0
+    for j in range(v.shape[0]):
+        x = v[j] + sign * (np.int64(w_row[j]) << shift)
+        if x > lim or x < -lim - 1:
+            overflows += 1
+            x = _wrap(x, membrane_bits)
+        v[j] = x
+    return overflows
+
+
+@njit(cache=True)
 def if_accumulate(codes, shifts, weights, bitplane, membrane_bits):
     """Membrane potentials ``[M, N]`` after all spikes, and the number of overflow events
-    (``shifts`` [M, K]: each entry's power-of-two step, zeros for none)."""
+    (``shifts`` [M, K]: each entry's power-of-two step, zeros for none). Each membrane sees its
+    adds in spike order (inputs in order, a code's spikes one after another); the columns of a
+    spike are updated together, which does not change any membrane's sequence."""
     M, K = codes.shape
     N = weights.shape[1]
     out = np.zeros((M, N), dtype=np.int64)
     overflows = 0
     lim = (np.int64(1) << (membrane_bits - 1)) - 1
+    v = np.zeros(N, dtype=np.int64)
     for t in range(M):
-        for j in range(N):
-            v = np.int64(0)
-            if not bitplane:
+        v[:] = 0
+        if not bitplane:
+            for i in range(K):
+                q = np.int64(codes[t, i])
+                if q == 0:
+                    continue
+                sign = np.int64(1) if q > 0 else np.int64(-1)
+                for _ in range(abs(q)):
+                    overflows += _add_row(v, weights[i], sign, np.int64(shifts[t, i]), lim, membrane_bits)
+        else:
+            for b in range(7, -1, -1):
+                for j in range(N):
+                    x = v[j] * 2
+                    if x > lim or x < -lim - 1:
+                        overflows += 1
+                        x = _wrap(x, membrane_bits)
+                    v[j] = x
                 for i in range(K):
                     q = np.int64(codes[t, i])
-                    if q == 0:
-                        continue
-                    w = np.int64(weights[i, j]) << np.int64(shifts[t, i])
-                    w = w if q > 0 else -w
-                    for _ in range(abs(q)):
-                        v += w
-                        if v > lim or v < -lim - 1:
-                            overflows += 1
-                            v = _wrap(v, membrane_bits)
-            else:
-                for b in range(7, -1, -1):
-                    v = v * 2
-                    if v > lim or v < -lim - 1:
-                        overflows += 1
-                        v = _wrap(v, membrane_bits)
-                    for i in range(K):
-                        q = np.int64(codes[t, i])
-                        if (abs(q) >> b) & 1:
-                            w = np.int64(weights[i, j]) << np.int64(shifts[t, i])
-                            v += w if q > 0 else -w
-                            if v > lim or v < -lim - 1:
-                                overflows += 1
-                                v = _wrap(v, membrane_bits)
-            out[t, j] = v
+                    if (abs(q) >> b) & 1:
+                        overflows += _add_row(v, weights[i], np.int64(1) if q > 0 else np.int64(-1),
+                                              np.int64(shifts[t, i]), lim, membrane_bits)
+        out[t] = v
     return out, overflows
 
 
 def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Integer ``a @ b`` (int64) through float64 BLAS: exact while every partial sum stays below
-    2^53, which holds for int8 codes and weights up to K = 2^38 (checked)."""
+    """Integer ``a @ b`` (int64) through floating-point BLAS: exact while every partial sum stays
+    below the float's integer range (checked): float32 below 2^24 (int8 codes and 4-bit weights up
+    to K = 18,000), float64 below 2^53, int64 beyond."""
     bound = a.shape[1] * max(1, int(np.abs(a).max(initial=0))) * max(1, int(np.abs(b).max(initial=0)))
     if bound >= 1 << 53:
         return a.astype(np.int64) @ b.astype(np.int64)
-    return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    dtype = np.float32 if bound < 1 << 24 else np.float64
+    return (a.astype(dtype) @ b.astype(dtype)).astype(np.int64)
 
 
 def operand_digits(codes: np.ndarray, operand_bits: int) -> list[np.ndarray]:
