@@ -156,10 +156,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                       command=" ".join(["neurosim", *sys.argv[1:]]), progress=tick, timeline=args.timeline or False,
                       force=args.force, engine=args.engine)
     for r in results:
-        print(single_report(r))
+        print(single_report(r, args.detail))
         print()
     if len(results) > 1:
-        print(comparison_report(results))
+        print(comparison_report(results, args.detail))
         from neurosim.report.compare import compare, compare_text
 
         for r in results[1:]:
@@ -194,14 +194,14 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"{d}: {r.provenance.get('trace', '?')}" for d, r in zip(args.dirs, results, strict=True))
             + "); a side-by-side comparison needs runs of one trace (report them one at a time)")
     for d, r in zip(args.dirs, results, strict=True):
-        print(single_report(r))
+        print(single_report(r, args.detail))
         print()
         if args.plots:
             from neurosim.report.plots import write_run_plots
 
             print(f"wrote {', '.join(str(p) for p in write_run_plots(r, d))}\n")
     if len(results) > 1:
-        print(comparison_report(results))
+        print(comparison_report(results, args.detail))
     return EXIT_OK
 
 
@@ -286,6 +286,15 @@ def _print_ppl(results, args) -> None:
         sal = f"{r.salient_ratio:8.2%}" if r.salient_ratio is not None else f"{'-':>8}"
         spk = f"{r.mean_spikes:10.3f}" if r.mean_spikes is not None else f"{'-':>10}"
         print(f"  {r.recipe:<64} {r.perplexity:10.3f} {sal} {spk} {r.seconds:7.1f}s  ({r.tokens_scored:,} tokens)")
+
+
+def _add_detail_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--summary", dest="detail", action="store_const", const="summary",
+                   help="console: totals per layer type and phase (the default beyond 60 ops)")
+    g.add_argument("--per-layer", dest="detail", action="store_const", const="layers",
+                   help="console: every op (the default up to 60 ops)")
+    p.set_defaults(detail="auto")
 
 
 def _add_recipe_args(p: argparse.ArgumentParser) -> None:
@@ -403,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every config")
     r.add_argument("--out", required=True, help="output directory; one subdirectory per config")
     r.add_argument("--check", action="store_true", help="functional check against the integer GEMM")
+    _add_detail_args(r)
     r.add_argument("--engine", choices=("fast", "reference"), default="fast",
                    help="tile pipeline: compiled event loop, or the simpy reference model (the same cycles, slower)")
     r.add_argument("--timeline", nargs="?", const="auto", choices=("auto", "op", "tile"),
@@ -415,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render the report of finished runs")
     rep.add_argument("dirs", nargs="+", metavar="DIR", help="run directory (OUT/<config name>)")
     rep.add_argument("--plots", action="store_true", help="write PNG and SVG plots into each run directory")
+    _add_detail_args(rep)
     rep.set_defaults(func=cmd_report)
 
     c = sub.add_parser("compare", help="compare two finished runs: energy waterfall, cycles by cause, views",

@@ -198,3 +198,18 @@ def test_phase_comparison_and_plot(small_inference, tmp_path):
     written = {p.name for p in write_comparison(compare(a, b), tmp_path)}
     assert {"phases.png", "phases.svg"} <= written
     assert (tmp_path / "run").mkdir() is None and "phases.png" in {p.name for p in write_run_plots(a, tmp_path / "run")}
+
+
+def test_console_summarises_many_ops(small_inference):
+    """Beyond 60 ops the console shows totals per layer type and phase (every op on request);
+    the rows add up to the run's cycles and energy."""
+    from neurosim.report.console import by_type, single_report
+
+    r = simulate(small_inference, ROOT / "hw_configs/acc_if_64x64.yaml")
+    assert len(r.layers) > 60
+    text = single_report(r)
+    assert "by layer type" in text and "decode   attn_qk" in text and "layers.0.self_attn.q_proj " not in text
+    assert "layers.0.self_attn.q_proj " in single_report(r, "layers")
+    rows = by_type(r.layers)
+    assert sum(v["cycles"] for v in rows.values()) == r.total_cycles
+    assert math.isclose(sum(v["energy"] for v in rows.values()), r.energy_pj["total"], rel_tol=1e-9)

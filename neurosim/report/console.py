@@ -3,7 +3,12 @@ with ratios to the first."""
 
 from __future__ import annotations
 
-from neurosim.results import Results
+import re
+
+from neurosim.results import LayerResult, Results
+
+#: Beyond this many ops the console shows totals per layer type (``detail="auto"``).
+SUMMARY_ABOVE = 60
 
 
 def _e(pj: float) -> str:
@@ -45,17 +50,53 @@ def inference_lines(r: Results) -> list[str]:
     return lines
 
 
-def single_report(r: Results) -> str:
-    """One run: summary, per-layer table, stalls by cause, energy by component."""
+def op_type(name: str) -> str:
+    """The op's kind within its block: ``layers.3.mlp.up_proj`` -> ``up_proj`` (a per-head
+    ``...attn_qk.kv2`` -> ``attn_qk``)."""
+    parts = name.split(".")
+    return parts[-2] if len(parts) > 1 and re.fullmatch(r"kv\d+", parts[-1]) else parts[-1]
+
+
+def summarised(r: Results, detail: str) -> bool:
+    """Show per-layer-type totals instead of every op (``auto``: when there are many ops)?"""
+    return detail == "summary" or (detail == "auto" and len(r.layers) > SUMMARY_ABOVE)
+
+
+def by_type(layers: tuple[LayerResult, ...]) -> dict[tuple[str, str], dict[str, float]]:
+    """(phase, op type) -> ops (repeats counted), cycles, compute cycles, energy (pJ), in order."""
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for la in layers:
+        row = out.setdefault((la.phase, op_type(la.name)), {"ops": 0, "cycles": 0, "compute": 0, "energy": 0.0})
+        row["ops"] += la.repeat
+        row["cycles"] += la.cycles
+        row["compute"] += la.compute_cycles
+        row["energy"] += la.energy_pj["total"]
+    return out
+
+
+def single_report(r: Results, detail: str = "auto") -> str:
+    """One run: summary, per-layer table (or, with many ops or ``detail="summary"``, totals per
+    layer type and phase), stalls by cause, energy by component."""
     lines = [
         f"{r.config_name} ({r.design}, {r.clock_mhz:g} MHz, {r.technology}) on {r.provenance.get('trace', '?')}",
         f"total {_cyc(r.total_cycles)} cycles = {r.latency_s * 1e3:.4f} ms; compute {_cyc(r.compute_cycles)}; "
         f"energy {_e(r.energy_pj['total'])}",
         "",
-        f"{'layer':<34} {'M':>5} {'K':>6} {'N':>6} {'tile Mb x Kb x Nb':>19} {'cycles':>13} {'compute':>13} "
-        f"{'busy':>6} {'spatial':>7} {'energy':>12}",
     ]
-    for layer in r.layers:
+    if summarised(r, detail):
+        lines.append(f"{len(r.layers)} ops, by layer type (the per-layer table: --per-layer; layers.csv has every op)")
+        lines.append(f"{'phase':<8} {'layer type':<26} {'ops':>7} {'cycles':>17} {'compute':>17} {'busy':>6} "
+                     f"{'energy':>12} {'share':>6}")
+        total = r.energy_pj["total"] or 1.0
+        for (phase, t), row in by_type(r.layers).items():
+            busy = row["compute"] / row["cycles"] if row["cycles"] else 0.0
+            lines.append(f"{phase:<8} {t:<26} {int(row['ops']):>7,} {_cyc(int(row['cycles'])):>17} "
+                         f"{_cyc(int(row['compute'])):>17} {busy:>6.1%} {_e(row['energy']):>12} "
+                         f"{row['energy'] / total:>6.1%}")
+    else:
+        lines.append(f"{'layer':<34} {'M':>5} {'K':>6} {'N':>6} {'tile Mb x Kb x Nb':>19} {'cycles':>13} "
+                     f"{'compute':>13} {'busy':>6} {'spatial':>7} {'energy':>12}")
+    for layer in ([] if summarised(r, detail) else r.layers):
         t = layer.tiling
         tile = f"{t.get('Mb', '?')} x {t.get('Kb', '?')} x {t.get('Nb', '?')}"
         spatial = "-" if layer.spatial_utilization is None else f"{layer.spatial_utilization:.1%}"
@@ -91,8 +132,9 @@ def single_report(r: Results) -> str:
     return "\n".join(lines)
 
 
-def comparison_report(runs: list[Results]) -> str:
-    """Several runs of the same trace side by side; ratios are run / first run."""
+def comparison_report(runs: list[Results], detail: str = "auto") -> str:
+    """Several runs of the same trace side by side; ratios are run / first run (per layer, or
+    per layer type and phase when summarised)."""
     base = runs[0]
     head = f"{'':<34}" + "".join(f" {r.config_name[:22]:>22}" for r in runs)
     lines = ["comparison (ratios to " + base.config_name + ")", head]
@@ -115,12 +157,21 @@ def comparison_report(runs: list[Results]) -> str:
                                                    for r in runs], _e)
         if all("decode_tokens_per_s" in r.inference for r in runs):
             row("decode tokens/s", [r.inference["decode_tokens_per_s"] for r in runs], lambda v: f"{v:.1f}")
-    lines.append("per layer: cycles")
-    for i, layer in enumerate(base.layers):
-        row(f"  {layer.name}", [r.layers[i].cycles for r in runs], _cyc)
-    lines.append("per layer: energy")
-    for i, layer in enumerate(base.layers):
-        row(f"  {layer.name}", [r.layers[i].energy_pj["total"] for r in runs], _e)
+    if summarised(base, detail):
+        types = [by_type(r.layers) for r in runs]
+        lines.append("per layer type: cycles")
+        for key in types[0]:
+            row(f"  {key[0]} {key[1]}", [t[key]["cycles"] for t in types], lambda v: _cyc(int(v)))
+        lines.append("per layer type: energy")
+        for key in types[0]:
+            row(f"  {key[0]} {key[1]}", [t[key]["energy"] for t in types], _e)
+    else:
+        lines.append("per layer: cycles")
+        for i, layer in enumerate(base.layers):
+            row(f"  {layer.name}", [r.layers[i].cycles for r in runs], _cyc)
+        lines.append("per layer: energy")
+        for i, layer in enumerate(base.layers):
+            row(f"  {layer.name}", [r.layers[i].energy_pj["total"] for r in runs], _e)
     lines.append("energy by component")
     comps = sorted({c for r in runs for c in r.energy_pj if c != "total"})
     for c in comps:
