@@ -52,7 +52,20 @@ def cmd_show_config(args: argparse.Namespace) -> int:
     from neurosim.config.loader import load_hw_config
 
     spec = load_hw_config(args.file, args.set)
-    sys.stdout.write(yaml.safe_dump(to_plain(spec), sort_keys=False))
+    if not args.energy:
+        sys.stdout.write(yaml.safe_dump(to_plain(spec), sort_keys=False))
+        return EXIT_OK
+    from neurosim.engine.simulate import effective_energy_table
+    from neurosim.trace.reader import open_trace
+
+    try:
+        pj, static_mw = effective_energy_table(spec, open_trace(args.trace) if args.trace else None)
+    except ValueError as e:
+        raise UsageError(f"{args.file}: {e} (--trace DIR)") from None
+    print(f"{spec.name}: energy per counted action at {spec.technology} (after bitwidth and SRAM scaling)")
+    for action, v in sorted(pj.items()):
+        print(f"  {action:<36} {v:12.6g} pJ")
+    print(f"  {'static power (SRAM + logic)':<36} {static_mw:12.6g} mW")
     return EXIT_OK
 
 
@@ -375,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show-config", help="print the resolved config with defaults")
     s.add_argument("file", metavar="FILE")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key (repeatable)")
+    s.add_argument("--energy", action="store_true",
+                   help="print the effective energy table instead: pJ per counted action after bitwidth and SRAM "
+                        "scaling, and the static power")
+    s.add_argument("--trace", metavar="DIR", help="with --energy: resolve auto widths as this trace needs them")
     s.set_defaults(func=cmd_show_config)
 
     t = sub.add_parser("trace", help="inspect and validate traces")

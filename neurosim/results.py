@@ -81,6 +81,8 @@ class Results:
     energy_views_pj: dict[str, float] | None = None  # full, on_chip, compute_only
     phases: dict[str, dict[str, float]] | None = None  # per phase: cycles, seconds, energy_pj, tokens, ...
     inference: dict[str, float] | None = None  # TTFT, decode tokens/s, J/token, KV-cache traffic and footprint
+    energy_table_pj: dict[str, float] | None = None  # pJ per counted action of the chip as built (widest widths)
+    static_power_mw: float | None = None  # leakage of the chip as built
 
     def to_json(self) -> str:
         """The results.json text; a NaN or infinite number is a bug, never written out."""

@@ -846,3 +846,22 @@ def test_if_accumulate_equals_membranes_one_by_one(seed, bitplane, bits):
     want = _membranes_one_by_one(codes, shifts, weights, bitplane, bits)
     np.testing.assert_array_equal(got[0], want[0])
     assert got[1] == want[1]
+
+
+def test_effective_energy_table_in_results_and_cli(tmp_path, capsys):
+    """results.json carries pJ per action of the chip as built; every fixed-width layer's energy is
+    its counts times that table; show-config --energy prints it (auto widths need a trace)."""
+    from neurosim.cli import main
+
+    codes = np.random.default_rng(0).integers(-30, 31, (10, 20)).astype(np.int8)
+    s = spec("tiny_mac")
+    r = simulate(make_trace(tmp_path / "t", codes, 12), s)
+    assert r.energy_table_pj == action_energies(s, load_energy_table(s.technology)) and r.static_power_mw > 0
+    layer = r.layers[0]
+    assert layer.energy_pj["total"] - layer.energy_pj["leakage"] == pytest.approx(
+        sum(n * r.energy_table_pj[k] for k, n in layer.counters.items()))
+    assert main(["show-config", str(ROOT / "hw_configs/tiny_mac.yaml"), "--energy"]) == 0
+    out = capsys.readouterr().out
+    assert f"{r.energy_table_pj['mac_array.mac']:12.6g} pJ" in out and "mW" in out
+    assert main(["show-config", str(ROOT / "hw_configs/acc_if_64x64.yaml"), "--energy"]) == 2
+    assert "give a trace" in capsys.readouterr().err

@@ -134,6 +134,21 @@ class _PhaseStreams:
         return out
 
 
+def effective_energy_table(spec: HwSpec, trace: Trace | None = None) -> tuple[dict[str, float], float]:
+    """(pJ per counted action, static power in mW) of ``spec`` as built: after bitwidth and SRAM
+    scaling, ``auto`` widths resolved to the widest ``trace`` needs (a ValueError without one)."""
+    design = DESIGNS[spec.design]
+    if getattr(spec.array, design.accumulator_key) == "auto":
+        if trace is None:
+            raise ValueError(f"array.{design.accumulator_key} is auto: give a trace to resolve it")
+        spec = built_widths(spec, trace.ops, trace.manifest.recipe)
+    table = load_energy_table(spec.technology)
+    chip = design.chip(spec)
+    if trace is not None:
+        chip.vector_used = bool(trace.manifest.vector_ops)
+    return action_energies(spec, table), static_power_mw(spec, table, chip.logic_cells())
+
+
 def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = "",
              config_text: str = "", progress: Callable[[int, int], None] | None = None,
              timeline=None, engine: str = "fast") -> Results:
@@ -257,7 +272,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         provenance={"neurosim_version": __version__, "config_sha256": _sha256_text(config_text),
                     "trace_manifest_sha256": _sha256_text(manifest_text), "trace": str(trace.path),
                     "energy_table": table.source_file, "command": command},
-        phases=phases, inference=inference,
+        phases=phases, inference=inference, energy_table_pj=action_energies(built, table), static_power_mw=static_mw,
     )
 
 
