@@ -69,13 +69,17 @@ def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=
 
         detail = resolve_detail("auto" if timeline is True else timeline, sum(op.M * op.K * op.N for op in tr.ops))
     out = []
-    for spec, run_dir in zip(specs, run_dirs, strict=True):
+    per_config = len(tr.ops) + len(tr.manifest.vector_ops)
+    for i, (spec, run_dir) in enumerate(zip(specs, run_dirs, strict=True)):
         extra: dict[str, str | Path] = {}
+        # one count over every config: ops x configs
+        tick = None if progress is None else (lambda done, _, i=i: progress(i * per_config + done,
+                                                                             len(specs) * per_config))
         if detail is None:
-            r = simulate(tr, spec, check=check, verify=False, command=command, progress=progress, engine=engine)
+            r = simulate(tr, spec, check=check, verify=False, command=command, progress=tick, engine=engine)
         else:
             r, extra["timeline.json"] = _simulate_with_timeline(tr, spec, run_dir, detail, check=check,
-                                                                 command=command, progress=progress, engine=engine)
+                                                                 command=command, progress=tick, engine=engine)
         write_run_dir(run_dir, r, yaml.safe_dump(to_plain(spec), sort_keys=False), extra)
         out.append(r)
     return out

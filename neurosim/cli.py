@@ -136,12 +136,19 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 class _progress:
-    """A tqdm progress bar on stderr when it is a terminal; silent otherwise."""
+    """Progress on stderr: a tqdm bar (with its ETA) on a terminal, else a plain line every
+    :data:`PLAIN_EVERY_S` seconds. ``tick(done, total)`` may change the total as work is found."""
+
+    PLAIN_EVERY_S = 10.0
 
     def __init__(self, total: int, desc: str):
         self.total, self.desc, self.bar = total, desc, None
+        self.start = self.last = 0.0
 
     def __enter__(self):
+        import time
+
+        self.start = self.last = time.monotonic()
         if sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -149,8 +156,21 @@ class _progress:
         return self.tick
 
     def tick(self, done: int, total: int) -> None:
+        import time
+
         if self.bar is not None:
+            if total != self.bar.total:
+                self.bar.total = total
+                self.bar.refresh()
             self.bar.update(done - self.bar.n)
+            return
+        now = time.monotonic()
+        if now - self.last >= self.PLAIN_EVERY_S and 0 < done < total:
+            self.last = now
+            elapsed = now - self.start
+            eta = elapsed * (total - done) / done
+            print(f"neurosim {self.desc}: {done:,}/{total:,} ({done / total:.0%}), {elapsed:.0f} s elapsed, "
+                  f"about {eta:.0f} s left", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:

@@ -138,3 +138,15 @@ def test_compare_refuses_runs_of_different_traces_and_missing_files(run_dir, tmp
     (other / "mac_64x64_os" / "results.json").unlink()
     r = run("compare", out / "acc_if_64x64", other / "mac_64x64_os")
     assert r.returncode == 2 and "mac_64x64_os" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_progress_is_a_plain_line_when_stderr_is_not_a_terminal(capsys, monkeypatch):
+    """Not a TTY: one plain line with the count, share and time left, at most every few seconds."""
+    from neurosim.cli import _progress
+
+    monkeypatch.setattr(_progress, "PLAIN_EVERY_S", 0.0)
+    with _progress(1, "simulate") as tick:
+        tick(3, 12)
+        tick(12, 12)  # done: no line
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("neurosim simulate: 3/12 (25%)") and "s left" in err[0]
