@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +75,10 @@ def _order(name: str) -> tuple[int, str]:
 
 
 def layer_type(name: str) -> str:
-    """The op's name within its block: ``layers.3.mlp.up_proj`` -> ``up_proj``."""
-    return name.rsplit(".", 1)[-1]
+    """The op's name within its block: ``layers.3.mlp.up_proj`` -> ``up_proj`` (a per-head
+    ``...attn_qk.kv2`` -> ``attn_qk``)."""
+    parts = name.split(".")
+    return parts[-2] if len(parts) > 1 and re.fullmatch(r"kv\d+", parts[-1]) else parts[-1]
 
 
 def compare(a: Results, b: Results) -> Comparison:

@@ -3,8 +3,7 @@ with ratios to the first."""
 
 from __future__ import annotations
 
-import re
-
+from neurosim.report.compare import layer_type as op_type
 from neurosim.results import LayerResult, Results
 
 #: Beyond this many ops the console shows totals per layer type (``detail="auto"``).
@@ -48,13 +47,6 @@ def inference_lines(r: Results) -> list[str]:
     lines.append(f"  KV cache (DRAM): read {_bits(inf['kv_read_bits'])}, written {_bits(inf['kv_write_bits'])}, "
                  f"footprint {_bits(inf['kv_footprint_bits'])}")
     return lines
-
-
-def op_type(name: str) -> str:
-    """The op's kind within its block: ``layers.3.mlp.up_proj`` -> ``up_proj`` (a per-head
-    ``...attn_qk.kv2`` -> ``attn_qk``)."""
-    parts = name.split(".")
-    return parts[-2] if len(parts) > 1 and re.fullmatch(r"kv\d+", parts[-1]) else parts[-1]
 
 
 def summarised(r: Results, detail: str) -> bool:
