@@ -7,6 +7,7 @@ import argparse
 import logging
 import math
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -177,6 +178,36 @@ class _progress:
             self.bar.close()
 
 
+def _run_specs(args: argparse.Namespace) -> list:
+    """The configs of ``run``: each ``--hw`` with ``--set`` (all) and its own ``--hw-set``, named
+    by its ``--label``, or by its file's name plus its own overrides."""
+    from neurosim.config.loader import load_hw_config
+    from neurosim.fsutil import SAFE_NAME
+
+    if args.label and len(args.label) != len(args.hw):
+        raise UsageError(f"--label: give one per --hw ({len(args.hw)}), got {len(args.label)}")
+    specs = []
+    for i, hw in enumerate(args.hw):
+        own = [kv for j, kv in args.hw_set if j == i]
+        spec = load_hw_config(hw, [*args.set, *own])
+        name = args.label[i] if args.label else (
+            re.sub(r"[^A-Za-z0-9._+-]", "-", "+".join([spec.name, *own]))[:64] if own else spec.name)
+        if not SAFE_NAME.match(name):
+            raise UsageError(f"--label {name!r}: letters, digits, '.', '_', '+', '-' (up to 64), starting with a "
+                             "letter or digit")
+        specs.append(load_hw_config(hw, [*args.set, *own, f"name={name}"]))
+    return specs
+
+
+class _BindToHw(argparse.Action):
+    """``--hw-set KEY=VALUE``: an override of the ``--hw`` given just before it."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        if not namespace.hw:
+            parser.error(f"{option_string} {value}: give it after the --hw it changes")
+        namespace.hw_set = [*(namespace.hw_set or []), (len(namespace.hw) - 1, value)]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Simulate a trace on one or more hardware configs and write their run directories."""
     from neurosim.api import run
@@ -185,7 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not Path(args.trace).exists():
         raise UsageError(f"trace {args.trace}: does not exist")
     with _progress(1, "simulate") as tick:
-        results = run(args.trace, args.hw, args.out, overrides=args.set, check=args.check,
+        results = run(args.trace, _run_specs(args), args.out, check=args.check,
                       command=" ".join(["neurosim", *sys.argv[1:]]), progress=tick, timeline=args.timeline or False,
                       force=args.force, engine=args.engine)
     for r in results:
@@ -447,6 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("trace", metavar="TRACE")
     r.add_argument("--hw", action="append", required=True, metavar="CONFIG", help="hardware config (repeatable)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every config")
+    r.add_argument("--hw-set", action=_BindToHw, default=[], metavar="KEY=VALUE",
+                   help="override a key of the --hw just before (repeatable); the run is named after it, e.g. "
+                        "--hw mac.yaml --hw mac.yaml --hw-set array.dataflow=ws compares base and variant")
+    r.add_argument("--label", action="append", metavar="NAME",
+                   help="name of each --hw's run (its output directory), one per --hw in order")
     r.add_argument("--out", required=True, help="output directory; one subdirectory per config")
     r.add_argument("--check", action="store_true", help="functional check against the integer GEMM")
     _add_detail_args(r)

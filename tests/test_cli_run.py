@@ -150,3 +150,22 @@ def test_progress_is_a_plain_line_when_stderr_is_not_a_terminal(capsys, monkeypa
         tick(12, 12)  # done: no line
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("neurosim simulate: 3/12 (25%)") and "s left" in err[0]
+
+
+def test_labels_and_per_config_overrides(tmp_path):
+    """Base vs variant in one command: --hw-set binds to the --hw before it and names the run;
+    --label names each run; a label count that does not match the configs is a usage error."""
+    r = run("run", "traces/tiny_gemm", "--hw", "hw_configs/tiny_mac.yaml", "--hw", "hw_configs/tiny_mac.yaml",
+            "--hw-set", "array.dataflow=ws", "--out", tmp_path / "a")
+    assert r.returncode == 0, r.stderr
+    base, variant = (read_run_dir(tmp_path / "a" / n) for n in ("tiny_mac", "tiny_mac+array.dataflow-ws"))
+    assert base.total_cycles != variant.total_cycles
+    r = run("run", "traces/tiny_gemm", "--hw", "hw_configs/tiny_mac.yaml", "--hw", "hw_configs/tiny_acc_if.yaml",
+            "--label", "mac", "--label", "snn", "--out", tmp_path / "b")
+    assert r.returncode == 0 and {p.name for p in (tmp_path / "b").iterdir() if p.is_dir()} == {"mac", "snn"}
+    r = run("run", "traces/tiny_gemm", "--hw", "hw_configs/tiny_mac.yaml", "--label", "a", "--label", "b",
+            "--out", tmp_path / "c")
+    assert r.returncode == 2 and "--label" in r.stderr and "Traceback" not in r.stderr
+    r = run("run", "traces/tiny_gemm", "--hw-set", "array.rows=4", "--hw", "hw_configs/tiny_mac.yaml",
+            "--out", tmp_path / "d")
+    assert r.returncode == 2 and "after the --hw" in r.stderr
