@@ -104,7 +104,15 @@ def test_sweep_outputs_and_baseline(tmp_path):
     assert set(df["baseline"]) == {"tiny_mac"} and (df["energy_ratio_vs_baseline"] > 0).all()
     for f in ("sweep.csv", "pareto.png"):
         assert (tmp_path / "o" / f).stat().st_size > 0
-    assert list((tmp_path / "o").glob("heatmap_*.png"))
+    names = {p.name for p in (tmp_path / "o").glob("heatmap_*.png")}
+    assert len(names) == 4 and any(n.endswith("_energy_ratio.png") for n in names)  # energy, latency, two ratios
+    from neurosim.report.sweep_plots import pareto_mask, plot_pareto
+
+    ax = plot_pareto(df, ["array.rows", "threshold.fold"])
+    labels = [t.get_text() for t in ax.texts if not t.get_text().startswith("x")]
+    front = sum(pareto_mask(list(df["latency_s"]), list(df["energy_pj_total"])))
+    assert len(labels) == front and all(t.startswith("array.rows=") for t in labels)
+    assert any(t.get_text().startswith("baseline tiny_mac") for t in ax.get_legend().get_texts())
     per_layer = sweep(BASE, [TRACE], tmp_path / "pl", grid=["array.rows=4,8"], per_layer=True, plots=False)
     assert len(per_layer) == 2 * 7 and "layer" in per_layer
 

@@ -1,5 +1,6 @@
 """Sweep plots from the sweep table: the energy-latency Pareto front and, for 2-D grids,
-heatmaps of total energy. Written next to the table as PNG."""
+heatmaps of total energy, latency and (with a baseline) both ratios to it. Written next to the
+table as PNG."""
 
 from __future__ import annotations
 
@@ -15,18 +16,42 @@ def pareto_mask(latency, energy) -> list[bool]:
     return [not any((l2 <= l1 and e2 <= e1) and (l2 < l1 or e2 < e1) for l2, e2 in pts) for l1, e1 in pts]
 
 
-def plot_pareto(df, ax=None):
-    """Energy (uJ) vs latency (ms) of every point, the Pareto front joined, per trace."""
-    ax = ax or plt.figure(figsize=(6, 4.5)).gca()
+def plot_pareto(df, keys: list[str] | None = None, ax=None):
+    """Energy vs latency of every point per trace: the Pareto front highlighted, joined and each of
+    its points labelled with its parameter values (``keys``), the baseline starred when the sweep
+    had one; points are drawn hollow-edged so that overlapping ones stay visible."""
+    from neurosim.report.style import energy_unit
+
+    ax = ax or plt.figure(figsize=(7, 5)).gca()
     ok = df[df["status"] == "ok"]
+    unit, f = energy_unit(float(ok["energy_pj_total"].max()) if len(ok) else 1.0)
     for trace, g in ok.groupby("trace"):
-        lat, en = g["latency_s"] * 1e3, g["energy_pj_total"] / 1e6
-        ax.scatter(lat, en, s=18, alpha=0.6, label=Path(trace).name)
-        front = sorted((x, y) for x, y, m in zip(lat, en, pareto_mask(list(lat), list(en)), strict=True) if m)
-        ax.plot([x for x, _ in front], [y for _, y in front], "-", lw=1)
+        lat, en = (g["latency_s"] * 1e3).to_numpy(), (g["energy_pj_total"] / f).to_numpy()
+        pts = ax.scatter(lat, en, s=22, alpha=0.55, edgecolors="black", linewidths=0.4, label=Path(trace).name)
+        same: dict[tuple[float, float], int] = {}
+        for x, y in zip(lat, en, strict=True):  # coincident points: say how many
+            same[(round(float(x), 9), round(float(y), 9))] = same.get((round(float(x), 9), round(float(y), 9)), 0) + 1
+        for (x, y), n in same.items():
+            if n > 1:
+                ax.annotate(f"x{n}", (x, y), xytext=(-4, -9), textcoords="offset points", fontsize=6, ha="right")
+        mask = pareto_mask(list(lat), list(en))
+        front = sorted((x, y, i) for i, (x, y, m) in enumerate(zip(lat, en, mask, strict=True)) if m)
+        ax.plot([x for x, _, _ in front], [y for _, y, _ in front], "-", lw=1.2, color=pts.get_facecolor()[0])
+        ax.scatter([x for x, _, _ in front], [y for _, y, _ in front], s=60, facecolors="none", edgecolors="black",
+                   linewidths=1.2)
+        for x, y, i in front:
+            if keys:
+                label = ", ".join(f"{k}={g.iloc[i][k]}" for k in keys if k in g)
+                ax.annotate(label, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=6)
+        if "energy_ratio_vs_baseline" in g and g["energy_ratio_vs_baseline"].notna().any():
+            r = g[g["energy_ratio_vs_baseline"].notna()].iloc[0]
+            bx = r["latency_s"] * 1e3 / r["latency_ratio_vs_baseline"]
+            by = r["energy_pj_total"] / f / r["energy_ratio_vs_baseline"]
+            ax.scatter([bx], [by], marker="*", s=160, color="crimson", edgecolors="black", linewidths=0.5,
+                       zorder=5, label=f"baseline {r['baseline']}")
     ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("energy (uJ)")
-    ax.set_title("sweep: energy vs latency (Pareto front joined)")
+    ax.set_ylabel(f"energy ({unit})")
+    ax.set_title("sweep: energy vs latency (Pareto front circled and joined)")
     ax.legend(fontsize=7)
     return ax
 
@@ -68,19 +93,23 @@ def plot_heatmap(df, x: str, y: str, value: str = "energy_pj_total", ax=None):
 def write_sweep_plots(df, keys: list[str], out_dir: Path) -> list[Path]:
     """Pareto PNG, plus one heatmap per trace when exactly two keys were swept."""
     written = []
-    ax = plot_pareto(df)
+    ax = plot_pareto(df, keys)
     ax.figure.savefig(out_dir / "pareto.png", dpi=120, bbox_inches="tight")
     plt.close(ax.figure)
     written.append(out_dir / "pareto.png")
     if len(keys) == 2 and "layer" not in df:
         ok = df[df["status"] == "ok"]
+        values = [("energy_pj_total", "total energy", ""), ("latency_s", "latency", "_latency")]
+        values += [(v, v.replace("_", " "), f"_{v.split('_')[0]}_ratio") for v in
+                   ("energy_ratio_vs_baseline", "latency_ratio_vs_baseline") if v in ok and ok[v].notna().any()]
         for i, (trace, g) in enumerate(ok.groupby("trace")):
-            ax = plot_heatmap(g, keys[0], keys[1])
-            ax.set_title(f"{Path(trace).name}: total energy")
-            p = out_dir / f"heatmap_{i}_{Path(trace).name}.png"
-            ax.figure.savefig(p, dpi=120, bbox_inches="tight")
-            plt.close(ax.figure)
-            written.append(p)
+            for value, title, suffix in values:
+                ax = plot_heatmap(g, keys[0], keys[1], value)
+                ax.set_title(f"{Path(trace).name}: {title}")
+                p = out_dir / f"heatmap_{i}_{Path(trace).name}{suffix}.png"
+                ax.figure.savefig(p, dpi=120, bbox_inches="tight")
+                plt.close(ax.figure)
+                written.append(p)
     return written
 
 
