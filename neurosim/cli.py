@@ -70,6 +70,25 @@ def cmd_show_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import_scalesim(args: argparse.Namespace) -> int:
+    """Write a neurosim MAC config equivalent to a SCALE-Sim .cfg."""
+    from neurosim.config.loader import load_hw_config
+    from neurosim.config.scalesim import scalesim_yaml
+    from neurosim.fsutil import atomic_write_text
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise UsageError(f"--out {out}: exists (--force replaces it)")
+    if out.exists() and not out.is_file():
+        raise UsageError(f"--out {out}: not a file")
+    text = scalesim_yaml(args.cfg)
+    atomic_write_text(out, text)
+    spec = load_hw_config(out)  # never leave a config neurosim cannot load
+    print(f"wrote {out} ({spec.name}: {spec.array.rows}x{spec.array.cols} {spec.array.dataflow}); "
+          f"run it with: neurosim run TRACE --hw {out} --out DIR")
+    return EXIT_OK
+
+
 def cmd_trace_validate(args: argparse.Namespace) -> int:
     """Fully validate a trace directory (manifest, headers, checksums, value ranges)."""
     from neurosim.trace.reader import validate_trace
@@ -444,6 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "scaling, and the static power")
     s.add_argument("--trace", metavar="DIR", help="with --energy: resolve auto widths as this trace needs them")
     s.set_defaults(func=cmd_show_config)
+
+    im = sub.add_parser("import-scalesim", help="write a MAC config from a SCALE-Sim .cfg")
+    im.add_argument("cfg", metavar="CFG")
+    im.add_argument("--out", required=True, metavar="FILE.yaml")
+    im.add_argument("--force", action="store_true", help="replace an existing file")
+    im.set_defaults(func=cmd_import_scalesim)
 
     t = sub.add_parser("trace", help="inspect and validate traces")
     tsub = t.add_subparsers(dest="trace_command", required=True, metavar="SUBCOMMAND")

@@ -55,3 +55,45 @@ def test_show_config_bad_set_exit_2():
 def test_usage_error_exit_2():
     assert run("validate").returncode == 2
     assert run("frobnicate").returncode == 2
+
+
+SCALESIM_CFG = """[general]
+run_name = scale example 32x32 ws
+
+[architecture_presets]
+ArrayHeight:    32
+ArrayWidth:     16
+IfmapSramSzkB:    64
+FilterSramSzkB:   128
+OfmapSramSzkB:    32
+Dataflow : ws
+Bandwidth : 10
+MemoryBanks: 2
+
+[run_presets]
+InterfaceBandwidth: USER
+"""
+
+
+def test_import_scalesim_cfg(tmp_path):
+    """A SCALE-Sim .cfg becomes a loadable MAC config: array, dataflow, SRAM sizes and banks, USER
+    bandwidth in words/cycle x 1 byte x clock; the rest is the shipped MAC's; errors name the key."""
+    from neurosim.config.loader import load_hw_config
+    from neurosim.config.scalesim import _template
+
+    cfg = tmp_path / "s.cfg"
+    cfg.write_text(SCALESIM_CFG)
+    r = subprocess.run([sys.executable, "-m", "neurosim", "import-scalesim", str(cfg), "--out", str(tmp_path / "s.yaml")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    s = load_hw_config(tmp_path / "s.yaml")
+    assert (s.name, s.array.rows, s.array.cols, s.array.dataflow) == ("scale_example_32x32_ws", 32, 16, "ws")
+    assert (s.act_sram.size_kib, s.weight_sram.size_kib, s.output_sram.size_kib, s.weight_sram.banks) == (64, 128, 32, 2)
+    assert s.dram.bandwidth_gbps == 10 * 1 * 500 / 1000
+    shipped = yaml.safe_load((ROOT / "hw_configs/mac_64x64_os.yaml").read_text())
+    assert {**_template(), "name": shipped["name"]} == shipped
+    cfg.write_text(SCALESIM_CFG.replace("ArrayWidth:     16", "ArrayWidth: wide"))
+    r = subprocess.run([sys.executable, "-m", "neurosim", "import-scalesim", str(cfg), "--out", str(tmp_path / "t.yaml")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "s.cfg" in r.stderr and "ArrayWidth" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "t.yaml").exists()
