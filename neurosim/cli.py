@@ -131,8 +131,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     """Write a synthetic trace from a model's shapes or from a GEMM list."""
     from neurosim.trace import synth
 
-    if sum(x is not None and x != [] for x in (args.model, args.topology, args.gemm)) != 1:
-        raise UsageError("give exactly one of --model, --topology, --gemm")
+    if sum(x is not None and x != [] for x in (args.model, args.topology, args.gemm, args.onnx)) != 1:
+        raise UsageError("give exactly one of --model, --topology, --gemm, --onnx")
     if args.prompt is not None or args.decode is not None:
         return _synth_inference(args)
     if args.model is not None:
@@ -141,6 +141,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
         model = synth.resolve_model(args.model)
         groups = synth.llm_gemms(model, args.tokens, args.layers if args.layers is not None else model.layers)
         name = model.name
+    elif args.onnx is not None:
+        from neurosim.trace.onnx_gemms import onnx_gemms
+
+        if args.tokens is None:
+            raise UsageError("--onnx needs --tokens M (the rows of every GEMM)")
+        groups, skipped = onnx_gemms(args.onnx, args.tokens)
+        name = Path(args.onnx).stem
+        if skipped:
+            print(f"neurosim: --onnx: {len(skipped)} MatMul/Gemm node(s) without a stored 2-D weight were "
+                  f"skipped: {', '.join(skipped[:5])}" + (" ..." if len(skipped) > 5 else ""), file=sys.stderr)
     else:
         gemms = synth.read_topology(args.topology) if args.topology else [
             synth.parse_gemm(g, i) for i, g in enumerate(args.gemm)]
@@ -488,6 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--decode", type=_nonneg_int, metavar="D", help="decode steps after the prefill (with --prompt)")
     y.add_argument("--layers", type=_positive_int, help="first L decoder layers (default: all)")
     y.add_argument("--topology", help="SCALE-Sim GEMM topology CSV (Layer, M, N, K)")
+    y.add_argument("--onnx", metavar="MODEL.onnx",
+                   help="the MatMul/Gemm layers with stored weights of an ONNX model, M = --tokens (extra: onnx)")
     y.add_argument("--gemm", action="append", default=[], metavar="M,K,N", help="a plain GEMM (repeatable)")
     y.add_argument("--seed", type=_seed, default=0)
     y.add_argument("--salient-ratio", type=_fraction, default=0.025, help="target salient fraction per token, [0, 1)")

@@ -396,3 +396,36 @@ def test_synthetic_values_follow_the_student_t():
     for q in (0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999):
         assert abs(stdtr(3.0, np.quantile(t, q)) - q) < 4 * np.sqrt(q * (1 - q) / len(t)) + 1e-4
     assert np.abs(t).max() > 30  # the tail is there (P(|T3| > 30) ~ 4e-5)
+
+
+def test_onnx_graph_becomes_a_gemm_trace(tmp_path):
+    """MatMul and Gemm (transB) with stored weights become linear ops at M = --tokens, ops on one
+    input share it, activation x activation MatMuls are skipped and reported."""
+    import subprocess
+    import sys
+
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
+             for n, s in (("w1", (16, 8)), ("w2", (16, 4)), ("w3", (12, 8)))]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["y1"], name="q"),
+             helper.make_node("MatMul", ["x", "w2"], ["y2"], name="k"),
+             helper.make_node("Gemm", ["y1", "w3"], ["y3"], name="proj", transB=1),
+             helper.make_node("MatMul", ["y1", "y1t"], ["s"], name="scores")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", 16]),
+                                           helper.make_tensor_value_info("y1t", TensorProto.FLOAT, [8, "T"])],
+                              [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)], inits)
+    onnx.save(helper.make_model(graph), tmp_path / "m.onnx")
+    r = subprocess.run([sys.executable, "-m", "neurosim", "synth", "--onnx", str(tmp_path / "m.onnx"), "--tokens", "5",
+                        "--out", str(tmp_path / "t")], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "scores" in r.stderr and "skipped" in r.stderr
+    t = validate_trace(tmp_path / "t")
+    assert [(op.name, op.M, op.K, op.N) for op in t.ops] == [("q", 5, 16, 8), ("k", 5, 16, 4), ("proj", 5, 8, 12)]
+    assert t.ops[0].act_codes == t.ops[1].act_codes != t.ops[2].act_codes
+    (tmp_path / "bad.onnx").write_bytes(b"not a protobuf at all")
+    r = subprocess.run([sys.executable, "-m", "neurosim", "synth", "--onnx", str(tmp_path / "bad.onnx"), "--tokens", "5",
+                        "--out", str(tmp_path / "u")], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "bad.onnx" in r.stderr and "Traceback" not in r.stderr
