@@ -237,6 +237,17 @@ class _BindToHw(argparse.Action):
         namespace.hw_set = [*(namespace.hw_set or []), (len(namespace.hw) - 1, value)]
 
 
+def _warn_stale_runs(out: Path, written: set[str]) -> None:
+    """Run directories in ``out`` that this run did not write (an earlier run's configs): say so
+    (they are never removed)."""
+    from neurosim.results import RUN_MARKER
+
+    stale = sorted(d.name for d in out.iterdir() if d.is_dir() and d.name not in written and (d / RUN_MARKER).is_file())
+    if stale:
+        print(f"neurosim: {out} also holds run directories from an earlier run, not from this one: "
+              f"{', '.join(stale)} (left as they are; remove them or use a new --out)", file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Simulate a trace on one or more hardware configs and write their run directories."""
     from neurosim.api import run
@@ -259,6 +270,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print()
             print(compare_text(compare(results[0], r)))
     print(f"\nwrote {', '.join(str(Path(args.out) / r.config_name) for r in results)}")
+    _warn_stale_runs(Path(args.out), {r.config_name for r in results})
     if args.check:
         gemms = [layer for layer in results[0].layers if layer.kind != "vector"]
         unchecked = [layer.name for layer in gemms if not layer.check]

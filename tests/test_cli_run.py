@@ -169,3 +169,14 @@ def test_labels_and_per_config_overrides(tmp_path):
     r = run("run", "traces/tiny_gemm", "--hw-set", "array.rows=4", "--hw", "hw_configs/tiny_mac.yaml",
             "--out", tmp_path / "d")
     assert r.returncode == 2 and "after the --hw" in r.stderr
+
+
+def test_stale_run_directories_are_flagged_not_removed(tmp_path):
+    """Re-running into an --out with fewer configs names the earlier run's other directories on
+    stderr and leaves them (and the user's files) in place."""
+    assert run("run", "traces/tiny_gemm", "--hw", "hw_configs/tiny_mac.yaml", "--hw", "hw_configs/tiny_acc_if.yaml",
+               "--out", tmp_path / "o").returncode == 0
+    (tmp_path / "o" / "notes.txt").write_text("mine")
+    r = run("run", "traces/tiny_gemm", "--hw", "hw_configs/tiny_mac.yaml", "--out", tmp_path / "o")
+    assert r.returncode == 0 and "earlier run" in r.stderr and "tiny_acc_if" in r.stderr
+    assert (tmp_path / "o" / "tiny_acc_if" / "results.json").is_file() and (tmp_path / "o" / "notes.txt").is_file()
