@@ -66,7 +66,12 @@ def test_timeline_agrees_with_results(runs, name):
     assert all(busy[t] > 0 for t in ("dram", "array"))
     assert busy["array"] == res.compute_cycles
     pipeline = res.stall_cycles["dram_load"] + res.stall_cycles["output_writeback"]
-    assert busy["array"] + busy.get("array_sram_stall", 0) == res.total_cycles - pipeline
+    in_tile = sum(v for t, v in busy.items() if t.startswith("stall: ") or t == "array_sram_stall")
+    assert busy["array"] + in_tile == res.total_cycles - pipeline
+    assert "array_sram_stall" not in busy  # every in-tile stall cycle is on its cause's track
+    for cause, cycles in res.stall_cycles.items():  # each cause's track holds exactly its stall cycles
+        if cause not in ("dram_load", "output_writeback"):
+            assert busy.get(f"stall: {cause}", 0) == cycles
     assert busy.get("array_wait", 0) == pipeline  # every pipeline stall is an event on the wait track
     assert end == res.total_cycles
 

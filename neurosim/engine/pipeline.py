@@ -33,6 +33,7 @@ class Block:
     busy_cycles: int  # array time: compute plus in-tile SRAM stalls
     writeback_bits: int
     compute_cycles: int = 0  # the compute part of busy_cycles (for timelines)
+    stalls: tuple[tuple[str, int], ...] = ()  # the rest of busy_cycles by cause (for timelines)
 
 
 @dataclass(frozen=True)
@@ -53,16 +54,18 @@ def _per_tile_cycles(bits: np.ndarray, dram_cycles: Callable[[int], int]) -> np.
 
 def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
                compute_cycles: np.ndarray, dram_cycles: Callable[[int], int], buffers: int = 2,
-               record: list[Interval] | None = None, label: str = "", engine: str = "fast") -> tuple[int, dict[str, int]]:
+               record: list[Interval] | None = None, label: str = "", engine: str = "fast",
+               stalls_of: Callable[[int], dict[str, int]] | None = None) -> tuple[int, dict[str, int]]:
     """:func:`run_pipeline` of tiles given as per-tile arrays: the compiled loop for ``fast``
-    without ``record``, else the simpy reference."""
+    without ``record``, else the simpy reference (``stalls_of(t)``: tile t's in-tile stalls by
+    cause, for the timeline)."""
     if engine == "fast" and record is None:
         cycles, stall_load, stall_wb = pipeline_cycles(
             _per_tile_cycles(load_bits, dram_cycles), busy_cycles, _per_tile_cycles(writeback_bits, dram_cycles),
             load_bits > 0, writeback_bits > 0, buffers)
         return int(cycles), {"dram_load": int(stall_load), "output_writeback": int(stall_wb)}
-    blocks = [Block(int(a), int(b), int(c), int(d))
-              for a, b, c, d in zip(load_bits, busy_cycles, writeback_bits, compute_cycles, strict=True)]
+    blocks = [Block(int(a), int(b), int(c), int(d), tuple((stalls_of(t) if stalls_of else {}).items()))
+              for t, (a, b, c, d) in enumerate(zip(load_bits, busy_cycles, writeback_bits, compute_cycles, strict=True))]
     return run_pipeline(blocks, dram_cycles, buffers, record, label, engine="reference")
 
 
@@ -119,7 +122,13 @@ def run_pipeline(blocks: list[Block], dram_cycles: Callable[[int], int], buffers
             if record is not None:
                 mid = start + min(b.compute_cycles, b.busy_cycles)
                 record.append(Interval("array", f"{label}compute tile {i}", start, mid))
-                record.append(Interval("array_sram_stall", f"{label}in-tile stall {i}", mid, env.now))
+                for cause, cycles in b.stalls:  # in-tile stalls, one track per SRAM (or unit)
+                    if cycles > 0 and mid < env.now:
+                        end = min(env.now, mid + cycles)
+                        record.append(Interval(f"stall: {cause}", f"{label}tile {i}", mid, end))
+                        mid = end
+                if mid < env.now:
+                    record.append(Interval("array_sram_stall", f"{label}in-tile stall {i}", mid, env.now))
             computed[i].succeed()
             if b.writeback_bits:
                 drained.append(env.process(transfer("writeback", i, b.writeback_bits)))

@@ -64,7 +64,8 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: 
         walk_tiles(model, tiling, op, codes, dram)
     model.op_end()
     cycles, pipe_stalls = run_arrays(stream.load_bits, stream.busy_cycles, stream.writeback_bits, stream.compute_cycles,
-                                     dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine)
+                                     dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine,
+                                     stalls_of=stream.tile_stalls)
     stalls = Counter(stream.stalls)
     stalls.update(pipe_stalls)
     return tiling.to_dict(), cycles, int(stream.compute_cycles.sum()), dict(stalls), stream

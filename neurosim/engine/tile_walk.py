@@ -38,6 +38,12 @@ class TileStream:
     compute_cycles: np.ndarray
     stalls: dict[str, int]
     weight_bits: int = 0  # DRAM bits of B tiles loaded (weights or the KV cache), whole bursts
+    tile_costs: list = dataclasses.field(default_factory=list)  # the distinct tile costs
+    cost_index: np.ndarray | None = None  # per tile: its cost in tile_costs (its in-tile stalls by cause)
+
+    def tile_stalls(self, t: int) -> dict[str, int]:
+        """In-tile stall cycles of tile ``t`` by cause."""
+        return self.tile_costs[int(self.cost_index[t])].stalls if self.cost_index is not None else {}
 
 
 def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram) -> TileStream:
@@ -48,6 +54,7 @@ def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram
     resident_act = resident_w = None
     tile_codes = None
     b_bits = 0
+    costs = []
     for t, (mi, ni, ki) in enumerate(tiling.blocks()):
         m0, k0, n0 = mi * tiling.Mb, ki * tiling.Kb, ni * tiling.Nb
         m1, k1, n1 = min(op.M, m0 + tiling.Mb), min(op.K, k0 + tiling.Kb), min(op.N, n0 + tiling.Nb)
@@ -71,10 +78,11 @@ def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram
         dram.write(wb)
         wb += back
         stalls.update(cost.stalls)
+        costs.append(cost)
         load_bits[t] = dram.burst_bits(load) if load else 0
         busy[t], comp[t] = cost.busy_cycles, cost.compute_cycles
         wb_bits[t] = dram.burst_bits(wb) if wb else 0
-    return TileStream(load_bits, busy, wb_bits, comp, dict(stalls), b_bits)
+    return TileStream(load_bits, busy, wb_bits, comp, dict(stalls), b_bits, costs, np.arange(n))
 
 
 class _Counts:
@@ -148,6 +156,7 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
     load[sel] += w_bits
     costs, inv = each(np.stack([m, k, nb], 1), lambda r: model.tile_cost(
         act_tile(r), (int(r[0]), int(r[1])), int(r[2]), int(r[1]) == 0, int(r[1]) == tiling.n_k - 1, tiling))
+    inv_cost = inv
     busy = np.array([c.busy_cycles for c in costs], np.int64)[inv]
     comp = np.array([c.compute_cycles for c in costs], np.int64)[inv]
     stalls: Counter[str] = Counter()
@@ -164,7 +173,7 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
         each(bits_t[bits_t > 0][:, None], lambda r, fn=fn: fn(int(r[0])))
     wb += back
     burst = _bursts(dram)
-    return TileStream(burst(load), busy, burst(wb), comp, dict(stalls), int(burst(w_bits).sum()))
+    return TileStream(burst(load), busy, burst(wb), comp, dict(stalls), int(burst(w_bits).sum()), costs, inv_cost)
 
 
 def _bursts(dram: Dram):

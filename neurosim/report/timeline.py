@@ -2,8 +2,9 @@
 schedule, streamed to disk as the simulation goes (memory stays bounded by one op's tiles).
 
 Tracks: ``op`` (one event per op, always), and at ``tile`` detail also ``dram`` (every load and
-write-back transfer), ``array`` (tile compute), ``array_sram_stall`` (in-tile stalls on SRAM
-banks/ports and weight loads) and ``array_wait`` (the array waiting for DRAM loads or for an
+write-back transfer), ``array`` (tile compute), one ``stall: <cause>`` track per SRAM or unit
+the array waits on inside a tile (``stall: membrane_store``, ``stall: spike_memory``,
+``stall: weight_tile_load``, ...), and ``array_wait`` (the array waiting for DRAM loads or for an
 output slot to drain). ``auto`` detail is ``tile`` for traces up to :data:`AUTO_TILE_MACS`
 multiply-accumulates and ``op`` beyond, where a tile timeline would reach gigabytes.
 """
