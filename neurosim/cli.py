@@ -9,6 +9,7 @@ import math
 import os
 import re
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -72,7 +73,6 @@ def cmd_show_config(args: argparse.Namespace) -> int:
 
 def cmd_import_scalesim(args: argparse.Namespace) -> int:
     """Write a neurosim MAC config equivalent to a SCALE-Sim .cfg."""
-    from neurosim.config.loader import load_hw_config
     from neurosim.config.scalesim import scalesim_yaml
     from neurosim.fsutil import atomic_write_text
 
@@ -82,8 +82,8 @@ def cmd_import_scalesim(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_file():
         raise UsageError(f"--out {out}: not a file")
     text = scalesim_yaml(args.cfg)
+    spec = spec_from_mapping(yaml.safe_load(text), str(args.cfg))  # checked before anything is written
     atomic_write_text(out, text)
-    spec = load_hw_config(out)  # never leave a config neurosim cannot load
     print(f"wrote {out} ({spec.name}: {spec.array.rows}x{spec.array.cols} {spec.array.dataflow}); "
           f"run it with: neurosim run TRACE --hw {out} --out DIR")
     return EXIT_OK
@@ -176,8 +176,6 @@ class _progress:
         self.start = self.last = 0.0
 
     def __enter__(self):
-        import time
-
         self.start = self.last = time.monotonic()
         if sys.stderr.isatty():
             from tqdm import tqdm
@@ -186,8 +184,6 @@ class _progress:
         return self.tick
 
     def tick(self, done: int, total: int) -> None:
-        import time
-
         if self.bar is not None:
             if total != self.bar.total:
                 self.bar.total = total
@@ -507,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--prompt", type=_positive_int, metavar="P",
                    help="whole inference (with --model and --decode): prefill of P tokens with attention, KV cache and "
                         "vector ops (trace format v4)")
-    y.add_argument("--decode", type=_nonneg_int, metavar="D", help="decode steps after the prefill (with --prompt)")
+    y.add_argument("--decode", type=_decode_steps, metavar="D", help="decode steps after the prefill (with --prompt)")
     y.add_argument("--layers", type=_positive_int, help="first L decoder layers (default: all)")
     y.add_argument("--topology", help="SCALE-Sim GEMM topology CSV (Layer, M, N, K)")
     y.add_argument("--onnx", metavar="MODEL.onnx",
@@ -563,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="export a trace from a local quantized LLM (extra: export)")
     _add_recipe_args(e)
     e.add_argument("--tokens", type=_positive_int, required=True, help="tokens M to capture (the prompt with --decode)")
-    e.add_argument("--decode", type=_nonneg_int, default=0, metavar="D",
+    e.add_argument("--decode", type=_decode_steps, default=0, metavar="D",
                    help="also D decode steps fed the text's next tokens: a whole inference with attention on the KV "
                         "cache and vector ops (trace format 4)")
     e.add_argument("--layers", type=_positive_int, help="first L decoder layers (default: all)")
@@ -633,7 +629,8 @@ def _int_in(lo: int, hi: int, what: str):
 
 _positive_int = _int_in(1, 1 << 40, "a positive integer up to 2^40")
 _seed = _int_in(0, (1 << 63) - 1, "a seed from 0 to 2^63-1")
-_nonneg_int = _int_in(0, 1 << 20, "an integer from 0 to 2^20")
+#: Decode steps: each adds a layer's worth of ops to the manifest, which is held in memory.
+_decode_steps = _int_in(0, 1 << 16, "a number of decode steps from 0 to 65536")
 _shift = _int_in(0, MAX_SALIENT_SHIFT, f"a shift from 0 to {MAX_SALIENT_SHIFT}")
 
 

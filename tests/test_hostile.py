@@ -381,6 +381,13 @@ def test_manifest_with_a_duplicated_key_is_rejected(tmp_path, capsys):
     (["--gemm", "4000000,100000,1"], "GiB"),
     (["--gemm", "1,1," + "9" * 5000], "M,K,N"),
     (["--model", "llama2-7b", "--tokens", "9" * 5000], "positive integer"),
+    (["--model", "llama2-7b", "--prompt", "1000000000", "--decode", "1"], "limits"),
+    (["--model", "llama2-7b", "--prompt", "300000", "--decode", "1", "--layers", "1"], "GiB"),  # the probabilities
+    (["--model", "llama2-7b", "--prompt", "8", "--decode", "100000"], "decode steps"),
+    (["--model", "llama2-7b", "--prompt", "8"], "--prompt P and --decode D"),
+    (["--model", "llama2-7b", "--prompt", "8", "--decode", "1", "--weights"], "--weights"),
+    (["--onnx", "/nonexistent/m.onnx", "--tokens", "4"], "does not exist"),
+    (["--onnx", "/nonexistent/m.onnx"], "--tokens"),
 ])
 def test_synth_refuses_bad_or_oversized_requests_before_allocating(tmp_path, capsys, args, msg):
     tracemalloc.start()
@@ -389,6 +396,37 @@ def test_synth_refuses_bad_or_oversized_requests_before_allocating(tmp_path, cap
     tracemalloc.stop()
     assert code == 2 and msg in err and "Traceback" not in err
     assert peak < 64 << 20 and not (tmp_path / "t").exists()
+
+
+def test_import_scalesim_bad_inputs_are_one_clean_error(tmp_path, capsys):
+    """A missing, binary or incomplete .cfg, an --out that exists or is a directory: exit 2, one
+    message naming the file (and key), nothing written."""
+    good = tmp_path / "s.cfg"
+    good.write_text("[architecture_presets]\nArrayHeight: 8\nArrayWidth: 8\nIfmapSramSzkB: 8\n"
+                    "FilterSramSzkB: 8\nOfmapSramSzkB: 8\n")
+    (tmp_path / "bin.cfg").write_bytes(bytes(range(256)))
+    (tmp_path / "short.cfg").write_text("[architecture_presets]\nArrayHeight: 8\n")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "mine.yaml").write_text("mine")
+    for args, msg in (([tmp_path / "none.cfg", "--out", tmp_path / "a.yaml"], "none.cfg"),
+                      ([tmp_path / "bin.cfg", "--out", tmp_path / "b.yaml"], "bin.cfg"),
+                      ([tmp_path / "short.cfg", "--out", tmp_path / "c.yaml"], "ArrayWidth"),
+                      ([good, "--out", tmp_path / "dir", "--force"], "not a file"),
+                      ([good, "--out", tmp_path / "mine.yaml"], "exists")):
+        code, _, err = cli(capsys, "import-scalesim", *args)
+        assert code == 2 and msg in err and "Traceback" not in err, err  # every problem at once, one line each
+    assert (tmp_path / "mine.yaml").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin.cfg", "dir", "mine.yaml", "s.cfg", "short.cfg"]
+
+
+def test_show_config_energy_and_run_labels_bad_inputs(tmp_path, capsys):
+    code, _, err = cli(capsys, "show-config", ROOT / "hw_configs/acc_if_64x64.yaml", "--energy", "--trace",
+                       tmp_path / "none")
+    assert code == 2 and "none" in err and "Traceback" not in err
+    code, _, err = cli(capsys, "run", TINY, "--hw", TINY_MAC, "--label", "bad/name", "--out", tmp_path / "o")
+    assert code == 2 and "--label" in err and not (tmp_path / "o").exists()
+    code, _, err = cli(capsys, "run", TINY, "--hw-set", "array.rows=4", "--hw", TINY_MAC, "--out", tmp_path / "o")
+    assert code == 2 and "after the --hw" in err and not (tmp_path / "o").exists()
 
 
 # --- 14-15. malformed configs and traces ---------------------------------------------------------

@@ -104,6 +104,13 @@ class MacOpModel(OpModel):
         self.R, self.C = spec.array.rows, spec.array.cols
         self.ws = spec.array.dataflow == "ws"
         self._passes: dict[tuple, np.ndarray] = {}
+        self._n_salient: dict[tuple, int] = {}
+
+    def _salient_entries(self, codes: np.ndarray, key: tuple) -> int:
+        """Salient entries of activation tile ``key`` (counted once)."""
+        if key not in self._n_salient:
+            self._n_salient[key] = int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum())
+        return self._n_salient[key]
 
     @staticmethod
     def _check_outlier_path(spec: MacSpec, op: Op, recipe: Recipe) -> None:
@@ -160,11 +167,11 @@ class MacOpModel(OpModel):
         bits = codes.size * self.code_bits + codes.shape[0] * SCALE_BITS
         self.chip.srams["act_sram"].write(1, bits)
         if self.outlier:
-            side = int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum()) * self.entry_bits
+            side = self._salient_entries(codes, key) * self.entry_bits
             self.chip.srams["salient_sram"].write(1, side)
             bits += side
         elif self.shift_entry_bits:
-            shifts = int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum()) * self.shift_entry_bits
+            shifts = self._salient_entries(codes, key) * self.shift_entry_bits
             self.chip.srams["act_sram"].write(1, shifts)
             bits += shifts
         return bits
@@ -249,7 +256,7 @@ class MacOpModel(OpModel):
                     extra_out += (int(p) - 1) * Mb * cw
         self.chip.array.count(macs, extra, extra_out)
         if self.shift_entry_bits:  # the tile's shift list, read with its codes for each column fold
-            act.read(n_cf, int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum()) * self.shift_entry_bits)
+            act.read(n_cf, self._salient_entries(codes, key) * self.shift_entry_bits)
         stalls = {"act_sram": stall_act, "weight_sram": stall_w, "output_sram": stall_out}
         if self.outlier:
             n_sal, tokens = self._salient_in_tile(key, tiling)

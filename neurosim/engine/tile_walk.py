@@ -154,13 +154,12 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
                      lambda r: model.weight_tile_bits(int(r[0]), int(r[1]), bool(r[2])))
     w_bits = np.array(bits, np.int64)[inv]
     load[sel] += w_bits
-    costs, inv = each(np.stack([m, k, nb], 1), lambda r: model.tile_cost(
+    costs, cost_index = each(np.stack([m, k, nb], 1), lambda r: model.tile_cost(
         act_tile(r), (int(r[0]), int(r[1])), int(r[2]), int(r[1]) == 0, int(r[1]) == tiling.n_k - 1, tiling))
-    inv_cost = inv
-    busy = np.array([c.busy_cycles for c in costs], np.int64)[inv]
-    comp = np.array([c.compute_cycles for c in costs], np.int64)[inv]
+    busy = np.array([c.busy_cycles for c in costs], np.int64)[cost_index]
+    comp = np.array([c.compute_cycles for c in costs], np.int64)[cost_index]
     stalls: Counter[str] = Counter()
-    tiles_per_cost = np.bincount(inv, minlength=len(costs))
+    tiles_per_cost = np.bincount(cost_index, minlength=len(costs))
     for c, t in zip(costs, tiles_per_cost, strict=True):
         stalls.update({s: v * int(t) for s, v in c.stalls.items()})
     wb = np.zeros(T, np.int64)
@@ -173,7 +172,7 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
         each(bits_t[bits_t > 0][:, None], lambda r, fn=fn: fn(int(r[0])))
     wb += back
     burst = _bursts(dram)
-    return TileStream(burst(load), busy, burst(wb), comp, dict(stalls), int(burst(w_bits).sum()), costs, inv_cost)
+    return TileStream(burst(load), busy, burst(wb), comp, dict(stalls), int(burst(w_bits).sum()), costs, cost_index)
 
 
 def _bursts(dram: Dram):

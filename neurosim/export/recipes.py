@@ -66,11 +66,10 @@ def salient_mask_t(x: torch.Tensor, rule: str, param: float) -> torch.Tensor:
     return dev >= cut
 
 
-def quantize_act_t(x: torch.Tensor, r: Recipe, shift_max: int | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def quantize_act_t(x: torch.Tensor, r: Recipe) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-token codes (float tensor of integers), scales and per-entry power-of-two shifts
     (float tensor of integers, zero unless the recipe has a salient shift) of activations
-    ``x`` [..., K]: value = code x 2^shift x scale. ``shift_max`` overrides the recipe's."""
+    ``x`` [..., K]: value = code x 2^shift x scale."""
     x = x.float()
     sal = salient_mask_t(x, r.salient_rule, r.salient_param) if r.salient_bits > r.act_bits \
         else torch.zeros_like(x, dtype=torch.bool)
@@ -80,7 +79,7 @@ def quantize_act_t(x: torch.Tensor, r: Recipe, shift_max: int | None = None
     v = x / scale
     top = float(_qmax(max(r.act_bits, r.salient_bits)))
     shift = torch.zeros_like(v)
-    for _ in range(r.salient_shift_max if shift_max is None else shift_max):
+    for _ in range(r.salient_shift_max):
         grow = sal & (torch.round(v.abs() / torch.exp2(shift)) > top)
         if not bool(grow.any()):
             break

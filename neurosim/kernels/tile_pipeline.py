@@ -27,6 +27,15 @@ LOADER, ARRAY, LOAD, WRITEBACK = 0, 1, 2, 3
 
 
 @njit(cache=True)
+def _trigger(heap, state, ev, time, eid):
+    """Event.succeed() (or a Timeout created now): triggered, scheduled NORMAL at ``time``.
+    Returns the next event id."""
+    state[ev] = TRIGGERED
+    heapq.heappush(heap, (np.int64(time), np.int64(NORMAL), np.int64(eid), np.int64(ev)))
+    return eid + 1
+
+
+@njit(cache=True)
 def _spawn(kind, tile, now, eid, n_proc, n_events, p_kind, p_tile, p_event, state, cbs, ncb, heap):
     """Start a process (env.process): its end event and an urgent Initialize that resumes it.
     Returns (process, n_proc, n_events, eid) after it."""
@@ -110,16 +119,12 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
                     get_head += 1
                     if user == get_req[g]:
                         user = -1
-                    state[g] = TRIGGERED
-                    heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(g)))
-                    eid += 1
+                    eid = _trigger(heap, state, g, now, eid)
                 elif kind == TRIGGER_PUT and put_head < put_tail and user == -1:
                     r = put_q[put_head]
                     put_head += 1
                     user = r
-                    state[r] = TRIGGERED
-                    heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(r)))
-                    eid += 1
+                    eid = _trigger(heap, state, r, now, eid)
                 continue
             # RESUME process arg: run its generator until it waits on an unprocessed event or ends
             p = arg
@@ -147,9 +152,7 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
                                 wait = p_event[q]
                                 break
                         else:  # loaded
-                            state[loaded[i]] = TRIGGERED
-                            heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(loaded[i])))
-                            eid += 1
+                            eid = _trigger(heap, state, loaded[i], now, eid)
                             p_tile[p] = i + 1
                             p_pc[p] = 0
                 elif pk == ARRAY:
@@ -181,16 +184,11 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
                             if busy_cycles[i] > 0:
                                 t_ev = n_events
                                 n_events += 1
-                                state[t_ev] = TRIGGERED
-                                heapq.heappush(heap, (np.int64(now + busy_cycles[i]), np.int64(NORMAL), np.int64(eid),
-                                                      np.int64(t_ev)))
-                                eid += 1
+                                eid = _trigger(heap, state, t_ev, now + busy_cycles[i], eid)
                                 wait = t_ev
                                 break
                         else:  # computed: succeed, start the write-back, next tile
-                            state[computed[i]] = TRIGGERED
-                            heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(computed[i])))
-                            eid += 1
+                            eid = _trigger(heap, state, computed[i], now, eid)
                             if has_writeback[i]:
                                 q, n_proc, n_events, eid = _spawn(WRITEBACK, i, now, eid, n_proc, n_events, p_kind,
                                                                   p_tile, p_event, state, cbs, ncb, heap)
@@ -214,18 +212,14 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
                             h = put_q[put_head]
                             put_head += 1
                             user = h
-                            state[h] = TRIGGERED
-                            heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(h)))
-                            eid += 1
+                            eid = _trigger(heap, state, h, now, eid)
                         p_pc[p] = 1
                         wait = r
                     elif pc == 1:
                         d = load_cycles[i] if pk == LOAD else writeback_cycles[i]
                         t_ev = n_events
                         n_events += 1
-                        state[t_ev] = TRIGGERED
-                        heapq.heappush(heap, (np.int64(now + d), np.int64(NORMAL), np.int64(eid), np.int64(t_ev)))
-                        eid += 1
+                        eid = _trigger(heap, state, t_ev, now + d, eid)
                         p_pc[p] = 2
                         wait = t_ev
                     else:  # leave the with-block: a Release event, processed at once by _trigger_get
@@ -240,15 +234,11 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
                         get_head += 1
                         if user == get_req[h]:
                             user = -1
-                        state[h] = TRIGGERED
-                        heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(h)))
-                        eid += 1
+                        eid = _trigger(heap, state, h, now, eid)
                         finished = True
                 if finished:
                     e = p_event[p]
-                    state[e] = TRIGGERED
-                    heapq.heappush(heap, (np.int64(now), np.int64(NORMAL), np.int64(eid), np.int64(e)))
-                    eid += 1
+                    eid = _trigger(heap, state, e, now, eid)
                     break
                 if state[wait] != PROCESSED:
                     cbs[wait, ncb[wait]] = RESUME * CB + p

@@ -33,7 +33,7 @@ import numpy as np
 from neurosim.errors import UsageError
 from neurosim.trace.manifest import Producer, Recipe
 from neurosim.trace.quantize import quantize_activations
-from neurosim.trace.synth import ActivationModel, ModelShape, check_footprint, llm_gemms, workers
+from neurosim.trace.synth import ActivationModel, GemmSpec, ModelShape, check_footprint, llm_gemms, workers
 from neurosim.trace.writer import TraceWriter
 
 #: Standard deviation of the synthetic attention logits (q.k / sqrt(d)).
@@ -106,7 +106,11 @@ def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int
     T = prompt + decode
     h, inter, ab = model.hidden, model.intermediate, recipe.act_bits
     prefill = llm_gemms(model, prompt, layers)
-    check_footprint(out, prefill, False)
+    # the attention operands are activation tensors too: the same disk and memory check
+    attention = [(name, [GemmSpec(name, rows, cols, 1)]) for name, rows, cols in (
+        ("attn.q.prefill", prompt * g, d), ("attn.k_cache", T, d), ("attn.v_cache", d, T),
+        ("attn.probs.prefill", prompt * g, prompt), ("attn.probs.decode", g, T))]
+    check_footprint(out, prefill + attention, False)
     tables = act_model.tables()
     meta = {**dataclasses.asdict(act_model), "seed": seed, "attention_logit_sigma": ATTENTION_LOGIT_SIGMA,
             "code_model": "prefill linear inputs per layer; attention operands shared by layers and KV heads; "
