@@ -57,17 +57,23 @@ def cmd_show_config(args: argparse.Namespace) -> int:
     if not args.energy:
         sys.stdout.write(yaml.safe_dump(to_plain(spec), sort_keys=False))
         return EXIT_OK
-    from neurosim.engine.simulate import effective_energy_table
+    from neurosim.engine.simulate import chip_area_mm2, effective_energy_table
     from neurosim.trace.reader import open_trace
 
+    trace = open_trace(args.trace) if args.trace else None
     try:
-        pj, static_mw = effective_energy_table(spec, open_trace(args.trace) if args.trace else None)
+        pj, static_mw = effective_energy_table(spec, trace)
+        area = chip_area_mm2(spec, trace)
     except ValueError as e:
         raise UsageError(f"{args.file}: {e} (--trace DIR)") from None
     print(f"{spec.name}: energy per counted action at {spec.technology} (after bitwidth and SRAM scaling)")
     for action, v in sorted(pj.items()):
         print(f"  {action:<36} {v:12.6g} pJ")
     print(f"  {'static power (SRAM + logic)':<36} {static_mw:12.6g} mW")
+    if area:
+        print(f"area by component (mm^2){'' if trace else '; the vector unit counts only with a --trace that has vector ops'}")
+        for name, v in area.items():
+            print(f"  {name:<36} {v:12.6g} mm^2")
     return EXIT_OK
 
 
@@ -416,10 +422,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     if sum(x is not None for x in (args.dask_local, args.scheduler)) > 1:
         raise UsageError("give at most one of --dask-local, --scheduler")
+    if not 0 <= args.iso_area_tolerance <= 100:
+        raise UsageError(f"--iso-area-tolerance {args.iso_area_tolerance:g}: must be a percentage from 0 to 100")
     with _progress(1, "sweep") as tick:
         df = sweep(args.hw, args.trace, args.out, grid=args.grid, zipped=args.zip, jobs=args.jobs,
                    dask_local=args.dask_local, scheduler=args.scheduler, baseline=args.baseline,
-                   per_layer=args.per_layer, progress=tick)
+                   per_layer=args.per_layer, progress=tick, iso_area=args.iso_area,
+                   iso_area_tolerance=args.iso_area_tolerance / 100)
     failed = int((df["status"] != "ok").sum()) if not df.empty else 0
     if failed:
         for _, row in df[df["status"] != "ok"].iterrows():
@@ -589,6 +598,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a running Dask scheduler")
     w.add_argument("--baseline", metavar="CONFIG", help="add ratio columns against this config")
     w.add_argument("--per-layer", action="store_true", help="one row per layer")
+    w.add_argument("--iso-area", metavar="KEY=V1,V2,...",
+                   help="size every point to the --baseline's chip area: run the candidate value of KEY "
+                        "giving the largest area not above the baseline's (docs/model.md, Area)")
+    w.add_argument("--iso-area-tolerance", type=float, default=2.0, metavar="PCT",
+                   help="how far above the baseline's area a point may be, in percent (default: %(default)s)")
     w.add_argument("--out", required=True)
     w.set_defaults(func=cmd_sweep)
 

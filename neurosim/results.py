@@ -83,6 +83,7 @@ class Results:
     inference: dict[str, float] | None = None  # TTFT, decode tokens/s, J/token, KV-cache traffic and footprint
     energy_table_pj: dict[str, float] | None = None  # pJ per counted action of the chip as built (widest widths)
     static_power_mw: float | None = None  # leakage of the chip as built
+    area_mm2: dict[str, float] | None = None  # by component, then logic, sram, total (docs/model.md, Area)
 
     def to_json(self) -> str:
         """The results.json text; a NaN or infinite number is a bug, never written out."""

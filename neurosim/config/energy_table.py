@@ -20,7 +20,7 @@ from neurosim.fsutil import short_repr
 
 FORMAT = "neurosim-energy-table/1"
 SHIPPED = ("45nm", "28nm", "7nm", "snn-45nm-fp32")
-UNITS = ("pJ", "pJ/bit", "pJ/bit/mm", "mW/KiB", "mW/bit", "1")
+UNITS = ("pJ", "pJ/bit", "pJ/bit/mm", "mW/KiB", "mW/bit", "um2/bit", "mm2/KiB", "mm2/bit", "1")
 STATUSES = ("V", "S", "D", "U")
 #: No action costs a microjoule; a larger value is a typo (and keeps every product finite).
 MAX_VALUE = 1e6
@@ -43,9 +43,13 @@ REQUIRED: Mapping[str, str] = MappingProxyType(
 )
 
 #: Entries a table may define; a config that needs one the table lacks gets a clear error there.
-#: Logic leakage per cell-bit (``leakage.logic_static_mw: auto``).
+#: Logic leakage per cell-bit (``leakage.logic_static_mw: auto``); the area model (all or none).
+AREA: Mapping[str, str] = MappingProxyType(
+    {"area_reg_bit": "um2/bit", "area_adder_bit": "um2/bit", "area_mult_bit": "um2/bit",
+     "area_sram_kib": "mm2/KiB", "area_sram_width_bit": "mm2/bit", "area_sram_ports_exp": "1"}
+)
 OPTIONAL: Mapping[str, str] = MappingProxyType(
-    {"leak_reg_bit": "mW/bit", "leak_adder_bit": "mW/bit", "leak_mult_bit": "mW/bit"}
+    {"leak_reg_bit": "mW/bit", "leak_adder_bit": "mW/bit", "leak_mult_bit": "mW/bit", **AREA}
 )
 KNOWN: Mapping[str, str] = MappingProxyType({**REQUIRED, **OPTIONAL})
 
@@ -158,6 +162,11 @@ def parse_energy_table(data: dict, source: str) -> EnergyTable:
                                         "unknown entry; the simulator reads only documented ones"))
             elif (e := _entry(key, raw, problems)) is not None:
                 entries[key] = e
+        present = [k for k in AREA if k in raw_entries]
+        if present and len(present) < len(AREA):
+            missing = next(k for k in AREA if k not in raw_entries)
+            problems.append(Problem(f"entries.{missing}", "the area entries come as a set: "
+                                    f"{', '.join(AREA)} (or none of them)"))
     points = _points(data.get("sram_points"), problems)
     if problems:
         raise ConfigError(source, problems)

@@ -18,12 +18,40 @@ STATUS = {
 }
 
 
+#: The primary works the tables' sources name, in full.
+REFERENCES = (
+    "**Horowitz**: M. Horowitz, \"Computing's energy problem (and what we can do about it)\", ISSCC 2014, "
+    "pp. 10-14, doi:10.1109/ISSCC.2014.6757323 (45 nm arithmetic and memory energies).",
+    "**Stillmaker & Baas**: A. Stillmaker, B. Baas, \"Scaling equations for the accurate prediction of CMOS "
+    "device performance from 180 nm to 7 nm\", Integration 58 (2017) 74-81, doi:10.1016/j.vlsi.2017.02.002 "
+    "(energy and area factors between nodes; the area table as transcribed in Accelergy's hwcomponents, "
+    "`hwcomponents/scaling/techscaling.py`).",
+    "**Aladdin**: Y. S. Shao, B. Reagen, G.-Y. Wei, D. Brooks, \"Aladdin: a pre-RTL, power-performance "
+    "accelerator simulator enabling large design space exploration of customized architectures\", ISCA 2014, "
+    "pp. 97-108, doi:10.1109/ISCA.2014.6853196; cell data in `common/power_func.h` of github.com/harvard-acc/ALADDIN "
+    "(TSMC 40 nm, Design Compiler: energy, leakage and area of registers, adders, multipliers and shifters).",
+    "**CACTI 7**: R. Balasubramonian, A. B. Kahng, N. Muralimanohar, A. Shafiee, V. Srinivas, \"CACTI 7: new "
+    "tools for interconnect exploration in innovative off-chip memories\", ACM TACO 14(2), 2017, "
+    "doi:10.1145/3085572 (SRAM energy, leakage, area; wires). Runs: energy.md Appendix A and "
+    "`tools/cacti_sram_area.py` (source from the hwcomponents-cacti 1.0.40 sdist).",
+    "**Accelergy / hwcomponents**: Y. N. Wu, J. S. Emer, V. Sze, \"Accelergy: an architecture-level energy "
+    "estimation methodology for accelerator designs\", ICCAD 2019; the `hwcomponents_cacti.py` DRAM energies.",
+    "**O'Connor et al.**: M. O'Connor et al., \"Fine-grained DRAM: energy-efficient DRAM for extreme bandwidth "
+    "systems\", MICRO-50, 2017 (HBM2 energy per bit).",
+    "**Jouppi et al. 2021**: N. P. Jouppi et al., \"Ten lessons from three generations shaped Google's TPUv4i\", "
+    "ISCA 2021, Table 2 (7 nm arithmetic, DRAM energies).",
+    "**I-BERT**: S. Kim, A. Gholami, Z. Yao, M. W. Mahoney, K. Keutzer, \"I-BERT: integer-only BERT "
+    "quantization\", ICML 2021 (integer exp, GELU/sigmoid and square root: the vector unit's ops per element).",
+)
+
+
 def render() -> str:
     """The page: the status tags, then one table per node."""
     out = ["# Energy sources", "",
            "Every number of every shipped energy table (`neurosim/energy_tables/`), with its status and its "
-           "source as the table states it. `energy.md` sections (a.1, b.3, ...) refer to the project's research "
-           "notes on energy; the primary citations are given in each source.", "", "Status tags:", ""]
+           "source as the table states it. `energy.md` sections (a.1, b.3, ...) are sections of the project's "
+           "[research notes on energy](energy_notes.md), kept in this repository; the primary works are listed "
+           "under [References](#references).", "", "Status tags:", ""]
     out += [f"- **{k}**: {v}" for k, v in STATUS.items()]
     for path in sorted(TABLES.glob("*.yaml")):
         t = yaml.safe_load(path.read_text())
@@ -37,6 +65,7 @@ def render() -> str:
                     "| size (KiB) | width (bits) | read | write |", "|---|---|---|---|"]
             out += [f"| {p['size_kib']:g} | {p['width_bits']} | {p['read_pj']:g} | {p['write_pj']:g} |"
                     for p in t["sram_points"]]
+    out += ["", "## References", ""] + [f"- {r}" for r in REFERENCES]
     return "\n".join(out) + "\n"
 
 

@@ -79,12 +79,20 @@ class AccIfChip:
         if self.side is not None:
             self.side.membrane_bits = spec.array.membrane_bits
 
+    def logic_cells_by_component(self) -> dict[str, LogicCells]:
+        """The chip's logic outside the SRAMs, by component (static power and area)."""
+        a = self.spec.array
+        out = {"array": self.array.cells(self.spec.spike_memory.salient.code_bits),
+               "threshold": self.threshold.cells(a.cols)}
+        if self.side is not None:
+            out["salient_lanes"] = self.side.cells(a.cols, a.weight_bits)
+        if self.vector_used:
+            out["vector_unit"] = self.vector.cells()
+        return out
+
     def logic_cells(self) -> LogicCells:
         """The chip's logic outside the SRAMs (static power)."""
-        a = self.spec.array
-        out = self.array.cells(self.spec.spike_memory.salient.code_bits) + self.threshold.cells(a.cols)
-        out = out + self.vector.cells() if self.vector_used else out
-        return out + self.side.cells(a.cols, a.weight_bits) if self.side is not None else out
+        return sum(self.logic_cells_by_component().values(), LogicCells())
 
     def processing_elements(self) -> int:
         """Accumulating lanes: the array's rows x cols plus the side lanes' accumulators."""

@@ -57,11 +57,18 @@ class MacChip:
         self.array.spec = spec.array
         self.outlier.acc_bits = spec.array.acc_bits
 
+    def logic_cells_by_component(self) -> dict[str, LogicCells]:
+        """The chip's logic outside the SRAMs, by component (static power and area)."""
+        out = {"mac_array": self.array.cells(), "dequant": self.dequant.cells(self.spec.array.cols)}
+        if self.spec.array.salient == "outlier_path":
+            out["outlier_unit"] = self.outlier.cells()
+        if self.vector_used:
+            out["vector_unit"] = self.vector.cells()
+        return out
+
     def logic_cells(self) -> LogicCells:
         """The chip's logic outside the SRAMs (static power)."""
-        out = self.array.cells() + self.dequant.cells(self.spec.array.cols)
-        out = out + self.vector.cells() if self.vector_used else out
-        return out + self.outlier.cells() if self.spec.array.salient == "outlier_path" else out
+        return sum(self.logic_cells_by_component().values(), LogicCells())
 
     def processing_elements(self) -> int:
         """MAC lanes: the array's rows x cols plus the outlier unit's lanes."""

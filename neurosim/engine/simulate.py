@@ -14,6 +14,7 @@ from neurosim import __version__
 from neurosim.config.energy_table import load_energy_table
 from neurosim.config.hw import HwSpec
 from neurosim.energy.actions import action_energies, static_power_mw
+from neurosim.energy.area import area_mm2
 from neurosim.energy.breakdown import energy_breakdown, energy_by_action, leakage_pj, with_total
 from neurosim.energy.categories import by_category, views
 from neurosim.engine.designs import DESIGNS
@@ -135,19 +136,33 @@ class _PhaseStreams:
         return out
 
 
-def effective_energy_table(spec: HwSpec, trace: Trace | None = None) -> tuple[dict[str, float], float]:
-    """(pJ per counted action, static power in mW) of ``spec`` as built: after bitwidth and SRAM
-    scaling, ``auto`` widths resolved to the widest ``trace`` needs (a ValueError without one)."""
+def _built_chip(spec: HwSpec, trace: Trace | None):
+    """(spec with ``auto`` widths resolved to the widest ``trace`` needs, its chip); a ValueError
+    for ``auto`` widths without a trace."""
     design = DESIGNS[spec.design]
     if getattr(spec.array, design.accumulator_key) == "auto":
         if trace is None:
             raise ValueError(f"array.{design.accumulator_key} is auto: give a trace to resolve it")
         spec = built_widths(spec, trace.ops, trace.manifest.recipe)
-    table = load_energy_table(spec.technology)
     chip = design.chip(spec)
     if trace is not None:
         chip.vector_used = bool(trace.manifest.vector_ops)
-    return action_energies(spec, table), static_power_mw(spec, table, chip.logic_cells())
+    return spec, chip
+
+
+def effective_energy_table(spec: HwSpec, trace: Trace | None = None) -> tuple[dict[str, float], float]:
+    """(pJ per counted action, static power in mW) of ``spec`` as built: after bitwidth and SRAM
+    scaling, ``auto`` widths resolved to the widest ``trace`` needs (a ValueError without one)."""
+    built, chip = _built_chip(spec, trace)
+    table = load_energy_table(spec.technology)
+    return action_energies(built, table), static_power_mw(built, table, chip.logic_cells())
+
+
+def chip_area_mm2(spec: HwSpec, trace: Trace | None = None) -> dict[str, float] | None:
+    """Area of ``spec`` as built (:func:`neurosim.energy.area.area_mm2`); the vector unit counts
+    when ``trace`` has vector ops. None when the technology's table has no area entries."""
+    built, chip = _built_chip(spec, trace)
+    return area_mm2(built, load_energy_table(spec.technology), chip.logic_cells_by_component())
 
 
 def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = "",
@@ -172,6 +187,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     chip = design.chip(built)
     chip.vector_used = bool(trace.manifest.vector_ops)
     static_mw = static_power_mw(spec, table, chip.logic_cells())
+    area = area_mm2(built, table, chip.logic_cells_by_component())  # before ops retarget the chip
     pj_by_spec: dict[HwSpec, dict[str, float]] = {}
     dram = Dram(spec.dram, spec.clock_mhz)
     recipe = trace.manifest.recipe
@@ -274,6 +290,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
                     "trace_manifest_sha256": _sha256_text(manifest_text), "trace": str(trace.path),
                     "energy_table": table.source_file, "command": command},
         phases=phases, inference=inference, energy_table_pj=action_energies(built, table), static_power_mw=static_mw,
+        area_mm2=area,
     )
 
 

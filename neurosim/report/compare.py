@@ -134,6 +134,9 @@ def summary_sentences(c: Comparison) -> list[str]:
     v = {s.name: s for s in c.views}
     out.append(f"Energy ratio {B}/{A} by view: full {_ratio(v['full'])}, on-chip {_ratio(v['on_chip'])}, "
                f"compute-only {_ratio(v['compute_only'])}.")
+    if c.a.area_mm2 and c.b.area_mm2:
+        out.append(f"Area: {A} {c.a.area_mm2['total']:.4g} mm^2, {B} {c.b.area_mm2['total']:.4g} mm^2 "
+                   f"({c.b.area_mm2['total'] / c.a.area_mm2['total']:.2f}x).")
     return out
 
 
@@ -208,6 +211,7 @@ def compare_dict(c: Comparison) -> dict:
         "cycles": rows(c.cycle_steps), "energy_views_pj": rows(c.views),
         "layer_types": [{"type": t, "energy_a_pj": e.a, "energy_b_pj": e.b, "cycles_a": cy.a, "cycles_b": cy.b}
                         for t, e, cy in c.layer_types],
+        "area_mm2": {"a": c.a.area_mm2, "b": c.b.area_mm2},
     }
 
 

@@ -112,6 +112,7 @@ def single_report(r: Results, detail: str = "auto") -> str:
         v = r.energy_views_pj
         lines += ["", f"energy views: full {_e(v['full'])}; on-chip (no DRAM) {_e(v['on_chip'])}; "
                   f"compute-only (synaptic arithmetic, the SNN-paper convention) {_e(v['compute_only'])}"]
+    lines += area_lines(r)
     if whole_inference(r):
         lines += inference_lines(r)
     checks = [layer for layer in r.layers if layer.check]
@@ -122,6 +123,18 @@ def single_report(r: Results, detail: str = "auto") -> str:
         lines += ["", f"functional check on {len(checks)} layers, {outs:,} outputs: accumulation mismatches {mism}"
                   + (f", firing differences vs requantized reference {fire}" if r.design == "acc_if" else "")]
     return "\n".join(lines)
+
+
+def area_lines(r: Results) -> list[str]:
+    """The chip's area by component (nothing when the energy table has no area model)."""
+    if not r.area_mm2:
+        return []
+    a = r.area_mm2
+    out = ["", f"area (logic from cell-bits, SRAM from a CACTI fit; docs/model.md, Area): {a['total']:.4g} mm^2 "
+           f"= logic {a['logic']:.4g} + SRAM {a['sram']:.4g}"]
+    parts = sorted(((k, v) for k, v in a.items() if k not in ("logic", "sram", "total")), key=lambda kv: -kv[1])
+    out += [f"  {k:<20} {v:10.4g} mm^2  {v / a['total']:6.1%}" for k, v in parts]
+    return out
 
 
 def comparison_report(runs: list[Results], detail: str = "auto") -> str:
@@ -138,6 +151,10 @@ def comparison_report(runs: list[Results], detail: str = "auto") -> str:
     row("total cycles", [r.total_cycles for r in runs], _cyc)
     row("latency (ms)", [r.latency_s * 1e3 for r in runs], lambda v: f"{v:.4f}")
     row("energy", [r.energy_pj["total"] for r in runs], _e)
+    if all(r.area_mm2 for r in runs):
+        row("area (mm^2)", [r.area_mm2["total"] for r in runs], lambda v: f"{v:.4g}")
+        row("energy x area (mJ mm^2)", [r.energy_pj["total"] * 1e-9 * r.area_mm2["total"] for r in runs],
+            lambda v: f"{v:.4g}")
     if all(r.energy_views_pj for r in runs):
         row("energy, on-chip view", [r.energy_views_pj["on_chip"] for r in runs], _e)
         row("energy, compute-only view", [r.energy_views_pj["compute_only"] for r in runs], _e)

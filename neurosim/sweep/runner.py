@@ -19,7 +19,7 @@ from neurosim.config.loader import spec_from_mapping
 from neurosim.config.schema import to_plain
 from neurosim.errors import NeurosimError, UsageError
 from neurosim.fsutil import prepare_output_dir
-from neurosim.sweep.grid import Point, expand, validate_points
+from neurosim.sweep.grid import Point, expand, parse_axis, validate_points
 from neurosim.sweep.store import Store, point_key
 from neurosim.trace.reader import open_trace, validate_trace
 
@@ -36,7 +36,7 @@ def run_point(task: dict) -> dict:
         r = simulate(open_trace(task["trace"]), spec, config_text=task["config_yaml"])
         rec = {**base, "status": STATUS_OK, "config_name": spec.name, "design": spec.design,
                "total_cycles": r.total_cycles, "compute_cycles": r.compute_cycles, "latency_s": r.latency_s,
-               "energy_pj": r.energy_pj}
+               "energy_pj": r.energy_pj, "area_mm2": r.area_mm2["total"] if r.area_mm2 else None}
         if task["per_layer"]:
             rec["layers"] = [{"layer": la.name, "M": la.M, "K": la.K, "N": la.N, "cycles": la.cycles,
                               "compute_cycles": la.compute_cycles, "energy_pj_total": la.energy_pj["total"]}
@@ -74,13 +74,15 @@ def rows(records: list[dict], per_layer: bool) -> list[dict]:
             out.append({**row, "error": r["error"]})
             continue
         row.update(config_name=r["config_name"], design=r["design"], total_cycles=r["total_cycles"],
-                   compute_cycles=r["compute_cycles"], latency_s=r["latency_s"],
+                   compute_cycles=r["compute_cycles"], latency_s=r["latency_s"], area_mm2=r.get("area_mm2"),
                    **{f"energy_pj_{c}": v for c, v in sorted(r["energy_pj"].items())})
         if r["trace"] in base:
             b = base[r["trace"]]
             row["baseline"] = b["config_name"]
             row["energy_ratio_vs_baseline"] = r["energy_pj"]["total"] / b["energy_pj"]["total"]
             row["latency_ratio_vs_baseline"] = r["latency_s"] / b["latency_s"]
+            if r.get("area_mm2") and b.get("area_mm2"):
+                row["area_ratio_vs_baseline"] = r["area_mm2"] / b["area_mm2"]
         if per_layer:
             out += [{**row, **layer} for layer in r["layers"]]
         else:
@@ -162,28 +164,81 @@ def execute(tasks: list[dict], store: Store, *, jobs: int = 1, dask_local: int |
     return records
 
 
+def iso_area_points(base: str | Path, points: list[Point], iso_area: str, baseline: str | Path,
+                    trace: str, tolerance: float) -> tuple[list[Point], list[dict]]:
+    """For each point, the candidate value of the ``--iso-area KEY=V1,V2,...`` knob whose chip
+    area is the largest not above the baseline's area x (1 + ``tolerance``) on ``trace`` (areas
+    as built for that trace). Returns the chosen points and a failed record for each point no
+    candidate fits."""
+    from neurosim.engine.simulate import chip_area_mm2
+
+    key, values = parse_axis(iso_area, "--iso-area")
+    if any(key == k for k, _ in (points[0].overrides if points else ())):
+        raise UsageError(f"--iso-area {key}: the key is also swept by --grid/--zip")
+    tr = open_trace(trace)
+    target = chip_area_mm2(validate_points(baseline, [()])[0].spec, tr)
+    if target is None:
+        raise UsageError(f"--iso-area: the baseline's energy table ({baseline}) has no area entries")
+    limit = target["total"] * (1 + tolerance)
+    chosen, failed = [], []
+    for p in points:
+        cands = validate_points(base, [p.overrides + ((key, v),) for v in values])
+        areas = [chip_area_mm2(c.spec, tr) for c in cands]
+        if any(a is None for a in areas):
+            raise UsageError(f"--iso-area: point ({p.label()}) uses an energy table without area entries")
+        fits = [(a["total"], c) for a, c in zip(areas, cands, strict=True) if a["total"] <= limit]
+        if fits:
+            chosen.append(max(fits, key=lambda ac: ac[0])[1])
+        else:
+            smallest = min(a["total"] for a in areas)
+            failed.append({"overrides": [[k, v] for k, v in p.overrides], "trace": trace, "role": "point",
+                           "status": STATUS_FAILED,
+                           "error": f"--iso-area {key}: no value fits the baseline's {target['total']:.4g} mm^2 "
+                                    f"(+{tolerance:.0%}); the smallest candidate gives {smallest:.4g} mm^2"})
+    return chosen, failed
+
+
 def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, grid=(), zipped=(), jobs: int = 1,
           dask_local: int | None = None, scheduler: str | None = None, baseline: str | Path | None = None,
-          per_layer: bool = False, plots: bool = True, progress=None):
-    """Run (or resume) a sweep; returns the table as a pandas DataFrame."""
+          per_layer: bool = False, plots: bool = True, progress=None, iso_area: str | None = None,
+          iso_area_tolerance: float = 0.02):
+    """Run (or resume) a sweep; returns the table as a pandas DataFrame.
+
+    With ``iso_area`` (``KEY=V1,V2,...``, needs ``baseline``) each point is sized to the
+    baseline's area: of the candidate values of KEY, the one giving the largest chip area not
+    above the baseline's x (1 + ``iso_area_tolerance``) is run (:func:`iso_area_points`; areas are
+    taken on each trace, so a point may be sized differently per trace)."""
     import pandas as pd
 
     points = validate_points(base, expand(list(grid), list(zipped)))
+    if iso_area is not None and baseline is None:
+        raise UsageError("--iso-area needs --baseline (the config whose area every point matches)")
     prepare_output_dir(out_dir)
     traces = [str(Path(t)) for t in traces]
     for t in traces:
         validate_trace(t)
-    tasks = tasks_for(points, traces, per_layer, "point")
+    tasks, presized = [], []
+    for t in traces:
+        run = points
+        if iso_area is not None:
+            run, failed = iso_area_points(base, points, iso_area, baseline, t, iso_area_tolerance)
+            presized += failed
+        tasks += tasks_for(run, [t], per_layer, "point")
     if baseline is not None:
         tasks += tasks_for(validate_points(baseline, [()]), traces, per_layer, "baseline")
+    for i, rec in enumerate(presized):
+        rec["key"] = f"iso-area-unfit-{i}"
     store = Store(out_dir)
     records = execute(tasks, store, jobs=jobs, dask_local=dask_local, scheduler=scheduler, progress=progress,
-                      after_each=lambda recs: store.write_table(rows(recs, per_layer), parquet=False))
-    table = rows(list(records.values()), per_layer)
+                      after_each=lambda recs: store.write_table(rows(recs + presized, per_layer), parquet=False))
+    table = rows(list(records.values()) + presized, per_layer)
     store.write_table(table)
     df = pd.DataFrame(table)
     if plots and not df.empty and "energy_pj_total" in df:
         from neurosim.report.sweep_plots import write_sweep_plots
 
-        write_sweep_plots(df, [k for k, _ in points[0].overrides] if points else [], Path(out_dir))
+        keys = [k for k, _ in points[0].overrides] if points else []
+        if iso_area is not None:
+            keys.append(parse_axis(iso_area, "--iso-area")[0])
+        write_sweep_plots(df, keys, Path(out_dir))
     return df
