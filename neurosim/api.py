@@ -47,13 +47,18 @@ def simulate(trace: str | Path | Trace, hw: str | Path | HwSpec, *, overrides=()
 
 def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=(), check: bool = False,
         command: str = "", progress=None, timeline: bool | str = False, force: bool = False,
-        engine: str = "fast") -> list[Results]:
+        engine: str = "fast", jobs: int = 1) -> list[Results]:
     """Simulate on each hardware config and write ``out_dir/<config name>/`` for each.
 
     Every run directory is checked before anything is simulated (it must stay under
     ``out_dir``, be writable, and be a run directory, empty or new unless ``force``); files there
     that neurosim did not write are never removed. ``timeline`` (True = ``auto``, or ``op`` /
     ``tile``) adds ``timeline.json``, a Chrome trace streamed to disk as the run goes.
+
+    ``jobs`` > 1 simulates the configs in that many worker processes (a timeline run stays in
+    this process). Each config's simulation is the serial one, so the results are identical. A
+    worker pays about 1.5 s to start and load the compiled kernels: it pays off on traces that
+    take several seconds per config (docs/model.md, Time).
     """
     specs = [_spec(h, overrides) for h in hws]
     names = [s.name.casefold() for s in specs]
@@ -68,8 +73,15 @@ def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=
         from neurosim.report.timeline import resolve_detail
 
         detail = resolve_detail("auto" if timeline is True else timeline, sum(op.M * op.K * op.N for op in tr.ops))
-    out = []
     per_config = len(tr.ops) + len(tr.manifest.vector_ops)
+    workers = min(jobs, len(specs))
+    if workers > 1 and detail is None:
+        results = _simulate_parallel(tr.path, specs, workers, per_config, progress,
+                                     dict(check=check, command=command, engine=engine))
+        for spec, run_dir, r in zip(specs, run_dirs, results, strict=True):
+            write_run_dir(run_dir, r, yaml.safe_dump(to_plain(spec), sort_keys=False), {})
+        return results
+    out = []
     for i, (spec, run_dir) in enumerate(zip(specs, run_dirs, strict=True)):
         extra: dict[str, str | Path] = {}
         # one count over every config: ops x configs
@@ -83,6 +95,55 @@ def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=
         write_run_dir(run_dir, r, yaml.safe_dump(to_plain(spec), sort_keys=False), extra)
         out.append(r)
     return out
+
+
+_PROGRESS = None  # a worker's progress queue (set by _init_worker)
+
+
+def _init_worker(queue) -> None:
+    """Worker set-up: Ctrl-C is the parent's to handle; progress goes to ``queue``."""
+    import signal
+
+    global _PROGRESS
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _PROGRESS = queue
+
+
+def _simulate_one(index: int, trace_path: str, spec: HwSpec, kwargs: dict):
+    """Simulate one config in a worker: ("ok", Results) or ("error", message) for a NeurosimError
+    (its message travels; the exception object may not pickle)."""
+    def tick(done, _total):
+        _PROGRESS.put((index, done))
+    try:
+        return "ok", simulate(trace_path, spec, verify=False, progress=tick, **kwargs)
+    except NeurosimError as e:
+        return "error", str(e)
+
+
+def _simulate_parallel(trace_path, specs: list[HwSpec], workers: int, per_config: int, progress,
+                       kwargs: dict) -> list[Results]:
+    """Every config in its own worker process; progress counts ops over all configs."""
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    with multiprocessing.Manager() as manager:
+        queue = manager.Queue()
+        done = [0] * len(specs)
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(queue,)) as pool:
+            futures = [pool.submit(_simulate_one, i, str(trace_path), s, kwargs) for i, s in enumerate(specs)]
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                while not queue.empty():
+                    i, d = queue.get()
+                    done[i] = max(done[i], d)
+                if progress is not None:
+                    progress(sum(done), len(specs) * per_config)
+            outcomes = [f.result() for f in futures]
+    for status, value in outcomes:
+        if status == "error":
+            raise NeurosimError(value)
+    return [value for _, value in outcomes]
 
 
 def _simulate_with_timeline(tr: Trace, spec: HwSpec, run_dir: Path, detail: str, **kwargs) -> tuple[Results, Path]:

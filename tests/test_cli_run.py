@@ -180,3 +180,34 @@ def test_stale_run_directories_are_flagged_not_removed(tmp_path):
     r = run("run", "traces/tiny_gemm", "--hw", "hw_configs/tiny_mac.yaml", "--out", tmp_path / "o")
     assert r.returncode == 0 and "earlier run" in r.stderr and "tiny_acc_if" in r.stderr
     assert (tmp_path / "o" / "tiny_acc_if" / "results.json").is_file() and (tmp_path / "o" / "notes.txt").is_file()
+
+
+
+def test_run_with_jobs_gives_the_serial_results(tmp_path):
+    """Configs simulated in worker processes: every results.json equal to the serial run's (the
+    command aside), the same console report, progress over ops x configs."""
+    from neurosim.api import run as api_run
+
+    tr = ROOT / "traces/smollm2_synth_l1_t32"
+    hws = [ROOT / "hw_configs/acc_if_64x64.yaml", ROOT / "hw_configs/mac_64x64_os.yaml"]
+    ticks = []
+    api_run(tr, hws, tmp_path / "p", jobs=2, progress=lambda d, t: ticks.append((d, t)))
+    api_run(tr, hws, tmp_path / "s", jobs=1)
+    for name in ("acc_if_64x64", "mac_64x64_os"):
+        a, b = (json.loads((tmp_path / d / name / "results.json").read_text()) for d in ("p", "s"))
+        assert a == b
+    assert ticks[-1] == (14, 14) and all(t == 14 for _, t in ticks)
+    par = run("run", tr, "--hw", hws[0], "--hw", hws[1], "--out", tmp_path / "cp", "--jobs", "2")
+    ser = run("run", tr, "--hw", hws[0], "--hw", hws[1], "--out", tmp_path / "cs")
+    assert par.returncode == ser.returncode == 0, par.stderr
+    assert par.stdout.replace(str(tmp_path / "cp"), "X") == ser.stdout.replace(str(tmp_path / "cs"), "X")
+
+
+def test_run_with_jobs_reports_a_config_error_cleanly(tmp_path):
+    """A config the trace cannot run (weights wider than the array) fails in its worker: one clean
+    message, exit 2, no results written for it."""
+    r = run("run", "traces/smollm2_synth_l1_t32", "--hw", "hw_configs/acc_if_64x64.yaml",
+            "--hw", "hw_configs/mac_64x64_os.yaml", "--hw-set", "array.weight_bits=2", "--out", tmp_path / "o",
+            "--jobs", "2")
+    assert r.returncode == 2 and "weight_bits" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "o" / "mac_64x64_os" / "results.json").exists()

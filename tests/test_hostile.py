@@ -805,6 +805,8 @@ def _hostile_cases(tmp: Path) -> list[list[str]]:
         ["run", TINY, "--hw", TINY_MAC, "--set", "dram.bandwidth_gbps=5e-324", "--out", out],
         ["run", TINY, "--hw", TINY_MAC, "--set", "interconnect.wire_length_mm=1e308", "--out", out],
         ["run", TINY, "--hw", TINY_MAC, "--timeline", "huge", "--out", out],
+        ["run", TINY, "--hw", TINY_MAC, "--hw", TINY_ACC, "--jobs", "0", "--out", out],
+        ["run", TINY, "--hw", TINY_MAC, "--hw", evil, "--jobs", "2", "--out", out],
         ["report", empty], ["report", textf], ["report", tmp / "nope"],
         ["compare", empty, textf], ["compare", tmp / "nope", empty, "--out", out], ["compare", textf, textf, "--out", textf],
         ["sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid", "array.rows=", "--out", out],

@@ -92,7 +92,7 @@ def compare(a: Results, b: Results) -> Comparison:
     ga, gb = _grouped(act_a), _grouped(act_b)
     steps = tuple(Step(g, ga.get(g, 0.0), gb.get(g, 0.0)) for g in sorted(set(ga) | set(gb), key=_order))
     actions = tuple(sorted((Step(k, act_a.get(k, 0.0), act_b.get(k, 0.0)) for k in set(act_a) | set(act_b)),
-                           key=lambda s: -abs(s.delta)))
+                           key=lambda s: (-abs(s.delta), s.name)))  # ties by name: the same order every run
     causes = sorted(c for c in set(a.stall_cycles) | set(b.stall_cycles) if a.stall_cycles.get(c) or b.stall_cycles.get(c))
     cycles = (Step("compute", a.compute_cycles, b.compute_cycles),
               *(Step(f"stall: {c}", a.stall_cycles.get(c, 0), b.stall_cycles.get(c, 0)) for c in causes))
