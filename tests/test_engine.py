@@ -865,3 +865,79 @@ def test_effective_energy_table_in_results_and_cli(tmp_path, capsys):
     assert f"{r.energy_table_pj['mac_array.mac']:12.6g} pJ" in out and "mW" in out
     assert main(["show-config", str(ROOT / "hw_configs/acc_if_64x64.yaml"), "--energy"]) == 2
     assert "give a trace" in capsys.readouterr().err
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 4), st.lists(st.lists(st.integers(0, 40), min_size=4, max_size=4), min_size=1, max_size=120),
+       st.booleans())
+def test_distinct_tiles_equal_numpys_row_unique(cols, rows, huge):
+    """The mixed-radix distinct-row grouping of tile keys gives numpy's row unique, reordered by
+    first occurrence (and falls back to it when the radix product would overflow)."""
+    from neurosim.engine.tile_walk import _distinct
+
+    keys = np.array([r[:cols] for r in rows], np.int64)
+    if huge:
+        keys = keys * (2 ** 40)
+    uniq, first, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True,
+                                             return_counts=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    got = _distinct(keys)
+    for a, b in zip(got, (uniq[order], rank[inverse.reshape(-1)], counts[order]), strict=True):
+        assert np.array_equal(a, b)
+
+
+def _least_traffic_loop(M, K, N, lim):
+    """The tiling search as a plain loop (the engine's form before it was vectorised): the oracle."""
+    from neurosim.engine.tiling import _candidates
+    from neurosim.units import ceil_div
+
+    def dram(Mb, Nb, Kb, order):
+        n_m, n_n, n_k = ceil_div(M, Mb), ceil_div(N, Nb), ceil_div(K, Kb)
+        act, wgt = M * K * lim.act_bits_per_code, K * N * lim.weight_bits_per_code
+        if order == "mnk":
+            act_times, w_times = (1 if n_k == 1 else n_n), (1 if (n_k == 1 and n_n == 1) else n_m)
+        else:
+            w_times, act_times = (1 if n_k == 1 else n_m), (1 if (n_k == 1 and n_m == 1) else n_n)
+        return act * act_times + wgt * w_times + M * N * lim.out_bits_per_output
+
+    best = None
+    for Kb in _candidates(K, lim.align_k):
+        for Mb in _candidates(M, lim.align_m):
+            for Nb in _candidates(N, lim.align_n):
+                single = Mb >= M and Nb >= N and Kb >= K
+                f = 1.0 if single else 0.5
+                n_k = ceil_div(K, Kb)
+                psum = Mb * (Nb if n_k > 1 else min(Nb, lim.psum_cols_unsplit)) * lim.psum_bits
+                out = Mb * Nb * lim.out_bits_per_output
+                if lim.psum_shares_output:
+                    over = psum + out / f > lim.out_capacity_bits
+                else:
+                    over = psum > lim.psum_capacity_bits or out > f * lim.out_capacity_bits
+                if (over or Mb * Kb * lim.act_bits_per_code > f * lim.act_capacity_bits
+                        or Kb * Nb * lim.weight_bits_per_code > f * lim.weight_capacity_bits):
+                    continue
+                folds = (ceil_div(M, Mb) * ceil_div(Mb, lim.align_m) * ceil_div(N, Nb) * ceil_div(Nb, lim.align_n)
+                         * n_k * ceil_div(Kb, lim.align_k))
+                for order in ("mnk", "nmk"):
+                    cost = (dram(Mb, Nb, Kb, order), folds, ceil_div(M, Mb) * ceil_div(N, Nb) * n_k, -Kb, order)
+                    if best is None or cost < best[0]:
+                        best = (cost, Mb, Nb, Kb, order, single)
+    return None if best is None else best[1:]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 3000), st.integers(1, 5000), st.integers(1, 5000), st.sampled_from([1, 4, 8]),
+       st.sampled_from([4, 8, 16]), st.integers(10, 24), st.integers(0, 128), st.sampled_from([4.0, 4.3, 8.0, 16.0]),
+       st.sampled_from([(1, 64, 64), (64, 64, 1), (32, 32, 32), (8, 16, 4)]), st.booleans(),
+       st.lists(st.integers(10, 26), min_size=4, max_size=4))
+def test_vectorised_tiling_search_equals_the_loop(M, K, N, act_bits, w_bits, psum_bits, unsplit, out_bits, align,
+                                                   shares, caps):
+    from neurosim.engine.tiling import TileLimits, _least_traffic
+
+    lim = TileLimits(act_bits_per_code=act_bits, act_capacity_bits=2 ** caps[0], weight_bits_per_code=w_bits,
+                     weight_capacity_bits=2 ** caps[1], psum_bits=psum_bits, psum_capacity_bits=2 ** caps[2],
+                     psum_cols_unsplit=unsplit, out_bits_per_output=out_bits, out_capacity_bits=2 ** caps[3],
+                     align_m=align[0], align_n=align[1], align_k=align[2], psum_shares_output=shares)
+    assert _least_traffic(M, K, N, lim) == _least_traffic_loop(M, K, N, lim)

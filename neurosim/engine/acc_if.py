@@ -13,6 +13,8 @@ K ends, and every group of G tokens reloads the weight sub-tiles.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +50,17 @@ from neurosim.units import ceil_div
 SCALE_BITS = 16  # fp16 per-token activation scale and per-channel threshold constant
 
 
+_WALK_POOL: ThreadPoolExecutor | None = None
+
+
+def walk_pool() -> ThreadPoolExecutor:
+    """One thread per core for the code-block walks (created on first use, kept for the process)."""
+    global _WALK_POOL
+    if _WALK_POOL is None:
+        _WALK_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="neurosim-walk")
+    return _WALK_POOL
+
+
 class AccIfChip:
     """The runtime components of an acc_if design (persist across ops to accumulate counts)."""
 
@@ -71,6 +84,8 @@ class AccIfChip:
         }
         #: Code-block walks of the run, shared by the ops that read one activation tensor.
         self.walks: dict[tuple, Walk] = {}
+        #: Salient entries per token of each K block of an activation tensor, by (tensor, Kb).
+        self.salient_blocks: dict[tuple, list[np.ndarray]] = {}
 
     def retarget(self, spec: AccIfSpec) -> None:
         """Run the next op with ``spec`` (the same chip with its op-specific membrane width)."""
@@ -147,7 +162,6 @@ class AccIfOpModel(OpModel):
             problems.append(f"array.weight_bits={spec.array.weight_bits} < op weight_bits={op.weight_bits}")
         if problems:
             raise NeurosimError(f"{spec.name} cannot run {op.name}: " + "; ".join(problems))
-        self._salient_per_token: dict[int, list[np.ndarray]] = {}
         self.scheme = scheme_for(spec.array)
         self._plans: dict[tuple, _TilePlan] = {}
         self._salient_in_tile: dict[tuple, int] = {}
@@ -169,17 +183,18 @@ class AccIfOpModel(OpModel):
 
     def salient_fits(self, Mb: int, Kb: int, fraction: float) -> bool:
         """Do the salient entries of every (Mb x Kb) activation tile fit the side store?"""
-        if Kb not in self._salient_per_token:  # per K block: salient entries of each token
-            self._salient_per_token[Kb] = [
-                salient_per_token(np.ascontiguousarray(self.codes[:, k0:k0 + Kb]), self.recipe.normal_max)
-                for k0 in range(0, self.op.K, Kb)]
+        blocks = self.chip.salient_blocks
+        key = (self.op.act_codes, Kb)  # ops that read one tensor (q/k/v, gate/up) share its blocks
+        if key not in blocks:  # per K block: salient entries of each token
+            blocks[key] = [salient_per_token(np.ascontiguousarray(self.codes[:, k0:k0 + Kb]), self.recipe.normal_max)
+                           for k0 in range(0, self.op.K, Kb)]
         starts = np.arange(0, self.op.M, Mb)
-        worst = max(int(np.add.reduceat(pt, starts).max(initial=0)) for pt in self._salient_per_token[Kb])
+        worst = max(int(np.add.reduceat(pt, starts).max(initial=0)) for pt in blocks[key])
         return worst * self.entry_bits <= fraction * self.chip.srams["spike_salient"].capacity_bits
 
     def act_tile_bits(self, codes: np.ndarray, key: tuple) -> int:
         if key not in self._salient_in_tile:
-            self._salient_in_tile[key] = int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum())
+            self._salient_in_tile[key] = int(salient_per_token(codes, self.recipe.normal_max).sum())
         n_sal = self._salient_in_tile[key]
         dense_bits = codes.size * self.chip.spec.spike_memory.dense.code_bits
         self.chip.srams["spike_dense"].write(1, dense_bits)
@@ -251,13 +266,33 @@ class AccIfOpModel(OpModel):
         self._plans[key] = plan
         return plan
 
+    def _walk_key(self, key, plan: _TilePlan, first_k: bool, last_k: bool, tiling: Tiling) -> tuple:
+        # ops that read the same activation tensor (q/k/v, gate/up) walk the same code blocks
+        return (self.op.act_codes, tiling.Mb, tiling.Kb, key, first_k, last_k, plan.widths,
+                self.chip.spec.array.membrane_bits)
+
+    def prefetch(self, tiles: list[tuple], tiling: Tiling) -> None:
+        """Walk the code blocks the op's distinct tiles will ask for on a thread per core: the
+        walks are pure and their kernels release the GIL; :meth:`tile_cost` finds them cached."""
+        todo = {}
+        for codes, key, Nb, first_k, last_k in tiles:
+            plan = self._plan(*codes.shape, Nb, first_k, last_k)
+            wk = self._walk_key(key, plan, first_k, last_k, tiling)
+            if wk not in self.chip.walks and wk not in todo:
+                todo[wk] = (codes, plan, first_k, last_k)
+        if len(todo) > 1:
+            jobs = list(todo.values())
+            n = min(len(jobs), os.cpu_count() or 1)
+            chunks = [jobs[i::n] for i in range(n)]  # one batch per thread: few hand-offs
+            walked = walk_pool().map(lambda chunk: [self.scheme.walk(self, *a) for a in chunk], chunks)
+            for keys, ws in zip((list(todo)[i::n] for i in range(n)), walked, strict=True):
+                self.chip.walks.update(zip(keys, ws, strict=True))
+
     def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
         spec, srams = self.chip.spec, self.chip.srams
         Mb, Kb = codes.shape
         plan = self._plan(Mb, Kb, Nb, first_k, last_k)
-        # ops that read the same activation tensor (q/k/v, gate/up) walk the same code blocks
-        cache_key = (self.op.act_codes, tiling.Mb, tiling.Kb, key, first_k, last_k, plan.widths,
-                     spec.array.membrane_bits)
+        cache_key = self._walk_key(key, plan, first_k, last_k, tiling)
         walks = self.chip.walks
         if cache_key not in walks:
             walks[cache_key] = self.scheme.walk(self, codes, plan, first_k, last_k)

@@ -50,6 +50,11 @@ class OpModel:
     def tile_cost(self, codes: np.ndarray, key: tuple, Nb: int, first_k: bool, last_k: bool, tiling: Tiling) -> TileCost:
         raise NotImplementedError
 
+    def prefetch(self, tiles: list[tuple], tiling: Tiling) -> None:
+        """Optionally precompute, in parallel, pure per-tile work that :meth:`tile_cost` will ask
+        for: ``tiles`` holds ``(codes, key, Nb, first_k, last_k)`` of every distinct tile. It
+        must not count anything."""
+
     def op_end(self) -> None:
         """Per-op actions not tied to a tile."""
 

@@ -106,7 +106,17 @@ class _Counts:
 
 def _distinct(keys: np.ndarray):
     """(rows of the distinct keys in order of first occurrence, inverse index, counts)."""
-    uniq, first, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    radix = [int(h) + 1 for h in keys.max(axis=0, initial=0)]
+    if keys.min(initial=0) >= 0 and np.prod(radix, dtype=object) < 2 ** 62:
+        # rows of small non-negative ints as one mixed-radix integer: a 1-D unique is much faster
+        code = np.zeros(len(keys), np.int64)
+        for j, r in enumerate(radix):
+            code = code * r + keys[:, j].astype(np.int64)
+        _, first, inverse, counts = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
+        uniq = keys[first]
+    else:
+        uniq, first, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True,
+                                                 return_counts=True)
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
@@ -130,9 +140,9 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
     w_load[1:] = (k[1:] != k[:-1]) | (n[1:] != n[:-1])
     counts = _Counts(chip, dram)
 
-    def each(keys: np.ndarray, call) -> list:
+    def each(keys: np.ndarray, call, distinct=None) -> list:
         """``call(row)`` once per distinct row of ``keys``; its counts scaled by the row's tiles."""
-        rows, inverse, times = _distinct(keys)
+        rows, inverse, times = _distinct(keys) if distinct is None else distinct
         out = []
         for row, t in zip(rows, times, strict=True):
             before = counts.read()
@@ -140,10 +150,14 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
             counts.add(counts.read() - before, int(t) - 1)
         return out, inverse
 
+    blocks: dict[tuple[int, int], np.ndarray] = {}
+
     def act_tile(row):
         mi, ki = int(row[0]), int(row[1])
-        m0, k0 = mi * tiling.Mb, ki * tiling.Kb
-        return np.ascontiguousarray(codes[m0:min(op.M, m0 + tiling.Mb), k0:min(op.K, k0 + tiling.Kb)])
+        if (mi, ki) not in blocks:  # each distinct code block is copied out of the trace once
+            m0, k0 = mi * tiling.Mb, ki * tiling.Kb
+            blocks[mi, ki] = np.ascontiguousarray(codes[m0:min(op.M, m0 + tiling.Mb), k0:min(op.K, k0 + tiling.Kb)])
+        return blocks[mi, ki]
 
     load = np.zeros(T, np.int64)
     sel = np.flatnonzero(act_load)
@@ -154,8 +168,12 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
                      lambda r: model.weight_tile_bits(int(r[0]), int(r[1]), bool(r[2])))
     w_bits = np.array(bits, np.int64)[inv]
     load[sel] += w_bits
-    costs, cost_index = each(np.stack([m, k, nb], 1), lambda r: model.tile_cost(
-        act_tile(r), (int(r[0]), int(r[1])), int(r[2]), int(r[1]) == 0, int(r[1]) == tiling.n_k - 1, tiling))
+    def cost_args(r):
+        return act_tile(r), (int(r[0]), int(r[1])), int(r[2]), int(r[1]) == 0, int(r[1]) == tiling.n_k - 1
+
+    distinct = _distinct(np.stack([m, k, nb], 1))
+    model.prefetch([cost_args(r) for r in distinct[0]], tiling)
+    costs, cost_index = each(None, lambda r: model.tile_cost(*cost_args(r), tiling), distinct)
     busy = np.array([c.busy_cycles for c in costs], np.int64)[cost_index]
     comp = np.array([c.compute_cycles for c in costs], np.int64)[cost_index]
     stalls: Counter[str] = Counter()

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from neurosim.errors import NeurosimError
 from neurosim.units import ceil_div
 
@@ -80,20 +82,6 @@ def _candidates(total: int, align: int) -> list[int]:
     return sorted(out, reverse=True)
 
 
-def dram_bits_estimate(M: int, K: int, N: int, Mb: int, Nb: int, Kb: int, order: str, lim: TileLimits) -> float:
-    """DRAM bits an op moves under a tiling: a tile is loaded again whenever the one resident
-    before it differs (what the engine does), plus one write of every output."""
-    n_m, n_n, n_k = ceil_div(M, Mb), ceil_div(N, Nb), ceil_div(K, Kb)
-    act, wgt = M * K * lim.act_bits_per_code, K * N * lim.weight_bits_per_code
-    if order == "mnk":
-        act_times = 1 if n_k == 1 else n_n
-        w_times = 1 if (n_k == 1 and n_n == 1) else n_m
-    else:
-        w_times = 1 if n_k == 1 else n_m
-        act_times = 1 if (n_k == 1 and n_m == 1) else n_n
-    return act * act_times + wgt * w_times + M * N * lim.out_bits_per_output
-
-
 def choose_tiling(M: int, K: int, N: int, lim: TileLimits, salient_fits: Callable[[int, int, float], bool],
                   where: str) -> Tiling:
     """The tiling of least DRAM traffic that fits every buffer (see module docstring).
@@ -101,35 +89,11 @@ def choose_tiling(M: int, K: int, N: int, lim: TileLimits, salient_fits: Callabl
     ``salient_fits(Mb, Kb, fraction)`` checks data-dependent capacity (the IF design's salient
     side store) for a candidate using ``fraction`` of the store. ``where`` names the op in errors.
     """
-    best = None
-    for Kb in _candidates(K, lim.align_k):
-        for Mb in _candidates(M, lim.align_m):
-            for Nb in _candidates(N, lim.align_n):
-                single = Mb >= M and Nb >= N and Kb >= K
-                f = 1.0 if single else 0.5
-                n_k = ceil_div(K, Kb)
-                psum_cols = Nb if n_k > 1 else min(Nb, lim.psum_cols_unsplit)
-                psum = Mb * psum_cols * lim.psum_bits
-                out = Mb * Nb * lim.out_bits_per_output
-                if lim.psum_shares_output:
-                    over = psum + out / f > lim.out_capacity_bits
-                else:
-                    over = psum > lim.psum_capacity_bits or out > f * lim.out_capacity_bits
-                if (over or Mb * Kb * lim.act_bits_per_code > f * lim.act_capacity_bits
-                        or Kb * Nb * lim.weight_bits_per_code > f * lim.weight_capacity_bits):
-                    continue
-                # array folds: a tile narrower than the array wastes its rows or columns
-                folds = (ceil_div(M, Mb) * ceil_div(Mb, lim.align_m) * ceil_div(N, Nb) * ceil_div(Nb, lim.align_n)
-                         * n_k * ceil_div(Kb, lim.align_k))
-                for order in ("mnk", "nmk"):
-                    cost = (dram_bits_estimate(M, K, N, Mb, Nb, Kb, order, lim), folds,
-                            ceil_div(M, Mb) * ceil_div(N, Nb) * n_k, -Kb, order)
-                    if best is None or cost < best[0]:
-                        best = (cost, Mb, Nb, Kb, order, single)
+    best = _least_traffic(M, K, N, lim)
     # the salient check is data-dependent, so it runs on the winner and, if that overflows, on
     # successively smaller token tiles (which keep every other buffer within bounds)
     if best is not None:
-        _, Mb, Nb, Kb, order, single = best
+        Mb, Nb, Kb, order, single = best
         while True:
             if salient_fits(Mb, Kb, 1.0 if single else 0.5):
                 return Tiling(Mb, Nb, Kb, ceil_div(M, Mb), ceil_div(N, Nb), ceil_div(K, Kb), order, not single)
@@ -140,3 +104,47 @@ def choose_tiling(M: int, K: int, N: int, lim: TileLimits, salient_fits: Callabl
         f"{where}: no tiling fits the buffers (one token's K={K} codes, one K x 1 weight column, or the salient "
         f"entries of one token do not fit); enlarge the SRAMs in the hardware config"
     )
+
+
+def _least_traffic(M: int, K: int, N: int, lim: TileLimits) -> tuple[int, int, int, str, bool] | None:
+    """(Mb, Nb, Kb, order, single) of the data-independent search of :func:`choose_tiling`, or
+    None when nothing fits. Every candidate (Kb, Mb, Nb in :func:`_candidates` order, then
+    ``mnk``, ``nmk``) is costed at once; the winner is the least (DRAM bits, array folds, tiles,
+    -Kb, order), ties going to the first candidate, as a loop over them would choose."""
+    kb, mb, nb = (np.array(_candidates(t, a), np.int64) for t, a in
+                  ((K, lim.align_k), (M, lim.align_m), (N, lim.align_n)))
+    Kb, Mb, Nb = (a.ravel() for a in np.meshgrid(kb, mb, nb, indexing="ij"))
+    single = (Mb >= M) & (Nb >= N) & (Kb >= K)
+    f = np.where(single, 1.0, 0.5)
+    n_m, n_n, n_k = -(-M // Mb), -(-N // Nb), -(-K // Kb)
+    psum = Mb * np.where(n_k > 1, Nb, np.minimum(Nb, lim.psum_cols_unsplit)) * lim.psum_bits
+    out = Mb * Nb * lim.out_bits_per_output
+    if lim.psum_shares_output:
+        over = psum + out / f > lim.out_capacity_bits
+    else:
+        over = (psum > lim.psum_capacity_bits) | (out > f * lim.out_capacity_bits)
+    fits = ~(over | (Mb * Kb * lim.act_bits_per_code > f * lim.act_capacity_bits)
+             | (Kb * Nb * lim.weight_bits_per_code > f * lim.weight_capacity_bits))
+    if not fits.any():
+        return None
+    Kb, Mb, Nb, single, n_m, n_n, n_k = (a[fits] for a in (Kb, Mb, Nb, single, n_m, n_n, n_k))
+    # array folds: a tile narrower than the array wastes its rows or columns
+    folds = n_m * -(-Mb // lim.align_m) * n_n * -(-Nb // lim.align_n) * n_k * -(-Kb // lim.align_k)
+    act, wgt = M * K * lim.act_bits_per_code, K * N * lim.weight_bits_per_code
+    outs = M * N * lim.out_bits_per_output
+    # DRAM bits: a tile is loaded again whenever the one resident before it differs (what the
+    # engine does), plus one write of every output; for both loop orders
+    act_mnk = np.where(n_k == 1, 1, n_n)
+    w_mnk = np.where((n_k == 1) & (n_n == 1), 1, n_m)
+    w_nmk = np.where(n_k == 1, 1, n_m)
+    act_nmk = np.where((n_k == 1) & (n_m == 1), 1, n_n)
+    dram = np.concatenate([(act * act_mnk + wgt * w_mnk) + outs, (act * act_nmk + wgt * w_nmk) + outs])
+    both = np.arange(2 * len(Kb))
+    idx = both % len(Kb)
+    order_key = both // len(Kb)  # 0: mnk, 1: nmk
+    # candidate order: each (Kb, Mb, Nb) tries mnk then nmk
+    seq = idx * 2 + order_key
+    tiles = n_m * n_n * n_k
+    win = np.lexsort((seq, order_key, -Kb[idx], tiles[idx], folds[idx], dram))[0]
+    i = int(idx[win])
+    return int(Mb[i]), int(Nb[i]), int(Kb[i]), ("mnk", "nmk")[int(order_key[win])], bool(single[i])

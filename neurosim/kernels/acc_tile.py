@@ -38,7 +38,7 @@ SPIKES, SALIENT, NONZERO, SHIFT_STEPS, STEPS, SAL_SPIKES, SAL_MAX = 0, 1, 2, 3, 
 N_TOTALS = 7
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def popcount8(x: int) -> int:
     """Set bits of a non-negative int below 256."""
     n = 0
@@ -48,7 +48,7 @@ def popcount8(x: int) -> int:
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits_per_code, dense_bw_bits,
                      salient_entry_bits, salient_bw_bits, membrane_cycles, weight_words_per_event, weight_banks,
                      weight_ports, first_block, last_block, per_code_reads, side_salient):
@@ -136,7 +136,7 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
     return out, tot
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def salient_per_token(codes, normal_max):
     """Number of salient entries (|q| > normal_max) in each token (row) of ``codes``."""
     M, K = codes.shape

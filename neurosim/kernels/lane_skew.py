@@ -27,7 +27,7 @@ from numba import njit
 from neurosim.kernels.acc_tile import BUSY, COMPUTE, N_COLS, STALL_MEMBRANE, STALL_SPIKE
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sequence(costs, floors, window, with_floor, starts, ends):
     """Makespan of one sequence of steps ``costs [S, R]`` (``floors [S]`` the SRAM lane, used
     when ``with_floor``); fills ``starts``/``ends`` [S, R] with each lane's busy interval."""
@@ -59,7 +59,7 @@ def _sequence(costs, floors, window, with_floor, starts, ends):
     return end
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _union(starts, ends, costs, s):
     """Cycles of step ``s`` in which any of its lanes is busy."""
     R = costs.shape[1]
@@ -81,7 +81,7 @@ def _union(starts, ends, costs, s):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def skew_block_kernel(codes, lanes, window, normal_max, dense_bits_per_code, dense_bw_bits, salient_entry_bits,
                       salient_bw_bits, membrane_cycles, first_block, last_block, side_salient):
     """Walk an int8 code block ``[Mb, K]`` per K sub-tile with decoupled lanes.
