@@ -941,3 +941,17 @@ def test_vectorised_tiling_search_equals_the_loop(M, K, N, act_bits, w_bits, psu
                      psum_cols_unsplit=unsplit, out_bits_per_output=out_bits, out_capacity_bits=2 ** caps[3],
                      align_m=align[0], align_n=align[1], align_k=align[2], psum_shares_output=shares)
     assert _least_traffic(M, K, N, lim) == _least_traffic_loop(M, K, N, lim)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-128, 127), min_size=1, max_size=300), st.integers(0, 127), st.data())
+def test_branch_free_count_step_equals_numpy(row, normal_max, data):
+    """The default IF kernel's step statistics (spikes, nonzero, salient, largest |q|) against numpy."""
+    from neurosim.kernels.acc_tile import count_step
+
+    codes = np.array([row], np.int8)
+    k0 = data.draw(st.integers(0, len(row) - 1))
+    k1 = data.draw(st.integers(k0, len(row)))
+    a = np.abs(codes[0, k0:k1].astype(np.int64))
+    assert count_step(codes, 0, k0, k1, normal_max) == (a.sum(), (a != 0).sum(), (a > normal_max).sum(),
+                                                         a.max(initial=0))

@@ -13,8 +13,6 @@ K ends, and every group of G tokens reloads the weight sub-tiles.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +21,7 @@ from neurosim.config.hw import AccIfSpec
 from neurosim.engine.dispatch import Walk, scheme_for
 from neurosim.engine.op_model import OpModel, TileCost
 from neurosim.engine.tiling import TileLimits, Tiling
+from neurosim.engine.workers import thread_pool, threads
 from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
 from neurosim.hw.if_array import IfArray
@@ -48,17 +47,6 @@ from neurosim.trace.manifest import Op, Recipe
 from neurosim.units import ceil_div
 
 SCALE_BITS = 16  # fp16 per-token activation scale and per-channel threshold constant
-
-
-_WALK_POOL: ThreadPoolExecutor | None = None
-
-
-def walk_pool() -> ThreadPoolExecutor:
-    """One thread per core for the code-block walks (created on first use, kept for the process)."""
-    global _WALK_POOL
-    if _WALK_POOL is None:
-        _WALK_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="neurosim-walk")
-    return _WALK_POOL
 
 
 class AccIfChip:
@@ -282,9 +270,9 @@ class AccIfOpModel(OpModel):
                 todo[wk] = (codes, plan, first_k, last_k)
         if len(todo) > 1:
             jobs = list(todo.values())
-            n = min(len(jobs), os.cpu_count() or 1)
+            n = min(len(jobs), threads())
             chunks = [jobs[i::n] for i in range(n)]  # one batch per thread: few hand-offs
-            walked = walk_pool().map(lambda chunk: [self.scheme.walk(self, *a) for a in chunk], chunks)
+            walked = thread_pool().map(lambda chunk: [self.scheme.walk(self, *a) for a in chunk], chunks)
             for keys, ws in zip((list(todo)[i::n] for i in range(n)), walked, strict=True):
                 self.chip.walks.update(zip(keys, ws, strict=True))
 

@@ -49,6 +49,23 @@ def popcount8(x: int) -> int:
 
 
 @njit(cache=True, nogil=True)
+def count_step(codes, t, k0, k1, normal_max):
+    """(spikes, nonzero codes, salient codes, largest |q|) of token ``t``'s channels ``k0:k1``
+    with count encoding: sums and a maximum without branches, so they vectorise."""
+    events = 0
+    nonzero = 0
+    n_sal = 0
+    smax = 0
+    for i in range(k0, k1):
+        a = abs(np.int32(codes[t, i]))
+        events += a
+        nonzero += a != 0
+        n_sal += a > normal_max
+        smax = max(smax, a)
+    return np.int64(events), np.int64(nonzero), np.int64(n_sal), np.int64(smax)
+
+
+@njit(cache=True, nogil=True)
 def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits_per_code, dense_bw_bits,
                      salient_entry_bits, salient_bw_bits, membrane_cycles, weight_words_per_event, weight_banks,
                      weight_ports, first_block, last_block, per_code_reads, side_salient):
@@ -65,6 +82,9 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
     """
     M, K = codes.shape
     nk = (K + lanes - 1) // lanes
+    # lockstep count encoding without side lanes (the default design): a step's spikes are plain
+    # sums and maxima of |q|, taken by the branch-free count_step
+    fast_count = not (event_queue or bitplane or side_salient)
     out = np.zeros((2, N_COLS), dtype=np.int64)
     tot = np.zeros(N_TOTALS, dtype=np.int64)
     bank_events = np.zeros(weight_banks, dtype=np.int64)
@@ -78,25 +98,29 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
             n_sal = 0
             if event_queue:
                 bank_events[:] = 0
-            for i in range(k0, k1):
-                a = abs(np.int64(codes[t, i]))
-                if a == 0:
-                    continue
-                s = popcount8(a) if bitplane else a
-                if a > normal_max:
-                    n_sal += 1
-                    if side_salient:
-                        tot[SAL_SPIKES] += s
-                        if s > tot[SAL_MAX]:
-                            tot[SAL_MAX] = s
+            if fast_count:
+                events, nonzero, n_sal, smax = count_step(codes, t, k0, k1, normal_max)
+                tot[NONZERO] += nonzero
+            else:
+                for i in range(k0, k1):
+                    a = abs(np.int64(codes[t, i]))
+                    if a == 0:
                         continue
-                tot[NONZERO] += 1
-                events += s
-                planes_or |= a
-                if s > smax:
-                    smax = s
-                if event_queue:
-                    bank_events[i % weight_banks] += 1 if per_code_reads else s
+                    s = popcount8(a) if bitplane else a
+                    if a > normal_max:
+                        n_sal += 1
+                        if side_salient:
+                            tot[SAL_SPIKES] += s
+                            if s > tot[SAL_MAX]:
+                                tot[SAL_MAX] = s
+                            continue
+                    tot[NONZERO] += 1
+                    events += s
+                    planes_or |= a
+                    if s > smax:
+                        smax = s
+                    if event_queue:
+                        bank_events[i % weight_banks] += 1 if per_code_reads else s
             if event_queue:
                 compute = (events + lanes - 1) // lanes
                 if per_code_reads and smax > compute:  # a code's spikes stay in the lane holding its row

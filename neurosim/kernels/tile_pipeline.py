@@ -26,7 +26,7 @@ RESUME, TRIGGER_GET, TRIGGER_PUT = 1, 2, 3
 LOADER, ARRAY, LOAD, WRITEBACK = 0, 1, 2, 3
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _trigger(heap, state, ev, time, eid):
     """Event.succeed() (or a Timeout created now): triggered, scheduled NORMAL at ``time``.
     Returns the next event id."""
@@ -35,7 +35,7 @@ def _trigger(heap, state, ev, time, eid):
     return eid + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _spawn(kind, tile, now, eid, n_proc, n_events, p_kind, p_tile, p_event, state, cbs, ncb, heap):
     """Start a process (env.process): its end event and an urgent Initialize that resumes it.
     Returns (process, n_proc, n_events, eid) after it."""
@@ -51,7 +51,7 @@ def _spawn(kind, tile, now, eid, n_proc, n_events, p_kind, p_tile, p_event, stat
     return q, n_proc + 1, n_events + 2, eid + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_writeback, buffers):
     """``(cycles, dram_load stall, output_writeback stall)`` of one op's tiles.
 
