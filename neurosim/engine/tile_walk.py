@@ -86,22 +86,27 @@ def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram
 
 
 class _Counts:
-    """Every integer counter of a chip's runtime components and the DRAM, read as one vector and
-    added back scaled (frozen dataclasses, the specs, never change and are skipped)."""
+    """Every integer counter of a chip's runtime components and the DRAM (fields of their
+    non-frozen dataclasses; the frozen specs never change): read as copies of the components'
+    attribute dicts, and what changed since added back scaled."""
 
     def __init__(self, chip, dram: Dram):
         objs = [dram, *(v for v in vars(chip).values() if dataclasses.is_dataclass(v)), *chip.srams.values()]
-        self.slots = [(o, f.name) for o in objs if not type(o).__dataclass_params__.frozen
-                      for f in dataclasses.fields(o) if type(getattr(o, f.name)) is int]
+        self.objs = [(o, names) for o in objs if not type(o).__dataclass_params__.frozen
+                     if (names := tuple(f.name for f in dataclasses.fields(o) if type(getattr(o, f.name)) is int))]
 
-    def read(self) -> np.ndarray:
-        return np.array([getattr(o, f) for o, f in self.slots], dtype=object)
+    def read(self) -> list[dict]:
+        return [vars(o).copy() for o, _ in self.objs]
 
-    def add(self, delta: np.ndarray, times: int) -> None:
+    def add_since(self, before: list[dict], times: int) -> None:
+        """Add ``times`` more of every counter's change since ``before``."""
         if times:
-            for (o, f), d in zip(self.slots, delta, strict=True):
-                if d:
-                    setattr(o, f, getattr(o, f) + d * times)
+            for (o, names), b in zip(self.objs, before, strict=True):
+                now = vars(o)
+                if now != b:  # most calls touch a few components
+                    for f in names:
+                        if now[f] != b[f]:
+                            now[f] += (now[f] - b[f]) * times
 
 
 def _distinct(keys: np.ndarray):
@@ -147,7 +152,7 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
         for row, t in zip(rows, times, strict=True):
             before = counts.read()
             out.append(call(row))
-            counts.add(counts.read() - before, int(t) - 1)
+            counts.add_since(before, int(t) - 1)
         return out, inverse
 
     blocks: dict[tuple[int, int], np.ndarray] = {}
