@@ -955,3 +955,19 @@ def test_branch_free_count_step_equals_numpy(row, normal_max, data):
     a = np.abs(codes[0, k0:k1].astype(np.int64))
     assert count_step(codes, 0, k0, k1, normal_max) == (a.sum(), (a != 0).sum(), (a > normal_max).sum(),
                                                          a.max(initial=0))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 60), st.integers(1, 16), st.integers(1, 24), st.integers(0, 20),
+       st.integers(0, 2 ** 32 - 1))
+def test_salient_tile_counts_equal_numpy(M, K, Mb, Kb, normal_max, seed):
+    """Salient entries and tokens holding any, per tile, against numpy block sums."""
+    from neurosim.kernels.acc_tile import salient_tile_counts
+
+    codes = np.random.default_rng(seed).integers(-30, 31, size=(M, K)).astype(np.int8)
+    entries, tokens = salient_tile_counts(codes, normal_max, Mb, Kb)
+    sal = np.abs(codes.astype(np.int16)) > normal_max
+    for mi in range(-(-M // Mb)):
+        for ki in range(-(-K // Kb)):
+            block = sal[mi * Mb:(mi + 1) * Mb, ki * Kb:(ki + 1) * Kb]
+            assert entries[mi, ki] == block.sum() and tokens[mi, ki] == block.any(axis=1).sum()

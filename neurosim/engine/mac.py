@@ -29,7 +29,7 @@ from neurosim.hw.outlier_unit import OutlierUnit
 from neurosim.hw.salient_shifter import SalientShifter
 from neurosim.hw.sram import Sram
 from neurosim.hw.vector_unit import VectorUnit
-from neurosim.kernels.acc_tile import salient_per_token
+from neurosim.kernels.acc_tile import salient_per_token, salient_tile_counts
 from neurosim.kernels.mac_fold import col_group_passes, row_group_passes
 from neurosim.trace.manifest import Op, Recipe
 from neurosim.units import ceil_div
@@ -50,6 +50,8 @@ class MacChip:
         #: The trace has vector ops: the vector unit is part of the chip (its cells leak).
         self.vector_used = False
         self.srams = {n: Sram(n, s) for n, s in sram_specs(spec).items()}
+        #: Salient entries and tokens per activation tile, by (tensor, Mb, Kb).
+        self.salient_tiles: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     def retarget(self, spec: MacSpec) -> None:
         """Run the next op with ``spec`` (the same chip with its op-specific accumulator width)."""
@@ -101,7 +103,6 @@ class MacOpModel(OpModel):
             self.entry_bits = ss.code_bits + ss.index_bits + recipe.shift_bits
             self.code_bits = spec.array.act_bits
             self.out_bits = max(spec.requant.out_bits, recipe.act_bits) + output_salient_ratio * self.entry_bits
-            self.salient = np.abs(np.asarray(codes, dtype=np.int16)) > recipe.normal_max
         else:
             self.code_bits = max(spec.array.act_bits, trace_bits)
             self.out_bits = max(spec.requant.out_bits, trace_bits)
@@ -116,8 +117,17 @@ class MacOpModel(OpModel):
     def _salient_entries(self, codes: np.ndarray, key: tuple) -> int:
         """Salient entries of activation tile ``key`` (counted once)."""
         if key not in self._n_salient:
-            self._n_salient[key] = int((np.abs(codes.astype(np.int16)) > self.recipe.normal_max).sum())
+            self._n_salient[key] = int(salient_per_token(codes, self.recipe.normal_max).sum())
         return self._n_salient[key]
+
+    def _tile_counts(self, Mb: int, Kb: int) -> tuple[np.ndarray, np.ndarray]:
+        """Salient entries and tokens holding any, per ``Mb x Kb`` activation tile (shared by the
+        ops that read one tensor)."""
+        key = (self.op.act_codes, Mb, Kb)
+        if key not in self.chip.salient_tiles:
+            self.chip.salient_tiles[key] = salient_tile_counts(np.ascontiguousarray(self.codes),
+                                                               self.recipe.normal_max, Mb, Kb)
+        return self.chip.salient_tiles[key]
 
     @staticmethod
     def _check_outlier_path(spec: MacSpec, op: Op, recipe: Recipe) -> None:
@@ -139,17 +149,13 @@ class MacOpModel(OpModel):
         """outlier_path: do the salient entries of every (Mb x Kb) tile fit the side store?"""
         if not self.outlier:
             return True
-        M, K = self.salient.shape
         cap = fraction * self.chip.srams["salient_sram"].capacity_bits
-        counts = np.add.reduceat(np.add.reduceat(self.salient.astype(np.int64), np.arange(0, M, Mb), axis=0),
-                                 np.arange(0, K, Kb), axis=1)
-        return int(counts.max(initial=0)) * self.entry_bits <= cap
+        return int(self._tile_counts(Mb, Kb)[0].max(initial=0)) * self.entry_bits <= cap
 
     def _salient_in_tile(self, key: tuple, tiling: Tiling) -> tuple[int, int]:
         """(salient entries, tokens holding any) of activation tile ``key = (m, k)``."""
-        mi, ki = key
-        block = self.salient[mi * tiling.Mb:(mi + 1) * tiling.Mb, ki * tiling.Kb:(ki + 1) * tiling.Kb]
-        return int(block.sum()), int(block.any(axis=1).sum())
+        entries, tokens = self._tile_counts(tiling.Mb, tiling.Kb)
+        return int(entries[key]), int(tokens[key])
 
     def op_end(self) -> None:
         if self.recipe.shift_bits:  # each salient product, shifted once per output

@@ -172,3 +172,21 @@ def salient_per_token(codes, normal_max):
                 n += 1
         out[t] = n
     return out
+
+
+@njit(cache=True, nogil=True)
+def salient_tile_counts(codes, normal_max, Mb, Kb):
+    """Per ``Mb x Kb`` tile of ``codes``: the salient entries (|q| > normal_max) and the tokens
+    holding any, as two int64 arrays ``[ceil(M / Mb), ceil(K / Kb)]``."""
+    M, K = codes.shape
+    nm, nk = (M + Mb - 1) // Mb, (K + Kb - 1) // Kb
+    entries = np.zeros((nm, nk), dtype=np.int64)
+    tokens = np.zeros((nm, nk), dtype=np.int64)
+    for t in range(M):
+        for kb in range(nk):
+            n = 0
+            for i in range(kb * Kb, min(K, (kb + 1) * Kb)):
+                n += abs(np.int32(codes[t, i])) > normal_max
+            entries[t // Mb, kb] += n
+            tokens[t // Mb, kb] += n > 0
+    return entries, tokens
