@@ -682,6 +682,37 @@ def test_check_replays_samples_when_the_width_is_safe(tmp_path, membrane_bits, m
     assert (got["membrane_overflows"] > 0) == mismatch
 
 
+def test_check_samples_the_mac_digit_passes_and_falls_back_when_digits_do_not_recombine(tmp_path, monkeypatch):
+    """100 tokens: the digit passes run on the sampled tokens when every code's digits recombine
+    (no mismatch); a broken digit split is caught on every code and the passes then run on every
+    token, so the check counts the mismatches it causes."""
+    import neurosim.engine.check as check
+    import neurosim.kernels.functional as functional
+    from neurosim.trace.reader import open_trace
+    rng = np.random.default_rng(6)
+    codes = rng.integers(-7, 8, (100, 40)).astype(np.int8)
+    codes[::7, 5] = 90  # salient codes: two 4-bit digit passes
+    w = rng.integers(-7, 8, (40, 8)).astype(np.int8)
+    tr = open_trace(make_trace(tmp_path / "t", codes, 8, weights=w))
+    s = spec("tiny_mac", **{"array.act_bits": 4})
+    calls = []
+    real = functional.mac_digit_gemm
+    monkeypatch.setattr(check, "mac_digit_gemm", lambda c, *a, **k: calls.append(c.shape[0]) or real(c, *a, **k))
+    assert check.check_op(tr, tr.ops[0], s)["accumulation_mismatches"] == 0
+    assert calls == [check.REPLAY_TOKENS]
+
+    digits = functional.operand_digits
+
+    def broken(q, bits):  # drops the top digit of codes above 64
+        d = digits(q, bits)
+        return [*d[:-1], np.where(np.abs(q) > 64, 0, d[-1])]
+    monkeypatch.setattr(check, "operand_digits", broken)
+    monkeypatch.setattr(functional, "operand_digits", broken)
+    calls.clear()
+    got = check.check_op(tr, tr.ops[0], s)
+    assert calls == [100] and got["accumulation_mismatches"] > 0
+
+
 def test_spatial_utilization_hand_counted(tmp_path):
     """Spatial utilization = useful operations / (PEs x cycles): M x K x N MACs on the 8 x 8 MAC
     (digit passes are not useful), spikes x N accumulates on the 8 x 8 IF array."""

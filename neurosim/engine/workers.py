@@ -10,6 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 _POOL: ThreadPoolExecutor | None = None
 
 
+def _forget_pool() -> None:
+    """A forked child (a sweep or ``run --jobs`` worker) inherits the pool object but not its
+    threads: it must start its own."""
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def threads() -> int:
     """How many worker threads the pool has."""
     return os.cpu_count() or 1

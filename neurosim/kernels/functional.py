@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -35,20 +35,21 @@ def _add_row(v, w_row, sign, shift, lim, membrane_bits):
     return overflows
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def if_accumulate(codes, shifts, weights, bitplane, membrane_bits):
     """Membrane potentials ``[M, N]`` after all spikes, and the number of overflow events
     (``shifts`` [M, K]: each entry's power-of-two step, zeros for none). Each membrane sees its
     adds in spike order (inputs in order, a code's spikes one after another); the columns of a
-    spike are updated together, which does not change any membrane's sequence."""
+    spike are updated together, which does not change any membrane's sequence. Tokens are
+    independent and run on every core."""
     M, K = codes.shape
     N = weights.shape[1]
     out = np.zeros((M, N), dtype=np.int64)
-    overflows = 0
+    token_overflows = np.zeros(M, dtype=np.int64)
     lim = (np.int64(1) << (membrane_bits - 1)) - 1
-    v = np.zeros(N, dtype=np.int64)
-    for t in range(M):
-        v[:] = 0
+    for t in prange(M):
+        v = np.zeros(N, dtype=np.int64)
+        overflows = 0
         if not bitplane:
             for i in range(K):
                 q = np.int64(codes[t, i])
@@ -71,7 +72,8 @@ def if_accumulate(codes, shifts, weights, bitplane, membrane_bits):
                         overflows += _add_row(v, weights[i], np.int64(1) if q > 0 else np.int64(-1),
                                               np.int64(shifts[t, i]), lim, membrane_bits)
         out[t] = v
-    return out, overflows
+        token_overflows[t] = overflows
+    return out, token_overflows.sum()
 
 
 def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -107,19 +109,21 @@ def mac_digit_gemm(codes: np.ndarray, weights: np.ndarray, operand_bits: int,
     per-token partial sums are added to the array's result. ``shifts`` [M, K]: each product is
     shifted by its entry's power-of-two step before it is accumulated.
     """
-    w = weights.astype(np.int64)
     q = codes.astype(np.int64)
     s = np.zeros(q.shape, dtype=np.int64) if shifts is None else shifts.astype(np.int64)
     side = None
     if outlier_max is not None:
         salient = np.abs(q) > outlier_max
-        side = np.zeros((q.shape[0], w.shape[1]), dtype=np.int64)
+        side = np.zeros((q.shape[0], weights.shape[1]), dtype=np.int64)
         for t, k in zip(*np.nonzero(salient), strict=True):
-            side[t] += (q[t, k] * w[k]) << s[t, k]
+            side[t] += (q[t, k] * weights[k].astype(np.int64)) << s[t, k]
         q = np.where(salient, 0, q)
-    acc = np.zeros((q.shape[0], w.shape[1]), dtype=np.int64)
-    for p, d in enumerate(operand_digits(q, operand_bits)):
-        acc += exact_matmul(d << s, w) << (operand_bits * p)
+    # the digit passes as one GEMM over the stacked digit planes (the weights converted once)
+    planes = operand_digits(q, operand_bits)
+    passes = exact_matmul(np.concatenate([d << s for d in planes]), weights).reshape(len(planes), q.shape[0], -1)
+    acc = np.zeros((q.shape[0], weights.shape[1]), dtype=np.int64)
+    for p in range(len(planes)):
+        acc += passes[p] << (operand_bits * p)
     return acc if side is None else acc + side
 
 
