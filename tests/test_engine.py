@@ -1,6 +1,7 @@
 """Engine: analytic oracles, SCALE-Sim agreement, conservation, properties, energy coverage."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1002,3 +1003,20 @@ def test_salient_tile_counts_equal_numpy(M, K, Mb, Kb, normal_max, seed):
         for ki in range(-(-K // Kb)):
             block = sal[mi * Mb:(mi + 1) * Mb, ki * Kb:(ki + 1) * Kb]
             assert entries[mi, ki] == block.sum() and tokens[mi, ki] == block.any(axis=1).sum()
+
+
+@pytest.mark.parametrize("config", ["acc_if_64x64", "mac_64x64_os_outlier"])
+def test_results_do_not_depend_on_the_engine_thread_count(monkeypatch, config):
+    """The walks and pipeline chunks handed to worker threads are pure: one thread or four give
+    the same results on the real whole-inference trace."""
+    import dataclasses
+
+    from neurosim.engine import workers
+    root = Path(__file__).resolve().parent.parent
+    trace, hw = root / "traces/smollm2_wikitext_l1_p64_d8", root / f"hw_configs/{config}.yaml"
+    out = []
+    for n in (1, 4):
+        monkeypatch.setattr(workers, "_POOL", None)
+        monkeypatch.setattr(workers, "threads", lambda n=n: n)
+        out.append(dataclasses.asdict(simulate(trace, hw)))
+    assert out[0] == out[1]
