@@ -429,3 +429,19 @@ def test_onnx_graph_becomes_a_gemm_trace(tmp_path):
     r = subprocess.run([sys.executable, "-m", "neurosim", "synth", "--onnx", str(tmp_path / "bad.onnx"), "--tokens", "5",
                         "--out", str(tmp_path / "u")], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "bad.onnx" in r.stderr and "Traceback" not in r.stderr
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(width=32, allow_nan=False, allow_infinity=False), st.sampled_from([0.0, -0.0, 1.0, -1.0])),
+                min_size=1, max_size=200), st.data())
+def test_radix_select_equals_numpy_partition(values, data):
+    """The quantizer's exact selection: the k-th smallest float32 as np.partition finds it
+    (duplicates, signed zeros, huge and tiny values), input left unchanged."""
+    from neurosim.kernels.token_quantizer import _select
+
+    a = np.array(values, np.float32)
+    k = data.draw(st.integers(0, len(a) - 1))
+    before = a.copy()
+    scratch = (np.empty(len(a), np.uint32), np.empty(len(a), np.uint32), np.zeros(2048, np.int64))
+    assert _select(a, k, scratch) == np.partition(a, k)[k]
+    assert np.array_equal(a, before)
