@@ -398,6 +398,43 @@ def test_synthetic_values_follow_the_student_t():
     assert np.abs(t).max() > 30  # the tail is there (P(|T3| > 30) ~ 4e-5)
 
 
+def _xoshiro256plus(state, n):
+    """The reference xoshiro256+ (Blackman and Vigna), in Python integers."""
+    s0, s1, s2, s3 = (int(v) for v in state)
+    mask = (1 << 64) - 1
+    out = []
+    for _ in range(n):
+        out.append(((s0 + s3) & mask) >> 11)
+        t = (s1 << 17) & mask
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = ((s3 << 45) | (s3 >> 19)) & mask
+    return [v / 2.0 ** 53 for v in out], (s0, s1, s2, s3)
+
+
+def test_generator_row_is_the_inverse_cdf_of_xoshiro_uniforms():
+    """icdf-v3: a row's values are _icdf of the reference xoshiro256+ uniforms times the gains and
+    the token scale, tail values included, and the state advances like the reference."""
+    from neurosim.kernels.token_quantizer import _icdf, draw_row
+    from neurosim.trace.synth import ActivationModel
+    tables = ActivationModel(df=3.0).tables()
+    state = (np.uint64(0x9E3779B97F4A7C15), np.uint64(12345), np.uint64(2 ** 63 + 7), np.uint64(99))
+    K = 20_000
+    gain = np.random.default_rng(0).choice([1.0, 12.0], K).astype(np.float32)
+    out, uniform = np.empty(K, np.float32), np.empty(K, np.float64)
+    new_state = draw_row(state, uniform, gain, np.float32(0.75), *tables, out)
+    ref_u, ref_state = _xoshiro256plus(state, K)
+    assert tuple(int(v) for v in new_state) == ref_state
+    assert np.array_equal(uniform, np.array(ref_u))
+    want = np.array([np.float32(_icdf(u, *tables)) * g * np.float32(0.75) for u, g in zip(ref_u, gain, strict=True)],
+                    np.float32)
+    assert np.array_equal(out, want)
+    assert (np.minimum(uniform, 1 - uniform) < tables[1]).sum() > 10  # the tail path ran
+
+
 def test_onnx_graph_becomes_a_gemm_trace(tmp_path):
     """MatMul and Gemm (transB) with stored weights become linear ops at M = --tokens, ops on one
     input share it, activation x activation MatMuls are skipped and reported."""

@@ -126,16 +126,18 @@ def quantize_rows(x, act_bits, salient_bits, rule, param, act_clip, shift_max, c
 
 
 @njit(cache=True, nogil=True)
-def _icdf(r, lin, lin_lo, lin_step, tail, tail_lo, tail_step):
+def _icdf(r, lin, lin_lo, lin_inv_step, tail, tail_lo, tail_inv_step):
     """Inverse CDF of a symmetric distribution at ``r`` in [0, 1), from the lower half's tables:
-    ``lin`` on a uniform grid of u in [lin_lo, 0.5], ``tail`` on a grid of log2(u) below it."""
+    ``lin`` on a uniform grid of u in [lin_lo, 0.5], ``tail`` on a grid of log2(u) below it
+    (grid positions by multiplying with the inverse steps: a division would cost three times
+    the rest)."""
     u = r if r < 0.5 else 1.0 - r
     if u >= lin_lo:
-        f = (u - lin_lo) / lin_step
+        f = (u - lin_lo) * lin_inv_step
         i = min(int(f), lin.shape[0] - 2)
         v = lin[i] + (f - i) * (lin[i + 1] - lin[i])
     else:
-        f = (np.log2(max(u, 1e-300)) - tail_lo) / tail_step
+        f = (np.log2(max(u, 1e-300)) - tail_lo) * tail_inv_step
         f = max(f, 0.0)
         i = min(int(f), tail.shape[0] - 2)
         v = tail[i] + (f - i) * (tail[i + 1] - tail[i])
@@ -143,20 +145,65 @@ def _icdf(r, lin, lin_lo, lin_step, tail, tail_lo, tail_step):
 
 
 @njit(cache=True, nogil=True)
-def synth_rows(seed, gain, token_scale, lin, lin_lo, lin_step, tail, tail_lo, tail_step,
+def _splitmix64(x):
+    """(next state, output) of SplitMix64 (Steele, Lea and Flood 2014), to seed xoshiro."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    z = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x, z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def draw_row(state, uniform, gain, scale, lin, lin_lo, lin_inv_step, tail, tail_lo, tail_inv_step, out):
+    """One row: ``uniform`` from xoshiro256+ (Blackman and Vigna 2018; ``state``: its four
+    words, returned advanced), then ``out[k] = float32(icdf(uniform[k])) * gain[k] * scale``:
+    the table's linear part for every value (an inline tail would have its log2 evaluated for
+    all of them), then the rare tail values (u < lin_lo) by :func:`_icdf`."""
+    s0, s1, s2, s3 = state
+    K = out.shape[0]
+    for k in range(K):
+        r = s0 + s3  # the top 53 bits make a uniform double in [0, 1)
+        b = s1 << np.uint64(17)
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= b
+        s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
+        uniform[k] = np.float64(r >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    for k in range(K):
+        r = uniform[k]
+        u = r if r < 0.5 else 1.0 - r
+        f = max((u - lin_lo) * lin_inv_step, 0.0)
+        i = min(int(f), lin.shape[0] - 2)
+        v = lin[i] + (f - i) * (lin[i + 1] - lin[i])
+        out[k] = np.float32(v if r < 0.5 else -v) * gain[k] * scale
+    for k in range(K):
+        r = uniform[k]
+        if min(r, 1.0 - r) < lin_lo:
+            out[k] = np.float32(_icdf(r, lin, lin_lo, lin_inv_step, tail, tail_lo, tail_inv_step)) * gain[k] * scale
+    return s0, s1, s2, s3
+
+
+@njit(cache=True, nogil=True)
+def synth_rows(seed, gain, token_scale, lin, lin_lo, lin_inv_step, tail, tail_lo, tail_inv_step,
                act_bits, salient_bits, rule, param, act_clip, shift_max, codes, scales, shifts):
-    """Draw ``x[t, k] = token_scale[t] * gain[k] * T`` (T by inverse CDF of uniforms from numba's
-    generator seeded with ``seed``) block by block and quantize it with :func:`quantize_rows`."""
-    np.random.seed(seed)
+    """Draw ``x[t, k] = token_scale[t] * gain[k] * T`` (T by inverse CDF of uniforms from
+    :func:`draw_row`'s generator, seeded through SplitMix64 with ``seed``) block by block and
+    quantize it with :func:`quantize_rows`."""
+    x, s0 = _splitmix64(np.uint64(seed))
+    x, s1 = _splitmix64(x)
+    x, s2 = _splitmix64(x)
+    x, s3 = _splitmix64(x)
+    state = (s0, s1, s2, s3)
     M, K = codes.shape
     rows = 256
     block = np.empty((rows, K), np.float32)
+    uniform = np.empty(K, np.float64)
     for t0 in range(0, M, rows):
         n = min(rows, M - t0)
         for t in range(n):
-            s = token_scale[t0 + t]
-            for k in range(K):
-                block[t, k] = np.float32(_icdf(np.random.random(), lin, lin_lo, lin_step, tail, tail_lo, tail_step)) \
-                    * gain[k] * s
+            state = draw_row(state, uniform, gain, token_scale[t0 + t], lin, lin_lo, lin_inv_step, tail, tail_lo,
+                             tail_inv_step, block[t])
         quantize_rows(block[:n], act_bits, salient_bits, rule, param, act_clip, shift_max,
                       codes[t0:t0 + n], scales[t0:t0 + n], shifts[t0:t0 + n])
