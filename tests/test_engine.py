@@ -714,6 +714,29 @@ def test_check_samples_the_mac_digit_passes_and_falls_back_when_digits_do_not_re
     assert calls == [100] and got["accumulation_mismatches"] > 0
 
 
+def test_check_reference_is_computed_once_per_trace_within_its_budget(tmp_path, monkeypatch):
+    """The configs of one run share the trace: the second check of an op reuses its reference
+    GEMM (read-only) and finds the same; over the byte budget nothing is kept."""
+    import neurosim.engine.check as check
+    from neurosim.trace.reader import open_trace
+    rng = np.random.default_rng(8)
+    codes = rng.integers(-7, 8, (40, 24)).astype(np.int8)
+    w = rng.integers(-7, 8, (24, 8)).astype(np.int8)
+    calls = []
+    real = check.exact_matmul
+    monkeypatch.setattr(check, "exact_matmul", lambda a, b: calls.append(1) or real(a, b))
+    tr = open_trace(make_trace(tmp_path / "t", codes, 8, weights=w))
+    first = check.check_op(tr, tr.ops[0], spec("tiny_acc_if"))
+    second = check.check_op(tr, tr.ops[0], spec("tiny_mac"))
+    assert len(calls) == 1 and first["accumulation_mismatches"] == second["accumulation_mismatches"] == 0
+    assert not tr.derived[("check_reference", tr.ops[0].name)].flags.writeable
+    monkeypatch.setattr(check, "REFERENCE_CACHE_BYTES", 16)
+    tr2 = open_trace(tmp_path / "t")
+    check.check_op(tr2, tr2.ops[0], spec("tiny_acc_if"))
+    check.check_op(tr2, tr2.ops[0], spec("tiny_mac"))
+    assert len(calls) == 3 and ("check_reference", tr2.ops[0].name) not in tr2.derived
+
+
 def test_spatial_utilization_hand_counted(tmp_path):
     """Spatial utilization = useful operations / (PEs x cycles): M x K x N MACs on the 8 x 8 MAC
     (digit passes are not useful), spikes x N accumulates on the 8 x 8 IF array."""

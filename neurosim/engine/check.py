@@ -29,7 +29,7 @@ def check_op(trace: Trace, op: Op, spec: HwSpec) -> dict:
     codes = np.ascontiguousarray(t.act_codes)
     shifts = np.zeros(codes.shape, dtype=np.int8) if t.act_shift is None else np.ascontiguousarray(t.act_shift)
     weights = np.ascontiguousarray(t.weight_codes)
-    reference = exact_matmul(t.act_values(), weights)
+    reference = _reference(trace, op, t.act_values(), weights)
     overflows = 0
     if isinstance(spec, AccIfSpec):
         acc, overflows = _if_membranes(codes, shifts, weights, reference, spec)
@@ -43,6 +43,25 @@ def check_op(trace: Trace, op: Op, spec: HwSpec) -> dict:
         diff = np.abs(fired - ref_codes)
         out.update(firing_mismatches=int((diff > 0).sum()), firing_max_abs_diff=int(diff.max(initial=0)))
     return out
+
+
+#: Bytes of reference GEMM results an open trace keeps, so that the configs of one run (which
+#: share the trace) compute each op's reference once.
+REFERENCE_CACHE_BYTES = 256 << 20
+
+
+def _reference(trace: Trace, op: Op, act: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The op's integer GEMM (read-only), from the trace's cache when an earlier config made it."""
+    key = ("check_reference", op.name)
+    if key in trace.derived:
+        return trace.derived[key]
+    ref = exact_matmul(act, weights)
+    ref.flags.writeable = False
+    used = trace.derived.get(("check_reference_bytes",), 0)
+    if used + ref.nbytes <= REFERENCE_CACHE_BYTES:
+        trace.derived[key] = ref
+        trace.derived[("check_reference_bytes",)] = used + ref.nbytes
+    return ref
 
 
 def _mac_accumulations(codes: np.ndarray, shifts: np.ndarray | None, weights: np.ndarray, reference: np.ndarray,
