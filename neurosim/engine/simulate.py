@@ -225,9 +225,10 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         energy["leakage"] = leakage_pj(static_mw, cycles_to_s(cycles, spec.clock_mhz))
         return with_total(energy), {**energy_by_action(d.counters, pj), "leakage": energy["leakage"]}
 
+    pj_by_spec[built] = action_energies(built, table)  # vector ops run on the chip as built
     for i in range(len(trace.ops) + 1):
         for v in vector_at.get(i, ()):
-            pj = pj_by_spec.setdefault(built, action_energies(built, table))
+            pj = pj_by_spec[built]
             before = _snapshot(chip, dram)
             cycles, stalls, kv_bits, block = _vector_op(v, chip, dram)
             if streams is not None:
@@ -297,7 +298,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         provenance={"neurosim_version": __version__, "config_sha256": _sha256_text(config_text),
                     "trace_manifest_sha256": _sha256_text(manifest_text), "trace": str(trace.path),
                     "energy_table": table.source_file, "command": command},
-        phases=phases, inference=inference, energy_table_pj=action_energies(built, table), static_power_mw=static_mw,
+        phases=phases, inference=inference, energy_table_pj=dict(pj_by_spec[built]), static_power_mw=static_mw,
         area_mm2=area,
     )
 
