@@ -210,4 +210,4 @@ def test_iso_area_bad_inputs_exit_2_and_write_nothing(tmp_path, capsys, args, ms
                  *[a.format(mac=mac) for a in args]])
     err = capsys.readouterr().err
     assert code == 2 and msg in err and "Traceback" not in err, err
-    assert not (tmp_path / "o" / "sweep.csv").exists()
+    assert not (tmp_path / "o").exists()

@@ -19,7 +19,7 @@ import numpy as np
 from neurosim.config.hw import AccIfSpec, HwSpec
 from neurosim.kernels.functional import exact_matmul, fire, if_accumulate, mac_digit_gemm, operand_digits
 from neurosim.trace.manifest import Op
-from neurosim.trace.reader import Trace
+from neurosim.trace.reader import OpTensors, Trace
 
 
 def check_op(trace: Trace, op: Op, spec: HwSpec) -> dict:
@@ -29,7 +29,7 @@ def check_op(trace: Trace, op: Op, spec: HwSpec) -> dict:
     codes = np.ascontiguousarray(t.act_codes)
     shifts = np.zeros(codes.shape, dtype=np.int8) if t.act_shift is None else np.ascontiguousarray(t.act_shift)
     weights = np.ascontiguousarray(t.weight_codes)
-    reference = _reference(trace, op, t.act_values(), weights)
+    reference = _reference(trace, op, t, weights)
     overflows = 0
     if isinstance(spec, AccIfSpec):
         acc, overflows = _if_membranes(codes, shifts, weights, reference, spec)
@@ -50,12 +50,12 @@ def check_op(trace: Trace, op: Op, spec: HwSpec) -> dict:
 REFERENCE_CACHE_BYTES = 256 << 20
 
 
-def _reference(trace: Trace, op: Op, act: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _reference(trace: Trace, op: Op, tensors: OpTensors, weights: np.ndarray) -> np.ndarray:
     """The op's integer GEMM (read-only), from the trace's cache when an earlier config made it."""
     key = ("check_reference", op.name)
     if key in trace.derived:
         return trace.derived[key]
-    ref = exact_matmul(act, weights)
+    ref = exact_matmul(tensors.act_values(), weights)
     ref.flags.writeable = False
     used = trace.derived.get(("check_reference_bytes",), 0)
     if used + ref.nbytes <= REFERENCE_CACHE_BYTES:

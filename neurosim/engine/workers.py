@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+from neurosim.cores import usable_cores
+
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -21,8 +23,8 @@ os.register_at_fork(after_in_child=_forget_pool)
 
 
 def threads() -> int:
-    """How many worker threads the pool has."""
-    return os.cpu_count() or 1
+    """How many worker threads the pool has: one per core this process may use."""
+    return usable_cores()
 
 
 def thread_pool() -> ThreadPoolExecutor:

@@ -164,25 +164,28 @@ def execute(tasks: list[dict], store: Store, *, jobs: int = 1, dask_local: int |
     return records
 
 
-def iso_area_points(base: str | Path, points: list[Point], iso_area: str, baseline: str | Path,
-                    trace: str, tolerance: float) -> tuple[list[Point], list[dict]]:
-    """For each point, the candidate value of the ``--iso-area KEY=V1,V2,...`` knob whose chip
-    area is the largest not above the baseline's area x (1 + ``tolerance``) on ``trace`` (areas
-    as built for that trace). Returns the chosen points and a failed record for each point no
-    candidate fits."""
-    from neurosim.engine.simulate import chip_area_mm2
-
+def iso_area_candidates(base: str | Path, points: list[Point], iso_area: str) -> tuple[str, list[list[Point]]]:
+    """``--iso-area KEY=V1,V2,...``: KEY and, per point, its validated candidates (one per value)."""
     key, values = parse_axis(iso_area, "--iso-area")
     if any(key == k for k, _ in (points[0].overrides if points else ())):
         raise UsageError(f"--iso-area {key}: the key is also swept by --grid/--zip")
+    return key, [validate_points(base, [p.overrides + ((key, v),) for v in values]) for p in points]
+
+
+def iso_area_points(points: list[Point], key: str, candidates: list[list[Point]], baseline: str | Path,
+                    trace: str, tolerance: float) -> tuple[list[Point], list[dict]]:
+    """For each point, the candidate whose chip area is the largest not above the baseline's
+    area x (1 + ``tolerance``) on ``trace`` (areas as built for that trace). Returns the chosen
+    points and a failed record for each point no candidate fits."""
+    from neurosim.engine.simulate import chip_area_mm2
+
     tr = open_trace(trace)
     target = chip_area_mm2(validate_points(baseline, [()])[0].spec, tr)
     if target is None:
         raise UsageError(f"--iso-area: the baseline's energy table ({baseline}) has no area entries")
     limit = target["total"] * (1 + tolerance)
     chosen, failed = [], []
-    for p in points:
-        cands = validate_points(base, [p.overrides + ((key, v),) for v in values])
+    for p, cands in zip(points, candidates, strict=True):
         areas = [chip_area_mm2(c.spec, tr) for c in cands]
         if any(a is None for a in areas):
             raise UsageError(f"--iso-area: point ({p.label()}) uses an energy table without area entries")
@@ -213,6 +216,7 @@ def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, gr
     points = validate_points(base, expand(list(grid), list(zipped)))
     if iso_area is not None and baseline is None:
         raise UsageError("--iso-area needs --baseline (the config whose area every point matches)")
+    iso_key, candidates = iso_area_candidates(base, points, iso_area) if iso_area is not None else (None, [])
     prepare_output_dir(out_dir)
     traces = [str(Path(t)) for t in traces]
     for t in traces:
@@ -220,8 +224,8 @@ def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, gr
     tasks, presized = [], []
     for t in traces:
         run = points
-        if iso_area is not None:
-            run, failed = iso_area_points(base, points, iso_area, baseline, t, iso_area_tolerance)
+        if iso_key is not None:
+            run, failed = iso_area_points(points, iso_key, candidates, baseline, t, iso_area_tolerance)
             presized += failed
         tasks += tasks_for(run, [t], per_layer, "point")
     if baseline is not None:
@@ -238,7 +242,7 @@ def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, gr
         from neurosim.report.sweep_plots import write_sweep_plots
 
         keys = [k for k, _ in points[0].overrides] if points else []
-        if iso_area is not None:
-            keys.append(parse_axis(iso_area, "--iso-area")[0])
+        if iso_key is not None:
+            keys.append(iso_key)
         write_sweep_plots(df, keys, Path(out_dir))
     return df

@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
+from neurosim.cores import usable_cores
 from neurosim.errors import UsageError
 from neurosim.trace.manifest import Producer, Recipe
 from neurosim.trace.quantize import quantize_activations
-from neurosim.trace.synth import ActivationModel, GemmSpec, ModelShape, check_footprint, llm_gemms, workers
+from neurosim.trace.synth import ActivationModel, GemmSpec, ModelShape, check_footprint, llm_gemms
 from neurosim.trace.writer import TraceWriter
 
 #: Standard deviation of the synthetic attention logits (q.k / sqrt(d)).
@@ -127,7 +128,7 @@ def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int
             progress(done, steps)
 
     with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w, \
-            ThreadPoolExecutor(workers()) as pool:
+            ThreadPoolExecutor(usable_cores()) as pool:
         def acts(name: str, key: list[int], rows: int, cols: int, r: Recipe = recipe) -> tuple[str, str]:
             c, s, _ = act_model.draw_codes([seed, *key], rows, cols, r, tables, pool)
             return w.add_tensor(f"{name}.codes", c), w.add_tensor(f"{name}.scale", s)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurosim.cores import usable_cores
 from neurosim.errors import Problem, TraceFormatError, UsageError
 from neurosim.fsutil import read_text_input, short_repr
 from neurosim.jsonutil import loads_json_strict
@@ -245,11 +246,6 @@ def parse_gemm(text: str, index: int) -> GemmSpec:
     return GemmSpec(f"gemm{index}", m, k, n)
 
 
-def workers() -> int:
-    """Generator threads: one per core this process may use."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-
-
 def footprint(groups: list[tuple[str, list[GemmSpec]]], weights: bool, shifts: bool = False) -> tuple[int, int]:
     """(bytes written to disk, peak bytes of memory) of :func:`write_synthetic` for ``groups``
     (``shifts``: a power-of-two salient step stores a shift per entry beside the codes). Each
@@ -258,7 +254,7 @@ def footprint(groups: list[tuple[str, list[GemmSpec]]], weights: bool, shifts: b
     per_entry = 2 if shifts else 1
     for _, gemms in groups:
         M, K = gemms[0].M, gemms[0].K
-        block = 2 * (2 * M * K) + workers() * min(M, _ROWS) * K * 4 * 4  # two tensors in flight; row blocks
+        block = 2 * (2 * M * K) + usable_cores() * min(M, _ROWS) * K * 4 * 4  # two tensors in flight; row blocks
         disk += per_entry * M * K + 4 * M
         w_peak = 0
         if weights:
@@ -313,7 +309,7 @@ def write_synthetic(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], *
     tables = act_model.tables()
 
     with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w, \
-            ThreadPoolExecutor(workers()) as pool, ThreadPoolExecutor(1) as ahead:
+            ThreadPoolExecutor(usable_cores()) as pool, ThreadPoolExecutor(1) as ahead:
         def draw(gi: int):
             gemms = groups[gi][1]
             return act_model.draw_codes([seed, gi], gemms[0].M, gemms[0].K, recipe, tables, pool)
