@@ -383,28 +383,54 @@ def test_compiled_quantizer_equals_trace_quantizer(case):
     np.testing.assert_array_equal(h, shift)
 
 
+def _draw(seed, K, gain, scale):
+    """One row of the synthetic generator from a fresh state: (values, state after, uniforms)."""
+    from neurosim.kernels.token_quantizer import LANES, draw_row, seed_state
+    from neurosim.trace.synth import ActivationModel
+    state = seed_state(seed)
+    bits = np.empty(-(-K // (2 * LANES)) * 2 * LANES, np.uint32)
+    out = np.empty(K, np.float32)
+    draw_row(state, bits, np.empty(K, np.float32), *ActivationModel(df=3.0).tables(), gain, np.float32(scale), out)
+    return out, state, bits
+
+
 def test_synthetic_values_follow_the_student_t():
     """The inverse-CDF generator draws Student-t values: empirical quantiles of 400k draws (unit
-    gains and token scales, read back through the float path) match scipy's within sampling error."""
+    gains and token scale) match scipy's within sampling error, and the tail is there."""
     from scipy.special import stdtr
 
-    from neurosim.kernels.token_quantizer import _icdf
-    from neurosim.trace.synth import ActivationModel
-    tables = ActivationModel(df=3.0).tables()
-    rng = np.random.default_rng(1)
-    t = np.array([_icdf(u, *tables) for u in rng.random(400_000)])
+    t, _, _ = _draw(1, 400_000, np.ones(400_000, np.float32), 1.0)
     for q in (0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999):
         assert abs(stdtr(3.0, np.quantile(t, q)) - q) < 4 * np.sqrt(q * (1 - q) / len(t)) + 1e-4
-    assert np.abs(t).max() > 30  # the tail is there (P(|T3| > 30) ~ 4e-5)
+    assert np.abs(t).max() > 30  # P(|T3| > 30) ~ 4e-5
+    assert abs(np.mean(t > 0) - 0.5) < 4 * np.sqrt(0.25 / len(t))
+
+
+def test_inverse_cdf_table_is_accurate_over_the_whole_range():
+    """The octave table, interpolated as the generator does, is within 4e-5 of scipy's quantile
+    (or 1e-7 near zero) at a million u spread log-uniformly over [2^-33, 1/2]."""
+    from scipy.special import stdtrit
+
+    from neurosim.kernels.token_quantizer import OCTAVE_BITS
+    from neurosim.trace.synth import ActivationModel
+    (table,) = ActivationModel(df=3.0).tables()
+    u = np.exp2(np.random.default_rng(2).uniform(-33, -1, 1_000_000))
+    U = np.float32(u * 2.0 ** 33).view(np.uint32)  # the generator's rounding of u * 2^33
+    j = (U >> (23 - OCTAVE_BITS)) - (127 << OCTAVE_BITS)
+    f = (U & ((1 << (23 - OCTAVE_BITS)) - 1)).astype(np.float32) / np.float32(1 << (23 - OCTAVE_BITS))
+    got = table[j] + f * (table[j + 1] - table[j])
+    want = stdtrit(3.0, U.view(np.float32).astype(np.float64) / 2.0 ** 33)
+    assert np.all(np.abs(got - want) <= np.maximum(4e-5 * np.abs(want), 1e-7))
+    assert table[0] == np.float32(stdtrit(3.0, 2.0 ** -33)) and table[-1] == table[-2] == 0
 
 
 def _xoshiro256plus(state, n):
-    """The reference xoshiro256+ (Blackman and Vigna), in Python integers."""
+    """The reference xoshiro256+ (Blackman and Vigna), in Python integers: n 64-bit outputs."""
     s0, s1, s2, s3 = (int(v) for v in state)
     mask = (1 << 64) - 1
     out = []
     for _ in range(n):
-        out.append(((s0 + s3) & mask) >> 11)
+        out.append((s0 + s3) & mask)
         t = (s1 << 17) & mask
         s2 ^= s0
         s3 ^= s1
@@ -412,27 +438,48 @@ def _xoshiro256plus(state, n):
         s0 ^= s3
         s2 ^= t
         s3 = ((s3 << 45) | (s3 >> 19)) & mask
-    return [v / 2.0 ** 53 for v in out], (s0, s1, s2, s3)
+    return out, (s0, s1, s2, s3)
 
 
-def test_generator_row_is_the_inverse_cdf_of_xoshiro_uniforms():
-    """icdf-v3: a row's values are _icdf of the reference xoshiro256+ uniforms times the gains and
-    the token scale, tail values included, and the state advances like the reference."""
-    from neurosim.kernels.token_quantizer import _icdf, draw_row
+def _splitmix64(x, n):
+    """The reference SplitMix64 (Steele, Lea and Flood), in Python integers: n outputs."""
+    mask = (1 << 64) - 1
+    out = []
+    for _ in range(n):
+        x = (x + 0x9E3779B97F4A7C15) & mask
+        z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(z ^ (z >> 31))
+    return out
+
+
+def test_generator_row_follows_the_reference_generators():
+    """icdf-v4: a row's values are, per uniform of eight reference xoshiro256+ lanes seeded by
+    the reference SplitMix64 (high halves, then low halves, lane by lane), the table's
+    interpolation at u = (2 b + 1) / 2^33 with bit 31 as the sign, times the gains and the
+    token scale; the lanes' states advance like the reference and the padding is discarded."""
+    from neurosim.kernels.token_quantizer import LANES, OCTAVE_BITS
     from neurosim.trace.synth import ActivationModel
-    tables = ActivationModel(df=3.0).tables()
-    state = (np.uint64(0x9E3779B97F4A7C15), np.uint64(12345), np.uint64(2 ** 63 + 7), np.uint64(99))
-    K = 20_000
+    (table,) = ActivationModel(df=3.0).tables()
+    K, seed = 1000, 12345  # 1000 = 62.5 steps of 16: the last step's second half is padding
     gain = np.random.default_rng(0).choice([1.0, 12.0], K).astype(np.float32)
-    out, uniform = np.empty(K, np.float32), np.empty(K, np.float64)
-    new_state = draw_row(state, uniform, gain, np.float32(0.75), *tables, out)
-    ref_u, ref_state = _xoshiro256plus(state, K)
-    assert tuple(int(v) for v in new_state) == ref_state
-    assert np.array_equal(uniform, np.array(ref_u))
-    want = np.array([np.float32(_icdf(u, *tables)) * g * np.float32(0.75) for u, g in zip(ref_u, gain, strict=True)],
-                    np.float32)
+    out, state, bits = _draw(seed, K, gain, 0.75)
+    words = _splitmix64(seed, 4 * LANES)
+    steps = -(-K // (2 * LANES))
+    lanes = [_xoshiro256plus(words[4 * lane:4 * lane + 4], steps) for lane in range(LANES)]
+    ref = []
+    for j in range(steps):
+        ref += [lanes[lane][0][j] >> 32 for lane in range(LANES)]
+        ref += [lanes[lane][0][j] & 0xFFFFFFFF for lane in range(LANES)]
+    assert bits.tolist() == ref
+    assert [tuple(int(w) for w in state[:, lane]) for lane in range(LANES)] == [lane[1] for lane in lanes]
+    b = np.array(ref[:K], np.uint64)
+    U = ((b & 0x7FFFFFFF) * 2 + 1).astype(np.float32).view(np.uint32)
+    j = (U >> (23 - OCTAVE_BITS)) - (127 << OCTAVE_BITS)
+    f = (U & ((1 << (23 - OCTAVE_BITS)) - 1)).astype(np.float32) * np.float32(1.0 / (1 << (23 - OCTAVE_BITS)))
+    v = table[j] + f * (table[j + 1] - table[j])
+    want = np.where(b >> 31 == 1, -v, v) * gain * np.float32(0.75)
     assert np.array_equal(out, want)
-    assert (np.minimum(uniform, 1 - uniform) < tables[1]).sum() > 10  # the tail path ran
 
 
 def test_onnx_graph_becomes_a_gemm_trace(tmp_path):
@@ -474,11 +521,13 @@ def test_onnx_graph_becomes_a_gemm_trace(tmp_path):
 def test_radix_select_equals_numpy_partition(values, data):
     """The quantizer's exact selection: the k-th smallest float32 as np.partition finds it
     (duplicates, signed zeros, huge and tiny values), input left unchanged."""
-    from neurosim.kernels.token_quantizer import _select
+    from neurosim.kernels.token_quantizer import _key, _key_value, _median, _select
 
     a = np.array(values, np.float32)
     k = data.draw(st.integers(0, len(a) - 1))
     before = a.copy()
-    scratch = (np.empty(len(a), np.uint32), np.empty(len(a), np.uint32), np.zeros(2048, np.int64))
-    assert _select(a, k, scratch) == np.partition(a, k)[k]
+    keys = np.array([_key(b) for b in a.view(np.uint32)], np.uint32)
+    work = (np.empty(len(a), np.uint32), np.zeros((4, 2048), np.int32))
+    assert _key_value(_select(keys, len(a), k, *work)) == np.partition(a, k)[k]
+    assert _median(a, np.empty(len(a), np.uint32), *work) == np.median(a)
     assert np.array_equal(a, before)
