@@ -1001,15 +1001,18 @@ def test_vectorised_tiling_search_equals_the_loop(M, K, N, act_bits, w_bits, psu
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(-128, 127), min_size=1, max_size=300), st.integers(0, 127), st.data())
 def test_branch_free_count_step_equals_numpy(row, normal_max, data):
-    """The default IF kernel's step statistics (spikes, nonzero, salient, largest |q|) against numpy."""
-    from neurosim.kernels.acc_tile import count_step
+    """The default IF kernel's step statistics (spikes, nonzero, salient, largest |q|) and the
+    salient count per token against numpy."""
+    from neurosim.kernels.acc_tile import count_step, salient_per_token
 
     codes = np.array([row], np.int8)
     k0 = data.draw(st.integers(0, len(row) - 1))
     k1 = data.draw(st.integers(k0, len(row)))
     a = np.abs(codes[0, k0:k1].astype(np.int64))
-    assert count_step(codes, 0, k0, k1, normal_max) == (a.sum(), (a != 0).sum(), (a > normal_max).sum(),
-                                                         a.max(initial=0))
+    assert count_step(codes[0, k0:k1], normal_max) == (a.sum(), (a != 0).sum(), (a > normal_max).sum(),
+                                                        a.max(initial=0))
+    both = np.stack([codes[0], -codes[0].astype(np.int16).clip(-128, 127).astype(np.int8)])
+    assert salient_per_token(both, normal_max).tolist() == (np.abs(both.astype(np.int64)) > normal_max).sum(1).tolist()
 
 
 @settings(max_examples=100, deadline=None)
@@ -1017,10 +1020,10 @@ def test_branch_free_count_step_equals_numpy(row, normal_max, data):
        st.integers(0, 2 ** 32 - 1))
 def test_salient_tile_counts_equal_numpy(M, K, Mb, Kb, normal_max, seed):
     """Salient entries and tokens holding any, per tile, against numpy block sums."""
-    from neurosim.kernels.acc_tile import salient_tile_counts
+    from neurosim.kernels.acc_tile import salient_counts, salient_tile_counts
 
     codes = np.random.default_rng(seed).integers(-30, 31, size=(M, K)).astype(np.int8)
-    entries, tokens = salient_tile_counts(codes, normal_max, Mb, Kb)
+    entries, tokens = salient_tile_counts(salient_counts(codes, normal_max, Kb), Mb)
     sal = np.abs(codes.astype(np.int16)) > normal_max
     for mi in range(-(-M // Mb)):
         for ki in range(-(-K // Kb)):

@@ -72,8 +72,8 @@ class AccIfChip:
         }
         #: Code-block walks of the run, shared by the ops that read one activation tensor.
         self.walks: dict[tuple, Walk] = {}
-        #: Salient entries per token of each K block of an activation tensor, by (tensor, Kb).
-        self.salient_blocks: dict[tuple, list[np.ndarray]] = {}
+        #: Salient counts of activation tensors (:meth:`OpModel.salient_tiles`).
+        self.salient_tiles: dict[tuple, np.ndarray | tuple[np.ndarray, np.ndarray]] = {}
 
     def retarget(self, spec: AccIfSpec) -> None:
         """Run the next op with ``spec`` (the same chip with its op-specific membrane width)."""
@@ -152,7 +152,6 @@ class AccIfOpModel(OpModel):
             raise NeurosimError(f"{spec.name} cannot run {op.name}: " + "; ".join(problems))
         self.scheme = scheme_for(spec.array)
         self._plans: dict[tuple, _TilePlan] = {}
-        self._salient_in_tile: dict[tuple, int] = {}
 
     def limits(self) -> TileLimits:
         s = self.chip.srams
@@ -171,19 +170,11 @@ class AccIfOpModel(OpModel):
 
     def salient_fits(self, Mb: int, Kb: int, fraction: float) -> bool:
         """Do the salient entries of every (Mb x Kb) activation tile fit the side store?"""
-        blocks = self.chip.salient_blocks
-        key = (self.op.act_codes, Kb)  # ops that read one tensor (q/k/v, gate/up) share its blocks
-        if key not in blocks:  # per K block: salient entries of each token
-            blocks[key] = [salient_per_token(np.ascontiguousarray(self.codes[:, k0:k0 + Kb]), self.recipe.normal_max)
-                           for k0 in range(0, self.op.K, Kb)]
-        starts = np.arange(0, self.op.M, Mb)
-        worst = max(int(np.add.reduceat(pt, starts).max(initial=0)) for pt in blocks[key])
+        worst = int(self.salient_tiles(Mb, Kb)[0].max(initial=0))
         return worst * self.entry_bits <= fraction * self.chip.srams["spike_salient"].capacity_bits
 
-    def act_tile_bits(self, codes: np.ndarray, key: tuple) -> int:
-        if key not in self._salient_in_tile:
-            self._salient_in_tile[key] = int(salient_per_token(codes, self.recipe.normal_max).sum())
-        n_sal = self._salient_in_tile[key]
+    def act_tile_bits(self, codes: np.ndarray, key: tuple, tiling: Tiling) -> int:
+        n_sal = int(self.salient_tiles(tiling.Mb, tiling.Kb)[0][key])
         dense_bits = codes.size * self.chip.spec.spike_memory.dense.code_bits
         self.chip.srams["spike_dense"].write(1, dense_bits)
         self.chip.srams["spike_salient"].write(1, n_sal * self.entry_bits)

@@ -29,7 +29,7 @@ from neurosim.hw.outlier_unit import OutlierUnit
 from neurosim.hw.salient_shifter import SalientShifter
 from neurosim.hw.sram import Sram
 from neurosim.hw.vector_unit import VectorUnit
-from neurosim.kernels.acc_tile import salient_per_token, salient_tile_counts
+from neurosim.kernels.acc_tile import salient_per_token
 from neurosim.kernels.mac_fold import col_group_passes, row_group_passes
 from neurosim.trace.manifest import Op, Recipe
 from neurosim.units import ceil_div
@@ -50,8 +50,10 @@ class MacChip:
         #: The trace has vector ops: the vector unit is part of the chip (its cells leak).
         self.vector_used = False
         self.srams = {n: Sram(n, s) for n, s in sram_specs(spec).items()}
-        #: Salient entries and tokens per activation tile, by (tensor, Mb, Kb).
-        self.salient_tiles: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        #: Salient counts of activation tensors (:meth:`OpModel.salient_tiles`).
+        self.salient_tiles: dict[tuple, np.ndarray | tuple[np.ndarray, np.ndarray]] = {}
+        #: Precision passes per row (OS) or channel (WS) group of each activation tile.
+        self.passes: dict[tuple, np.ndarray] = {}
 
     def retarget(self, spec: MacSpec) -> None:
         """Run the next op with ``spec`` (the same chip with its op-specific accumulator width)."""
@@ -111,23 +113,7 @@ class MacOpModel(OpModel):
             if recipe.shift_bits and not self.outlier else 0
         self.R, self.C = spec.array.rows, spec.array.cols
         self.ws = spec.array.dataflow == "ws"
-        self._passes: dict[tuple, np.ndarray] = {}
         self._n_salient: dict[tuple, int] = {}
-
-    def _salient_entries(self, codes: np.ndarray, key: tuple) -> int:
-        """Salient entries of activation tile ``key`` (counted once)."""
-        if key not in self._n_salient:
-            self._n_salient[key] = int(salient_per_token(codes, self.recipe.normal_max).sum())
-        return self._n_salient[key]
-
-    def _tile_counts(self, Mb: int, Kb: int) -> tuple[np.ndarray, np.ndarray]:
-        """Salient entries and tokens holding any, per ``Mb x Kb`` activation tile (shared by the
-        ops that read one tensor)."""
-        key = (self.op.act_codes, Mb, Kb)
-        if key not in self.chip.salient_tiles:
-            self.chip.salient_tiles[key] = salient_tile_counts(np.ascontiguousarray(self.codes),
-                                                               self.recipe.normal_max, Mb, Kb)
-        return self.chip.salient_tiles[key]
 
     @staticmethod
     def _check_outlier_path(spec: MacSpec, op: Op, recipe: Recipe) -> None:
@@ -150,11 +136,11 @@ class MacOpModel(OpModel):
         if not self.outlier:
             return True
         cap = fraction * self.chip.srams["salient_sram"].capacity_bits
-        return int(self._tile_counts(Mb, Kb)[0].max(initial=0)) * self.entry_bits <= cap
+        return int(self.salient_tiles(Mb, Kb)[0].max(initial=0)) * self.entry_bits <= cap
 
     def _salient_in_tile(self, key: tuple, tiling: Tiling) -> tuple[int, int]:
         """(salient entries, tokens holding any) of activation tile ``key = (m, k)``."""
-        entries, tokens = self._tile_counts(tiling.Mb, tiling.Kb)
+        entries, tokens = self.salient_tiles(tiling.Mb, tiling.Kb)
         return int(entries[key]), int(tokens[key])
 
     def op_end(self) -> None:
@@ -176,15 +162,15 @@ class MacOpModel(OpModel):
             psum_shares_output=True,
         )
 
-    def act_tile_bits(self, codes: np.ndarray, key: tuple) -> int:
+    def act_tile_bits(self, codes: np.ndarray, key: tuple, tiling: Tiling) -> int:
         bits = codes.size * self.code_bits + codes.shape[0] * SCALE_BITS
         self.chip.srams["act_sram"].write(1, bits)
         if self.outlier:
-            side = self._salient_entries(codes, key) * self.entry_bits
+            side = self._salient_in_tile(key, tiling)[0] * self.entry_bits
             self.chip.srams["salient_sram"].write(1, side)
             bits += side
         elif self.shift_entry_bits:
-            shifts = self._salient_entries(codes, key) * self.shift_entry_bits
+            shifts = self._salient_in_tile(key, tiling)[0] * self.shift_entry_bits
             self.chip.srams["act_sram"].write(1, shifts)
             bits += shifts
         return bits
@@ -214,13 +200,14 @@ class MacOpModel(OpModel):
         Mb, Kb = codes.shape
         a_bits, w_bits, acc = spec.array.act_bits, spec.array.weight_bits, spec.array.acc_bits
         act, wgt, outs = (self.chip.srams[n] for n in ("act_sram", "weight_sram", "output_sram"))
-        if key not in self._passes:
-            if self.outlier:  # salient entries go to the side unit; the dense codes fit the operands
-                self._passes[key] = np.ones(ceil_div(Kb if self.ws else Mb, R), dtype=np.int64)
-            else:
+        if self.outlier:  # salient entries go to the side unit; the dense codes fit the operands
+            passes = np.ones(ceil_div(Kb if self.ws else Mb, R), dtype=np.int64)
+        else:  # ops that read one tensor (q/k/v, gate/up) share its blocks' passes
+            pkey = (self.op.act_codes, tiling.Mb, tiling.Kb, key, self.ws, R, spec.array.act_bits)
+            if pkey not in self.chip.passes:
                 fn = col_group_passes if self.ws else row_group_passes
-                self._passes[key] = fn(codes, R, spec.array.act_bits)
-        passes = self._passes[key]
+                self.chip.passes[pkey] = fn(np.ascontiguousarray(codes), R, spec.array.act_bits)
+            passes = self.chip.passes[pkey]
         n_cf = ceil_div(Nb, C)
         col_w = [min(C, Nb - j * C) for j in range(n_cf)]
         compute = stall_act = stall_w = stall_out = 0
@@ -269,7 +256,7 @@ class MacOpModel(OpModel):
                     extra_out += (int(p) - 1) * Mb * cw
         self.chip.array.count(macs, extra, extra_out)
         if self.shift_entry_bits:  # the tile's shift list, read with its codes for each column fold
-            act.read(n_cf, self._salient_entries(codes, key) * self.shift_entry_bits)
+            act.read(n_cf, self._salient_in_tile(key, tiling)[0] * self.shift_entry_bits)
         stalls = {"act_sram": stall_act, "weight_sram": stall_w, "output_sram": stall_out}
         if self.outlier:
             n_sal, tokens = self._salient_in_tile(key, tiling)

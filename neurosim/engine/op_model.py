@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurosim.engine.tiling import TileLimits, Tiling
+from neurosim.kernels.acc_tile import salient_counts, salient_tile_counts
 from neurosim.hw.sram import Sram
 
 
@@ -35,10 +36,22 @@ class OpModel:
     def limits(self) -> TileLimits:
         raise NotImplementedError
 
+    def salient_tiles(self, Mb: int, Kb: int) -> tuple[np.ndarray, np.ndarray]:
+        """Salient entries and tokens holding any per ``Mb x Kb`` tile of the op's activation
+        tensor (``[ceil(M / Mb), ceil(K / Kb)]`` each). Kept on the chip, by (tensor, Kb) per
+        token and by (tensor, Mb, Kb) per tile, so that the ops reading one tensor and the
+        tiling search's candidates count its codes once."""
+        cache, name = self.chip.salient_tiles, self.op.act_codes
+        if (name, Mb, Kb) not in cache:
+            if (name, Kb) not in cache:
+                cache[name, Kb] = salient_counts(np.ascontiguousarray(self.codes), self.recipe.normal_max, Kb)
+            cache[name, Mb, Kb] = salient_tile_counts(cache[name, Kb], Mb)
+        return cache[name, Mb, Kb]
+
     def salient_fits(self, Mb: int, Kb: int, fraction: float) -> bool:
         return True
 
-    def act_tile_bits(self, codes: np.ndarray, key: tuple) -> int:
+    def act_tile_bits(self, codes: np.ndarray, key: tuple, tiling: Tiling) -> int:
         raise NotImplementedError
 
     def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:

@@ -61,7 +61,7 @@ def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram
         load = 0
         if (mi, ki) != resident_act:
             tile_codes = np.ascontiguousarray(codes[m0:m1, k0:k1])
-            load += model.act_tile_bits(tile_codes, (mi, ki))
+            load += model.act_tile_bits(tile_codes, (mi, ki), tiling)
             resident_act = (mi, ki)
         if (ki, ni) != resident_w:
             w_bits = model.weight_tile_bits(k1 - k0, n1 - n0, ki == 0)
@@ -155,18 +155,13 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
             counts.add_since(before, int(t) - 1)
         return out, inverse
 
-    blocks: dict[tuple[int, int], np.ndarray] = {}
-
-    def act_tile(row):
-        mi, ki = int(row[0]), int(row[1])
-        if (mi, ki) not in blocks:  # each distinct code block is copied out of the trace once
-            m0, k0 = mi * tiling.Mb, ki * tiling.Kb
-            blocks[mi, ki] = np.ascontiguousarray(codes[m0:min(op.M, m0 + tiling.Mb), k0:min(op.K, k0 + tiling.Kb)])
-        return blocks[mi, ki]
+    def act_tile(row):  # a view: the kernels that walk a block copy it, on the worker threads
+        m0, k0 = int(row[0]) * tiling.Mb, int(row[1]) * tiling.Kb
+        return codes[m0:min(op.M, m0 + tiling.Mb), k0:min(op.K, k0 + tiling.Kb)]
 
     load = np.zeros(T, np.int64)
     sel = np.flatnonzero(act_load)
-    bits, inv = each(np.stack([m[sel], k[sel]], 1), lambda r: model.act_tile_bits(act_tile(r), (int(r[0]), int(r[1]))))
+    bits, inv = each(np.stack([m[sel], k[sel]], 1), lambda r: model.act_tile_bits(act_tile(r), (int(r[0]), int(r[1])), tiling))
     load[sel] += np.array(bits, np.int64)[inv]
     sel = np.flatnonzero(w_load)
     bits, inv = each(np.stack([kb[sel], nb[sel], first_k[sel]], 1),

@@ -49,18 +49,21 @@ def popcount8(x: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def count_step(codes, t, k0, k1, normal_max):
-    """(spikes, nonzero codes, salient codes, largest |q|) of token ``t``'s channels ``k0:k1``
-    with count encoding: sums and a maximum without branches, so they vectorise."""
+def count_step(seg, normal_max):
+    """(spikes, nonzero codes, salient codes, largest |q|) of the codes ``seg`` (one token's
+    channels of a step, a contiguous 1-D int8 slice) with count encoding: sums and a maximum
+    without branches, in int32 (|q| <= 128 over at most 2^24 lanes), so they vectorise."""
     events = 0
     nonzero = 0
     n_sal = 0
     smax = 0
-    for i in range(k0, k1):
-        a = abs(np.int32(codes[t, i]))
+    nm = np.int32(normal_max)
+    for i in range(seg.shape[0]):
+        a = np.int32(seg[i])
+        a = a if a >= 0 else -a
         events += a
         nonzero += a != 0
-        n_sal += a > normal_max
+        n_sal += a > nm
         smax = max(smax, a)
     return np.int64(events), np.int64(nonzero), np.int64(n_sal), np.int64(smax)
 
@@ -99,7 +102,7 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
             if event_queue:
                 bank_events[:] = 0
             if fast_count:
-                events, nonzero, n_sal, smax = count_step(codes, t, k0, k1, normal_max)
+                events, nonzero, n_sal, smax = count_step(codes[t, k0:k1], normal_max)
                 tot[NONZERO] += nonzero
             else:
                 for i in range(k0, k1):
@@ -165,28 +168,39 @@ def salient_per_token(codes, normal_max):
     """Number of salient entries (|q| > normal_max) in each token (row) of ``codes``."""
     M, K = codes.shape
     out = np.zeros(M, dtype=np.int64)
+    nm = np.int32(normal_max)
     for t in range(M):
+        row = codes[t]
         n = 0
-        for i in range(K):
-            if abs(np.int64(codes[t, i])) > normal_max:
-                n += 1
+        for i in range(K):  # branch-free, so that it vectorises
+            a = np.int32(row[i])
+            n += (a > nm) | (a < -nm)
         out[t] = n
     return out
 
 
 @njit(cache=True, nogil=True)
-def salient_tile_counts(codes, normal_max, Mb, Kb):
-    """Per ``Mb x Kb`` tile of ``codes``: the salient entries (|q| > normal_max) and the tokens
-    holding any, as two int64 arrays ``[ceil(M / Mb), ceil(K / Kb)]``."""
+def salient_counts(codes, normal_max, Kb):
+    """Salient entries (|q| > normal_max) of each token in each block of ``Kb`` channels of
+    ``codes``: int64 ``[M, ceil(K / Kb)]``, in one branch-free pass without copying blocks."""
     M, K = codes.shape
-    nm, nk = (M + Mb - 1) // Mb, (K + Kb - 1) // Kb
-    entries = np.zeros((nm, nk), dtype=np.int64)
-    tokens = np.zeros((nm, nk), dtype=np.int64)
+    nk = (K + Kb - 1) // Kb
+    out = np.zeros((M, nk), dtype=np.int64)
+    nm = np.int32(normal_max)
     for t in range(M):
+        row = codes[t]
         for kb in range(nk):
+            seg = row[kb * Kb:min(K, (kb + 1) * Kb)]
             n = 0
-            for i in range(kb * Kb, min(K, (kb + 1) * Kb)):
-                n += abs(np.int32(codes[t, i])) > normal_max
-            entries[t // Mb, kb] += n
-            tokens[t // Mb, kb] += n > 0
-    return entries, tokens
+            for i in range(seg.shape[0]):
+                a = np.int32(seg[i])
+                n += (a > nm) | (a < -nm)
+            out[t, kb] = n
+    return out
+
+
+def salient_tile_counts(counts: np.ndarray, Mb: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per ``Mb``-token tile of :func:`salient_counts`' ``counts``: the salient entries and the
+    tokens holding any, two int64 arrays ``[ceil(M / Mb), ceil(K / Kb)]``."""
+    starts = np.arange(0, counts.shape[0], Mb)
+    return np.add.reduceat(counts, starts, axis=0), np.add.reduceat((counts > 0).astype(np.int64), starts, axis=0)

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def passes_needed(qmin: int, qmax: int, operand_bits: int) -> int:
     """Passes of ``operand_bits``-wide digits that represent every code in [qmin, qmax]: the
     smallest n with both ends inside n x operand_bits two's complement (1 for all-zero codes)."""
@@ -23,7 +23,7 @@ def passes_needed(qmin: int, qmax: int, operand_bits: int) -> int:
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def row_group_passes(codes, rows, operand_bits):
     """Passes per group of ``rows`` consecutive tokens (output-stationary row folds)."""
     M, K = codes.shape
@@ -33,17 +33,16 @@ def row_group_passes(codes, rows, operand_bits):
         lo = 0
         hi = 0
         for t in range(g * rows, min(M, (g + 1) * rows)):
-            for i in range(K):
-                v = np.int64(codes[t, i])
-                if v < lo:
-                    lo = v
-                if v > hi:
-                    hi = v
+            row = codes[t]
+            for i in range(K):  # branch-free, so that it vectorises
+                v = np.int32(row[i])
+                lo = min(lo, v)
+                hi = max(hi, v)
         out[g] = passes_needed(lo, hi, operand_bits)
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def col_group_passes(codes, cols, operand_bits):
     """Passes per group of ``cols`` consecutive input channels (weight-stationary K folds)."""
     M, K = codes.shape
@@ -51,13 +50,17 @@ def col_group_passes(codes, cols, operand_bits):
     lo = np.zeros(ng, dtype=np.int64)
     hi = np.zeros(ng, dtype=np.int64)
     for t in range(M):
-        for i in range(K):
-            v = np.int64(codes[t, i])
-            g = i // cols
-            if v < lo[g]:
-                lo[g] = v
-            if v > hi[g]:
-                hi[g] = v
+        row = codes[t]
+        for g in range(ng):
+            seg = row[g * cols:min(K, (g + 1) * cols)]
+            a = 0
+            b = 0
+            for i in range(seg.shape[0]):
+                v = np.int32(seg[i])
+                a = min(a, v)
+                b = max(b, v)
+            lo[g] = min(lo[g], a)
+            hi[g] = max(hi[g], b)
     out = np.ones(ng, dtype=np.int64)
     for g in range(ng):
         out[g] = passes_needed(lo[g], hi[g], operand_bits)

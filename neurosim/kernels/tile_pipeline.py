@@ -5,14 +5,13 @@ tile sharing a capacity-1 DRAM Resource). Ties between events at the same cycle 
 the DRAM channel first, and simpy breaks them by its event queue: ``(time, priority, event id)``
 with process starts urgent, a request granted when the release before it is *processed*, and a
 process that yields an already-processed event continuing at once. This kernel replays exactly
-that machinery (the subset of simpy the pipeline uses: processes as state machines, one heap of
-integer events, the Resource's put/get queues), so it returns the same cycles and stalls; a
-hypothesis property test compares the two on random tile sequences.
+that machinery (the subset of simpy the pipeline uses: processes as state machines, one binary heap of
+integer events ordered by (time, priority, event id) in three parallel arrays, the Resource's
+put/get queues), so it returns the same cycles and stalls; a hypothesis property test compares
+the two on random tile sequences.
 """
 
 from __future__ import annotations
-
-import heapq
 
 import numpy as np
 from numba import njit
@@ -26,12 +25,62 @@ RESUME, TRIGGER_GET, TRIGGER_PUT = 1, 2, 3
 LOADER, ARRAY, LOAD, WRITEBACK = 0, 1, 2, 3
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _push(heap, t, k, ev):
+    """Push (t, k) -> ev on the binary heap ``heap = (times, keys, events, size)``."""
+    ht, hk, he, hn = heap
+    i = hn[0]
+    hn[0] = i + 1
+    while i > 0:
+        p = (i - 1) >> 1
+        if ht[p] < t or (ht[p] == t and hk[p] < k):
+            break
+        ht[i] = ht[p]
+        hk[i] = hk[p]
+        he[i] = he[p]
+        i = p
+    ht[i] = t
+    hk[i] = k
+    he[i] = ev
+
+
+@njit(cache=True, nogil=True)
+def _pop(heap):
+    """Pop the smallest (t, k): returns (t, ev)."""
+    ht, hk, he, hn = heap
+    t0 = ht[0]
+    e0 = he[0]
+    n = hn[0] - 1
+    hn[0] = n
+    if n > 0:
+        t = ht[n]
+        k = hk[n]
+        ev = he[n]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= n:
+                break
+            if c + 1 < n and (ht[c + 1] < ht[c] or (ht[c + 1] == ht[c] and hk[c + 1] < hk[c])):
+                c += 1
+            if t < ht[c] or (t == ht[c] and k < hk[c]):
+                break
+            ht[i] = ht[c]
+            hk[i] = hk[c]
+            he[i] = he[c]
+            i = c
+        ht[i] = t
+        hk[i] = k
+        he[i] = ev
+    return t0, e0
+
+
 @njit(cache=True, nogil=True)
 def _trigger(heap, state, ev, time, eid):
     """Event.succeed() (or a Timeout created now): triggered, scheduled NORMAL at ``time``.
     Returns the next event id."""
     state[ev] = TRIGGERED
-    heapq.heappush(heap, (np.int64(time), np.int64(NORMAL), np.int64(eid), np.int64(ev)))
+    _push(heap, np.int64(time), np.int64(NORMAL << 48) | np.int64(eid), np.int64(ev))
     return eid + 1
 
 
@@ -47,7 +96,7 @@ def _spawn(kind, tile, now, eid, n_proc, n_events, p_kind, p_tile, p_event, stat
     state[init] = TRIGGERED
     cbs[init, 0] = RESUME * CB + q
     ncb[init] = 1
-    heapq.heappush(heap, (np.int64(now), np.int64(URGENT), np.int64(eid), np.int64(init)))
+    _push(heap, np.int64(now), np.int64(URGENT << 48) | np.int64(eid), np.int64(init))
     return q, n_proc + 1, n_events + 2, eid + 1
 
 
@@ -64,7 +113,7 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
     cap = 13 * n + 16
     state = np.zeros(cap, np.int8)
     ncb = np.zeros(cap, np.int8)
-    cbs = np.zeros((cap, 3), np.int64)
+    cbs = np.empty((cap, 3), np.int64)
     n_events = 0
     # processes: kind, pc, tile index, the event it is (its termination), its request, local time
     pcap = 2 * n + 2
@@ -87,12 +136,11 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
     put_head = 0
     put_tail = 0
     get_q = np.empty(2 * n + 1, np.int64)  # release events
-    get_req = np.zeros(cap, np.int32)  # the request a release event releases
+    get_req = np.empty(cap, np.int32)  # the request a release event releases
     get_head = 0
     get_tail = 0
     user = -1
-    heap = [(np.int64(0), np.int64(0), np.int64(0), np.int64(0))]
-    heap.pop()
+    heap = (np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64), np.zeros(1, np.int64))
     eid = 0
     now = 0
     stall_load = 0
@@ -104,8 +152,8 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
         _, n_proc, n_events, eid = _spawn(kind, 0, now, eid, n_proc, n_events, p_kind, p_tile, p_event, state, cbs,
                                           ncb, heap)
 
-    while len(heap) > 0:
-        time, _, _, ev = heapq.heappop(heap)
+    while heap[3][0] > 0:
+        time, ev = _pop(heap)
         now = time
         state[ev] = PROCESSED
         k = 0

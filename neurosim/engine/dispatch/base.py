@@ -30,6 +30,9 @@ class DispatchScheme:
     loads_weight_tiles = True
 
     def walk(self, model, codes: np.ndarray, plan, first_k: bool, last_k: bool) -> Walk:
+        """Walk the code block ``codes`` (a view into the trace; copied contiguous here, so that
+        the copy runs on the worker thread that walks it)."""
+        codes = np.ascontiguousarray(codes)
         spec, srams = model.chip.spec, model.chip.srams
         os_mode = bool(spec.array.membrane_tokens)
         per_v, tot = acc_block_kernel(

@@ -4,6 +4,8 @@ the time and the column's membrane writes from the windowed schedule; the FIFO w
 
 from __future__ import annotations
 
+import numpy as np
+
 from neurosim.engine.dispatch.base import Walk
 from neurosim.engine.dispatch.time_stepped import TimeStepped
 from neurosim.kernels.lane_skew import skew_block_kernel
@@ -13,6 +15,7 @@ class Decoupled(TimeStepped):
     """Time-stepped lanes decoupled by W-entry spike FIFOs."""
 
     def walk(self, model, codes, plan, first_k: bool, last_k: bool) -> Walk:
+        codes = np.ascontiguousarray(codes)
         spec, srams = model.chip.spec, model.chip.srams
         totals = super().walk(model, codes, plan, first_k, last_k).totals
         per_v, writes = skew_block_kernel(
