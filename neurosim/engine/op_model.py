@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurosim.engine.tiling import TileLimits, Tiling
-from neurosim.kernels.acc_tile import salient_counts, salient_tile_counts
 from neurosim.hw.sram import Sram
+from neurosim.kernels.acc_tile import salient_counts, salient_tile_counts
 
 
 @dataclass
