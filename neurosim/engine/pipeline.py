@@ -15,11 +15,13 @@ The default ``fast`` engine runs the same event machinery compiled
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 import simpy
 
+from neurosim.engine.workers import thread_pool
 from neurosim.kernels.tile_pipeline import pipeline_cycles
 
 ENGINES = ("fast", "reference")
@@ -67,6 +69,21 @@ def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: n
     blocks = [Block(int(a), int(b), int(c), int(d), tuple((stalls_of(t) if stalls_of else {}).items()))
               for t, (a, b, c, d) in enumerate(zip(load_bits, busy_cycles, writeback_bits, compute_cycles, strict=True))]
     return run_pipeline(blocks, dram_cycles, buffers, record, label, engine="reference")
+
+
+def submit_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
+                  compute_cycles: np.ndarray, dram_cycles: Callable[[int], int], buffers: int = 2,
+                  record: list[Interval] | None = None, label: str = "", engine: str = "fast",
+                  stalls_of: Callable[[int], dict[str, int]] | None = None) -> Future:
+    """:func:`run_arrays` as a future: on a worker thread when it runs the compiled loop (which
+    releases the GIL, so the caller goes on with the next op meanwhile), else run now."""
+    args = (load_bits, busy_cycles, writeback_bits, compute_cycles, dram_cycles, buffers, record, label, engine,
+            stalls_of)
+    if engine == "fast" and record is None:
+        return thread_pool().submit(run_arrays, *args)
+    done: Future = Future()
+    done.set_result(run_arrays(*args))
+    return done
 
 
 def run_pipeline(blocks: list[Block], dram_cycles: Callable[[int], int], buffers: int = 2,

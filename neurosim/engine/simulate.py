@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,11 +19,10 @@ from neurosim.energy.area import area_mm2
 from neurosim.energy.breakdown import energy_breakdown, energy_by_action, leakage_pj, with_total
 from neurosim.energy.categories import by_category, views
 from neurosim.engine.designs import DESIGNS
-from neurosim.engine.pipeline import Interval, run_arrays
+from neurosim.engine.pipeline import Interval, submit_arrays
 from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import choose_tiling
 from neurosim.engine.widths import built_widths, resolve_widths
-from neurosim.engine.workers import thread_pool
 from neurosim.hw.dram import Dram
 from neurosim.kernels.acc_tile import salient_per_token
 from neurosim.results import LayerResult, Results
@@ -53,11 +53,12 @@ def _delta(a: _Snapshot, b: _Snapshot) -> _Snapshot:
 
 
 def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: float,
-           record: list[Interval] | None = None, engine: str = "fast") -> tuple[dict, int, int, dict[str, int], TileStream]:
-    """Simulate one op; returns (tiling dict, cycles, compute cycles, stalls by cause, its tile
-    stream: what the pipeline ran, and the DRAM bits of B loaded). The
-    ``fast`` engine aggregates identical tile questions and runs the compiled pipeline; the
-    ``reference`` engine walks every tile and runs simpy (the same results)."""
+           record: list[Interval] | None = None, engine: str = "fast") -> tuple[dict, Future, int, TileStream]:
+    """Simulate one op; returns (tiling dict, a future of its pipeline's (cycles, stalls by
+    cause), compute cycles, its tile stream: what the pipeline ran, its in-tile stalls, and the
+    DRAM bits of B loaded). The
+    ``fast`` engine aggregates identical tile questions and runs the compiled pipeline on a
+    worker thread; the ``reference`` engine walks every tile and runs simpy (the same results)."""
     codes = trace.tensor(op.act_codes)
     cls = DESIGNS[spec.design].op_model
     model = cls(chip, op, trace.manifest.recipe, codes, out_salient_ratio)
@@ -65,12 +66,10 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: 
     stream = aggregate_tiles(model, tiling, op, codes, dram, chip) if engine == "fast" else \
         walk_tiles(model, tiling, op, codes, dram)
     model.op_end()
-    cycles, pipe_stalls = run_arrays(stream.load_bits, stream.busy_cycles, stream.writeback_bits, stream.compute_cycles,
-                                     dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine,
-                                     stalls_of=stream.tile_stalls)
-    stalls = Counter(stream.stalls)
-    stalls.update(pipe_stalls)
-    return tiling.to_dict(), cycles, int(stream.compute_cycles.sum()), dict(stalls), stream
+    pipe = submit_arrays(stream.load_bits, stream.busy_cycles, stream.writeback_bits, stream.compute_cycles,
+                         dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine,
+                         stalls_of=stream.tile_stalls)
+    return tiling.to_dict(), pipe, int(stream.compute_cycles.sum()), stream
 
 
 def _input_salient_ratio(trace: Trace, name: str) -> float:
@@ -109,38 +108,40 @@ def _vector_op(v: VectorOp, chip, dram: Dram) -> tuple[int, dict[str, int], int,
 
 class _PhaseStreams:
     """The tiles of the prefill and of each decode step in schedule order, for the overlapped
-    makespan (one pipeline per step: a step's ops overlap each other, steps follow one another)."""
-
-    def __init__(self):
-        self.parts: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-
-    def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
-        self.parts.setdefault((phase, step), []).append(tuple(np.tile(a, times) for a in (load, busy, wb)))
+    makespan (one pipeline per step: a step's ops overlap each other, steps follow one another).
+    A chunk of ops is handed to a worker thread as soon as it is full, while later ops run."""
 
     #: Tiles per pipeline run: consecutive ops are run together up to this many (memory stays
     #: bounded; the overlap lost at a cut is one op boundary's in tens of thousands of tiles).
     CHUNK_TILES = 1 << 18
 
-    def cycles(self, dram: Dram, engine: str) -> dict[str, int]:
+    def __init__(self, dram: Dram, engine: str):
+        self.dram, self.engine = dram, engine
+        self.open: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self.tiles: dict[tuple[str, int], int] = {}
+        self.runs: list[tuple[str, Future]] = []
+
+    def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
+        key = (phase, step)
+        part = tuple(np.tile(a, times) for a in (load, busy, wb))
+        if self.open.get(key) and self.tiles[key] + len(part[0]) > self.CHUNK_TILES:
+            self._submit(phase, self.open.pop(key))
+            self.tiles[key] = 0
+        self.open.setdefault(key, []).append(part)
+        self.tiles[key] = self.tiles.get(key, 0) + len(part[0])
+
+    def _submit(self, phase: str, chunk: list) -> None:
+        load, busy, wb = (np.concatenate([p[i] for p in chunk]) for i in range(3))
+        self.runs.append((phase, submit_arrays(load, busy, wb, busy, self.dram.transfer_cycles, engine=self.engine)))
+
+    def cycles(self) -> dict[str, int]:
         """Per phase: the sum over its steps (and chunks of ops) of one pipeline over their tiles."""
-        jobs: list[tuple[str, list]] = []
-        for (phase, _), parts in self.parts.items():
-            chunks: list[list] = [[]]
-            for part in parts:
-                if chunks[-1] and sum(len(p[0]) for p in chunks[-1]) + len(part[0]) > self.CHUNK_TILES:
-                    chunks.append([])
-                chunks[-1].append(part)
-            jobs += [(phase, chunk) for chunk in chunks]
-
-        def run(job) -> int:
-            load, busy, wb = (np.concatenate([p[i] for p in job[1]]) for i in range(3))
-            return run_arrays(load, busy, wb, busy, dram.transfer_cycles, engine=engine)[0]
-
-        # the chunks are independent pipelines: the compiled ones run on the worker threads
-        runs = thread_pool().map(run, jobs) if engine == "fast" else map(run, jobs)
+        for (phase, _), chunk in self.open.items():
+            self._submit(phase, chunk)
+        self.open.clear()
         out: dict[str, int] = {}
-        for (phase, _), c in zip(jobs, runs, strict=True):
-            out[phase] = out.get(phase, 0) + c
+        for phase, run in self.runs:
+            out[phase] = out.get(phase, 0) + run.result()[0]
         return out
 
 
@@ -205,17 +206,22 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     total_items = len(trace.ops) + len(trace.manifest.vector_ops)
     done_items = 0
     cache: dict[tuple, tuple] = {}
-    streams = _PhaseStreams() if spec.schedule.overlap_ops else None
+    streams = _PhaseStreams(dram, engine) if spec.schedule.overlap_ops else None
+    # each op's layer result, made once its pipeline (on a worker thread) has its cycles
+    pending: list[Callable[[], tuple[LayerResult, list[Interval] | None]]] = []
     layers = []
     t_offset = 0
 
     def add_layer(layer: LayerResult, rec=None) -> None:
-        nonlocal t_offset, done_items
+        nonlocal t_offset
         layers.append(layer)
         if timeline is not None:
             timeline.add([Interval("op", layer.name, t_offset, t_offset + layer.cycles)])
             timeline.add(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec or ())
         t_offset += layer.cycles
+
+    def done_one() -> None:
+        nonlocal done_items
         done_items += 1
         if progress:
             progress(done_items, total_items)
@@ -236,12 +242,14 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
             d = _times(_delta(before, _snapshot(chip, dram)), v.repeat)
             cycles *= v.repeat
             energy, actions = energies(d, pj, cycles)
-            add_layer(LayerResult(
+            layer = LayerResult(
                 name=v.name, kind="vector", M=v.tokens, K=v.width, N=v.width, tiling={}, cycles=cycles,
                 compute_cycles=0, stall_cycles={k: c * v.repeat for k, c in stalls.items()}, utilization=0.0,
                 counters=d.counters, memory=d.memory, energy_pj=energy, energy_by_action_pj=actions,
                 spatial_utilization=0.0, phase=v.phase, step=v.step, repeat=v.repeat, vector_op=v.op,
-                kv_write_bits=kv_bits * v.repeat))
+                kv_write_bits=kv_bits * v.repeat)
+            pending.append(lambda layer=layer: (layer, None))
+            done_one()
         if i == len(trace.ops):
             break
         op = trace.ops[i]
@@ -257,27 +265,36 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
             out_ratio = output_salient_ratio(trace, op)
             if out_ratio is None:  # no weights: the input's ratio stands in (docs/model.md)
                 out_ratio = _input_salient_ratio(trace, op.act_codes)
-            tiling, cycles, compute, stalls, stream = run_op(trace, op, op_spec, chip, dram, out_ratio, rec, engine)
+            tiling, pipe, compute, stream = run_op(trace, op, op_spec, chip, dram, out_ratio, rec, engine)
             d = _delta(before, _snapshot(chip, dram))
             checked = check_op(trace, op, op_spec) if check and op.weight_codes is not None else None
-            cache[key] = (tiling, cycles, compute, stalls, stream, d, out_ratio, checked)
-        tiling, cycles, compute, stalls, stream, d, out_ratio, checked = cache[key]
-        b_bits = stream.weight_bits
+            cache[key] = (tiling, pipe, compute, stream, d, out_ratio, checked)
+        tiling, pipe, compute, stream, d, out_ratio, checked = cache[key]
         n = op.repeat
         if streams is not None:
             streams.add(op.phase, op.step, stream.load_bits, stream.busy_cycles, stream.writeback_bits, n)
-        d = _times(d, n)
-        energy, actions = energies(d, pj, cycles * n)
-        add_layer(LayerResult(
-            name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=tiling, cycles=cycles * n,
-            compute_cycles=compute * n, stall_cycles={k: c * n for k, c in stalls.items()},
-            utilization=compute / cycles if cycles else 0.0,
-            counters=d.counters, memory=d.memory, energy_pj=energy, check=checked,
-            accumulator_bits=getattr(op_spec.array, design.accumulator_key), output_salient_ratio=out_ratio,
-            energy_by_action_pj=actions,
-            spatial_utilization=(sum(d.counters.get(k, 0) for k in design.useful_ops)
-                                 / (chip.processing_elements() * cycles * n) if cycles else 0.0),
-            phase=op.phase, step=op.step, repeat=n, kv_read_bits=b_bits * n if op.kv else 0), rec)
+
+        def op_layer(op=op, op_spec=op_spec, pj=pj, tiling=tiling, pipe=pipe, compute=compute, stream=stream,
+                     d=_times(d, n), out_ratio=out_ratio, checked=checked, n=n, rec=rec,
+                     pes=chip.processing_elements()) -> tuple[LayerResult, list[Interval] | None]:
+            cycles, pipe_stalls = pipe.result()
+            stalls = Counter(stream.stalls)
+            stalls.update(pipe_stalls)
+            energy, actions = energies(d, pj, cycles * n)
+            return LayerResult(
+                name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=tiling, cycles=cycles * n,
+                compute_cycles=compute * n, stall_cycles={k: c * n for k, c in stalls.items()},
+                utilization=compute / cycles if cycles else 0.0,
+                counters=d.counters, memory=d.memory, energy_pj=energy, check=checked,
+                accumulator_bits=getattr(op_spec.array, design.accumulator_key), output_salient_ratio=out_ratio,
+                energy_by_action_pj=actions,
+                spatial_utilization=(sum(d.counters.get(k, 0) for k in design.useful_ops)
+                                     / (pes * cycles * n) if cycles else 0.0),
+                phase=op.phase, step=op.step, repeat=n, kv_read_bits=stream.weight_bits * n if op.kv else 0), rec
+        pending.append(op_layer)
+        done_one()
+    for make in pending:
+        add_layer(*make())
     total_cycles = sum(layer.cycles for layer in layers)
     stall_tot: Counter[str] = Counter()
     energy_tot: Counter[str] = Counter()
@@ -288,7 +305,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         action_tot.update(layer.energy_by_action_pj)
     manifest_text = (trace.path / "manifest.json").read_text()
     phases, inference = phase_summary(layers, trace, spec.clock_mhz,
-                                      streams.cycles(dram, engine) if streams is not None else None)
+                                      streams.cycles() if streams is not None else None)
     return Results(
         design=spec.design, config_name=spec.name, clock_mhz=spec.clock_mhz, technology=spec.technology,
         total_cycles=total_cycles, compute_cycles=sum(layer.compute_cycles for layer in layers),
