@@ -157,6 +157,7 @@ def test_mac_passes_hand_counted(qmin, qmax, bits, passes):
     assert passes_needed(qmin, qmax, bits) == passes
 
 
+@settings(deadline=None)  # the first example compiles the integer GEMM kernel
 @given(codes=st.lists(st.integers(-128, 127), min_size=1, max_size=40), bits=st.integers(2, 8))
 def test_mac_digits_recombine_exactly_within_operand_ranges(codes, bits):
     from neurosim.kernels.functional import mac_digit_gemm, operand_digits
@@ -729,12 +730,39 @@ def test_check_reference_is_computed_once_per_trace_within_its_budget(tmp_path, 
     first = check.check_op(tr, tr.ops[0], spec("tiny_acc_if"))
     second = check.check_op(tr, tr.ops[0], spec("tiny_mac"))
     assert len(calls) == 1 and first["accumulation_mismatches"] == second["accumulation_mismatches"] == 0
-    assert not tr.derived[("check_reference", tr.ops[0].name)].flags.writeable
+    (key,) = [k for k in tr.derived if k[0] == "check_reference"]
+    assert tr.derived[key].shape == (check.REPLAY_TOKENS, 8) and not tr.derived[key].flags.writeable
     monkeypatch.setattr(check, "REFERENCE_CACHE_BYTES", 16)
     tr2 = open_trace(tmp_path / "t")
     check.check_op(tr2, tr2.ops[0], spec("tiny_acc_if"))
     check.check_op(tr2, tr2.ops[0], spec("tiny_mac"))
-    assert len(calls) == 3 and ("check_reference", tr2.ops[0].name) not in tr2.derived
+    assert len(calls) == 3 and not [k for k in tr2.derived if k[0] == "check_reference"]
+
+
+def test_sampled_check_computes_the_reference_on_the_sampled_rows_and_finds_a_wrong_membrane(tmp_path, monkeypatch):
+    """With a safe membrane width the reference GEMM runs on the sampled tokens only (every
+    column), their firing is compared, and a single wrong replayed membrane is a mismatch."""
+    import neurosim.engine.check as check
+    from neurosim.trace.reader import open_trace
+    rng = np.random.default_rng(9)
+    codes = rng.integers(-7, 8, (100, 40)).astype(np.int8)
+    w = rng.integers(-7, 8, (40, 300)).astype(np.int8)
+    tr = open_trace(make_trace(tmp_path / "t", codes, 300, weights=w))
+    rows = []
+    real = check.exact_matmul
+    monkeypatch.setattr(check, "exact_matmul", lambda a, b: rows.append(a.shape[0]) or real(a, b))
+    got = check.check_op(tr, tr.ops[0], spec("tiny_acc_if"))
+    assert rows == [check.REPLAY_TOKENS] and got["accumulation_mismatches"] == 0
+    assert got["outputs"] == 100 * 300 and got["replayed_outputs"] == check.REPLAY_TOKENS * check.REPLAY_COLUMNS
+    assert got["firing_outputs"] == check.REPLAY_TOKENS * 300
+    replay = check._replay
+
+    def off_by_one(*a):
+        acc, overflows = replay(*a)
+        acc[3, 7] += 1
+        return acc, overflows
+    monkeypatch.setattr(check, "_replay", off_by_one)
+    assert check.check_op(tr, tr.ops[0], spec("tiny_acc_if"))["accumulation_mismatches"] == 1
 
 
 def test_spatial_utilization_hand_counted(tmp_path):
@@ -1046,3 +1074,18 @@ def test_results_do_not_depend_on_the_engine_thread_count(monkeypatch, config):
         monkeypatch.setattr(workers, "threads", lambda n=n: n)
         out.append(dataclasses.asdict(simulate(trace, hw)))
     assert out[0] == out[1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 70), st.integers(1, 300), st.integers(1, 2100), st.sampled_from([7, 127, 1 << 20]),
+       st.integers(0, 2 ** 32 - 1))
+def test_exact_matmul_equals_int64_matmul(m, K, N, amax, seed):
+    """The reference GEMM, on its few-row integer path (int32 or int64 accumulators, column blocks)
+    and its BLAS path, equals numpy's int64 product."""
+    from neurosim.kernels.functional import exact_matmul
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-amax, amax + 1, (m, K))
+    a[rng.random((m, K)) < 0.3] = 0
+    b = rng.integers(-128, 128, (K, N)).astype(np.int8)
+    np.testing.assert_array_equal(exact_matmul(a, b), a @ b.astype(np.int64))

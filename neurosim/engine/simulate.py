@@ -23,6 +23,7 @@ from neurosim.engine.pipeline import Interval, submit_arrays
 from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import choose_tiling
 from neurosim.engine.widths import built_widths, resolve_widths
+from neurosim.engine.workers import thread_pool
 from neurosim.hw.dram import Dram
 from neurosim.kernels.acc_tile import salient_per_token
 from neurosim.results import LayerResult, Results
@@ -267,7 +268,9 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
                 out_ratio = _input_salient_ratio(trace, op.act_codes)
             tiling, pipe, compute, stream = run_op(trace, op, op_spec, chip, dram, out_ratio, rec, engine)
             d = _delta(before, _snapshot(chip, dram))
-            checked = check_op(trace, op, op_spec) if check and op.weight_codes is not None else None
+            # the check is pure: it runs on a worker thread beside the next ops
+            checked = thread_pool().submit(check_op, trace, op, op_spec) if check and op.weight_codes is not None \
+                else None
             cache[key] = (tiling, pipe, compute, stream, d, out_ratio, checked)
         tiling, pipe, compute, stream, d, out_ratio, checked = cache[key]
         n = op.repeat
@@ -278,6 +281,8 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
                      d=_times(d, n), out_ratio=out_ratio, checked=checked, n=n, rec=rec,
                      pes=chip.processing_elements()) -> tuple[LayerResult, list[Interval] | None]:
             cycles, pipe_stalls = pipe.result()
+            if checked is not None:
+                checked = checked.result()
             stalls = Counter(stream.stalls)
             stalls.update(pipe_stalls)
             energy, actions = energies(d, pj, cycles * n)

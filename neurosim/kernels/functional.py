@@ -76,15 +76,54 @@ def if_accumulate(codes, shifts, weights, bitplane, membrane_bits):
     return out, token_overflows.sum()
 
 
+@njit(cache=True, nogil=True)
+def rows_matmul(a, b, j0, j1, out, acc):
+    """``out[:, j0:j1] = a @ b[:, j0:j1]`` for a few rows ``a`` [m, K] and integer ``b`` [K, N],
+    in the integer type of ``a`` and the scratch ``acc`` ([m, block]; int32 where the caller
+    knows the sums fit, which doubles the lanes). Column blocks keep the accumulators in cache
+    while ``b`` streams through once."""
+    m, K = a.shape
+    blk = acc.shape[1]
+    for c0 in range(j0, j1, blk):
+        c1 = min(j1, c0 + blk)
+        acc[:, :] = 0
+        for i in range(K):
+            w = b[i, c0:c1]
+            for t in range(m):
+                x = a[t, i]
+                if x != 0:
+                    r = acc[t]
+                    for j in range(c1 - c0):
+                        r[j] += x * w[j]
+        for t in range(m):
+            for j in range(c1 - c0):
+                out[t, c0 + j] = acc[t, j]
+
+
+#: Up to this many rows, :func:`exact_matmul` runs integer code (converting the weights for BLAS
+#: would cost more than the product).
+FEW_ROWS = 64
+
+
 def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Integer ``a @ b`` (int64) through floating-point BLAS: exact while every partial sum stays
-    below the float's integer range (checked): float32 below 2^24 (int8 codes and 4-bit weights up
-    to K = 18,000), float64 below 2^53, int64 beyond."""
+    """Integer ``a @ b`` (int64): in integers for a few rows of ``a``, else through floating-point
+    BLAS, exact while every partial sum stays below the float's integer range (checked): float32
+    below 2^24 (int8 codes and 4-bit weights up to K = 18,000), float64 below 2^53, int64 beyond."""
     bound = a.shape[1] * max(1, int(np.abs(a).max(initial=0))) * max(1, int(np.abs(b).max(initial=0)))
+    if a.shape[0] <= FEW_ROWS and bound < 1 << 62 and b.dtype.itemsize <= 2:
+        return _few_rows(a, b, np.int32 if bound < 1 << 31 else np.int64)
     if bound >= 1 << 53:
         return a.astype(np.int64) @ b.astype(np.int64)
     dtype = np.float32 if bound < 1 << 24 else np.float64
     return (a.astype(dtype) @ b.astype(dtype)).astype(np.int64)
+
+
+def _few_rows(a: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
+    """:func:`rows_matmul` over every column, in ``dtype``."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.int64)
+    rows_matmul(a, np.ascontiguousarray(b), 0, b.shape[1], out, np.empty((a.shape[0], 1024), dtype))
+    return out
 
 
 def operand_digits(codes: np.ndarray, operand_bits: int) -> list[np.ndarray]:

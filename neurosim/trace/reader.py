@@ -34,10 +34,14 @@ class OpTensors:
     weight_scale: np.ndarray | None
     act_shift: np.ndarray | None = None
 
-    def act_values(self) -> np.ndarray:
-        """``code x 2^shift`` (int64 [M, K]): the input in normal steps, what the arrays sum."""
-        q = np.asarray(self.act_codes, dtype=np.int64)
-        return q if self.act_shift is None else q << np.asarray(self.act_shift, dtype=np.int64)
+    def act_values(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """``code x 2^shift`` (int64 [M, K], or the tokens ``rows``): the input in normal steps,
+        what the arrays sum."""
+        codes, shift = self.act_codes, self.act_shift
+        if rows is not None:
+            codes, shift = codes[rows], None if shift is None else shift[rows]
+        q = np.asarray(codes, dtype=np.int64)
+        return q if shift is None else q << np.asarray(shift, dtype=np.int64)
 
 
 def _inside(path: Path, root: Path, where: str) -> None:
