@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurosim.kernels.functional import exact_matmul
 from neurosim.trace.manifest import Recipe
 from neurosim.trace.quantize import quantize_activations
 from neurosim.trace.reader import Trace
@@ -76,7 +77,7 @@ OUTPUT_SAMPLE_TOKENS = 64
 
 def output_salient_ratio(trace: Trace, op) -> float | None:
     """Fraction of an op's output codes that are salient under the trace's recipe: the outputs
-    ``y = (codes @ weights) x s_in x s_w`` of up to :data:`OUTPUT_SAMPLE_TOKENS` evenly spaced
+    ``y = ((codes x 2^shift) @ weights) x s_in x s_w`` of up to :data:`OUTPUT_SAMPLE_TOKENS` evenly spaced
     tokens, quantized per token by the recipe's rule (what a threshold unit with a salient
     detector fires and writes back). ``None`` when the op has no weight codes."""
     if op.weight_codes is None:
@@ -93,9 +94,8 @@ def _output_salient_ratio(trace: Trace, op) -> float:
         return 0.0
     t = trace.op_tensors(op)
     rows = np.unique(np.linspace(0, op.M - 1, min(op.M, OUTPUT_SAMPLE_TOKENS)).astype(np.int64))
-    # float32 products of integer codes are exact below 2^24; beyond, the rounding is far below
-    # one quantization step of the outputs
-    acc = np.asarray(t.act_codes[rows], np.float32) @ np.asarray(t.weight_codes, np.float32)
+    # the exact integer products (code x 2^shift against the weight codes), as float32 outputs
+    acc = exact_matmul(t.act_values(rows), np.asarray(t.weight_codes)).astype(np.float32)
     y = acc * np.asarray(t.act_scale[rows], np.float32)[:, None] * np.asarray(t.weight_scale, np.float32)[None, :]
     codes, _ = quantize_activations(y, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param, r.act_clip)
     return float((np.abs(codes.astype(np.int16)) > r.normal_max).mean())
