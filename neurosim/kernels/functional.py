@@ -101,8 +101,8 @@ def rows_matmul(a, b, j0, j1, out, acc):
 
 
 #: Up to this many rows, :func:`exact_matmul` runs integer code (converting the weights for BLAS
-#: would cost more than the product).
-FEW_ROWS = 64
+#: costs about as much as the product; beyond, BLAS is faster).
+FEW_ROWS = 32
 
 
 def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
