@@ -297,6 +297,50 @@ def test_more_spikes_never_cheaper(tmp_path, seed, design, dispatch):
     assert b.energy_pj["total"] >= a.energy_pj["total"]
 
 
+def test_mac_adder_tree_columns_hand_counted(tmp_path):
+    """An 8x8 adder-tree MAC on 8 tokens x K 16 x N 8 (two K folds of 8 rows, one column fold),
+    one salient code (two digit passes in its K fold): folds of R + M cycles, one tree sum and
+    accumulate per column per token per pass, the products' other adds in the trees, the inputs
+    latched per token and row, and the same accumulations as the integer GEMM (--check)."""
+    s = spec("tiny_mac", **BIG_MAC_SRAMS, **{"array.dataflow": "ws", "array.column": "adder_tree"})
+    codes = np.ones((8, 16), np.int8)
+    codes[2, 5] = 100  # K fold 0 takes two passes
+    w = np.random.default_rng(3).integers(-7, 8, (16, 8)).astype(np.int8)
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=w), s, check=True))
+    passes = 2 + 1
+    assert layer.compute_cycles == passes * (8 + 8)
+    c = layer.counters
+    assert c["mac_array.mac"] == 8 * 16 * 8 and c["mac_array.mac_extra_pass"] == 8 * 8 * 8
+    sums = passes * 8 * 8  # per pass: 8 tokens x 8 columns
+    assert c["mac_array.accumulate"] == sums
+    assert c["mac_array.tree_add"] == c["mac_array.mac"] + c["mac_array.mac_extra_pass"] - sums
+    assert c["mac_array.reg_bits"] == sums * s.array.acc_bits + passes * 8 * 8 * s.array.act_bits
+    assert layer.check["accumulation_mismatches"] == 0
+    grid = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=w), spec(
+        "tiny_mac", **BIG_MAC_SRAMS, **{"array.dataflow": "ws"})))
+    assert grid.compute_cycles == passes * (8 + 8 + 8 + 8 - 2) and "mac_array.tree_add" not in grid.counters
+
+
+def test_mac_adder_tree_cells_and_dataflow(tmp_path):
+    """Adder-tree cells hand-counted (multiplier and weight register per PE; R - 1 tree adders,
+    an accumulator adder and register per column; an input latch per row; the digit-combining
+    adder per column), smaller than the PE grid; with dataflow os the config is refused."""
+    from neurosim.hw.cells import adder, multiplier, register
+    from neurosim.hw.mac_array import MacArray
+
+    s = spec("mac_64x64_ws_tree", **{"array.acc_bits": 24}).array
+    tree_bits = 4 + 4 + 6
+    want = (multiplier(4, 4) + register(4)).times(64 * 64) + \
+        (adder(tree_bits).times(63) + adder(24) + register(24) + adder(24)).times(64) + register(4).times(64)
+    assert MacArray(s).cells() == want
+    grid = spec("mac_64x64_ws_tree", **{"array.acc_bits": 24, "array.column": "systolic"}).array
+    assert MacArray(s).cells().adder_bits < MacArray(grid).cells().adder_bits
+    assert MacArray(s).cells().reg_bits < MacArray(grid).cells().reg_bits
+    from neurosim.errors import ConfigError
+    with pytest.raises(ConfigError, match="array.dataflow"):
+        spec("mac_64x64_ws_tree", **{"array.dataflow": "os"})
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), design=st.sampled_from(["tiny_acc_if", "tiny_mac"]),
        bw=st.sampled_from([0.5, 1.6, 3.2, 12.8]))
@@ -313,7 +357,8 @@ def test_more_dram_bandwidth_never_more_cycles(tmp_path, seed, design, bw):
 
 VARIANTS = [("tiny_acc_if", {"array.dispatch": d, "array.encoding": e})
             for d in ("time_stepped", "event_queue") for e in ("count", "bitplane")] + \
-           [("tiny_acc_if", {"array.lane_skew": 2})] + [("tiny_mac", {"array.dataflow": f}) for f in ("os", "ws")]
+           [("tiny_acc_if", {"array.lane_skew": 2})] + [("tiny_mac", {"array.dataflow": f}) for f in ("os", "ws")] + \
+           [("tiny_mac", {"array.dataflow": "ws", "array.column": "adder_tree"})]
 
 
 @pytest.mark.parametrize("name,overrides", VARIANTS)

@@ -156,7 +156,7 @@ class ThresholdSpec:
 
 @dataclass(frozen=True)
 class MacArraySpec:
-    """Systolic MAC array."""
+    """MAC array: a systolic PE grid or adder-tree columns."""
 
     rows: int = spec_field(doc="PE rows", lo=1, hi=4096)
     cols: int = spec_field(doc="PE columns", lo=1, hi=4096)
@@ -165,11 +165,23 @@ class MacArraySpec:
     weight_bits: int = spec_field(4, doc="weight operand width", **SIGNED_BITS)
     acc_bits: int | str = spec_field(32, doc="accumulator width; auto = the width each op needs (see docs/model.md)",
                                      auto=True, **BITS)
+    column: str = spec_field(
+        "systolic", doc="systolic: SCALE-Sim's PE grid, each PE multiplies, adds into an acc_bits partial sum and "
+        "passes operands and partial sums to its neighbours through pipeline registers; adder_tree: weight-stationary "
+        "dot-product columns (dataflow ws), per cycle one token's R inputs are latched and broadcast along the rows, "
+        "each column multiplies them by its R stationary weights, sums the products in a combinational tree (adds of "
+        "act_bits + weight_bits + log2(rows) bits) and adds the sum into one acc_bits accumulator",
+        choices=("systolic", "adder_tree"))
     salient: str = spec_field(
         "passes", doc="codes wider than act_bits: passes = extra digit passes of the array over a dense store at "
         "the widest code width (class digit_passes, or wide when act_bits holds every code); outlier_path = dense "
         "act_bits store + salient side store (code + index) and a side MAC unit for the salient entries "
         "(Atom/OliVe-style outlier-aware accelerators)", choices=("passes", "outlier_path"))
+
+    @property
+    def tree_add_bits(self) -> int:
+        """Width of the adds in an adder-tree column: products grow by log2(rows) bits."""
+        return self.act_bits + self.weight_bits + max(1, math.ceil(math.log2(self.rows)))
 
 
 @dataclass(frozen=True)
@@ -290,6 +302,8 @@ def combination_problems(spec: HwSpec) -> list[Problem]:
                                  ("membrane_tokens", a.membrane_tokens, 0)):
             if value != want:
                 out.append(Problem(f"array.{key}", f"must be {want} with array.lane_skew > 0, got {value}"))
+    if isinstance(spec, MacSpec) and spec.array.column == "adder_tree" and spec.array.dataflow != "ws":
+        out.append(Problem("array.dataflow", f"must be ws with array.column: adder_tree, got {spec.array.dataflow}"))
     return out
 
 

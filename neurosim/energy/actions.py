@@ -68,7 +68,12 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
             out["event_queue.pop"] = reg * event_bits
     else:
         a = spec.array
-        mac = sc.mac_pj(table, a.act_bits, a.weight_bits, a.acc_bits)
+        # an adder-tree column's add is counted apart (tree adds and one accumulate per cycle)
+        mac = sc.int_mul_pj(table, a.act_bits, a.weight_bits) if a.column == "adder_tree" else \
+            sc.mac_pj(table, a.act_bits, a.weight_bits, a.acc_bits)
+        if a.column == "adder_tree":
+            out.update({"mac_array.tree_add": sc.int_add_pj(table, a.tree_add_bits),
+                        "mac_array.accumulate": sc.int_add_pj(table, a.acc_bits)})
         out.update({
             "mac_array.mac": mac,
             "mac_array.mac_extra_pass": mac,

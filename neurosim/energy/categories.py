@@ -27,7 +27,8 @@ VIEWS = ("full", "on_chip", "compute_only")
 #: The arithmetic of the arrays and their side units.
 ARITHMETIC = frozenset({
     "array.accumulate", "array.tree_add", "salient_lanes.accumulate", "salient_lanes.merge_add",
-    "mac_array.mac", "mac_array.mac_extra_pass", "mac_array.digit_add", "outlier_unit.mac", "outlier_unit.merge_add",
+    "mac_array.mac", "mac_array.mac_extra_pass", "mac_array.digit_add", "mac_array.tree_add", "mac_array.accumulate",
+    "outlier_unit.mac", "outlier_unit.merge_add",
     "salient_shifter.bit_stages",
 })
 CONTROL_UNITS = frozenset({"threshold", "dequant", "requant"})

@@ -24,7 +24,7 @@ from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
 from neurosim.hw.dequant_unit import DequantUnit
-from neurosim.hw.mac_array import MacArray, os_fold_cycles, ws_fold_cycles
+from neurosim.hw.mac_array import MacArray, os_fold_cycles, tree_fold_cycles, ws_fold_cycles
 from neurosim.hw.outlier_unit import OutlierUnit
 from neurosim.hw.salient_shifter import SalientShifter
 from neurosim.hw.sram import Sram
@@ -211,7 +211,7 @@ class MacOpModel(OpModel):
         n_cf = ceil_div(Nb, C)
         col_w = [min(C, Nb - j * C) for j in range(n_cf)]
         compute = stall_act = stall_w = stall_out = 0
-        macs = extra = extra_out = 0
+        macs = extra = extra_out = column_sums = input_bits = 0
         if not self.ws:
             for g, p in enumerate(passes):
                 rows = min(R, Mb - g * R)
@@ -234,10 +234,14 @@ class MacOpModel(OpModel):
                     outs.write(1, Mb * Nb * acc)
                 stall_out += outs.cycles(Mb * Nb * acc * (2 - first_k - last_k))
         else:
+            tree = spec.array.column == "adder_tree"
             for g, p in enumerate(passes):
                 krows = min(R, Kb - g * R)
                 for cw in col_w:
-                    fold = ws_fold_cycles(Mb, R, C)
+                    fold = tree_fold_cycles(Mb, R) if tree else ws_fold_cycles(Mb, R, C)
+                    if tree:  # each token's cycle: one tree sum and accumulate per column, its inputs latched
+                        column_sums += int(p) * Mb * cw
+                        input_bits += int(p) * Mb * krows * a_bits
                     a_b, w_b = Mb * krows * a_bits, krows * cw * w_bits
                     wgt.read(int(p), w_b)
                     act.read(int(p), a_b)
@@ -254,7 +258,7 @@ class MacOpModel(OpModel):
                     macs += Mb * krows * cw
                     extra += (int(p) - 1) * Mb * krows * cw
                     extra_out += (int(p) - 1) * Mb * cw
-        self.chip.array.count(macs, extra, extra_out)
+        self.chip.array.count(macs, extra, extra_out, column_sums, input_bits)
         if self.shift_entry_bits:  # the tile's shift list, read with its codes for each column fold
             act.read(n_cf, self._salient_in_tile(key, tiling)[0] * self.shift_entry_bits)
         stalls = {"act_sram": stall_act, "weight_sram": stall_w, "output_sram": stall_out}
