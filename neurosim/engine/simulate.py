@@ -233,73 +233,79 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
         return with_total(energy), {**energy_by_action(d.counters, pj), "leakage": energy["leakage"]}
 
     pj_by_spec[built] = action_energies(built, table)  # vector ops run on the chip as built
-    for i in range(len(trace.ops) + 1):
-        for v in vector_at.get(i, ()):
-            pj = pj_by_spec[built]
-            before = _snapshot(chip, dram)
-            cycles, stalls, kv_bits, block = _vector_op(v, chip, dram)
+    try:
+        for i in range(len(trace.ops) + 1):
+            for v in vector_at.get(i, ()):
+                pj = pj_by_spec[built]
+                before = _snapshot(chip, dram)
+                cycles, stalls, kv_bits, block = _vector_op(v, chip, dram)
+                if streams is not None:
+                    streams.add(v.phase, v.step, *(np.array([b], np.int64) for b in block), v.repeat)
+                d = _times(_delta(before, _snapshot(chip, dram)), v.repeat)
+                cycles *= v.repeat
+                energy, actions = energies(d, pj, cycles)
+                layer = LayerResult(
+                    name=v.name, kind="vector", M=v.tokens, K=v.width, N=v.width, tiling={}, cycles=cycles,
+                    compute_cycles=0, stall_cycles={k: c * v.repeat for k, c in stalls.items()}, utilization=0.0,
+                    counters=d.counters, memory=d.memory, energy_pj=energy, energy_by_action_pj=actions,
+                    spatial_utilization=0.0, phase=v.phase, step=v.step, repeat=v.repeat, vector_op=v.op,
+                    kv_write_bits=kv_bits * v.repeat)
+                pending.append(lambda layer=layer: (layer, None))
+                done_one()
+            if i == len(trace.ops):
+                break
+            op = trace.ops[i]
+            op_spec = resolve_widths(spec, op, recipe)
+            chip.retarget(op_spec)
+            if op_spec not in pj_by_spec:
+                pj_by_spec[op_spec] = action_energies(op_spec, table)
+            pj = pj_by_spec[op_spec]
+            rec: list[Interval] | None = [] if timeline is not None and timeline.detail == "tile" else None
+            key = (op.kind, op.M, op.K, op.N, op.weight_bits, op.b_source, *op.tensor_refs().items(), op_spec)
+            if key not in cache or rec is not None:
+                before = _snapshot(chip, dram)
+                out_ratio = output_salient_ratio(trace, op)
+                if out_ratio is None:  # no weights: the input's ratio stands in (docs/model.md)
+                    out_ratio = _input_salient_ratio(trace, op.act_codes)
+                tiling, pipe, compute, stream = run_op(trace, op, op_spec, chip, dram, out_ratio, rec, engine)
+                d = _delta(before, _snapshot(chip, dram))
+                # the check is pure: it runs on a worker thread beside the next ops
+                checked = thread_pool().submit(check_op, trace, op, op_spec) if check and op.weight_codes is not None \
+                    else None
+                cache[key] = (tiling, pipe, compute, stream, d, out_ratio, checked)
+            tiling, pipe, compute, stream, d, out_ratio, checked = cache[key]
+            n = op.repeat
             if streams is not None:
-                streams.add(v.phase, v.step, *(np.array([b], np.int64) for b in block), v.repeat)
-            d = _times(_delta(before, _snapshot(chip, dram)), v.repeat)
-            cycles *= v.repeat
-            energy, actions = energies(d, pj, cycles)
-            layer = LayerResult(
-                name=v.name, kind="vector", M=v.tokens, K=v.width, N=v.width, tiling={}, cycles=cycles,
-                compute_cycles=0, stall_cycles={k: c * v.repeat for k, c in stalls.items()}, utilization=0.0,
-                counters=d.counters, memory=d.memory, energy_pj=energy, energy_by_action_pj=actions,
-                spatial_utilization=0.0, phase=v.phase, step=v.step, repeat=v.repeat, vector_op=v.op,
-                kv_write_bits=kv_bits * v.repeat)
-            pending.append(lambda layer=layer: (layer, None))
-            done_one()
-        if i == len(trace.ops):
-            break
-        op = trace.ops[i]
-        op_spec = resolve_widths(spec, op, recipe)
-        chip.retarget(op_spec)
-        if op_spec not in pj_by_spec:
-            pj_by_spec[op_spec] = action_energies(op_spec, table)
-        pj = pj_by_spec[op_spec]
-        rec: list[Interval] | None = [] if timeline is not None and timeline.detail == "tile" else None
-        key = (op.kind, op.M, op.K, op.N, op.weight_bits, op.b_source, *op.tensor_refs().items(), op_spec)
-        if key not in cache or rec is not None:
-            before = _snapshot(chip, dram)
-            out_ratio = output_salient_ratio(trace, op)
-            if out_ratio is None:  # no weights: the input's ratio stands in (docs/model.md)
-                out_ratio = _input_salient_ratio(trace, op.act_codes)
-            tiling, pipe, compute, stream = run_op(trace, op, op_spec, chip, dram, out_ratio, rec, engine)
-            d = _delta(before, _snapshot(chip, dram))
-            # the check is pure: it runs on a worker thread beside the next ops
-            checked = thread_pool().submit(check_op, trace, op, op_spec) if check and op.weight_codes is not None \
-                else None
-            cache[key] = (tiling, pipe, compute, stream, d, out_ratio, checked)
-        tiling, pipe, compute, stream, d, out_ratio, checked = cache[key]
-        n = op.repeat
-        if streams is not None:
-            streams.add(op.phase, op.step, stream.load_bits, stream.busy_cycles, stream.writeback_bits, n)
+                streams.add(op.phase, op.step, stream.load_bits, stream.busy_cycles, stream.writeback_bits, n)
 
-        def op_layer(op=op, op_spec=op_spec, pj=pj, tiling=tiling, pipe=pipe, compute=compute, stream=stream,
-                     d=_times(d, n), out_ratio=out_ratio, checked=checked, n=n, rec=rec,
-                     pes=chip.processing_elements()) -> tuple[LayerResult, list[Interval] | None]:
-            cycles, pipe_stalls = pipe.result()
-            if checked is not None:
-                checked = checked.result()
-            stalls = Counter(stream.stalls)
-            stalls.update(pipe_stalls)
-            energy, actions = energies(d, pj, cycles * n)
-            return LayerResult(
-                name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=tiling, cycles=cycles * n,
-                compute_cycles=compute * n, stall_cycles={k: c * n for k, c in stalls.items()},
-                utilization=compute / cycles if cycles else 0.0,
-                counters=d.counters, memory=d.memory, energy_pj=energy, check=checked,
-                accumulator_bits=getattr(op_spec.array, design.accumulator_key), output_salient_ratio=out_ratio,
-                energy_by_action_pj=actions,
-                spatial_utilization=(sum(d.counters.get(k, 0) for k in design.useful_ops)
-                                     / (pes * cycles * n) if cycles else 0.0),
-                phase=op.phase, step=op.step, repeat=n, kv_read_bits=stream.weight_bits * n if op.kv else 0), rec
-        pending.append(op_layer)
-        done_one()
-    for make in pending:
-        add_layer(*make())
+            def op_layer(op=op, op_spec=op_spec, pj=pj, tiling=tiling, pipe=pipe, compute=compute, stream=stream,
+                         d=_times(d, n), out_ratio=out_ratio, checked=checked, n=n, rec=rec,
+                         pes=chip.processing_elements()) -> tuple[LayerResult, list[Interval] | None]:
+                cycles, pipe_stalls = pipe.result()
+                if checked is not None:
+                    checked = checked.result()
+                stalls = Counter(stream.stalls)
+                stalls.update(pipe_stalls)
+                energy, actions = energies(d, pj, cycles * n)
+                return LayerResult(
+                    name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=tiling, cycles=cycles * n,
+                    compute_cycles=compute * n, stall_cycles={k: c * n for k, c in stalls.items()},
+                    utilization=compute / cycles if cycles else 0.0,
+                    counters=d.counters, memory=d.memory, energy_pj=energy, check=checked,
+                    accumulator_bits=getattr(op_spec.array, design.accumulator_key), output_salient_ratio=out_ratio,
+                    energy_by_action_pj=actions,
+                    spatial_utilization=(sum(d.counters.get(k, 0) for k in design.useful_ops)
+                                         / (pes * cycles * n) if cycles else 0.0),
+                    phase=op.phase, step=op.step, repeat=n, kv_read_bits=stream.weight_bits * n if op.kv else 0), rec
+            pending.append(op_layer)
+            done_one()
+        for make in pending:
+            add_layer(*make())
+    except BaseException:  # an error or Ctrl-C: drop the queued pipelines and checks
+        for f in [f for entry in cache.values() for f in (entry[1], entry[6]) if f is not None] + \
+                 ([f for _, f in streams.runs] if streams is not None else []):
+            f.cancel()
+        raise
     total_cycles = sum(layer.cycles for layer in layers)
     stall_tot: Counter[str] = Counter()
     energy_tot: Counter[str] = Counter()
