@@ -15,6 +15,7 @@ as the slower of the two (the excess is the ``outlier_unit`` stall).
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 
@@ -235,29 +236,35 @@ class MacOpModel(OpModel):
                 stall_out += outs.cycles(Mb * Nb * acc * (2 - first_k - last_k))
         else:
             tree = spec.array.column == "adder_tree"
-            for g, p in enumerate(passes):
-                krows = min(R, Kb - g * R)
-                for cw in col_w:
-                    fold = tree_fold_cycles(Mb, R) if tree else ws_fold_cycles(Mb, R, C)
+            fold = tree_fold_cycles(Mb, R) if tree else ws_fold_cycles(Mb, R, C)
+            # K groups of R rows fall in a few classes (rows, first, last): the first and last
+            # group carry the tile's K ends, the middle ones are alike; counts add up by class
+            n_g = len(passes)
+            classes = [(min(R, Kb), first_k, last_k and n_g == 1, 1, int(passes[0]))]
+            if n_g > 2:
+                classes.append((R, False, False, n_g - 2, int(passes[1:-1].sum())))
+            if n_g > 1:
+                classes.append((Kb - (n_g - 1) * R, False, last_k, 1, int(passes[-1])))
+            for cw, n_cw in Counter(col_w).items():
+                for krows, first, last, groups, p in classes:
+                    runs = p * n_cw  # folds run: every pass of every group in this class
                     if tree:  # each token's cycle: one tree sum and accumulate per column, its inputs latched
-                        column_sums += int(p) * Mb * cw
-                        input_bits += int(p) * Mb * krows * a_bits
+                        column_sums += runs * Mb * cw
+                        input_bits += runs * Mb * krows * a_bits
                     a_b, w_b = Mb * krows * a_bits, krows * cw * w_bits
-                    wgt.read(int(p), w_b)
-                    act.read(int(p), a_b)
-                    first = first_k and g == 0
-                    last = last_k and g == len(passes) - 1
+                    wgt.read(runs, w_b)
+                    act.read(runs, a_b)
                     ps = Mb * cw * acc
                     if not first:
-                        outs.read(int(p), ps)
+                        outs.read(runs, ps)
                     if not last:
-                        outs.write(int(p), ps)
-                    compute += int(p) * fold
-                    stall_act += int(p) * max(0, act.cycles(a_b) - fold)
-                    stall_out += int(p) * max(0, outs.cycles(ps * (2 - first - last)) - fold)
-                    macs += Mb * krows * cw
-                    extra += (int(p) - 1) * Mb * krows * cw
-                    extra_out += (int(p) - 1) * Mb * cw
+                        outs.write(runs, ps)
+                    compute += runs * fold
+                    stall_act += runs * max(0, act.cycles(a_b) - fold)
+                    stall_out += runs * max(0, outs.cycles(ps * (2 - first - last)) - fold)
+                    macs += groups * n_cw * Mb * krows * cw
+                    extra += (p - groups) * n_cw * Mb * krows * cw
+                    extra_out += (p - groups) * n_cw * Mb * cw
         self.chip.array.count(macs, extra, extra_out, column_sums, input_bits)
         if self.shift_entry_bits:  # the tile's shift list, read with its codes for each column fold
             act.read(n_cf, self._salient_in_tile(key, tiling)[0] * self.shift_entry_bits)
