@@ -376,7 +376,7 @@ def test_compiled_quantizer_equals_trace_quantizer(case):
 
     x, act_bits, salient_bits, rule, param, clip, shift_max = case
     codes, scale, shift = quantize_shifted(x, act_bits, salient_bits, rule, param, clip, shift_max)
-    c, s, h = np.empty(x.shape, np.int8), np.empty(x.shape[0], np.float32), np.empty(x.shape, np.int8)
+    c, s, h = np.empty(x.shape, np.int8), np.empty(x.shape[0], np.float32), np.zeros(x.shape, np.int8)
     quantize_rows(x, act_bits, salient_bits, RULES[rule], param, clip, shift_max, c, s, h)
     np.testing.assert_array_equal(c, codes)
     np.testing.assert_array_equal(s, scale)

@@ -39,14 +39,20 @@ def _select(keys, m, k, cand, hist):
     11 and 10 bits: a histogram pass, then only the candidates that share the chosen digits).
     ``keys`` is overwritten; ``cand``: uint32 work array as long; ``hist``: int32 ``[4, 2048]``
     (four interleaved histograms, so that runs of one digit do not wait on each other's
-    increments). Unlike a comparison quickselect its cost does not depend on branch prediction."""
+    increments). Unlike a comparison quickselect its cost hardly depends on branch prediction: the
+    candidates are kept with a branch only when few share the digit, and at most 64 are sorted."""
     src, dst = keys, cand
     prefix = np.uint32(0)
     for p in range(3):
         shift = np.uint32(21 if p == 0 else (10 if p == 1 else 0))
         width = 2048 if p < 2 else 1024
         mask = np.uint32(width - 1)
-        hist[:, :width] = 0
+        lo, hi = mask, np.uint32(0)
+        for i in range(m):  # the digits present: only their bins are cleared and scanned
+            v = (src[i] >> shift) & mask
+            lo = min(lo, v)
+            hi = max(hi, v)
+        hist[:, np.int64(lo):np.int64(hi) + 1] = 0
         m4 = m - m % 4
         for i in range(0, m4, 4):
             hist[0, (src[i] >> shift) & mask] += 1
@@ -56,7 +62,7 @@ def _select(keys, m, k, cand, hist):
         for i in range(m4, m):
             hist[0, (src[i] >> shift) & mask] += 1
         below = 0
-        d = 0
+        d = np.int64(lo)
         while True:
             c = hist[0, d] + hist[1, d] + hist[2, d] + hist[3, d]
             if below + c > k:
@@ -65,14 +71,23 @@ def _select(keys, m, k, cand, hist):
             d += 1
         k -= below
         prefix |= np.uint32(d) << shift
-        if p < 2:  # keep the candidates with this digit (written branch-free)
+        if p < 2:  # keep the candidates with this digit
             kept = 0
-            for i in range(m):
-                v = src[i]
-                dst[kept] = v
-                kept += ((v >> shift) & mask) == np.uint32(d)
+            if 8 * c < m:  # few: a branch that is rarely taken is cheaper than a store per key
+                for i in range(m):
+                    v = src[i]
+                    if ((v >> shift) & mask) == np.uint32(d):
+                        dst[kept] = v
+                        kept += 1
+            else:  # many: branch-free
+                for i in range(m):
+                    v = src[i]
+                    dst[kept] = v
+                    kept += ((v >> shift) & mask) == np.uint32(d)
             m = kept
             src, dst = dst, src
+            if m <= 64:  # few candidates left: sorting them is cheaper than clearing histograms
+                return np.sort(src[:m])[k]
     return prefix
 
 
@@ -104,7 +119,9 @@ def _median(a, keys, cand, hist):
 @njit(cache=True, nogil=True)
 def quantize_rows(x, act_bits, salient_bits, rule, param, act_clip, shift_max, codes, scales, shifts):
     """Quantize the rows of ``x`` (float32 [M, K]) into ``codes`` (int8), ``scales`` (float32 [M])
-    and ``shifts`` (int8 [M, K]); ``rule`` is a :data:`RULES` value."""
+    and ``shifts`` (int8 [M, K], zero-filled by the caller: only salient entries' shifts are
+    written, none when ``shift_max`` is 0, so an unused one stays untouched memory); ``rule`` is a
+    :data:`RULES` value."""
     M, K = x.shape
     qa = (1 << (act_bits - 1)) - 1
     top = (1 << (max(act_bits, salient_bits) - 1)) - 1
@@ -147,7 +164,6 @@ def quantize_rows(x, act_bits, salient_bits, rule, param, act_clip, shift_max, c
         for i in range(K):  # salient entries on the normal step, then their shifts below
             lim = np.float32(top if sal[i] else qa)
             codes[t, i] = np.int8(min(max(np.rint(row[i] / scale), -lim), lim))
-            shifts[t, i] = 0
         if any_sal and shift_max > 0:
             for i in range(K):
                 if sal[i]:
