@@ -18,12 +18,17 @@ from neurosim.trace.reader import open_trace
 ROOT = Path(__file__).resolve().parent.parent
 ACC, MAC = ROOT / "hw_configs/acc_if_64x64.yaml", ROOT / "hw_configs/mac_64x64_os.yaml"
 OUTLIER = ROOT / "hw_configs/mac_64x64_os_outlier.yaml"
+TREE, TREE_OUTLIER = ROOT / "hw_configs/mac_64x64_ws_tree.yaml", ROOT / "hw_configs/mac_64x64_ws_tree_outlier.yaml"
 
 #: (label, MAC config, MAC overrides, ACC overrides)
 ROWS = [
     ("shipped pair (MAC digit_passes)", MAC, [], []),
     ("MAC class wide: W4A8, one pass, 8-bit store (= mac_64x64_os_w4a8)", MAC, ["array.act_bits=8"], []),
     ("MAC class outlier_path: W4A4 + side store/MAC (= mac_64x64_os_outlier)", OUTLIER, [], []),
+    ("MAC adder-tree columns, weight-stationary (= mac_64x64_ws_tree)", TREE, [], []),
+    ("MAC adder-tree columns + outlier_path (= mac_64x64_ws_tree_outlier)", TREE_OUTLIER, [], []),
+    ("MAC PE grid, weight-stationary, dual-ported output SRAM (mac_64x64_ws_tree as a grid)", TREE,
+     ["array.column=systolic"], []),
     ("fixed widths: MAC accumulator 32, IF membrane 24 bits (pre-0.2)", MAC, ["array.acc_bits=32"],
      ["array.membrane_bits=24"]),
     ("static output scales on both (no two-phase row buffer)", MAC, ["requant.output_scale=static"],
