@@ -324,7 +324,8 @@ def test_mac_adder_tree_columns_hand_counted(tmp_path):
 def test_mac_adder_tree_cells_and_dataflow(tmp_path):
     """Adder-tree cells hand-counted (multiplier and weight register per PE; R - 1 tree adders,
     an accumulator adder and register per column; an input latch per row; the digit-combining
-    adder per column), smaller than the PE grid; with dataflow os the config is refused."""
+    adder per column), smaller than the WS PE grid (also hand-counted); with dataflow os the
+    config is refused."""
     from neurosim.hw.cells import adder, multiplier, register
     from neurosim.hw.mac_array import MacArray
 
@@ -334,6 +335,8 @@ def test_mac_adder_tree_cells_and_dataflow(tmp_path):
         (adder(tree_bits).times(63) + adder(24) + register(24) + adder(24)).times(64) + register(4).times(64)
     assert MacArray(s).cells() == want
     grid = spec("mac_64x64_ws_tree", **{"array.acc_bits": 24, "array.column": "systolic"}).array
+    assert MacArray(grid).cells() == (multiplier(4, 4) + adder(24) + register(4 + 24 + 4)).times(64 * 64) + \
+        adder(24).times(64)  # WS grid PE: activation, partial-sum and stationary weight registers
     assert MacArray(s).cells().adder_bits < MacArray(grid).cells().adder_bits
     assert MacArray(s).cells().reg_bits < MacArray(grid).cells().reg_bits
     from neurosim.errors import ConfigError

@@ -70,7 +70,7 @@ class MacArray:
 
     def cells(self) -> LogicCells:
         """Grid: per PE an act_bits x weight_bits multiplier, an acc_bits adder and the pipeline
-        registers. Adder trees: per PE a multiplier and its weight register, per column R - 1
+        registers (WS: and its stationary weight register). Adder trees: per PE a multiplier and its weight register, per column R - 1
         tree adders, an acc_bits adder and accumulator, per row an input latch. Both: per column
         one acc_bits adder that combines digit passes."""
         s = self.spec
@@ -79,7 +79,9 @@ class MacArray:
             pe = multiplier(s.act_bits, s.weight_bits) + register(s.weight_bits)
             column = adder(s.tree_add_bits).times(s.rows - 1) + adder(s.acc_bits) + register(s.acc_bits)
             return pe.times(s.rows * s.cols) + column.times(s.cols) + register(s.act_bits).times(s.rows) + combine
-        pe = multiplier(s.act_bits, s.weight_bits) + adder(s.acc_bits) + register(self.reg_bits_per_mac)
+        # the registers written per MAC, and in WS the stationary weight (OS streams it through one of those)
+        stationary = s.weight_bits if s.dataflow == "ws" else 0
+        pe = multiplier(s.act_bits, s.weight_bits) + adder(s.acc_bits) + register(self.reg_bits_per_mac + stationary)
         return pe.times(s.rows * s.cols) + combine
 
     def count(self, macs: int, extra_pass_macs: int, extra_pass_outputs: int, column_sums: int = 0,
