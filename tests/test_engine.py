@@ -1137,3 +1137,21 @@ def test_exact_matmul_equals_int64_matmul(m, K, N, amax, seed):
     a[rng.random((m, K)) < 0.3] = 0
     b = rng.integers(-128, 128, (K, N)).astype(np.int8)
     np.testing.assert_array_equal(exact_matmul(a, b), a @ b.astype(np.int64))
+
+
+def test_overlapped_schedule_on_worker_threads_equals_the_reference_and_chunks_bound_it(monkeypatch):
+    """The real whole-inference trace: the fast engine (pipelines and overlapped chunks on worker
+    threads, handed over as they fill) gives the reference engine's results.json; with one op per
+    chunk the overlapped phase cycles are exactly the ops' serial sum, and with whole phases per
+    chunk they are below it."""
+    import neurosim.engine.simulate as sim
+    from neurosim.trace import open_trace
+
+    trace = open_trace(ROOT / "traces" / "smollm2_wikitext_l1_p64_d8")
+    hw = ROOT / "hw_configs" / "acc_if_64x64.yaml"
+    fast = simulate(trace, hw, verify=False)
+    assert fast.to_json() == simulate(trace, hw, verify=False, engine="reference").to_json()
+    assert all(p["cycles"] < p["serial_cycles"] for p in fast.phases.values())
+    monkeypatch.setattr(sim._PhaseStreams, "CHUNK_TILES", 1)
+    one = simulate(trace, hw, verify=False)
+    assert all(p["cycles"] == p["serial_cycles"] for p in one.phases.values())
