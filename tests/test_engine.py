@@ -48,6 +48,27 @@ def test_acc_time_stepped_dense_closed_form(tmp_path, M, K, N, c):
     assert layer.counters["array.accumulate"] + layer.counters["array.tree_add"] == M * K * c * N
 
 
+@pytest.mark.parametrize("M,K,N,c", [(5, 64, 16, 3), (2, 40, 20, 1), (9, 24, 20, 2)])
+def test_acc_double_buffered_weight_loads_closed_form(tmp_path, M, K, N, c):
+    """weight_buffers 2, constant codes c and fast SRAMs: each sub-tile's steps take M x c
+    cycles, and each weight sub-tile load (N sub-tiles outer, K sub-tiles inner) stalls only by
+    what outlasts the steps before it; the first load stalls whole. One buffer: every load."""
+    over = {**BIG_SRAMS, "dram.bandwidth_gbps": 1000, "weight_sram.banks": 1, "weight_sram.width_bits": 8,
+            "membrane_store.banks": 64, "output_buffer.banks": 64}
+    codes = np.full((M, K), c, np.int8)
+    path = make_trace(tmp_path / "t", codes, N, recipe=PLAIN)
+    one = _one_layer(simulate(path, spec("tiny_acc_if", **over)))
+    s = spec("tiny_acc_if", **over, **{"array.weight_buffers": 2})
+    two = _one_layer(simulate(path, s))
+    R, C = s.array.rows, s.array.cols
+    assert two.tiling == one.tiling and two.tiling["n_k"] == two.tiling["n_n"] == 1
+    loads = [ceil_div(min(R, K - k) * min(C, N - n) * s.array.weight_bits, 8)
+             for n in range(0, N, C) for k in range(0, K, R)]
+    assert one.stall_cycles["weight_tile_load"] == sum(loads)
+    assert two.stall_cycles["weight_tile_load"] == loads[0] + sum(max(0, b - M * c) for b in loads[1:])
+    assert two.compute_cycles == one.compute_cycles and two.counters == one.counters
+
+
 @pytest.mark.parametrize("column", ["adder_tree", "per_spike"])
 def test_acc_column_datapath_hand_counted(tmp_path, column):
     """One token, 16 channels on 8 lanes x 8 columns, codes 1..3 and one 5: row group 0 holds
@@ -264,10 +285,11 @@ def test_acc_kernel_equals_py_func(codes, lanes, bitplane, eq, banks, first, las
     from neurosim.kernels.acc_tile import acc_block_kernel
     mem = np.arange(8, dtype=np.int64).reshape(2, 4)
     args = (codes, lanes, bitplane, eq, 7, 4, 32, 24, 32, mem, np.array([2, 1], np.int64), banks, 1, first, last,
-            per_code, side)
+            per_code, side, 2)
     a, b = acc_block_kernel(*args), acc_block_kernel.py_func(*args)
-    np.testing.assert_array_equal(a[0], b[0])
-    np.testing.assert_array_equal(a[1], b[1])
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert (a[2].sum(axis=(1, 2)) == a[0][:, 0]).all()  # the busy cycles by token group and K-tile add up
 
 
 @settings(max_examples=30, deadline=None)
@@ -319,6 +341,38 @@ def test_mac_adder_tree_columns_hand_counted(tmp_path):
     grid = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=w), spec(
         "tiny_mac", **BIG_MAC_SRAMS, **{"array.dataflow": "ws"})))
     assert grid.compute_cycles == passes * (8 + 8 + 8 + 8 - 2) and "mac_array.tree_add" not in grid.counters
+
+
+@pytest.mark.parametrize("M", [8, 4])
+def test_mac_double_buffered_weights_hand_counted(tmp_path, M):
+    """The adder-tree MAC of the test above (three folds of R = 8 load + M streaming cycles):
+    with two weight buffers the first fold pays its load and each later one the longer of its
+    streaming and the next load; counts are the same; the PE keeps a second weight register."""
+    from neurosim.hw.mac_array import MacArray
+
+    over = {**BIG_MAC_SRAMS, "array.dataflow": "ws", "array.column": "adder_tree"}
+    codes = np.ones((M, 16), np.int8)
+    codes[2, 5] = 100
+    path = make_trace(tmp_path / "t", codes, 8)
+    one = _one_layer(simulate(path, spec("tiny_mac", **over)))
+    s = spec("tiny_mac", **over, **{"array.weight_buffers": 2})
+    two = _one_layer(simulate(path, s))
+    assert one.compute_cycles == 3 * (8 + M)
+    assert two.compute_cycles == 8 + M + 2 * max(M, 8)
+    assert two.counters == one.counters
+    a, b = MacArray(spec("tiny_mac", **over).array).cells(), MacArray(s.array).cells()
+    assert b.reg_bits - a.reg_bits == 8 * 8 * 4
+
+
+@pytest.mark.parametrize("name,overrides,key", [
+    ("tiny_mac", {}, "array.weight_buffers"),  # os: the weights stream
+    ("tiny_acc_if", {"array.dispatch": "event_queue"}, "array.weight_buffers"),
+    ("tiny_acc_if", {"array.lane_skew": 2}, "array.weight_buffers"),
+])
+def test_double_buffered_weights_refused_where_nothing_is_loaded(name, overrides, key):
+    from neurosim.errors import ConfigError
+    with pytest.raises(ConfigError, match=key):
+        spec(name, **overrides, **{"array.weight_buffers": 2})
 
 
 def test_mac_adder_tree_cells_and_dataflow(tmp_path):
@@ -655,7 +709,7 @@ def test_lane_skew_kernel_bounds(codes, lanes, first, last, side, window):
     from neurosim.kernels.lane_skew import skew_block_kernel
     mem = np.arange(8, dtype=np.int64).reshape(2, 4)
     coupled = acc_block_kernel(codes, lanes, False, False, 7, 4, 32, 24, 32, mem, np.array([2, 1], np.int64), 1, 1,
-                               first, last, True, side)[0]
+                               first, last, True, side, 0)[0]
     args = lambda w: (codes, lanes, w, 7, 4, 32, 24, 32, mem, first, last, side)  # noqa: E731
     one, _ = skew_block_kernel(*args(1))
     np.testing.assert_array_equal(one[:, :2], coupled[:, :2])

@@ -127,6 +127,11 @@ class AccArraySpec:
     weight_reads: str = spec_field(
         "per_code", doc="event_queue: per_code = one weight-row read per nonzero code, latched in one lane for that "
         "code's spikes; per_spike = one read per spike", choices=("per_code", "per_spike"))
+    weight_buffers: int = spec_field(
+        1, doc="weight registers per PE (time_stepped): 1 = a weight sub-tile is loaded before its tokens stream "
+        "(weight_tile_load stalls the array); 2 = double-buffered, the next sub-tile (N sub-tiles outer, K sub-tiles "
+        "inner, per token group) loads while the current one's tokens stream, and only what outlasts them stalls",
+        lo=1, hi=2)
     lane_skew: int = spec_field(
         0, doc="0: lanes step together (a step lasts its busiest lane); W > 0: per-lane spike FIFOs let a lane run "
         "up to W steps ahead of the slowest, with W token membranes and adder trees per column (time_stepped, "
@@ -165,6 +170,10 @@ class MacArraySpec:
     weight_bits: int = spec_field(4, doc="weight operand width", **SIGNED_BITS)
     acc_bits: int | str = spec_field(32, doc="accumulator width; auto = the width each op needs (see docs/model.md)",
                                      auto=True, **BITS)
+    weight_buffers: int = spec_field(
+        1, doc="weight registers per PE (dataflow ws): 1 = each fold loads its weights in R cycles before its tokens "
+        "stream (SCALE-Sim); 2 = double-buffered (as TPU v1), the next fold's weights load while the current fold "
+        "streams, and only the first fold's load and what outlasts a fold's streaming are exposed", lo=1, hi=2)
     column: str = spec_field(
         "systolic", doc="systolic: SCALE-Sim's PE grid, each PE multiplies, adds into an acc_bits partial sum and "
         "passes operands and partial sums to its neighbours through pipeline registers; adder_tree: weight-stationary "
@@ -304,6 +313,15 @@ def combination_problems(spec: HwSpec) -> list[Problem]:
                 out.append(Problem(f"array.{key}", f"must be {want} with array.lane_skew > 0, got {value}"))
     if isinstance(spec, MacSpec) and spec.array.column == "adder_tree" and spec.array.dataflow != "ws":
         out.append(Problem("array.dataflow", f"must be ws with array.column: adder_tree, got {spec.array.dataflow}"))
+    if spec.array.weight_buffers > 1:
+        a = spec.array
+        if isinstance(spec, MacSpec) and a.dataflow != "ws":
+            out.append(Problem("array.weight_buffers", "must be 1 with array.dataflow: os (the weights stream)"))
+        if isinstance(spec, AccIfSpec) and a.dispatch != "time_stepped":
+            out.append(Problem("array.weight_buffers", "must be 1 with array.dispatch: event_queue (no PE weight "
+                               "registers)"))
+        if isinstance(spec, AccIfSpec) and a.lane_skew:
+            out.append(Problem("array.weight_buffers", "must be 1 with array.lane_skew > 0"))
     return out
 
 

@@ -113,7 +113,8 @@ class AccIfChip:
 @dataclass(frozen=True)
 class _TilePlan:
     """The shape-only part of a tile's cost: column widths of its N sub-tiles and how many of
-    each, SRAM cycles per step, weight words per event, weight sub-tile load cycles, and the SRAM
+    each, SRAM cycles per step, weight words per event, weight sub-tile load cycles (in all, and
+    of one sub-tile per column variant and K sub-tile), and the SRAM
     accesses every tile of this shape makes (recorded once on scratch SRAMs)."""
 
     widths: tuple[int, int]
@@ -122,6 +123,7 @@ class _TilePlan:
     mem_cyc: np.ndarray
     words_per_event: np.ndarray
     load_cyc: int
+    load_kt: np.ndarray
     sram_counts: dict[str, Sram]
     groups: int
     tokens: int
@@ -226,10 +228,12 @@ class AccIfOpModel(OpModel):
         k_rows = [R] * (Kb // R) + ([Kb % R] if Kb % R else [])
         scratch = {n: s.scratch() for n, s in srams.items()}
         load_cyc = 0
+        load_kt = np.zeros((2, len(k_rows)), dtype=np.int64)  # one sub-tile's load, per variant and K sub-tile
         if self.scheme.loads_weight_tiles:  # weight sub-tiles into the PE registers
             for v, w in enumerate(widths):
-                for r in k_rows:
-                    load_cyc += groups * int(mult[v]) * wsram.cycles(r * w * wb)
+                for i, r in enumerate(k_rows):
+                    load_kt[v, i] = wsram.cycles(r * w * wb)
+                    load_cyc += groups * int(mult[v]) * int(load_kt[v, i])
                     scratch["weight_sram"].read(groups * int(mult[v]), r * w * wb)
         n_sub = full + (1 if part else 0)
         for r in k_rows:  # codes are re-read for every N sub-tile
@@ -241,7 +245,7 @@ class AccIfOpModel(OpModel):
             scratch["membrane_store"].write(m * Mb * (steps - (1 if last_k else 0)), w * mb_bits)
             if last_k:
                 scratch["output_buffer"].write(m * Mb, w * act_bits)
-        plan = _TilePlan(widths, mult, n_sub, mem_cyc, words_per_event, load_cyc, scratch, groups, Mb)
+        plan = _TilePlan(widths, mult, n_sub, mem_cyc, words_per_event, load_cyc, load_kt, scratch, groups, Mb)
         self._plans[key] = plan
         return plan
 

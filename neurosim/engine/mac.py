@@ -25,7 +25,7 @@ from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
 from neurosim.hw.dequant_unit import DequantUnit
-from neurosim.hw.mac_array import MacArray, os_fold_cycles, tree_fold_cycles, ws_fold_cycles
+from neurosim.hw.mac_array import MacArray, folds_cycles, os_fold_cycles, tree_fold_cycles, ws_fold_cycles
 from neurosim.hw.outlier_unit import OutlierUnit
 from neurosim.hw.salient_shifter import SalientShifter
 from neurosim.hw.sram import Sram
@@ -237,6 +237,10 @@ class MacOpModel(OpModel):
         else:
             tree = spec.array.column == "adder_tree"
             fold = tree_fold_cycles(Mb, R) if tree else ws_fold_cycles(Mb, R, C)
+            # with double-buffered weights a fold after the first takes the longer of its streaming
+            # and the next load: its SRAM traffic has that long (the first fold, its whole length)
+            later = fold if spec.array.weight_buffers == 1 else max(fold - R, R)
+            n_folds = 0
             # K groups of R rows fall in a few classes (rows, first, last): the first and last
             # group carry the tile's K ends, the middle ones are alike; counts add up by class
             n_g = len(passes)
@@ -259,12 +263,16 @@ class MacOpModel(OpModel):
                         outs.read(runs, ps)
                     if not last:
                         outs.write(runs, ps)
-                    compute += runs * fold
-                    stall_act += runs * max(0, act.cycles(a_b) - fold)
-                    stall_out += runs * max(0, outs.cycles(ps * (2 - first - last)) - fold)
+                    n_folds += runs
+                    first_fold = 1 if n_folds == runs else 0  # this class holds the tile's first fold
+                    out_cyc = outs.cycles(ps * (2 - first - last))
+                    stall_act += first_fold * max(0, act.cycles(a_b) - fold) + \
+                        (runs - first_fold) * max(0, act.cycles(a_b) - later)
+                    stall_out += first_fold * max(0, out_cyc - fold) + (runs - first_fold) * max(0, out_cyc - later)
                     macs += groups * n_cw * Mb * krows * cw
                     extra += (p - groups) * n_cw * Mb * krows * cw
                     extra_out += (p - groups) * n_cw * Mb * cw
+            compute += folds_cycles(n_folds, fold, R, spec.array.weight_buffers)
         self.chip.array.count(macs, extra, extra_out, column_sums, input_bits)
         if self.shift_entry_bits:  # the tile's shift list, read with its codes for each column fold
             act.read(n_cf, self._salient_in_tile(key, tiling)[0] * self.shift_entry_bits)

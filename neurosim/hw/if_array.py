@@ -58,13 +58,13 @@ class IfArray:
             self.queue_events += spikes * -(-Nb // self.spec.cols)
 
     def cells(self, fifo_code_bits: int) -> LogicCells:
-        """R x C weight registers, C membrane registers (plus the token register file), and the
+        """R x C weight registers (twice with ``weight_buffers: 2``), C membrane registers (plus the token register file), and the
         column datapath: a tree of R - 1 narrow adders and one membrane adder per column, or R
         membrane-width adders per column (``per_spike``). With ``lane_skew: W``: W membrane
         registers and W trees per column, and a W-entry FIFO of ``fifo_code_bits`` per lane."""
         s = self.spec
         sets = max(1, s.lane_skew)
-        out = register(s.rows * s.cols * s.weight_bits) + \
+        out = register(s.rows * s.cols * s.weight_bits * s.weight_buffers) + \
             register(s.cols * s.membrane_bits * (sets + s.membrane_tokens)) + register(s.rows * s.lane_skew * fifo_code_bits)
         if self.adder_tree:
             column = adder(s.tree_add_bits).times(s.rows - 1) + adder(s.membrane_bits)

@@ -71,7 +71,7 @@ def count_step(seg, normal_max):
 @njit(cache=True, nogil=True)
 def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits_per_code, dense_bw_bits,
                      salient_entry_bits, salient_bw_bits, membrane_cycles, weight_words_per_event, weight_banks,
-                     weight_ports, first_block, last_block, per_code_reads, side_salient):
+                     weight_ports, first_block, last_block, per_code_reads, side_salient, group_tokens):
     """Walk every (token, K-tile) step of an int8 code block ``[Mb, K]``.
 
     ``membrane_cycles[v, p]``: SRAM cycles of the membrane/output traffic of one step for
@@ -81,7 +81,9 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
     ``weight_words_per_event[v]``: weight-SRAM words read per event (event_queue only).
     ``side_salient``: salient codes go to the side lane group, not the main lanes (their spikes
     are totalled in SAL_SPIKES and the largest in SAL_MAX).
-    Returns ``(per_variant [2, N_COLS], totals [N_TOTALS])`` as int64.
+    Returns ``(per_variant [2, N_COLS], totals [N_TOTALS], busy [2, groups, nk])`` as int64, the
+    last the busy cycles of each group of ``group_tokens`` tokens (0: one group) in each K-tile,
+    per column variant (for weight loads overlapped with the previous sub-tile's steps).
     """
     M, K = codes.shape
     nk = (K + lanes - 1) // lanes
@@ -89,6 +91,8 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
     # sums and maxima of |q|, taken by the branch-free count_step
     fast_count = not (event_queue or bitplane or side_salient)
     out = np.zeros((2, N_COLS), dtype=np.int64)
+    G = group_tokens if group_tokens > 0 else max(M, 1)
+    busy_by_group = np.zeros((2, (M + G - 1) // G, nk), dtype=np.int64)
     tot = np.zeros(N_TOTALS, dtype=np.int64)
     bank_events = np.zeros(weight_banks, dtype=np.int64)
     for t in range(M):
@@ -152,6 +156,7 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
                 w_cyc = (max_bank * weight_words_per_event[v] + weight_ports - 1) // weight_ports
                 busy = max(compute, spike_cyc, mem_cyc, w_cyc)
                 out[v, BUSY] += busy
+                busy_by_group[v, t // G, kt] += busy
                 out[v, COMPUTE] += compute
                 if busy > compute:
                     if w_cyc == busy:
@@ -160,7 +165,7 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
                         out[v, STALL_MEMBRANE] += busy - compute
                     else:
                         out[v, STALL_SPIKE] += busy - compute
-    return out, tot
+    return out, tot, busy_by_group
 
 
 @njit(cache=True, nogil=True)

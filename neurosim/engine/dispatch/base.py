@@ -13,12 +13,14 @@ from neurosim.kernels.acc_tile import acc_block_kernel
 @dataclass(frozen=True)
 class Walk:
     """A code block's timing per column variant (``[2, N_COLS]``), its spike totals
-    (``[N_TOTALS]``) and, when lanes are not in lockstep, the membrane writes of one column
-    (``None``: one per compute cycle)."""
+    (``[N_TOTALS]``), when lanes are not in lockstep the membrane writes of one column
+    (``None``: one per compute cycle), and in lockstep the busy cycles per token group and K-tile
+    (``[2, groups, nk]``, for overlapped weight loads)."""
 
     per_variant: np.ndarray
     totals: np.ndarray
     column_writes: int | None = None
+    busy_by_group: np.ndarray | None = None
 
 
 class DispatchScheme:
@@ -35,13 +37,13 @@ class DispatchScheme:
         codes = np.ascontiguousarray(codes)
         spec, srams = model.chip.spec, model.chip.srams
         os_mode = bool(spec.array.membrane_tokens)
-        per_v, tot = acc_block_kernel(
+        per_v, tot, busy = acc_block_kernel(
             codes, model.R, spec.array.encoding == "bitplane", self.event_queue, model.recipe.normal_max,
             spec.spike_memory.dense.code_bits, srams["spike_dense"].bw_bits_per_cycle, model.entry_bits,
             srams["spike_salient"].bw_bits_per_cycle, plan.mem_cyc, plan.words_per_event, spec.weight_sram.banks,
             spec.weight_sram.ports, first_k or os_mode, last_k or os_mode, spec.array.weight_reads == "per_code",
-            model.chip.side is not None)
-        return Walk(per_v, tot)
+            model.chip.side is not None, spec.array.membrane_tokens)
+        return Walk(per_v, tot, None, busy)
 
     def count_traffic(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
         """Count the scheme's own traffic on one tile (weights into the lanes, FIFO writes);
