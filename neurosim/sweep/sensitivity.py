@@ -32,6 +32,7 @@ DEFAULT_PARAMS = (
     "array.acc_bits|array.membrane_bits=24,32",
     "array.dispatch=time_stepped,event_queue",
     "array.salient_lanes=0,16",
+    "array.weight_buffers=1,2",
 )
 
 
