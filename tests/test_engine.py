@@ -364,15 +364,63 @@ def test_mac_double_buffered_weights_hand_counted(tmp_path, M):
     assert b.reg_bits - a.reg_bits == 8 * 8 * 4
 
 
+@pytest.mark.parametrize("G", [4, 3])
+def test_mac_adder_tree_token_groups_hand_counted(tmp_path, G):
+    """accumulator_tokens G on the 8-token tile above: each group of G tokens (and the last,
+    partial one) runs the three folds (two passes in K fold 0) of R = 8 load + its own tokens; the
+    accumulators never leave the columns inside a tile (no output-SRAM partial sums), the weights
+    are read once per group, the products and column sums are those of the weight-stationary
+    run; a PE column keeps G accumulators."""
+    from neurosim.hw.mac_array import MacArray
+
+    over = {**BIG_MAC_SRAMS, "array.dataflow": "ws", "array.column": "adder_tree"}
+    codes = np.ones((8, 16), np.int8)
+    codes[2, 5] = 100
+    w = np.random.default_rng(3).integers(-7, 8, (16, 8)).astype(np.int8)
+    path = make_trace(tmp_path / "t", codes, 8, weights=w)
+    ws = _one_layer(simulate(path, spec("tiny_mac", **over)))
+    s = spec("tiny_mac", **over, **{"array.accumulator_tokens": G})
+    os_ = _one_layer(simulate(path, s, check=True))
+    sizes = [G] * (8 // G) + ([8 % G] if 8 % G else [])
+    assert os_.compute_cycles == sum(3 * (8 + g) for g in sizes)
+    for k in ("mac_array.mac", "mac_array.mac_extra_pass", "mac_array.accumulate", "mac_array.tree_add",
+              "mac_array.reg_bits"):
+        assert os_.counters[k] == ws.counters[k]
+    assert os_.memory["weight_sram"]["read_bits"] - ws.memory["weight_sram"]["read_bits"] == \
+        (len(sizes) - 1) * 3 * 8 * 8 * 4
+    assert ws.memory["output_sram"]["read_bits"] > os_.memory["output_sram"]["read_bits"]
+    assert os_.check["accumulation_mismatches"] == 0
+    cells = MacArray(s.array).cells().reg_bits - MacArray(spec("tiny_mac", **over).array).cells().reg_bits
+    assert cells == (G - 1) * 8 * s.array.acc_bits
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30)), min_size=1, max_size=5), st.integers(0, 30))
+def test_fold_sequence_cycles_equals_a_fold_by_fold_schedule(runs, load):
+    """Weight-stationary folds in sequence, against a fold-by-fold schedule: one buffer, each
+    load then its streaming; two buffers, fold i's load starts when fold i-1's load is done and
+    its buffer is free (fold i-2 has streamed), and its streaming when its load is done and fold
+    i-1 has streamed."""
+    from neurosim.hw.mac_array import sequence_cycles
+
+    folds = [s for k, s in runs for _ in range(k)]
+    assert sequence_cycles(runs, load, 1) == sum(load + s for s in folds)
+    load_end, streamed = 0, [0, 0]  # the stream ends of folds i-2 and i-1
+    for s in folds:
+        load_end = max(load_end, streamed[-2]) + load
+        streamed.append(max(streamed[-1], load_end) + s)
+    assert sequence_cycles(runs, load, 2) == streamed[-1]
+
+
 @pytest.mark.parametrize("name,overrides,key", [
     ("tiny_mac", {}, "array.weight_buffers"),  # os: the weights stream
     ("tiny_acc_if", {"array.dispatch": "event_queue"}, "array.weight_buffers"),
     ("tiny_acc_if", {"array.lane_skew": 2}, "array.weight_buffers"),
+    ("tiny_mac", {"array.dataflow": "ws", "array.accumulator_tokens": 4}, "array.accumulator_tokens"),
 ])
-def test_double_buffered_weights_refused_where_nothing_is_loaded(name, overrides, key):
+def test_double_buffered_weights_and_token_groups_refused_where_they_do_not_apply(name, overrides, key):
     from neurosim.errors import ConfigError
     with pytest.raises(ConfigError, match=key):
-        spec(name, **overrides, **{"array.weight_buffers": 2})
+        spec(name, **{"array.weight_buffers": 2 if key == "array.weight_buffers" else 1}, **overrides)
 
 
 def test_mac_adder_tree_cells_and_dataflow(tmp_path):

@@ -170,6 +170,11 @@ class MacArraySpec:
     weight_bits: int = spec_field(4, doc="weight operand width", **SIGNED_BITS)
     acc_bits: int | str = spec_field(32, doc="accumulator width; auto = the width each op needs (see docs/model.md)",
                                      auto=True, **BITS)
+    accumulator_tokens: int = spec_field(
+        0, doc="adder_tree: 0 = the partial sums of each K fold go to the output SRAM (weight-stationary); G > 0 = the "
+        "accumulators of G tokens stay in column registers (G x cols x acc_bits) while the tile's K folds stream "
+        "(output-stationary, as the IF array's membrane_tokens), and each group of G tokens reloads the weight folds",
+        lo=0, hi=4096)
     weight_buffers: int = spec_field(
         1, doc="weight registers per PE (dataflow ws): 1 = each fold loads its weights in R cycles before its tokens "
         "stream (SCALE-Sim); 2 = double-buffered (as TPU v1), the next fold's weights load while the current fold "
@@ -313,6 +318,8 @@ def combination_problems(spec: HwSpec) -> list[Problem]:
                 out.append(Problem(f"array.{key}", f"must be {want} with array.lane_skew > 0, got {value}"))
     if isinstance(spec, MacSpec) and spec.array.column == "adder_tree" and spec.array.dataflow != "ws":
         out.append(Problem("array.dataflow", f"must be ws with array.column: adder_tree, got {spec.array.dataflow}"))
+    if isinstance(spec, MacSpec) and spec.array.accumulator_tokens and spec.array.column != "adder_tree":
+        out.append(Problem("array.accumulator_tokens", "must be 0 unless array.column is adder_tree"))
     if spec.array.weight_buffers > 1:
         a = spec.array
         if isinstance(spec, MacSpec) and a.dataflow != "ws":

@@ -25,7 +25,7 @@ from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
 from neurosim.hw.dequant_unit import DequantUnit
-from neurosim.hw.mac_array import MacArray, folds_cycles, os_fold_cycles, tree_fold_cycles, ws_fold_cycles
+from neurosim.hw.mac_array import MacArray, os_fold_cycles, sequence_cycles, tree_fold_cycles, ws_fold_cycles
 from neurosim.hw.outlier_unit import OutlierUnit
 from neurosim.hw.salient_shifter import SalientShifter
 from neurosim.hw.sram import Sram
@@ -236,11 +236,10 @@ class MacOpModel(OpModel):
                 stall_out += outs.cycles(Mb * Nb * acc * (2 - first_k - last_k))
         else:
             tree = spec.array.column == "adder_tree"
-            fold = tree_fold_cycles(Mb, R) if tree else ws_fold_cycles(Mb, R, C)
-            # with double-buffered weights a fold after the first takes the longer of its streaming
-            # and the next load: its SRAM traffic has that long (the first fold, its whole length)
-            later = fold if spec.array.weight_buffers == 1 else max(fold - R, R)
-            n_folds = 0
+            G, buffers = spec.array.accumulator_tokens, spec.array.weight_buffers
+            # token groups that run the tile's folds one after another: all Mb tokens, or groups of G
+            # whose accumulators stay in the columns (partial sums then leave only at the tile's K ends)
+            sizes = Counter([G] * (Mb // G) + ([Mb % G] if Mb % G else [])) if G else Counter([Mb])
             # K groups of R rows fall in a few classes (rows, first, last): the first and last
             # group carry the tile's K ends, the middle ones are alike; counts add up by class
             n_g = len(passes)
@@ -249,30 +248,44 @@ class MacOpModel(OpModel):
                 classes.append((R, False, False, n_g - 2, int(passes[1:-1].sum())))
             if n_g > 1:
                 classes.append((Kb - (n_g - 1) * R, False, last_k, 1, int(passes[-1])))
-            for cw, n_cw in Counter(col_w).items():
-                for krows, first, last, groups, p in classes:
-                    runs = p * n_cw  # folds run: every pass of every group in this class
-                    if tree:  # each token's cycle: one tree sum and accumulate per column, its inputs latched
-                        column_sums += runs * Mb * cw
-                        input_bits += runs * Mb * krows * a_bits
-                    a_b, w_b = Mb * krows * a_bits, krows * cw * w_bits
-                    wgt.read(runs, w_b)
-                    act.read(runs, a_b)
-                    ps = Mb * cw * acc
-                    if not first:
-                        outs.read(runs, ps)
-                    if not last:
-                        outs.write(runs, ps)
-                    n_folds += runs
-                    first_fold = 1 if n_folds == runs else 0  # this class holds the tile's first fold
-                    out_cyc = outs.cycles(ps * (2 - first - last))
-                    stall_act += first_fold * max(0, act.cycles(a_b) - fold) + \
-                        (runs - first_fold) * max(0, act.cycles(a_b) - later)
-                    stall_out += first_fold * max(0, out_cyc - fold) + (runs - first_fold) * max(0, out_cyc - later)
-                    macs += groups * n_cw * Mb * krows * cw
-                    extra += (p - groups) * n_cw * Mb * krows * cw
-                    extra_out += (p - groups) * n_cw * Mb * cw
-            compute += folds_cycles(n_folds, fold, R, spec.array.weight_buffers)
+            streams = []
+            for gt, n_gt in sizes.items():
+                fold = tree_fold_cycles(gt, R) if tree else ws_fold_cycles(gt, R, C)
+                # with double-buffered weights a fold after the first takes the longer of its
+                # streaming and the next load: its SRAM traffic has that long (the first fold, its whole length)
+                later = fold if buffers == 1 else max(fold - R, R)
+                n_folds = 0
+                for cw, n_cw in Counter(col_w).items():
+                    for krows, first, last, groups, p in classes:
+                        runs = p * n_cw * n_gt  # folds run: every pass of every group in this class
+                        if tree:  # each token's cycle: one tree sum and accumulate per column, its inputs latched
+                            column_sums += runs * gt * cw
+                            input_bits += runs * gt * krows * a_bits
+                        a_b, w_b = gt * krows * a_bits, krows * cw * w_bits
+                        wgt.read(runs, w_b)
+                        act.read(runs, a_b)
+                        ps = gt * cw * acc if not G else 0
+                        if not first and ps:
+                            outs.read(runs, ps)
+                        if not last and ps:
+                            outs.write(runs, ps)
+                        first_fold = 1 if not streams and n_folds == 0 else 0  # the tile's first fold
+                        n_folds += runs
+                        out_cyc = outs.cycles(ps * (2 - first - last))
+                        stall_act += first_fold * max(0, act.cycles(a_b) - fold) + \
+                            (runs - first_fold) * max(0, act.cycles(a_b) - later)
+                        stall_out += first_fold * max(0, out_cyc - fold) + (runs - first_fold) * max(0, out_cyc - later)
+                        macs += groups * n_cw * n_gt * gt * krows * cw
+                        extra += (p - groups) * n_cw * n_gt * gt * krows * cw
+                        extra_out += (p - groups) * n_cw * n_gt * gt * cw
+                streams.append((n_folds, fold - R))
+            compute += sequence_cycles(streams, R, buffers)
+            if G and not (first_k and last_k):  # the accumulators in and out at the tile's K ends
+                if not first_k:
+                    outs.read(1, Mb * Nb * acc)
+                if not last_k:
+                    outs.write(1, Mb * Nb * acc)
+                stall_out += outs.cycles(Mb * Nb * acc * (2 - first_k - last_k))
         self.chip.array.count(macs, extra, extra_out, column_sums, input_bits)
         if self.shift_entry_bits:  # the tile's shift list, read with its codes for each column fold
             act.read(n_cf, self._salient_in_tile(key, tiling)[0] * self.shift_entry_bits)

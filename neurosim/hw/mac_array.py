@@ -13,7 +13,9 @@ Per fold, for an R x C array (SCALE-Sim v3 counts the same, minus one cycle per 
   into its accumulator: ``R + M`` cycles, no skewed fill or drain (the IF array's organisation,
   with multipliers in place of the spike gating).
 - ``weight_buffers: 2`` (ws): the next fold's weights load while the current fold streams
-  (:func:`folds_cycles`).
+  (:func:`sequence_cycles`).
+- ``accumulator_tokens: G`` (adder trees): G tokens' accumulators stay in the columns while the
+  tile's K folds stream; each group of G tokens runs its own folds (``R + G`` cycles each).
 
 Wider activation codes than the operand width take one pass per signed digit
 (:mod:`neurosim.kernels.mac_fold`). Counts: ``mac_array.mac`` (= M·K·N products),
@@ -48,14 +50,23 @@ def tree_fold_cycles(M: int, rows: int) -> int:
     return rows + M
 
 
-def folds_cycles(n_folds: int, fold: int, load: int, buffers: int) -> int:
-    """Cycles of ``n_folds`` weight-stationary folds of ``fold`` cycles, ``load`` of them loading
-    the weights: in sequence (1 buffer), or each load under the previous fold's streaming
-    (2 buffers: the first load, then per fold the longer of its streaming and the next load)."""
-    if buffers == 1 or n_folds == 0:
-        return n_folds * fold
-    stream = fold - load
-    return load + stream + (n_folds - 1) * max(stream, load)
+def sequence_cycles(streams: list[tuple[int, int]], load: int, buffers: int) -> int:
+    """Cycles of weight-stationary folds run in sequence, given in order as runs of (how many
+    folds, streaming cycles of each), every fold loading its weights in ``load`` cycles: before
+    it streams (1 buffer), or under the previous fold's streaming (2 buffers: the first load
+    whole, then each load's excess over the streaming before it)."""
+    total = exposed = 0
+    prev = None
+    for k, stream in streams:
+        if k == 0:
+            continue
+        total += k * stream
+        if buffers == 1:
+            exposed += k * load
+        else:
+            exposed += (load if prev is None else max(0, load - prev)) + (k - 1) * max(0, load - stream)
+        prev = stream
+    return total + exposed
 
 
 @dataclass
@@ -84,13 +95,15 @@ class MacArray:
         """Grid: per PE an act_bits x weight_bits multiplier, an acc_bits adder and the pipeline
         registers (WS: and its stationary weight registers, two with ``weight_buffers: 2``).
         Adder trees: per PE a multiplier and its weight registers, per column R - 1 tree adders,
-        an acc_bits adder and accumulator, per row an input latch. Both: per column one acc_bits
+        an acc_bits adder and its accumulator (G of them with ``accumulator_tokens: G``), per row an
+        input latch. Both: per column one acc_bits
         adder that combines digit passes."""
         s = self.spec
         combine = adder(s.acc_bits).times(s.cols)
         if self.adder_tree:
             pe = multiplier(s.act_bits, s.weight_bits) + register(s.weight_bits * s.weight_buffers)
-            column = adder(s.tree_add_bits).times(s.rows - 1) + adder(s.acc_bits) + register(s.acc_bits)
+            column = adder(s.tree_add_bits).times(s.rows - 1) + adder(s.acc_bits) + \
+                register(s.acc_bits * max(1, s.accumulator_tokens))
             return pe.times(s.rows * s.cols) + column.times(s.cols) + register(s.act_bits).times(s.rows) + combine
         # the registers written per MAC, and in WS the stationary weight (OS streams it through one of those)
         stationary = s.weight_bits * s.weight_buffers if s.dataflow == "ws" else 0
