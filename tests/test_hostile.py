@@ -427,6 +427,13 @@ def test_show_config_energy_and_run_labels_bad_inputs(tmp_path, capsys):
     assert code == 2 and "--label" in err and not (tmp_path / "o").exists()
     code, _, err = cli(capsys, "run", TINY, "--hw-set", "array.rows=4", "--hw", TINY_MAC, "--out", tmp_path / "o")
     assert code == 2 and "after the --hw" in err and not (tmp_path / "o").exists()
+    for hw, bad, key in ((TINY_MAC, "array.weight_buffers=2", "array.weight_buffers"),  # os: weights stream
+                         (TINY_MAC, "array.accumulator_tokens=4", "array.accumulator_tokens"),  # not an adder tree
+                         (TINY_MAC, "array.column=adder_tree", "array.dataflow"),
+                         (TINY_ACC, "array.dispatch=event_queue", "array.weight_buffers")):
+        extra = ["--hw-set", "array.weight_buffers=2"] if hw == TINY_ACC else []
+        code, _, err = cli(capsys, "run", TINY, "--hw", hw, "--hw-set", bad, *extra, "--out", tmp_path / "o")
+        assert code == 2 and key in err and "Traceback" not in err and not (tmp_path / "o").exists(), err
 
 
 # --- 14-15. malformed configs and traces ---------------------------------------------------------

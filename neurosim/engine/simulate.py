@@ -119,17 +119,15 @@ class _PhaseStreams:
     def __init__(self, dram: Dram, engine: str):
         self.dram, self.engine = dram, engine
         self.open: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-        self.tiles: dict[tuple[str, int], int] = {}
         self.runs: list[tuple[str, Future]] = []
 
     def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
-        key = (phase, step)
         part = tuple(np.tile(a, times) for a in (load, busy, wb))
-        if self.open.get(key) and self.tiles[key] + len(part[0]) > self.CHUNK_TILES:
-            self._submit(phase, self.open.pop(key))
-            self.tiles[key] = 0
-        self.open.setdefault(key, []).append(part)
-        self.tiles[key] = self.tiles.get(key, 0) + len(part[0])
+        chunk = self.open.setdefault((phase, step), [])
+        if chunk and sum(len(p[0]) for p in chunk) + len(part[0]) > self.CHUNK_TILES:
+            self._submit(phase, chunk)
+            chunk = self.open[phase, step] = []
+        chunk.append(part)
 
     def _submit(self, phase: str, chunk: list) -> None:
         load, busy, wb = (np.concatenate([p[i] for p in chunk]) for i in range(3))

@@ -26,6 +26,20 @@ LOADER, ARRAY, LOAD, WRITEBACK = 0, 1, 2, 3
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _earlier(ht, hk, i, t, k):
+    """Is heap entry ``i`` before ``(t, k)``?"""
+    return ht[i] < t or (ht[i] == t and hk[i] < k)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put(ht, hk, he, i, t, k, ev):
+    """Write ``(t, k) -> ev`` into heap slot ``i``."""
+    ht[i] = t
+    hk[i] = k
+    he[i] = ev
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _push(heap, t, k, ev):
     """Push (t, k) -> ev on the binary heap ``heap = (times, keys, events, size)``."""
     ht, hk, he, hn = heap
@@ -33,15 +47,11 @@ def _push(heap, t, k, ev):
     hn[0] = i + 1
     while i > 0:
         p = (i - 1) >> 1
-        if ht[p] < t or (ht[p] == t and hk[p] < k):
+        if _earlier(ht, hk, p, t, k):
             break
-        ht[i] = ht[p]
-        hk[i] = hk[p]
-        he[i] = he[p]
+        _put(ht, hk, he, i, ht[p], hk[p], he[p])
         i = p
-    ht[i] = t
-    hk[i] = k
-    he[i] = ev
+    _put(ht, hk, he, i, t, k, ev)
 
 
 @njit(cache=True, nogil=True)
@@ -53,25 +63,17 @@ def _pop(heap):
     n = hn[0] - 1
     hn[0] = n
     if n > 0:
-        t = ht[n]
-        k = hk[n]
-        ev = he[n]
+        t, k, ev = ht[n], hk[n], he[n]
         i = 0
-        while True:
+        while 2 * i + 1 < n:
             c = 2 * i + 1
-            if c >= n:
-                break
-            if c + 1 < n and (ht[c + 1] < ht[c] or (ht[c + 1] == ht[c] and hk[c + 1] < hk[c])):
+            if c + 1 < n and _earlier(ht, hk, c + 1, ht[c], hk[c]):
                 c += 1
-            if t < ht[c] or (t == ht[c] and k < hk[c]):
+            if not _earlier(ht, hk, c, t, k):
                 break
-            ht[i] = ht[c]
-            hk[i] = hk[c]
-            he[i] = he[c]
+            _put(ht, hk, he, i, ht[c], hk[c], he[c])
             i = c
-        ht[i] = t
-        hk[i] = k
-        he[i] = ev
+        _put(ht, hk, he, i, t, k, ev)
     return t0, e0
 
 
