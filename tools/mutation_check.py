@@ -1,0 +1,108 @@
+"""Do the tests notice a wrong number? Apply one-line physics mutations to ``neurosim/`` one at a
+time, run a test selection on each, and list the mutations that survive (the tests stayed green).
+
+    python tools/mutation_check.py                      # every mutation below, on the physics tests
+    python tools/mutation_check.py --tests tests/test_golden.py --only dram
+
+Each mutation is an exact text replacement that must match once; the file is restored after every
+run (also on Ctrl-C). No mutation library is used: mutmut and cosmic-ray mutate every operator and
+take hours on this package (numba recompiles each kernel per mutant); these are the reviewer-style
+one-line changes to the modelling lines, each of which a test must kill.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PHYSICS_TESTS = ["tests/test_golden.py", "tests/test_golden_tiny.py", "tests/test_engine.py", "tests/test_inference.py",
+                 "tests/test_area.py", "tests/test_energy_table.py"]
+
+#: (file under neurosim/, text, replacement, what it models wrongly)
+MUTATIONS: list[tuple[str, str, str, str]] = [
+    ("hw/dram.py", "return self.latency_cycles + int(", "return int(", "DRAM transfer without its latency"),
+    ("hw/dram.py", "ceil_div(bits, burst) * burst", "bits", "DRAM moves bits, not whole bursts"),
+    ("hw/sram.py", "self.spec.banks * self.spec.ports * self.spec.width_bits", "self.spec.banks * self.spec.width_bits",
+     "SRAM bandwidth ignores ports"),
+    ("hw/sram.py", "self.reads += transfers * self.words(bits_each)", "self.reads += self.words(bits_each)",
+     "SRAM read counts one transfer"),
+    ("energy/actions.py", '"array.accumulate": sc.int_add_pj(table, a.membrane_bits)',
+     '"array.accumulate": sc.int_add_pj(table, a.weight_bits)', "IF accumulate priced at the weight width"),
+    ("hw/threshold_unit.py", "            self.setup += tokens * neurons", "            self.setup += neurons",
+     "per-token threshold setup counted once per neuron"),
+    ("hw/mac_array.py", "self.digit_add += extra_pass_outputs", "self.digit_add += 0",
+     "MAC digit-pass combining adds never counted"),
+    ("engine/mac.py", "stall_w += int(p) * max(0, wgt.cycles(w_b) - fold)", "stall_w += 0",
+     "MAC weight-SRAM stall dropped"),
+    ("engine/pipeline.py", "compute_cycles: np.ndarray, dram_cycles: Callable[[int], int], buffers: int = 2,\n"
+     "                  record: list[Interval] | None = None, label: str = \"\", engine: str = \"fast\",\n"
+     "                  stalls_of", "compute_cycles: np.ndarray, dram_cycles: Callable[[int], int], buffers: int = 3,\n"
+     "                  record: list[Interval] | None = None, label: str = \"\", engine: str = \"fast\",\n"
+     "                  stalls_of", "triple instead of double buffering (submit_arrays)"),
+    ("hw/mac_array.py", "return K + rows + cols - 2", "return K + rows + cols - 1", "OS fold one cycle longer"),
+    ("hw/mac_array.py", "return rows + M\n", "return M\n", "adder-tree fold without its weight load"),
+    ("hw/if_array.py", "self.reg_bits += membrane_writes * self.spec.membrane_bits",
+     "self.reg_bits += membrane_writes * self.spec.weight_bits", "IF membrane register written at the weight width"),
+    ("energy/actions.py", "bank_kib = spec.size_kib / spec.banks", "bank_kib = spec.size_kib",
+     "SRAM access priced for the whole array, not one bank"),
+    ("energy/actions.py", '"mac_array.digit_add": sc.int_add_pj(table, a.acc_bits)',
+     '"mac_array.digit_add": sc.int_add_pj(table, a.act_bits)', "digit add priced at the operand width"),
+    ("engine/acc_if.py", "bits = Kb * Nb * self.chip.spec.array.weight_bits + (Nb * SCALE_BITS if first_k else 0)",
+     "bits = Kb * Nb * self.chip.spec.array.weight_bits", "IF weight tile without its per-channel constants"),
+    ("engine/mac.py", "bits = codes.size * self.code_bits + codes.shape[0] * SCALE_BITS",
+     "bits = codes.size * self.code_bits", "MAC activation tile without its per-token scales"),
+    ("engine/simulate.py", "bits = v.tokens * v.width * v.bits", "bits = v.tokens * v.bits",
+     "KV-cache write without its width"),
+    ("hw/vector_unit.py", "ceil_div(", "(lambda a, b: a // b)(", "vector unit rounds its cycles down"),
+    ("engine/acc_if.py", "load_cyc += groups * int(mult[v]) * int(load_kt[v, i])",
+     "load_cyc += int(mult[v]) * int(load_kt[v, i])", "IF token groups do not reload the weight sub-tiles"),
+    ("energy/scaling.py", "math.log(e32 / e8) / math.log(4)", "math.log(e32 / e8) / math.log(2)",
+     "integer add energy grows with the square of the width ratio"),
+    ("energy/scaling.py", 'return table[f"wire_{wire}"] * length_mm * activity', 'return table[f"wire_{wire}"] * length_mm',
+     "wire energy without its activity factor"),
+]
+
+
+def _apply(path: Path, old: str, new: str) -> str:
+    text = path.read_text()
+    if text.count(old) != 1:
+        raise SystemExit(f"{path}: the mutation text occurs {text.count(old)} times, not once: {old!r}")
+    path.write_text(text.replace(old, new))
+    return text
+
+
+def run(tests: list[str], only: str | None) -> int:
+    """Run every selected mutation; returns the number that survived."""
+    survived = []
+    chosen = [m for m in MUTATIONS if only is None or only in m[0] or only in m[3]]
+    for rel, old, new, what in chosen:
+        path = ROOT / "neurosim" / rel
+        original = _apply(path, old, new)
+        t0 = time.monotonic()
+        try:
+            rc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                                cwd=ROOT, capture_output=True, text=True).returncode
+        finally:
+            path.write_text(original)
+        verdict = "killed" if rc != 0 else "SURVIVED"
+        print(f"{verdict:8s} {time.monotonic() - t0:6.1f} s  {rel}: {what}", flush=True)
+        if rc == 0:
+            survived.append(what)
+    print(f"{len(chosen) - len(survived)} of {len(chosen)} mutations killed")
+    return len(survived)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", nargs="+", default=PHYSICS_TESTS, help="test files to run on each mutant")
+    parser.add_argument("--only", help="mutations whose file or description contains this text")
+    args = parser.parse_args()
+    sys.exit(1 if run(args.tests, args.only) else 0)
+
+
+if __name__ == "__main__":
+    main()
