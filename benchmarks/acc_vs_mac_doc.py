@@ -3,11 +3,13 @@ real trace and on a llama2-7b-shaped synthetic layer, every shipped ACC config a
 shipped MAC config, in three energy views, under the cited table and the SNN-paper convention;
 the best pair's waterfall and the sensitivity tornado.
 
-    python benchmarks/acc_vs_mac_doc.py            # about a minute on 2 cores
+    python benchmarks/acc_vs_mac_doc.py            # about ten seconds on 2 cores
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import tempfile
 import time
@@ -19,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from neurosim import __version__  # noqa: E402
-from neurosim.answer import CITED, CONVENTION, best_pair, pair_table  # noqa: E402
+from neurosim.answer import CITED, CONVENTION, best_pair, headline_numbers, pair_table, readme_answer  # noqa: E402
 from neurosim.report.compare import compare, plot_waterfall, summary_sentences  # noqa: E402
 from neurosim.report.style import fmt_energy  # noqa: E402
 from neurosim.sweep.sensitivity import sensitivity  # noqa: E402
@@ -58,6 +60,42 @@ def _saves(delta_mac_minus_acc: float) -> str:
     return f"spends {fmt_energy(-delta_mac_minus_acc)} more"
 
 
+def sensitivity_summary(sens) -> dict:
+    """The best pair's one-at-a-time energy-ratio range and its two widest parameters."""
+    ok = sens[(sens["status"] == "ok") & (sens["param"] != "(baseline)")]
+    base = float(sens[sens["param"] == "(baseline)"]["energy_ratio_a_over_b"].iloc[0])
+    spread = {p: (min(base, g.min()), max(base, g.max())) for p, g in ok.groupby("param")["energy_ratio_a_over_b"]}
+    top = sorted(spread, key=lambda p: spread[p][1] - spread[p][0], reverse=True)[:2]
+    return {"sensitivity_energy_ratio": [float(ok["energy_ratio_a_over_b"].min()), float(ok["energy_ratio_a_over_b"].max())],
+            "widest_swings": [[p, [float(v) for v in spread[p]]] for p in top]}
+
+
+def answer_paragraph(stored: dict) -> str:
+    """The doc's answer paragraph from the stored numbers (``docs/acc_vs_mac.json``; a test
+    checks that the doc holds exactly this paragraph of the stored file)."""
+    h = stored["headline"]
+    (full_lo, full_hi), (fair_lo, fair_hi), (grid_lo, grid_hi) = h["full"], h["fair_full"], h["fair_grid_full"]
+    (dram_lo, dram_hi), (cyc_lo, cyc_hi) = h["dram_share"], h["lockstep_cycles"]
+    lo, hi = stored["sensitivity_energy_ratio"]
+    (p0, (a0, b0)), (p1, (a1, b1)) = stored["widest_swings"]
+    return f"""On the shipped real trace (SmolLM2-135M, first decoder layer, 64 WikiText-2 tokens) and the
+cited 28 nm energy table, the shipped ACC designs use between {1 / full_hi:.2f}x and
+{1 / full_lo:.2f}x the energy of the shipped MAC baselines (E_MAC/E_ACC {full_lo:.2f} to
+{full_hi:.2f}), and against the fairest control, the MAC with the IF array's organisation
+(adder-tree columns) that stores activations in the same mixed-width format
+(`mac_64x64_ws_tree_outlier`), {fair_lo:.2f} to {fair_hi:.2f} ({grid_lo:.2f} to {grid_hi:.2f} against the
+same storage on SCALE-Sim's PE grid, `mac_64x64_os_outlier`). DRAM traffic is {dram_lo:.0%} to {dram_hi:.0%}
+of every design's energy, which pulls the whole-system ratio towards 1: without DRAM (on-chip
+view) the ratios are {h["on_chip"][0]:.2f} to {h["on_chip"][1]:.2f}, and counting only the synaptic arithmetic, as SNN
+papers do, {h["compute_only"][0]:.2f} to {h["compute_only"][1]:.2f} under the cited table and {h["convention_compute_only"][0]:.2f} to
+{h["convention_compute_only"][1]:.2f} under the SNN-paper convention (0.9 pJ per accumulate, 4.6 pJ per MAC).
+The lockstep IF array takes {1 / cyc_hi:.1f}x to {1 / cyc_lo:.1f}x the MAC's cycles; the fastest ACC
+design (`{h["fastest"]["acc"]}`) takes {1 / h["fastest"]["cycles"]:.1f}x those of `{h["fastest"]["mac"]}`.
+One-at-a-time changes of the modelling choices move the best pair's energy ratio from {lo:.2f} to {hi:.2f};
+the widest swings come from `{p0}` ({a0:.2f} to {b0:.2f}) and `{p1}`
+({a1:.2f} to {b1:.2f})."""
+
+
 def main() -> None:
     t0 = time.perf_counter()
     img = ROOT / "docs/img"
@@ -83,19 +121,10 @@ def main() -> None:
     cited_real = real_df[real_df["table"] == CITED]
     conv_real = real_df[real_df["table"] == CONVENTION]
     cited_big = big_df[big_df["table"] == CITED]
-    full = cited_real["E_mac/E_acc full"]
-    fair = cited_real[cited_real["mac"] == "mac_64x64_ws_tree_outlier"]
-    fair_os = cited_real[cited_real["mac"] == "mac_64x64_os_outlier"]
-    sens_ok = sens[(sens["status"] == "ok") & (sens["param"] != "(baseline)")]
-    lo, hi = sens_ok["energy_ratio_a_over_b"].min(), sens_ok["energy_ratio_a_over_b"].max()
-    base_ratio = float(sens[sens["param"] == "(baseline)"]["energy_ratio_a_over_b"].iloc[0])
-    spread = {p: (min(base_ratio, g.min()), max(base_ratio, g.max()))
-              for p, g in sens_ok.groupby("param")["energy_ratio_a_over_b"]}
-    top = sorted(spread, key=lambda p: spread[p][1] - spread[p][0], reverse=True)[:2]
-    shares = [r.energy_by_category_pj["dram"] / r.energy_pj["total"] for (t, _), r in real_runs.items() if t == CITED]
-    dram_lo, dram_hi = min(shares), max(shares)
-    lockstep = cited_real[cited_real["acc"] == "acc_if_64x64"]["cyc_mac/cyc_acc"]
-    best_cyc = cited_real.loc[cited_real["cyc_mac/cyc_acc"].idxmax()]
+    h = headline_numbers(real_df, real_runs, ACCS, MACS)
+    fair_lo, fair_hi = h["fair_full"]
+    stored = {"generated_by": "python benchmarks/acc_vs_mac_doc.py", "trace": REAL.name, "headline": h,
+              **sensitivity_summary(sens)}
     text = f"""# ACC vs MAC: the answer, how it is measured, and how far it moves
 
 Generated by `python benchmarks/acc_vs_mac_doc.py` (neurosim {__version__}); do not edit by hand.
@@ -103,22 +132,7 @@ Ratios are **MAC / ACC**: above 1 the accumulate-only IF design uses less energy
 
 ## In one paragraph
 
-On the shipped real trace (SmolLM2-135M, first decoder layer, 64 WikiText-2 tokens) and the
-cited 28 nm energy table, the shipped ACC designs use between {1 / full.max():.2f}x and
-{1 / full.min():.2f}x the energy of the shipped MAC baselines (E_MAC/E_ACC {full.min():.2f} to
-{full.max():.2f}), and against the fairest control, the MAC with the IF array's organisation
-(adder-tree columns) that stores activations in the same mixed-width format
-(`mac_64x64_ws_tree_outlier`), {fair["E_mac/E_acc full"].min():.2f} to {fair["E_mac/E_acc full"].max():.2f} ({fair_os["E_mac/E_acc full"].min():.2f} to {fair_os["E_mac/E_acc full"].max():.2f} against the
-same storage on SCALE-Sim's PE grid, `mac_64x64_os_outlier`). DRAM traffic is {dram_lo:.0%} to {dram_hi:.0%}
-of every design's energy, which pulls the whole-system ratio towards 1: without DRAM (on-chip
-view) the ratios are {cited_real["E_mac/E_acc on_chip"].min():.2f} to {cited_real["E_mac/E_acc on_chip"].max():.2f}, and counting only the synaptic arithmetic, as SNN
-papers do, {cited_real["E_mac/E_acc compute_only"].min():.2f} to {cited_real["E_mac/E_acc compute_only"].max():.2f} under the cited table and {conv_real["E_mac/E_acc compute_only"].min():.2f} to
-{conv_real["E_mac/E_acc compute_only"].max():.2f} under the SNN-paper convention (0.9 pJ per accumulate, 4.6 pJ per MAC).
-The lockstep IF array takes {1 / lockstep.max():.1f}x to {1 / lockstep.min():.1f}x the MAC's cycles; the fastest ACC
-design (`{best_cyc["acc"]}`) takes {1 / best_cyc["cyc_mac/cyc_acc"]:.1f}x those of `{best_cyc["mac"]}`.
-One-at-a-time changes of the modelling choices move the best pair's energy ratio from {lo:.2f} to {hi:.2f};
-the widest swings come from `{top[0]}` ({spread[top[0]][0]:.2f} to {spread[top[0]][1]:.2f}) and `{top[1]}`
-({spread[top[1]][0]:.2f} to {spread[top[1]][1]:.2f}).
+{answer_paragraph(stored)}
 
 ## Every shipped ACC config against every shipped MAC config
 
@@ -172,7 +186,7 @@ One parameter at a time on both designs (each that has the key), real trace, `{m
   arithmetic. Against SCALE-Sim's PE grid the registers decide: what a grid PE does per MAC
   besides multiplying (operand and accumulator pipeline registers) weighs more than the multiply
   itself; an adder-tree MAC has no per-PE accumulator, and with the same mixed-width storage the
-  whole-system gap is {fair["E_mac/E_acc full"].min():.2f} to {fair["E_mac/E_acc full"].max():.2f} (docs/model.md, Known gaps).
+  whole-system gap is {fair_lo:.2f} to {fair_hi:.2f} (docs/model.md, Known gaps).
 - The IF array's cycle count depends on the dispatch microarchitecture: a lockstep array waits
   for its largest code in every step; side lanes and FIFOs recover most of it at some energy.
 - Caveats: the tables are one decoder layer in prefill (attention, the KV cache and decode are in
@@ -182,6 +196,10 @@ One parameter at a time on both designs (each that has the key), real trace, `{m
   static-power inventory; the 7 nm table is extrapolated (docs/model.md lists every assumption).
 """
     (ROOT / "docs/acc_vs_mac.md").write_text(text)
+    (ROOT / "docs/acc_vs_mac.json").write_text(json.dumps(stored, indent=1) + "\n")
+    readme = ROOT / "README.md"
+    readme.write_text(re.sub(r"(<!-- answer:start -->\n).*?(\n<!-- answer:end -->)",
+                             lambda m: m[1] + readme_answer(h) + m[2], readme.read_text(), count=1, flags=re.S))
     print(text)
     print(f"(generated in {time.perf_counter() - t0:.0f} s)")
 

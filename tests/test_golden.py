@@ -50,6 +50,9 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "mac_ws_systolic": ("mac_64x64_os", {"array.dataflow": "ws"}),
     "mac_ws_double_buffered": ("mac_64x64_os", {"array.dataflow": "ws", "array.weight_buffers": 2}),
     "mac_tree_token_groups": ("mac_64x64_ws_tree", {"array.accumulator_tokens": 16, "array.weight_buffers": 2}),
+    "mac_tree_double_buffered_narrow": ("mac_64x64_ws_tree", {
+        "array.weight_buffers": 2, **{f"{m}.{k}": v for m in ("act_sram", "output_sram")
+                                      for k, v in (("banks", 1), ("ports", 2), ("width_bits", 16))}}),
     "mac_wide_operands": ("mac_64x64_os", {"array.act_bits": 8}),
     "mac_spilled_dram": ("mac_64x64_os", {"dequant.mode": "spilled", "dequant.scale_multiplies": 1}),
     "mac_spilled_sram": ("mac_64x64_os", {"dequant.mode": "spilled", "dequant.spill_to": "sram"}),
