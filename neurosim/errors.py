@@ -25,7 +25,8 @@ MAX_LINES = 50
 
 
 class NeurosimError(Exception):
-    """Base class of every error neurosim raises on purpose."""
+    """Base class of every error neurosim raises on purpose. Every subclass pickles (errors cross
+    process boundaries): one that takes other arguments than a message defines ``__reduce__``."""
 
 
 class UsageError(NeurosimError):
@@ -44,6 +45,11 @@ class SourceError(NeurosimError):
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         super().__init__("\n".join(self.lines()))
 
+    def __reduce__(self):
+        # pickled by its arguments (source and every problem), not by the joined message: the error
+        # crosses into and out of worker processes (--jobs, Dask) as the same type, whole
+        return type(self), (self.source, self.problems)
+
     def lines(self) -> list[str]:
         """One ``file: key.path: problem`` line per problem (at most MAX_LINES, then a count)."""
         shown = [f"{self.source}: {p}" for p in self.problems[:MAX_LINES]]
@@ -58,3 +64,13 @@ class ConfigError(SourceError):
 
 class TraceFormatError(SourceError):
     """A trace directory, manifest or tensor file is invalid."""
+
+
+def error_record(e: BaseException) -> dict:
+    """A failed point's error as plain data: its type, message and, for a file's problems, the
+    file and each problem's key path and message."""
+    out: dict = {"error_type": type(e).__name__, "error": str(e)}
+    if isinstance(e, SourceError):
+        out["source"] = e.source
+        out["problems"] = [{"path": p.path, "message": p.message} for p in e.problems]
+    return out

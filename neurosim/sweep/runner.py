@@ -17,7 +17,7 @@ import yaml
 
 from neurosim.config.loader import spec_from_mapping
 from neurosim.config.schema import to_plain
-from neurosim.errors import NeurosimError, UsageError
+from neurosim.errors import NeurosimError, UsageError, error_record
 from neurosim.fsutil import prepare_output_dir
 from neurosim.sweep.grid import Point, expand, parse_axis, validate_points
 from neurosim.sweep.store import Store, point_key
@@ -43,9 +43,9 @@ def run_point(task: dict) -> dict:
                              for la in r.layers]
         return rec
     except NeurosimError as e:
-        return {**base, "status": STATUS_FAILED, "error": str(e)}
-    except Exception:  # noqa: BLE001 - a failing point is recorded, not fatal to the sweep
-        return {**base, "status": STATUS_FAILED, "error": traceback.format_exc(limit=3)}
+        return {**base, "status": STATUS_FAILED, **error_record(e)}
+    except Exception as e:  # noqa: BLE001 - a failing point is recorded, not fatal to the sweep
+        return {**base, "status": STATUS_FAILED, **error_record(e), "error": traceback.format_exc(limit=3)}
 
 
 def tasks_for(points: list[Point], traces: list[str], per_layer: bool, role: str) -> list[dict]:
@@ -71,7 +71,7 @@ def rows(records: list[dict], per_layer: bool) -> list[dict]:
     for r in sorted((r for r in records if r["role"] == "point"), key=order):
         row = {**{k: v for k, v in r["overrides"]}, "trace": r["trace"], "status": r["status"]}
         if r["status"] != STATUS_OK:
-            out.append({**row, "error": r["error"]})
+            out.append({**row, "error_type": r.get("error_type", ""), "error": r["error"]})
             continue
         row.update(config_name=r["config_name"], design=r["design"], total_cycles=r["total_cycles"],
                    compute_cycles=r["compute_cycles"], latency_s=r["latency_s"], area_mm2=r.get("area_mm2"),

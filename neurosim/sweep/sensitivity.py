@@ -112,7 +112,8 @@ def sensitivity(configs: tuple[str | Path, str | Path], trace: str | Path, out_d
         row = {"param": param, "value": str(value), "a": ra.get("config_name", a_path.stem),
                "b": rb.get("config_name", b_path.stem), "notes": "; ".join(notes)}
         if ra["status"] != STATUS_OK or rb["status"] != STATUS_OK:
-            row.update(status="failed", error=ra.get("error") or rb.get("error"))
+            bad = ra if ra.get("error") else rb
+            row.update(status="failed", error_type=bad.get("error_type", ""), error=bad.get("error"))
         else:
             ea, eb = ra["energy_pj"]["total"], rb["energy_pj"]["total"]
             row.update(status=STATUS_OK, energy_a_pj=ea, energy_b_pj=eb, energy_ratio_a_over_b=ea / eb,
