@@ -1,5 +1,5 @@
 """``python -m neurosim`` runs the CLI."""
 
-from neurosim.cli import main
+from neurosim.cli import entry
 
-raise SystemExit(main())
+entry()

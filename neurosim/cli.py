@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -733,3 +734,28 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print("neurosim: internal error (a bug: please report it with the traceback above)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _interrupted_after_the_work(signum, frame) -> None:
+    """SIGINT once the command has finished (its results written, the process tearing down): one
+    line and exit 130 now, never a traceback or a death by the signal."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os.write(2, b"neurosim: interrupted\n")
+    os._exit(130)
+
+
+def entry() -> None:
+    """The ``neurosim`` command (and ``python -m neurosim``): :func:`main`, then exit with its code;
+    a Ctrl-C after :func:`main` has returned exits 130 with one line (teardown joins worker threads
+    and flushes output, and the signal must not kill the process or print a traceback there)."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # arrived as main returned, outside its handler
+        print("neurosim: interrupted", file=sys.stderr)
+        code = 130
+    signal.signal(signal.SIGINT, _interrupted_after_the_work)
+    sys.exit(code)

@@ -48,3 +48,7 @@ BIG_SRAMS = {
     "spike_memory.dense.size_kib": 65536, "spike_memory.salient.size_kib": 65536,
 }
 BIG_MAC_SRAMS = {f"{n}.size_kib": 65536 for n in ("act_sram", "weight_sram", "output_sram")}
+
+#: Hang guard of every subprocess and notebook a test runs: a hang fails the test after this long,
+#: but a loaded machine never does (DESIGN §8: no wall-clock limits in tests).
+HANG_GUARD_S = 1800

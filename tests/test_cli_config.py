@@ -5,12 +5,14 @@ import sys
 from pathlib import Path
 
 import yaml
+from helpers import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "neurosim", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "neurosim", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=HANG_GUARD_S)
 
 
 def test_version():
@@ -84,7 +86,7 @@ def test_import_scalesim_cfg(tmp_path):
     cfg = tmp_path / "s.cfg"
     cfg.write_text(SCALESIM_CFG)
     r = subprocess.run([sys.executable, "-m", "neurosim", "import-scalesim", str(cfg), "--out", str(tmp_path / "s.yaml")],
-                       capture_output=True, text=True, cwd=ROOT)
+                       capture_output=True, text=True, cwd=ROOT, timeout=HANG_GUARD_S)
     assert r.returncode == 0, r.stderr
     s = load_hw_config(tmp_path / "s.yaml")
     assert (s.name, s.array.rows, s.array.cols, s.array.dataflow) == ("scale_example_32x32_ws", 32, 16, "ws")
@@ -94,6 +96,6 @@ def test_import_scalesim_cfg(tmp_path):
     assert {**_template(), "name": shipped["name"]} == shipped
     cfg.write_text(SCALESIM_CFG.replace("ArrayWidth:     16", "ArrayWidth: wide"))
     r = subprocess.run([sys.executable, "-m", "neurosim", "import-scalesim", str(cfg), "--out", str(tmp_path / "t.yaml")],
-                       capture_output=True, text=True, cwd=ROOT)
+                       capture_output=True, text=True, cwd=ROOT, timeout=HANG_GUARD_S)
     assert r.returncode == 2 and "s.cfg" in r.stderr and "ArrayWidth" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "t.yaml").exists()

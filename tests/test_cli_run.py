@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import HANG_GUARD_S
 
 from neurosim.results import Results, read_run_dir
 
@@ -15,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "neurosim", *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "neurosim", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=HANG_GUARD_S)
 
 
 @pytest.fixture(scope="module")

@@ -5,18 +5,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers import HANG_GUARD_S
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "neurosim", *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "neurosim", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=HANG_GUARD_S)
 
 
 def test_trace_validate_shipped():
-    for d in sorted((ROOT / "traces").iterdir()):
-        if d.is_dir():
-            r = run("trace", "validate", d)
-            assert r.returncode == 0, r.stderr
+    shipped = sorted(d for d in (ROOT / "traces").iterdir() if d.is_dir())
+    assert len(shipped) == 5
+    for d in shipped:
+        r = run("trace", "validate", d)
+        assert r.returncode == 0, r.stderr
 
 
 def test_trace_validate_corrupt_exit_2(tmp_path):

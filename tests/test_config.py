@@ -142,7 +142,7 @@ def test_yaml_syntax_error_names_line(tmp_path):
     p = _write(tmp_path, "name: x\narray: {rows: [1, 2\n")
     with pytest.raises(ConfigError) as ei:
         load_hw_config(p)
-    assert "YAML syntax error" in str(ei.value) and "line" in str(ei.value)
+    assert f"{p}: YAML syntax error: line 3, column 1:" in str(ei.value)
 
 
 def test_missing_file(tmp_path):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_site_builds_strict(tmp_path):
     pytest.importorskip("mkdocs")
     r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
-                       capture_output=True, text=True, cwd=ROOT, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+                       capture_output=True, text=True, cwd=ROOT, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+                       timeout=HANG_GUARD_S)
     assert r.returncode == 0, r.stderr[-3000:]
     for page in ("index", "getting_started", "results", "model", "trace_format", "hw_configs", "energy_sources", "api"):
         path = tmp_path / "site" / ("index.html" if page == "index" else f"{page}/index.html")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch  # the export extra, installed by .ci/run
+from helpers import HANG_GUARD_S
 
 from neurosim.api import simulate
 from neurosim.export.recipes import make_recipe, quantize_act_t
@@ -204,7 +205,8 @@ def test_export_pow2_salient_step_round_trips(lm, ids, tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "neurosim", *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "neurosim", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=HANG_GUARD_S)
 
 
 def test_export_cli_usage_errors(tmp_path):

@@ -197,7 +197,8 @@ def test_phase_comparison_and_plot(small_inference, tmp_path):
     assert "by phase (A, B, B/A):" in text and f"{ratio:.2f}x" in text
     written = {p.name for p in write_comparison(compare(a, b), tmp_path)}
     assert {"phases.png", "phases.svg"} <= written
-    assert (tmp_path / "run").mkdir() is None and "phases.png" in {p.name for p in write_run_plots(a, tmp_path / "run")}
+    (tmp_path / "run").mkdir()
+    assert "phases.png" in {p.name for p in write_run_plots(a, tmp_path / "run")}
 
 
 def test_console_summarises_many_ops(small_inference):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import HANG_GUARD_S
 from nbclient import NotebookClient
 
 NB = Path(__file__).resolve().parent.parent / "notebooks"
@@ -16,7 +17,7 @@ def test_notebook_executes(name):
     nb = nbformat.read(NB / name, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "outputs must be stripped in git"
     t = time.perf_counter()
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NB)}}).execute()
+    NotebookClient(nb, timeout=HANG_GUARD_S, kernel_name="python3", resources={"metadata": {"path": str(NB)}}).execute()
     assert time.perf_counter() - t < 90
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import HANG_GUARD_S
 
 from neurosim.api import run
 from neurosim.report.plots import plot_cycles, plot_energy_breakdown, plot_spike_histogram, plot_utilization
@@ -42,7 +43,7 @@ def test_plot_functions_label_units_and_save(runs, tmp_path, fn, unit):
 def test_report_plots_cli_writes_png_and_svg(runs):
     out, _ = runs
     r = subprocess.run([sys.executable, "-m", "neurosim", "report", out / "acc_if_64x64", "--plots"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert r.returncode == 0, r.stderr
     for stem in ("energy", "cycles", "utilization"):
         for ext in ("png", "svg"):

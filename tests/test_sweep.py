@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import HANG_GUARD_S
 
 from neurosim.errors import ConfigError
 from neurosim.sweep.grid import expand
@@ -60,7 +61,7 @@ def test_failing_point_is_recorded_not_fatal(tmp_path):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("ref")
-    r = subprocess.run(_cmd(out, "--jobs", "2"), capture_output=True, text=True)
+    r = subprocess.run(_cmd(out, "--jobs", "2"), capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert r.returncode == 0, r.stderr
     return out
 
@@ -69,14 +70,14 @@ def test_sigkill_then_resume_loses_nothing_and_duplicates_nothing(tmp_path, refe
     out = tmp_path / "killed"
     proc = subprocess.Popen(_cmd(out, "--jobs", "1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    deadline = time.time() + 120
+    deadline = time.time() + HANG_GUARD_S
     while time.time() < deadline and _finished(out) < 2:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = _finished(out)
     assert 1 <= done_before < 6, "the kill should land mid-sweep"
-    r = subprocess.run(_cmd(out, "--jobs", "2"), capture_output=True, text=True)
+    r = subprocess.run(_cmd(out, "--jobs", "2"), capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert r.returncode == 0, r.stderr
     assert len(list((out / "points").glob("*.json"))) == 6
     resumed, ref = _table(out), _table(reference)
@@ -86,7 +87,7 @@ def test_sigkill_then_resume_loses_nothing_and_duplicates_nothing(tmp_path, refe
 
 def test_rerun_skips_finished_points(tmp_path, reference):
     stamp = {p.name: p.stat().st_mtime_ns for p in (reference / "points").glob("*.json")}
-    r = subprocess.run(_cmd(reference, "--jobs", "1"), capture_output=True, text=True)
+    r = subprocess.run(_cmd(reference, "--jobs", "1"), capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert r.returncode == 0
     assert {p.name: p.stat().st_mtime_ns for p in (reference / "points").glob("*.json")} == stamp
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import HANG_GUARD_S
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -102,7 +103,8 @@ def _expect(d, *fragments):
 
 
 def test_shipped_tiny_trace_is_valid():
-    validate_trace(TINY)
+    t = validate_trace(TINY)
+    assert [(op.M, op.K, op.N) for op in t.ops] == [(16, 64, 32), (8, 32, 8)]
 
 
 def test_corruption_flipped_bytes(trace_copy):
@@ -503,7 +505,7 @@ def test_onnx_graph_becomes_a_gemm_trace(tmp_path):
                               [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)], inits)
     onnx.save(helper.make_model(graph), tmp_path / "m.onnx")
     r = subprocess.run([sys.executable, "-m", "neurosim", "synth", "--onnx", str(tmp_path / "m.onnx"), "--tokens", "5",
-                        "--out", str(tmp_path / "t")], capture_output=True, text=True, cwd=ROOT)
+                        "--out", str(tmp_path / "t")], capture_output=True, text=True, cwd=ROOT, timeout=HANG_GUARD_S)
     assert r.returncode == 0, r.stderr
     assert "scores" in r.stderr and "skipped" in r.stderr
     t = validate_trace(tmp_path / "t")
@@ -511,7 +513,7 @@ def test_onnx_graph_becomes_a_gemm_trace(tmp_path):
     assert t.ops[0].act_codes == t.ops[1].act_codes != t.ops[2].act_codes
     (tmp_path / "bad.onnx").write_bytes(b"not a protobuf at all")
     r = subprocess.run([sys.executable, "-m", "neurosim", "synth", "--onnx", str(tmp_path / "bad.onnx"), "--tokens", "5",
-                        "--out", str(tmp_path / "u")], capture_output=True, text=True, cwd=ROOT)
+                        "--out", str(tmp_path / "u")], capture_output=True, text=True, cwd=ROOT, timeout=HANG_GUARD_S)
     assert r.returncode == 2 and "bad.onnx" in r.stderr and "Traceback" not in r.stderr
 
 
