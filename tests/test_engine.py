@@ -1241,12 +1241,12 @@ def test_exact_matmul_equals_int64_matmul(m, K, N, amax, seed):
     np.testing.assert_array_equal(exact_matmul(a, b), a @ b.astype(np.int64))
 
 
-def test_overlapped_schedule_on_worker_threads_equals_the_reference_and_chunks_bound_it(monkeypatch):
-    """The real whole-inference trace: the fast engine (pipelines and overlapped chunks on worker
+def test_overlapped_schedule_on_worker_threads_equals_the_reference_and_windows_bound_it():
+    """The real whole-inference trace: the fast engine (pipelines and overlapped windows on worker
     threads, handed over as they fill) gives the reference engine's results.json; with one op per
-    chunk the overlapped phase cycles are exactly the ops' serial sum, and with whole phases per
-    chunk they are below it."""
-    import neurosim.engine.simulate as sim
+    window (schedule.window_tiles: 1) the overlapped phase cycles are exactly the ops' serial sum,
+    with whole phases per window they are below it, and a window between the two lands between
+    them; nothing but the phase times moves."""
     from neurosim.trace import open_trace
 
     trace = open_trace(ROOT / "traces" / "smollm2_wikitext_l1_p64_d8")
@@ -1254,6 +1254,13 @@ def test_overlapped_schedule_on_worker_threads_equals_the_reference_and_chunks_b
     fast = simulate(trace, hw, verify=False)
     assert fast.to_json() == simulate(trace, hw, verify=False, engine="reference").to_json()
     assert all(p["cycles"] < p["serial_cycles"] for p in fast.phases.values())
-    monkeypatch.setattr(sim._PhaseStreams, "CHUNK_TILES", 1)
-    one = simulate(trace, hw, verify=False)
-    assert all(p["cycles"] == p["serial_cycles"] for p in one.phases.values())
+    prefill_tiles = sum(la.tiling["n_m"] * la.tiling["n_n"] * la.tiling["n_k"] for la in fast.layers
+                        if la.phase == "prefill" and la.kind != "vector")
+    by_window = {w: simulate(trace, hw, overrides=[f"schedule.window_tiles={w}"], verify=False)
+                 for w in (1, prefill_tiles // 4)}
+    assert all(p["cycles"] == p["serial_cycles"] for p in by_window[1].phases.values())
+    mid = by_window[prefill_tiles // 4].phases["prefill"]["cycles"]
+    assert fast.phases["prefill"]["cycles"] < mid < fast.phases["prefill"]["serial_cycles"]
+    for r in by_window.values():
+        assert [la.cycles for la in r.layers] == [la.cycles for la in fast.layers]
+        assert r.energy_pj == fast.energy_pj and r.total_cycles == fast.total_cycles

@@ -249,6 +249,10 @@ class ScheduleSpec:
     overlap_ops: bool = spec_field(
         True, doc="the next op's input loads start while the current op computes (one tile pipeline over each "
         "phase); the phase times, TTFT and tokens/s use it, the per-op figures stay those of each op alone")
+    window_tiles: int = spec_field(
+        1 << 18, doc="overlap_ops: consecutive ops of a phase (or decode step) share one tile pipeline up to this "
+        "many tiles, and the controller fences between such windows (the scheduler's memory is bounded by it; the "
+        "overlap lost at a fence is one op boundary's); 1 = every op fenced", lo=1, hi=1 << 31)
 
 
 _COMMON_DOC = dict(

@@ -112,19 +112,16 @@ class _PhaseStreams:
     makespan (one pipeline per step: a step's ops overlap each other, steps follow one another).
     A chunk of ops is handed to a worker thread as soon as it is full, while later ops run."""
 
-    #: Tiles per pipeline run: consecutive ops are run together up to this many (memory stays
-    #: bounded; the overlap lost at a cut is one op boundary's in tens of thousands of tiles).
-    CHUNK_TILES = 1 << 18
-
-    def __init__(self, dram: Dram, engine: str):
-        self.dram, self.engine = dram, engine
+    def __init__(self, dram: Dram, engine: str, window_tiles: int):
+        #: consecutive ops run in one pipeline up to this many tiles (``schedule.window_tiles``)
+        self.dram, self.engine, self.window_tiles = dram, engine, window_tiles
         self.open: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.runs: list[tuple[str, Future]] = []
 
     def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
         part = tuple(np.tile(a, times) for a in (load, busy, wb))
         chunk = self.open.setdefault((phase, step), [])
-        if chunk and sum(len(p[0]) for p in chunk) + len(part[0]) > self.CHUNK_TILES:
+        if chunk and sum(len(p[0]) for p in chunk) + len(part[0]) > self.window_tiles:
             self._submit(phase, chunk)
             chunk = self.open[phase, step] = []
         chunk.append(part)
@@ -205,7 +202,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     total_items = len(trace.ops) + len(trace.manifest.vector_ops)
     done_items = 0
     cache: dict[tuple, tuple] = {}
-    streams = _PhaseStreams(dram, engine) if spec.schedule.overlap_ops else None
+    streams = _PhaseStreams(dram, engine, spec.schedule.window_tiles) if spec.schedule.overlap_ops else None
     # each op's layer result, made once its pipeline (on a worker thread) has its cycles
     pending: list[Callable[[], tuple[LayerResult, list[Interval] | None]]] = []
     layers = []
