@@ -39,7 +39,7 @@ def pair_table(trace: str | Path | Trace, accs: list[Path], macs: list[Path], ta
                 row = {"table": table, "acc": ra.config_name, "mac": rm.config_name}
                 for v in VIEWS:
                     row[f"E_mac/E_acc {v}"] = rm.energy_views_pj[v] / ra.energy_views_pj[v]
-                row["cyc_mac/cyc_acc"] = rm.total_cycles / ra.total_cycles
+                row["cyc_mac/cyc_acc"] = rm.scheduled_cycles / ra.scheduled_cycles
                 row["E_acc (uJ)"] = ra.energy_pj["total"] / 1e6
                 row["E_mac (uJ)"] = rm.energy_pj["total"] / 1e6
                 rows.append(row)

@@ -84,6 +84,22 @@ class Results:
     energy_table_pj: dict[str, float] | None = None  # pJ per counted action of the chip as built (widest widths)
     static_power_mw: float | None = None  # leakage of the chip as built
     area_mm2: dict[str, float] | None = None  # by component, then logic, sram, total (docs/model.md, Area)
+    # the overlapped schedule (schedule.overlap_ops): the phases' cycles summed, what TTFT and tokens/s
+    # use and what compare, sweeps and the headline rank on; total_cycles / latency_s are the ops one
+    # after another, each alone (what the per-op rows add up to). None in results written before 0.3.
+    schedule_cycles: int | None = None
+    schedule_latency_s: float | None = None
+
+    @property
+    def scheduled_cycles(self) -> int:
+        """The run's latency in cycles as the README headlines it: the overlapped schedule
+        (``total_cycles``, the ops one after another, for results that predate it)."""
+        return self.schedule_cycles if self.schedule_cycles is not None else self.total_cycles
+
+    @property
+    def scheduled_latency_s(self) -> float:
+        """:attr:`scheduled_cycles` in seconds."""
+        return self.schedule_latency_s if self.schedule_latency_s is not None else self.latency_s
 
     def to_json(self) -> str:
         """The results.json text; a NaN or infinite number is a bug, never written out."""

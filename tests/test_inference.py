@@ -214,3 +214,24 @@ def test_console_summarises_many_ops(small_inference):
     rows = by_type(r.layers)
     assert sum(v["cycles"] for v in rows.values()) == r.total_cycles
     assert math.isclose(sum(v["energy"] for v in rows.values()), r.energy_pj["total"], rel_tol=1e-9)
+
+
+def test_the_scheduled_latency_is_the_phases_and_the_serial_one_the_ops(small_inference):
+    """One story, two named figures: schedule_cycles is the overlapped schedule, the phases' cycles
+    summed (TTFT is the prefill's, tokens/s the decode's), and never more than total_cycles, the
+    ops one after another (the sum of the per-op rows); without overlap the two are equal."""
+    from neurosim.results import Results
+
+    clock = 500e6
+    r = simulate(small_inference, ROOT / "hw_configs/acc_if_64x64.yaml")
+    assert r.schedule_cycles == sum(p["cycles"] for p in r.phases.values()) < r.total_cycles
+    assert r.total_cycles == sum(la.cycles for la in r.layers) == sum(p["serial_cycles"] for p in r.phases.values())
+    assert r.schedule_latency_s == pytest.approx(r.schedule_cycles / clock, rel=1e-12)
+    assert r.schedule_latency_s == pytest.approx(r.inference["ttft_s"] + r.phases["decode"]["seconds"], rel=1e-12)
+    assert r.inference["decode_tokens_per_s"] == pytest.approx(3 / r.phases["decode"]["seconds"], rel=1e-12)
+    fenced = simulate(small_inference, ROOT / "hw_configs/acc_if_64x64.yaml", overrides=["schedule.overlap_ops=false"])
+    assert fenced.schedule_cycles == fenced.total_cycles == r.total_cycles
+    old = json.loads(r.to_json())
+    del old["schedule_cycles"], old["schedule_latency_s"]  # results.json written before the field
+    back = Results.from_json(json.dumps(old))
+    assert back.schedule_cycles is None and back.scheduled_cycles == r.total_cycles

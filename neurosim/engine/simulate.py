@@ -312,6 +312,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     manifest_text = (trace.path / "manifest.json").read_text()
     phases, inference = phase_summary(layers, trace, spec.clock_mhz,
                                       streams.cycles() if streams is not None else None)
+    schedule = sum(p["cycles"] for p in phases.values())
     return Results(
         design=spec.design, config_name=spec.name, clock_mhz=spec.clock_mhz, technology=spec.technology,
         total_cycles=total_cycles, compute_cycles=sum(layer.compute_cycles for layer in layers),
@@ -322,7 +323,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
                     "trace_manifest_sha256": _sha256_text(manifest_text), "trace": str(trace.path),
                     "energy_table": table.source_file, "command": command},
         phases=phases, inference=inference, energy_table_pj=dict(pj_by_spec[built]), static_power_mw=static_mw,
-        area_mm2=area,
+        area_mm2=area, schedule_cycles=schedule, schedule_latency_s=cycles_to_s(schedule, spec.clock_mhz),
     )
 
 

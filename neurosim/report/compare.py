@@ -53,7 +53,8 @@ class Comparison:
 
     @property
     def cycle_ratio(self) -> float:
-        return self.b.total_cycles / self.a.total_cycles
+        """B / A of the scheduled (overlapped) cycles, the latency the README headlines."""
+        return self.b.scheduled_cycles / self.a.scheduled_cycles
 
 
 def _actions(r: Results, what: str) -> dict[str, float]:
@@ -156,8 +157,10 @@ def compare_text(c: Comparison) -> str:
     lines += ["", f"cycles, A -> B {'':<12} {'A':>14} {'B':>14} {'B - A':>14}"]
     for s in c.cycle_steps:
         lines.append(f"  {s.name:<26} {s.a:>14,.0f} {s.b:>14,.0f} {s.delta:>+14,.0f}")
-    lines.append(f"  {'total':<26} {c.a.total_cycles:>14,} {c.b.total_cycles:>14,} "
-                 f"{c.b.total_cycles - c.a.total_cycles:>+14,}  ({c.cycle_ratio:.2f}x)")
+    lines.append(f"  {'total, ops one after another':<26} {c.a.total_cycles:>14,} {c.b.total_cycles:>14,} "
+                 f"{c.b.total_cycles - c.a.total_cycles:>+14,}  ({c.b.total_cycles / c.a.total_cycles:.2f}x)")
+    lines.append(f"  {'scheduled (ops overlapped)':<26} {c.a.scheduled_cycles:>14,} {c.b.scheduled_cycles:>14,} "
+                 f"{c.b.scheduled_cycles - c.a.scheduled_cycles:>+14,}  ({c.cycle_ratio:.2f}x)")
     lines += ["", f"per layer type {'':<12} {'E_B/E_A':>9} {'cyc_B/cyc_A':>12}"]
     for t, e, cy in c.layer_types:
         lines.append(f"  {t:<26} {_ratio(e):>9} {_ratio(cy):>12}")

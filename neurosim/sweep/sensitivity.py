@@ -117,8 +117,8 @@ def sensitivity(configs: tuple[str | Path, str | Path], trace: str | Path, out_d
         else:
             ea, eb = ra["energy_pj"]["total"], rb["energy_pj"]["total"]
             row.update(status=STATUS_OK, energy_a_pj=ea, energy_b_pj=eb, energy_ratio_a_over_b=ea / eb,
-                       cycles_a=ra["total_cycles"], cycles_b=rb["total_cycles"],
-                       cycle_ratio_a_over_b=ra["total_cycles"] / rb["total_cycles"])
+                       cycles_a=ra["schedule_cycles"], cycles_b=rb["schedule_cycles"],
+                       cycle_ratio_a_over_b=ra["schedule_cycles"] / rb["schedule_cycles"])
         rows.append(row)
     df = pd.DataFrame(rows)
     store.write_table(rows, name="sensitivity")
