@@ -23,7 +23,7 @@ REL = 1e-9
 DETAIL_LAYERS = 60
 _TOTALS = ("total_cycles", "compute_cycles", "stall_cycles", "latency_s", "energy_pj", "energy_by_action_pj",
            "energy_by_category_pj", "energy_views_pj", "phases", "inference", "energy_table_pj", "static_power_mw",
-           "area_mm2")
+           "area_mm2", "schedule_cycles", "schedule_latency_s")
 _LAYER_SUMS = ("cycles", "compute_cycles", "stall_cycles", "counters", "memory", "energy_by_action_pj",
                "kv_read_bits", "kv_write_bits")
 
