@@ -85,3 +85,13 @@ def test_variant_golden(traces, variant, update_golden):
     r = simulate(traces[INFERENCE], ROOT / "hw_configs" / f"{base}.yaml",
                  overrides=[f"{k}={v}" for k, v in overrides.items()], verify=False)
     check_golden(f"variant__{variant}", r, update_golden)
+
+
+def test_every_golden_file_belongs_to_a_scenario_and_every_scenario_has_one():
+    """A shipped config added or removed, or a variant renamed, cannot leave a scenario unguarded or
+    a stale golden file behind."""
+    from golden import GOLDEN_DIR
+
+    want = {f"{c}__{t}" for c in CONFIGS for t in ("prefill", "inference")} | {f"variant__{v}" for v in VARIANTS}
+    assert len(CONFIGS) == 10 and len(want) == 2 * 10 + len(VARIANTS)
+    assert {p.stem for p in GOLDEN_DIR.glob("*.json")} == want

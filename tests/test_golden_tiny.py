@@ -86,6 +86,20 @@ def leakage_pj(srams, cycles):
     return (1.0 + srams * T["sram_leak_lstp"]) * 1e-3 * (cycles / (CLOCK_MHZ * 1e6)) * 1e12
 
 
+def check_run(r, compute, stalls_in_tile, cycles, counters, memory):
+    """The one-tile run: its tiling, cycles (load 13 + array + write-back 11, nothing overlaps),
+    stalls by cause, every counter and memory count, exactly."""
+    (layer,) = r.layers
+    assert layer.tiling == {"Mb": 2, "Nb": 4, "Kb": 8, "n_m": 1, "n_n": 1, "n_k": 1, "order": "mnk",
+                            "double_buffered": False}
+    assert layer.compute_cycles == compute
+    assert layer.stall_cycles == {**stalls_in_tile, "dram_load": 13, "output_writeback": 11}
+    assert layer.cycles == r.total_cycles == cycles == compute + sum(layer.stall_cycles.values())
+    assert r.phases["prefill"]["cycles"] == r.schedule_cycles == cycles
+    assert layer.counters == counters
+    assert layer.memory == memory
+
+
 def check_energy(layer, counters, pj, leak):
     want = {k: counters[k] * pj[k] for k in counters}
     want["leakage"] = leak
@@ -164,16 +178,8 @@ IF_PJ = {**SHARED_PJ, **sram_actions("spike_dense"), **sram_actions("spike_salie
 
 def test_tiny_if_hand_counted(tmp_path, trace):
     r = simulate(trace, write_yaml(tmp_path / "if.yaml", IF_CONFIG))
-    (layer,) = r.layers
-    assert layer.tiling == {"Mb": 2, "Nb": 4, "Kb": 8, "n_m": 1, "n_n": 1, "n_k": 1, "order": "mnk",
-                            "double_buffered": False}
-    assert layer.compute_cycles == IF_COMPUTE
-    assert layer.stall_cycles == {**IF_STALLS_IN_TILE, "dram_load": 13, "output_writeback": 11}
-    assert layer.cycles == r.total_cycles == IF_CYCLES == IF_COMPUTE + sum(layer.stall_cycles.values())
-    assert r.phases["prefill"]["cycles"] == IF_CYCLES
-    assert layer.counters == IF_COUNTERS
-    assert layer.memory == IF_MEMORY
-    check_energy(layer, IF_COUNTERS, IF_PJ, leakage_pj(5, IF_CYCLES))
+    check_run(r, IF_COMPUTE, IF_STALLS_IN_TILE, IF_CYCLES, IF_COUNTERS, IF_MEMORY)
+    check_energy(r.layers[0], IF_COUNTERS, IF_PJ, leakage_pj(5, IF_CYCLES))
 
 
 # --- the adder-tree MAC with the outlier path --------------------------------------------------------
@@ -235,12 +241,5 @@ MAC_PJ = {**SHARED_PJ, **sram_actions("act_sram"), **sram_actions("weight_sram")
 
 def test_tiny_adder_tree_mac_with_outlier_path_hand_counted(tmp_path, trace):
     r = simulate(trace, write_yaml(tmp_path / "mac.yaml", MAC_CONFIG))
-    (layer,) = r.layers
-    assert layer.tiling == {"Mb": 2, "Nb": 4, "Kb": 8, "n_m": 1, "n_n": 1, "n_k": 1, "order": "mnk",
-                            "double_buffered": False}
-    assert layer.compute_cycles == MAC_COMPUTE
-    assert layer.stall_cycles == {**MAC_STALLS_IN_TILE, "dram_load": 13, "output_writeback": 11}
-    assert layer.cycles == r.total_cycles == MAC_CYCLES == MAC_COMPUTE + sum(layer.stall_cycles.values())
-    assert layer.counters == MAC_COUNTERS
-    assert layer.memory == MAC_MEMORY
-    check_energy(layer, MAC_COUNTERS, MAC_PJ, leakage_pj(4, MAC_CYCLES))
+    check_run(r, MAC_COMPUTE, MAC_STALLS_IN_TILE, MAC_CYCLES, MAC_COUNTERS, MAC_MEMORY)
+    check_energy(r.layers[0], MAC_COUNTERS, MAC_PJ, leakage_pj(4, MAC_CYCLES))

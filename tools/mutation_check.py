@@ -3,22 +3,30 @@ time, run a test selection on each, and list the mutations that survive (the tes
 
     python tools/mutation_check.py                      # every mutation below, on the physics tests
     python tools/mutation_check.py --tests tests/test_golden.py --only dram
+    python tools/mutation_check.py --random 50 --seed 1  # operator mutants drawn at random instead
 
 Each mutation is an exact text replacement that must match once; the file is restored after every
 run (also on Ctrl-C). No mutation library is used: mutmut and cosmic-ray mutate every operator and
 take hours on this package (numba recompiles each kernel per mutant); these are the reviewer-style
-one-line changes to the modelling lines, each of which a test must kill.
+one-line changes to the modelling lines, each of which a test must kill. ``--random N`` draws N
+operator mutants (``+``/``-``, comparisons, ``max``/``min``, an integer constant off by one) from the
+code tokens of the physics packages; some of those are equivalent (they change no result), so a
+random survivor is a lead to read, not a verdict.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import random
 import subprocess
 import sys
 import time
+import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+HANG_S = 900  # a mutant's test run longer than this is a hang (the whole selection takes about a minute)
 PHYSICS_TESTS = ["tests/test_golden.py", "tests/test_golden_tiny.py", "tests/test_engine.py", "tests/test_inference.py",
                  "tests/test_area.py", "tests/test_energy_table.py"]
 
@@ -103,6 +111,33 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
 ]
 
 
+_SWAPS = {"+": "-", "-": "+", "<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==", "max": "min",
+          "min": "max"}
+PHYSICS_PACKAGES = ("engine", "hw", "energy", "kernels")
+
+
+def random_mutations(n: int, seed: int) -> list[tuple[str, str, str, str]]:
+    """``n`` single-token mutants of the physics packages, as (file, line, mutated line, what)."""
+    sites = []
+    for pkg in PHYSICS_PACKAGES:
+        for path in sorted((ROOT / "neurosim" / pkg).rglob("*.py")):
+            text = path.read_text()
+            lines = text.splitlines(keepends=True)
+            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+                swap = _SWAPS.get(tok.string) if tok.type in (tokenize.OP, tokenize.NAME) else None
+                if tok.type == tokenize.NUMBER and tok.string.isdigit():
+                    swap = str(int(tok.string) + 1)
+                if not swap or tok.start[0] > len(lines):
+                    continue
+                line = lines[tok.start[0] - 1]
+                if tok.start[0] == tok.end[0] and text.count(line) == 1 and not line.lstrip().startswith(
+                        ("def ", "class ", "import ", "from ", "@")) and "->" not in line:
+                    mutated = line[:tok.start[1]] + swap + line[tok.end[1]:]
+                    sites.append((str(path.relative_to(ROOT / "neurosim")), line, mutated,
+                                  f"line {tok.start[0]}: {tok.string!r} -> {swap!r}: {line.strip()[:70]}"))
+    return random.Random(seed).sample(sites, min(n, len(sites)))
+
+
 def _apply(path: Path, old: str, new: str) -> str:
     text = path.read_text()
     if text.count(old) != 1:
@@ -111,20 +146,21 @@ def _apply(path: Path, old: str, new: str) -> str:
     return text
 
 
-def run(tests: list[str], only: str | None) -> int:
-    """Run every selected mutation; returns the number that survived."""
+def run(tests: list[str], chosen: list[tuple[str, str, str, str]]) -> int:
+    """Run every chosen mutation; returns the number that survived."""
     survived = []
-    chosen = [m for m in MUTATIONS if only is None or only in m[0] or only in m[3]]
     for rel, old, new, what in chosen:
         path = ROOT / "neurosim" / rel
         original = _apply(path, old, new)
         t0 = time.monotonic()
-        try:
+        try:  # a mutant that loops forever is noticed too (the suite never ends): it counts as killed
             rc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                                cwd=ROOT, capture_output=True, text=True).returncode
+                                cwd=ROOT, capture_output=True, text=True, timeout=HANG_S).returncode
+        except subprocess.TimeoutExpired:
+            rc = None
         finally:
             path.write_text(original)
-        verdict = "killed" if rc != 0 else "SURVIVED"
+        verdict = "hung" if rc is None else "SURVIVED" if rc == 0 else "killed"
         print(f"{verdict:8s} {time.monotonic() - t0:6.1f} s  {rel}: {what}", flush=True)
         if rc == 0:
             survived.append(what)
@@ -136,8 +172,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", nargs="+", default=PHYSICS_TESTS, help="test files to run on each mutant")
     parser.add_argument("--only", help="mutations whose file or description contains this text")
+    parser.add_argument("--random", type=int, metavar="N", help="N random operator mutants instead of the list")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --random")
     args = parser.parse_args()
-    sys.exit(1 if run(args.tests, args.only) else 0)
+    chosen = random_mutations(args.random, args.seed) if args.random else MUTATIONS
+    chosen = [m for m in chosen if args.only is None or args.only in m[0] or args.only in m[3]]
+    sys.exit(1 if run(args.tests, chosen) else 0)
 
 
 if __name__ == "__main__":
