@@ -22,9 +22,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from neurosim import __version__  # noqa: E402
 from neurosim.answer import CITED, CONVENTION, best_pair, headline_numbers, pair_table, readme_answer  # noqa: E402
+from neurosim.api import sensitivity  # noqa: E402
 from neurosim.report.compare import compare, plot_waterfall, summary_sentences  # noqa: E402
 from neurosim.report.style import fmt_energy  # noqa: E402
-from neurosim.sweep.sensitivity import sensitivity  # noqa: E402
 from neurosim.trace import open_trace, synth  # noqa: E402
 from neurosim.trace.stats import trace_stats  # noqa: E402
 

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from neurosim.sweep.runner import sweep
+from neurosim.api import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -167,11 +167,30 @@ def _simulate_with_timeline(tr: Trace, spec: HwSpec, run_dir: Path, detail: str,
     return r, Path(tmp)
 
 
-def sweep(base, traces, out_dir, **kwargs):
-    """Run or resume a sweep (see :func:`neurosim.sweep.runner.sweep`); returns a DataFrame."""
+def sweep(base, traces, out_dir, *, plots: bool = True, **kwargs):
+    """Run or resume a sweep (see :func:`neurosim.sweep.runner.sweep`); returns a DataFrame. With
+    ``plots`` it also writes ``pareto.png`` and, for a 2-D grid, heatmaps into ``out_dir``."""
     from neurosim.sweep.runner import sweep as _sweep
 
-    return _sweep(base, traces, out_dir, **kwargs)
+    df = _sweep(base, traces, out_dir, **kwargs)
+    if plots and not df.empty and "energy_pj_total" in df:
+        from neurosim.report.sweep_plots import write_sweep_plots
+
+        write_sweep_plots(df, df.attrs["plot_keys"], Path(out_dir))
+    return df
+
+
+def sensitivity(configs, trace, out_dir, *, plots: bool = True, **kwargs):
+    """Run or resume a sensitivity study (see :func:`neurosim.sweep.sensitivity.sensitivity`);
+    returns a DataFrame. With ``plots`` and every row ok it also writes the tornado plots."""
+    from neurosim.sweep.sensitivity import sensitivity as _sensitivity
+
+    df = _sensitivity(configs, trace, out_dir, **kwargs)
+    if plots and (df["status"] == "ok").all():
+        from neurosim.report.sweep_plots import write_tornado
+
+        write_tornado(df, Path(out_dir))
+    return df
 
 
 def load_results(run_dir: str | Path) -> Results:

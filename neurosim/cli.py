@@ -419,7 +419,7 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run or resume a sweep; print where the table is and a short summary."""
-    from neurosim.sweep.runner import sweep
+    from neurosim.api import sweep
 
     if sum(x is not None for x in (args.dask_local, args.scheduler)) > 1:
         raise UsageError("give at most one of --dask-local, --scheduler")
@@ -444,7 +444,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """One-at-a-time sensitivity of the A/B energy and cycle ratios (resumable)."""
-    from neurosim.sweep.sensitivity import DEFAULT_PARAMS, sensitivity
+    from neurosim.api import sensitivity
+    from neurosim.sweep.sensitivity import DEFAULT_PARAMS
 
     if len(args.hw) != 2:
         raise UsageError(f"sensitivity needs exactly two --hw configs (A and B), got {len(args.hw)}")

@@ -74,7 +74,7 @@ NOTEBOOKS = {
                       "from neurosim.answer import CITED, best_pair, pair_table\n"
                       "from neurosim.report.compare import compare, plot_waterfall, summary_sentences\n"
                       "from neurosim.report.sweep_plots import plot_tornado\n"
-                      "from neurosim.sweep.sensitivity import sensitivity\n\n"
+                      "from neurosim.api import sensitivity\n\n"
                       "ROOT = Path.cwd().parent if Path.cwd().name == 'notebooks' else Path.cwd()\n"
                       "TRACE = ROOT / 'traces/smollm2_wikitext_l1_t64'\n"
                       "ACCS = sorted((ROOT / 'hw_configs').glob('acc_if_*.yaml'))\n"

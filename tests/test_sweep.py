@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from helpers import HANG_GUARD_S
 
+from neurosim.api import sweep
 from neurosim.errors import ConfigError
 from neurosim.sweep.grid import expand
-from neurosim.sweep.runner import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = str(ROOT / "hw_configs/tiny_acc_if.yaml")
@@ -121,8 +121,7 @@ def test_sweep_outputs_and_baseline(tmp_path):
 def test_sensitivity_rows_equal_separate_runs(tmp_path):
     """Each row's energies and cycles are those of a separate run at the same settings; a key
     one design lacks leaves that design at its config; a second call resumes (runs nothing)."""
-    from neurosim.api import simulate
-    from neurosim.sweep.sensitivity import sensitivity
+    from neurosim.api import sensitivity, simulate
     a, b = str(ROOT / "hw_configs/tiny_mac.yaml"), BASE
     params = ["dram.type=HBM2,DDR4", "array.acc_bits|array.membrane_bits=20", "array.salient_lanes=2"]
     df = sensitivity((a, b), TRACE, tmp_path / "s", params=params, plots=True)

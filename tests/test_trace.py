@@ -372,9 +372,9 @@ def quantizer_cases(draw):
 @settings(max_examples=300, deadline=None)
 @given(quantizer_cases())
 def test_compiled_quantizer_equals_trace_quantizer(case):
-    """neurosim.kernels.token_quantizer = neurosim.trace.quantize, code for code, scale for scale."""
-    from neurosim.kernels.token_quantizer import RULES, quantize_rows
+    """neurosim.trace.token_quantizer = neurosim.trace.quantize, code for code, scale for scale."""
     from neurosim.trace.quantize import quantize_shifted
+    from neurosim.trace.token_quantizer import RULES, quantize_rows
 
     x, act_bits, salient_bits, rule, param, clip, shift_max = case
     codes, scale, shift = quantize_shifted(x, act_bits, salient_bits, rule, param, clip, shift_max)
@@ -387,8 +387,8 @@ def test_compiled_quantizer_equals_trace_quantizer(case):
 
 def _draw(seed, K, gain, scale):
     """One row of the synthetic generator from a fresh state: (values, state after, uniforms)."""
-    from neurosim.kernels.token_quantizer import LANES, draw_row, seed_state
     from neurosim.trace.synth import ActivationModel
+    from neurosim.trace.token_quantizer import LANES, draw_row, seed_state
     state = seed_state(seed)
     bits = np.empty(-(-K // (2 * LANES)) * 2 * LANES, np.uint32)
     out = np.empty(K, np.float32)
@@ -413,8 +413,8 @@ def test_inverse_cdf_table_is_accurate_over_the_whole_range():
     (or 1e-7 near zero) at a million u spread log-uniformly over [2^-33, 1/2]."""
     from scipy.special import stdtrit
 
-    from neurosim.kernels.token_quantizer import OCTAVE_BITS
     from neurosim.trace.synth import ActivationModel
+    from neurosim.trace.token_quantizer import OCTAVE_BITS
     (table,) = ActivationModel(df=3.0).tables()
     u = np.exp2(np.random.default_rng(2).uniform(-33, -1, 1_000_000))
     U = np.float32(u * 2.0 ** 33).view(np.uint32)  # the generator's rounding of u * 2^33
@@ -460,8 +460,8 @@ def test_generator_row_follows_the_reference_generators():
     the reference SplitMix64 (high halves, then low halves, lane by lane), the table's
     interpolation at u = (2 b + 1) / 2^33 with bit 31 as the sign, times the gains and the
     token scale; the lanes' states advance like the reference and the padding is discarded."""
-    from neurosim.kernels.token_quantizer import LANES, OCTAVE_BITS
     from neurosim.trace.synth import ActivationModel
+    from neurosim.trace.token_quantizer import LANES, OCTAVE_BITS
     (table,) = ActivationModel(df=3.0).tables()
     K, seed = 1000, 12345  # 1000 = 62.5 steps of 16: the last step's second half is padding
     gain = np.random.default_rng(0).choice([1.0, 12.0], K).astype(np.float32)
@@ -523,7 +523,7 @@ def test_onnx_graph_becomes_a_gemm_trace(tmp_path):
 def test_radix_select_equals_numpy_partition(values, data):
     """The quantizer's exact selection: the k-th smallest float32 as np.partition finds it
     (duplicates, signed zeros, huge and tiny values), input left unchanged."""
-    from neurosim.kernels.token_quantizer import _key, _key_value, _median, _select
+    from neurosim.trace.token_quantizer import _key, _key_value, _median, _select
 
     a = np.array(values, np.float32)
     k = data.draw(st.integers(0, len(a) - 1))

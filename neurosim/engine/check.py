@@ -64,25 +64,20 @@ def check_op(trace: Trace, op: Op, spec: HwSpec) -> dict:
 #: Bytes of reference GEMM results an open trace keeps, so that the configs of one run (which
 #: share the trace) compute each op's reference once.
 REFERENCE_CACHE_BYTES = 256 << 20
-_CACHE_LOCK = threading.Lock()
 
 
 def _reference(trace: Trace, op: Op, tensors: OpTensors, weights: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     """The op's integer GEMM (read-only) on ``rows`` (None: every row), from the trace's cache
     when an earlier config made it (or the whole product)."""
-    whole = ("check_reference", op.name)
-    if whole in trace.derived:
-        return trace.derived[whole] if rows is None else trace.derived[whole][rows]
-    key = whole if rows is None else ("check_reference", op.name, rows.tobytes())
-    if key in trace.derived:
-        return trace.derived[key]
-    ref = exact_matmul(tensors.act_values(rows), weights)
-    ref.flags.writeable = False
-    with _CACHE_LOCK:  # checks of several ops run on the worker threads at once
-        used = trace.derived.get(("check_reference_bytes",), 0)
-        if used + ref.nbytes <= REFERENCE_CACHE_BYTES:
-            trace.derived[key] = ref
-            trace.derived[("check_reference_bytes",)] = used + ref.nbytes
+    whole = trace.derived.get(("check_reference", op.name))
+    if whole is not None:
+        return whole if rows is None else whole[rows]
+    key = ("check_reference", op.name) if rows is None else ("check_reference", op.name, rows.tobytes())
+    ref = trace.derived.get(key)
+    if ref is None:
+        ref = exact_matmul(tensors.act_values(rows), weights)
+        ref.flags.writeable = False
+        trace.derived.keep(key, ref, REFERENCE_CACHE_BYTES)
     return ref
 
 

@@ -20,13 +20,13 @@ from neurosim.energy.breakdown import energy_breakdown, energy_by_action, leakag
 from neurosim.energy.categories import by_category, views
 from neurosim.engine.designs import DESIGNS
 from neurosim.engine.pipeline import Interval, submit_arrays
+from neurosim.engine.result import LayerResult, Results
 from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import choose_tiling
 from neurosim.engine.widths import built_widths, resolve_widths
 from neurosim.engine.workers import thread_pool
 from neurosim.hw.dram import Dram
 from neurosim.kernels.acc_tile import salient_per_token
-from neurosim.results import LayerResult, Results
 from neurosim.trace.manifest import VectorOp
 from neurosim.trace.reader import Trace
 from neurosim.trace.stats import output_salient_ratio
@@ -75,12 +75,11 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: 
 
 def _input_salient_ratio(trace: Trace, name: str) -> float:
     """Salient fraction of one activation tensor (cached on the open trace across configs)."""
-    key = ("input_salient_ratio", name)
-    if key not in trace.derived:
+    def ratio() -> float:
         codes = trace.tensor(name)
-        n = int(salient_per_token(np.ascontiguousarray(codes), trace.manifest.recipe.normal_max).sum())
-        trace.derived[key] = n / codes.size
-    return trace.derived[key]
+        return int(salient_per_token(np.ascontiguousarray(codes), trace.manifest.recipe.normal_max).sum()) / codes.size
+
+    return trace.derived.get_or_make(("input_salient_ratio", name), ratio)
 
 
 def _sha256_text(text: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from neurosim.energy.categories import CATEGORIES, VIEWS, group, group_category,
 from neurosim.errors import NeurosimError
 from neurosim.fsutil import atomic_write_text
 from neurosim.report.style import CATEGORY_COLOURS, energy_unit, fmt_energy, save_figure
+from neurosim.report.summary import layer_type, whole_inference
 from neurosim.results import Results
 
 
@@ -73,13 +73,6 @@ def _grouped(by_action: dict[str, float]) -> dict[str, float]:
 
 def _order(name: str) -> tuple[int, str]:
     return CATEGORIES.index(group_category(name)), name
-
-
-def layer_type(name: str) -> str:
-    """The op's name within its block: ``layers.3.mlp.up_proj`` -> ``up_proj`` (a per-head
-    ``...attn_qk.kv2`` -> ``attn_qk``)."""
-    parts = name.split(".")
-    return parts[-2] if len(parts) > 1 and re.fullmatch(r"kv\d+", parts[-1]) else parts[-1]
 
 
 def compare(a: Results, b: Results) -> Comparison:
@@ -173,8 +166,6 @@ def compare_text(c: Comparison) -> str:
 
 def phase_lines(a: Results, b: Results) -> list[str]:
     """Whole-inference figures of A and B side by side (nothing for prefill-only linear traces)."""
-    from neurosim.report.console import whole_inference
-
     if not (whole_inference(a) and whole_inference(b)):
         return []
     rows = [("time to first token (s)", a.inference["ttft_s"], b.inference["ttft_s"], "{:.4g}")]
@@ -259,8 +250,6 @@ def write_comparison(c: Comparison, out_dir) -> list:
     ax = plot_waterfall(c)
     written += save_figure(ax.figure, out_dir, "waterfall")
     plt.close(ax.figure)
-    from neurosim.report.console import whole_inference
-
     if whole_inference(c.a) and whole_inference(c.b):
         from neurosim.report.plots import plot_phases
 

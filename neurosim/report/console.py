@@ -3,7 +3,8 @@ with ratios to the first."""
 
 from __future__ import annotations
 
-from neurosim.report.compare import layer_type as op_type
+from neurosim.report.summary import layer_type as op_type
+from neurosim.report.summary import whole_inference
 from neurosim.results import LayerResult, Results
 
 #: Beyond this many ops the console shows totals per layer type (``detail="auto"``).
@@ -19,11 +20,6 @@ def _e(pj: float) -> str:
 
 def _cyc(c: int) -> str:
     return f"{c:,}"
-
-
-def whole_inference(r: Results) -> bool:
-    """Does the run cover more than the linear layers of a prefill (attention, vector ops, decode)?"""
-    return bool(r.phases) and ("decode" in r.phases or any(layer.kind != "linear" for layer in r.layers))
 
 
 def _bits(b: float) -> str:

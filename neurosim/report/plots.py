@@ -10,6 +10,7 @@ import numpy as np
 
 from neurosim.energy.categories import CATEGORIES, by_category
 from neurosim.report.style import CATEGORY_COLOURS, energy_unit
+from neurosim.report.summary import whole_inference
 from neurosim.results import Results
 
 
@@ -155,7 +156,6 @@ def plot_phases(runs: list[Results], ax=None):
 def write_run_plots(r: Results, out_dir: str | Path) -> list[Path]:
     """PNG and SVG of the energy breakdown, cycles and utilization of one run (and, for a whole
     inference, the energy per token by phase)."""
-    from neurosim.report.console import whole_inference
 
     out_dir = Path(out_dir)
     written = []

@@ -207,9 +207,9 @@ def iso_area_points(points: list[Point], key: str, candidates: list[list[Point]]
 
 def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, grid=(), zipped=(), jobs: int = 1,
           dask_local: int | None = None, scheduler: str | None = None, baseline: str | Path | None = None,
-          per_layer: bool = False, plots: bool = True, progress=None, iso_area: str | None = None,
-          iso_area_tolerance: float = 0.02):
-    """Run (or resume) a sweep; returns the table as a pandas DataFrame.
+          per_layer: bool = False, progress=None, iso_area: str | None = None, iso_area_tolerance: float = 0.02):
+    """Run (or resume) a sweep; returns the table as a pandas DataFrame (its ``attrs["plot_keys"]``:
+    the swept keys; :func:`neurosim.api.sweep` also draws the plots).
 
     With ``iso_area`` (``KEY=V1,V2,...``, needs ``baseline``) each point is sized to the
     baseline's area: of the candidate values of KEY, the one giving the largest chip area not
@@ -242,11 +242,8 @@ def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, gr
     table = rows(list(records.values()) + presized, per_layer)
     store.write_table(table)
     df = pd.DataFrame(table)
-    if plots and not df.empty and "energy_pj_total" in df:
-        from neurosim.report.sweep_plots import write_sweep_plots
-
-        keys = [k for k, _ in points[0].overrides] if points else []
-        if iso_key is not None:
-            keys.append(iso_key)
-        write_sweep_plots(df, keys, Path(out_dir))
+    # the swept keys, for the plots the caller draws (neurosim.api.sweep: reports sit above sweeps)
+    df.attrs["plot_keys"] = [k for k, _ in points[0].overrides] if points else []
+    if iso_key is not None:
+        df.attrs["plot_keys"].append(iso_key)
     return df

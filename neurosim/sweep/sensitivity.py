@@ -88,9 +88,10 @@ def settings(configs: tuple[Path, Path], params: list[str]) -> list[Setting]:
 
 def sensitivity(configs: tuple[str | Path, str | Path], trace: str | Path, out_dir: str | Path, *,
                 params: list[str] | None = None, jobs: int = 1, dask_local: int | None = None,
-                scheduler: str | None = None, plots: bool = True, progress=None):
+                scheduler: str | None = None, progress=None):
     """Run (or resume) the sensitivity study; returns the table as a pandas DataFrame with one
-    row per (parameter, value) plus the baseline, ratios A/B."""
+    row per (parameter, value) plus the baseline, ratios A/B (:func:`neurosim.api.sensitivity`
+    also draws the tornado plots)."""
     import pandas as pd
 
     a_path, b_path = Path(configs[0]), Path(configs[1])
@@ -122,8 +123,4 @@ def sensitivity(configs: tuple[str | Path, str | Path], trace: str | Path, out_d
         rows.append(row)
     df = pd.DataFrame(rows)
     store.write_table(rows, name="sensitivity")
-    if plots and (df["status"] == STATUS_OK).all():
-        from neurosim.report.sweep_plots import write_tornado
-
-        write_tornado(df, Path(out_dir))
     return df

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.lib import format as npformat
@@ -20,6 +23,8 @@ from neurosim.errors import Problem, TraceFormatError
 from neurosim.fsutil import read_text_input
 from neurosim.trace.manifest import Manifest, Op, TensorInfo, parse_manifest
 from neurosim.trace.writer import sha256_file
+
+T = TypeVar("T")
 
 _CHUNK_BYTES = 1 << 22  # tensors are checked in ~4 MiB slices, whatever the row width
 
@@ -90,15 +95,52 @@ def _read_header(path: Path, info: TensorInfo, name: str) -> int:
     return offset
 
 
+class DerivedCache:
+    """Values derived from an open trace's (immutable) tensors, kept while it is open so that the
+    simulations of one trace compute them once; the engine's worker threads read and fill it, so
+    every access holds a lock. A value is made outside the lock (makers are slow and pure: two
+    threads may both make one, the first stored wins)."""
+
+    def __init__(self):
+        self._values: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+        self._kept_bytes = 0
+
+    def keys(self) -> list[tuple]:
+        """The keys stored so far (a snapshot)."""
+        with self._lock:
+            return list(self._values)
+
+    def get(self, key: tuple) -> Any:
+        """The value stored under ``key``, or None."""
+        with self._lock:
+            return self._values.get(key)
+
+    def get_or_make(self, key: tuple, make: Callable[[], T]) -> T:
+        """The value under ``key``, made by ``make()`` and stored the first time."""
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+        value = make()
+        with self._lock:
+            return self._values.setdefault(key, value)
+
+    def keep(self, key: tuple, array: np.ndarray, budget_bytes: int) -> None:
+        """Store ``array`` under ``key`` while the arrays kept this way stay within ``budget_bytes``."""
+        with self._lock:
+            if key not in self._values and self._kept_bytes + array.nbytes <= budget_bytes:
+                self._values[key] = array
+                self._kept_bytes += array.nbytes
+
+
 class Trace:
     """An opened trace: the manifest plus memory-mapped access to each op's tensors."""
 
     def __init__(self, path: Path, manifest: Manifest):
         self.path, self.manifest = path, manifest
         self._offsets: dict[str, int] = {}
-        #: Values derived from the (immutable) tensors, kept while the trace is open, so that
-        #: several simulations of one trace compute them once.
-        self.derived: dict[tuple, object] = {}
+        #: Values derived from the (immutable) tensors (:class:`DerivedCache`).
+        self.derived = DerivedCache()
 
     @property
     def ops(self) -> tuple[Op, ...]:

@@ -81,10 +81,7 @@ def output_salient_ratio(trace: Trace, op) -> float | None:
     detector fires and writes back). ``None`` when the op has no weight codes."""
     if op.weight_codes is None:
         return None
-    key = ("output_salient_ratio", op.name)
-    if key not in trace.derived:
-        trace.derived[key] = _output_salient_ratio(trace, op)
-    return trace.derived[key]
+    return trace.derived.get_or_make(("output_salient_ratio", op.name), lambda: _output_salient_ratio(trace, op))
 
 
 def _output_salient_ratio(trace: Trace, op) -> float:

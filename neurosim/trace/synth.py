@@ -3,14 +3,14 @@
 Activations come from a stated heavy-tailed model (:class:`ActivationModel`: Student-t values,
 persistent outlier channels, log-normal per-token scales), quantized with the recipe code the
 exporter uses (:mod:`neurosim.trace.quantize`, compiled as
-:mod:`neurosim.kernels.token_quantizer`, equal code for code). The model and its parameters go in
+:mod:`neurosim.trace.token_quantizer`, equal code for code). The model and its parameters go in
 the manifest with ``synthetic: true``. Output is deterministic for a seed: each tensor draws from
 its own generators seeded by ``(seed, tensor index)``. Tensors are generated on every core at
 once (compiled code without the GIL) and written in order.
 
 Generator ``icdf-v4`` (since neurosim 0.2): Student-t values by the inverse CDF
 (``scipy.special.stdtrit``, tabulated in float32 on 256 points per octave of u from 2^-33 to 1/2
-and interpolated linearly; :func:`neurosim.kernels.token_quantizer.draw_row`) of 32-bit uniforms
+and interpolated linearly; :func:`neurosim.trace.token_quantizer.draw_row`) of 32-bit uniforms
 from eight interleaved xoshiro256+ generators seeded through SplitMix64. It draws about three
 times as fast as ``icdf-v3`` (one xoshiro256+ stream, 53-bit uniforms, a float64 table on a
 uniform grid of u and a log2 grid in the tail), which it replaces; the same seed gives other
@@ -36,12 +36,12 @@ from neurosim.cores import usable_cores
 from neurosim.errors import Problem, TraceFormatError, UsageError
 from neurosim.fsutil import read_text_input, short_repr
 from neurosim.jsonutil import loads_json_strict
-from neurosim.kernels.token_quantizer import RULES, octave_grid, synth_rows
 from neurosim.trace.manifest import MAX_DIM, MAX_ELEMENTS, MAX_OP_MACS, Producer, Recipe
 from neurosim.trace.quantize import quantize_weights
+from neurosim.trace.token_quantizer import RULES, octave_grid, synth_rows
 from neurosim.trace.writer import TraceWriter
 
-_ROWS = 256  # rows drawn and quantized per block (neurosim.kernels.token_quantizer.synth_rows)
+_ROWS = 256  # rows drawn and quantized per block (neurosim.trace.token_quantizer.synth_rows)
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class ActivationModel:
 
     def tables(self) -> tuple:
         """The inverse-CDF table of the value distribution on
-        :func:`~neurosim.kernels.token_quantizer.octave_grid` (float32), as a 1-tuple."""
+        :func:`~neurosim.trace.token_quantizer.octave_grid` (float32), as a 1-tuple."""
         from scipy.special import stdtrit
 
         return (stdtrit(self.df, octave_grid()).astype(np.float32),)

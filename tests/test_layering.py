@@ -1,0 +1,72 @@
+"""The package's layering (README, Layout; DESIGN §2): imports point downward only, and no two
+modules import each other, directly or round a circle (function-level imports count too)."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent / "neurosim"
+#: Rank of each top-level module or subpackage: a module may import only from its rank or below.
+RANKS = {
+    **dict.fromkeys(("__init__", "errors", "units", "fsutil", "jsonutil", "cores"), 0),
+    "config": 1, "trace": 2, "kernels": 3, "hw": 4, "energy": 5, "engine": 6, "export": 7,
+    "results": 8, "sweep": 9, "report": 10, "answer": 11, "api": 11, "cli": 12, "__main__": 13,
+}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for p in ROOT.rglob("*.py"):
+        parts = ["neurosim", *p.relative_to(ROOT).with_suffix("").parts]
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    return out
+
+
+def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("neurosim"):
+            out |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                    for a in node.names}
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("neurosim")}
+    return out & modules.keys()
+
+
+def _rank(module: str) -> int:
+    parts = module.split(".")
+    return RANKS[parts[1] if len(parts) > 1 else "__init__"]
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {m: _imports(p, modules) - {m} for m, p in modules.items()}
+
+
+def test_every_top_level_module_has_a_rank():
+    assert {m.split(".")[1] for m in _modules() if "." in m} <= RANKS.keys()
+
+
+def test_imports_point_downward():
+    upward = sorted(f"{m} imports {d}" for m, deps in _graph().items() for d in deps
+                    if _rank(d) > _rank(m) and d != "neurosim")
+    assert not upward, "\n".join(upward)
+
+
+def test_no_import_cycles():
+    graph = _graph()
+    seen: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles = []
+
+    def visit(m: str, path: list[str]) -> None:
+        seen[m] = 1
+        for d in sorted(graph[m]):
+            if seen.get(d) == 1:
+                cycles.append(" -> ".join(path[path.index(d):] + [d]))
+            elif d not in seen:
+                visit(d, path + [d])
+        seen[m] = 2
+
+    for m in sorted(graph):
+        if m not in seen:
+            visit(m, [m])
+    assert not cycles, "\n".join(cycles)
