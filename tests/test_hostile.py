@@ -680,7 +680,7 @@ def _interrupted_once(r: subprocess.CompletedProcess) -> None:
 
 
 def test_ctrl_c_during_run_exits_130_with_one_line_and_writes_no_results(tmp_path):
-    r = _sigint_at("neurosim.engine.simulate:run_op", 3, ["run", ROOT / "traces/smollm2_wikitext_l1_t64", "--hw",
+    r = _sigint_at("neurosim.engine.replay:run_op", 3, ["run", ROOT / "traces/smollm2_wikitext_l1_t64", "--hw",
                    ROOT / "hw_configs/acc_if_64x64.yaml", "--out", tmp_path / "o", "--check"], tmp_path)
     _interrupted_once(r)
     assert not (tmp_path / "o" / "acc_if_64x64" / "results.json").exists()

@@ -1,0 +1,264 @@
+"""One core replaying a trace's ops in order: today's single array with its memories and DRAM.
+
+:class:`CoreReplay` does one thing per method: run a vector op, run a GEMM op (or reuse the run of
+an identical earlier one), make an op's layer result once its pipeline has its cycles, cancel
+what is still queued. Each GEMM op's simulation is an :class:`OpRun`. The driver
+(:func:`neurosim.engine.simulate.simulate`) is a short loop over the trace's schedule; a chip of
+many cores will schedule several replays.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.config.energy_table import load_energy_table
+from neurosim.config.hw import HwSpec
+from neurosim.energy.actions import action_energies, static_power_mw
+from neurosim.energy.area import area_mm2
+from neurosim.energy.breakdown import energy_breakdown, energy_by_action, leakage_pj, with_total
+from neurosim.engine.designs import DESIGNS
+from neurosim.engine.pipeline import Interval, submit_arrays
+from neurosim.engine.result import LayerResult
+from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
+from neurosim.engine.tiling import choose_tiling
+from neurosim.engine.widths import built_widths, resolve_widths
+from neurosim.engine.workers import thread_pool
+from neurosim.hw.dram import Dram
+from neurosim.kernels.acc_tile import salient_per_token
+from neurosim.trace.manifest import Op, VectorOp
+from neurosim.trace.reader import Trace
+from neurosim.trace.stats import output_salient_ratio
+from neurosim.units import cycles_to_s
+
+#: A layer result made once its pipeline has its cycles, with the op's tile intervals (tile timelines).
+PendingLayer = Callable[[], tuple[LayerResult, list[Interval] | None]]
+
+
+@dataclass
+class Snapshot:
+    """Every counter and memory access count of the chip and its DRAM at one moment (or a delta)."""
+
+    counters: dict[str, int]
+    memory: dict[str, dict[str, int]]
+
+    @classmethod
+    def of(cls, chip, dram: Dram) -> Snapshot:
+        mem = {name: s.memory() for name, s in chip.srams.items()}
+        mem["dram"] = dram.memory()
+        return cls({**chip.counters(), **dram.counters()}, mem)
+
+    def since(self, before: Snapshot) -> Snapshot:
+        """What changed from ``before`` to this one, with the on-chip bits moved (interconnect)."""
+        counters = {k: self.counters[k] - before.counters.get(k, 0) for k in self.counters}
+        memory = {lvl: {k: v - before.memory[lvl][k] for k, v in d.items()} for lvl, d in self.memory.items()}
+        counters["interconnect.bits"] = sum(d["read_bits"] + d["write_bits"] for lvl, d in memory.items()
+                                            if lvl != "dram")
+        return Snapshot(counters, memory)
+
+    def times(self, n: int) -> Snapshot:
+        """``n`` identical instances of these counts."""
+        if n == 1:
+            return self
+        return Snapshot({k: v * n for k, v in self.counters.items()},
+                        {lvl: {k: v * n for k, v in m.items()} for lvl, m in self.memory.items()})
+
+
+@dataclass
+class OpRun:
+    """One GEMM op simulated on the core (shared by later ops with the same tensors and shape)."""
+
+    tiling: dict
+    pipe: Future  # of its tile pipeline's (cycles, stalls by cause)
+    compute_cycles: int
+    stream: TileStream
+    delta: Snapshot
+    output_salient_ratio: float
+    checked: Future | None  # of its functional check, when asked for
+
+    def futures(self) -> list[Future]:
+        return [f for f in (self.pipe, self.checked) if f is not None]
+
+
+def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: float,
+           record: list[Interval] | None = None, engine: str = "fast") -> tuple[dict, Future, int, TileStream]:
+    """Simulate one op; returns (tiling dict, a future of its pipeline's (cycles, stalls by
+    cause), compute cycles, its tile stream: what the pipeline ran, its in-tile stalls, and the
+    DRAM bits of B loaded). The ``fast`` engine aggregates identical tile questions and runs the
+    compiled pipeline on a worker thread; the ``reference`` engine walks every tile and runs simpy
+    (the same results)."""
+    codes = trace.tensor(op.act_codes)
+    cls = DESIGNS[spec.design].op_model
+    model = cls(chip, op, trace.manifest.recipe, codes, out_salient_ratio)
+    tiling = choose_tiling(op.M, op.K, op.N, model.limits(), model.salient_fits, where=f"{spec.name}: {op.name}")
+    stream = aggregate_tiles(model, tiling, op, codes, dram, chip) if engine == "fast" else \
+        walk_tiles(model, tiling, op, codes, dram)
+    model.op_end()
+    pipe = submit_arrays(stream.load_bits, stream.busy_cycles, stream.writeback_bits, stream.compute_cycles,
+                         dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine,
+                         stalls_of=stream.tile_stalls)
+    return tiling.to_dict(), pipe, int(stream.compute_cycles.sum()), stream
+
+
+def _input_salient_ratio(trace: Trace, name: str) -> float:
+    """Salient fraction of one activation tensor (cached on the open trace across configs)."""
+    def ratio() -> float:
+        codes = trace.tensor(name)
+        return int(salient_per_token(np.ascontiguousarray(codes), trace.manifest.recipe.normal_max).sum()) / codes.size
+
+    return trace.derived.get_or_make(("input_salient_ratio", name), ratio)
+
+
+def _vector_op(v: VectorOp, chip, dram: Dram) -> tuple[int, dict[str, int], int, tuple]:
+    """Run one vector op once: (cycles, stalls by cause, KV-cache bits written, its pipeline block
+    (load bits, busy cycles, write-back bits))."""
+    if v.op == "kv_write":  # the new tokens' K and V codes go to the DRAM-resident cache
+        bits = v.tokens * v.width * v.bits
+        dram.write(bits)
+        cycles = dram.transfer_cycles(bits)
+        return cycles, {"kv_write": cycles}, dram.burst_bits(bits), (0, 0, dram.burst_bits(bits))
+    cycles = chip.vector.run(v.op, v.tokens, v.width)
+    return cycles, {"vector_unit": cycles}, 0, (0, cycles, 0)
+
+
+class PhaseStreams:
+    """The tiles of the prefill and of each decode step in schedule order, for the overlapped
+    makespan (one pipeline per step: a step's ops overlap each other, steps follow one another).
+    A window of ops is handed to a worker thread as soon as it is full, while later ops run."""
+
+    def __init__(self, dram: Dram, engine: str, window_tiles: int):
+        #: consecutive ops run in one pipeline up to this many tiles (``schedule.window_tiles``)
+        self.dram, self.engine, self.window_tiles = dram, engine, window_tiles
+        self.open: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self.runs: list[tuple[str, Future]] = []
+
+    def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
+        part = tuple(np.tile(a, times) for a in (load, busy, wb))
+        chunk = self.open.setdefault((phase, step), [])
+        if chunk and sum(len(p[0]) for p in chunk) + len(part[0]) > self.window_tiles:
+            self._submit(phase, chunk)
+            chunk = self.open[phase, step] = []
+        chunk.append(part)
+
+    def _submit(self, phase: str, chunk: list) -> None:
+        load, busy, wb = (np.concatenate([p[i] for p in chunk]) for i in range(3))
+        self.runs.append((phase, submit_arrays(load, busy, wb, busy, self.dram.transfer_cycles, engine=self.engine)))
+
+    def cycles(self) -> dict[str, int]:
+        """Per phase: the sum over its steps (and windows of ops) of one pipeline over their tiles."""
+        for (phase, _), chunk in self.open.items():
+            self._submit(phase, chunk)
+        self.open.clear()
+        out: dict[str, int] = {}
+        for phase, run in self.runs:
+            out[phase] = out.get(phase, 0) + run.result()[0]
+        return out
+
+
+class CoreReplay:
+    """One core replaying a trace's ops (see the module docstring). ``check`` runs each op's
+    functional check on a worker thread; ``tile_timeline`` records every tile interval (and then
+    simulates every op again instead of reusing an identical one's run)."""
+
+    def __init__(self, trace: Trace, spec: HwSpec, *, check: bool = False, engine: str = "fast",
+                 tile_timeline: bool = False):
+        self.trace, self.spec, self.check, self.engine, self.tile_timeline = trace, spec, check, engine, tile_timeline
+        self.table = load_energy_table(spec.technology)
+        self.design = DESIGNS[spec.design]
+        self.built = built_widths(spec, trace.ops, trace.manifest.recipe)
+        self.chip = self.design.chip(self.built)
+        self.chip.vector_used = bool(trace.manifest.vector_ops)
+        self.static_mw = static_power_mw(spec, self.table, self.chip.logic_cells())
+        self.area = area_mm2(self.built, self.table, self.chip.logic_cells_by_component())  # before ops retarget it
+        self.dram = Dram(spec.dram, spec.clock_mhz)
+        self.pj_by_spec: dict[HwSpec, dict[str, float]] = {self.built: action_energies(self.built, self.table)}
+        self.runs: dict[tuple, OpRun] = {}
+        self.streams = PhaseStreams(self.dram, engine, spec.schedule.window_tiles) if spec.schedule.overlap_ops \
+            else None
+
+    def energies(self, d: Snapshot, pj: dict[str, float], cycles: int) -> tuple[dict, dict]:
+        """(energy by component with the total, energy by action) of counts ``d`` over ``cycles``."""
+        energy = energy_breakdown(d.counters, pj)
+        energy["leakage"] = leakage_pj(self.static_mw, cycles_to_s(cycles, self.spec.clock_mhz))
+        return with_total(energy), {**energy_by_action(d.counters, pj), "leakage": energy["leakage"]}
+
+    def vector(self, v: VectorOp) -> PendingLayer:
+        """Run vector op ``v`` (its ``repeat`` instances) on the chip as built."""
+        before = Snapshot.of(self.chip, self.dram)
+        cycles, stalls, kv_bits, block = _vector_op(v, self.chip, self.dram)
+        if self.streams is not None:
+            self.streams.add(v.phase, v.step, *(np.array([b], np.int64) for b in block), v.repeat)
+        d = Snapshot.of(self.chip, self.dram).since(before).times(v.repeat)
+        cycles *= v.repeat
+        energy, actions = self.energies(d, self.pj_by_spec[self.built], cycles)
+        layer = LayerResult(
+            name=v.name, kind="vector", M=v.tokens, K=v.width, N=v.width, tiling={}, cycles=cycles,
+            compute_cycles=0, stall_cycles={k: c * v.repeat for k, c in stalls.items()}, utilization=0.0,
+            counters=d.counters, memory=d.memory, energy_pj=energy, energy_by_action_pj=actions,
+            spatial_utilization=0.0, phase=v.phase, step=v.step, repeat=v.repeat, vector_op=v.op,
+            kv_write_bits=kv_bits * v.repeat)
+        return lambda: (layer, None)
+
+    def gemm(self, op: Op) -> PendingLayer:
+        """Run GEMM op ``op`` (or reuse the run of an identical earlier op) at the widths it needs."""
+        op_spec = resolve_widths(self.spec, op, self.trace.manifest.recipe)
+        self.chip.retarget(op_spec)
+        if op_spec not in self.pj_by_spec:
+            self.pj_by_spec[op_spec] = action_energies(op_spec, self.table)
+        rec: list[Interval] | None = [] if self.tile_timeline else None
+        key = (op.kind, op.M, op.K, op.N, op.weight_bits, op.b_source, *op.tensor_refs().items(), op_spec)
+        if key not in self.runs or rec is not None:
+            self.runs[key] = self._run(op, op_spec, rec)
+        run = self.runs[key]
+        if self.streams is not None:
+            s = run.stream
+            self.streams.add(op.phase, op.step, s.load_bits, s.busy_cycles, s.writeback_bits, op.repeat)
+        pes = self.chip.processing_elements()
+        return lambda: (self._gemm_layer(op, op_spec, run, pes), rec)
+
+    def _run(self, op: Op, op_spec: HwSpec, rec: list[Interval] | None) -> OpRun:
+        before = Snapshot.of(self.chip, self.dram)
+        out_ratio = output_salient_ratio(self.trace, op)
+        if out_ratio is None:  # no weights: the input's ratio stands in (docs/model.md)
+            out_ratio = _input_salient_ratio(self.trace, op.act_codes)
+        tiling, pipe, compute, stream = run_op(self.trace, op, op_spec, self.chip, self.dram, out_ratio, rec,
+                                               self.engine)
+        d = Snapshot.of(self.chip, self.dram).since(before)
+        checked = None
+        if self.check and op.weight_codes is not None:  # pure: it runs on a worker thread beside the next ops
+            from neurosim.engine.check import check_op
+
+            checked = thread_pool().submit(check_op, self.trace, op, op_spec)
+        return OpRun(tiling, pipe, compute, stream, d, out_ratio, checked)
+
+    def _gemm_layer(self, op: Op, op_spec: HwSpec, run: OpRun, pes: int) -> LayerResult:
+        """The op's layer result, once its pipeline (and check) are done: ``op.repeat`` instances."""
+        cycles, pipe_stalls = run.pipe.result()
+        n, d, compute = op.repeat, run.delta.times(op.repeat), run.compute_cycles
+        stalls = Counter(run.stream.stalls)
+        stalls.update(pipe_stalls)
+        energy, actions = self.energies(d, self.pj_by_spec[op_spec], cycles * n)
+        return LayerResult(
+            name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=run.tiling, cycles=cycles * n,
+            compute_cycles=compute * n, stall_cycles={k: c * n for k, c in stalls.items()},
+            utilization=compute / cycles if cycles else 0.0, counters=d.counters, memory=d.memory, energy_pj=energy,
+            check=run.checked.result() if run.checked is not None else None,
+            accumulator_bits=getattr(op_spec.array, self.design.accumulator_key),
+            output_salient_ratio=run.output_salient_ratio, energy_by_action_pj=actions,
+            spatial_utilization=(sum(d.counters.get(k, 0) for k in self.design.useful_ops) / (pes * cycles * n)
+                                 if cycles else 0.0),
+            phase=op.phase, step=op.step, repeat=n, kv_read_bits=run.stream.weight_bits * n if op.kv else 0)
+
+    def phase_cycles(self) -> dict[str, int] | None:
+        """The overlapped schedule's cycles per phase (None without overlap)."""
+        return self.streams.cycles() if self.streams is not None else None
+
+    def cancel(self) -> None:
+        """Drop the queued pipelines and checks (an error or Ctrl-C)."""
+        for f in [f for run in self.runs.values() for f in run.futures()] + \
+                 ([f for _, f in self.streams.runs] if self.streams is not None else []):
+            f.cancel()
