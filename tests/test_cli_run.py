@@ -144,10 +144,10 @@ def test_compare_refuses_runs_of_different_traces_and_missing_files(run_dir, tmp
 
 def test_progress_is_a_plain_line_when_stderr_is_not_a_terminal(capsys, monkeypatch):
     """Not a TTY: one plain line with the count, share and time left, at most every few seconds."""
-    from neurosim.cli import _progress
+    from neurosim.cli.common import progress
 
-    monkeypatch.setattr(_progress, "PLAIN_EVERY_S", 0.0)
-    with _progress(1, "simulate") as tick:
+    monkeypatch.setattr(progress, "PLAIN_EVERY_S", 0.0)
+    with progress(1, "simulate") as tick:
         tick(3, 12)
         tick(12, 12)  # done: no line
     err = capsys.readouterr().err.strip().splitlines()

@@ -641,7 +641,7 @@ def test_export_and_eval_without_the_extra_name_it(capsys, monkeypatch):
 
 
 def test_interrupt_surfacing_as_system_error_exits_130(capsys, monkeypatch):
-    import neurosim.cli as cli_mod
+    import neurosim.cli.validate as validate_cmd
 
     def kernel_interrupted(args):
         try:
@@ -649,7 +649,7 @@ def test_interrupt_surfacing_as_system_error_exits_130(capsys, monkeypatch):
         except KeyboardInterrupt as e:
             raise SystemError("<built-in function> returned a result with an exception set") from e
 
-    monkeypatch.setattr(cli_mod, "cmd_validate", kernel_interrupted)
+    monkeypatch.setattr(validate_cmd, "run", kernel_interrupted)
     code, _, err = cli(capsys, "validate", TINY_MAC)
     assert code == 130 and err.strip() == "neurosim: interrupted"
 
