@@ -95,67 +95,83 @@ def run_pipeline(blocks: list[Block], dram_cycles: Callable[[int], int], buffers
         arrays = [np.fromiter((getattr(b, f) for b in blocks), np.int64, len(blocks))
                   for f in ("load_bits", "busy_cycles", "writeback_bits", "compute_cycles")]
         return run_arrays(*arrays, dram_cycles, buffers)
-    env = simpy.Environment()
-    dram = simpy.Resource(env, capacity=1)
-    n = len(blocks)
-    loaded = [env.event() for _ in range(n)]
-    computed = [env.event() for _ in range(n)]
-    stalls = {"dram_load": 0, "output_writeback": 0}
-    drained: list[simpy.Event] = []
+    return _SimpyPipeline(blocks, dram_cycles, buffers, record, label).run()
 
-    def transfer(kind: str, i: int, bits: int):
-        with dram.request() as req:
+
+class _SimpyPipeline:
+    """The reference model: a loader, the array and one writer per output tile as simpy processes
+    sharing one DRAM channel (see the module docstring)."""
+
+    def __init__(self, blocks: list[Block], dram_cycles: Callable[[int], int], buffers: int,
+                 record: list[Interval] | None, label: str):
+        self.blocks, self.dram_cycles, self.buffers, self.record, self.label = blocks, dram_cycles, buffers, record, label
+        self.env = simpy.Environment()
+        self.dram = simpy.Resource(self.env, capacity=1)
+        self.loaded = [self.env.event() for _ in blocks]
+        self.computed = [self.env.event() for _ in blocks]
+        self.drained: list[simpy.Event] = []
+        self.stalls = {"dram_load": 0, "output_writeback": 0}
+
+    def _note(self, track: str, name: str, start: int, end: int) -> None:
+        if self.record is not None and end > start:
+            self.record.append(Interval(track, f"{self.label}{name}", start, end))
+
+    def transfer(self, kind: str, i: int, bits: int):
+        with self.dram.request() as req:
             yield req
-            start = env.now
-            yield env.timeout(dram_cycles(bits))
-            if record is not None:
-                record.append(Interval("dram", f"{label}{kind} tile {i}", start, env.now))
+            start = self.env.now
+            yield self.env.timeout(self.dram_cycles(bits))
+            if self.record is not None:
+                self.record.append(Interval("dram", f"{self.label}{kind} tile {i}", start, self.env.now))
 
-    def loader():
-        for i, b in enumerate(blocks):
-            if i >= buffers:
-                yield computed[i - buffers]
+    def loader(self):
+        for i, b in enumerate(self.blocks):
+            if i >= self.buffers:
+                yield self.computed[i - self.buffers]
             if b.load_bits:
-                yield env.process(transfer("load", i, b.load_bits))
-            loaded[i].succeed()
+                yield self.env.process(self.transfer("load", i, b.load_bits))
+            self.loaded[i].succeed()
 
-    def array():
-        for i, b in enumerate(blocks):
+    def array(self):
+        env, buffers = self.env, self.buffers
+        for i, b in enumerate(self.blocks):
             t = env.now
-            if not loaded[i].triggered:
-                yield loaded[i]
-            stalls["dram_load"] += env.now - t
-            if record is not None and env.now > t:
-                record.append(Interval("array_wait", f"{label}wait: dram_load", t, env.now))
-            if b.writeback_bits and len(drained) >= buffers and not drained[-buffers].triggered:
+            if not self.loaded[i].triggered:
+                yield self.loaded[i]
+            self.stalls["dram_load"] += env.now - t
+            self._note("array_wait", "wait: dram_load", t, env.now)
+            if b.writeback_bits and len(self.drained) >= buffers and not self.drained[-buffers].triggered:
                 t = env.now
-                yield drained[-buffers]
-                stalls["output_writeback"] += env.now - t
-                if record is not None and env.now > t:
-                    record.append(Interval("array_wait", f"{label}wait: output_writeback", t, env.now))
+                yield self.drained[-buffers]
+                self.stalls["output_writeback"] += env.now - t
+                self._note("array_wait", "wait: output_writeback", t, env.now)
             start = env.now
             if b.busy_cycles:
                 yield env.timeout(b.busy_cycles)
-            if record is not None:
-                mid = start + min(b.compute_cycles, b.busy_cycles)
-                record.append(Interval("array", f"{label}compute tile {i}", start, mid))
-                for cause, cycles in b.stalls:  # in-tile stalls, one track per SRAM (or unit)
-                    if cycles > 0 and mid < env.now:
-                        end = min(env.now, mid + cycles)
-                        record.append(Interval(f"stall: {cause}", f"{label}tile {i}", mid, end))
-                        mid = end
-                if mid < env.now:
-                    record.append(Interval("array_sram_stall", f"{label}in-tile stall {i}", mid, env.now))
-            computed[i].succeed()
+            if self.record is not None:
+                self._record_compute(i, b, start)
+            self.computed[i].succeed()
             if b.writeback_bits:
-                drained.append(env.process(transfer("writeback", i, b.writeback_bits)))
+                self.drained.append(env.process(self.transfer("writeback", i, b.writeback_bits)))
 
-    env.process(loader())
-    done = env.process(array())
-    env.run(until=done)
-    t = env.now
-    env.run()
-    stalls["output_writeback"] += env.now - t
-    if record is not None and env.now > t:
-        record.append(Interval("array_wait", f"{label}wait: final output_writeback", t, env.now))
-    return env.now, stalls
+    def _record_compute(self, i: int, b: Block, start: int) -> None:
+        """Tile ``i``'s compute interval, then its in-tile stalls, one track per SRAM (or unit)."""
+        now = self.env.now
+        mid = start + min(b.compute_cycles, b.busy_cycles)
+        self.record.append(Interval("array", f"{self.label}compute tile {i}", start, mid))
+        for cause, cycles in b.stalls:
+            if cycles > 0 and mid < now:
+                end = min(now, mid + cycles)
+                self.record.append(Interval(f"stall: {cause}", f"{self.label}tile {i}", mid, end))
+                mid = end
+        self._note("array_sram_stall", f"in-tile stall {i}", mid, now)
+
+    def run(self) -> tuple[int, dict[str, int]]:
+        self.env.process(self.loader())
+        done = self.env.process(self.array())
+        self.env.run(until=done)
+        t = self.env.now
+        self.env.run()
+        self.stalls["output_writeback"] += self.env.now - t
+        self._note("array_wait", "wait: final output_writeback", t, self.env.now)
+        return self.env.now, self.stalls

@@ -128,12 +128,18 @@ def _distinct(keys: np.ndarray):
     return uniq[order], rank[inverse.reshape(-1)], counts[order]
 
 
-def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram, chip) -> TileStream:
-    """One call per distinct tile question, counts scaled by its tiles (see the module docstring)."""
+def _tile_indices(tiling: Tiling) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (m, n, k) tile indices of every tile in execution order (:meth:`Tiling.blocks`)."""
     outer, inner = (tiling.n_m, tiling.n_n) if tiling.order == "mnk" else (tiling.n_n, tiling.n_m)
     o, i, k = (a.ravel() for a in np.meshgrid(np.arange(outer), np.arange(inner), np.arange(tiling.n_k),
                                                indexing="ij"))
     m, n = (o, i) if tiling.order == "mnk" else (i, o)
+    return m, n, k
+
+
+def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram, chip) -> TileStream:
+    """One call per distinct tile question, counts scaled by its tiles (see the module docstring)."""
+    m, n, k = _tile_indices(tiling)
     T = len(k)
     mb = np.minimum(tiling.Mb, op.M - m * tiling.Mb)
     kb = np.minimum(tiling.Kb, op.K - k * tiling.Kb)

@@ -111,19 +111,23 @@ def single_report(r: Results, detail: str = "auto") -> str:
     lines += area_lines(r)
     if whole_inference(r):
         lines += inference_lines(r)
+    return "\n".join(lines + check_lines(r))
+
+
+def check_lines(r: Results) -> list[str]:
+    """The functional check's totals over the checked layers (nothing when none was checked)."""
     checks = [layer for layer in r.layers if layer.check]
-    if checks:
-        mism = sum(layer.check["accumulation_mismatches"] for layer in checks)
-        outs = sum(layer.check["outputs"] for layer in checks)
-        replayed = sum(layer.check.get("replayed_outputs", layer.check["outputs"]) for layer in checks)
-        fire = sum(layer.check.get("firing_mismatches", 0) for layer in checks)
-        fired = sum(layer.check.get("firing_outputs", layer.check["outputs"]) for layer in checks)
-        lines += ["", f"functional check on {len(checks)} layers, {outs:,} outputs ({replayed:,} recomputed by the "
-                  f"array model, the rest equal to the GEMM by the width bound or linearity; docs/model.md): "
-                  f"accumulation mismatches {mism}"
-                  + (f"; firing differences vs requantized reference {fire} of {fired:,}" if r.design == "acc_if"
-                     else "")]
-    return "\n".join(lines)
+    if not checks:
+        return []
+    mism = sum(layer.check["accumulation_mismatches"] for layer in checks)
+    outs = sum(layer.check["outputs"] for layer in checks)
+    replayed = sum(layer.check.get("replayed_outputs", layer.check["outputs"]) for layer in checks)
+    fire = sum(layer.check.get("firing_mismatches", 0) for layer in checks)
+    fired = sum(layer.check.get("firing_outputs", layer.check["outputs"]) for layer in checks)
+    return ["", f"functional check on {len(checks)} layers, {outs:,} outputs ({replayed:,} recomputed by the "
+            f"array model, the rest equal to the GEMM by the width bound or linearity; docs/model.md): "
+            f"accumulation mismatches {mism}"
+            + (f"; firing differences vs requantized reference {fire} of {fired:,}" if r.design == "acc_if" else "")]
 
 
 def area_lines(r: Results) -> list[str]:
