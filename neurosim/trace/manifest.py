@@ -266,8 +266,8 @@ _SCHEDULE = {
 }
 
 
-def parse_manifest(text: str, source: str) -> Manifest:
-    """Parse and check manifest.json text; every problem is reported at once."""
+def _checked_json(text: str, source: str) -> dict:
+    """The manifest's JSON object, refused whole when it is not one of a readable format version."""
     try:
         raw = loads_json_strict(text)
     except ValueError as e:
@@ -281,12 +281,10 @@ def parse_manifest(text: str, source: str) -> Manifest:
             source, Problem("version", f"unsupported trace format version {short_repr(raw.get('version'))}; "
                             f"this neurosim reads versions {', '.join(map(str, READABLE_VERSIONS))}")
         )
-    problems: list[Problem] = []
-    allowed = {"format", "version", "producer", "recipe", "synthetic", "synthetic_model", "extra", "tensors", "ops",
-               "vector_ops"}
-    problems += [Problem(str(k)[:60], f"unknown field; allowed: {', '.join(sorted(allowed))}")
-                 for k in raw if k not in allowed]
-    producer = _take(Producer, raw.get("producer"), "producer", problems, {"tokens": _positive})
+    return raw
+
+
+def _recipe(raw: dict, problems: list[Problem]) -> Recipe | None:
     recipe = _take(Recipe, raw.get("recipe"), "recipe", problems,
                    {"weight_bits": _bits, "act_bits": _bits, "salient_bits": _bits,
                     "salient_rule": lambda v: None if v in ("mad", "ratio", "none") else "must be mad, ratio or none",
@@ -295,11 +293,11 @@ def parse_manifest(text: str, source: str) -> Manifest:
                     else f"must be between 0 and {MAX_SALIENT_SHIFT}, got {v}"})
     if recipe is not None and recipe.salient_bits < recipe.act_bits:
         problems.append(Problem("recipe.salient_bits", "must be >= recipe.act_bits"))
+    return recipe
+
+
+def _tensors(raw_t: dict, problems: list[Problem]) -> dict[str, TensorInfo]:
     tensors = {}
-    raw_t = raw.get("tensors")
-    if not isinstance(raw_t, dict):
-        problems.append(Problem("tensors", "must be an object of tensor name -> {file, dtype, shape, sha256}"))
-        raw_t = {}
     for name, t in raw_t.items():
         path = f"tensors.{name}"
         if not isinstance(t, dict) or set(t) != {"file", "dtype", "shape", "sha256"}:
@@ -315,12 +313,43 @@ def parse_manifest(text: str, source: str) -> Manifest:
                                     "dimensions with at most 2^40 elements, and a 64-hex sha256"))
             continue
         tensors[name] = TensorInfo(t["file"], t["dtype"], tuple(t["shape"]), t["sha256"])
-    ops = []
-    raw_ops = raw.get("ops")
-    if not isinstance(raw_ops, list) or not raw_ops:
-        problems.append(Problem("ops", "must be a non-empty list"))
-        raw_ops = []
-    names = set()
+    return tensors
+
+
+def _op_tensor_problems(op: Op, i: int, tensors: dict[str, TensorInfo], raw_t: dict, problems: list[Problem]) -> None:
+    """The tensors an op names: they exist, with its role's dtype and a shape that fits the op."""
+    for role, tname in op.tensor_refs().items():
+        where = f"ops[{i}].{role}"
+        if tname not in tensors:
+            if tname not in raw_t:
+                problems.append(Problem(where, f"references unknown tensor {tname!r}"))
+            continue
+        t = tensors[tname]
+        if t.dtype != TENSOR_DTYPES[role]:
+            problems.append(Problem(where, f"tensor {tname!r} has dtype {t.dtype}, {role} must be {TENSOR_DTYPES[role]}"))
+        if not op.shape_fits(role, t.shape):
+            more = "" if op.token_axis(role) is None else f" (axis {op.token_axis(role)} at least)"
+            problems.append(Problem(where, f"tensor {tname!r} has shape {list(t.shape)}, op needs "
+                                    f"{list(op.expected_shape(role))}{more} (M={op.M}, K={op.K}, N={op.N})"))
+
+
+def _op_field_problems(op: Op, i: int, recipe: Recipe | None, problems: list[Problem]) -> None:
+    """Fields of one op that must agree with each other and with the recipe."""
+    if (op.weight_codes is None) != (op.weight_scale is None):
+        problems.append(Problem(f"ops[{i}]", "weight_codes and weight_scale must be given together"))
+    if recipe is not None and (op.act_shift is None) != (recipe.salient_shift_max == 0):
+        problems.append(Problem(f"ops[{i}].act_shift", "required when recipe.salient_shift_max > 0, "
+                                "and only then" if op.act_shift is None else
+                                "given, but recipe.salient_shift_max is 0 (salient codes on the normal step)"))
+    if op.phase == "prefill" and op.step:
+        problems.append(Problem(f"ops[{i}].step", "must be 0 in the prefill phase"))
+    if op.kv and op.kind == "linear":
+        problems.append(Problem(f"ops[{i}].b_source", "kv_cache is for attention ops (attn_qk, attn_av)"))
+
+
+def _ops(raw_ops: list, tensors: dict[str, TensorInfo], raw_t: dict, recipe: Recipe | None,
+         problems: list[Problem]) -> list[Op]:
+    ops, names = [], set()
     for i, r in enumerate(raw_ops):
         op = _take(Op, r, f"ops[{i}]", problems, {
             "kind": lambda v: None if v in OP_KINDS else f"must be one of {', '.join(OP_KINDS)}",
@@ -334,45 +363,52 @@ def parse_manifest(text: str, source: str) -> Manifest:
         if op.name in names:
             problems.append(Problem(f"ops[{i}].name", f"duplicate op name {op.name!r}"))
         names.add(op.name)
-        for role, tname in op.tensor_refs().items():
-            where = f"ops[{i}].{role}"
-            if tname not in tensors:
-                if tname not in raw_t:
-                    problems.append(Problem(where, f"references unknown tensor {tname!r}"))
-                continue
-            t = tensors[tname]
-            if t.dtype != TENSOR_DTYPES[role]:
-                problems.append(Problem(where, f"tensor {tname!r} has dtype {t.dtype}, {role} must be {TENSOR_DTYPES[role]}"))
-            if not op.shape_fits(role, t.shape):
-                more = "" if op.token_axis(role) is None else f" (axis {op.token_axis(role)} at least)"
-                problems.append(Problem(where, f"tensor {tname!r} has shape {list(t.shape)}, op needs "
-                                        f"{list(op.expected_shape(role))}{more} (M={op.M}, K={op.K}, N={op.N})"))
-        if (op.weight_codes is None) != (op.weight_scale is None):
-            problems.append(Problem(f"ops[{i}]", "weight_codes and weight_scale must be given together"))
-        if recipe is not None and (op.act_shift is None) != (recipe.salient_shift_max == 0):
-            problems.append(Problem(f"ops[{i}].act_shift", "required when recipe.salient_shift_max > 0, "
-                                    "and only then" if op.act_shift is None else
-                                    "given, but recipe.salient_shift_max is 0 (salient codes on the normal step)"))
-        if op.phase == "prefill" and op.step:
-            problems.append(Problem(f"ops[{i}].step", "must be 0 in the prefill phase"))
-        if op.kv and op.kind == "linear":
-            problems.append(Problem(f"ops[{i}].b_source", "kv_cache is for attention ops (attn_qk, attn_av)"))
+        _op_tensor_problems(op, i, tensors, raw_t, problems)
+        _op_field_problems(op, i, recipe, problems)
         ops.append(op)
+    return ops
+
+
+def _vector_ops(raw_v: list, n_ops: int, problems: list[Problem]) -> list[VectorOp]:
     vector_ops = []
-    raw_v = raw.get("vector_ops", [])
-    if not isinstance(raw_v, list):
-        problems.append(Problem("vector_ops", "must be a list"))
-        raw_v = []
     for i, r in enumerate(raw_v):
         v = _take(VectorOp, r, f"vector_ops[{i}]", problems, {
             "op": lambda x: None if x in VECTOR_OPS else f"must be one of {', '.join(VECTOR_OPS)}",
             "tokens": _positive, "width": _positive, "bits": lambda x: None if 1 <= x <= 32 else "must be 1 to 32",
-            "position": lambda x: None if 0 <= x <= len(raw_ops) else f"must be 0 to {len(raw_ops)} (an op index)",
+            "position": lambda x: None if 0 <= x <= n_ops else f"must be 0 to {n_ops} (an op index)",
             **_SCHEDULE})
         if v is not None:
             if v.phase == "prefill" and v.step:
                 problems.append(Problem(f"vector_ops[{i}].step", "must be 0 in the prefill phase"))
             vector_ops.append(v)
+    return vector_ops
+
+
+def parse_manifest(text: str, source: str) -> Manifest:
+    """Parse and check manifest.json text; every problem is reported at once."""
+    raw = _checked_json(text, source)
+    problems: list[Problem] = []
+    allowed = {"format", "version", "producer", "recipe", "synthetic", "synthetic_model", "extra", "tensors", "ops",
+               "vector_ops"}
+    problems += [Problem(str(k)[:60], f"unknown field; allowed: {', '.join(sorted(allowed))}")
+                 for k in raw if k not in allowed]
+    producer = _take(Producer, raw.get("producer"), "producer", problems, {"tokens": _positive})
+    recipe = _recipe(raw, problems)
+    raw_t = raw.get("tensors")
+    if not isinstance(raw_t, dict):
+        problems.append(Problem("tensors", "must be an object of tensor name -> {file, dtype, shape, sha256}"))
+        raw_t = {}
+    tensors = _tensors(raw_t, problems)
+    raw_ops = raw.get("ops")
+    if not isinstance(raw_ops, list) or not raw_ops:
+        problems.append(Problem("ops", "must be a non-empty list"))
+        raw_ops = []
+    ops = _ops(raw_ops, tensors, raw_t, recipe, problems)
+    raw_v = raw.get("vector_ops", [])
+    if not isinstance(raw_v, list):
+        problems.append(Problem("vector_ops", "must be a list"))
+        raw_v = []
+    vector_ops = _vector_ops(raw_v, len(raw_ops), problems)
     synthetic = raw.get("synthetic", False)
     if not isinstance(synthetic, bool):
         problems.append(Problem("synthetic", "must be true or false"))
