@@ -101,83 +101,110 @@ def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int
     if layers > model.layers:
         raise UsageError(f"--layers {layers}: {model.name} has {model.layers} layers")
     recipe = Recipe(salient_rule="ratio", salient_param=act_model.salient_ratio)
-    kv_recipe = Recipe(salient_bits=recipe.act_bits, salient_rule="none")  # K and V: no salient codes
     d = model.head_dim or model.hidden // model.heads
-    g = model.heads // model.kv_heads
-    T = prompt + decode
-    h, inter, ab = model.hidden, model.intermediate, recipe.act_bits
+    g, T = model.heads // model.kv_heads, prompt + decode
     prefill = llm_gemms(model, prompt, layers)
     # the attention operands are activation tensors too: the same disk and memory check
     attention = [(name, [GemmSpec(name, rows, cols, 1)]) for name, rows, cols in (
         ("attn.q.prefill", prompt * g, d), ("attn.k_cache", T, d), ("attn.v_cache", d, T),
         ("attn.probs.prefill", prompt * g, prompt), ("attn.probs.decode", g, T))]
     check_footprint(out, prefill + attention, False)
-    tables = act_model.tables()
     meta = {**dataclasses.asdict(act_model), "seed": seed, "attention_logit_sigma": ATTENTION_LOGIT_SIGMA,
             "code_model": "prefill linear inputs per layer; attention operands shared by layers and KV heads; "
                           "decode codes shared by steps and layers (neurosim/trace/inference.py)",
             "prompt_tokens": prompt, "decode_steps": decode}
     producer = Producer(model=model.name, tokens=prompt, text_source=f"synthetic (seed {seed})")
-    steps = 2 + 4 * layers + decode
-    done = 0
-
-    def tick():
-        nonlocal done
-        done += 1
-        if progress:
-            progress(done, steps)
-
+    ticks = _Ticks(2 + 4 * layers + decode, progress)
     with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w, \
             ThreadPoolExecutor(usable_cores()) as pool:
-        def acts(name: str, key: list[int], rows: int, cols: int, r: Recipe = recipe) -> tuple[str, str]:
-            c, s, _ = act_model.draw_codes([seed, *key], rows, cols, r, tables, pool)
-            return w.add_tensor(f"{name}.codes", c), w.add_tensor(f"{name}.scale", s)
-
-        # attention operands, shared by every layer and KV head
-        q_pre = acts("attn.q.prefill", [1, 0], prompt * g, d)
-        q_dec = acts("attn.q.decode", [1, 1], g, d)
-        k_cache = acts("attn.k_cache", [1, 2], T, d, kv_recipe)
-        vc, vs, _ = act_model.draw_codes([seed, 1, 3], d, T, kv_recipe, tables, pool)  # per channel: rows are channels
-        v_cache = (w.add_tensor("attn.v_cache.codes", np.ascontiguousarray(vc.T)), w.add_tensor("attn.v_cache.scale", vs))
-        rng = np.random.default_rng([seed, 1, 4])
-        pc, ps = _probabilities(rng, prompt * g, prompt, g, 0, ab)
-        p_pre = (w.add_tensor("attn.probs.prefill.codes", pc), w.add_tensor("attn.probs.prefill.scale", ps))
-        pc, ps = _probabilities(rng, g, T, g, None, ab)
-        p_dec = (w.add_tensor("attn.probs.decode.codes", pc), w.add_tensor("attn.probs.decode.scale", ps))
-        tick()
-        dec = {kind: acts(f"decode.{kind}", [2, i], 1, width)
-               for i, (kind, width) in enumerate((("attn_in", h), ("o_in", model.q_dim), ("mlp_in", h),
-                                                  ("down_in", inter)))}
-        tick()
-
-        def layer(p: str, M: int, inputs: dict[str, tuple[str, str]], Tkv: int, phase: str, step: int, rep: int):
-            """One decoder layer's ops; ``rep`` identical layers."""
-            sched = {"phase": phase, "step": step}
-            q_in, probs = (q_pre, p_pre) if phase == "prefill" else (q_dec, p_dec)
-            for item in layer_schedule(p, model, M, Tkv, ab):
-                if item[0] == "vector":
-                    _, name, op, tokens, width, bits, per_head = item
-                    w.add_vector_op(name, op, tokens, width, bits=bits, repeat=rep * (model.kv_heads if per_head else 1),
-                                    **sched)
-                elif item[0] == "linear":
-                    _, name, kind, n = item
-                    w.add_op(name, "linear", *inputs[kind], weight_bits=recipe.weight_bits, N=n, repeat=rep, **sched)
-                elif item[1].endswith("attn_qk"):
-                    w.add_op(item[1], "attn_qk", *q_in, weight_bits=ab, weight_codes=k_cache[0],
-                             weight_scale=k_cache[1], N=Tkv, repeat=rep * model.kv_heads, b_source="kv_cache", **sched)
-                else:
-                    w.add_op(item[1], "attn_av", *probs, weight_bits=ab, weight_codes=v_cache[0],
-                             weight_scale=v_cache[1], K=Tkv, N=d, repeat=rep * model.kv_heads, b_source="kv_cache",
-                             **sched)
-
+        iw = _InferenceWriter(w, pool, model, recipe, act_model, seed, prompt, T)
+        iw.attention_operands(g, d)
+        ticks()
+        iw.decode_inputs()
+        ticks()
         for L in range(layers):
             inputs = {}
             for j, kind in enumerate(("attn_in", "o_in", "mlp_in", "down_in")):
                 gname, gemms = prefill[4 * L + j]
-                inputs[kind] = acts(gname, [0, 4 * L + j], prompt, gemms[0].K)
-                tick()
-            layer(f"layers.{L}", prompt, inputs, prompt, "prefill", 0, 1)
+                inputs[kind] = iw.acts(gname, [0, 4 * L + j], prompt, gemms[0].K)
+                ticks()
+            iw.layer(f"layers.{L}", prompt, inputs, prompt, "prefill", 0, 1)
         for s in range(decode):
-            layer(f"decode.{s}.layers", 1, dec, prompt + s + 1, "decode", s, layers)
-            tick()
+            iw.layer(f"decode.{s}.layers", 1, iw.dec, prompt + s + 1, "decode", s, layers)
+            ticks()
     return Path(out)
+
+
+class _Ticks:
+    """Progress: ``ticks()`` counts one of ``total`` steps done."""
+
+    def __init__(self, total: int, progress):
+        self.total, self.progress, self.done = total, progress, 0
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, self.total)
+
+
+class _InferenceWriter:
+    """The tensors and ops of a whole inference, written in a fixed order (the codes are drawn in
+    that order from seeded streams, so the trace is the same byte for byte)."""
+
+    def __init__(self, w: TraceWriter, pool: ThreadPoolExecutor, model: ModelShape, recipe: Recipe,
+                 act_model: ActivationModel, seed: int, prompt: int, T: int):
+        self.w, self.pool, self.model, self.recipe, self.act_model = w, pool, model, recipe, act_model
+        self.seed, self.prompt, self.T = seed, prompt, T
+        self.tables = act_model.tables()
+        self.kv_recipe = Recipe(salient_bits=recipe.act_bits, salient_rule="none")  # K and V: no salient codes
+        self.d = model.head_dim or model.hidden // model.heads
+        self.dec: dict[str, tuple[str, str]] = {}
+
+    def acts(self, name: str, key: list[int], rows: int, cols: int, r: Recipe | None = None) -> tuple[str, str]:
+        c, s, _ = self.act_model.draw_codes([self.seed, *key], rows, cols, r or self.recipe, self.tables, self.pool)
+        return self.w.add_tensor(f"{name}.codes", c), self.w.add_tensor(f"{name}.scale", s)
+
+    def attention_operands(self, g: int, d: int) -> None:
+        """Q, the KV cache and the probabilities, shared by every layer and KV head."""
+        w, ab, prompt, T = self.w, self.recipe.act_bits, self.prompt, self.T
+        self.q_pre = self.acts("attn.q.prefill", [1, 0], prompt * g, d)
+        self.q_dec = self.acts("attn.q.decode", [1, 1], g, d)
+        self.k_cache = self.acts("attn.k_cache", [1, 2], T, d, self.kv_recipe)
+        vc, vs, _ = self.act_model.draw_codes([self.seed, 1, 3], d, T, self.kv_recipe, self.tables, self.pool)
+        # per channel: rows are channels
+        self.v_cache = (w.add_tensor("attn.v_cache.codes", np.ascontiguousarray(vc.T)),
+                        w.add_tensor("attn.v_cache.scale", vs))
+        rng = np.random.default_rng([self.seed, 1, 4])
+        pc, ps = _probabilities(rng, prompt * g, prompt, g, 0, ab)
+        self.p_pre = (w.add_tensor("attn.probs.prefill.codes", pc), w.add_tensor("attn.probs.prefill.scale", ps))
+        pc, ps = _probabilities(rng, g, T, g, None, ab)
+        self.p_dec = (w.add_tensor("attn.probs.decode.codes", pc), w.add_tensor("attn.probs.decode.scale", ps))
+
+    def decode_inputs(self) -> None:
+        """One token's linear inputs, shared by every decode step and layer."""
+        m = self.model
+        self.dec = {kind: self.acts(f"decode.{kind}", [2, i], 1, width)
+                    for i, (kind, width) in enumerate((("attn_in", m.hidden), ("o_in", m.q_dim), ("mlp_in", m.hidden),
+                                                       ("down_in", m.intermediate)))}
+
+    def layer(self, p: str, M: int, inputs: dict[str, tuple[str, str]], Tkv: int, phase: str, step: int,
+              rep: int) -> None:
+        """One decoder layer's ops; ``rep`` identical layers."""
+        w, m, ab = self.w, self.model, self.recipe.act_bits
+        sched = {"phase": phase, "step": step}
+        q_in, probs = (self.q_pre, self.p_pre) if phase == "prefill" else (self.q_dec, self.p_dec)
+        for item in layer_schedule(p, m, M, Tkv, ab):
+            if item[0] == "vector":
+                _, name, op, tokens, width, bits, per_head = item
+                w.add_vector_op(name, op, tokens, width, bits=bits, repeat=rep * (m.kv_heads if per_head else 1),
+                                **sched)
+            elif item[0] == "linear":
+                _, name, kind, n = item
+                w.add_op(name, "linear", *inputs[kind], weight_bits=self.recipe.weight_bits, N=n, repeat=rep, **sched)
+            elif item[1].endswith("attn_qk"):
+                w.add_op(item[1], "attn_qk", *q_in, weight_bits=ab, weight_codes=self.k_cache[0],
+                         weight_scale=self.k_cache[1], N=Tkv, repeat=rep * m.kv_heads, b_source="kv_cache", **sched)
+            else:
+                w.add_op(item[1], "attn_av", *probs, weight_bits=ab, weight_codes=self.v_cache[0],
+                         weight_scale=self.v_cache[1], K=Tkv, N=self.d, repeat=rep * m.kv_heads,
+                         b_source="kv_cache", **sched)
