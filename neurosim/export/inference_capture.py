@@ -94,84 +94,102 @@ def export_inference(lm: LoadedModel, ids: list[int], decode: int, prepared: Pre
     """Write the whole-inference trace of ``ids`` (the last ``decode`` of them are the decode
     steps' inputs) through the first ``layers`` decoder layers (see the module docstring)."""
     r = prepared.spec.recipe
-    kv_recipe = Recipe(salient_bits=r.act_bits, salient_rule="none")
-    shape = _shape(lm)
     P = len(ids) - decode
-    g = shape.heads // shape.kv_heads
-    ab = r.act_bits
     calls = _capture_calls(prepared, ids, decode, layers)
-    linears = dict(target_linears(prepared.model))
     producer = Producer(model=lm.name, tokens=P, weights_sha256=lm.weights_sha256(), tokenizer=lm.tokenizer_name,
                         text_source=text_source)
     extra = {**(extra or {}), "decode_steps": decode, "decode_inputs": "teacher-forced: the text's next tokens",
              "attention": "operands quantized for the trace; the model's attention runs in float"}
-    steps = len(calls)
     with TraceWriter(out, producer, dataclasses.replace(r), extra=extra, overwrite=overwrite) as w:
-        def acts(name: str, x: np.ndarray, rec: Recipe = r) -> tuple[str, str, str | None]:
-            c, s, sh = quantize_shifted(x, rec.act_bits, rec.salient_bits, rec.salient_rule, rec.salient_param,
-                                        rec.act_clip, rec.salient_shift_max)
-            return (w.add_tensor(f"{name}.codes", c), w.add_tensor(f"{name}.scale", s),
-                    w.add_tensor(f"{name}.shift", sh) if r.salient_shift_max else None)
-
-        weights: dict[str, tuple[str, str]] = {}
-        for name, module in linears.items():
-            if int(name.split(".")[1]) < layers:
-                wq, ws = weight_codes_of(module, prepared.weight_scales.get(name), r.weight_bits)
-                weights[name] = (w.add_tensor(f"{name}.weight", wq), w.add_tensor(f"{name}.weight_scale", ws))
-        final = calls[-1][1]
-        caches = {}
-        for L in range(layers):
-            _, k, v, _ = final[L]
-            for h in range(shape.kv_heads):
-                kc, ks = quantize_activations(k[h], ab, ab, "none", 0.0)
-                vc, vs = quantize_activations(np.ascontiguousarray(v[h].T), ab, ab, "none", 0.0)
-                caches[L, h] = ((w.add_tensor(f"layers.{L}.kv{h}.k_cache.codes", kc),
-                                 w.add_tensor(f"layers.{L}.kv{h}.k_cache.scale", ks)),
-                                (w.add_tensor(f"layers.{L}.kv{h}.v_cache.codes", np.ascontiguousarray(vc.T)),
-                                 w.add_tensor(f"layers.{L}.kv{h}.v_cache.scale", vs)))
+        cw = _CaptureWriter(w, prepared, _shape(lm))
+        cw.weights(layers)
+        cw.kv_caches(calls[-1][1], layers)
         for c, (lin, att) in enumerate(calls):
             phase, step = ("prefill", 0) if c == 0 else ("decode", c - 1)
-            M = P if c == 0 else 1
-            Tkv = P + c
-            sched = {"phase": phase, "step": step}
-            tag = "" if c == 0 else f"decode.{c - 1}."
             for L in range(layers):
-                p = f"layers.{L}"
-                inputs: dict[str, tuple] = {}
-                q, _, _, probs = att[L]
-                for item in layer_schedule(f"{tag}{p}", shape, M, Tkv, ab):
-                    if item[0] == "vector":
-                        _, name, op, tokens, width, bits, per_head = item
-                        w.add_vector_op(name, op, tokens, width, bits=bits, repeat=shape.kv_heads if per_head else 1,
-                                        **sched)
-                    elif item[0] == "linear":
-                        _, name, kind, _ = item
-                        module = name[len(tag):]
-                        if kind not in inputs:
-                            inputs[kind] = acts(f"{tag}{p}.{kind}", lin[module])
-                        a, s, sh = inputs[kind]
-                        if prepared.online_transform and kind == "down_in":
-                            w.add_vector_op(f"{name}.online_hadamard", "hadamard", M, shape.intermediate, **sched)
-                        w.add_op(name, "linear", a, s, weight_bits=r.weight_bits, weight_codes=weights[module][0],
-                                 weight_scale=weights[module][1], act_shift=sh, **sched)
-                    else:
-                        qk = item[1].endswith("attn_qk")
-                        for h in range(shape.kv_heads):
-                            heads = slice(h * g, (h + 1) * g)
-                            if qk:  # the group's query heads, token by token
-                                a, s, sh = acts(f"{item[1]}.kv{h}.q", np.ascontiguousarray(
-                                    q[heads].transpose(1, 0, 2).reshape(M * g, -1)))
-                                (kc, ks), _ = caches[L, h]
-                                w.add_op(f"{item[1]}.kv{h}", "attn_qk", a, s, weight_bits=ab, weight_codes=kc,
-                                         weight_scale=ks, N=Tkv, act_shift=sh, b_source="kv_cache", **sched)
-                            else:
-                                pr = np.ascontiguousarray(probs[heads].transpose(1, 0, 2).reshape(M * g, Tkv))
-                                a, s, sh = acts(f"{item[1]}.kv{h}.p", pr, kv_recipe)
-                                _, (vc, vs) = caches[L, h]
-                                w.add_op(f"{item[1]}.kv{h}", "attn_av", a, s, weight_bits=ab, weight_codes=vc,
-                                         weight_scale=vs, K=Tkv, N=shape.q_dim // shape.heads, act_shift=sh,
-                                         b_source="kv_cache", **sched)
+                cw.layer(L, lin, att[L], "" if c == 0 else f"decode.{c - 1}.", P if c == 0 else 1, P + c,
+                         {"phase": phase, "step": step})
             if progress:
-                progress(c + 1, steps)
+                progress(c + 1, len(calls))
     return Path(out)
 
+
+class _CaptureWriter:
+    """The tensors and ops of a captured whole inference, written in the capture's order."""
+
+    def __init__(self, w: TraceWriter, prepared: Prepared, shape):
+        self.w, self.prepared, self.shape = w, prepared, shape
+        self.r = prepared.spec.recipe
+        self.kv_recipe = Recipe(salient_bits=self.r.act_bits, salient_rule="none")
+        self.g = shape.heads // shape.kv_heads
+        self.weight_tensors: dict[str, tuple[str, str]] = {}
+        self.caches: dict[tuple[int, int], tuple] = {}
+
+    def acts(self, name: str, x: np.ndarray, rec: Recipe | None = None) -> tuple[str, str, str | None]:
+        rec = rec or self.r
+        c, s, sh = quantize_shifted(x, rec.act_bits, rec.salient_bits, rec.salient_rule, rec.salient_param,
+                                    rec.act_clip, rec.salient_shift_max)
+        w = self.w
+        return (w.add_tensor(f"{name}.codes", c), w.add_tensor(f"{name}.scale", s),
+                w.add_tensor(f"{name}.shift", sh) if self.r.salient_shift_max else None)
+
+    def weights(self, layers: int) -> None:
+        """The weight codes of the first ``layers`` layers' linears."""
+        for name, module in dict(target_linears(self.prepared.model)).items():
+            if int(name.split(".")[1]) < layers:
+                wq, ws = weight_codes_of(module, self.prepared.weight_scales.get(name), self.r.weight_bits)
+                self.weight_tensors[name] = (self.w.add_tensor(f"{name}.weight", wq),
+                                             self.w.add_tensor(f"{name}.weight_scale", ws))
+
+    def kv_caches(self, final: list, layers: int) -> None:
+        """Each layer's and KV head's whole K and V cache, as the last step saw it."""
+        ab, w = self.r.act_bits, self.w
+        for L in range(layers):
+            _, k, v, _ = final[L]
+            for h in range(self.shape.kv_heads):
+                kc, ks = quantize_activations(k[h], ab, ab, "none", 0.0)
+                vc, vs = quantize_activations(np.ascontiguousarray(v[h].T), ab, ab, "none", 0.0)
+                self.caches[L, h] = ((w.add_tensor(f"layers.{L}.kv{h}.k_cache.codes", kc),
+                                      w.add_tensor(f"layers.{L}.kv{h}.k_cache.scale", ks)),
+                                     (w.add_tensor(f"layers.{L}.kv{h}.v_cache.codes", np.ascontiguousarray(vc.T)),
+                                      w.add_tensor(f"layers.{L}.kv{h}.v_cache.scale", vs)))
+
+    def layer(self, L: int, lin: dict, att: tuple, tag: str, M: int, Tkv: int, sched: dict) -> None:
+        """Layer ``L``'s ops of one step (prefill or a decode step, ``tag`` prefixing their names)."""
+        p, shape, inputs = f"layers.{L}", self.shape, {}
+        for item in layer_schedule(f"{tag}{p}", shape, M, Tkv, self.r.act_bits):
+            if item[0] == "vector":
+                _, name, op, tokens, width, bits, per_head = item
+                self.w.add_vector_op(name, op, tokens, width, bits=bits, repeat=shape.kv_heads if per_head else 1,
+                                     **sched)
+            elif item[0] == "linear":
+                _, name, kind, _ = item
+                module = name[len(tag):]
+                if kind not in inputs:
+                    inputs[kind] = self.acts(f"{tag}{p}.{kind}", lin[module])
+                a, s, sh = inputs[kind]
+                if self.prepared.online_transform and kind == "down_in":
+                    self.w.add_vector_op(f"{name}.online_hadamard", "hadamard", M, shape.intermediate, **sched)
+                wc, ws = self.weight_tensors[module]
+                self.w.add_op(name, "linear", a, s, weight_bits=self.r.weight_bits, weight_codes=wc, weight_scale=ws,
+                              act_shift=sh, **sched)
+            else:
+                self.attention(item[1], L, att, M, Tkv, sched)
+
+    def attention(self, name: str, L: int, att: tuple, M: int, Tkv: int, sched: dict) -> None:
+        """An attention op per KV head: its query heads' Q x K^T, or their probabilities x V."""
+        q, _, _, probs = att
+        ab, g, shape = self.r.act_bits, self.g, self.shape
+        for h in range(shape.kv_heads):
+            heads = slice(h * g, (h + 1) * g)
+            (kc, ks), (vc, vs) = self.caches[L, h]
+            if name.endswith("attn_qk"):  # the group's query heads, token by token
+                a, s, sh = self.acts(f"{name}.kv{h}.q", np.ascontiguousarray(
+                    q[heads].transpose(1, 0, 2).reshape(M * g, -1)))
+                self.w.add_op(f"{name}.kv{h}", "attn_qk", a, s, weight_bits=ab, weight_codes=kc, weight_scale=ks,
+                              N=Tkv, act_shift=sh, b_source="kv_cache", **sched)
+            else:
+                pr = np.ascontiguousarray(probs[heads].transpose(1, 0, 2).reshape(M * g, Tkv))
+                a, s, sh = self.acts(f"{name}.kv{h}.p", pr, self.kv_recipe)
+                self.w.add_op(f"{name}.kv{h}", "attn_av", a, s, weight_bits=ab, weight_codes=vc, weight_scale=vs,
+                              K=Tkv, N=shape.q_dim // shape.heads, act_shift=sh, b_source="kv_cache", **sched)
