@@ -105,17 +105,7 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
     if plan.base == "float":
         return Prepared(model, RecipeSpec(name, None), {}, [])
     m = copy.deepcopy(model)
-    hooks: list = []
-    if plan.smooth_alpha is not None:
-        absmax: dict[str, torch.Tensor] = {}
-        _inputs(m, calib, lambda n, x: absmax.__setitem__(n, torch.maximum(absmax.get(n, x.abs().amax(0)),
-                                                                                x.abs().amax(0))))
-        smooth(m, absmax, plan.smooth_alpha)
-    if plan.rotate:
-        fold_norms(m)
-        rotate(m, orthogonal(m.config.hidden_size, seed))
-        rotate_heads(m)
-        hooks = online_hadamard(m, seed + 1)
+    hooks = _transform(m, plan, calib, seed)
     k = salient_param
     samples: list[torch.Tensor] = []
     if plan.base == "spikequant" and ((k is None and salient_rule != "ratio") or plan.salient_pow2):
@@ -148,12 +138,34 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
         needed = max(int(quantize_act_t(x, r)[2].max()) for x in samples)
         r = replace(r, salient_shift_max=max(1, needed))
         spec = RecipeSpec(name, r)
+    return Prepared(m, spec, _quantize_weights(m, plan, r.weight_bits, hess, counts, layers), hooks)
+
+
+def _transform(m, plan, calib: list[list[int]], seed: int) -> list:
+    """The recipe's float transforms of ``m`` in place (SmoothQuant scales, rotations); returns the
+    online-transform hooks."""
+    if plan.smooth_alpha is not None:
+        absmax: dict[str, torch.Tensor] = {}
+        _inputs(m, calib, lambda n, x: absmax.__setitem__(n, torch.maximum(absmax.get(n, x.abs().amax(0)),
+                                                                                x.abs().amax(0))))
+        smooth(m, absmax, plan.smooth_alpha)
+    if not plan.rotate:
+        return []
+    fold_norms(m)
+    rotate(m, orthogonal(m.config.hidden_size, seed))
+    rotate_heads(m)
+    return online_hadamard(m, seed + 1)
+
+
+def _quantize_weights(m, plan, bits: int, hess: dict, counts: dict, layers: int | None) -> dict[str, torch.Tensor]:
+    """Quantize the weights of ``m``'s linears in place (round to nearest, clip search or GPTQ);
+    returns each linear's per-channel scales."""
     scales = {}
     with torch.no_grad():
         for n, lin in _linears(m, layers):
             w = lin.weight.data
-            s = clip_search(w, r.weight_bits) if plan.weights == "wclip" else weight_scale(w, r.weight_bits)
-            lin.weight.data = gptq(w, hess[n] / counts[n], r.weight_bits, scale=s) if plan.weights == "gptq" \
-                else quantize_rows(w, s, r.weight_bits)
+            s = clip_search(w, bits) if plan.weights == "wclip" else weight_scale(w, bits)
+            lin.weight.data = gptq(w, hess[n] / counts[n], bits, scale=s) if plan.weights == "gptq" \
+                else quantize_rows(w, s, bits)
             scales[n] = s.flatten().float()
-    return Prepared(m, spec, scales, hooks)
+    return scales
