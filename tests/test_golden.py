@@ -28,6 +28,10 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "acc_weight_buffers": ("acc_if_64x64", {"array.weight_buffers": 2}),
     "acc_salient_lanes": ("acc_if_64x64", {"array.salient_lanes": 4}),
     "acc_lane_skew": ("acc_if_64x64", {"array.lane_skew": 2}),
+    "acc_lane_skew_narrow_membranes": ("acc_if_64x64_decoupled", {
+        **{f"{m}.{k}": v for m in ("membrane_store", "output_buffer") for k, v in (("banks", 1), ("ports", 1),
+                                                                                 ("width_bits", 32))},
+        "membrane_store.size_kib": 16}),
     "acc_membrane_24": ("acc_if_64x64", {"array.membrane_bits": 24}),
     "acc_static_threshold": ("acc_if_64x64", {"threshold.output_scale": "static", "threshold.fold": "static"}),
     "acc_no_overlap": ("acc_if_64x64", {"schedule.overlap_ops": False}),
