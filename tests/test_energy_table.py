@@ -125,3 +125,16 @@ def test_auto_logic_leakage_needs_the_table_entries(tmp_path):
         static_power_mw(spec("tiny_mac"), table, LogicCells(1, 1, 1))
     assert static_power_mw(spec("tiny_mac", **{"leakage.logic_static_mw": 2.5}), table, LogicCells(1, 1, 1)) \
         == pytest.approx(2.5 + 24 * table["sram_leak_lstp"])
+
+
+def test_waterfall_groups_put_each_sram_on_its_own_step():
+    """Hand-stated: an SRAM action's group is its SRAM (one waterfall step per SRAM, all in the sram
+    category); every other action's group is its category."""
+    from neurosim.energy.categories import category, group, group_category
+
+    cases = {"weight_sram.read": "weight_sram", "spike_dense.write": "spike_dense", "output_sram.read": "output_sram",
+             "array.accumulate": "compute", "mac_array.reg_bits": "registers", "dram.read_bits": "dram",
+             "interconnect.bits": "interconnect", "threshold.setup": "control", "vector_unit.fp16_mul": "vector",
+             "leakage": "static"}
+    assert {a: group(a) for a in cases} == cases
+    assert {a: group_category(group(a)) for a in cases} == {a: category(a) for a in cases}
