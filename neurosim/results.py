@@ -1,5 +1,5 @@
 """Run directories: the files of one simulation's :class:`Results` (the frozen types and their
-JSON live in :mod:`neurosim.engine.result`, re-exported here as the public names).
+JSON live in :mod:`neurosim.result_types`, re-exported here as the public names).
 
 Every run writes ``results.json``, ``layers.csv``, ``energy.csv`` and ``config.resolved.yaml``
 to its output directory, each file atomically, without touching other files there;
@@ -14,9 +14,9 @@ import io
 import os
 from pathlib import Path
 
-from neurosim.engine.result import RESULTS_FORMAT, LayerResult, Results, ResultsError
 from neurosim.errors import Problem
 from neurosim.fsutil import OutputError, atomic_write_text, clean_stale, prepare_output_dir, read_text_input
+from neurosim.result_types import RESULTS_FORMAT, LayerResult, Results, ResultsError
 
 __all__ = ["RESULTS_FORMAT", "LayerResult", "Results", "ResultsError", "check_run_dir", "energy_csv", "layers_csv",
            "read_run_dir", "write_run_dir"]

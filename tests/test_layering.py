@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent / "neurosim"
 #: Rank of each top-level module or subpackage: a module may import only from its rank or below.
 RANKS = {
     **dict.fromkeys(("__init__", "errors", "units", "fsutil", "jsonutil", "cores"), 0),
-    "config": 1, "trace": 2, "kernels": 3, "hw": 4, "energy": 5, "engine": 6, "export": 7,
+    "config": 1, "trace": 2, "kernels": 3, "hw": 4, "energy": 5, "result_types": 5, "engine": 6, "export": 7,
     "results": 8, "sweep": 9, "report": 10, "answer": 11, "api": 11, "cli": 12, "__main__": 13,
 }
 
@@ -50,6 +50,20 @@ def test_imports_point_downward():
     upward = sorted(f"{m} imports {d}" for m, deps in _graph().items() for d in deps
                     if _rank(d) > _rank(m) and d != "neurosim")
     assert not upward, "\n".join(upward)
+
+
+def test_reports_and_energy_never_import_the_engine():
+    """DESIGN §2: energy prices counts and report reads Results; neither reaches into the engine,
+    not even through a module they import."""
+    graph = _graph()
+    for top in ("neurosim.energy", "neurosim.report"):
+        seen, todo = set(), [m for m in graph if m.startswith(top)]
+        while todo:
+            m = todo.pop()
+            if m not in seen:
+                seen.add(m)
+                todo += graph[m]
+        assert not sorted(m for m in seen if m.startswith("neurosim.engine")), top
 
 
 def test_no_import_cycles():

@@ -23,13 +23,13 @@ from neurosim.energy.area import area_mm2
 from neurosim.energy.breakdown import energy_breakdown, energy_by_action, leakage_pj, with_total
 from neurosim.engine.designs import DESIGNS
 from neurosim.engine.pipeline import Interval, submit_arrays
-from neurosim.engine.result import LayerResult
 from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import choose_tiling
 from neurosim.engine.widths import built_widths, resolve_widths
 from neurosim.engine.workers import thread_pool
 from neurosim.hw.dram import Dram
 from neurosim.kernels.acc_tile import salient_per_token
+from neurosim.result_types import LayerResult
 from neurosim.trace.manifest import Op, VectorOp
 from neurosim.trace.reader import Trace
 from neurosim.trace.stats import output_salient_ratio

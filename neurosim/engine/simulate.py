@@ -1,5 +1,5 @@
 """Replay a trace on one design: the ops in schedule order on one core (vector ops before the GEMM
-op they precede), then the run's totals, phases and provenance (:class:`~neurosim.engine.result.Results`).
+op they precede), then the run's totals, phases and provenance (:class:`~neurosim.result_types.Results`).
 Each op's work is :class:`~neurosim.engine.replay.CoreReplay`'s."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from neurosim.energy.categories import by_category, views
 from neurosim.engine.designs import DESIGNS
 from neurosim.engine.pipeline import Interval
 from neurosim.engine.replay import CoreReplay, PendingLayer
-from neurosim.engine.result import LayerResult, Results
 from neurosim.engine.widths import built_widths
+from neurosim.result_types import LayerResult, Results
 from neurosim.trace.manifest import Op, VectorOp
 from neurosim.trace.reader import Trace
 from neurosim.units import cycles_to_s
