@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from neurosim.api import simulate
 from neurosim.config.energy_table import load_energy_table
 from neurosim.config.hw import sram_specs
-from neurosim.energy.actions import action_energies
+from neurosim.engine.designs import design_energies
 from neurosim.trace import Recipe
 from neurosim.units import ceil_div
 
@@ -343,12 +343,17 @@ def test_mac_adder_tree_columns_hand_counted(tmp_path):
     assert grid.compute_cycles == passes * (8 + 8 + 8 + 8 - 2) and "mac_array.tree_add" not in grid.counters
 
 
+def _array_cells(array):
+    """The MAC array's logic cells under its organisation."""
+    from neurosim.engine.mac_schemes import organisation_for
+    return organisation_for(array).cells(array)
+
+
 @pytest.mark.parametrize("M", [8, 4])
 def test_mac_double_buffered_weights_hand_counted(tmp_path, M):
     """The adder-tree MAC of the test above (three folds of R = 8 load + M streaming cycles):
     with two weight buffers the first fold pays its load and each later one the longer of its
     streaming and the next load; counts are the same; the PE keeps a second weight register."""
-    from neurosim.hw.mac_array import MacArray
 
     over = {**BIG_MAC_SRAMS, "array.dataflow": "ws", "array.column": "adder_tree"}
     codes = np.ones((M, 16), np.int8)
@@ -360,7 +365,7 @@ def test_mac_double_buffered_weights_hand_counted(tmp_path, M):
     assert one.compute_cycles == 3 * (8 + M)
     assert two.compute_cycles == 8 + M + 2 * max(M, 8)
     assert two.counters == one.counters
-    a, b = MacArray(spec("tiny_mac", **over).array).cells(), MacArray(s.array).cells()
+    a, b = _array_cells(spec("tiny_mac", **over).array), _array_cells(s.array)
     assert b.reg_bits - a.reg_bits == 8 * 8 * 4
 
 
@@ -371,7 +376,6 @@ def test_mac_adder_tree_token_groups_hand_counted(tmp_path, G):
     accumulators never leave the columns inside a tile (no output-SRAM partial sums), the weights
     are read once per group, the products and column sums are those of the weight-stationary
     run; a PE column keeps G accumulators."""
-    from neurosim.hw.mac_array import MacArray
 
     over = {**BIG_MAC_SRAMS, "array.dataflow": "ws", "array.column": "adder_tree"}
     codes = np.ones((8, 16), np.int8)
@@ -390,7 +394,7 @@ def test_mac_adder_tree_token_groups_hand_counted(tmp_path, G):
         (len(sizes) - 1) * 3 * 8 * 8 * 4
     assert ws.memory["output_sram"]["read_bits"] > os_.memory["output_sram"]["read_bits"]
     assert os_.check["accumulation_mismatches"] == 0
-    cells = MacArray(s.array).cells().reg_bits - MacArray(spec("tiny_mac", **over).array).cells().reg_bits
+    cells = _array_cells(s.array).reg_bits - _array_cells(spec("tiny_mac", **over).array).reg_bits
     assert cells == (G - 1) * 8 * s.array.acc_bits
 
 
@@ -429,18 +433,17 @@ def test_mac_adder_tree_cells_and_dataflow(tmp_path):
     adder per column), smaller than the WS PE grid (also hand-counted); with dataflow os the
     config is refused."""
     from neurosim.hw.cells import adder, multiplier, register
-    from neurosim.hw.mac_array import MacArray
 
     s = spec("mac_64x64_ws_tree", **{"array.acc_bits": 24}).array
     tree_bits = 4 + 4 + 6
     want = (multiplier(4, 4) + register(4)).times(64 * 64) + \
         (adder(tree_bits).times(63) + adder(24) + register(24) + adder(24)).times(64) + register(4).times(64)
-    assert MacArray(s).cells() == want
+    assert _array_cells(s) == want
     grid = spec("mac_64x64_ws_tree", **{"array.acc_bits": 24, "array.column": "systolic"}).array
-    assert MacArray(grid).cells() == (multiplier(4, 4) + adder(24) + register(4 + 24 + 4)).times(64 * 64) + \
+    assert _array_cells(grid) == (multiplier(4, 4) + adder(24) + register(4 + 24 + 4)).times(64 * 64) + \
         adder(24).times(64)  # WS grid PE: activation, partial-sum and stationary weight registers
-    assert MacArray(s).cells().adder_bits < MacArray(grid).cells().adder_bits
-    assert MacArray(s).cells().reg_bits < MacArray(grid).cells().reg_bits
+    assert _array_cells(s).adder_bits < _array_cells(grid).adder_bits
+    assert _array_cells(s).reg_bits < _array_cells(grid).reg_bits
     from neurosim.errors import ConfigError
     with pytest.raises(ConfigError, match="array.dataflow"):
         spec("mac_64x64_ws_tree", **{"array.dataflow": "os"})
@@ -471,7 +474,7 @@ def test_every_counter_has_an_energy_entry_and_vice_versa(tmp_path, name, overri
     s = spec(name, **overrides)
     codes = np.random.default_rng(0).integers(-30, 31, (10, 20)).astype(np.int8)
     layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 12), s))
-    table = action_energies(s, load_energy_table(s.technology))
+    table = design_energies(s, load_energy_table(s.technology))
     assert set(layer.counters) == set(table)
     assert all(v >= 0 for v in layer.counters.values())
 
@@ -480,7 +483,7 @@ def test_energy_is_counts_times_table(tmp_path):
     s = spec("tiny_mac")
     codes = np.random.default_rng(0).integers(-7, 8, (10, 20)).astype(np.int8)
     layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 12, recipe=PLAIN), s))
-    table = action_energies(s, load_energy_table(s.technology))
+    table = design_energies(s, load_energy_table(s.technology))
     assert layer.energy_pj["mac_array"] == pytest.approx(sum(
         layer.counters[k] * table[k] for k in layer.counters if k.startswith("mac_array.")))
     assert layer.energy_pj["dram"] == pytest.approx(
@@ -1090,7 +1093,7 @@ def test_effective_energy_table_in_results_and_cli(tmp_path, capsys):
     codes = np.random.default_rng(0).integers(-30, 31, (10, 20)).astype(np.int8)
     s = spec("tiny_mac")
     r = simulate(make_trace(tmp_path / "t", codes, 12), s)
-    assert r.energy_table_pj == action_energies(s, load_energy_table(s.technology)) and r.static_power_mw > 0
+    assert r.energy_table_pj == design_energies(s, load_energy_table(s.technology)) and r.static_power_mw > 0
     layer = r.layers[0]
     assert layer.energy_pj["total"] - layer.energy_pj["leakage"] == pytest.approx(
         sum(n * r.energy_table_pj[k] for k, n in layer.counters.items()))

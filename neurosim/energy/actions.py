@@ -1,13 +1,17 @@
 """pJ per counted action for one hardware spec under its energy table.
 
-Every counter name the components emit has exactly one entry here (a test keeps the two sets
-equal), each computed from the table by a formula of :mod:`neurosim.energy.scaling`.
+Every counter name the components emit has exactly one entry (a test keeps the two sets equal),
+each computed from the table by a formula of :mod:`neurosim.energy.scaling`: the parts every
+design has here, a design family's own components by the pricer its registry entry hands in
+(this layer never looks at which family or scheme a spec is).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from neurosim.config.energy_table import EnergyTable
-from neurosim.config.hw import AccIfSpec, HwSpec, InterconnectSpec, SramSpec, sram_specs
+from neurosim.config.hw import HwSpec, InterconnectSpec, SramSpec, sram_specs
 from neurosim.energy import scaling as sc
 from neurosim.errors import ConfigError, Problem
 from neurosim.hw.cells import LogicCells
@@ -25,8 +29,14 @@ def _interconnect(table: EnergyTable, spec: InterconnectSpec) -> float:
     return sc.wire_pj_per_bit(table, spec.wire, spec.wire_length_mm, spec.activity)
 
 
-def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
-    """``{"component.action": pJ}`` for every action the design can count."""
+#: Prices a design's own components: ``(spec, table) -> {"component.action": pJ}``.
+Pricer = Callable[[HwSpec, EnergyTable], dict[str, float]]
+
+
+def action_energies(spec: HwSpec, table: EnergyTable, design_pricer: Pricer) -> dict[str, float]:
+    """``{"component.action": pJ}`` for every action the design can count: the parts every
+    design has (DRAM, interconnect, SRAMs, vector unit, salient shifter), then what
+    ``design_pricer`` (the design family's, from the engine's registry) prices."""
     out: dict[str, float] = {
         "dram.read_bits": sc.dram_pj_per_bit(table, spec.dram.type),
         "dram.write_bits": sc.dram_pj_per_bit(table, spec.dram.type),
@@ -38,57 +48,7 @@ def action_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
     }
     for name, s in sram_specs(spec).items():
         out.update(_sram(table, name, s))
-    reg = table["register_bit"]
-    if isinstance(spec, AccIfSpec):
-        a = spec.array
-        event_bits = spec.spike_memory.salient.index_bits + 1 + (3 if a.encoding == "bitplane" else 0)
-        out.update({
-            "array.accumulate": sc.int_add_pj(table, a.membrane_bits),
-            "array.reg_bits": reg,
-            "array.weight_reg_bits": reg,
-            "threshold.setup": table["fp16_mul"],
-            "threshold.compare": sc.int_add_pj(table, spec.threshold.bits),
-        })
-        if spec.threshold.output_scale == "two_phase":
-            out.update({"threshold.max_scale": table["fp16_mul"], "threshold.max_compare": table["fp16_add"]})
-        if a.membrane_tokens:
-            out["array.membrane_file_bits"] = reg
-        if a.lane_skew:
-            out["array.fifo_bits"] = reg
-        if a.salient_lanes:
-            out.update({"salient_lanes.accumulate": sc.int_add_pj(table, a.membrane_bits),
-                        "salient_lanes.reg_bits": reg,
-                        "salient_lanes.merge_add": sc.int_add_pj(table, a.membrane_bits)})
-        if a.column == "adder_tree":  # tree adds grow from weight_bits to weight_bits + log2(rows)
-            out["array.tree_add"] = sc.int_add_pj(table, a.tree_add_bits)
-        if a.encoding == "bitplane":
-            out["array.plane_shift"] = reg * a.membrane_bits  # a 1-bit left shift rewrites the register
-        if a.dispatch == "event_queue":
-            out["event_queue.push"] = reg * event_bits
-            out["event_queue.pop"] = reg * event_bits
-    else:
-        a = spec.array
-        # an adder-tree column's add is counted apart (tree adds and one accumulate per cycle)
-        mac = sc.int_mul_pj(table, a.act_bits, a.weight_bits) if a.column == "adder_tree" else \
-            sc.mac_pj(table, a.act_bits, a.weight_bits, a.acc_bits)
-        if a.column == "adder_tree":
-            out.update({"mac_array.tree_add": sc.int_add_pj(table, a.tree_add_bits),
-                        "mac_array.accumulate": sc.int_add_pj(table, a.acc_bits)})
-        out.update({
-            "mac_array.mac": mac,
-            "mac_array.mac_extra_pass": mac,
-            "mac_array.digit_add": sc.int_add_pj(table, a.acc_bits),
-            "mac_array.reg_bits": reg,
-            "dequant.convert": table["convert_i32_fp16"],
-            "dequant.scale_mul": table["fp16_mul"],
-            "requant.scale_mul": table["fp16_mul"],
-            "requant.round": sc.int_add_pj(table, 16),
-            "outlier_unit.mac": sc.mac_pj(table, spec.outlier_unit.act_bits, a.weight_bits, a.acc_bits),
-            "outlier_unit.merge_add": sc.int_add_pj(table, a.acc_bits),
-            "outlier_unit.reg_bits": reg,
-        })
-        if spec.requant.output_scale == "two_phase":
-            out["requant.max_compare"] = table["fp16_add"]
+    out.update(design_pricer(spec, table))
     return out
 
 

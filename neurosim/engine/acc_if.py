@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import AccIfSpec
+from neurosim.energy import scaling as sc
 from neurosim.engine.dispatch import Walk, scheme_for
 from neurosim.engine.op_model import OpModel, TileCost
 from neurosim.engine.tiling import TileLimits, Tiling
@@ -108,6 +110,28 @@ class AccIfChip:
         for s in self.srams.values():
             out.update(s.counters())
         return out
+
+
+def acc_if_energies(spec: AccIfSpec, table: EnergyTable) -> dict[str, float]:
+    """pJ per action of an acc_if chip's own components: the IF array with its options, the
+    threshold unit, the side lanes and the dispatch scheme's own actions."""
+    a, reg = spec.array, table["register_bit"]
+    out = {"array.accumulate": sc.int_add_pj(table, a.membrane_bits), "array.reg_bits": reg,
+           "array.weight_reg_bits": reg, "threshold.setup": table["fp16_mul"],
+           "threshold.compare": sc.int_add_pj(table, spec.threshold.bits)}
+    if spec.threshold.output_scale == "two_phase":
+        out.update({"threshold.max_scale": table["fp16_mul"], "threshold.max_compare": table["fp16_add"]})
+    if a.membrane_tokens:
+        out["array.membrane_file_bits"] = reg
+    out.update(scheme_for(a).energies(spec, table))
+    if a.salient_lanes:
+        out.update({"salient_lanes.accumulate": sc.int_add_pj(table, a.membrane_bits),
+                    "salient_lanes.reg_bits": reg, "salient_lanes.merge_add": sc.int_add_pj(table, a.membrane_bits)})
+    if a.column == "adder_tree":  # tree adds grow from weight_bits to weight_bits + log2(rows)
+        out["array.tree_add"] = sc.int_add_pj(table, a.tree_add_bits)
+    if a.encoding == "bitplane":
+        out["array.plane_shift"] = reg * a.membrane_bits  # a 1-bit left shift rewrites the register
+    return out
 
 
 @dataclass(frozen=True)

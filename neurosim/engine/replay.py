@@ -18,10 +18,10 @@ import numpy as np
 
 from neurosim.config.energy_table import load_energy_table
 from neurosim.config.hw import HwSpec
-from neurosim.energy.actions import action_energies, static_power_mw
+from neurosim.energy.actions import static_power_mw
 from neurosim.energy.area import area_mm2
 from neurosim.energy.breakdown import energy_breakdown, energy_by_action, leakage_pj, with_total
-from neurosim.engine.designs import DESIGNS
+from neurosim.engine.designs import DESIGNS, design_energies
 from neurosim.engine.pipeline import Interval, submit_arrays
 from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import choose_tiling
@@ -175,7 +175,7 @@ class CoreReplay:
         self.static_mw = static_power_mw(spec, self.table, self.chip.logic_cells())
         self.area = area_mm2(self.built, self.table, self.chip.logic_cells_by_component())  # before ops retarget it
         self.dram = Dram(spec.dram, spec.clock_mhz)
-        self.pj_by_spec: dict[HwSpec, dict[str, float]] = {self.built: action_energies(self.built, self.table)}
+        self.pj_by_spec: dict[HwSpec, dict[str, float]] = {self.built: design_energies(self.built, self.table)}
         self.runs: dict[tuple, OpRun] = {}
         self.streams = PhaseStreams(self.dram, engine, spec.schedule.window_tiles) if spec.schedule.overlap_ops \
             else None
@@ -208,7 +208,7 @@ class CoreReplay:
         op_spec = resolve_widths(self.spec, op, self.trace.manifest.recipe)
         self.chip.retarget(op_spec)
         if op_spec not in self.pj_by_spec:
-            self.pj_by_spec[op_spec] = action_energies(op_spec, self.table)
+            self.pj_by_spec[op_spec] = design_energies(op_spec, self.table)
         rec: list[Interval] | None = [] if self.tile_timeline else None
         key = (op.kind, op.M, op.K, op.N, op.weight_bits, op.b_source, *op.tensor_refs().items(), op_spec)
         if key not in self.runs or rec is not None:

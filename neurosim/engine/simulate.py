@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 from neurosim import __version__
 from neurosim.config.energy_table import load_energy_table
 from neurosim.config.hw import HwSpec
-from neurosim.energy.actions import action_energies, static_power_mw
+from neurosim.energy.actions import static_power_mw
 from neurosim.energy.area import area_mm2
 from neurosim.energy.breakdown import with_total
 from neurosim.energy.categories import by_category, views
-from neurosim.engine.designs import DESIGNS
+from neurosim.engine.designs import DESIGNS, design_energies
 from neurosim.engine.pipeline import Interval
 from neurosim.engine.replay import CoreReplay, PendingLayer
 from neurosim.engine.widths import built_widths
@@ -59,7 +59,7 @@ def effective_energy_table(spec: HwSpec, trace: Trace | None = None) -> tuple[di
     scaling, ``auto`` widths resolved to the widest ``trace`` needs (a ValueError without one)."""
     built, chip = _built_chip(spec, trace)
     table = load_energy_table(spec.technology)
-    return action_energies(built, table), static_power_mw(built, table, chip.logic_cells())
+    return design_energies(built, table), static_power_mw(built, table, chip.logic_cells())
 
 
 def chip_area_mm2(spec: HwSpec, trace: Trace | None = None) -> dict[str, float] | None:

@@ -18,21 +18,15 @@ Per fold, for an R x C array (SCALE-Sim v3 counts the same, minus one cycle per 
   tile's K folds stream; each group of G tokens runs its own folds (``R + G`` cycles each).
 
 Wider activation codes than the operand width take one pass per signed digit
-(:mod:`neurosim.kernels.mac_fold`). Counts: ``mac_array.mac`` (= M·K·N products),
-``mac_array.mac_extra_pass``, ``mac_array.digit_add`` (combining digit passes, per output per
-extra pass) and ``mac_array.reg_bits``: in the grid, the operand/partial-sum pipeline registers
-written per MAC; with adder trees, each column's accumulator per cycle and the row input latches
-per token. Adder trees also count ``mac_array.tree_add`` (products - column sums) and
-``mac_array.accumulate`` (one acc_bits add per column per cycle); their ``mac`` is the multiply
-alone.
+(:mod:`neurosim.kernels.mac_fold`). How each organisation runs its folds, counts and prices its
+work is :mod:`neurosim.engine.mac_schemes`; this module holds the timing formulas and the
+counters.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from neurosim.config.hw import MacArraySpec
-from neurosim.hw.cells import LogicCells, adder, multiplier, register
+import dataclasses
+import functools
 
 
 def os_fold_cycles(K: int, rows: int, cols: int) -> int:
@@ -69,64 +63,20 @@ def sequence_cycles(streams: list[tuple[int, int]], load: int, buffers: int) -> 
     return total + exposed
 
 
-@dataclass
-class MacArray:
-    """Runtime MAC array with its counters."""
+class _MacArrayCounters:
+    """Counting methods of the runtime array (its fields are the counters)."""
 
-    spec: MacArraySpec
-    mac: int = 0
-    mac_extra_pass: int = 0
-    digit_add: int = 0
-    reg_bits: int = 0
-    tree_add: int = 0
-    accumulate: int = 0
-
-    @property
-    def adder_tree(self) -> bool:
-        return self.spec.column == "adder_tree"
-
-    @property
-    def reg_bits_per_mac(self) -> int:
-        """OS: activation, weight and accumulator registers per MAC; WS: activation and psum."""
-        s = self.spec
-        return s.act_bits + s.weight_bits + s.acc_bits if s.dataflow == "os" else s.act_bits + s.acc_bits
-
-    def cells(self) -> LogicCells:
-        """Grid: per PE an act_bits x weight_bits multiplier, an acc_bits adder and the pipeline
-        registers (WS: and its stationary weight registers, two with ``weight_buffers: 2``).
-        Adder trees: per PE a multiplier and its weight registers, per column R - 1 tree adders,
-        an acc_bits adder and its accumulator (G of them with ``accumulator_tokens: G``), per row an
-        input latch. Both: per column one acc_bits
-        adder that combines digit passes."""
-        s = self.spec
-        combine = adder(s.acc_bits).times(s.cols)
-        if self.adder_tree:
-            pe = multiplier(s.act_bits, s.weight_bits) + register(s.weight_bits * s.weight_buffers)
-            column = adder(s.tree_add_bits).times(s.rows - 1) + adder(s.acc_bits) + \
-                register(s.acc_bits * max(1, s.accumulator_tokens))
-            return pe.times(s.rows * s.cols) + column.times(s.cols) + register(s.act_bits).times(s.rows) + combine
-        # the registers written per MAC, and in WS the stationary weight (OS streams it through one of those)
-        stationary = s.weight_bits * s.weight_buffers if s.dataflow == "ws" else 0
-        pe = multiplier(s.act_bits, s.weight_bits) + adder(s.acc_bits) + register(self.reg_bits_per_mac + stationary)
-        return pe.times(s.rows * s.cols) + combine
-
-    def count(self, macs: int, extra_pass_macs: int, extra_pass_outputs: int, column_sums: int = 0,
-              input_bits: int = 0) -> None:
-        """``column_sums``: column-cycles of an adder-tree array (each sums its products and
-        accumulates once), ``input_bits``: bits latched at its row inputs."""
-        self.mac += macs
-        self.mac_extra_pass += extra_pass_macs
-        self.digit_add += extra_pass_outputs
-        if self.adder_tree:
-            self.tree_add += macs + extra_pass_macs - column_sums
-            self.accumulate += column_sums
-            self.reg_bits += column_sums * self.spec.acc_bits + input_bits
-        else:
-            self.reg_bits += (macs + extra_pass_macs) * self.reg_bits_per_mac
+    def count(self, counts: dict[str, int]) -> None:
+        for name, n in counts.items():
+            setattr(self, name, getattr(self, name) + n)
 
     def counters(self) -> dict[str, int]:
-        out = {"mac_array.mac": self.mac, "mac_array.mac_extra_pass": self.mac_extra_pass,
-               "mac_array.digit_add": self.digit_add, "mac_array.reg_bits": self.reg_bits}
-        if self.adder_tree:
-            out.update({"mac_array.tree_add": self.tree_add, "mac_array.accumulate": self.accumulate})
-        return out
+        return {f"mac_array.{f.name}": getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@functools.cache
+def mac_array_class(counter_names: tuple[str, ...]) -> type:
+    """The runtime MAC array of an organisation with these counters (``mac_array.<name>``): a
+    dataclass with one int field per counter, since the tile walk scales repeated tiles' counts
+    through the int fields of the chip's runtime dataclasses."""
+    return dataclasses.make_dataclass("MacArray", [(n, int, 0) for n in counter_names], bases=(_MacArrayCounters,))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurosim.engine.registry import Registry
 from neurosim.kernels.acc_tile import acc_block_kernel
 
 
@@ -45,7 +46,15 @@ class DispatchScheme:
             model.chip.side is not None, spec.array.membrane_tokens)
         return Walk(per_v, tot, None, busy)
 
+    @classmethod
+    def energies(cls, spec, table) -> dict[str, float]:
+        """pJ per action of the scheme's own units (none for lockstep lanes)."""
+        return {}
+
     def count_traffic(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
         """Count the scheme's own traffic on one tile (weights into the lanes, FIFO writes);
         returns (stalls, weight register bits loaded)."""
         raise NotImplementedError
+
+
+SCHEMES: Registry = Registry("IF dispatch scheme")

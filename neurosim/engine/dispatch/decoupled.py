@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.engine.dispatch.base import Walk
+from neurosim.engine.dispatch.base import SCHEMES, Walk
 from neurosim.engine.dispatch.time_stepped import TimeStepped
 from neurosim.kernels.lane_skew import skew_block_kernel
 
 
+@SCHEMES.register("decoupled")
 class Decoupled(TimeStepped):
     """Time-stepped lanes decoupled by W-entry spike FIFOs."""
 
@@ -23,6 +24,11 @@ class Decoupled(TimeStepped):
             srams["spike_dense"].bw_bits_per_cycle, model.entry_bits, srams["spike_salient"].bw_bits_per_cycle,
             plan.mem_cyc, first_k, last_k, model.chip.side is not None)
         return Walk(per_v, totals, int(writes))
+
+    @classmethod
+    def energies(cls, spec, table) -> dict[str, float]:
+        """The lanes' spike FIFOs: register bits written."""
+        return {"array.fifo_bits": table["register_bit"]}
 
     def count_traffic(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
         model.chip.array.fifo_bits += plan.n_sub * plan.tokens * Kb * model.chip.spec.spike_memory.salient.code_bits

@@ -4,15 +4,24 @@ so there are no PE weight loads but one row read per code."""
 
 from __future__ import annotations
 
-from neurosim.engine.dispatch.base import DispatchScheme, Walk
+from neurosim.engine.dispatch.base import SCHEMES, DispatchScheme, Walk
 from neurosim.kernels.acc_tile import NONZERO, SPIKES
 
 
+@SCHEMES.register("event_queue")
 class EventQueue(DispatchScheme):
     """Address-event dispatch with weight rows read per code (or per spike)."""
 
     event_queue = True
     loads_weight_tiles = False
+
+    @classmethod
+    def energies(cls, spec, table) -> dict[str, float]:
+        """An event (its K index at the side store's index width, a sign bit, and with bitplane a
+        3-bit plane tag) written into and read out of the queue's registers."""
+        event_bits = spec.spike_memory.salient.index_bits + 1 + (3 if spec.array.encoding == "bitplane" else 0)
+        return {"event_queue.push": table["register_bit"] * event_bits,
+                "event_queue.pop": table["register_bit"] * event_bits}
 
     def count_traffic(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
         spec, wsram = model.chip.spec, model.chip.srams["weight_sram"]

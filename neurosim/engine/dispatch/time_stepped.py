@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.engine.dispatch.base import DispatchScheme, Walk
+from neurosim.engine.dispatch.base import SCHEMES, DispatchScheme, Walk
 
 
+@SCHEMES.register("time_stepped")
 class TimeStepped(DispatchScheme):
     """Lockstep lanes, weight-stationary PE registers."""
 

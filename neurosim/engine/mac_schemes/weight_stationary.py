@@ -1,0 +1,115 @@
+"""The fold walk shared by the weight-stationary organisations (the WS grid and adder-tree
+columns): a fold holds an (R inputs x C outputs) weight block, loaded in R cycles, while a group
+of tokens streams; the tile's folds run one after another (:func:`sequence_cycles`, double
+buffered with ``weight_buffers: 2``).
+
+A tile's K groups of R rows fall in a few classes (rows, first, last): the first and the last
+group carry the tile's K ends, the middle ones are alike, so counts add up by class instead of
+per fold. With ``accumulator_tokens: G`` the tokens run in groups of G whose accumulators stay in
+the columns: partial sums leave only at the tile's K ends; otherwise every fold's partial sums
+make a round trip through the output SRAM.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.config.hw import MacSpec
+from neurosim.engine.mac_schemes.base import FoldCost, MacOrganisation, psum_round_trip
+from neurosim.hw.mac_array import sequence_cycles
+from neurosim.hw.sram import Sram
+from neurosim.units import ceil_div
+
+
+@dataclass(frozen=True)
+class KClass:
+    """K groups alike: rows each, whether they hold the tile's first / last K, how many, their passes."""
+
+    rows: int
+    first: bool
+    last: bool
+    groups: int
+    passes: int
+
+
+def k_classes(passes: np.ndarray, Kb: int, R: int, first_k: bool, last_k: bool) -> list[KClass]:
+    """The classes of a tile's K groups (see the module docstring)."""
+    n_g = len(passes)
+    out = [KClass(min(R, Kb), first_k, last_k and n_g == 1, 1, int(passes[0]))]
+    if n_g > 2:
+        out.append(KClass(R, False, False, n_g - 2, int(passes[1:-1].sum())))
+    if n_g > 1:
+        out.append(KClass(Kb - (n_g - 1) * R, False, last_k, 1, int(passes[-1])))
+    return out
+
+
+def token_groups(Mb: int, G: int) -> Counter:
+    """Sizes of the token groups that run the tile's folds one after another: all Mb tokens, or
+    groups of G (the last one short)."""
+    return Counter([G] * (Mb // G) + ([Mb % G] if Mb % G else [])) if G else Counter([Mb])
+
+
+class WeightStationary(MacOrganisation):
+    """Weight-stationary folds; subclasses give a fold's cycles and their per-fold counts."""
+
+    weight_stationary = True
+
+    @abstractmethod
+    def fold_cycles(self, tokens: int, rows: int, cols: int) -> int:
+        """Cycles of one fold streaming ``tokens`` tokens, its weight load included."""
+
+    def count_folds(self, cost: FoldCost, runs: int, tokens: int, krows: int, cols: int, act_bits: int) -> None:
+        """Count what ``runs`` folds of ``tokens`` x ``krows`` x ``cols`` do beyond their products."""
+
+    def fold_cost(self, spec: MacSpec, srams: dict[str, Sram], passes: np.ndarray, Mb: int, Kb: int, Nb: int,
+                  first_k: bool, last_k: bool) -> FoldCost:
+        a = spec.array
+        R, C, G = a.rows, a.cols, a.accumulator_tokens
+        col_w = Counter(min(C, Nb - j * C) for j in range(ceil_div(Nb, C)))
+        classes = k_classes(passes, Kb, R, first_k, last_k)
+        cost, streams = FoldCost(), []
+        for gt, n_gt in token_groups(Mb, G).items():
+            fold = self.fold_cycles(gt, R, C)
+            # double-buffered: a fold after the first has the longer of its streaming and the next
+            # load for its SRAM traffic (the tile's first fold, its whole length)
+            later = fold if a.weight_buffers == 1 else max(fold - R, R)
+            n_folds = 0
+            for cw, n_cw in col_w.items():
+                for kc in classes:
+                    first_fold = 1 if not streams and n_folds == 0 else 0
+                    runs = kc.passes * n_cw * n_gt  # every pass of every group in this class
+                    self._folds(spec, srams, cost, kc, runs, gt, cw, (fold, later), first_fold)
+                    n_folds += runs
+                    mult = n_cw * n_gt * gt * cw
+                    cost.macs += kc.groups * mult * kc.rows
+                    cost.extra_pass_macs += (kc.passes - kc.groups) * mult * kc.rows
+                    cost.extra_pass_outputs += (kc.passes - kc.groups) * mult
+            streams.append((n_folds, fold - R))
+        cost.compute += sequence_cycles(streams, R, a.weight_buffers)
+        if G and not (first_k and last_k):  # the accumulators in and out at the tile's K ends
+            cost.stall_out += psum_round_trip(srams["output_sram"], Mb * Nb * a.acc_bits, first_k, last_k)
+        return cost
+
+    def _folds(self, spec: MacSpec, srams: dict[str, Sram], cost: FoldCost, kc: KClass, runs: int, gt: int, cw: int,
+               fold_later: tuple[int, int], first_fold: int) -> None:
+        """Count ``runs`` folds of one class: their SRAM traffic and the stalls it causes."""
+        a = spec.array
+        act, wgt, outs = (srams[n] for n in ("act_sram", "weight_sram", "output_sram"))
+        fold, later = fold_later
+        self.count_folds(cost, runs, gt, kc.rows, cw, a.act_bits)
+        a_b, w_b = gt * kc.rows * a.act_bits, kc.rows * cw * a.weight_bits
+        wgt.read(runs, w_b)
+        act.read(runs, a_b)
+        ps = gt * cw * a.acc_bits if not a.accumulator_tokens else 0
+        if not kc.first and ps:
+            outs.read(runs, ps)
+        if not kc.last and ps:
+            outs.write(runs, ps)
+        out_cyc = outs.cycles(ps * (2 - kc.first - kc.last))
+        act_cyc = act.cycles(a_b)
+        cost.stall_act += first_fold * max(0, act_cyc - fold) + (runs - first_fold) * max(0, act_cyc - later)
+        cost.stall_out += first_fold * max(0, out_cyc - fold) + (runs - first_fold) * max(0, out_cyc - later)

@@ -1,0 +1,59 @@
+"""MAC schemes are modules behind registries: a new organisation is one file plus its
+registration (the toy of tests/toy_mac_scheme.py runs end to end with hand-counted results),
+and a name registered twice or unknown is an error."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from helpers import BIG_MAC_SRAMS, make_trace, spec
+
+from neurosim.api import simulate
+from neurosim.config.energy_table import load_energy_table
+from neurosim.engine.mac_schemes import ORGANISATIONS, SALIENT_CLASSES, organisation_for
+from neurosim.engine.mac_schemes.os_grid import OsGrid
+from neurosim.trace import Recipe
+
+
+def test_a_toy_organisation_in_one_file_runs_end_to_end(tmp_path):
+    """10 tokens x 20 inputs x 12 outputs on the 8x8 array, one tile: 2 row groups x 2 column
+    folds of exactly K = 20 cycles each; every product counted once, four fold starts, each
+    priced by the toy's own pJ function; the array computes the integer GEMM (check)."""
+    import toy_mac_scheme  # noqa: F401 (registers toy_ideal)
+
+    base = spec("tiny_mac", **BIG_MAC_SRAMS)
+    s = dataclasses.replace(base, array=dataclasses.replace(base.array, column="toy_ideal"))
+    rng = np.random.default_rng(0)
+    codes, w = rng.integers(-7, 8, (10, 20)).astype(np.int8), rng.integers(-7, 8, (20, 12)).astype(np.int8)
+    path = make_trace(tmp_path / "t", codes, 12, weights=w, recipe=Recipe(salient_bits=4, salient_rule="none"))
+    r = simulate(path, s, check=True)
+    (layer,) = r.layers
+    assert layer.compute_cycles == 2 * 2 * 20
+    assert layer.counters["mac_array.mac"] == 10 * 20 * 12
+    assert layer.counters["mac_array.fold_start"] == 4
+    assert layer.counters["mac_array.mac_extra_pass"] == layer.counters["mac_array.digit_add"] == 0
+    assert r.energy_table_pj["mac_array.fold_start"] == load_energy_table(s.technology)["register_bit"] * 64
+    assert layer.energy_by_action_pj["mac_array.fold_start"] == \
+        pytest.approx(4 * r.energy_table_pj["mac_array.fold_start"])
+    assert layer.check["accumulation_mismatches"] == 0
+    # its operands read once per fold: both row groups' activations for each column fold, every weight per row group
+    assert layer.memory["act_sram"]["read_bits"] == 2 * 10 * 20 * 4
+    assert layer.memory["weight_sram"]["read_bits"] == 2 * 20 * 12 * 4
+    assert math.isclose(layer.spatial_utilization, layer.counters["mac_array.mac"] / (64 * layer.cycles))
+
+
+def test_a_name_registered_twice_is_an_error():
+    with pytest.raises(ValueError, match="'os_grid' is registered twice"):
+        ORGANISATIONS.register("os_grid")(type("Other", (OsGrid,), {}))
+    assert ORGANISATIONS["os_grid"] is OsGrid
+
+
+def test_every_config_value_has_its_scheme_and_an_unknown_one_is_named():
+    assert {"os_grid", "ws_grid", "adder_tree"} <= ORGANISATIONS.keys()
+    assert {"passes", "outlier_path"} <= SALIENT_CLASSES.keys()
+    for name, over in [("tiny_mac", {}), ("tiny_mac", {"array.dataflow": "ws"}), ("mac_64x64_ws_tree", {})]:
+        a = spec(name, **over).array
+        assert organisation_for(a).weight_stationary == (a.dataflow == "ws")
+    with pytest.raises(ValueError, match="no MAC array organisation 'nope'"):
+        organisation_for(dataclasses.replace(spec("tiny_mac").array, column="nope"))
