@@ -1,0 +1,197 @@
+"""The 2-D mesh network-on-chip: geometry, XY routes and multicast trees, the messages it carries
+and their counts.
+
+Cores sit at ``(x, y)`` of a ``W x H`` mesh, core id ``y * W + x``, each with a router joined to
+its four neighbours by one link per direction. Routing is dimension-ordered (XY: along the row
+first, then along the column), deadlock-free on a mesh without virtual channels. A *message* is
+the packets of one transfer from one core to a set of cores, sent back to back; with multicast
+the routers copy it where the XY paths to its destinations fork (the union of those paths is a
+tree, each of its links crossed once), without multicast the source sends one copy per
+destination. Counts: ``noc.link_bits`` (bits x links crossed) and ``noc.router_bits`` (bits x
+routers crossed: every link's two ends, shared at a fork). How long messages take is
+:mod:`neurosim.kernels.noc_sim` (and its simpy reference :mod:`neurosim.engine.noc_reference`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.kernels.noc_sim import noc_kernel
+
+#: Link direction offsets: link id = core id * 4 + direction.
+EAST, WEST, NORTH, SOUTH = range(4)
+_STEP = {EAST: (1, 0), WEST: (-1, 0), NORTH: (0, 1), SOUTH: (0, -1)}
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """A ``width x height`` mesh of cores."""
+
+    width: int
+    height: int
+
+    @property
+    def cores(self) -> int:
+        return self.width * self.height
+
+    @property
+    def link_slots(self) -> int:
+        """Size of a per-link array (four directions per router, the edge ones unused)."""
+        return 4 * self.cores
+
+    def xy(self, core: int) -> tuple[int, int]:
+        return core % self.width, core // self.width
+
+    def link_end(self, link: int) -> int:
+        """The core a link leads to."""
+        x, y = self.xy(link // 4)
+        dx, dy = _STEP[link % 4]
+        return (y + dy) * self.width + x + dx
+
+    def route(self, src: int, dst: int) -> list[int]:
+        """The links of the XY path from ``src`` to ``dst`` (empty when they are one core)."""
+        (x, y), (tx, ty) = self.xy(src), self.xy(dst)
+        links = []
+        while x != tx:
+            d = EAST if tx > x else WEST
+            links.append((y * self.width + x) * 4 + d)
+            x += 1 if d == EAST else -1
+        while y != ty:
+            d = NORTH if ty > y else SOUTH
+            links.append((y * self.width + x) * 4 + d)
+            y += 1 if d == NORTH else -1
+        return links
+
+    def hops(self, src: int, dst: int) -> int:
+        (x, y), (tx, ty) = self.xy(src), self.xy(dst)
+        return abs(tx - x) + abs(ty - y)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One transfer: ``bits`` in ``flits`` from core ``src`` to the cores ``dsts``, ready to leave
+    at cycle ``ready``."""
+
+    src: int
+    dsts: tuple[int, ...]
+    bits: int
+    flits: int
+    ready: int = 0
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Messages as the timing kernel takes them: each message a tree of link crossings (edges)
+    in topological order. ``edge_link[e]``, ``edge_parent[e]`` (an edge index, or -1 at the
+    source), ``edge_msg[e]``; ``msg_ready``/``msg_flits`` per message; ``dest_edge[d]`` the edge
+    that reaches destination ``d`` (-1: the source itself), ``dest_msg[d]`` its message."""
+
+    edge_link: np.ndarray
+    edge_parent: np.ndarray
+    edge_msg: np.ndarray
+    msg_ready: np.ndarray
+    msg_flits: np.ndarray
+    dest_edge: np.ndarray
+    dest_msg: np.ndarray
+    msg_bits: np.ndarray
+
+
+def _copies(mesh: Mesh, src: int, dsts: tuple[int, ...], multicast: bool) -> tuple[list, list]:
+    """(copies, each a list of (link, parent index); per destination (copy, edge index or -1)):
+    one copy, a tree, with multicast, else one chain per destination."""
+    copies: list[list[tuple[int, int]]] = []
+    reach = []
+    index: dict[int, int] = {}
+    for d in dsts:
+        if not multicast or not copies:
+            copies.append([])
+            index = {}
+        edges = copies[-1]
+        parent = -1
+        for link in mesh.route(src, d):
+            if link not in index:
+                index[link] = len(edges)
+                edges.append((link, parent))
+            parent = index[link]
+        reach.append((len(copies) - 1, parent))
+    return copies, reach
+
+
+def route_messages(mesh: Mesh, messages: list[Message], multicast: bool) -> Routed:
+    """Lay each message out as link crossings (see :class:`Routed`); without multicast a message
+    to n cores is n copies, each its own chain (they share the source's links in turn)."""
+    link, parent, emsg, dest_edge, dest_msg = [], [], [], [], []
+    ready, flits, bits = [], [], []
+    for m in messages:
+        copies, reach = _copies(mesh, m.src, m.dsts, multicast)
+        base = []
+        for edges in copies:
+            mi = len(ready)
+            ready.append(m.ready)
+            flits.append(m.flits)
+            bits.append(m.bits)
+            base.append(len(link))
+            for lk, p in edges:
+                link.append(lk)
+                parent.append(-1 if p < 0 else base[-1] + p)
+                emsg.append(mi)
+        for c, e in reach:
+            dest_edge.append(-1 if e < 0 else base[c] + e)
+            dest_msg.append(len(ready) - len(copies) + c)
+    i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+    return Routed(i64(link), i64(parent), i64(emsg), i64(ready), i64(flits), i64(dest_edge), i64(dest_msg),
+                  i64(bits))
+
+
+def link_bits(mesh: Mesh, routed: Routed) -> np.ndarray:
+    """Bits carried by each link (``[mesh.link_slots]``)."""
+    return np.bincount(routed.edge_link, weights=routed.msg_bits[routed.edge_msg],
+                       minlength=mesh.link_slots).astype(np.int64)
+
+
+def router_bits(routed: Routed) -> int:
+    """Bits x routers crossed: each copy enters the network at its source router and every link
+    delivers its bits to one more router."""
+    copies = np.unique(routed.edge_msg[routed.edge_parent < 0])
+    return int(routed.msg_bits[copies].sum() + routed.msg_bits[routed.edge_msg].sum())
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """When routed messages arrive: ``arrival[d]`` per destination (the cycle its last flit
+    reached the core), ``edge_start``/``edge_wait`` per link crossing (head on the link; cycles it
+    waited for it), ``link_busy`` per link."""
+
+    arrival: np.ndarray
+    edge_start: np.ndarray
+    edge_wait: np.ndarray
+    link_busy: np.ndarray
+
+    @property
+    def contention_cycles(self) -> int:
+        """Cycles heads spent waiting for busy links, summed over crossings."""
+        return int(self.edge_wait.sum())
+
+
+def arrivals(routed: Routed, edge_start: np.ndarray, router_cycles: int, link_cycles: int) -> np.ndarray:
+    """Arrival cycle per destination: the last link's start + the link + the destination router +
+    the flits, or the ready cycle for the source itself."""
+    e = routed.dest_edge
+    flits = routed.msg_flits[routed.dest_msg]
+    last = np.append(edge_start, 0)[e]  # index -1 (the source itself) reads the appended 0
+    return np.where(e < 0, routed.msg_ready[routed.dest_msg], last + link_cycles + router_cycles + flits)
+
+
+def deliver(mesh: Mesh, routed: Routed, router_cycles: int, link_cycles: int) -> Delivery:
+    """Time routed messages on the mesh (:func:`neurosim.kernels.noc_sim.noc_kernel`)."""
+    start, wait, busy = noc_kernel(routed.edge_link, routed.edge_parent, routed.edge_msg, routed.msg_ready,
+                                   routed.msg_flits, router_cycles, link_cycles, mesh.link_slots)
+    return Delivery(arrivals(routed, start, router_cycles, link_cycles), start, wait, busy)
+
+
+def zero_load_cycles(hops: int, flits: int, router_cycles: int, link_cycles: int) -> int:
+    """A lone message's cycles from ready to its last flit at a core ``hops`` away:
+    ``(hops + 1)`` routers, ``hops`` links, one cycle per flit (0 hops: no network)."""
+    return (hops + 1) * router_cycles + hops * link_cycles + flits if hops else 0

@@ -1,0 +1,118 @@
+"""The mesh NoC: closed-form latency and link bits on 2x2 and 4x4 meshes, a contention case and
+multicast counted by hand, conservation properties, and the compiled timing equal to the
+cycle-stepped simpy arbiter."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from neurosim.engine.noc_reference import deliver_reference
+from neurosim.hw.noc import Mesh, Message, deliver, link_bits, route_messages, router_bits, zero_load_cycles
+
+
+@pytest.mark.parametrize("w,h", [(2, 2), (4, 4)])
+@pytest.mark.parametrize("router,link", [(1, 1), (3, 2)])
+def test_a_lone_message_takes_the_closed_form_on_every_pair(w, h, router, link):
+    """Every (src, dst) pair: (hops + 1) routers + hops links + flits cycles after it is ready;
+    its bits on exactly the hops links of its XY path and on hops + 1 routers."""
+    mesh = Mesh(w, h)
+    for src, dst in itertools.product(range(mesh.cores), repeat=2):
+        hops = abs(src % w - dst % w) + abs(src // w - dst // w)
+        routed = route_messages(mesh, [Message(src, (dst,), bits=96, flits=2, ready=5)], multicast=False)
+        d = deliver(mesh, routed, router, link)
+        assert int(d.arrival[0]) == 5 + ((hops + 1) * router + hops * link + 2 if hops else 0)
+        assert int(d.arrival[0]) - 5 == zero_load_cycles(hops, 2, router, link)
+        bits = link_bits(mesh, routed)
+        assert bits.sum() == 96 * hops and set(np.unique(bits)) <= {0, 96}
+        assert router_bits(routed) == (96 * (hops + 1) if hops else 0)
+        assert d.contention_cycles == 0
+
+
+def test_two_messages_on_one_link_hand_counted():
+    """Row 0 of a 4x4 mesh, 4 flits each, router and link 1 cycle: m0 goes 0 -> 3, m1 goes
+    1 -> 3, both ready at 0. m1 takes link 1->2 at cycle 1 (until 5); m0 asks for it at 3 and
+    waits 2 cycles; m1 crosses 2->3 at 3-7, m0 at 7-11. m1 arrives at 3 + 1 + 1 + 4 = 9, m0 at
+    7 + 1 + 1 + 4 = 13 (its zero-load 11, plus the 2 cycles it waited)."""
+    mesh = Mesh(4, 4)
+    routed = route_messages(mesh, [Message(0, (3,), 256, 4), Message(1, (3,), 256, 4)], multicast=False)
+    d = deliver(mesh, routed, 1, 1)
+    assert d.arrival.tolist() == [13, 9]
+    assert d.edge_start.tolist() == [1, 5, 7, 1, 3]
+    assert d.edge_wait.tolist() == [0, 2, 0, 0, 0]
+    assert d.contention_cycles == 2
+    east = [c * 4 for c in range(3)]  # links 0->1, 1->2, 2->3 (direction east = 0)
+    assert d.link_busy[east].tolist() == [4, 8, 8] and d.link_busy.sum() == 20
+    assert link_bits(mesh, routed)[east].tolist() == [256, 512, 512]
+
+
+def test_multicast_crosses_each_link_of_the_xy_tree_once():
+    """Core 0 of a 4x4 mesh to cores 3, 15 and 12: unicast crosses 3 + 6 + 3 = 12 links and
+    15 routers (three copies), multicast the 9 links of the tree (the path to 15 shares the
+    row with the path to 3) and 10 routers; both deliver to all three."""
+    mesh = Mesh(4, 4)
+    msg = [Message(0, (3, 15, 12), bits=100, flits=2)]
+    uni, multi = route_messages(mesh, msg, False), route_messages(mesh, msg, True)
+    assert link_bits(mesh, uni).sum() == 12 * 100 and router_bits(uni) == 15 * 100
+    assert link_bits(mesh, multi).sum() == 9 * 100 and router_bits(multi) == 10 * 100
+    assert set(np.unique(link_bits(mesh, multi))) == {0, 100}
+    # multicast: the copy for 15 leaves the row at core 3, one hop after the copy for 3 arrives there
+    d = deliver(mesh, multi, 1, 1)
+    assert d.arrival.tolist() == [zero_load_cycles(3, 2, 1, 1), zero_load_cycles(6, 2, 1, 1),
+                                  zero_load_cycles(3, 2, 1, 1)]
+
+
+def _messages(draw, mesh: Mesh, n: int):
+    out = []
+    for _ in range(n):
+        src = draw(st.integers(0, mesh.cores - 1))
+        dsts = tuple(draw(st.lists(st.integers(0, mesh.cores - 1), min_size=1, max_size=4, unique=True)))
+        flits = draw(st.integers(1, 6))
+        out.append(Message(src, dsts, bits=flits * 32, flits=flits, ready=draw(st.integers(0, 12))))
+    return out
+
+
+@st.composite
+def traffic(draw):
+    mesh = Mesh(draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    return mesh, _messages(draw, mesh, draw(st.integers(1, 6))), draw(st.booleans())
+
+
+@settings(max_examples=60, deadline=None)
+@given(traffic(), st.integers(1, 3), st.integers(1, 2))
+def test_compiled_timing_equals_the_simpy_arbiter(case, router, link):
+    mesh, msgs, multicast = case
+    routed = route_messages(mesh, msgs, multicast)
+    fast, ref = deliver(mesh, routed, router, link), deliver_reference(mesh, routed, router, link)
+    assert fast.edge_start.tolist() == ref.edge_start.tolist()
+    assert fast.edge_wait.tolist() == ref.edge_wait.tolist()
+    assert fast.arrival.tolist() == ref.arrival.tolist()
+    assert fast.link_busy.tolist() == ref.link_busy.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(traffic(), st.integers(1, 3), st.integers(1, 2))
+def test_traffic_is_conserved_and_follows_xy_paths(case, router, link):
+    """Unicast link bits = sum of bits x hops; multicast never more; every destination's chain of
+    links starts at the source and ends at it; no message arrives before its zero-load time; a
+    link is busy exactly the flits of the crossings on it."""
+    mesh, msgs, multicast = case
+    routed = route_messages(mesh, msgs, multicast)
+    uni = route_messages(mesh, msgs, False)
+    assert link_bits(mesh, uni).sum() == sum(m.bits * mesh.hops(m.src, d) for m in msgs for d in m.dsts)
+    assert link_bits(mesh, routed).sum() <= link_bits(mesh, uni).sum()
+    d = deliver(mesh, routed, router, link)
+    k = 0
+    for m in msgs:
+        for dst in m.dsts:
+            e, chain = int(routed.dest_edge[k]), []
+            while e >= 0:
+                chain.append(int(routed.edge_link[e]))
+                e = int(routed.edge_parent[e])
+            assert chain[::-1] == mesh.route(m.src, dst)
+            assert d.arrival[k] >= m.ready + zero_load_cycles(mesh.hops(m.src, dst), m.flits, router, link)
+            k += 1
+    assert (d.link_busy == np.bincount(routed.edge_link, weights=routed.msg_flits[routed.edge_msg],
+                                       minlength=mesh.link_slots)).all()
