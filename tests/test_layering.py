@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent / "neurosim"
 #: Rank of each top-level module or subpackage: a module may import only from its rank or below.
 RANKS = {
     **dict.fromkeys(("__init__", "errors", "units", "fsutil", "jsonutil", "cores"), 0),
-    "config": 1, "trace": 2, "kernels": 3, "hw": 4, "energy": 5, "result_types": 5, "engine": 6, "export": 7,
+    "config": 1, "trace": 2, "kernels": 3, "hw": 4, "energy": 5, "result_types": 5, "mapping": 5, "engine": 6, "export": 7,
     "results": 8, "sweep": 9, "report": 10, "answer": 11, "api": 11, "cli": 12, "__main__": 13,
 }
 
