@@ -81,6 +81,10 @@ class Results:
     # after another, each alone (what the per-op rows add up to). None in results written before 0.3.
     schedule_cycles: int | None = None
     schedule_latency_s: float | None = None
+    # a many-core chip (system.mesh larger than [1, 1], or resident weights): the placement, the
+    # cores' busy cycles and utilisation, the bits and energy per link, where the KV cache lives,
+    # the weight load before the inference (docs/results.md); None on one core streaming weights
+    chip: dict[str, Any] | None = None
 
     @property
     def scheduled_cycles(self) -> int:

@@ -11,7 +11,7 @@ from neurosim.config.schema import field_meta, iter_keys
 
 def _default(f) -> str:
     if f.default is not MISSING:
-        return "null" if f.default is None else f"`{f.default}`"
+        return "null" if f.default is None else f"`{list(f.default) if isinstance(f.default, tuple) else f.default}`"
     return "required"
 
 

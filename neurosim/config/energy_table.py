@@ -43,13 +43,15 @@ REQUIRED: Mapping[str, str] = MappingProxyType(
 )
 
 #: Entries a table may define; a config that needs one the table lacks gets a clear error there.
-#: Logic leakage per cell-bit (``leakage.logic_static_mw: auto``); the area model (all or none).
+#: Logic leakage per cell-bit (``leakage.logic_static_mw: auto``); the area model (all or none);
+#: the NoC router's energy per bit.
 AREA: Mapping[str, str] = MappingProxyType(
     {"area_reg_bit": "um2/bit", "area_adder_bit": "um2/bit", "area_mult_bit": "um2/bit",
      "area_sram_kib": "mm2/KiB", "area_sram_width_bit": "mm2/bit", "area_sram_ports_exp": "1"}
 )
 OPTIONAL: Mapping[str, str] = MappingProxyType(
-    {"leak_reg_bit": "mW/bit", "leak_adder_bit": "mW/bit", "leak_mult_bit": "mW/bit", **AREA}
+    {"leak_reg_bit": "mW/bit", "leak_adder_bit": "mW/bit", "leak_mult_bit": "mW/bit", **AREA,
+     "noc_router_bit": "pJ/bit"}  # a mesh of cores (system.mesh larger than [1, 1])
 )
 KNOWN: Mapping[str, str] = MappingProxyType({**REQUIRED, **OPTIONAL})
 

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from neurosim.config.schema import spec_field
+from neurosim.config.system import WIRE_KINDS, NocSpec, SystemSpec
 from neurosim.errors import Problem
 from neurosim.fsutil import SAFE_NAME
 
@@ -21,7 +22,6 @@ SIZE_KIB = dict(lo=0.125, hi=4 * 1024 * 1024)
 #: A config name becomes a directory name under --out: one safe path component.
 NAME_PATTERN = SAFE_NAME.pattern[1:-1]
 DRAM_TYPES = ("LPDDR4", "HBM2", "HMC", "GDDR5", "GDDR6", "DDR4")
-WIRE_KINDS = ("repeated", "delay_optimal", "low_swing")
 
 
 @dataclass(frozen=True)
@@ -281,6 +281,8 @@ class AccIfSpec:
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
     vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
     schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
+    system: SystemSpec = spec_field(SystemSpec(), doc="the chip: a mesh of such cores")
+    noc: NocSpec = spec_field(NocSpec(), doc="the network between the cores (meshes larger than 1x1)")
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,8 @@ class MacSpec:
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
     vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
     schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
+    system: SystemSpec = spec_field(SystemSpec(), doc="the chip: a mesh of such cores")
+    noc: NocSpec = spec_field(NocSpec(), doc="the network between the cores (meshes larger than 1x1)")
 
 
 HwSpec = AccIfSpec | MacSpec
@@ -324,6 +328,11 @@ def combination_problems(spec: HwSpec) -> list[Problem]:
         out.append(Problem("array.dataflow", f"must be ws with array.column: adder_tree, got {spec.array.dataflow}"))
     if isinstance(spec, MacSpec) and spec.array.accumulator_tokens and spec.array.column != "adder_tree":
         out.append(Problem("array.accumulator_tokens", "must be 0 unless array.column is adder_tree"))
+    if spec.system.mesh != (1, 1) and spec.system.weights != "resident":
+        out.append(Problem("system.weights", f"must be resident on a {spec.system.mesh[0]}x{spec.system.mesh[1]} mesh "
+                           "(weights streamed from DRAM are modelled for one core only)"))
+    if isinstance(spec, MacSpec) and spec.noc.encoding == "per_spike":
+        out.append(Problem("noc.encoding", "per_spike is for design acc_if (a MAC core sends codes, not spikes)"))
     if spec.array.weight_buffers > 1:
         a = spec.array
         if isinstance(spec, MacSpec) and a.dataflow != "ws":

@@ -23,8 +23,10 @@ def parse_override(text: str) -> tuple[str, object]:
         value = loads_strict(raw.strip() or "null", f"--set {key}")
     except ConfigError as e:
         raise UsageError(f"--set {text!r}: value is not valid YAML ({e.problems[0].message})") from None
-    if isinstance(value, (list, dict)):
-        raise UsageError(f"--set {text[:80]!r}: the value must be a single scalar, not a list or mapping")
+    if isinstance(value, dict) or (isinstance(value, list) and (
+            len(value) > 8 or any(isinstance(v, (list, dict)) for v in value))):
+        raise UsageError(f"--set {text[:80]!r}: the value must be a scalar or a short flat list ([4, 4]), not a "
+                         "mapping or a nested list")
     return key, value
 
 

@@ -111,6 +111,15 @@ def _check_scalar(value: Any, tp: Any, meta: dict, path: str, problems: list[Pro
     return value
 
 
+def _check_tuple(value: Any, types: tuple, meta: dict, path: str, problems: list[Problem]) -> Any:
+    """A fixed-length list of scalars (``[W, H]``), each checked against the key's range."""
+    if not isinstance(value, list | tuple) or len(value) != len(types):
+        problems.append(Problem(path, f"must be a list of {len(types)} values, got {short_repr(value)}"))
+        return MISSING
+    out = [_check_scalar(v, tp, meta, f"{path}[{i}]", problems) for i, (v, tp) in enumerate(zip(value, types, strict=True))]
+    return MISSING if any(v is MISSING for v in out) else tuple(out)
+
+
 def _unit(meta: dict) -> str:
     return f" {meta['unit']}" if meta["unit"] else ""
 
@@ -144,6 +153,10 @@ def build(cls: type, data: Any, path: str, problems: list[Problem]) -> Any:
             sub = build(tp, value, where, problems)
             if sub is not None:
                 values[name] = sub
+        elif typing.get_origin(tp) is tuple:
+            checked = _check_tuple(value, typing.get_args(tp), field_meta(f), where, problems)
+            if checked is not MISSING:
+                values[name] = checked
         else:
             checked = _check_scalar(value, tp, field_meta(f), where, problems)
             if checked is not MISSING:
@@ -157,7 +170,7 @@ def to_plain(spec: Any) -> Any:
     """A spec as plain dicts and scalars, in schema order (what ``show-config`` prints)."""
     if dataclasses.is_dataclass(spec):
         return {f.name: to_plain(getattr(spec, f.name)) for f in dataclasses.fields(spec)}
-    return spec
+    return list(spec) if isinstance(spec, tuple) else spec
 
 
 def iter_keys(cls: type, prefix: str = "") -> Iterator[tuple[str, dataclasses.Field, Any]]:

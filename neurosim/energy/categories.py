@@ -3,7 +3,8 @@
 Every counted action (``component.action``) and the static ``leakage`` falls into one category:
 ``compute`` (the synaptic arithmetic: accumulates, MACs, the adds that combine partial results),
 ``registers`` (register and FIFO bits written, event-queue pushes and pops), ``sram`` (reads and
-writes of each on-chip SRAM), ``interconnect``, ``dram``, ``static`` (leakage), ``control``
+writes of each on-chip SRAM), ``interconnect`` (inside a core), ``noc`` (the mesh between the cores
+of a many-core chip: link and router bits), ``dram``, ``static`` (leakage), ``control``
 (the threshold, dequantization and requantization units) and ``vector`` (the vector unit: norms,
 RoPE, softmax, activation functions, quantizers, with its register file). The same categories, in this order,
 name the components of every comparison and colour every plot.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-CATEGORIES = ("compute", "registers", "sram", "interconnect", "dram", "static", "control", "vector")
+CATEGORIES = ("compute", "registers", "sram", "interconnect", "noc", "dram", "static", "control", "vector")
 VIEWS = ("full", "on_chip", "compute_only")
 
 #: The arithmetic of the arrays and their side units.
@@ -41,7 +42,7 @@ def category(action: str) -> str:
     component, _, what = action.partition(".")
     if action in ARITHMETIC:
         return "compute"
-    if component in ("dram", "interconnect"):
+    if component in ("dram", "interconnect", "noc"):
         return component
     if component in CONTROL_UNITS:
         return "control"

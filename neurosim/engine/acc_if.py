@@ -62,6 +62,8 @@ class AccIfChip:
         self.vector = VectorUnit(spec.vector_unit)
         #: The trace has vector ops: the vector unit is part of the chip (its cells leak).
         self.vector_used = False
+        #: The many-core chip keeps the KV cache in the cores' weight SRAMs (set by the chip replay).
+        self.kv_on_chip = False
         self.side = SalientLanes(spec.array.salient_lanes, spec.array.membrane_bits) \
             if spec.array.salient_lanes else None
         sm = spec.spike_memory
@@ -207,6 +209,8 @@ class AccIfOpModel(OpModel):
         return dense_bits + n_sal * self.entry_bits
 
     def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:
+        if self.b_resident():
+            return 0
         bits = Kb * Nb * self.chip.spec.array.weight_bits + (Nb * SCALE_BITS if first_k else 0)
         self.chip.srams["weight_sram"].write(1, bits)
         return bits

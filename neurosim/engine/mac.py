@@ -48,6 +48,8 @@ class MacChip:
         self.vector = VectorUnit(spec.vector_unit)
         #: The trace has vector ops: the vector unit is part of the chip (its cells leak).
         self.vector_used = False
+        #: The many-core chip keeps the KV cache in the cores' weight SRAMs (set by the chip replay).
+        self.kv_on_chip = False
         self.srams = {n: Sram(n, s) for n, s in sram_specs(spec).items()}
         #: Salient counts of activation tensors (:meth:`OpModel.salient_tiles`).
         self.salient_tiles: dict[tuple, np.ndarray | tuple[np.ndarray, np.ndarray]] = {}
@@ -147,6 +149,8 @@ class MacOpModel(OpModel):
         return bits + self.salient.side_bits(key, tiling)
 
     def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:
+        if self.b_resident():
+            return 0
         bits = Kb * Nb * self.chip.spec.array.weight_bits + (Nb * SCALE_BITS if first_k else 0)
         self.chip.srams["weight_sram"].write(1, bits)
         return bits

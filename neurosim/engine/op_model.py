@@ -51,6 +51,11 @@ class OpModel:
     def salient_fits(self, Mb: int, Kb: int, fraction: float) -> bool:
         return True
 
+    def b_resident(self) -> bool:
+        """The op's B operand already sits in the core's weight SRAM: resident weights, and the KV
+        cache when the chip keeps it on chip. Its tiles are then read there, never loaded."""
+        return self.chip.spec.system.weights == "resident" and (not self.op.kv or self.chip.kv_on_chip)
+
     def act_tile_bits(self, codes: np.ndarray, key: tuple, tiling: Tiling) -> int:
         raise NotImplementedError
 

@@ -49,7 +49,7 @@ class Snapshot:
     @classmethod
     def of(cls, chip, dram: Dram) -> Snapshot:
         mem = {name: s.memory() for name, s in chip.srams.items()}
-        mem["dram"] = dram.memory()
+        mem[dram.level] = dram.memory()
         return cls({**chip.counters(), **dram.counters()}, mem)
 
     def since(self, before: Snapshot) -> Snapshot:
@@ -57,7 +57,7 @@ class Snapshot:
         counters = {k: self.counters[k] - before.counters.get(k, 0) for k in self.counters}
         memory = {lvl: {k: v - before.memory[lvl][k] for k, v in d.items()} for lvl, d in self.memory.items()}
         counters["interconnect.bits"] = sum(d["read_bits"] + d["write_bits"] for lvl, d in memory.items()
-                                            if lvl != "dram")
+                                            if lvl not in ("dram", "noc_port"))
         return Snapshot(counters, memory)
 
     def times(self, n: int) -> Snapshot:
@@ -165,7 +165,7 @@ class CoreReplay:
     simulates every op again instead of reusing an identical one's run)."""
 
     def __init__(self, trace: Trace, spec: HwSpec, *, check: bool = False, engine: str = "fast",
-                 tile_timeline: bool = False):
+                 tile_timeline: bool = False, port=None):
         self.trace, self.spec, self.check, self.engine, self.tile_timeline = trace, spec, check, engine, tile_timeline
         self.table = load_energy_table(spec.technology)
         self.design = DESIGNS[spec.design]
@@ -174,7 +174,8 @@ class CoreReplay:
         self.chip.vector_used = bool(trace.manifest.vector_ops)
         self.static_mw = static_power_mw(spec, self.table, self.chip.logic_cells())
         self.area = area_mm2(self.built, self.table, self.chip.logic_cells_by_component())  # before ops retarget it
-        self.dram = Dram(spec.dram, spec.clock_mhz)
+        #: Where tiles come from and go to: the DRAM channel, or a core's port onto the mesh.
+        self.dram = Dram(spec.dram, spec.clock_mhz) if port is None else port
         self.pj_by_spec: dict[HwSpec, dict[str, float]] = {self.built: design_energies(self.built, self.table)}
         self.runs: dict[tuple, OpRun] = {}
         self.streams = PhaseStreams(self.dram, engine, spec.schedule.window_tiles) if spec.schedule.overlap_ops \

@@ -1,43 +1,24 @@
 """Replay a trace on one design: the ops in schedule order on one core (vector ops before the GEMM
 op they precede), then the run's totals, phases and provenance (:class:`~neurosim.result_types.Results`).
-Each op's work is :class:`~neurosim.engine.replay.CoreReplay`'s."""
+Each op's work is :class:`~neurosim.engine.replay.CoreReplay`'s. A many-core chip (a mesh larger
+than one core, or resident weights) is :func:`neurosim.engine.chip_run.simulate_chip`'s."""
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from neurosim import __version__
 from neurosim.config.energy_table import load_energy_table
 from neurosim.config.hw import HwSpec
 from neurosim.energy.actions import static_power_mw
 from neurosim.energy.area import area_mm2
-from neurosim.energy.breakdown import with_total
-from neurosim.energy.categories import by_category, views
 from neurosim.engine.designs import DESIGNS, design_energies
 from neurosim.engine.pipeline import Interval
 from neurosim.engine.replay import CoreReplay, PendingLayer
+from neurosim.engine.summary import results_of, schedule
 from neurosim.engine.widths import built_widths
 from neurosim.result_types import LayerResult, Results
-from neurosim.trace.manifest import Op, VectorOp
+from neurosim.trace.manifest import VectorOp
 from neurosim.trace.reader import Trace
-from neurosim.units import cycles_to_s
-
-
-def _sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def schedule(trace: Trace) -> Iterator[Op | VectorOp]:
-    """The trace's ops in the order they run: each GEMM op after the vector ops placed before it."""
-    vector_at: dict[int, list[VectorOp]] = {}
-    for v in trace.manifest.vector_ops:
-        vector_at.setdefault(v.position, []).append(v)
-    for i, op in enumerate(trace.ops):
-        yield from vector_at.get(i, ())
-        yield op
-    yield from vector_at.get(len(trace.ops), ())
 
 
 def _built_chip(spec: HwSpec, trace: Trace | None):
@@ -83,6 +64,9 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     method; it receives one ``op`` interval per op and, at tile detail, every pipeline interval,
     op by op, in simulated cycles from the start of the run.
     """
+    if spec.system.mesh != (1, 1) or spec.system.weights == "resident":
+        return _many_core(trace, spec, check, timeline, engine=engine, command=command, config_text=config_text,
+                          progress=progress)
     core = CoreReplay(trace, spec, check=check, engine=engine,
                       tile_timeline=timeline is not None and timeline.detail == "tile")
     total = len(trace.ops) + len(trace.manifest.vector_ops)
@@ -96,7 +80,7 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     except BaseException:  # an error or Ctrl-C: drop the queued pipelines and checks
         core.cancel()
         raise
-    return _results(core, layers, command, config_text)
+    return results_of(core, layers, command, config_text)
 
 
 def _collect(pending: list[PendingLayer], timeline) -> list[LayerResult]:
@@ -112,67 +96,12 @@ def _collect(pending: list[PendingLayer], timeline) -> list[LayerResult]:
     return layers
 
 
-def _results(core: CoreReplay, layers: list[LayerResult], command: str, config_text: str) -> Results:
-    """The run's totals, phases and provenance from its layer results."""
-    spec, trace = core.spec, core.trace
-    total_cycles = sum(layer.cycles for layer in layers)
-    stall_tot: Counter[str] = Counter()
-    energy_tot: Counter[str] = Counter()
-    action_tot: Counter[str] = Counter()
-    for layer in layers:
-        stall_tot.update(layer.stall_cycles)
-        energy_tot.update({k: v for k, v in layer.energy_pj.items() if k != "total"})
-        action_tot.update(layer.energy_by_action_pj)
-    manifest_text = (trace.path / "manifest.json").read_text()
-    phases, inference = phase_summary(layers, trace, spec.clock_mhz, core.phase_cycles())
-    scheduled = sum(p["cycles"] for p in phases.values())
-    return Results(
-        design=spec.design, config_name=spec.name, clock_mhz=spec.clock_mhz, technology=spec.technology,
-        total_cycles=total_cycles, compute_cycles=sum(layer.compute_cycles for layer in layers),
-        stall_cycles=dict(stall_tot), latency_s=cycles_to_s(total_cycles, spec.clock_mhz),
-        energy_pj=with_total(dict(energy_tot)), layers=tuple(layers), energy_by_action_pj=dict(action_tot),
-        energy_by_category_pj=by_category(action_tot), energy_views_pj=views(action_tot),
-        provenance={"neurosim_version": __version__, "config_sha256": _sha256_text(config_text),
-                    "trace_manifest_sha256": _sha256_text(manifest_text), "trace": str(trace.path),
-                    "energy_table": core.table.source_file, "command": command},
-        phases=phases, inference=inference, energy_table_pj=dict(core.pj_by_spec[core.built]),
-        static_power_mw=core.static_mw, area_mm2=core.area, schedule_cycles=scheduled,
-        schedule_latency_s=cycles_to_s(scheduled, spec.clock_mhz),
-    )
+def _many_core(trace: Trace, spec: HwSpec, check: bool, timeline, **kw) -> Results:
+    if check or timeline is not None:
+        from neurosim.errors import UsageError
 
+        raise UsageError(f"{spec.name}: --check and --timeline run on one core (system.mesh [1, 1] with "
+                         "weights streamed); the many-core chip does not replay them yet")
+    from neurosim.engine.chip_run import simulate_chip
 
-def phase_summary(layers: list[LayerResult], trace: Trace, clock_mhz: float,
-                  overlapped: dict[str, int] | None = None) -> tuple[dict, dict]:
-    """Per phase (prefill, decode): cycles (``overlapped`` when the schedule overlaps ops, else the
-    sum of the ops'), seconds, energy, tokens, ops; and the whole-inference figures: time to first
-    token (the prefill), decode tokens per second, energy per token of each phase, KV-cache bits
-    read and written (DRAM) and its final footprint. Leakage stays charged over each op's own time
-    (an upper bound when ops overlap)."""
-    phases: dict[str, dict[str, float]] = {}
-    for layer in layers:
-        p = phases.setdefault(layer.phase, {"cycles": 0, "serial_cycles": 0, "energy_pj": 0.0, "ops": 0,
-                                            "steps": set()})
-        p["serial_cycles"] += layer.cycles
-        p["energy_pj"] += layer.energy_pj["total"]
-        p["ops"] += layer.repeat
-        p["steps"].add(layer.step)
-    for name, p in phases.items():
-        # one pipeline over the prefill (and over each decode step) lets the next op's loads run
-        # ahead; a greedy FIFO channel can still lose to fencing the ops (a prefetch queued before
-        # a write-back), and the controller would then fence: never more than the ops in a row
-        p["cycles"] = min(overlapped[name], p["serial_cycles"]) if overlapped else p["serial_cycles"]
-        p["seconds"] = cycles_to_s(p["cycles"], clock_mhz)
-        p["tokens"] = trace.manifest.producer.tokens if name == "prefill" else len(p.pop("steps"))
-        p.pop("steps", None)
-        p["j_per_token"] = p["energy_pj"] * 1e-12 / p["tokens"]
-    out = {"ttft_s": phases["prefill"]["seconds"] if "prefill" in phases else 0.0,
-           "kv_read_bits": sum(layer.kv_read_bits for layer in layers),
-           "kv_write_bits": sum(layer.kv_write_bits for layer in layers)}
-    out["kv_footprint_bits"] = out["kv_write_bits"]  # the cache only grows: all it ever held
-    if "decode" in phases:
-        d = phases["decode"]
-        out["decode_tokens_per_s"] = d["tokens"] / d["seconds"] if d["seconds"] else 0.0
-        out["decode_j_per_token"] = d["j_per_token"]
-    if "prefill" in phases:
-        out["prefill_j_per_token"] = phases["prefill"]["j_per_token"]
-    return phases, out
+    return simulate_chip(trace, spec, **kw)

@@ -14,6 +14,7 @@ class Dram:
 
     spec: DramSpec
     clock_mhz: float
+    level = "dram"  # its memory level in the results
     reads: int = 0
     writes: int = 0
     read_bits: int = 0

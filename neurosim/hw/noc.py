@@ -184,10 +184,14 @@ def arrivals(routed: Routed, edge_start: np.ndarray, router_cycles: int, link_cy
     return np.where(e < 0, routed.msg_ready[routed.dest_msg], last + link_cycles + router_cycles + flits)
 
 
-def deliver(mesh: Mesh, routed: Routed, router_cycles: int, link_cycles: int) -> Delivery:
-    """Time routed messages on the mesh (:func:`neurosim.kernels.noc_sim.noc_kernel`)."""
+def deliver(mesh: Mesh, routed: Routed, router_cycles: int, link_cycles: int,
+            free: np.ndarray | None = None) -> Delivery:
+    """Time routed messages on the mesh (:func:`neurosim.kernels.noc_sim.noc_kernel`); ``free``
+    (per link, the cycle it is next free) carries link occupancy from earlier messages and is
+    updated in place."""
+    free = np.zeros(mesh.link_slots, np.int64) if free is None else free
     start, wait, busy = noc_kernel(routed.edge_link, routed.edge_parent, routed.edge_msg, routed.msg_ready,
-                                   routed.msg_flits, router_cycles, link_cycles, mesh.link_slots)
+                                   routed.msg_flits, router_cycles, link_cycles, free)
     return Delivery(arrivals(routed, start, router_cycles, link_cycles), start, wait, busy)
 
 
@@ -195,3 +199,42 @@ def zero_load_cycles(hops: int, flits: int, router_cycles: int, link_cycles: int
     """A lone message's cycles from ready to its last flit at a core ``hops`` away:
     ``(hops + 1)`` routers, ``hops`` links, one cycle per flit (0 hops: no network)."""
     return (hops + 1) * router_cycles + hops * link_cycles + flits if hops else 0
+
+
+@dataclass
+class NocPort:
+    """A core's port onto the mesh, where a single core has its DRAM channel: a tile's inputs
+    arrive through it and its outputs leave, one flit per cycle after a router and a link. The
+    chip counts and prices what crosses the mesh hop by hop, so the port has no priced counters;
+    its transfers are reported as the memory level ``noc_port``."""
+
+    width_bits: int
+    latency_cycles: int
+    level = "noc_port"
+    reads: int = 0
+    writes: int = 0
+    read_bits: int = 0
+    write_bits: int = 0
+
+    def burst_bits(self, bits: int) -> int:
+        """Bits moved: whole flits."""
+        return -(-bits // self.width_bits) * self.width_bits
+
+    def transfer_cycles(self, bits: int) -> int:
+        return 0 if bits <= 0 else self.latency_cycles + -(-bits // self.width_bits)
+
+    def read(self, bits: int) -> None:
+        if bits > 0:
+            self.reads += 1
+            self.read_bits += self.burst_bits(bits)
+
+    def write(self, bits: int) -> None:
+        if bits > 0:
+            self.writes += 1
+            self.write_bits += self.burst_bits(bits)
+
+    def counters(self) -> dict[str, int]:
+        return {}
+
+    def memory(self) -> dict[str, int]:
+        return {"reads": self.reads, "writes": self.writes, "read_bits": self.read_bits, "write_bits": self.write_bits}

@@ -63,8 +63,10 @@ def _pop(t, m, e, n):
 
 @njit(cache=True)
 def noc_kernel(edge_link: np.ndarray, edge_parent: np.ndarray, edge_msg: np.ndarray, msg_ready: np.ndarray,
-               msg_flits: np.ndarray, router_cycles: int, link_cycles: int, n_links: int):
-    """(start cycle of each edge, cycles its head waited for the link, busy cycles per link)."""
+               msg_flits: np.ndarray, router_cycles: int, link_cycles: int, free: np.ndarray):
+    """(start cycle of each edge, cycles its head waited for the link, busy cycles per link).
+    ``free[link]``: the cycle each link is next free, updated in place (a later call's messages
+    queue behind this call's)."""
     n_e = edge_link.shape[0]
     n_child = np.zeros(n_e + 1, np.int64)
     for c in range(n_e):
@@ -83,8 +85,7 @@ def noc_kernel(edge_link: np.ndarray, edge_parent: np.ndarray, edge_msg: np.ndar
     for c in range(n_e):
         if edge_parent[c] < 0:
             n = _push(ht, hm, he, n, msg_ready[edge_msg[c]] + router_cycles, edge_msg[c], c)
-    free = np.zeros(n_links, np.int64)
-    busy = np.zeros(n_links, np.int64)
+    busy = np.zeros(free.shape[0], np.int64)
     start, wait = np.zeros(n_e, np.int64), np.zeros(n_e, np.int64)
     while n > 0:
         n = _pop(ht, hm, he, n)

@@ -1,0 +1,241 @@
+"""A many-core chip replaying a trace (``system.mesh`` larger than [1, 1], or resident weights).
+
+The mapper (:mod:`neurosim.mapping`) places every weight matrix in the cores' weight SRAMs; the
+chip replays that placement (docs/model.md, "Many-core chip"):
+
+- **Work per core.** An op's cores each run their column shard of it (the op with N = the shard's
+  outputs, on the same input codes) on the core model of a single array, the weights resident (no
+  weight tile loads) and the tiles arriving and leaving through the core's port onto the mesh
+  (:class:`~neurosim.hw.noc.NocPort`) instead of a DRAM channel. Cores with equal shards share one
+  simulation. An op's counts are its cores' summed; its time is its slowest core's.
+- **Attention and the KV cache** run on the layer's K (``attn_qk``) or V (``attn_av``) projection
+  cores, one head after another; the cache stays in those cores' weight SRAMs when it fits beside
+  the weights, else in DRAM at the mesh edge (core 0).
+- **Vector ops** run on the cores that produced their input, split evenly across them.
+- **What moves** (:mod:`neurosim.engine.chip_traffic`): each op's input codes, from the cores of
+  the last op before it that read another tensor (the first op's from DRAM through core 0); the
+  fp16 residual stream at each residual add, from the previous one's cores; the KV cache to and
+  from core 0 when it is in DRAM.
+- **Schedule.** The prefill streams in chunks of ``system.prefill_chunk_tokens`` tokens: an item
+  (op or vector op) starts chunk j once the item before it has finished chunk j, its input has
+  crossed the mesh and its cores have finished their earlier work; a chunk takes the item's time
+  in proportion to its tokens. A decode step takes its token through the items in order. Links
+  serve messages in that order, oldest first within one item (:func:`neurosim.hw.noc.deliver`).
+- **Static power.** Every core leaks for the whole run (no power gating of idle cores): the
+  chip's static power x each phase's time, shared among the phase's items by their own time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurosim.config.hw import HwSpec
+from neurosim.energy.breakdown import with_total
+from neurosim.engine.chip_traffic import RouteCache, TensorStats, noc_prices, payload_bits, tensor_stats, wire_bits
+from neurosim.engine.replay import CoreReplay
+from neurosim.errors import ConfigError, Problem
+from neurosim.hw.noc import Mesh, NocPort, deliver, link_bits, router_bits
+from neurosim.mapping.mapper import PlacementError, place, weight_keys
+from neurosim.mapping.placement import Placement
+from neurosim.result_types import LayerResult
+from neurosim.trace.manifest import Op, VectorOp
+from neurosim.trace.reader import Trace
+from neurosim.units import ceil_div
+
+EDGE = 0  # the core whose router the DRAM hangs off
+
+
+@dataclass
+class Transfer:
+    """Bits an item needs moved before it runs (the whole phase's worth; a chunk moves its share)."""
+
+    src: tuple[int, ...]
+    dst: tuple[int, ...]
+    payload_bits: int
+    packets: int = 0
+
+
+@dataclass
+class Item:
+    """One op or vector op of the chip's schedule, once its cores have run it."""
+
+    layer: LayerResult
+    cores: tuple[int, ...]
+    transfers: list[Transfer] = field(default_factory=list)
+    #: Counts the chip adds to its cores': DRAM bits at the edge, noc.link_bits / noc.router_bits.
+    extra: Counter = field(default_factory=Counter)
+
+
+class ChipReplay:
+    """The chip's cores replaying one trace (see the module docstring)."""
+
+    def __init__(self, trace: Trace, spec: HwSpec, *, engine: str = "fast"):
+        self.trace, self.spec = trace, spec
+        self.mesh = Mesh(*spec.system.mesh)
+        noc = spec.noc
+        self.core = CoreReplay(trace, spec, engine=engine,
+                               port=NocPort(noc.link_width_bits, noc.router_cycles + noc.link_cycles))
+        self.placement = self._place()
+        self.core.chip.kv_on_chip = self._kv_fits()
+        area = self.core.area["total"] if self.core.area else None
+        self.prices = noc_prices(spec, self.core.table, area)
+        self.routes = RouteCache(self.mesh, noc.multicast)
+        self.op_cores = dict(self.placement.op_cores)
+        self._stats: dict[str, TensorStats] = {}
+        self._last_residual: tuple[int, ...] = (EDGE,)
+
+    def _place(self) -> Placement:
+        a = self.spec.array
+        try:
+            p = place(self.trace.manifest, *self.spec.system.mesh, self.core.chip.srams["weight_sram"].capacity_bits,
+                      a.rows, a.cols)
+        except PlacementError as e:
+            raise ConfigError(self.spec.name, Problem("system.mesh", str(e))) from None
+        split = [w.key for w in p.weights if w.k_split > 1]
+        if split:
+            raise ConfigError(self.spec.name, Problem("weight_sram.size_kib", f"{split[0]} needs its inputs split "
+                                                      "across cores, which the chip does not model yet: give the "
+                                                      "cores a weight SRAM that holds one column fold of it"))
+        return p
+
+    def _kv_fits(self) -> bool:
+        """Does every layer's KV cache (all the trace's tokens) fit beside the weights of its K and V
+        projection cores?"""
+        tokens = max((op.N if op.kind == "attn_qk" else op.K) for op in self.trace.ops if op.kv) \
+            if any(op.kv for op in self.trace.ops) else 0
+        free = self.placement.weight_capacity_bits - self.placement.core_weight_bits()
+        bits = self.trace.manifest.recipe.act_bits
+        for w in self.placement.weights:
+            if w.key.replace(".weight", "").rsplit(".", 1)[-1].split("#")[0] in ("k_proj", "v_proj"):
+                if any(tokens * w.shard(n, 0)[0] * bits > free[w.cores[n]] for n in range(w.n_split)):
+                    return False
+        return True
+
+    # --- items ------------------------------------------------------------------------------
+    def gemm(self, op: Op, src: tuple[int, ...]):
+        """Run ``op`` on its cores; returns a maker of its :class:`Item` (its shards' pipelines
+        finish on worker threads). ``src``: the cores its input comes from."""
+        cores = self.op_cores[op.name]
+        if op.kv:  # attention: one head after another on the layer's K or V core
+            shards = [(op, 1)]
+        else:
+            w = self.placement.weight(weight_keys(op)[0])
+            sizes = Counter(w.shard(n, 0)[0] for n in range(w.n_split))
+            shards = [(dataclasses.replace(op, N=n, weight_codes=None, weight_scale=None), k)
+                      for n, k in sizes.items()]
+        pending = [(self.core.gemm(s), k) for s, k in shards]
+        transfers = [self._input(op, src, cores)]
+        if op.kv and not self.core.chip.kv_on_chip:
+            transfers.append(Transfer((EDGE,), cores[:1], 0))  # sized once the KV bits read are known
+
+        def make() -> Item:
+            layers = [(p()[0], k) for p, k in pending]
+            layer = _combine(op.name, layers, len(cores) if not op.kv else 1)
+            item = Item(layer, cores if not op.kv else cores[:1], transfers)
+            if op.kv and not self.core.chip.kv_on_chip:  # the cache comes from DRAM through core 0
+                transfers[-1].payload_bits = layer.memory["noc_port"]["read_bits"]
+                item.extra["dram.read_bits"] += layer.memory["noc_port"]["read_bits"]
+            return item
+        return make
+
+    def _input(self, op: Op, src: tuple[int, ...], dst: tuple[int, ...]) -> Transfer:
+        """The op's input codes from ``src`` to its cores."""
+        name = op.act_codes
+        if name not in self._stats:
+            codes = self.trace.tensor(name)
+            self._stats[name] = tensor_stats(codes[: op.M, : op.K], self.trace.manifest.recipe.normal_max)
+        r = self.trace.manifest.recipe
+        salient_bits = r.salient_bits if r.salient_bits > r.act_bits else r.act_bits
+        bits, packets = payload_bits(self._stats[name], r.act_bits, salient_bits, self.spec.noc.encoding)
+        return Transfer(src, dst, bits * op.repeat, packets * op.repeat)
+
+    def vector(self, v: VectorOp, cores: tuple[int, ...]):
+        """Run vector op ``v`` split across ``cores`` (the residual add also moves the residual stream)."""
+        n = len(cores)
+        pending = self.core.vector(dataclasses.replace(v, width=ceil_div(v.width, n)))
+        transfers = []
+        if v.op == "residual_add":
+            transfers.append(Transfer(self._last_residual, cores, v.tokens * v.width * 16 * v.repeat))
+            self._last_residual = cores
+        if v.op == "kv_write" and not self.core.chip.kv_on_chip:
+            transfers.append(Transfer(cores, (EDGE,), v.tokens * v.width * v.bits * v.repeat))
+
+        def make() -> Item:
+            layer = _combine(v.name, [(pending()[0], n)], n)
+            item = Item(dataclasses.replace(layer, M=v.tokens, K=v.width, N=v.width), cores, transfers)
+            if v.op == "kv_write" and not self.core.chip.kv_on_chip:
+                item.extra["dram.write_bits"] += v.tokens * v.width * v.bits * v.repeat
+            return item
+        return make
+
+
+def _sum_dicts(dicts: list[tuple[dict, int]]) -> dict:
+    out: Counter = Counter()
+    for d, k in dicts:
+        out.update({key: v * k for key, v in d.items()})
+    return dict(out)
+
+
+def _combine(name: str, layers: list[tuple[LayerResult, int]], n_cores: int) -> LayerResult:
+    """One op's result from its cores' (each shard's result x how many cores ran it): counts
+    summed, the slowest core's time, no leakage (the chip charges it)."""
+    slow = max((la for la, _ in layers), key=lambda la: la.cycles)
+    memory = {lvl: _sum_dicts([(la.memory[lvl], k) for la, k in layers]) for lvl in slow.memory}
+    energy = _sum_dicts([({c: v for c, v in la.energy_pj.items() if c not in ("total", "leakage")}, k)
+                         for la, k in layers])
+    actions = _sum_dicts([({a: v for a, v in la.energy_by_action_pj.items() if a != "leakage"}, k)
+                          for la, k in layers])
+    useful = sum(la.spatial_utilization * la.cycles * k for la, k in layers)  # PE-cycles of useful work
+    return dataclasses.replace(
+        slow, name=name, N=sum(la.N * k for la, k in layers), counters=_sum_dicts([(la.counters, k) for la, k in layers]),
+        memory=memory, energy_pj=with_total(energy), energy_by_action_pj=actions,
+        spatial_utilization=useful / (slow.cycles * n_cores) if slow.cycles else 0.0)
+
+
+class ChipSchedule:
+    """The chip's schedule of items over time (see the module docstring): per phase its cycles,
+    per core its busy cycles, per link its bits; each item's NoC counts go into its ``extra``."""
+
+    def __init__(self, chip: ChipReplay):
+        self.chip, self.mesh, self.noc = chip, chip.mesh, chip.spec.noc
+        self.core_free = np.zeros(self.mesh.cores, np.int64)
+        self.busy = np.zeros(self.mesh.cores, np.int64)
+        self.link_free = np.zeros(self.mesh.link_slots, np.int64)
+        self.link_bits = np.zeros(self.mesh.link_slots, np.int64)
+        self.now = 0
+
+    def run_phase(self, items: list[Item], shares: list[tuple[int, int]]) -> int:
+        """Run one phase (the prefill in chunks, each ``(tokens, of the prompt's)``, or a decode
+        step); returns its cycles."""
+        start = self.now
+        finish = np.zeros((len(items), len(shares)), np.int64)
+        for j, share in enumerate(shares):
+            for i, item in enumerate(items):
+                ready = int(finish[i - 1, j]) if i else start
+                arrive = max([ready] + [self._send(item, t, share, ready) for t in item.transfers])
+                cores = np.asarray(item.cores)
+                begin = max(arrive, int(self.core_free[cores].max()))
+                took = ceil_div(item.layer.cycles * share[0], share[1])
+                finish[i, j] = begin + took
+                self.core_free[cores] = finish[i, j]
+                self.busy[cores] += took
+        self.now = int(finish.max(initial=start))
+        return self.now - start
+
+    def _send(self, item: Item, t: Transfer, share: tuple[int, int], ready: int) -> int:
+        """Move a chunk's share of transfer ``t`` on the mesh; returns when the last copy arrived."""
+        payload, packets = ceil_div(t.payload_bits * share[0], share[1]), ceil_div(t.packets * share[0], share[1])
+        if payload <= 0:
+            return ready
+        bits, flits = wire_bits(payload, packets, self.chip.spec)
+        routed = self.chip.routes.routed(t.src, t.dst, bits, flits, ready)
+        d = deliver(self.mesh, routed, self.noc.router_cycles, self.noc.link_cycles, self.link_free)
+        per_link = link_bits(self.mesh, routed)
+        self.link_bits += per_link
+        item.extra["noc.link_bits"] += int(per_link.sum())
+        item.extra["noc.router_bits"] += router_bits(routed)
+        return int(d.arrival.max(initial=ready))

@@ -1,0 +1,134 @@
+"""The many-core run: the trace's items on the chip (:mod:`neurosim.engine.chip`), scheduled,
+priced and summed into :class:`~neurosim.result_types.Results`, with the chip's own figures
+(placement, per-core busy time, per-link traffic, where the KV cache lives, the weight load
+before the inference)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Iterator
+from itertools import groupby
+
+from neurosim.config.hw import HwSpec
+from neurosim.energy.breakdown import leakage_pj, with_total
+from neurosim.energy.scaling import sram_write_pj
+from neurosim.engine.chip import EDGE, ChipReplay, ChipSchedule, Item
+from neurosim.engine.summary import results_of, schedule
+from neurosim.hw.noc import Message, link_bits, route_messages, router_bits
+from neurosim.result_types import LayerResult, Results
+from neurosim.trace.manifest import VectorOp
+from neurosim.trace.reader import Trace
+from neurosim.units import ceil_div, cycles_to_s
+
+
+def _items(chip: ChipReplay) -> Iterator[Callable[[], Item]]:
+    """Each item of the trace's schedule, started on its cores (see :mod:`neurosim.engine.chip`)."""
+    last = (None, None)  # (phase, step) of the previous item: a new one starts from DRAM again
+    src, stage_act, prev_cores = (EDGE,), None, None
+    for item in schedule(chip.trace):
+        if (item.phase, item.step) != last:
+            src, stage_act, prev_cores, last = (EDGE,), None, None, (item.phase, item.step)
+            chip._last_residual = (EDGE,)
+        if isinstance(item, VectorOp):
+            nxt = chip.trace.ops[item.position] if item.position < len(chip.trace.ops) else None
+            here = prev_cores or (chip.op_cores[nxt.name] if nxt is not None else (EDGE,))
+            yield chip.vector(item, here)
+            continue
+        if item.act_codes != stage_act:
+            src, stage_act = (prev_cores or (EDGE,)), item.act_codes
+        make = chip.gemm(item, src)
+        yield _from_dram(make) if src == (EDGE,) and prev_cores is None else make
+        prev_cores = chip.op_cores[item.name] if not item.kv else chip.op_cores[item.name][:1]
+
+
+def _from_dram(make: Callable[[], Item]) -> Callable[[], Item]:
+    """The first op of a phase or step reads its input from DRAM (through core 0)."""
+    def made() -> Item:
+        item = make()
+        item.extra["dram.read_bits"] += item.transfers[0].payload_bits
+        return item
+    return made
+
+
+def _shares(items: list[Item], chunk: int) -> list[tuple[int, int]]:
+    """The prefill's chunks as (tokens, prompt tokens); a decode step is one chunk."""
+    if items[0].layer.phase != "prefill":
+        return [(1, 1)]
+    prompt = next((it.layer.M for it in items if it.layer.kind == "linear"), items[0].layer.M)
+    return [(min(chunk, prompt - j * chunk), prompt) for j in range(ceil_div(prompt, chunk))]
+
+
+def _price(layer: LayerResult, extra: Counter, pj: dict[str, float], leak: float) -> LayerResult:
+    """A layer with the chip's counts added and priced, and its share of the chip's leakage."""
+    counters, actions, energy = Counter(layer.counters), Counter(layer.energy_by_action_pj), Counter(layer.energy_pj)
+    del energy["total"]
+    for action, n in extra.items():
+        counters[action] += n
+        actions[action] += n * pj[action]
+        energy[action.partition(".")[0]] += n * pj[action]
+    actions["leakage"] += leak
+    energy["leakage"] += leak
+    return dataclasses.replace(layer, counters=dict(counters), energy_by_action_pj=dict(actions),
+                               energy_pj=with_total(dict(energy)))
+
+
+def _schedule(chip: ChipReplay, items: list[Item]) -> tuple[list[LayerResult], dict[str, int], ChipSchedule]:
+    """Run the items phase by phase; the priced layers (chip leakage shared by time), cycles per phase."""
+    sched = ChipSchedule(chip)
+    static_mw = chip.core.static_mw * chip.mesh.cores
+    pj = {**chip.core.pj_by_spec[chip.core.built], **chip.prices}
+    layers, phases = [], Counter()
+    for (phase, _), group in groupby(items, key=lambda it: (it.layer.phase, it.layer.step)):
+        group = list(group)
+        cycles = sched.run_phase(group, _shares(group, chip.spec.system.prefill_chunk_tokens))
+        phases[phase] += cycles
+        leak = leakage_pj(static_mw, cycles_to_s(cycles, chip.spec.clock_mhz))
+        own = sum(it.layer.cycles for it in group) or 1
+        layers += [_price(it.layer, it.extra, pj, leak * it.layer.cycles / own) for it in group]
+    return layers, dict(phases), sched
+
+
+def _weight_load(chip: ChipReplay) -> dict[str, float]:
+    """Placing the weights before the inference: from DRAM through core 0 to each core's weight
+    SRAM (reported apart from the per-token figures)."""
+    held = chip.placement.core_weight_bits()
+    msgs = [Message(EDGE, (c,), int(b), 1) for c, b in enumerate(held) if b]
+    routed = route_messages(chip.mesh, msgs, False)
+    pj = {**chip.core.pj_by_spec[chip.core.built], **chip.prices}
+    sram = chip.spec.weight_sram
+    write = sram_write_pj(chip.core.table, sram.size_kib / sram.banks, sram.width_bits)
+    bits = int(held.sum())
+    energy = bits * pj["dram.read_bits"] + int(link_bits(chip.mesh, routed).sum()) * pj["noc.link_bits"] + \
+        router_bits(routed) * pj["noc.router_bits"] + ceil_div(bits, sram.width_bits) * write
+    return {"bits": bits, "energy_pj": energy, "seconds": bits / 8 / (chip.spec.dram.bandwidth_gbps * 1e9)}
+
+
+def simulate_chip(trace: Trace, spec: HwSpec, *, engine: str = "fast", command: str = "", config_text: str = "",
+                  progress: Callable[[int, int], None] | None = None) -> Results:
+    """Replay ``trace`` on the many-core chip of ``spec`` (see :mod:`neurosim.engine.chip`)."""
+    chip = ChipReplay(trace, spec, engine=engine)
+    total = len(trace.ops) + len(trace.manifest.vector_ops)
+    try:
+        pending = []
+        for make in _items(chip):
+            pending.append(make)
+            if progress:
+                progress(len(pending), total)
+        items = [make() for make in pending]
+    except BaseException:
+        chip.core.cancel()
+        raise
+    layers, phases, sched = _schedule(chip, items)
+    cores = chip.mesh.cores
+    extra = {"mesh": list(spec.system.mesh), "cores": cores, "placement": chip.placement.to_dict(),
+             "kv_cache": "sram" if chip.core.chip.kv_on_chip else "dram",
+             "core_busy_cycles": sched.busy.tolist(),
+             "core_utilization": (sched.busy / max(1, sched.now)).tolist(),
+             "link_bits": {str(i): int(b) for i, b in enumerate(sched.link_bits) if b},
+             "link_energy_pj": {str(i): float(b * chip.prices["noc.link_bits"]) for i, b in enumerate(sched.link_bits) if b},
+             "weight_load": _weight_load(chip)}
+    area = {k: v * cores for k, v in chip.core.area.items()} if chip.core.area else None
+    return results_of(chip.core, layers, command, config_text, phase_cycles=phases, chip=extra,
+                      static_mw=chip.core.static_mw * cores, area=area, energy_table={**chip.core.pj_by_spec[
+                          chip.core.built], **chip.prices})

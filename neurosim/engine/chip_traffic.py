@@ -1,0 +1,108 @@
+"""What crosses the mesh of a many-core chip, and what it costs.
+
+An op's input codes travel from the cores that produced them to the op's cores, encoded by
+``noc.encoding`` on both designs: ``dense`` (every code at the stored width, plus each token's fp16
+scale), ``events`` ((column index, code) per nonzero code, plus the scales), ``auto`` (the smaller
+of the two, per tensor), or ``per_spike`` (acc_if: one packet of header + column index per spike,
+literal address events). Dense codes go at the trace's normal width, with each salient code as a
+side entry (column index + salient code), the mixed-width format of the IF spike memory; the network
+format is the sender's choice, so both designs use the same one. The payload goes in packets of
+``packet_payload_bits``, each with a ``header_bits`` header (``per_spike``: one packet per spike),
+and in flits of ``link_width_bits``. The fp16 residual stream travels as 16-bit values. Each source
+core sends its share of the bits (the columns it produced) to every destination core, as one
+multicast message or one copy per destination.
+
+Prices: a bit crossing a link costs the wire model's pJ per bit per mm x the link length x the
+activity; a bit entering a router costs the table's ``noc_router_bit``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.config.energy_table import EnergyTable
+from neurosim.config.hw import HwSpec
+from neurosim.energy import scaling as sc
+from neurosim.errors import ConfigError, Problem
+from neurosim.hw.noc import Mesh, Message, Routed, route_messages
+from neurosim.units import ceil_div
+
+SCALE_BITS = 16  # each token's fp16 activation scale travels with its codes
+
+
+@dataclass(frozen=True)
+class TensorStats:
+    """What an encoding needs of a code tensor: its shape, its nonzero and salient codes, and
+    its spikes (sum of |code|)."""
+
+    tokens: int
+    width: int
+    nonzero: int
+    salient: int
+    spikes: int
+
+
+def tensor_stats(codes: np.ndarray, normal_max: int) -> TensorStats:
+    c = np.abs(np.asarray(codes), dtype=np.int64)
+    return TensorStats(c.shape[0], c.shape[1], int(np.count_nonzero(c)), int((c > normal_max).sum()), int(c.sum()))
+
+
+def payload_bits(stats: TensorStats, act_bits: int, salient_bits: int, encoding: str) -> tuple[int, int]:
+    """(payload bits, packets) of a code tensor under ``encoding`` (module docstring), before
+    headers; ``packets`` is 0 for the packed encodings (their packets follow from the payload)."""
+    index_bits = max(1, math.ceil(math.log2(stats.width)))
+    side = stats.salient * (index_bits + salient_bits)  # salient codes as (column, code) side entries
+    dense = stats.tokens * stats.width * act_bits + side + stats.tokens * SCALE_BITS
+    events = stats.nonzero * (index_bits + act_bits) + stats.salient * (salient_bits - act_bits) + \
+        stats.tokens * SCALE_BITS
+    if encoding == "per_spike":
+        return stats.spikes * index_bits + stats.tokens * SCALE_BITS, stats.spikes + stats.tokens
+    return {"dense": dense, "events": events, "auto": min(dense, events)}[encoding], 0
+
+
+def wire_bits(payload: int, packets: int, spec: HwSpec) -> tuple[int, int]:
+    """(bits on the wire with their headers, flits) of a payload."""
+    noc = spec.noc
+    packets = packets or ceil_div(payload, noc.packet_payload_bits)
+    bits = payload + packets * noc.header_bits
+    return bits, max(packets, ceil_div(bits, noc.link_width_bits))
+
+
+def noc_prices(spec: HwSpec, table: EnergyTable, core_area_mm2: float | None) -> dict[str, float]:
+    """pJ per ``noc.link_bits`` and per ``noc.router_bits`` (``link_mm: auto``: the side of a
+    square core of ``core_area_mm2``)."""
+    noc = spec.noc
+    if "noc_router_bit" not in table:
+        raise ConfigError(table.source_file, Problem("entries.noc_router_bit",
+                                                     "needed by a mesh of cores (system.mesh larger than [1, 1])"))
+    if noc.link_mm == "auto" and core_area_mm2 is None:
+        raise ConfigError(spec.name, Problem("noc.link_mm", f"auto needs the area model, which the {spec.technology} "
+                                             "table lacks: give the link length in mm"))
+    link_mm = math.sqrt(core_area_mm2) if noc.link_mm == "auto" else float(noc.link_mm)
+    return {"noc.link_bits": sc.wire_pj_per_bit(table, noc.wire, link_mm, noc.activity),
+            "noc.router_bits": table["noc_router_bit"]}
+
+
+def messages(src: tuple[int, ...], dst: tuple[int, ...], bits: int, flits: int, ready: int) -> list[Message]:
+    """Each source core's share of ``bits`` (and of the flits) to every destination core."""
+    n = len(src)
+    return [Message(s, dst, ceil_div(bits, n), max(1, ceil_div(flits, n)), ready) for s in src]
+
+
+class RouteCache:
+    """Routed messages by (sources, destinations, bits, flits): the chip sends the same transfer
+    once per chunk and decode step; only its ready cycle changes."""
+
+    def __init__(self, mesh: Mesh, multicast: bool):
+        self.mesh, self.multicast = mesh, multicast
+        self._routes: dict[tuple, Routed] = {}
+
+    def routed(self, src: tuple[int, ...], dst: tuple[int, ...], bits: int, flits: int, ready: int) -> Routed:
+        key = (src, dst, bits, flits)
+        if key not in self._routes:
+            self._routes[key] = route_messages(self.mesh, messages(src, dst, bits, flits, 0), self.multicast)
+        r = self._routes[key]
+        return Routed(r.edge_link, r.edge_parent, r.edge_msg, r.msg_ready + ready, r.msg_flits, r.dest_edge,
+                      r.dest_msg, r.msg_bits)
