@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -13,7 +15,7 @@ from neurosim.config.hw import HwSpec
 from neurosim.config.loader import load_hw_config
 from neurosim.config.schema import to_plain
 from neurosim.engine.simulate import simulate as _simulate
-from neurosim.errors import NeurosimError
+from neurosim.errors import ConfigError, NeurosimError
 from neurosim.fsutil import child, prepare_output_dir, umask
 from neurosim.results import Results, check_run_dir, read_run_dir, write_run_dir
 from neurosim.trace.reader import Trace, open_trace, validate_trace
@@ -21,6 +23,18 @@ from neurosim.trace.reader import Trace, open_trace, validate_trace
 
 def _spec(hw: str | Path | HwSpec, overrides=()) -> HwSpec:
     return hw if not isinstance(hw, (str, Path)) else load_hw_config(hw, overrides)
+
+
+@contextmanager
+def _config_named(spec: HwSpec, hw) -> Iterator[None]:
+    """A problem the engine finds in a config (say, a model that does not fit its mesh) names the
+    engine's spec; when the config came from a file, name the file."""
+    try:
+        yield
+    except ConfigError as e:
+        if isinstance(hw, (str, Path)) and e.source == spec.name:
+            raise ConfigError(str(hw), e.problems) from None
+        raise
 
 
 def _trace(trace: str | Path | Trace, verify: bool) -> Trace:
@@ -41,19 +55,23 @@ def simulate(trace: str | Path | Trace, hw: str | Path | HwSpec, *, overrides=()
     spec = _spec(hw, overrides)
     tr = _trace(trace, verify)
     config_text = yaml.safe_dump(to_plain(spec), sort_keys=False)
-    return _simulate(tr, spec, check=check, command=command, config_text=config_text, progress=progress,
-                     timeline=timeline, engine=engine)
+    with _config_named(spec, hw):
+        return _simulate(tr, spec, check=check, command=command, config_text=config_text, progress=progress,
+                         timeline=timeline, engine=engine)
 
 
 def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=(), check: bool = False,
         command: str = "", progress=None, timeline: bool | str = False, force: bool = False,
-        engine: str = "fast", jobs: int = 1) -> list[Results]:
+        engine: str = "fast", jobs: int = 1, sources: list | None = None) -> list[Results]:
     """Simulate on each hardware config and write ``out_dir/<config name>/`` for each.
 
     Every run directory is checked before anything is simulated (it must stay under
     ``out_dir``, be writable, and be a run directory, empty or new unless ``force``); files there
     that neurosim did not write are never removed. ``timeline`` (True = ``auto``, or ``op`` /
     ``tile``) adds ``timeline.json``, a Chrome trace streamed to disk as the run goes.
+
+    ``sources``: the config files ``hws`` were loaded from (specs given, not paths), so that a
+    problem the engine finds in a config names its file.
 
     ``jobs`` > 1 simulates the configs in that many worker processes (a timeline run stays in
     this process). Each config's simulation is the serial one, so the results are identical. A
@@ -88,7 +106,8 @@ def run(trace: str | Path | Trace, hws: list, out_dir: str | Path, *, overrides=
         tick = None if progress is None else (lambda done, _, i=i: progress(i * per_config + done,
                                                                              len(specs) * per_config))
         if detail is None:
-            r = simulate(tr, spec, check=check, verify=False, command=command, progress=tick, engine=engine)
+            with _config_named(spec, (sources or hws)[i]):
+                r = simulate(tr, spec, check=check, verify=False, command=command, progress=tick, engine=engine)
         else:
             r, extra["timeline.json"] = _simulate_with_timeline(tr, spec, run_dir, detail, check=check,
                                                                  command=command, progress=tick, engine=engine)

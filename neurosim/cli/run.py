@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     with progress(1, "simulate") as tick:
         results = run(args.trace, _run_specs(args), args.out, check=args.check,
                       command=" ".join(["neurosim", *sys.argv[1:]]), progress=tick, timeline=args.timeline or False,
-                      force=args.force, engine=args.engine, jobs=args.jobs)
+                      force=args.force, engine=args.engine, jobs=args.jobs, sources=args.hw)
     for r in results:
         print(single_report(r, args.detail))
         print()

@@ -17,9 +17,10 @@ chip replays that placement (docs/model.md, "Many-core chip"):
   fp16 residual stream at each residual add, from the previous one's cores; the KV cache to and
   from core 0 when it is in DRAM.
 - **Schedule.** The prefill streams in chunks of ``system.prefill_chunk_tokens`` tokens: an item
-  (op or vector op) starts chunk j once the item before it has finished chunk j, its input has
-  crossed the mesh and its cores have finished their earlier work; a chunk takes the item's time
-  in proportion to its tokens. A decode step takes its token through the items in order. Links
+  (op or vector op) starts chunk j once the item before it has finished chunk j, the head of its
+  input has crossed the mesh (the core's tile pipeline streams the rest in through its port, at
+  one flit per cycle) and its cores have finished their earlier work; a chunk takes the item's
+  time in proportion to its tokens. A decode step takes its token through the items in order. Links
   serve messages in that order, oldest first within one item (:func:`neurosim.hw.noc.deliver`).
 - **Static power.** Every core leaks for the whole run (no power gating of idle cores): the
   chip's static power x each phase's time, shared among the phase's items by their own time.
@@ -227,7 +228,8 @@ class ChipSchedule:
         return self.now - start
 
     def _send(self, item: Item, t: Transfer, share: tuple[int, int], ready: int) -> int:
-        """Move a chunk's share of transfer ``t`` on the mesh; returns when the last copy arrived."""
+        """Move a chunk's share of transfer ``t`` on the mesh; returns when the head of the last
+        copy reached its core (the core's tile pipeline streams the flits in through its port)."""
         payload, packets = ceil_div(t.payload_bits * share[0], share[1]), ceil_div(t.packets * share[0], share[1])
         if payload <= 0:
             return ready
@@ -238,4 +240,5 @@ class ChipSchedule:
         self.link_bits += per_link
         item.extra["noc.link_bits"] += int(per_link.sum())
         item.extra["noc.router_bits"] += router_bits(routed)
-        return int(d.arrival.max(initial=ready))
+        heads = d.arrival - np.where(routed.dest_edge >= 0, routed.msg_flits[routed.dest_msg], 0)
+        return int(heads.max(initial=ready))

@@ -129,6 +129,6 @@ def simulate_chip(trace: Trace, spec: HwSpec, *, engine: str = "fast", command: 
              "link_energy_pj": {str(i): float(b * chip.prices["noc.link_bits"]) for i, b in enumerate(sched.link_bits) if b},
              "weight_load": _weight_load(chip)}
     area = {k: v * cores for k, v in chip.core.area.items()} if chip.core.area else None
-    return results_of(chip.core, layers, command, config_text, phase_cycles=phases, chip=extra,
+    return results_of(chip.core, layers, command, config_text, phase_cycles=phases, capped=False, chip=extra,
                       static_mw=chip.core.static_mw * cores, area=area, energy_table={**chip.core.pj_by_spec[
                           chip.core.built], **chip.prices})

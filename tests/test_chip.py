@@ -1,0 +1,122 @@
+"""The many-core chip: a one-op case counted by hand (its input crossing one hop, the op split
+over two cores), conservation on the real whole-inference trace (the chip does the single
+core's arithmetic, energy is the sum of its parts, every link bit is some item's), a one-core
+chip with resident weights, and hostile configs refused in one line per problem."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from helpers import BIG_MAC_SRAMS, ROOT, make_trace, spec
+
+from neurosim.api import simulate
+from neurosim.cli import main
+from neurosim.config.energy_table import load_energy_table
+from neurosim.hw.noc import zero_load_cycles
+from neurosim.trace import Recipe
+
+PLAIN = Recipe(salient_bits=4, salient_rule="none")
+REAL = ROOT / "traces/smollm2_wikitext_l1_p64_d8"
+MESH = {"system.mesh": "[5,4]", "system.weights": "resident", "weight_sram.size_kib": 128}
+
+
+def _tiny_chip(tmp_path, mesh):
+    """One 8 x 16 x 16 op, every code nonzero, on tiny_mac cores whose 1 Kibit weight SRAM holds
+    12 columns of 16 four-bit weights and their constants: two shards of 8 columns."""
+    codes = np.random.default_rng(1).choice([-3, -2, -1, 1, 2, 3], (8, 16)).astype(np.int8)
+    path = make_trace(tmp_path / "t", codes, 16, recipe=PLAIN)
+    over = {**BIG_MAC_SRAMS, "weight_sram.size_kib": 0.125, "system.weights": "resident", "system.mesh": mesh}
+    return path, spec("tiny_mac", **over)
+
+
+def test_one_op_on_two_cores_hand_counted(tmp_path):
+    """Dense codes (8 x 16 x 4 bits + 8 fp16 scales = 640 bits) beat events (128 nonzero x
+    (4 + 4) + 128 = 1152): 640 bits in 3 packets of 16-bit headers = 688 bits, 11 flits of 64.
+    They come from DRAM through core 0 (640 DRAM bits), reach core 1 over one link (688 link
+    bits, 2 x 688 router bits) after 2 routers + 1 link + 11 flits = 16 cycles, its head after 5;
+    both cores then run their 8-column shard (its tile pipeline streams the flits in through the
+    core's port): the phase takes 5 + the shard's cycles on one core."""
+    path, s = _tiny_chip(tmp_path, "[2,1]")
+    r = simulate(path, s)
+    (layer,) = r.layers
+    assert r.chip["placement"]["weights"][0]["cores"] == [0, 1] and layer.N == 16
+    assert layer.counters["dram.read_bits"] == 640
+    assert layer.counters["noc.link_bits"] == 688 and layer.counters["noc.router_bits"] == 2 * 688
+    assert r.chip["link_bits"] == {"0": 688}  # core 0's east link
+    assert zero_load_cycles(1, 11, 2, 1) == 16
+    one = simulate(make_trace(tmp_path / "half", np.random.default_rng(1).choice(
+        [-3, -2, -1, 1, 2, 3], (8, 16)).astype(np.int8), 8, recipe=PLAIN), dataclasses.replace(
+        s, system=dataclasses.replace(s.system, mesh=(1, 1))))
+    assert r.phases["prefill"]["cycles"] == 16 - 11 + one.layers[0].cycles
+    assert layer.cycles == one.layers[0].cycles
+    assert layer.counters["mac_array.mac"] == 8 * 16 * 16 == 2 * one.layers[0].counters["mac_array.mac"]
+    assert "dram" not in layer.memory  # the cores never touch DRAM (core 0's router does)
+    assert layer.memory["noc_port"]["read_bits"] == 2 * 640  # each core's tile in through its port
+
+
+@pytest.fixture(scope="module")
+def real_runs():
+    out = {}
+    for name in ("acc_if_64x64", "mac_64x64_ws_tree_outlier"):
+        out[name] = (simulate(REAL, spec(name, **MESH), verify=False), simulate(REAL, spec(name), verify=False))
+    return out
+
+
+@pytest.mark.parametrize("name,useful", [("acc_if_64x64", "array.accumulate"),
+                                         ("mac_64x64_ws_tree_outlier", "mac_array.mac")])
+def test_the_chip_does_the_single_cores_arithmetic(real_runs, name, useful):
+    chip, one = real_runs[name]
+    total = lambda r, k: sum(la.counters.get(k, 0) for la in r.layers)  # noqa: E731
+    assert total(chip, useful) == total(one, useful)
+    assert [la.N for la in chip.layers] == [la.N for la in one.layers]
+    assert total(chip, "dram.read_bits") < total(one, "dram.read_bits") / 50  # no weights from DRAM
+
+
+@pytest.mark.parametrize("name", ["acc_if_64x64", "mac_64x64_ws_tree_outlier"])
+def test_chip_energy_is_the_sum_of_its_parts(real_runs, name):
+    r, _ = real_runs[name]
+    pj = r.energy_table_pj
+    for la in r.layers:  # (the cores' own actions are priced at each op's widths, as on one core)
+        assert sum(la.energy_by_action_pj.values()) == pytest.approx(la.energy_pj["total"], rel=1e-9)
+        for k in ("noc.link_bits", "noc.router_bits", "dram.read_bits", "dram.write_bits"):
+            assert la.energy_by_action_pj.get(k, 0) == pytest.approx(la.counters.get(k, 0) * pj[k], rel=1e-12)
+    assert sum(la.energy_pj["total"] for la in r.layers) == pytest.approx(r.energy_pj["total"], rel=1e-9)
+    assert r.energy_by_category_pj["noc"] > 0
+    assert sum(int(b) for b in r.chip["link_bits"].values()) == sum(la.counters.get("noc.link_bits", 0)
+                                                                   for la in r.layers)
+    leak = r.static_power_mw * 1e-3 * sum(p["seconds"] for p in r.phases.values()) * 1e12
+    assert r.energy_by_category_pj["static"] == pytest.approx(leak, rel=1e-9)
+    assert max(r.chip["core_busy_cycles"]) <= r.scheduled_cycles
+    assert r.chip["kv_cache"] == "sram" and r.inference["kv_read_bits"] == 0
+
+
+def test_noc_prices_follow_the_table_and_the_core_area(real_runs):
+    r, _ = real_runs["acc_if_64x64"]
+    table = load_energy_table(r.technology)
+    side_mm = (r.area_mm2["total"] / r.chip["cores"]) ** 0.5
+    assert r.energy_table_pj["noc.router_bits"] == table["noc_router_bit"]
+    assert r.energy_table_pj["noc.link_bits"] == pytest.approx(table["wire_repeated"] * side_mm * 0.5)
+
+
+def test_a_model_that_does_not_fit_the_mesh_is_refused_in_one_line(capsys, tmp_path):
+    code = main(["run", str(REAL), "--hw", str(ROOT / "hw_configs/acc_if_64x64.yaml"), "--set", "system.mesh=[4,4]",
+                 "--set", "system.weights=resident", "--set", "weight_sram.size_kib=128", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "hw_configs/acc_if_64x64.yaml: system.mesh:" in err[0] and "short by 3" in err[0]
+
+
+@pytest.mark.parametrize("key,value,where", [
+    ("system.mesh", "[0,4]", "system.mesh[0]"), ("system.mesh", "[1000000,4]", "system.mesh[0]"),
+    ("system.mesh", "[4]", "system.mesh"), ("noc.link_width_bits", "0", "noc.link_width_bits"),
+    ("weight_sram.size_kib", "0", "weight_sram.size_kib"), ("system.weights", "streamed", "system.weights"),
+])
+def test_hostile_chip_configs_exit_2_naming_file_and_key(capsys, tmp_path, key, value, where):
+    hw = ROOT / "hw_configs/tiny_mac.yaml"
+    sets = {"system.mesh": "[2,2]", "system.weights": "resident", key: value}
+    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    code = main(["run", str(ROOT / "traces/tiny_gemm"), "--hw", str(hw), *args, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err and all(line.startswith(f"{hw}: ") for line in err)
+    assert any(f": {where}:" in line for line in err)
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
