@@ -39,6 +39,8 @@ def _add(into: dict, d: dict) -> None:
 def digest(r: Results) -> dict[str, Any]:
     """The numbers of a run that a physics change can move (no paths, versions or hashes)."""
     out: dict[str, Any] = {k: getattr(r, k) for k in _TOTALS}
+    if r.chip is not None:  # a many-core chip: its placement, per-core and per-link figures
+        out["chip"] = r.chip
     layers = [{k: v for k, v in asdict(layer).items() if k != "check"} for layer in r.layers]
     if len(layers) <= DETAIL_LAYERS:
         out["layers"] = layers

@@ -68,6 +68,15 @@ VARIANTS: dict[str, tuple[str, dict]] = {
         "outlier_unit.lanes": 4, "salient_sram.banks": 1, "salient_sram.width_bits": 16, "array.acc_bits": 32}),
     "mac_power": ("mac_64x64_ws_tree", {"leakage.sram_cell": "hp", "leakage.logic_static_mw": 5,
                                         "dram.type": "DDR4", "vector_unit.lanes": 16}),
+    # the many-core chip on a 5 x 4 mesh (one layer needs 18 cores): its options off their defaults
+    "chip_unicast": ("manycore_acc_if", {"system.mesh": "[5,4]", "noc.multicast": "false"}),
+    "chip_per_spike": ("manycore_acc_if", {"system.mesh": "[5,4]", "noc.encoding": "per_spike"}),
+    "chip_dense": ("manycore_mac", {"system.mesh": "[5,4]", "noc.encoding": "dense"}),
+    "chip_events": ("manycore_mac", {"system.mesh": "[5,4]", "noc.encoding": "events"}),
+    "chip_no_chunks": ("manycore_acc_if", {"system.mesh": "[5,4]", "system.prefill_chunk_tokens": 64}),
+    "chip_fast_noc": ("manycore_mac", {"system.mesh": "[5,4]", "noc.link_width_bits": 128, "noc.router_cycles": 1,
+                                       "noc.link_mm": 2.0}),
+    "chip_kv_in_dram": ("manycore_mac", {"system.mesh": "[8,8]", "weight_sram.size_kib": 56}),
 }
 
 
@@ -97,5 +106,5 @@ def test_every_golden_file_belongs_to_a_scenario_and_every_scenario_has_one():
     from golden import GOLDEN_DIR
 
     want = {f"{c}__{t}" for c in CONFIGS for t in ("prefill", "inference")} | {f"variant__{v}" for v in VARIANTS}
-    assert len(CONFIGS) == 10 and len(want) == 2 * 10 + len(VARIANTS)
+    assert len(CONFIGS) == 12 and len(want) == 2 * 12 + len(VARIANTS)
     assert {p.stem for p in GOLDEN_DIR.glob("*.json")} == want
