@@ -10,6 +10,7 @@ At the point it prints ``PAUSED`` on stderr and sleeps until the signal arrives.
 import atexit
 import importlib
 import runpy
+import signal
 import sys
 import time
 
@@ -37,6 +38,9 @@ def pause_before_call(target: str, n: int) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C live, as at a terminal, even when the test runner was started with SIGINT ignored (a
+    # background job of a non-interactive shell): the child would otherwise inherit SIG_IGN and sleep on
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     where, n, *args = sys.argv[1:]
     if where == "atexit":
         atexit.register(pause)

@@ -120,3 +120,15 @@ def test_hostile_chip_configs_exit_2_naming_file_and_key(capsys, tmp_path, key, 
     assert code == 2 and err and all(line.startswith(f"{hw}: ") for line in err)
     assert any(f": {where}:" in line for line in err)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_check_holds_on_every_core_of_the_chip():
+    """Each core computes a column block of each op on the one core model; the ops' checks
+    (every output column, one core's each) find no mismatch on either chip."""
+    for name in ("manycore_acc_if", "manycore_mac"):
+        r = simulate(REAL, ROOT / "hw_configs" / f"{name}.yaml", overrides=["system.mesh=[5,4]"], check=True,
+                     verify=False)
+        checked = [la for la in r.layers if la.check is not None]
+        assert len(checked) == 117
+        assert sum(la.check["accumulation_mismatches"] for la in checked) == 0
+        assert all(la.check["outputs"] == la.M * la.N for la in checked)

@@ -38,6 +38,8 @@ from neurosim.config.hw import HwSpec
 from neurosim.energy.breakdown import with_total
 from neurosim.engine.chip_traffic import RouteCache, TensorStats, noc_prices, payload_bits, tensor_stats, wire_bits
 from neurosim.engine.replay import CoreReplay
+from neurosim.engine.widths import resolve_widths
+from neurosim.engine.workers import thread_pool
 from neurosim.errors import ConfigError, Problem
 from neurosim.hw.noc import Mesh, NocPort, deliver, link_bits, router_bits
 from neurosim.mapping.mapper import PlacementError, place, weight_keys
@@ -74,8 +76,8 @@ class Item:
 class ChipReplay:
     """The chip's cores replaying one trace (see the module docstring)."""
 
-    def __init__(self, trace: Trace, spec: HwSpec, *, engine: str = "fast"):
-        self.trace, self.spec = trace, spec
+    def __init__(self, trace: Trace, spec: HwSpec, *, check: bool = False, engine: str = "fast"):
+        self.trace, self.spec, self.check = trace, spec, check
         self.mesh = Mesh(*spec.system.mesh)
         noc = spec.noc
         self.core = CoreReplay(trace, spec, engine=engine,
@@ -129,6 +131,7 @@ class ChipReplay:
             shards = [(dataclasses.replace(op, N=n, weight_codes=None, weight_scale=None), k)
                       for n, k in sizes.items()]
         pending = [(self.core.gemm(s), k) for s, k in shards]
+        checked = self._check(op)
         transfers = [self._input(op, src, cores)]
         if op.kv and not self.core.chip.kv_on_chip:
             transfers.append(Transfer((EDGE,), cores[:1], 0))  # sized once the KV bits read are known
@@ -136,12 +139,25 @@ class ChipReplay:
         def make() -> Item:
             layers = [(p()[0], k) for p, k in pending]
             layer = _combine(op.name, layers, len(cores) if not op.kv else 1)
+            if checked is not None:
+                layer = dataclasses.replace(layer, check=checked.result())
             item = Item(layer, cores if not op.kv else cores[:1], transfers)
             if op.kv and not self.core.chip.kv_on_chip:  # the cache comes from DRAM through core 0
                 transfers[-1].payload_bits = layer.memory["noc_port"]["read_bits"]
                 item.extra["dram.read_bits"] += layer.memory["noc_port"]["read_bits"]
             return item
         return make
+
+    def _check(self, op: Op):
+        """The op's functional check (a future), when asked for and the trace has its weights. Each
+        core computes a column block of the op on the one core model, so the whole op's check is
+        every core's: each output column is one core's."""
+        if not self.check or op.weight_codes is None:
+            return None
+        from neurosim.engine.check import check_op
+
+        spec = resolve_widths(self.spec, op, self.trace.manifest.recipe)
+        return thread_pool().submit(check_op, self.trace, op, spec)
 
     def _input(self, op: Op, src: tuple[int, ...], dst: tuple[int, ...]) -> Transfer:
         """The op's input codes from ``src`` to its cores."""

@@ -104,10 +104,11 @@ def _weight_load(chip: ChipReplay) -> dict[str, float]:
     return {"bits": bits, "energy_pj": energy, "seconds": bits / 8 / (chip.spec.dram.bandwidth_gbps * 1e9)}
 
 
-def simulate_chip(trace: Trace, spec: HwSpec, *, engine: str = "fast", command: str = "", config_text: str = "",
-                  progress: Callable[[int, int], None] | None = None) -> Results:
-    """Replay ``trace`` on the many-core chip of ``spec`` (see :mod:`neurosim.engine.chip`)."""
-    chip = ChipReplay(trace, spec, engine=engine)
+def simulate_chip(trace: Trace, spec: HwSpec, *, check: bool = False, engine: str = "fast", command: str = "",
+                  config_text: str = "", progress: Callable[[int, int], None] | None = None) -> Results:
+    """Replay ``trace`` on the many-core chip of ``spec`` (see :mod:`neurosim.engine.chip`);
+    ``check`` adds each op's functional check (the ops with weight codes)."""
+    chip = ChipReplay(trace, spec, check=check, engine=engine)
     total = len(trace.ops) + len(trace.manifest.vector_ops)
     try:
         pending = []

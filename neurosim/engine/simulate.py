@@ -97,11 +97,11 @@ def _collect(pending: list[PendingLayer], timeline) -> list[LayerResult]:
 
 
 def _many_core(trace: Trace, spec: HwSpec, check: bool, timeline, **kw) -> Results:
-    if check or timeline is not None:
+    if timeline is not None:
         from neurosim.errors import UsageError
 
-        raise UsageError(f"{spec.name}: --check and --timeline run on one core (system.mesh [1, 1] with "
-                         "weights streamed); the many-core chip does not replay them yet")
+        raise UsageError(f"{spec.name}: --timeline runs on one core (system.mesh [1, 1] with weights streamed); "
+                         "the many-core chip does not record one yet")
     from neurosim.engine.chip_run import simulate_chip
 
-    return simulate_chip(trace, spec, **kw)
+    return simulate_chip(trace, spec, check=check, **kw)

@@ -62,13 +62,31 @@ def by_type(layers: tuple[LayerResult, ...]) -> dict[tuple[str, str], dict[str, 
     return out
 
 
+def _chip_lines(r: Results) -> list[str]:
+    """A many-core run's chip: mesh, cores used, where the KV cache lives, the mesh's traffic and
+    energy, how busy the cores were, and the weight load reported apart."""
+    if r.chip is None:
+        return []
+    c = r.chip
+    held = sum(1 for b in c["placement"]["core_weight_bits"] if b)
+    busy = c["core_utilization"]
+    noc = r.energy_by_category_pj.get("noc", 0.0)
+    w = c["weight_load"]
+    return [f"chip: {c['mesh'][0]}x{c['mesh'][1]} mesh, weights resident on {held} of {c['cores']} cores, KV cache in "
+            f"{c['kv_cache']}; mesh {sum(c['link_bits'].values()):,} link bits ({_e(noc)}, "
+            f"{noc / r.energy_pj['total']:.1%}); cores busy {sum(busy) / len(busy):.1%} on average, at most "
+            f"{max(busy):.1%}; weight load before the run (not counted) {_e(w['energy_pj'])}, {w['seconds'] * 1e3:.3g} ms"]
+
+
 def single_report(r: Results, detail: str = "auto") -> str:
     """One run: summary, per-layer table (or, with many ops or ``detail="summary"``, totals per
     layer type and phase), stalls by cause, energy by component."""
     lines = [
         f"{r.config_name} ({r.design}, {r.clock_mhz:g} MHz, {r.technology}) on {r.provenance.get('trace', '?')}",
-        f"scheduled {_cyc(r.scheduled_cycles)} cycles = {r.scheduled_latency_s * 1e3:.4f} ms (ops overlapped); ops one "
+        f"scheduled {_cyc(r.scheduled_cycles)} cycles = {r.scheduled_latency_s * 1e3:.4f} ms "
+        f"({'the chip' if r.chip else 'ops overlapped'}); ops one "
         f"after another {_cyc(r.total_cycles)}; compute {_cyc(r.compute_cycles)}; energy {_e(r.energy_pj['total'])}",
+        *_chip_lines(r),
         "",
     ]
     if summarised(r, detail):

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from neurosim.energy.categories import CATEGORIES, by_category
+from neurosim.report.mesh_plot import plot_mesh
 from neurosim.report.style import CATEGORY_COLOURS, energy_unit
 from neurosim.report.summary import whole_inference
 from neurosim.results import Results
@@ -155,7 +156,7 @@ def plot_phases(runs: list[Results], ax=None):
 
 def write_run_plots(r: Results, out_dir: str | Path) -> list[Path]:
     """PNG and SVG of the energy breakdown, cycles and utilization of one run (and, for a whole
-    inference, the energy per token by phase)."""
+    inference, the energy per token by phase; for a many-core chip, the mesh heatmap)."""
 
     out_dir = Path(out_dir)
     written = []
@@ -163,6 +164,8 @@ def write_run_plots(r: Results, out_dir: str | Path) -> list[Path]:
                ("utilization", lambda: plot_utilization(r))]
     if whole_inference(r):
         figures.append(("phases", lambda: plot_phases([r])))
+    if r.chip is not None:
+        figures.append(("mesh", lambda: plot_mesh(r).axes[0]))
     for stem, fn in figures:
         ax = fn()
         for ext in ("png", "svg"):
