@@ -132,3 +132,15 @@ def test_check_holds_on_every_core_of_the_chip():
         assert len(checked) == 117
         assert sum(la.check["accumulation_mismatches"] for la in checked) == 0
         assert all(la.check["outputs"] == la.M * la.N for la in checked)
+
+
+def test_a_sweep_over_meshes_and_noc_options(tmp_path):
+    """A list value is one sweep value (commas inside brackets stay), one table cell (5x4)."""
+    from neurosim.api import sweep
+
+    df = sweep(ROOT / "hw_configs/manycore_mac.yaml", [REAL], tmp_path / "s", grid=["system.mesh=[5,4],[6,4]",
+                                                                                 "noc.multicast=true,false"])
+    assert sorted(df["system.mesh"].unique()) == ["5x4", "6x4"] and (df["status"] == "ok").all()
+    uni = df[df["noc.multicast"] == False]["energy_pj_noc"].to_numpy()  # noqa: E712
+    multi = df[df["noc.multicast"] == True]["energy_pj_noc"].to_numpy()  # noqa: E712
+    assert (uni >= multi).all() and (uni > multi).any()

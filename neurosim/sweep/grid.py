@@ -23,12 +23,24 @@ class Point:
         return ", ".join(f"{k}={v}" for k, v in self.overrides) or "(base)"
 
 
+def _top_level_split(values: str) -> list[str]:
+    """Split on the commas outside brackets: ``[4,4],[8,8]`` is two values."""
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(values):
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth == 0:
+            items.append(values[start:i])
+            start = i + 1
+    return items + [values[start:]]
+
+
 def parse_axis(text: str, flag: str) -> tuple[str, list[object]]:
-    """``KEY=V1,V2`` -> (KEY, [V1, V2]); each value typed as ``--set`` types it (``null`` included)."""
+    """``KEY=V1,V2`` -> (KEY, [V1, V2]); each value typed as ``--set`` types it (``null`` included);
+    a list value keeps its commas (``system.mesh=[4,4],[8,8]``)."""
     key, sep, values = text.partition("=")
     if not sep or not values:
         raise UsageError(f"{flag} {text[:80]!r}: expected KEY=V1,V2,...")
-    items = values.split(",")
+    items = _top_level_split(values)
     for i, v in enumerate(items):
         if not v.strip():
             raise UsageError(f"{flag} {text[:80]!r}: value {i + 1} of {len(items)} is empty "

@@ -70,7 +70,9 @@ def rows(records: list[dict], per_layer: bool) -> list[dict]:
         return r["trace"], [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for _, v in r["overrides"]]
 
     for r in sorted((r for r in records if r["role"] == "point"), key=order):
-        row = {**{k: v for k, v in r["overrides"]}, "trace": r["trace"], "status": r["status"]}
+        # a list value (system.mesh: [4, 4]) is one cell: written as 4x4, so the table can group by it
+        row = {**{k: "x".join(map(str, v)) if isinstance(v, list) else v for k, v in r["overrides"]},
+               "trace": r["trace"], "status": r["status"]}
         if r["status"] != STATUS_OK:
             out.append({**row, "error_type": r.get("error_type", ""), "error": r["error"]})
             continue
