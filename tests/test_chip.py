@@ -144,3 +144,16 @@ def test_a_sweep_over_meshes_and_noc_options(tmp_path):
     uni = df[df["noc.multicast"] == False]["energy_pj_noc"].to_numpy()  # noqa: E712
     multi = df[df["noc.multicast"] == True]["energy_pj_noc"].to_numpy()  # noqa: E712
     assert (uni >= multi).all() and (uni > multi).any()
+
+
+def test_an_op_folded_over_layers_moves_its_inputs_layer_by_layer():
+    """A synthetic decode op folded over r layers (repeat r) runs on r blocks of cores: its input
+    goes block to block (from DRAM into the first layer, each later layer's from the layer
+    before), never from every layer to every layer; heads sharing one core stay one block."""
+    from neurosim.engine.chip import EDGE, Transfer, blocks, blockwise
+
+    assert blocks((4, 5, 6, 7), 2) == 2 and blocks((4,), 3) == 1 and blocks(tuple(range(30)), 90) == 30
+    assert blockwise((EDGE,), (4, 5, 6, 7), 100, 4, 2) == [Transfer((EDGE,), (4, 5), 50, 2),
+                                                         Transfer((4, 5), (6, 7), 50, 2)]
+    assert blockwise((1, 2), (4, 5, 6, 7), 100, 0, 2) == [Transfer((1,), (4, 5), 50), Transfer((2,), (6, 7), 50)]
+    assert blockwise((1, 2, 3), (4, 5), 100, 0, 1) == [Transfer((1, 2, 3), (4, 5), 100)]

@@ -29,6 +29,7 @@ chip replays that placement (docs/model.md, "Many-core chip"):
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -132,13 +133,13 @@ class ChipReplay:
                       for n, k in sizes.items()]
         pending = [(self.core.gemm(s), k) for s, k in shards]
         checked = self._check(op)
-        transfers = [self._input(op, src, cores)]
+        transfers = self._input(op, src, cores)
         if op.kv and not self.core.chip.kv_on_chip:
             transfers.append(Transfer((EDGE,), cores[:1], 0))  # sized once the KV bits read are known
 
         def make() -> Item:
             layers = [(p()[0], k) for p, k in pending]
-            layer = _combine(op.name, layers, len(cores) if not op.kv else 1)
+            layer = _combine(op.name, layers, len(cores) // blocks(cores, op.repeat) if not op.kv else 1)
             if checked is not None:
                 layer = dataclasses.replace(layer, check=checked.result())
             item = Item(layer, cores if not op.kv else cores[:1], transfers)
@@ -159,8 +160,8 @@ class ChipReplay:
         spec = resolve_widths(self.spec, op, self.trace.manifest.recipe)
         return thread_pool().submit(check_op, self.trace, op, spec)
 
-    def _input(self, op: Op, src: tuple[int, ...], dst: tuple[int, ...]) -> Transfer:
-        """The op's input codes from ``src`` to its cores."""
+    def _input(self, op: Op, src: tuple[int, ...], dst: tuple[int, ...]) -> list[Transfer]:
+        """The op's input codes from ``src`` to its cores (layer by layer for an op folded over layers)."""
         name = op.act_codes
         if name not in self._stats:
             codes = self.trace.tensor(name)
@@ -168,15 +169,15 @@ class ChipReplay:
         r = self.trace.manifest.recipe
         salient_bits = r.salient_bits if r.salient_bits > r.act_bits else r.act_bits
         bits, packets = payload_bits(self._stats[name], r.act_bits, salient_bits, self.spec.noc.encoding)
-        return Transfer(src, dst, bits * op.repeat, packets * op.repeat)
+        return blockwise(src, dst, bits * op.repeat, packets * op.repeat, op.repeat)
 
     def vector(self, v: VectorOp, cores: tuple[int, ...]):
         """Run vector op ``v`` split across ``cores`` (the residual add also moves the residual stream)."""
-        n = len(cores)
+        n = len(cores) // blocks(cores, v.repeat)  # the cores of one instance share its width
         pending = self.core.vector(dataclasses.replace(v, width=ceil_div(v.width, n)))
         transfers = []
         if v.op == "residual_add":
-            transfers.append(Transfer(self._last_residual, cores, v.tokens * v.width * 16 * v.repeat))
+            transfers += blockwise(self._last_residual, cores, v.tokens * v.width * 16 * v.repeat, 0, v.repeat)
             self._last_residual = cores
         if v.op == "kv_write" and not self.core.chip.kv_on_chip:
             transfers.append(Transfer(cores, (EDGE,), v.tokens * v.width * v.bits * v.repeat))
@@ -188,6 +189,29 @@ class ChipReplay:
                 item.extra["dram.write_bits"] += v.tokens * v.width * v.bits * v.repeat
             return item
         return make
+
+
+def blocks(cores: tuple[int, ...], repeat: int) -> int:
+    """How many equal blocks of ``cores`` an op with ``repeat`` instances runs on: an op folded over
+    r layers (a synthetic decode op) has each layer's cores in turn (gcd of the two; 1 for an op
+    whose instances, such as attention heads, share its cores)."""
+    return math.gcd(len(cores), repeat) if len(cores) > 1 else 1
+
+
+def blockwise(src: tuple[int, ...], dst: tuple[int, ...], bits: int, packets: int, repeat: int) -> list[Transfer]:
+    """A transfer of ``repeat`` instances, block by block when both ends split into per-instance
+    blocks (each layer's sources to that layer's destinations; from DRAM, only the first layer's
+    input comes from core 0, each later layer's from the layer before), else whole."""
+    b = blocks(dst, repeat)
+    d = len(dst) // b
+    parts = [dst[i * d:(i + 1) * d] for i in range(b)]
+    if b > 1 and src == (EDGE,):  # from DRAM into the first layer; each later layer from the one before
+        srcs = [src] + parts[:-1]
+    elif b > 1 and len(src) % b == 0:
+        srcs = [src[i * (len(src) // b):(i + 1) * (len(src) // b)] for i in range(b)]
+    else:
+        return [Transfer(src, dst, bits, packets)]
+    return [Transfer(si, di, ceil_div(bits, b), ceil_div(packets, b)) for si, di in zip(srcs, parts, strict=True)]
 
 
 def _sum_dicts(dicts: list[tuple[dict, int]]) -> dict:
