@@ -48,6 +48,7 @@ def test_one_op_on_two_cores_hand_counted(tmp_path):
         [-3, -2, -1, 1, 2, 3], (8, 16)).astype(np.int8), 8, recipe=PLAIN), dataclasses.replace(
         s, system=dataclasses.replace(s.system, mesh=(1, 1))))
     assert r.phases["prefill"]["cycles"] == 16 - 11 + one.layers[0].cycles
+    assert layer.stall_cycles["noc"] == 16 - 11  # both cores waited for the head to reach core 1
     assert layer.cycles == one.layers[0].cycles
     assert layer.counters["mac_array.mac"] == 8 * 16 * 16 == 2 * one.layers[0].counters["mac_array.mac"]
     assert "dram" not in layer.memory  # the cores never touch DRAM (core 0's router does)

@@ -22,6 +22,7 @@ chip replays that placement (docs/model.md, "Many-core chip"):
   one flit per cycle) and its cores have finished their earlier work; a chunk takes the item's
   time in proportion to its tokens. A decode step takes its token through the items in order. Links
   serve messages in that order, oldest first within one item (:func:`neurosim.hw.noc.deliver`).
+  Cycles an item's cores wait for its input on the mesh are its stall cause ``noc``.
 - **Static power.** Every core leaks for the whole run (no power gating of idle cores): the
   chip's static power x each phase's time, shared among the phase's items by their own time.
 """
@@ -72,6 +73,8 @@ class Item:
     transfers: list[Transfer] = field(default_factory=list)
     #: Counts the chip adds to its cores': DRAM bits at the edge, noc.link_bits / noc.router_bits.
     extra: Counter = field(default_factory=Counter)
+    #: Cycles its cores waited for its input on the mesh (the stall cause ``noc``).
+    noc_wait: int = 0
 
 
 class ChipReplay:
@@ -259,7 +262,9 @@ class ChipSchedule:
                 ready = int(finish[i - 1, j]) if i else start
                 arrive = max([ready] + [self._send(item, t, share, ready) for t in item.transfers])
                 cores = np.asarray(item.cores)
-                begin = max(arrive, int(self.core_free[cores].max()))
+                free = max(ready, int(self.core_free[cores].max()))
+                begin = max(arrive, free)
+                item.noc_wait += begin - free  # its cores idle, waiting for its input to cross the mesh
                 took = ceil_div(item.layer.cycles * share[0], share[1])
                 finish[i, j] = begin + took
                 self.core_free[cores] = finish[i, j]

@@ -59,8 +59,9 @@ def _shares(items: list[Item], chunk: int) -> list[tuple[int, int]]:
     return [(min(chunk, prompt - j * chunk), prompt) for j in range(ceil_div(prompt, chunk))]
 
 
-def _price(layer: LayerResult, extra: Counter, pj: dict[str, float], leak: float) -> LayerResult:
-    """A layer with the chip's counts added and priced, and its share of the chip's leakage."""
+def _price(layer: LayerResult, extra: Counter, pj: dict[str, float], leak: float, noc_wait: int) -> LayerResult:
+    """A layer with the chip's counts added and priced, its share of the chip's leakage, and the
+    cycles it waited for the mesh (stall cause ``noc``)."""
     counters, actions, energy = Counter(layer.counters), Counter(layer.energy_by_action_pj), Counter(layer.energy_pj)
     del energy["total"]
     for action, n in extra.items():
@@ -69,8 +70,9 @@ def _price(layer: LayerResult, extra: Counter, pj: dict[str, float], leak: float
         energy[action.partition(".")[0]] += n * pj[action]
     actions["leakage"] += leak
     energy["leakage"] += leak
+    stalls = {**layer.stall_cycles, "noc": noc_wait} if noc_wait else layer.stall_cycles
     return dataclasses.replace(layer, counters=dict(counters), energy_by_action_pj=dict(actions),
-                               energy_pj=with_total(dict(energy)))
+                               energy_pj=with_total(dict(energy)), stall_cycles=stalls)
 
 
 def _schedule(chip: ChipReplay, items: list[Item]) -> tuple[list[LayerResult], dict[str, int], ChipSchedule]:
@@ -85,7 +87,7 @@ def _schedule(chip: ChipReplay, items: list[Item]) -> tuple[list[LayerResult], d
         phases[phase] += cycles
         leak = leakage_pj(static_mw, cycles_to_s(cycles, chip.spec.clock_mhz))
         own = sum(it.layer.cycles for it in group) or 1
-        layers += [_price(it.layer, it.extra, pj, leak * it.layer.cycles / own) for it in group]
+        layers += [_price(it.layer, it.extra, pj, leak * it.layer.cycles / own, it.noc_wait) for it in group]
     return layers, dict(phases), sched
 
 
