@@ -158,3 +158,12 @@ def test_an_op_folded_over_layers_moves_its_inputs_layer_by_layer():
                                                          Transfer((4, 5), (6, 7), 50, 2)]
     assert blockwise((1, 2), (4, 5, 6, 7), 100, 0, 2) == [Transfer((1,), (4, 5), 50), Transfer((2,), (6, 7), 50)]
     assert blockwise((1, 2, 3), (4, 5), 100, 0, 1) == [Transfer((1, 2, 3), (4, 5), 100)]
+
+
+def test_every_core_writes_its_outputs_at_the_ops_salient_share(real_runs):
+    """A shard writes back the op's outputs: their salient share is the op's own, as on one core
+    (not the input's)."""
+    for name in ("acc_if_64x64", "mac_64x64_ws_tree_outlier"):
+        chip, one = real_runs[name]
+        for a, b in zip(chip.layers, one.layers, strict=True):
+            assert a.output_salient_ratio == b.output_salient_ratio, a.name

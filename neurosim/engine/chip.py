@@ -132,8 +132,8 @@ class ChipReplay:
         else:
             w = self.placement.weight(weight_keys(op)[0])
             sizes = Counter(w.shard(n, 0)[0] for n in range(w.n_split))
-            shards = [(dataclasses.replace(op, N=n, weight_codes=None, weight_scale=None), k)
-                      for n, k in sizes.items()]
+            # a shard keeps the op's name and weight tensors: its outputs' salient share is the op's
+            shards = [(dataclasses.replace(op, N=n), k) for n, k in sizes.items()]
         pending = [(self.core.gemm(s), k) for s, k in shards]
         checked = self._check(op)
         transfers = self._input(op, src, cores)
