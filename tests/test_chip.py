@@ -88,6 +88,12 @@ def test_chip_energy_is_the_sum_of_its_parts(real_runs, name):
     leak = r.static_power_mw * 1e-3 * sum(p["seconds"] for p in r.phases.values()) * 1e12
     assert r.energy_by_category_pj["static"] == pytest.approx(leak, rel=1e-9)
     assert max(r.chip["core_busy_cycles"]) <= r.scheduled_cycles
+    useful = sum(la.counters.get(k, 0) for la in r.layers for k in ("array.accumulate", "array.tree_add",
+                                                                     "salient_lanes.accumulate", "mac_array.mac",
+                                                                     "outlier_unit.mac"))
+    pes = 64 * 64 + (128 if name.startswith("mac") else 0)  # the array, and the MAC's 128-lane side unit
+    assert sum(r.chip["core_spatial_utilization"]) * pes * r.scheduled_cycles == pytest.approx(useful, rel=1e-9)
+    assert 0 < max(r.chip["core_spatial_utilization"]) <= 1
     assert r.chip["kv_cache"] == "sram" and r.inference["kv_read_bits"] == 0
 
 

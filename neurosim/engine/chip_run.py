@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from itertools import groupby
 
+import numpy as np
+
 from neurosim.config.hw import HwSpec
 from neurosim.energy.breakdown import leakage_pj, with_total
 from neurosim.energy.scaling import sram_write_pj
@@ -124,10 +126,15 @@ def simulate_chip(trace: Trace, spec: HwSpec, *, check: bool = False, engine: st
         raise
     layers, phases, sched = _schedule(chip, items)
     cores = chip.mesh.cores
+    useful = np.zeros(cores)
+    for item, layer in zip(items, layers, strict=True):  # an item's useful work, shared evenly by its cores
+        useful[list(item.cores)] += sum(layer.counters.get(k, 0) for k in chip.core.design.useful_ops) / len(item.cores)
+    pe_cycles = chip.core.chip.processing_elements() * max(1, sched.now)
     extra = {"mesh": list(spec.system.mesh), "cores": cores, "placement": chip.placement.to_dict(),
              "kv_cache": "sram" if chip.core.chip.kv_on_chip else "dram",
              "core_busy_cycles": sched.busy.tolist(),
              "core_utilization": (sched.busy / max(1, sched.now)).tolist(),
+             "core_spatial_utilization": (useful / pe_cycles).tolist(),
              "link_bits": {str(i): int(b) for i, b in enumerate(sched.link_bits) if b},
              "link_energy_pj": {str(i): float(b * chip.prices["noc.link_bits"]) for i, b in enumerate(sched.link_bits) if b},
              "weight_load": _weight_load(chip)}
