@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HANG_S = 900  # a mutant's test run longer than this is a hang (the whole selection takes about a minute)
 PHYSICS_TESTS = ["tests/test_golden.py", "tests/test_golden_tiny.py", "tests/test_engine.py", "tests/test_inference.py",
-                 "tests/test_area.py", "tests/test_energy_table.py"]
+                 "tests/test_area.py", "tests/test_energy_table.py", "tests/test_noc.py", "tests/test_mapping.py",
+                 "tests/test_chip.py"]
 
 #: (file under neurosim/, text, replacement, what it models wrongly)
 MUTATIONS: list[tuple[str, str, str, str]] = [
@@ -94,8 +95,8 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
     ("hw/cells.py", "FP16_ADD = adder(48)", "FP16_ADD = adder(32)", "fp16 adder cells a third smaller"),
     ("engine/tiling.py", "f = np.where(single, 1.0, 0.5)", "f = np.where(single, 1.0, 1.0)",
      "tiler: double-buffered tiles use the whole buffer"),
-    ("engine/simulate.py", 'p["cycles"] = min(overlapped[name], p["serial_cycles"]) if overlapped else p["serial_cycles"]',
-     'p["cycles"] = p["serial_cycles"]', "phase time ignores the overlapped schedule"),
+    ("engine/summary.py", '(min(overlapped[name], p["serial_cycles"]) if capped else overlapped[name]) if overlapped',
+     'p["serial_cycles"] if overlapped', "phase time ignores the overlapped schedule"),
     ("engine/replay.py", "energy[\"leakage\"] = leakage_pj(self.static_mw, cycles_to_s(cycles, self.spec.clock_mhz))",
      "energy[\"leakage\"] = leakage_pj(self.static_mw, cycles_to_s(cycles, 1000))", "leakage at a fixed 1 GHz"),
     ("engine/mac_schemes/os_grid.py", "cost.extra_pass_outputs += (p - 1) * rows * cw",
@@ -108,6 +109,22 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
     ("engine/dispatch/time_stepped.py", "return int(L[0] + np.maximum(L[1:] - B[:-1], 0).sum())",
      "return int(np.maximum(L[1:] - B[:-1], 0).sum())", "double-buffered IF: the first weight load hidden"),
     ("energy/categories.py", '"salient_shifter.bit_stages",\n', "\n", "the salient shifters leave the compute category"),
+    # the many-core chip
+    ("kernels/noc_sim.py", "s = max(t, free[lk])", "s = t", "mesh links without contention"),
+    ("kernels/noc_sim.py", "s + link_cycles + router_cycles, edge_msg[c]", "s + router_cycles, edge_msg[c]",
+     "a hop without its link traversal"),
+    ("hw/noc.py", "return int(routed.msg_bits[copies].sum() + routed.msg_bits[routed.edge_msg].sum())",
+     "return int(routed.msg_bits[routed.edge_msg].sum())", "the source router's bits not counted"),
+    ("engine/chip_traffic.py", "dense = stats.tokens * stats.width * act_bits + side + stats.tokens * SCALE_BITS",
+     "dense = stats.tokens * stats.width * act_bits + side", "dense codes sent without their token scales"),
+    ("engine/chip_traffic.py", "bits = payload + packets * noc.header_bits", "bits = payload",
+     "packets without headers"),
+    ("engine/chip_run.py", "static_mw = chip.core.static_mw * chip.mesh.cores", "static_mw = chip.core.static_mw",
+     "one core leaks for the whole chip"),
+    ("mapping/mapper.py", "fit -= fit % cols if fit >= cols else 0", "fit -= 0",
+     "shards not in whole column folds"),
+    ("engine/op_model.py", 'return self.chip.spec.system.weights == "resident" and (not self.op.kv or self.chip.kv_on_chip)',
+     'return False', "resident weights loaded from the port anyway"),
 ]
 
 
