@@ -26,6 +26,10 @@ class SystemSpec:
         "streamed", doc="streamed: each op loads its weight tiles from DRAM (one core only); resident: the "
         "mapper places every weight matrix in the cores' weight SRAMs before the measured inference (that load "
         "is reported apart, not in the per-token figures)", choices=("streamed", "resident"))
+    power_gating: str = spec_field(
+        "none", doc="none: every core of the mesh leaks for the whole run; unused: the cores that hold no "
+        "weights and run nothing are off; idle: a core leaks only while it works (perfect gating, no wake-up "
+        "cost: a lower bound)", choices=("none", "unused", "idle"))
     prefill_chunk_tokens: int = spec_field(
         8, doc="resident: the prompt streams through the ops' cores in chunks of this many tokens, so that every "
         "op's cores work on one chunk while the next op's work on the previous one (layer pipelining)",

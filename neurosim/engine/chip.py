@@ -75,6 +75,8 @@ class Item:
     extra: Counter = field(default_factory=Counter)
     #: Cycles its cores waited for its input on the mesh (the stall cause ``noc``).
     noc_wait: int = 0
+    #: Core-cycles its cores worked (its cycles per chunk x its cores), for idle power gating.
+    core_cycles: int = 0
 
 
 class ChipReplay:
@@ -269,6 +271,7 @@ class ChipSchedule:
                 finish[i, j] = begin + took
                 self.core_free[cores] = finish[i, j]
                 self.busy[cores] += took
+                item.core_cycles += took * len(cores)
         self.now = int(finish.max(initial=start))
         return self.now - start
 

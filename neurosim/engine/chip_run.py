@@ -77,19 +77,32 @@ def _price(layer: LayerResult, extra: Counter, pj: dict[str, float], leak: float
                                energy_pj=with_total(dict(energy)), stall_cycles=stalls)
 
 
+def powered_cores(chip: ChipReplay, items: list[Item]) -> int:
+    """Cores that leak whenever the chip runs: all of them, or (``power_gating`` unused or idle)
+    those that hold weights or run an item."""
+    if chip.spec.system.power_gating == "none":
+        return chip.mesh.cores
+    used = set(np.flatnonzero(chip.placement.core_weight_bits()).tolist())
+    return len(used.union(*(set(it.cores) for it in items)))
+
+
 def _schedule(chip: ChipReplay, items: list[Item]) -> tuple[list[LayerResult], dict[str, int], ChipSchedule]:
-    """Run the items phase by phase; the priced layers (chip leakage shared by time), cycles per phase."""
+    """Run the items phase by phase; the priced layers with their leakage (the powered cores over
+    each phase's time, shared among its items by their own time; with idle gating, each item's
+    cores while they work), cycles per phase."""
     sched = ChipSchedule(chip)
-    static_mw = chip.core.static_mw * chip.mesh.cores
+    idle = chip.spec.system.power_gating == "idle"
+    static_mw = chip.core.static_mw * powered_cores(chip, items)
     pj = {**chip.core.pj_by_spec[chip.core.built], **chip.prices}
-    layers, phases = [], Counter()
+    layers, phases, clock = [], Counter(), chip.spec.clock_mhz
     for (phase, _), group in groupby(items, key=lambda it: (it.layer.phase, it.layer.step)):
         group = list(group)
         cycles = sched.run_phase(group, _shares(group, chip.spec.system.prefill_chunk_tokens))
         phases[phase] += cycles
-        leak = leakage_pj(static_mw, cycles_to_s(cycles, chip.spec.clock_mhz))
+        leak = leakage_pj(static_mw, cycles_to_s(cycles, clock))
         own = sum(it.layer.cycles for it in group) or 1
-        layers += [_price(it.layer, it.extra, pj, leak * it.layer.cycles / own, it.noc_wait) for it in group]
+        layers += [_price(it.layer, it.extra, pj, leakage_pj(chip.core.static_mw, cycles_to_s(it.core_cycles, clock))
+                          if idle else leak * it.layer.cycles / own, it.noc_wait) for it in group]
     return layers, dict(phases), sched
 
 
@@ -139,6 +152,7 @@ def simulate_chip(trace: Trace, spec: HwSpec, *, check: bool = False, engine: st
              "link_energy_pj": {str(i): float(b * chip.prices["noc.link_bits"]) for i, b in enumerate(sched.link_bits) if b},
              "weight_load": _weight_load(chip)}
     area = {k: v * cores for k, v in chip.core.area.items()} if chip.core.area else None
+    extra["powered_cores"] = powered_cores(chip, items)
     return results_of(chip.core, layers, command, config_text, phase_cycles=phases, capped=False, chip=extra,
-                      static_mw=chip.core.static_mw * cores, area=area, energy_table={**chip.core.pj_by_spec[
+                      static_mw=chip.core.static_mw * extra["powered_cores"], area=area, energy_table={**chip.core.pj_by_spec[
                           chip.core.built], **chip.prices})
