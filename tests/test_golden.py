@@ -77,6 +77,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "chip_fast_noc": ("manycore_mac", {"system.mesh": "[5,4]", "noc.link_width_bits": 128, "noc.router_cycles": 1,
                                        "noc.link_mm": 2.0}),
     "chip_kv_in_dram": ("manycore_mac", {"system.mesh": "[8,8]", "weight_sram.size_kib": 56}),
+    "chip_gated_unused": ("manycore_acc_if", {"system.power_gating": "unused"}),
+    "chip_gated_idle": ("manycore_mac", {"system.power_gating": "idle"}),
 }
 
 
