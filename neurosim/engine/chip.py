@@ -270,8 +270,9 @@ class ChipSchedule:
                 took = ceil_div(item.layer.cycles * share[0], share[1])
                 finish[i, j] = begin + took
                 self.core_free[cores] = finish[i, j]
-                self.busy[cores] += took
-                item.core_cycles += took * len(cores)
+                each = ceil_div(took, blocks(item.cores, item.layer.repeat))  # a folded op: its layers in turn
+                self.busy[cores] += each
+                item.core_cycles += each * len(cores)
         self.now = int(finish.max(initial=start))
         return self.now - start
 
