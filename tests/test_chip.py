@@ -191,3 +191,25 @@ def test_power_gating_leaks_the_powered_cores_or_the_working_ones(name):
     for g in ("unused", "idle"):  # gating moves only the static energy
         assert runs[g].energy_pj["total"] - runs[g].energy_by_category_pj["static"] == pytest.approx(
             none.energy_pj["total"] - none.energy_by_category_pj["static"], rel=1e-9)
+
+
+def test_an_input_split_matrix_hand_counted(tmp_path):
+    """8 x 64 x 8 on tiny_mac cores of 1 Kibit weight SRAM: 8 columns of 64 weights do not fit
+    (8 x (64 x 4 + 16) bits), of 24 rows do (896): three row blocks of 24, 24 and 16 rows on cores
+    0, 1, 2 of a 3 x 1 mesh. The input (dense: 8 x 64 x 4 + 8 x 16 = 2176 bits) goes to each block
+    from DRAM through core 0, its share of the rows: 816 bits in 4 packets to core 1 (880 on one
+    link), 544 in 3 to core 2 (592 on two); each later block's partial sums (8 x 8 x 32 = 2048 bits,
+    8 packets: 2176) go back to core 0 over one and two links. Every product counted once."""
+    codes = np.random.default_rng(2).choice([-3, -2, -1, 1, 2, 3], (8, 64)).astype(np.int8)
+    path = make_trace(tmp_path / "t", codes, 8, recipe=PLAIN)
+    s = spec("tiny_mac", **{**BIG_MAC_SRAMS, "weight_sram.size_kib": 0.125, "system.weights": "resident",
+                            "system.mesh": "[3,1]"})
+    r = simulate(path, s)
+    (layer,) = r.layers
+    w = r.chip["placement"]["weights"][0]
+    assert (w["n_split"], w["k_split"], w["shard_k"], w["cores"]) == (1, 3, 24, [0, 1, 2])
+    assert (layer.M, layer.K, layer.N) == (8, 64, 8) and layer.counters["mac_array.mac"] == 8 * 64 * 8
+    assert layer.counters["dram.read_bits"] == 816 + 816 + 544
+    assert layer.counters["noc.link_bits"] == 880 + 2 * 592 + 2176 + 2 * 2176
+    # links (core x 4 + E 0 / W 1): 0->1 carries both inputs, 1->2 the last; 2->1 one partial sum, 1->0 both
+    assert r.chip["link_bits"] == {"0": 880 + 592, "4": 592, "9": 2176, "5": 2 * 2176}

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -49,9 +50,31 @@ from neurosim.mapping.placement import Placement
 from neurosim.result_types import LayerResult
 from neurosim.trace.manifest import Op, VectorOp
 from neurosim.trace.reader import Trace
+from neurosim.trace.stats import output_salient_ratio
 from neurosim.units import ceil_div
 
 EDGE = 0  # the core whose router the DRAM hangs off
+_SLICE = re.compile(r"(.+)\[(\d+):(\d+)\]")
+
+
+class ShardedTrace:
+    """The trace as the chip's cores see it: its tensors, and the column blocks of its activation
+    tensors that input-split shards read, named ``<tensor>[k0:k1]`` (the block's rows of K)."""
+
+    def __init__(self, trace: Trace):
+        self._trace = trace
+
+    def __getattr__(self, attr: str):
+        return getattr(self._trace, attr)
+
+    def tensor(self, name: str) -> np.ndarray:
+        m = _SLICE.fullmatch(name)
+        return self._trace.tensor(m[1])[:, int(m[2]):int(m[3])] if m else self._trace.tensor(name)
+
+
+def sliced(name: str | None, k0: int, k1: int, K: int) -> str | None:
+    """The name of rows k0..k1 of activation tensor ``name`` (the tensor itself when that is all of it)."""
+    return name if name is None or (k0, k1) == (0, K) else f"{name}[{k0}:{k1}]"
 
 
 @dataclass
@@ -77,6 +100,8 @@ class Item:
     noc_wait: int = 0
     #: Core-cycles its cores worked (its cycles per chunk x its cores), for idle power gating.
     core_cycles: int = 0
+    #: Bits it sends once it has run (partial sums to be added); it is done when they have arrived.
+    after: list[Transfer] = field(default_factory=list)
 
 
 class ChipReplay:
@@ -86,7 +111,7 @@ class ChipReplay:
         self.trace, self.spec, self.check = trace, spec, check
         self.mesh = Mesh(*spec.system.mesh)
         noc = spec.noc
-        self.core = CoreReplay(trace, spec, engine=engine,
+        self.core = CoreReplay(ShardedTrace(trace), spec, engine=engine,
                                port=NocPort(noc.link_width_bits, noc.router_cycles + noc.link_cycles))
         self.placement = self._place()
         self.core.chip.kv_on_chip = self._kv_fits()
@@ -104,11 +129,6 @@ class ChipReplay:
                       a.rows, a.cols)
         except PlacementError as e:
             raise ConfigError(self.spec.name, Problem("system.mesh", str(e))) from None
-        split = [w.key for w in p.weights if w.k_split > 1]
-        if split:
-            raise ConfigError(self.spec.name, Problem("weight_sram.size_kib", f"{split[0]} needs its inputs split "
-                                                      "across cores, which the chip does not model yet: give the "
-                                                      "cores a weight SRAM that holds one column fold of it"))
         return p
 
     def _kv_fits(self) -> bool:
@@ -130,29 +150,62 @@ class ChipReplay:
         finish on worker threads). ``src``: the cores its input comes from."""
         cores = self.op_cores[op.name]
         if op.kv:  # attention: one head after another on the layer's K or V core
-            shards = [(op, 1)]
+            shards, transfers, after = [(op, 1)], self._input(op, src, [(cores, 1.0)]), []
         else:
             w = self.placement.weight(weight_keys(op)[0])
-            sizes = Counter(w.shard(n, 0)[0] for n in range(w.n_split))
-            # a shard keeps the op's name and weight tensors: its outputs' salient share is the op's
-            shards = [(dataclasses.replace(op, N=n), k) for n, k in sizes.items()]
+            output_salient_ratio(self.core.trace, op)  # the op's, cached under its name: every shard's
+            shards = self._shards(op, w)
+            blocks_k = [(tuple(c for key in weight_keys(op) for c in self._k_cores(key, k)), w.shard(0, k)[1] / op.K)
+                        for k in range(w.k_split)]
+            transfers, after = self._input(op, src, blocks_k), self._partial_sums(op, w)
         pending = [(self.core.gemm(s), k) for s, k in shards]
         checked = self._check(op)
-        transfers = self._input(op, src, cores)
         if op.kv and not self.core.chip.kv_on_chip:
             transfers.append(Transfer((EDGE,), cores[:1], 0))  # sized once the KV bits read are known
 
         def make() -> Item:
             layers = [(p()[0], k) for p, k in pending]
             layer = _combine(op.name, layers, len(cores) // blocks(cores, op.repeat) if not op.kv else 1)
-            if checked is not None:
-                layer = dataclasses.replace(layer, check=checked.result())
-            item = Item(layer, cores if not op.kv else cores[:1], transfers)
+            layer = dataclasses.replace(layer, M=op.M, K=op.K, N=op.N,
+                                        check=checked.result() if checked is not None else None)
+            item = Item(layer, cores if not op.kv else cores[:1], transfers, after=after)
             if op.kv and not self.core.chip.kv_on_chip:  # the cache comes from DRAM through core 0
                 transfers[-1].payload_bits = layer.memory["noc_port"]["read_bits"]
                 item.extra["dram.read_bits"] += layer.memory["noc_port"]["read_bits"]
             return item
         return make
+
+    @staticmethod
+    def _shards(op: Op, w) -> list[tuple[Op, int]]:
+        """The op's distinct shards with how many cores run each: N = the shard's outputs, and for an
+        input-split matrix K = its rows, reading those rows of the input. A shard keeps the op's
+        name and weight tensors (its outputs' salient share is the op's)."""
+        count: Counter = Counter()
+        for n in range(w.n_split):
+            for k in range(w.k_split):
+                cols, rows = w.shard(n, k)
+                count[cols, k * w.shard_k, k * w.shard_k + rows] += 1
+        return [(dataclasses.replace(op, N=cols, K=k1 - k0, act_codes=sliced(op.act_codes, k0, k1, op.K),
+                                     act_shift=sliced(op.act_shift, k0, k1, op.K)), c)
+                for (cols, k0, k1), c in count.items()]
+
+    def _k_cores(self, key: str, k: int) -> tuple[int, ...]:
+        """The cores holding row block k of matrix ``key`` (one per column block)."""
+        w = self.placement.weight(key)
+        return tuple(w.cores[n * w.k_split + k] for n in range(w.n_split))
+
+    def _partial_sums(self, op: Op, w) -> list[Transfer]:
+        """An input-split matrix: each later row block's partial sums (tokens x its columns x the
+        accumulator width) go to its column block's first core, which adds them."""
+        acc = getattr(self.core.built.array, self.core.design.accumulator_key)
+        out = []
+        for key in weight_keys(op):
+            wk = self.placement.weight(key)
+            for n in range(wk.n_split):
+                first = (wk.cores[n * wk.k_split],)
+                out += [Transfer((wk.cores[n * wk.k_split + k],), first, op.M * wk.shard(n, k)[0] * acc)
+                        for k in range(1, wk.k_split)]
+        return out
 
     def _check(self, op: Op):
         """The op's functional check (a future), when asked for and the trace has its weights. Each
@@ -165,8 +218,10 @@ class ChipReplay:
         spec = resolve_widths(self.spec, op, self.trace.manifest.recipe)
         return thread_pool().submit(check_op, self.trace, op, spec)
 
-    def _input(self, op: Op, src: tuple[int, ...], dst: tuple[int, ...]) -> list[Transfer]:
-        """The op's input codes from ``src`` to its cores (layer by layer for an op folded over layers)."""
+    def _input(self, op: Op, src: tuple[int, ...], dst_blocks: list[tuple[tuple[int, ...], float]]) -> list[Transfer]:
+        """The op's input codes from ``src`` to its cores: to each row block's cores its share of the
+        rows (all of them when the matrix is not input-split); layer by layer for an op folded over
+        layers."""
         name = op.act_codes
         if name not in self._stats:
             codes = self.trace.tensor(name)
@@ -174,7 +229,9 @@ class ChipReplay:
         r = self.trace.manifest.recipe
         salient_bits = r.salient_bits if r.salient_bits > r.act_bits else r.act_bits
         bits, packets = payload_bits(self._stats[name], r.act_bits, salient_bits, self.spec.noc.encoding)
-        return blockwise(src, dst, bits * op.repeat, packets * op.repeat, op.repeat)
+        return [t for dst, share in dst_blocks
+                for t in blockwise(src, dst, math.ceil(bits * share) * op.repeat, math.ceil(packets * share) * op.repeat,
+                                   op.repeat)]
 
     def vector(self, v: VectorOp, cores: tuple[int, ...]):
         """Run vector op ``v`` split across ``cores`` (the residual add also moves the residual stream)."""
@@ -268,7 +325,8 @@ class ChipSchedule:
                 begin = max(arrive, free)
                 item.noc_wait += begin - free  # its cores idle, waiting for its input to cross the mesh
                 took = ceil_div(item.layer.cycles * share[0], share[1])
-                finish[i, j] = begin + took
+                finish[i, j] = max([begin + took] + [self._send(item, t, share, begin + took, tail=True)
+                                                     for t in item.after])
                 self.core_free[cores] = finish[i, j]
                 each = ceil_div(took, blocks(item.cores, item.layer.repeat))  # a folded op: its layers in turn
                 self.busy[cores] += each
@@ -276,9 +334,10 @@ class ChipSchedule:
         self.now = int(finish.max(initial=start))
         return self.now - start
 
-    def _send(self, item: Item, t: Transfer, share: tuple[int, int], ready: int) -> int:
+    def _send(self, item: Item, t: Transfer, share: tuple[int, int], ready: int, tail: bool = False) -> int:
         """Move a chunk's share of transfer ``t`` on the mesh; returns when the head of the last
-        copy reached its core (the core's tile pipeline streams the flits in through its port)."""
+        copy reached its core (the core's tile pipeline streams the flits in through its port), or
+        with ``tail`` its last flit."""
         payload, packets = ceil_div(t.payload_bits * share[0], share[1]), ceil_div(t.packets * share[0], share[1])
         if payload <= 0:
             return ready
@@ -289,5 +348,5 @@ class ChipSchedule:
         self.link_bits += per_link
         item.extra["noc.link_bits"] += int(per_link.sum())
         item.extra["noc.router_bits"] += router_bits(routed)
-        heads = d.arrival - np.where(routed.dest_edge >= 0, routed.msg_flits[routed.dest_msg], 0)
+        heads = d.arrival if tail else d.arrival - np.where(routed.dest_edge >= 0, routed.msg_flits[routed.dest_msg], 0)
         return int(heads.max(initial=ready))

@@ -45,10 +45,11 @@ def _items(chip: ChipReplay) -> Iterator[Callable[[], Item]]:
 
 
 def _from_dram(make: Callable[[], Item]) -> Callable[[], Item]:
-    """The first op of a phase or step reads its input from DRAM (through core 0)."""
+    """The first op of a phase or step reads its input from DRAM (through core 0): every transfer
+    that leaves core 0 (each row block's; a folded op's first layer's)."""
     def made() -> Item:
         item = make()
-        item.extra["dram.read_bits"] += item.transfers[0].payload_bits
+        item.extra["dram.read_bits"] += sum(t.payload_bits for t in item.transfers if t.src == (EDGE,))
         return item
     return made
 
