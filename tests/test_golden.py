@@ -79,6 +79,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "chip_kv_in_dram": ("manycore_mac", {"system.mesh": "[8,8]", "weight_sram.size_kib": 56}),
     "chip_gated_unused": ("manycore_acc_if", {"system.power_gating": "unused"}),
     "chip_gated_idle": ("manycore_mac", {"system.power_gating": "idle"}),
+    "chip_input_split": ("manycore_acc_if", {"system.mesh": "[14,14]", "weight_sram.size_kib": 16}),
 }
 
 
