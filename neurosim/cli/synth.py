@@ -33,7 +33,7 @@ def _synth_inference(args: argparse.Namespace) -> int:
     act = synth.ActivationModel(salient_ratio=args.salient_ratio)
     with progress(2 + 4 * layers + args.decode, "synth") as tick:
         out = write_inference(args.out, model, args.prompt, args.decode, layers, seed=args.seed, act_model=act,
-                              overwrite=args.force, progress=tick)
+                              overwrite=args.force, progress=tick, batch=args.batch)
     print(f"wrote {out}")
     return EXIT_OK
 
@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     if sum(x is not None and x != [] for x in (args.model, args.topology, args.gemm, args.onnx)) != 1:
         raise UsageError("give exactly one of --model, --topology, --gemm, --onnx")
+    if args.batch != 1 and args.prompt is None:
+        raise UsageError("--batch B goes with a whole inference (--prompt P --decode D)")
     if args.prompt is not None or args.decode is not None:
         return _synth_inference(args)
     if args.model is not None:
@@ -85,6 +87,9 @@ def register(sub) -> None:
                    help="whole inference (with --model and --decode): prefill of P tokens with attention, KV cache and "
                         "vector ops (trace format v4)")
     y.add_argument("--decode", type=decode_steps, metavar="D", help="decode steps after the prefill (with --prompt)")
+    y.add_argument("--batch", type=positive_int, default=1, metavar="B",
+                   help="sequences prefilled and decoded together (with --prompt): each linear op has every "
+                        "sequence's tokens, each sequence attends to its own KV cache")
     y.add_argument("--layers", type=positive_int, help="first L decoder layers (default: all)")
     y.add_argument("--topology", help="SCALE-Sim GEMM topology CSV (Layer, M, N, K)")
     y.add_argument("--onnx", metavar="MODEL.onnx",

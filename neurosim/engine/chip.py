@@ -41,6 +41,7 @@ from neurosim.config.hw import HwSpec
 from neurosim.energy.breakdown import with_total
 from neurosim.engine.chip_traffic import RouteCache, TensorStats, noc_prices, payload_bits, tensor_stats, wire_bits
 from neurosim.engine.replay import CoreReplay
+from neurosim.engine.summary import batch_of
 from neurosim.engine.widths import resolve_widths
 from neurosim.engine.workers import thread_pool
 from neurosim.errors import ConfigError, Problem
@@ -132,12 +133,12 @@ class ChipReplay:
         return p
 
     def _kv_fits(self) -> bool:
-        """Does every layer's KV cache (all the trace's tokens) fit beside the weights of its K and V
-        projection cores?"""
+        """Does every layer's KV cache (all the trace's tokens, of every sequence) fit beside the
+        weights of its K and V projection cores?"""
         tokens = max((op.N if op.kind == "attn_qk" else op.K) for op in self.trace.ops if op.kv) \
             if any(op.kv for op in self.trace.ops) else 0
         free = self.placement.weight_capacity_bits - self.placement.core_weight_bits()
-        bits = self.trace.manifest.recipe.act_bits
+        bits = self.trace.manifest.recipe.act_bits * batch_of(self.trace)  # every sequence's cache
         for w in self.placement.weights:
             if w.key.replace(".weight", "").rsplit(".", 1)[-1].split("#")[0] in ("k_proj", "v_proj"):
                 if any(tokens * w.shard(n, 0)[0] * bits > free[w.cores[n]] for n in range(w.n_split)):

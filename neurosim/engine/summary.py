@@ -68,14 +68,26 @@ def results_of(core, layers: list[LayerResult], command: str, config_text: str, 
     )
 
 
+def batch_of(trace: Trace) -> int:
+    """Sequences a whole-inference trace runs together: its first prefill linear op's tokens over
+    the prompt's (``synth --batch``); 1 for a trace of linear ops alone."""
+    prompt = trace.manifest.producer.tokens
+    if not trace.manifest.vector_ops or not prompt:
+        return 1
+    m = next((op.M for op in trace.ops if op.phase == "prefill" and op.kind == "linear"), prompt)
+    return max(1, m // prompt)
+
+
 def phase_summary(layers: list[LayerResult], trace: Trace, clock_mhz: float,
                   overlapped: dict[str, int] | None = None, capped: bool = True) -> tuple[dict, dict]:
     """Per phase (prefill, decode): cycles (``overlapped`` when the schedule overlaps ops, else the
-    sum of the ops'), seconds, energy, tokens, ops; and the whole-inference figures: time to first
-    token (the prefill), decode tokens per second, energy per token of each phase, KV-cache bits
-    read and written (DRAM) and its final footprint. Leakage stays charged over each op's own time
+    sum of the ops'), seconds, energy, tokens (every sequence's), ops; and the whole-inference
+    figures: the batch, time to first token (the prefill), decode tokens per second (every
+    sequence's, and one sequence's), energy per token of each phase, KV-cache bits read and
+    written (DRAM) and its final footprint. Leakage stays charged over each op's own time
     (an upper bound when ops overlap)."""
     phases: dict[str, dict[str, float]] = {}
+    batch = batch_of(trace)
     for layer in layers:
         p = phases.setdefault(layer.phase, {"cycles": 0, "serial_cycles": 0, "energy_pj": 0.0, "ops": 0,
                                             "steps": set()})
@@ -90,16 +102,17 @@ def phase_summary(layers: list[LayerResult], trace: Trace, clock_mhz: float,
         p["cycles"] = (min(overlapped[name], p["serial_cycles"]) if capped else overlapped[name]) if overlapped \
             else p["serial_cycles"]
         p["seconds"] = cycles_to_s(p["cycles"], clock_mhz)
-        p["tokens"] = trace.manifest.producer.tokens if name == "prefill" else len(p.pop("steps"))
+        p["tokens"] = batch * (trace.manifest.producer.tokens if name == "prefill" else len(p.pop("steps")))
         p.pop("steps", None)
         p["j_per_token"] = p["energy_pj"] * 1e-12 / p["tokens"]
-    out = {"ttft_s": phases["prefill"]["seconds"] if "prefill" in phases else 0.0,
+    out = {"batch": batch, "ttft_s": phases["prefill"]["seconds"] if "prefill" in phases else 0.0,
            "kv_read_bits": sum(layer.kv_read_bits for layer in layers),
            "kv_write_bits": sum(layer.kv_write_bits for layer in layers)}
     out["kv_footprint_bits"] = out["kv_write_bits"]  # the cache only grows: all it ever held
     if "decode" in phases:
         d = phases["decode"]
-        out["decode_tokens_per_s"] = d["tokens"] / d["seconds"] if d["seconds"] else 0.0
+        out["decode_tokens_per_s"] = d["tokens"] / d["seconds"] if d["seconds"] else 0.0  # every sequence's
+        out["decode_tokens_per_s_per_sequence"] = out["decode_tokens_per_s"] / batch
         out["decode_j_per_token"] = d["j_per_token"]
     if "prefill" in phases:
         out["prefill_j_per_token"] = phases["prefill"]["j_per_token"]

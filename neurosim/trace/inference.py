@@ -19,7 +19,11 @@ The code model (stated in the manifest's ``synthetic_model``):
   one set shared by every layer and KV head (``repeat``);
 - decode: one token's codes per input kind (and one query and probability row per head group)
   shared by every step and layer; the K/V cache holds P + D tokens and step s reads its first
-  P + s + 1.
+  P + s + 1;
+- a batch of B sequences (``synth --batch B``): the linear ops carry every sequence's tokens (B x P
+  in the prefill, B per decode step, each sequence's rows drawn), the attention ops and their
+  softmax repeat per sequence (each on its own cache; the attention operands are shared as
+  above), and every sequence writes its own K and V.
 """
 
 from __future__ import annotations
@@ -41,15 +45,18 @@ from neurosim.trace.writer import TraceWriter
 ATTENTION_LOGIT_SIGMA = 2.0
 
 
-def layer_schedule(p: str, model: ModelShape, M: int, Tkv: int, kv_bits: int) -> list[tuple]:
-    """One decoder layer's work in execution order, for ``M`` new tokens attending to ``Tkv``
-    cached ones: ``("vector", name, op, tokens, width, bits, per_kv_head)``, ``("linear", name,
-    input kind, N)`` (input kinds ``attn_in``, ``o_in``, ``mlp_in``, ``down_in``) and
-    ``("attention", name)`` for ``attn_qk`` then ``attn_av`` (one per KV head). Shared by the
-    synthetic generator and the exporter, so that both write the same structure."""
+def layer_schedule(p: str, model: ModelShape, M: int, Tkv: int, kv_bits: int, batch: int = 1) -> list[tuple]:
+    """One decoder layer's work in execution order, for ``M`` new tokens of each of ``batch``
+    sequences, each attending to its own ``Tkv`` cached ones: ``("vector", name, op, tokens, width,
+    bits, per_kv_head)`` (a per-KV-head op's tokens are one sequence's: it repeats per head and
+    sequence), ``("linear", name, input kind, N)`` (input kinds ``attn_in``, ``o_in``, ``mlp_in``,
+    ``down_in``; M = every sequence's new tokens) and ``("attention", name)`` for ``attn_qk`` then
+    ``attn_av`` (one per KV head and sequence). Shared by the synthetic generator and the exporter,
+    so that both write the same structure."""
     h, inter = model.hidden, model.intermediate
     g = model.heads // model.kv_heads
     q, kv = model.q_dim, model.kv_dim
+    Ms, M = M, M * batch  # one sequence's new tokens; every sequence's
     return [
         ("vector", f"{p}.input_layernorm", "rmsnorm", M, h, 16, False),
         ("vector", f"{p}.attn_in.quantize", "quantize", M, h, 16, False),
@@ -60,8 +67,8 @@ def layer_schedule(p: str, model: ModelShape, M: int, Tkv: int, kv_bits: int) ->
         ("vector", f"{p}.self_attn.qkv.quantize", "quantize", M, q + 2 * kv, 16, False),
         ("vector", f"{p}.self_attn.kv_write", "kv_write", M, 2 * kv, kv_bits, False),
         ("attention", f"{p}.self_attn.attn_qk"),
-        ("vector", f"{p}.self_attn.softmax", "softmax", M * g, Tkv, 16, True),
-        ("vector", f"{p}.self_attn.probs.quantize", "quantize", M * g, Tkv, 16, True),
+        ("vector", f"{p}.self_attn.softmax", "softmax", Ms * g, Tkv, 16, True),
+        ("vector", f"{p}.self_attn.probs.quantize", "quantize", Ms * g, Tkv, 16, True),
         ("attention", f"{p}.self_attn.attn_av"),
         ("vector", f"{p}.o_in.quantize", "quantize", M, q, 16, False),
         ("linear", f"{p}.self_attn.o_proj", "o_in", h),
@@ -96,28 +103,31 @@ def _probabilities(rng: np.random.Generator, rows: int, cols: int, group: int, c
 
 
 def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int, layers: int, *, seed: int,
-                    act_model: ActivationModel = ActivationModel(), overwrite: bool = False, progress=None) -> Path:
-    """Write the whole-inference trace (see the module docstring)."""
+                    act_model: ActivationModel = ActivationModel(), overwrite: bool = False, progress=None,
+                    batch: int = 1) -> Path:
+    """Write the whole-inference trace (see the module docstring); ``batch`` sequences prefill and
+    decode together (each linear op has every sequence's tokens; each attends to its own cache)."""
     if layers > model.layers:
         raise UsageError(f"--layers {layers}: {model.name} has {model.layers} layers")
     recipe = Recipe(salient_rule="ratio", salient_param=act_model.salient_ratio)
     d = model.head_dim or model.hidden // model.heads
     g, T = model.heads // model.kv_heads, prompt + decode
-    prefill = llm_gemms(model, prompt, layers)
+    prefill = llm_gemms(model, prompt * batch, layers)
     # the attention operands are activation tensors too: the same disk and memory check
     attention = [(name, [GemmSpec(name, rows, cols, 1)]) for name, rows, cols in (
         ("attn.q.prefill", prompt * g, d), ("attn.k_cache", T, d), ("attn.v_cache", d, T),
         ("attn.probs.prefill", prompt * g, prompt), ("attn.probs.decode", g, T))]
-    check_footprint(out, prefill + attention, False)
+    decode_in = [(f"decode.{i}", [GemmSpec(f"decode.{i}", batch, model.intermediate, 1)]) for i in range(4)]
+    check_footprint(out, prefill + attention + decode_in, False)
     meta = {**dataclasses.asdict(act_model), "seed": seed, "attention_logit_sigma": ATTENTION_LOGIT_SIGMA,
             "code_model": "prefill linear inputs per layer; attention operands shared by layers and KV heads; "
                           "decode codes shared by steps and layers (neurosim/trace/inference.py)",
-            "prompt_tokens": prompt, "decode_steps": decode}
+            "prompt_tokens": prompt, "decode_steps": decode, **({"batch": batch} if batch > 1 else {})}
     producer = Producer(model=model.name, tokens=prompt, text_source=f"synthetic (seed {seed})")
     ticks = _Ticks(2 + 4 * layers + decode, progress)
     with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w, \
             ThreadPoolExecutor(usable_cores()) as pool:
-        iw = _InferenceWriter(w, pool, model, recipe, act_model, seed, prompt, T)
+        iw = _InferenceWriter(w, pool, model, recipe, act_model, seed, prompt, T, batch)
         iw.attention_operands(g, d)
         ticks()
         iw.decode_inputs()
@@ -126,7 +136,7 @@ def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int
             inputs = {}
             for j, kind in enumerate(("attn_in", "o_in", "mlp_in", "down_in")):
                 gname, gemms = prefill[4 * L + j]
-                inputs[kind] = iw.acts(gname, [0, 4 * L + j], prompt, gemms[0].K)
+                inputs[kind] = iw.acts(gname, [0, 4 * L + j], prompt * batch, gemms[0].K)
                 ticks()
             iw.layer(f"layers.{L}", prompt, inputs, prompt, "prefill", 0, 1)
         for s in range(decode):
@@ -152,9 +162,9 @@ class _InferenceWriter:
     that order from seeded streams, so the trace is the same byte for byte)."""
 
     def __init__(self, w: TraceWriter, pool: ThreadPoolExecutor, model: ModelShape, recipe: Recipe,
-                 act_model: ActivationModel, seed: int, prompt: int, T: int):
+                 act_model: ActivationModel, seed: int, prompt: int, T: int, batch: int = 1):
         self.w, self.pool, self.model, self.recipe, self.act_model = w, pool, model, recipe, act_model
-        self.seed, self.prompt, self.T = seed, prompt, T
+        self.seed, self.prompt, self.T, self.batch = seed, prompt, T, batch
         self.tables = act_model.tables()
         self.kv_recipe = Recipe(salient_bits=recipe.act_bits, salient_rule="none")  # K and V: no salient codes
         self.d = model.head_dim or model.hidden // model.heads
@@ -181,9 +191,9 @@ class _InferenceWriter:
         self.p_dec = (w.add_tensor("attn.probs.decode.codes", pc), w.add_tensor("attn.probs.decode.scale", ps))
 
     def decode_inputs(self) -> None:
-        """One token's linear inputs, shared by every decode step and layer."""
+        """One token's linear inputs per sequence, shared by every decode step and layer."""
         m = self.model
-        self.dec = {kind: self.acts(f"decode.{kind}", [2, i], 1, width)
+        self.dec = {kind: self.acts(f"decode.{kind}", [2, i], self.batch, width)
                     for i, (kind, width) in enumerate((("attn_in", m.hidden), ("o_in", m.q_dim), ("mlp_in", m.hidden),
                                                        ("down_in", m.intermediate)))}
 
@@ -193,18 +203,20 @@ class _InferenceWriter:
         w, m, ab = self.w, self.model, self.recipe.act_bits
         sched = {"phase": phase, "step": step}
         q_in, probs = (self.q_pre, self.p_pre) if phase == "prefill" else (self.q_dec, self.p_dec)
-        for item in layer_schedule(p, m, M, Tkv, ab):
+        B = self.batch
+        for item in layer_schedule(p, m, M, Tkv, ab, B):
             if item[0] == "vector":
                 _, name, op, tokens, width, bits, per_head = item
-                w.add_vector_op(name, op, tokens, width, bits=bits, repeat=rep * (m.kv_heads if per_head else 1),
+                w.add_vector_op(name, op, tokens, width, bits=bits, repeat=rep * (m.kv_heads * B if per_head else 1),
                                 **sched)
             elif item[0] == "linear":
                 _, name, kind, n = item
                 w.add_op(name, "linear", *inputs[kind], weight_bits=self.recipe.weight_bits, N=n, repeat=rep, **sched)
             elif item[1].endswith("attn_qk"):
                 w.add_op(item[1], "attn_qk", *q_in, weight_bits=ab, weight_codes=self.k_cache[0],
-                         weight_scale=self.k_cache[1], N=Tkv, repeat=rep * m.kv_heads, b_source="kv_cache", **sched)
+                         weight_scale=self.k_cache[1], N=Tkv, repeat=rep * m.kv_heads * B, b_source="kv_cache",
+                         **sched)
             else:
                 w.add_op(item[1], "attn_av", *probs, weight_bits=ab, weight_codes=self.v_cache[0],
-                         weight_scale=self.v_cache[1], K=Tkv, N=self.d, repeat=rep * m.kv_heads,
+                         weight_scale=self.v_cache[1], K=Tkv, N=self.d, repeat=rep * m.kv_heads * B,
                          b_source="kv_cache", **sched)
