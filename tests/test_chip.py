@@ -177,15 +177,15 @@ def test_every_core_writes_its_outputs_at_the_ops_salient_share(real_runs):
 
 @pytest.mark.parametrize("name", ["manycore_acc_if", "manycore_mac"])
 def test_power_gating_leaks_the_powered_cores_or_the_working_ones(name):
-    """none: all 576 cores leak over the run; unused: the 18 cores holding a layer's weights (the
-    same leakage x 18/576); idle: each core only while it works (its busy cycles)."""
+    """none: all 676 cores leak over the run; unused: the 18 cores holding a layer's weights (the
+    same leakage x 18/676); idle: each core only while it works (its busy cycles)."""
     runs = {g: simulate(REAL, ROOT / "hw_configs" / f"{name}.yaml", overrides=[f"system.power_gating={g}"],
                         verify=False) for g in ("none", "unused", "idle")}
     none, unused, idle = runs["none"], runs["unused"], runs["idle"]
-    assert none.chip["powered_cores"] == 576 and unused.chip["powered_cores"] == idle.chip["powered_cores"] == 18
-    assert unused.energy_by_category_pj["static"] == pytest.approx(none.energy_by_category_pj["static"] * 18 / 576,
+    assert none.chip["powered_cores"] == 676 and unused.chip["powered_cores"] == idle.chip["powered_cores"] == 18
+    assert unused.energy_by_category_pj["static"] == pytest.approx(none.energy_by_category_pj["static"] * 18 / 676,
                                                                    rel=1e-9)
-    per_core_mw = none.static_power_mw / 576
+    per_core_mw = none.static_power_mw / 676
     busy_s = sum(idle.chip["core_busy_cycles"]) / (idle.clock_mhz * 1e6)
     assert idle.energy_by_category_pj["static"] == pytest.approx(per_core_mw * 1e-3 * busy_s * 1e12, rel=1e-9)
     for g in ("unused", "idle"):  # gating moves only the static energy

@@ -74,19 +74,24 @@ def test_the_real_whole_inference_trace_is_placed_and_decode_reuses_the_prefill_
     assert ops["layers.0.input_layernorm"] == ops["layers.0.self_attn.q_proj"]
 
 
-def test_the_whole_synthetic_smollm2_fills_a_24x24_mesh_and_its_folded_decode_reads_every_layer(tmp_path):
-    """30 layers x 19 cores = 570 of 576 cores; a decode op folded over the 30 layers runs on
-    the 30 layers' cores of its projection; the snake keeps a layer's cores adjacent."""
+def test_the_whole_synthetic_smollm2_with_its_lm_head_fills_a_27x27_mesh_and_folded_decode_reads_every_layer(
+        tmp_path):
+    """30 layers x 19 cores and the LM head (576 x 49,152: 110 cores of 448 columns) = 680 of 729
+    cores; a decode op folded over the 30 layers runs on the 30 layers' cores of its projection;
+    every decode step's LM head on the prefill's; the snake keeps a layer's cores adjacent."""
     model = resolve_model("smollm2-135m")
     path = write_inference(tmp_path / "t", model, 8, 2, model.layers, seed=0)
     t = open_trace(path)
-    p = place(t.manifest, 24, 24, 128 * KIB, 64, 64)
+    p = place(t.manifest, 27, 27, 128 * KIB, 64, 64)
     _check_placement(p, t.manifest)
-    assert p.cores_used() == 30 * 19
+    assert p.cores_used() == 30 * 19 + 110 and p.weight("lm_head").n_split == 110
     ops = dict(p.op_cores)
     assert ops["decode.1.layers.mlp.up_proj"] == tuple(c for i in range(30) for c in ops[f"layers.{i}.mlp.up_proj"])
-    order = snake(24, 24)
+    assert ops["decode.1.lm_head"] == ops["lm_head"]
+    order = snake(27, 27)
     assert ops["layers.0.self_attn.q_proj"] == tuple(order[:2])
+    with pytest.raises(PlacementError, match="short by 104"):
+        place(t.manifest, 24, 24, 128 * KIB, 64, 64)
 
 
 def test_a_model_that_does_not_fit_is_refused_in_one_line():

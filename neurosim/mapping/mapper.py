@@ -45,7 +45,7 @@ def weight_keys(op: Op) -> list[str]:
     m = _NAME.match(op.name)
     if m and m.group(2) is None:  # folded over layers
         return [f"layers.{i}.{m.group(3)}" for i in range(op.repeat)]
-    base = f"{m.group(1)}{m.group(2)}{m.group(3)}" if m else op.name
+    base = f"{m.group(1)}{m.group(2)}{m.group(3)}" if m else re.sub(r"^decode\.\d+\.", "", op.name)
     return [base] if op.repeat == 1 else [f"{base}#{i}" for i in range(op.repeat)]
 
 

@@ -20,6 +20,11 @@ The code model (stated in the manifest's ``synthetic_model``):
 - decode: one token's codes per input kind (and one query and probability row per head group)
   shared by every step and layer; the K/V cache holds P + D tokens and step s reads its first
   P + s + 1;
+- the whole model (every layer, a model whose vocabulary is known): after the last layer of the
+  prefill and of each decode step, the final RMSNorm, its quantizer and the LM head (a
+  [hidden x vocab] linear op) on each sequence's last token, the one whose next token is
+  generated; its input codes drawn once for the prefill and once for the decode steps. The
+  embedding lookup is the first op's input, read from DRAM;
 - a batch of B sequences (``synth --batch B``): the linear ops carry every sequence's tokens (B x P
   in the prefill, B per decode step, each sequence's rows drawn), the attention ops and their
   softmax repeat per sequence (each on its own cache; the attention operands are shared as
@@ -139,8 +144,13 @@ def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int
                 inputs[kind] = iw.acts(gname, [0, 4 * L + j], prompt * batch, gemms[0].K)
                 ticks()
             iw.layer(f"layers.{L}", prompt, inputs, prompt, "prefill", 0, 1)
+        head = bool(model.vocab) and layers == model.layers  # the whole model: its LM head too
+        if head:
+            iw.lm_head("", "prefill", 0)
         for s in range(decode):
             iw.layer(f"decode.{s}.layers", 1, iw.dec, prompt + s + 1, "decode", s, layers)
+            if head:
+                iw.lm_head(f"decode.{s}.", "decode", s)
             ticks()
     return Path(out)
 
@@ -169,6 +179,7 @@ class _InferenceWriter:
         self.kv_recipe = Recipe(salient_bits=recipe.act_bits, salient_rule="none")  # K and V: no salient codes
         self.d = model.head_dim or model.hidden // model.heads
         self.dec: dict[str, tuple[str, str]] = {}
+        self.lm_in: dict[str, tuple[str, str]] = {}
 
     def acts(self, name: str, key: list[int], rows: int, cols: int, r: Recipe | None = None) -> tuple[str, str]:
         c, s, _ = self.act_model.draw_codes([self.seed, *key], rows, cols, r or self.recipe, self.tables, self.pool)
@@ -196,6 +207,19 @@ class _InferenceWriter:
         self.dec = {kind: self.acts(f"decode.{kind}", [2, i], self.batch, width)
                     for i, (kind, width) in enumerate((("attn_in", m.hidden), ("o_in", m.q_dim), ("mlp_in", m.hidden),
                                                        ("down_in", m.intermediate)))}
+
+    def lm_head(self, p: str, phase: str, step: int) -> None:
+        """The final norm, its quantizer and the LM head ([hidden x vocab]) on each sequence's last
+        token (the one whose next token is generated); its input codes drawn once per phase kind."""
+        m, B = self.model, self.batch
+        if phase not in self.lm_in:
+            self.lm_in[phase] = self.acts(f"{'decode.' if phase == 'decode' else ''}lm_in", [3, len(self.lm_in)],
+                                          B, m.hidden)
+        sched = {"phase": phase, "step": step}
+        self.w.add_vector_op(f"{p}norm", "rmsnorm", B, m.hidden, bits=16, **sched)
+        self.w.add_vector_op(f"{p}lm_in.quantize", "quantize", B, m.hidden, bits=16, **sched)
+        self.w.add_op(f"{p}lm_head", "linear", *self.lm_in[phase], weight_bits=self.recipe.weight_bits, N=m.vocab,
+                      **sched)
 
     def layer(self, p: str, M: int, inputs: dict[str, tuple[str, str]], Tkv: int, phase: str, step: int,
               rep: int) -> None:

@@ -55,6 +55,7 @@ class ModelShape:
     kv_heads: int
     layers: int
     head_dim: int = 0  # 0: hidden // heads
+    vocab: int = 0  # the LM head's outputs (0: unknown, no LM head in whole inferences)
 
     @property
     def kv_dim(self) -> int:
@@ -68,11 +69,11 @@ class ModelShape:
 #: From the models' published config.json files.
 BUILTIN_MODELS = {
     m.name: m for m in (
-        ModelShape("llama2-7b", 4096, 11008, 32, 32, 32),
-        ModelShape("llama2-13b", 5120, 13824, 40, 40, 40),
-        ModelShape("llama3-8b", 4096, 14336, 32, 8, 32),
-        ModelShape("mistral-7b", 4096, 14336, 32, 8, 32),
-        ModelShape("smollm2-135m", 576, 1536, 9, 3, 30),
+        ModelShape("llama2-7b", 4096, 11008, 32, 32, 32, vocab=32000),
+        ModelShape("llama2-13b", 5120, 13824, 40, 40, 40, vocab=32000),
+        ModelShape("llama3-8b", 4096, 14336, 32, 8, 32, vocab=128256),
+        ModelShape("mistral-7b", 4096, 14336, 32, 8, 32, vocab=32000),
+        ModelShape("smollm2-135m", 576, 1536, 9, 3, 30, vocab=49152),
     )
 }
 
@@ -88,7 +89,7 @@ def model_from_hf_config(path: str | Path) -> ModelShape:
     if not isinstance(cfg, dict):
         raise TraceFormatError(str(path), Problem("", "must be a JSON object"))
     need = ("hidden_size", "intermediate_size", "num_attention_heads", "num_hidden_layers")
-    optional = ("num_key_value_heads", "head_dim")
+    optional = ("num_key_value_heads", "head_dim", "vocab_size")
     problems = []
     for k in need + optional:
         v = cfg.get(k)
@@ -106,7 +107,7 @@ def model_from_hf_config(path: str | Path) -> ModelShape:
     return ModelShape(
         name=name[:200] or "model", hidden=cfg["hidden_size"], intermediate=cfg["intermediate_size"],
         heads=cfg["num_attention_heads"], kv_heads=cfg.get("num_key_value_heads") or cfg["num_attention_heads"],
-        layers=cfg["num_hidden_layers"], head_dim=cfg.get("head_dim") or 0,
+        layers=cfg["num_hidden_layers"], head_dim=cfg.get("head_dim") or 0, vocab=cfg.get("vocab_size") or 0,
     )
 
 
