@@ -72,7 +72,9 @@ class Results:
     energy_by_category_pj: dict[str, float] | None = None  # neurosim.energy.categories.CATEGORIES
     energy_views_pj: dict[str, float] | None = None  # full, on_chip, compute_only
     phases: dict[str, dict[str, float]] | None = None  # per phase: cycles, seconds, energy_pj, tokens, ...
-    inference: dict[str, float] | None = None  # TTFT, decode tokens/s, J/token, KV-cache traffic and footprint
+    # TTFT, decode tokens/s, J/token, KV-cache traffic and footprint; the batch, the decoder layers
+    # covered and the model's (null: unknown) and whether the LM head is in
+    inference: dict[str, float | None] | None = None
     energy_table_pj: dict[str, float] | None = None  # pJ per counted action of the chip as built (widest widths)
     static_power_mw: float | None = None  # leakage of the chip as built
     area_mm2: dict[str, float] | None = None  # by component, then logic, sram, total (docs/model.md, Area)

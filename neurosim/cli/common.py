@@ -102,6 +102,9 @@ def add_detail_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--per-layer", dest="detail", action="store_const", const="layers",
                    help="console: every op (the default up to 60 ops)")
     p.set_defaults(detail="auto")
+    p.add_argument("--extrapolate", action="store_true",
+                   help="console: a run of fewer layers than its model also scaled to the whole model (labelled as "
+                        "an estimate: the layers simulated stand for the others)")
 
 
 def add_recipe_args(p: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
             f"{d}: {r.provenance.get('trace', '?')}" for d, r in zip(args.dirs, results, strict=True))
             + "); a side-by-side comparison needs runs of one trace (report them one at a time)")
     for d, r in zip(args.dirs, results, strict=True):
-        print(single_report(r, args.detail))
+        print(single_report(r, args.detail, args.extrapolate))
         print()
         if args.plots:
             from neurosim.report.plots import write_run_plots

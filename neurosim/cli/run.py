@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                       command=" ".join(["neurosim", *sys.argv[1:]]), progress=tick, timeline=args.timeline or False,
                       force=args.force, engine=args.engine, jobs=args.jobs, sources=args.hw)
     for r in results:
-        print(single_report(r, args.detail))
+        print(single_report(r, args.detail, args.extrapolate))
         print()
     if len(results) > 1:
         print(comparison_report(results, args.detail))

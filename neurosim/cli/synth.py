@@ -52,15 +52,16 @@ def run(args: argparse.Namespace) -> int:
         if args.tokens is None:
             raise UsageError("--model needs --tokens M (or --prompt P --decode D for a whole inference)")
         model = synth.resolve_model(args.model)
-        groups = synth.llm_gemms(model, args.tokens, args.layers if args.layers is not None else model.layers)
-        name = model.name
+        layers = args.layers if args.layers is not None else model.layers
+        groups = synth.llm_gemms(model, args.tokens, layers)
+        name, coverage = model.name, (layers, model.layers)
     elif args.onnx is not None:
         from neurosim.trace.onnx_gemms import onnx_gemms
 
         if args.tokens is None:
             raise UsageError("--onnx needs --tokens M (the rows of every GEMM)")
         groups, skipped = onnx_gemms(args.onnx, args.tokens)
-        name = Path(args.onnx).stem
+        name, coverage = Path(args.onnx).stem, None
         if skipped:
             print(f"neurosim: --onnx: {len(skipped)} MatMul/Gemm node(s) without a stored 2-D weight were "
                   f"skipped: {', '.join(skipped[:5])}" + (" ..." if len(skipped) > 5 else ""), file=sys.stderr)
@@ -68,12 +69,13 @@ def run(args: argparse.Namespace) -> int:
         gemms = synth.read_topology(args.topology) if args.topology else [
             synth.parse_gemm(g, i) for i, g in enumerate(args.gemm)]
         groups = [(f"{g.name}.in", [g]) for g in gemms]
-        name = Path(args.topology).stem if args.topology else "gemm-list"
+        name, coverage = (Path(args.topology).stem if args.topology else "gemm-list"), None
     act = synth.ActivationModel(salient_ratio=args.salient_ratio)
     recipe = Recipe(salient_rule="ratio", salient_param=act.salient_ratio, salient_shift_max=args.salient_shift_max)
     with progress(len(groups), "synth") as tick:
         out = synth.write_synthetic(args.out, groups, model_name=name, seed=args.seed, weights=args.weights,
-                                    act_model=act, recipe=recipe, overwrite=args.force, progress=tick)
+                                    act_model=act, recipe=recipe, overwrite=args.force, progress=tick,
+                                    coverage=coverage)
     print(f"wrote {out}")
     return EXIT_OK
 

@@ -82,7 +82,8 @@ def phase_summary(layers: list[LayerResult], trace: Trace, clock_mhz: float,
                   overlapped: dict[str, int] | None = None, capped: bool = True) -> tuple[dict, dict]:
     """Per phase (prefill, decode): cycles (``overlapped`` when the schedule overlaps ops, else the
     sum of the ops'), seconds, energy, tokens (every sequence's), ops; and the whole-inference
-    figures: the batch, time to first token (the prefill), decode tokens per second (every
+    figures: the batch, the decoder layers covered and the model's (None: the trace does not say)
+    and whether the LM head is in, time to first token (the prefill), decode tokens per second (every
     sequence's, and one sequence's), energy per token of each phase, KV-cache bits read and
     written (DRAM) and its final footprint. Leakage stays charged over each op's own time
     (an upper bound when ops overlap)."""
@@ -105,7 +106,10 @@ def phase_summary(layers: list[LayerResult], trace: Trace, clock_mhz: float,
         p["tokens"] = batch * (trace.manifest.producer.tokens if name == "prefill" else len(p.pop("steps")))
         p.pop("steps", None)
         p["j_per_token"] = p["energy_pj"] * 1e-12 / p["tokens"]
-    out = {"batch": batch, "ttft_s": phases["prefill"]["seconds"] if "prefill" in phases else 0.0,
+    producer = trace.manifest.producer
+    out = {"batch": batch, "layers": producer.layers, "model_layers": producer.model_layers,
+           "lm_head": int(any(layer.name.endswith("lm_head") for layer in layers)),
+           "ttft_s": phases["prefill"]["seconds"] if "prefill" in phases else 0.0,
            "kv_read_bits": sum(layer.kv_read_bits for layer in layers),
            "kv_write_bits": sum(layer.kv_write_bits for layer in layers)}
     out["kv_footprint_bits"] = out["kv_write_bits"]  # the cache only grows: all it ever held

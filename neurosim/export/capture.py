@@ -71,7 +71,8 @@ def export_trace(lm: LoadedModel, ids: list[int], prepared: Prepared, out: str |
     online = prepared.online_transform
     records = capture_inputs(prepared, ids, layers)
     producer = Producer(model=lm.name, tokens=len(ids), weights_sha256=lm.weights_sha256(),
-                        tokenizer=lm.tokenizer_name, text_source=text_source)
+                        tokenizer=lm.tokenizer_name, text_source=text_source,
+                        layers=min(layers, len(lm.decoder_layers())), model_layers=len(lm.decoder_layers()))
     with TraceWriter(out, producer, dataclasses.replace(r), extra=extra, overwrite=overwrite) as w:
         stored: dict[int, tuple[str, str]] = {}
         for i, (name, module, x, group) in enumerate(records):

@@ -97,7 +97,8 @@ def export_inference(lm: LoadedModel, ids: list[int], decode: int, prepared: Pre
     P = len(ids) - decode
     calls = _capture_calls(prepared, ids, decode, layers)
     producer = Producer(model=lm.name, tokens=P, weights_sha256=lm.weights_sha256(), tokenizer=lm.tokenizer_name,
-                        text_source=text_source)
+                        text_source=text_source, layers=min(layers, len(lm.decoder_layers())),
+                        model_layers=len(lm.decoder_layers()))
     extra = {**(extra or {}), "decode_steps": decode, "decode_inputs": "teacher-forced: the text's next tokens",
              "attention": "operands quantized for the trace; the model's attention runs in float"}
     with TraceWriter(out, producer, dataclasses.replace(r), extra=extra, overwrite=overwrite) as w:

@@ -3,8 +3,8 @@ with ratios to the first."""
 
 from __future__ import annotations
 
+from neurosim.report.summary import coverage, extrapolated, whole_inference
 from neurosim.report.summary import layer_type as op_type
-from neurosim.report.summary import whole_inference
 from neurosim.results import LayerResult, Results
 
 #: Beyond this many ops the console shows totals per layer type (``detail="auto"``).
@@ -32,16 +32,35 @@ def _bits(b: float) -> str:
 def inference_lines(r: Results) -> list[str]:
     """Time to first token, decode throughput, energy per token and KV-cache traffic of one run."""
     inf, ph = r.inference, r.phases
-    lines = ["", "whole inference, by phase:"]
+    part = coverage(r)
+    lines = ["", "whole inference, by phase" + (f" ({part}):" if part else ":")]
     for name, p in ph.items():
         serial = f" (ops one after another: {_cyc(int(p['serial_cycles']))})" if p["serial_cycles"] != p["cycles"] else ""
         lines.append(f"  {name:<8} {int(p['tokens']):>6} tokens  {_cyc(int(p['cycles'])):>15} cycles = "
                      f"{p['seconds'] * 1e3:10.4f} ms  {_e(p['energy_pj']):>12}  {p['j_per_token'] * 1e3:.4f} mJ/token"
                      + serial)
     lines.append(f"  time to first token {inf['ttft_s'] * 1e3:.4f} ms"
-                 + (f"; decode {inf['decode_tokens_per_s']:.1f} tokens/s" if "decode_tokens_per_s" in inf else ""))
+                 + (f"; decode {inf['decode_tokens_per_s']:.1f} tokens/s" if "decode_tokens_per_s" in inf else "")
+                 + (f" ({part})" if part else ""))
     lines.append(f"  KV cache (DRAM): read {_bits(inf['kv_read_bits'])}, written {_bits(inf['kv_write_bits'])}, "
                  f"footprint {_bits(inf['kv_footprint_bits'])}")
+    return lines
+
+
+def extrapolation_lines(r: Results) -> list[str]:
+    """``--extrapolate``: a partial run's figures scaled to the whole model, labelled as such."""
+    x = extrapolated(r)
+    if x is None:
+        return []
+    inf = r.inference
+    head = "the LM head's kept once" if inf.get("lm_head") else "the LM head (not in this run) not added"
+    lines = ["", f"extrapolated to the whole model ({inf['layers']} of {inf['model_layers']} layers simulated; the "
+             f"layers' time and energy scaled by the layer count, {head}: an estimate):"]
+    if "prefill_seconds" in x:
+        lines.append(f"  time to first token {x['prefill_seconds'] * 1e3:.4f} ms; prefill "
+                     f"{x['prefill_j_per_token'] * 1e3:.4f} mJ/token")
+    if "decode_seconds" in x:
+        lines.append(f"  decode {x['decode_tokens_per_s']:.1f} tokens/s; {x['decode_j_per_token'] * 1e3:.4f} mJ/token")
     return lines
 
 
@@ -78,9 +97,10 @@ def _chip_lines(r: Results) -> list[str]:
             f"{max(busy):.1%}; weight load before the run (not counted) {_e(w['energy_pj'])}, {w['seconds'] * 1e3:.3g} ms"]
 
 
-def single_report(r: Results, detail: str = "auto") -> str:
+def single_report(r: Results, detail: str = "auto", extrapolate: bool = False) -> str:
     """One run: summary, per-layer table (or, with many ops or ``detail="summary"``, totals per
-    layer type and phase), stalls by cause, energy by component."""
+    layer type and phase), stalls by cause, energy by component (and with ``extrapolate`` a
+    partial run's figures scaled to the whole model)."""
     lines = [
         f"{r.config_name} ({r.design}, {r.clock_mhz:g} MHz, {r.technology}) on {r.provenance.get('trace', '?')}",
         f"scheduled {_cyc(r.scheduled_cycles)} cycles = {r.scheduled_latency_s * 1e3:.4f} ms "
@@ -128,7 +148,7 @@ def single_report(r: Results, detail: str = "auto") -> str:
                   f"compute-only (synaptic arithmetic, the SNN-paper convention) {_e(v['compute_only'])}"]
     lines += area_lines(r)
     if whole_inference(r):
-        lines += inference_lines(r)
+        lines += inference_lines(r) + (extrapolation_lines(r) if extrapolate else [])
     return "\n".join(lines + check_lines(r))
 
 

@@ -128,7 +128,8 @@ def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int
             "code_model": "prefill linear inputs per layer; attention operands shared by layers and KV heads; "
                           "decode codes shared by steps and layers (neurosim/trace/inference.py)",
             "prompt_tokens": prompt, "decode_steps": decode, **({"batch": batch} if batch > 1 else {})}
-    producer = Producer(model=model.name, tokens=prompt, text_source=f"synthetic (seed {seed})")
+    producer = Producer(model=model.name, tokens=prompt, text_source=f"synthetic (seed {seed})", layers=layers,
+                        model_layers=model.layers)
     ticks = _Ticks(2 + 4 * layers + decode, progress)
     with TraceWriter(out, producer, recipe, synthetic_model=meta, overwrite=overwrite) as w, \
             ThreadPoolExecutor(usable_cores()) as pool:

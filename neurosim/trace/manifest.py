@@ -1,4 +1,4 @@
-"""Trace manifest (version 3; 1 and 2 still read): frozen dataclasses and their strict JSON (de)serialisation.
+"""Trace manifest (version 5; 1 to 4 still read): frozen dataclasses and their strict JSON (de)serialisation.
 
 The spec is ``traces/README.md``. Parsing checks every field and raises
 :class:`~neurosim.errors.TraceFormatError` naming ``manifest.json`` and the field.
@@ -17,11 +17,12 @@ from neurosim.fsutil import short_repr
 from neurosim.jsonutil import loads_json_strict
 
 FORMAT = "neurosim-trace"
-VERSION = 4
+VERSION = 5
 #: Version 1 traces (no ``recipe.act_clip``: 1.0), version 2 traces (no
-#: ``recipe.salient_shift_max``: 0, no ``act_shift``) and version 3 traces (no phases, repeats,
-#: KV-cache operands or vector ops) still load.
-READABLE_VERSIONS = (1, 2, 3, 4)
+#: ``recipe.salient_shift_max``: 0, no ``act_shift``), version 3 traces (no phases, repeats,
+#: KV-cache operands or vector ops) and version 4 traces (no ``producer.layers`` /
+#: ``producer.model_layers``: unknown) still load.
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 PHASES = ("prefill", "decode")
 #: Vector-unit work between the GEMMs (format v4); see traces/README.md.
 VECTOR_OPS = ("rmsnorm", "rope", "softmax", "silu_mul", "residual_add", "quantize", "hadamard", "kv_write")
@@ -47,6 +48,8 @@ class Producer:
     tokenizer: str | None = None
     text_source: str | None = None
     tool: str = ""
+    layers: int | None = None  # (version 5) the model's decoder layers the trace covers; None: unknown
+    model_layers: int | None = None  # (version 5) the model's decoder layers; None: unknown
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,19 @@ def _finite(v) -> bool:
         return False
 
 
+def _coverage_problems(raw: dict, producer: Producer | None) -> list[Problem]:
+    """``producer.layers`` / ``model_layers``: version 5 only, and no more layers than the model's."""
+    if producer is None:
+        return []
+    given = [k for k in ("layers", "model_layers") if getattr(producer, k) is not None]
+    if given and raw.get("version", VERSION) < 5:
+        return [Problem(f"producer.{given[0]}", f"is new in trace format version 5 (this is {raw.get('version')})")]
+    if producer.layers and producer.model_layers and producer.layers > producer.model_layers:
+        return [Problem("producer.layers", f"{producer.layers} is more than producer.model_layers "
+                        f"({producer.model_layers})")]
+    return []
+
+
 def _positive(v):
     return None if 1 <= v <= MAX_DIM else f"must be between 1 and {MAX_DIM}, got {short_repr(v)}"
 
@@ -392,7 +408,9 @@ def parse_manifest(text: str, source: str) -> Manifest:
                "vector_ops"}
     problems += [Problem(str(k)[:60], f"unknown field; allowed: {', '.join(sorted(allowed))}")
                  for k in raw if k not in allowed]
-    producer = _take(Producer, raw.get("producer"), "producer", problems, {"tokens": _positive})
+    producer = _take(Producer, raw.get("producer"), "producer", problems,
+                     {"tokens": _positive, "layers": _positive, "model_layers": _positive})
+    problems += _coverage_problems(raw, producer)
     recipe = _recipe(raw, problems)
     raw_t = raw.get("tensors")
     if not isinstance(raw_t, dict):

@@ -300,12 +300,15 @@ def check_footprint(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], w
 
 def write_synthetic(out: str | Path, groups: list[tuple[str, list[GemmSpec]]], *, model_name: str, seed: int,
                     weights: bool, act_model: ActivationModel = ActivationModel(), recipe: Recipe | None = None,
-                    overwrite: bool = False, progress=None) -> Path:
-    """Generate and write a synthetic trace; each group is one shared activation tensor."""
+                    overwrite: bool = False, progress=None, coverage: tuple[int, int] | None = None) -> Path:
+    """Generate and write a synthetic trace; each group is one shared activation tensor.
+    ``coverage``: (decoder layers in the trace, the model's), for a model's layers."""
     recipe = recipe or Recipe(salient_rule="ratio", salient_param=act_model.salient_ratio)
     check_footprint(out, groups, weights, recipe.salient_shift_max > 0)
     tokens = groups[0][1][0].M
-    producer = Producer(model=model_name, tokens=tokens, text_source=f"synthetic (seed {seed})")
+    layers, model_layers = coverage or (None, None)
+    producer = Producer(model=model_name, tokens=tokens, text_source=f"synthetic (seed {seed})", layers=layers,
+                        model_layers=model_layers)
     meta = {**dataclasses.asdict(act_model), "seed": seed}
     tables = act_model.tables()
 
