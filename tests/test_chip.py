@@ -213,3 +213,28 @@ def test_an_input_split_matrix_hand_counted(tmp_path):
     assert layer.counters["noc.link_bits"] == 880 + 2 * 592 + 2176 + 2 * 2176
     # links (core x 4 + E 0 / W 1): 0->1 carries both inputs, 1->2 the last; 2->1 one partial sum, 1->0 both
     assert r.chip["link_bits"] == {"0": 880 + 592, "4": 592, "9": 2176, "5": 2 * 2176}
+
+
+def test_the_chip_timeline_is_its_schedule(tmp_path):
+    """--timeline on the chip: one interval per item and chunk (the prefill's 64 tokens in 8 chunks,
+    each decode step one), on its core group's track; a group's intervals never overlap and the
+    last ends with the run."""
+    import json
+
+    assert main(["run", str(REAL), "--hw", str(ROOT / "hw_configs/manycore_mac.yaml"), "--set", "system.mesh=[5,4]",
+                 "--out", str(tmp_path / "o"), "--timeline", "op"]) == 0
+    from neurosim.api import load_results
+
+    r = load_results(tmp_path / "o" / "manycore_mac")
+    events = json.loads((tmp_path / "o" / "manycore_mac" / "timeline.json").read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    spans = [e for e in events if e["ph"] == "X"]
+    prefill = sum(1 for la in r.layers if la.phase == "prefill")
+    assert len(spans) == 8 * prefill + sum(1 for la in r.layers if la.phase == "decode")
+    by_track: dict = {}
+    for e in spans:
+        by_track.setdefault(e["tid"], []).append((e["args"]["start_cycle"], e["args"]["end_cycle"]))
+    for track in by_track.values():
+        track.sort()
+        assert all(a[1] <= b[0] for a, b in zip(track, track[1:]))
+    assert max(e["args"]["end_cycle"] for e in spans) == r.scheduled_cycles

@@ -40,6 +40,7 @@ import numpy as np
 from neurosim.config.hw import HwSpec
 from neurosim.energy.breakdown import with_total
 from neurosim.engine.chip_traffic import RouteCache, TensorStats, noc_prices, payload_bits, tensor_stats, wire_bits
+from neurosim.engine.pipeline import Interval
 from neurosim.engine.replay import CoreReplay
 from neurosim.engine.summary import batch_of
 from neurosim.engine.widths import resolve_widths
@@ -254,6 +255,11 @@ class ChipReplay:
         return make
 
 
+def _track(cores: tuple[int, ...]) -> str:
+    """A timeline track for a core group (an op's cores lie together along the snake)."""
+    return f"core {cores[0]}" if len(cores) == 1 else f"cores {min(cores)}-{max(cores)}"
+
+
 def blocks(cores: tuple[int, ...], repeat: int) -> int:
     """How many equal blocks of ``cores`` an op with ``repeat`` instances runs on: an op folded over
     r layers (a synthetic decode op) has each layer's cores in turn (gcd of the two; 1 for an op
@@ -311,6 +317,8 @@ class ChipSchedule:
         self.link_free = np.zeros(self.mesh.link_slots, np.int64)
         self.link_bits = np.zeros(self.mesh.link_slots, np.int64)
         self.now = 0
+        #: Every item's chunks as busy intervals, one track per core group (the timeline).
+        self.intervals: list[Interval] = []
 
     def run_phase(self, items: list[Item], shares: list[tuple[int, int]]) -> int:
         """Run one phase (the prefill in chunks, each ``(tokens, of the prompt's)``, or a decode
@@ -328,6 +336,8 @@ class ChipSchedule:
                 took = ceil_div(item.layer.cycles * share[0], share[1])
                 finish[i, j] = max([begin + took] + [self._send(item, t, share, begin + took, tail=True)
                                                      for t in item.after])
+                self.intervals.append(Interval(_track(item.cores), item.layer.name + (f" [{j}]" if j else ""),
+                                               begin, int(finish[i, j])))
                 self.core_free[cores] = finish[i, j]
                 each = ceil_div(took, blocks(item.cores, item.layer.repeat))  # a folded op: its layers in turn
                 self.busy[cores] += each

@@ -123,9 +123,11 @@ def _weight_load(chip: ChipReplay) -> dict[str, float]:
 
 
 def simulate_chip(trace: Trace, spec: HwSpec, *, check: bool = False, engine: str = "fast", command: str = "",
-                  config_text: str = "", progress: Callable[[int, int], None] | None = None) -> Results:
+                  config_text: str = "", progress: Callable[[int, int], None] | None = None,
+                  timeline=None) -> Results:
     """Replay ``trace`` on the many-core chip of ``spec`` (see :mod:`neurosim.engine.chip`);
-    ``check`` adds each op's functional check (the ops with weight codes)."""
+    ``check`` adds each op's functional check (the ops with weight codes); ``timeline`` receives
+    the chip's schedule: each item's chunks on the track of its core group."""
     chip = ChipReplay(trace, spec, check=check, engine=engine)
     total = len(trace.ops) + len(trace.manifest.vector_ops)
     try:
@@ -139,6 +141,8 @@ def simulate_chip(trace: Trace, spec: HwSpec, *, check: bool = False, engine: st
         chip.core.cancel()
         raise
     layers, phases, sched = _schedule(chip, items)
+    if timeline is not None:
+        timeline.add(sched.intervals)
     cores = chip.mesh.cores
     useful = np.zeros(cores)
     for item, layer in zip(items, layers, strict=True):  # an item's useful work, shared evenly by its cores

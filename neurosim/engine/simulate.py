@@ -97,11 +97,7 @@ def _collect(pending: list[PendingLayer], timeline) -> list[LayerResult]:
 
 
 def _many_core(trace: Trace, spec: HwSpec, check: bool, timeline, **kw) -> Results:
-    if timeline is not None:
-        from neurosim.errors import UsageError
-
-        raise UsageError(f"{spec.name}: --timeline runs on one core (system.mesh [1, 1] with weights streamed); "
-                         "the many-core chip does not record one yet")
+    """The many-core chip; its timeline is the chip's schedule, item by item (no tile intervals)."""
     from neurosim.engine.chip_run import simulate_chip
 
-    return simulate_chip(trace, spec, check=check, **kw)
+    return simulate_chip(trace, spec, check=check, timeline=timeline, **kw)
