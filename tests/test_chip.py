@@ -236,5 +236,5 @@ def test_the_chip_timeline_is_its_schedule(tmp_path):
         by_track.setdefault(e["tid"], []).append((e["args"]["start_cycle"], e["args"]["end_cycle"]))
     for track in by_track.values():
         track.sort()
-        assert all(a[1] <= b[0] for a, b in zip(track, track[1:]))
+        assert all(a[1] <= b[0] for a, b in zip(track, track[1:], strict=False))
     assert max(e["args"]["end_cycle"] for e in spans) == r.scheduled_cycles
