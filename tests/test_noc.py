@@ -116,3 +116,37 @@ def test_traffic_is_conserved_and_follows_xy_paths(case, router, link):
             k += 1
     assert (d.link_busy == np.bincount(routed.edge_link, weights=routed.msg_flits[routed.edge_msg],
                                        minlength=mesh.link_slots)).all()
+
+
+def test_a_slow_link_paces_the_links_after_it_hand_counted():
+    """Row 0 of a 4 x 1 mesh, 0 -> 3, 4 flits, router 1: links 0->1 and 2->3 take 1 cycle per
+    flit and 1 of latency, 1->2 takes 3 per flit and 5 of latency (a chip-to-chip link). Heads
+    start at 1, 1 + 1 + 1 = 3 and 3 + 5 + 1 = 9; tails leave at 1 + 4 = 5, max(3 + 12, 5 + 1 + 1)
+    = 15 and max(9 + 4, 15 + 5 + 1) = 21: the last flit reaches core 3 at 21 + 1 + 1 = 23 (with
+    uniform links: 11), its head at 9 + 1 + 1 = 11."""
+    mesh = Mesh(4, 1)
+    lat, cpf = np.ones(mesh.link_slots, np.int64), np.ones(mesh.link_slots, np.int64)
+    lat[1 * 4], cpf[1 * 4] = 5, 3  # core 1's east link
+    routed = route_messages(mesh, [Message(0, (3,), 256, 4)], multicast=False)
+    d = deliver(mesh, routed, 1, 1, link_lat=lat, link_cpf=cpf)
+    assert d.edge_start.tolist() == [1, 3, 9]
+    assert d.arrival.tolist() == [23] and d.head_arrival.tolist() == [11]
+    assert d.link_busy[[0, 4, 8]].tolist() == [4, 12, 12]  # the last link waits on the slow one
+    assert deliver(mesh, routed, 1, 1).arrival.tolist() == [zero_load_cycles(3, 4, 1, 1)] == [11]
+    ref = deliver_reference(mesh, routed, 1, 1, link_lat=lat, link_cpf=cpf)
+    assert ref.arrival.tolist() == [23] and ref.link_busy.tolist() == d.link_busy.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(traffic(), st.integers(1, 3), st.data())
+def test_compiled_timing_equals_the_simpy_arbiter_on_links_that_differ(case, router, data):
+    mesh, msgs, multicast = case
+    lat = np.array(data.draw(st.lists(st.integers(1, 6), min_size=mesh.link_slots, max_size=mesh.link_slots)),
+                   np.int64)
+    cpf = np.array(data.draw(st.lists(st.integers(1, 4), min_size=mesh.link_slots, max_size=mesh.link_slots)),
+                   np.int64)
+    routed = route_messages(mesh, msgs, multicast)
+    fast = deliver(mesh, routed, router, 1, link_lat=lat, link_cpf=cpf)
+    ref = deliver_reference(mesh, routed, router, 1, link_lat=lat, link_cpf=cpf)
+    for f in ("edge_start", "edge_wait", "arrival", "head_arrival", "link_busy"):
+        assert getattr(fast, f).tolist() == getattr(ref, f).tolist(), f

@@ -359,5 +359,4 @@ class ChipSchedule:
         self.link_bits += per_link
         item.extra["noc.link_bits"] += int(per_link.sum())
         item.extra["noc.router_bits"] += router_bits(routed)
-        heads = d.arrival if tail else d.arrival - np.where(routed.dest_edge >= 0, routed.msg_flits[routed.dest_msg], 0)
-        return int(heads.max(initial=ready))
+        return int((d.arrival if tail else d.head_arrival).max(initial=ready))

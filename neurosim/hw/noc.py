@@ -161,10 +161,11 @@ def router_bits(routed: Routed) -> int:
 @dataclass(frozen=True)
 class Delivery:
     """When routed messages arrive: ``arrival[d]`` per destination (the cycle its last flit
-    reached the core), ``edge_start``/``edge_wait`` per link crossing (head on the link; cycles it
-    waited for it), ``link_busy`` per link."""
+    reached the core) and ``head_arrival[d]`` (its first flit), ``edge_start``/``edge_wait`` per
+    link crossing (head on the link; cycles it waited for it), ``link_busy`` per link."""
 
     arrival: np.ndarray
+    head_arrival: np.ndarray
     edge_start: np.ndarray
     edge_wait: np.ndarray
     link_busy: np.ndarray
@@ -175,24 +176,39 @@ class Delivery:
         return int(self.edge_wait.sum())
 
 
-def arrivals(routed: Routed, edge_start: np.ndarray, router_cycles: int, link_cycles: int) -> np.ndarray:
-    """Arrival cycle per destination: the last link's start + the link + the destination router +
-    the flits, or the ready cycle for the source itself."""
+def arrivals(routed: Routed, edge_start: np.ndarray, edge_tail: np.ndarray, router_cycles: int,
+             link_lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(tail, head) arrival cycle per destination: the last link's tail (head) time + its latency
+    + the destination router, or the ready cycle for the source itself."""
     e = routed.dest_edge
-    flits = routed.msg_flits[routed.dest_msg]
-    last = np.append(edge_start, 0)[e]  # index -1 (the source itself) reads the appended 0
-    return np.where(e < 0, routed.msg_ready[routed.dest_msg], last + link_cycles + router_cycles + flits)
+    last = np.append(routed.edge_link, 0)[e]  # index -1 (the source itself) reads the appended 0
+    lat = link_lat[last] + router_cycles
+    ready = routed.msg_ready[routed.dest_msg]
+    tail = np.where(e < 0, ready, np.append(edge_tail, 0)[e] + lat)
+    head = np.where(e < 0, ready, np.append(edge_start, 0)[e] + lat)
+    return tail, head
 
 
-def deliver(mesh: Mesh, routed: Routed, router_cycles: int, link_cycles: int,
-            free: np.ndarray | None = None) -> Delivery:
+def link_timing(mesh: Mesh, link_cycles: int, link_lat: np.ndarray | None = None,
+                link_cpf: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(latency, cycles per flit) per link: the given arrays, or every link ``link_cycles`` and 1."""
+    lat = np.full(mesh.link_slots, link_cycles, np.int64) if link_lat is None else link_lat
+    cpf = np.ones(mesh.link_slots, np.int64) if link_cpf is None else link_cpf
+    return lat, cpf
+
+
+def deliver(mesh: Mesh, routed: Routed, router_cycles: int, link_cycles: int, free: np.ndarray | None = None,
+            link_lat: np.ndarray | None = None, link_cpf: np.ndarray | None = None) -> Delivery:
     """Time routed messages on the mesh (:func:`neurosim.kernels.noc_sim.noc_kernel`); ``free``
     (per link, the cycle it is next free) carries link occupancy from earlier messages and is
-    updated in place."""
+    updated in place; ``link_lat`` / ``link_cpf`` give links their own latency and cycles per
+    flit (default: every link ``link_cycles`` and one flit per cycle)."""
     free = np.zeros(mesh.link_slots, np.int64) if free is None else free
-    start, wait, busy = noc_kernel(routed.edge_link, routed.edge_parent, routed.edge_msg, routed.msg_ready,
-                                   routed.msg_flits, router_cycles, link_cycles, free)
-    return Delivery(arrivals(routed, start, router_cycles, link_cycles), start, wait, busy)
+    lat, cpf = link_timing(mesh, link_cycles, link_lat, link_cpf)
+    start, wait, busy, tail = noc_kernel(routed.edge_link, routed.edge_parent, routed.edge_msg, routed.msg_ready,
+                                         routed.msg_flits, router_cycles, lat, cpf, free)
+    t_arr, h_arr = arrivals(routed, start, tail, router_cycles, lat)
+    return Delivery(t_arr, h_arr, start, wait, busy)
 
 
 def zero_load_cycles(hops: int, flits: int, router_cycles: int, link_cycles: int) -> int:

@@ -1,16 +1,16 @@
 """When messages cross the mesh: a compiled event simulation of link contention.
 
-Each message is a tree of link crossings (edges, :class:`neurosim.hw.noc.Routed`). Its head asks
-for the first link ``router`` cycles after it is ready (the source router's pipeline); a link
-carries one message at a time, for ``flits`` cycles; the head asks for the next link ``link +
-router`` cycles after it started on the previous one (virtual cut-through: a blocked message
-waits whole in the router's buffer). A link serves its requests oldest first, ties by message
-then edge index; requests are handled in that global order, so each takes the link's next free
-cycle. Equal cycle for cycle to the cycle-stepped simpy arbiter of
-:mod:`neurosim.engine.noc_reference` (a property test). Written by hand: no library simulates
-link contention over explicit routes at this speed (BookSim and Garnet are C++ flit-level
-simulators driven by synthetic traffic, not trees of our messages).
-"""
+Each message is a tree of link crossings (edges, :class:`neurosim.hw.noc.Routed`). Its head asks for
+the first link ``router`` cycles after it is ready (the source router's pipeline); a link carries
+one message at a time, until its tail has left (``flits`` x the link's cycles per flit, and no
+sooner than the tail came off the link before); the head asks for the next link ``link latency +
+router`` cycles after it started on the previous one (virtual cut-through: a blocked message waits
+whole in the router's buffer). Links may differ (a board's chip-to-chip links). A link serves its
+requests oldest first, ties by message then edge index; requests are handled in that global order,
+so each takes the link's next free cycle. Equal cycle for cycle to the cycle-stepped simpy arbiter
+of :mod:`neurosim.engine.noc_reference` (a property test). Written by hand: no library simulates
+link contention over explicit routes at this speed (BookSim and Garnet are C++ flit-level simulators
+driven by synthetic traffic, not trees of our messages)."""
 
 from __future__ import annotations
 
@@ -63,10 +63,14 @@ def _pop(t, m, e, n):
 
 @njit(cache=True)
 def noc_kernel(edge_link: np.ndarray, edge_parent: np.ndarray, edge_msg: np.ndarray, msg_ready: np.ndarray,
-               msg_flits: np.ndarray, router_cycles: int, link_cycles: int, free: np.ndarray):
-    """(start cycle of each edge, cycles its head waited for the link, busy cycles per link).
-    ``free[link]``: the cycle each link is next free, updated in place (a later call's messages
-    queue behind this call's)."""
+               msg_flits: np.ndarray, router_cycles: int, link_lat: np.ndarray, link_cpf: np.ndarray,
+               free: np.ndarray):
+    """(start cycle of each edge, cycles its head waited for the link, busy cycles per link, the
+    cycle each edge's tail left its link). A link takes ``link_cpf`` cycles per flit and its
+    head ``link_lat`` cycles to cross; a message holds a link until its tail has left it, which is
+    no sooner than its flits allow nor than the tail arrived from the link before (a slower link
+    upstream paces the ones after it). ``free[link]``: the cycle each link is next free, updated
+    in place (a later call's messages queue behind this call's)."""
     n_e = edge_link.shape[0]
     n_child = np.zeros(n_e + 1, np.int64)
     for c in range(n_e):
@@ -86,15 +90,18 @@ def noc_kernel(edge_link: np.ndarray, edge_parent: np.ndarray, edge_msg: np.ndar
         if edge_parent[c] < 0:
             n = _push(ht, hm, he, n, msg_ready[edge_msg[c]] + router_cycles, edge_msg[c], c)
     busy = np.zeros(free.shape[0], np.int64)
-    start, wait = np.zeros(n_e, np.int64), np.zeros(n_e, np.int64)
+    start, wait, tail = np.zeros(n_e, np.int64), np.zeros(n_e, np.int64), np.zeros(n_e, np.int64)
     while n > 0:
         n = _pop(ht, hm, he, n)
         t, c = ht[n], he[n]
-        lk, f = edge_link[c], msg_flits[edge_msg[c]]
+        lk, f, p = edge_link[c], msg_flits[edge_msg[c]], edge_parent[c]
         s = max(t, free[lk])
-        start[c], wait[c] = s, s - t
-        free[lk] = s + f
-        busy[lk] += f
+        end = s + f * link_cpf[lk]
+        if p >= 0:
+            end = max(end, tail[p] + link_lat[edge_link[p]] + router_cycles)
+        start[c], wait[c], tail[c] = s, s - t, end
+        free[lk] = end
+        busy[lk] += end - s
         for k in range(off[c], off[c + 1]):
-            n = _push(ht, hm, he, n, s + link_cycles + router_cycles, edge_msg[c], child[k])
-    return start, wait, busy
+            n = _push(ht, hm, he, n, s + link_lat[lk] + router_cycles, edge_msg[c], child[k])
+    return start, wait, busy, tail
