@@ -238,3 +238,15 @@ def test_the_chip_timeline_is_its_schedule(tmp_path):
         track.sort()
         assert all(a[1] <= b[0] for a, b in zip(track, track[1:], strict=False))
     assert max(e["args"]["end_cycle"] for e in spans) == r.scheduled_cycles
+
+
+def test_sensitivity_swings_the_chips_keys_on_both_designs(tmp_path):
+    """One parameter at a time on both many-core chips: gating idle cores brings E_MAC/E_ACC of
+    the real whole inference towards 1 (leakage is most of the energy with every core on)."""
+    from neurosim.api import sensitivity
+
+    df = sensitivity((ROOT / "hw_configs/manycore_mac.yaml", ROOT / "hw_configs/manycore_acc_if.yaml"), REAL,
+                     tmp_path / "s", params=["system.power_gating=none,idle", "noc.multicast=true,false"], plots=False)
+    assert (df["status"] == "ok").all() and len(df) == 5
+    ratio = dict(zip(df["value"].astype(str), df["energy_ratio_a_over_b"], strict=False))
+    assert abs(ratio["idle"] - 1) < abs(ratio["none"] - 1)
