@@ -47,7 +47,7 @@ from neurosim.engine.widths import resolve_widths
 from neurosim.engine.workers import thread_pool
 from neurosim.errors import ConfigError, Problem
 from neurosim.hw.noc import Mesh, NocPort, deliver, link_bits, router_bits
-from neurosim.mapping.mapper import PlacementError, place, weight_keys
+from neurosim.mapping.mapper import KV_PROJECTIONS, PlacementError, place, projection, weight_keys
 from neurosim.mapping.placement import Placement
 from neurosim.result_types import LayerResult
 from neurosim.trace.manifest import Op, VectorOp
@@ -141,7 +141,7 @@ class ChipReplay:
         free = self.placement.weight_capacity_bits - self.placement.core_weight_bits()
         bits = self.trace.manifest.recipe.act_bits * batch_of(self.trace)  # every sequence's cache
         for w in self.placement.weights:
-            if w.key.replace(".weight", "").rsplit(".", 1)[-1].split("#")[0] in ("k_proj", "v_proj"):
+            if projection(w.key) in KV_PROJECTIONS:
                 if any(tokens * w.shard(n, 0)[0] * bits > free[w.cores[n]] for n in range(w.n_split)):
                     return False
         return True

@@ -87,13 +87,14 @@ def powered_cores(chip: ChipReplay, items: list[Item]) -> int:
     return len(used.union(*(set(it.cores) for it in items)))
 
 
-def _schedule(chip: ChipReplay, items: list[Item]) -> tuple[list[LayerResult], dict[str, int], ChipSchedule]:
+def _schedule(chip: ChipReplay, items: list[Item], powered: int) -> tuple[list[LayerResult], dict[str, int],
+                                                                       ChipSchedule]:
     """Run the items phase by phase; the priced layers with their leakage (the powered cores over
     each phase's time, shared among its items by their own time; with idle gating, each item's
     cores while they work), cycles per phase."""
     sched = ChipSchedule(chip)
     idle = chip.spec.system.power_gating == "idle"
-    static_mw = chip.core.static_mw * powered_cores(chip, items)
+    static_mw = chip.core.static_mw * powered
     pj = {**chip.core.pj_by_spec[chip.core.built], **chip.prices}
     layers, phases, clock = [], Counter(), chip.spec.clock_mhz
     for (phase, _), group in groupby(items, key=lambda it: (it.layer.phase, it.layer.step)):
@@ -140,7 +141,8 @@ def simulate_chip(trace: Trace, spec: HwSpec, *, check: bool = False, engine: st
     except BaseException:
         chip.core.cancel()
         raise
-    layers, phases, sched = _schedule(chip, items)
+    powered = powered_cores(chip, items)
+    layers, phases, sched = _schedule(chip, items, powered)
     if timeline is not None:
         timeline.add(sched.intervals)
     cores = chip.mesh.cores
@@ -157,7 +159,7 @@ def simulate_chip(trace: Trace, spec: HwSpec, *, check: bool = False, engine: st
              "link_energy_pj": {str(i): float(b * chip.prices["noc.link_bits"]) for i, b in enumerate(sched.link_bits) if b},
              "weight_load": _weight_load(chip)}
     area = {k: v * cores for k, v in chip.core.area.items()} if chip.core.area else None
-    extra["powered_cores"] = powered_cores(chip, items)
+    extra["powered_cores"] = powered
     return results_of(chip.core, layers, command, config_text, phase_cycles=phases, capped=False, chip=extra,
                       static_mw=chip.core.static_mw * extra["powered_cores"], area=area, energy_table={**chip.core.pj_by_spec[
                           chip.core.built], **chip.prices})

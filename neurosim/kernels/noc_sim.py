@@ -24,6 +24,13 @@ def _less(t, m, e, i, j):
 
 
 @njit(cache=True)
+def _swap(t, m, e, i, j):
+    t[i], t[j] = t[j], t[i]
+    m[i], m[j] = m[j], m[i]
+    e[i], e[j] = e[j], e[i]
+
+
+@njit(cache=True)
 def _push(t, m, e, n, tv, mv, ev):
     t[n], m[n], e[n] = tv, mv, ev
     i = n
@@ -31,9 +38,7 @@ def _push(t, m, e, n, tv, mv, ev):
         p = (i - 1) // 2
         if not _less(t, m, e, i, p):
             break
-        t[i], t[p] = t[p], t[i]
-        m[i], m[p] = m[p], m[i]
-        e[i], e[p] = e[p], e[i]
+        _swap(t, m, e, i, p)
         i = p
     return n + 1
 
@@ -42,9 +47,7 @@ def _push(t, m, e, n, tv, mv, ev):
 def _pop(t, m, e, n):
     """Move the least entry to slot n - 1 and restore the heap on the first n - 1."""
     n -= 1
-    t[0], t[n] = t[n], t[0]
-    m[0], m[n] = m[n], m[0]
-    e[0], e[n] = e[n], e[0]
+    _swap(t, m, e, 0, n)
     i = 0
     while True:
         c = 2 * i + 1
@@ -54,9 +57,7 @@ def _pop(t, m, e, n):
             c += 1
         if not _less(t, m, e, c, i):
             break
-        t[i], t[c] = t[c], t[i]
-        m[i], m[c] = m[c], m[i]
-        e[i], e[c] = e[c], e[i]
+        _swap(t, m, e, i, c)
         i = c
     return n
 

@@ -94,9 +94,21 @@ def place(manifest: Manifest, width: int, height: int, capacity_bits: int, rows:
     return Placement(width, height, capacity_bits, tuple(matrices.values()), _op_cores(manifest, matrices))
 
 
+#: A projection's matrix key: ``...<proj>_proj[.weight][#instance]``.
+_PROJECTION = re.compile(r"([^.]+_proj)(\.weight)?(#\d+)?$")
+#: The projections whose outputs are the KV cache (attention runs on their cores).
+KV_PROJECTIONS = ("k_proj", "v_proj")
+
+
+def projection(key: str) -> str | None:
+    """The projection a matrix key names (``q_proj``, ``k_proj``, ...), or None."""
+    m = _PROJECTION.search(key)
+    return m[1] if m else None
+
+
 def _layer_matrix(key: str, proj: str) -> str:
     """The key of the ``proj`` projection in the layer of matrix ``key``."""
-    return re.sub(r"[^.]+_proj(\.weight)?(#\d+)?$", lambda m: proj + (m.group(1) or "") + (m.group(2) or ""), key)
+    return _PROJECTION.sub(lambda m: proj + (m[2] or "") + (m[3] or ""), key)
 
 
 def _op_cores(manifest: Manifest, matrices: dict[str, WeightPlacement]) -> tuple:
@@ -106,7 +118,7 @@ def _op_cores(manifest: Manifest, matrices: dict[str, WeightPlacement]) -> tuple
     for op in manifest.ops:
         if op.b_source == "weights":
             out[op.name] = tuple(c for key in weight_keys(op) for c in matrices[key].cores)
-            for proj in ("k_proj", "v_proj"):
+            for proj in KV_PROJECTIONS:
                 keys = [_layer_matrix(k, proj) for k in weight_keys(op)]
                 if all(k in matrices for k in keys):
                     last_kv[proj] = tuple(c for k in keys for c in matrices[k].cores)

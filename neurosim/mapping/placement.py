@@ -11,6 +11,7 @@ results carry.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -65,8 +66,12 @@ class Placement:
     def cores(self) -> int:
         return self.width * self.height
 
+    @cached_property
+    def _by_key(self) -> dict[str, WeightPlacement]:
+        return {w.key: w for w in self.weights}
+
     def weight(self, key: str) -> WeightPlacement:
-        return next(w for w in self.weights if w.key == key)
+        return self._by_key[key]
 
     def core_weight_bits(self) -> np.ndarray:
         """Weight bits each core holds (``[cores]``)."""
