@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from neurosim.config.schema import spec_field
-from neurosim.config.system import WIRE_KINDS, NocSpec, SystemSpec
+from neurosim.config.system import WIRE_KINDS, BoardSpec, NocSpec, SystemSpec
 from neurosim.errors import Problem
 from neurosim.fsutil import SAFE_NAME
 
@@ -283,6 +283,7 @@ class AccIfSpec:
     schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
     system: SystemSpec = spec_field(SystemSpec(), doc="the chip: a mesh of such cores")
     noc: NocSpec = spec_field(NocSpec(), doc="the network between the cores (meshes larger than 1x1)")
+    board: BoardSpec = spec_field(BoardSpec(), doc="the board: chips joined by chip-to-chip links")
 
 
 @dataclass(frozen=True)
@@ -309,9 +310,22 @@ class MacSpec:
     schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
     system: SystemSpec = spec_field(SystemSpec(), doc="the chip: a mesh of such cores")
     noc: NocSpec = spec_field(NocSpec(), doc="the network between the cores (meshes larger than 1x1)")
+    board: BoardSpec = spec_field(BoardSpec(), doc="the board: chips joined by chip-to-chip links")
 
 
 HwSpec = AccIfSpec | MacSpec
+
+
+def _board_problems(spec: HwSpec) -> list[Problem]:
+    """A board needs resident weights, and tensor-parallel groups that divide its chips."""
+    b = spec.board
+    chips = b.chips[0] * b.chips[1]
+    out = []
+    if chips > 1 and spec.system.weights != "resident":
+        out.append(Problem("system.weights", f"must be resident on a board of {chips} chips"))
+    if chips % b.tensor_parallel:
+        out.append(Problem("board.tensor_parallel", f"must divide the board's {chips} chips, got {b.tensor_parallel}"))
+    return out
 DESIGNS: dict[str, type] = {"acc_if": AccIfSpec, "mac": MacSpec}
 
 
@@ -331,6 +345,7 @@ def combination_problems(spec: HwSpec) -> list[Problem]:
     if spec.system.mesh != (1, 1) and spec.system.weights != "resident":
         out.append(Problem("system.weights", f"must be resident on a {spec.system.mesh[0]}x{spec.system.mesh[1]} mesh "
                            "(weights streamed from DRAM are modelled for one core only)"))
+    out += _board_problems(spec)
     if isinstance(spec, MacSpec) and spec.noc.encoding == "per_spike":
         out.append(Problem("noc.encoding", "per_spike is for design acc_if (a MAC core sends codes, not spikes)"))
     if spec.array.weight_buffers > 1:

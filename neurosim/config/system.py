@@ -1,8 +1,11 @@
-"""The chip a core is part of (``system:``) and the network between its cores (``noc:``).
+"""The chip a core is part of (``system:``), the network between its cores (``noc:``) and the
+board of such chips (``board:``).
 
 A config describes one core (the ``acc_if`` or ``mac`` array with its SRAMs); ``system.mesh``
 makes the chip a ``W x H`` mesh of such cores (``[1, 1]``, the default, is one core: today's
-single array, with identical results). Sources of the defaults: docs/model.md, "Many-core chip".
+single array, with identical results); ``board.chips`` joins ``X x Y`` such chips by chip-to-chip
+links (``[1, 1]``, the default, is one chip). Sources of the defaults: docs/model.md, "Many-core
+chip" and "Boards of chips".
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from neurosim.config.schema import spec_field
 WIRE_KINDS = ("repeated", "delay_optimal", "low_swing")
 #: Largest mesh side: 128 x 128 = 16,384 cores (TrueNorth has 4,096, Loihi 128).
 MESH_SIDE = dict(lo=1, hi=128)
+#: Largest board side: 32 x 32 = 1,024 chips (Groq serves a 70B model on 576 chips).
+BOARD_SIDE = dict(lo=1, hi=32)
+TOPOLOGIES = ("ring", "mesh", "all_to_all")
 
 
 @dataclass(frozen=True)
@@ -66,3 +72,29 @@ class NocSpec:
     multicast: bool = spec_field(
         True, doc="routers copy a packet where the XY paths to its destinations fork (false: one copy per "
         "destination from the source)")
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    """Chips joined by chip-to-chip links; the defaults are a UCIe 1.0 standard-package link
+    (docs/model.md, "Boards of chips")."""
+
+    chips: tuple[int, int] = spec_field(
+        (1, 1), doc="chips along x and y ([1, 1]: one chip); chip c = y * X + x, the order the layers fill them",
+        **BOARD_SIDE)
+    topology: str = spec_field(
+        "mesh", doc="ring: each chip linked to the next and the previous in chip order (shortest way round); mesh: "
+        "an X x Y mesh of chips, XY-routed; all_to_all: a direct link between every two chips", choices=TOPOLOGIES)
+    tensor_parallel: int = spec_field(
+        1, doc="chips that share every matrix of their layers column-wise (tensor parallelism: each op's outputs "
+        "split across them, its input gathered to all of them); the chips form groups of this many consecutive "
+        "chips, which hold consecutive layers (pipeline parallelism)", lo=1, hi=1024)
+    link_bandwidth_gbps: float = spec_field(
+        32.0, doc="bandwidth of one chip-to-chip link per direction (UCIe 1.0 standard package, a x16 module at "
+        "16 GT/s)", unit="GB/s", lo=0.001, hi=100000)
+    link_latency_ns: float = spec_field(
+        2.0, doc="latency of one chip-to-chip link crossing (UCIe: about 2 ns round trip, taken as the one-way "
+        "figure)", unit="ns", lo=0, hi=1e6)
+    link_pj_per_bit: float = spec_field(
+        0.5, doc="energy per bit crossing one chip-to-chip link (UCIe standard package at up to 16 GT/s)",
+        unit="pJ/bit", lo=0, hi=1000)

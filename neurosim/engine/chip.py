@@ -46,6 +46,7 @@ from neurosim.engine.summary import batch_of
 from neurosim.engine.widths import resolve_widths
 from neurosim.engine.workers import thread_pool
 from neurosim.errors import ConfigError, Problem
+from neurosim.hw.board import Board
 from neurosim.hw.noc import Mesh, NocPort, deliver, link_bits, router_bits
 from neurosim.mapping.mapper import KV_PROJECTIONS, PlacementError, place, projection, weight_keys
 from neurosim.mapping.placement import Placement
@@ -55,7 +56,7 @@ from neurosim.trace.reader import Trace
 from neurosim.trace.stats import output_salient_ratio
 from neurosim.units import ceil_div
 
-EDGE = 0  # the core whose router the DRAM hangs off
+EDGE = 0  # the core whose router the DRAM hangs off (on a board, chip 0's; each chip has its own)
 _SLICE = re.compile(r"(.+)\[(\d+):(\d+)\]")
 
 
@@ -111,7 +112,7 @@ class ChipReplay:
 
     def __init__(self, trace: Trace, spec: HwSpec, *, check: bool = False, engine: str = "fast"):
         self.trace, self.spec, self.check = trace, spec, check
-        self.mesh = Mesh(*spec.system.mesh)
+        self.mesh = Board(Mesh(*spec.system.mesh), *spec.board.chips, spec.board.topology)
         noc = spec.noc
         self.core = CoreReplay(ShardedTrace(trace), spec, engine=engine,
                                port=NocPort(noc.link_width_bits, noc.router_cycles + noc.link_cycles))
@@ -119,18 +120,22 @@ class ChipReplay:
         self.core.chip.kv_on_chip = self._kv_fits()
         area = self.core.area["total"] if self.core.area else None
         self.prices = noc_prices(spec, self.core.table, area)
+        if self.mesh.chips > 1:
+            self.prices["noc.board_link_bits"] = spec.board.link_pj_per_bit
+        self.link_lat, self.link_cpf = board_timing(self.mesh, spec)
         self.routes = RouteCache(self.mesh, noc.multicast)
         self.op_cores = dict(self.placement.op_cores)
         self._stats: dict[str, TensorStats] = {}
         self._last_residual: tuple[int, ...] = (EDGE,)
 
     def _place(self) -> Placement:
-        a = self.spec.array
+        a, board = self.spec.array, self.spec.board
         try:
             p = place(self.trace.manifest, *self.spec.system.mesh, self.core.chip.srams["weight_sram"].capacity_bits,
-                      a.rows, a.cols)
+                      a.rows, a.cols, chips=self.mesh.chips, tensor_parallel=board.tensor_parallel)
         except PlacementError as e:
-            raise ConfigError(self.spec.name, Problem("system.mesh", str(e))) from None
+            raise ConfigError(self.spec.name, Problem("system.mesh" if self.mesh.chips == 1 else "board.chips",
+                                                      str(e))) from None
         return p
 
     def _kv_fits(self) -> bool:
@@ -163,7 +168,8 @@ class ChipReplay:
         pending = [(self.core.gemm(s), k) for s, k in shards]
         checked = self._check(op)
         if op.kv and not self.core.chip.kv_on_chip:
-            transfers.append(Transfer((EDGE,), cores[:1], 0))  # sized once the KV bits read are known
+            # sized once the KV bits read are known; from the DRAM of the chip that runs it
+            transfers.append(Transfer((self.mesh.edge_of(cores[0]),), cores[:1], 0))
 
         def make() -> Item:
             layers = [(p()[0], k) for p, k in pending]
@@ -244,7 +250,7 @@ class ChipReplay:
             transfers += blockwise(self._last_residual, cores, v.tokens * v.width * 16 * v.repeat, 0, v.repeat)
             self._last_residual = cores
         if v.op == "kv_write" and not self.core.chip.kv_on_chip:
-            transfers.append(Transfer(cores, (EDGE,), v.tokens * v.width * v.bits * v.repeat))
+            transfers.append(Transfer(cores, (self.mesh.edge_of(cores[0]),), v.tokens * v.width * v.bits * v.repeat))
 
         def make() -> Item:
             layer = _combine(v.name, [(pending()[0], n)], n)
@@ -253,6 +259,16 @@ class ChipReplay:
                 item.extra["dram.write_bits"] += v.tokens * v.width * v.bits * v.repeat
             return item
         return make
+
+
+def board_timing(board: Board, spec: HwSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(latency, cycles per flit) per link: the mesh's from ``noc``, a chip-to-chip link's
+    ``board.link_latency_ns`` (at least a cycle) and a flit of ``noc.link_width_bits`` at
+    ``board.link_bandwidth_gbps`` (at most one flit per cycle: the routers' rate)."""
+    b, clock_hz = spec.board, spec.clock_mhz * 1e6
+    latency = max(1, math.ceil(b.link_latency_ns * 1e-9 * clock_hz))
+    per_flit = max(1, math.ceil(spec.noc.link_width_bits * clock_hz / (b.link_bandwidth_gbps * 8e9)))
+    return board.link_timing(spec.noc.link_cycles, latency, per_flit)
 
 
 def _track(cores: tuple[int, ...]) -> str:
@@ -354,9 +370,13 @@ class ChipSchedule:
             return ready
         bits, flits = wire_bits(payload, packets, self.chip.spec)
         routed = self.chip.routes.routed(t.src, t.dst, bits, flits, ready)
-        d = deliver(self.mesh, routed, self.noc.router_cycles, self.noc.link_cycles, self.link_free)
+        d = deliver(self.mesh, routed, self.noc.router_cycles, self.noc.link_cycles, self.link_free,
+                    self.chip.link_lat, self.chip.link_cpf)
         per_link = link_bits(self.mesh, routed)
         self.link_bits += per_link
-        item.extra["noc.link_bits"] += int(per_link.sum())
+        board = int(per_link[self.mesh.board_base:].sum())
+        item.extra["noc.link_bits"] += int(per_link.sum()) - board
+        if board:
+            item.extra["noc.board_link_bits"] += board
         item.extra["noc.router_bits"] += router_bits(routed)
         return int((d.arrival if tail else d.head_arrival).max(initial=ready))

@@ -1,7 +1,7 @@
 """The many-core run: the trace's items on the chip (:mod:`neurosim.engine.chip`), scheduled,
 priced and summed into :class:`~neurosim.result_types.Results`, with the chip's own figures
 (placement, per-core busy time, per-link traffic, where the KV cache lives, the weight load
-before the inference)."""
+before the inference; on a board, the chip-to-chip links' traffic)."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def _weight_load(chip: ChipReplay) -> dict[str, float]:
     """Placing the weights before the inference: from DRAM through core 0 to each core's weight
     SRAM (reported apart from the per-token figures)."""
     held = chip.placement.core_weight_bits()
-    msgs = [Message(EDGE, (c,), int(b), 1) for c, b in enumerate(held) if b]
+    msgs = [Message(chip.mesh.edge_of(c), (c,), int(b), 1) for c, b in enumerate(held) if b]
     routed = route_messages(chip.mesh, msgs, False)
     pj = {**chip.core.pj_by_spec[chip.core.built], **chip.prices}
     sram = chip.spec.weight_sram
@@ -120,7 +120,19 @@ def _weight_load(chip: ChipReplay) -> dict[str, float]:
     bits = int(held.sum())
     energy = bits * pj["dram.read_bits"] + int(link_bits(chip.mesh, routed).sum()) * pj["noc.link_bits"] + \
         router_bits(routed) * pj["noc.router_bits"] + ceil_div(bits, sram.width_bits) * write
-    return {"bits": bits, "energy_pj": energy, "seconds": bits / 8 / (chip.spec.dram.bandwidth_gbps * 1e9)}
+    per_chip = held.reshape(chip.mesh.chips, -1).sum(axis=1).max()  # each chip loads from its own DRAM
+    return {"bits": bits, "energy_pj": energy, "seconds": per_chip / 8 / (chip.spec.dram.bandwidth_gbps * 1e9)}
+
+
+def _board_extra(chip: ChipReplay, sched: ChipSchedule) -> dict:
+    """A board's figures: its chips, topology and tensor-parallel groups, the bits each
+    chip-to-chip link carried (by board link index) and their energy."""
+    b, base = chip.spec.board, chip.mesh.board_base
+    bits = sched.link_bits[base:]
+    return {"chips": list(b.chips), "topology": b.topology, "tensor_parallel": b.tensor_parallel,
+            "board_link_bits": {str(i): int(v) for i, v in enumerate(bits) if v},
+            "board_link_energy_pj": float(bits.sum() * b.link_pj_per_bit),
+            "chip_busy_cycles": sched.busy.reshape(chip.mesh.chips, -1).max(axis=1).tolist()}
 
 
 def simulate_chip(trace: Trace, spec: HwSpec, *, check: bool = False, engine: str = "fast", command: str = "",
@@ -150,14 +162,17 @@ def simulate_chip(trace: Trace, spec: HwSpec, *, check: bool = False, engine: st
     for item, layer in zip(items, layers, strict=True):  # an item's useful work, shared evenly by its cores
         useful[list(item.cores)] += sum(layer.counters.get(k, 0) for k in chip.core.design.useful_ops) / len(item.cores)
     pe_cycles = chip.core.chip.processing_elements() * max(1, sched.now)
+    mesh_bits = sched.link_bits[:chip.mesh.board_base]  # the chips' meshes; the board's links in _board_extra
     extra = {"mesh": list(spec.system.mesh), "cores": cores, "placement": chip.placement.to_dict(),
              "kv_cache": "sram" if chip.core.chip.kv_on_chip else "dram",
              "core_busy_cycles": sched.busy.tolist(),
              "core_utilization": (sched.busy / max(1, sched.now)).tolist(),
              "core_spatial_utilization": (useful / pe_cycles).tolist(),
-             "link_bits": {str(i): int(b) for i, b in enumerate(sched.link_bits) if b},
-             "link_energy_pj": {str(i): float(b * chip.prices["noc.link_bits"]) for i, b in enumerate(sched.link_bits) if b},
+             "link_bits": {str(i): int(b) for i, b in enumerate(mesh_bits) if b},
+             "link_energy_pj": {str(i): float(b * chip.prices["noc.link_bits"]) for i, b in enumerate(mesh_bits) if b},
              "weight_load": _weight_load(chip)}
+    if chip.mesh.chips > 1:
+        extra |= _board_extra(chip, sched)
     area = {k: v * cores for k, v in chip.core.area.items()} if chip.core.area else None
     extra["powered_cores"] = powered
     return results_of(chip.core, layers, command, config_text, phase_cycles=phases, capped=False, chip=extra,

@@ -13,7 +13,12 @@ Rules (docs/model.md, "Many-core chip"):
   too, into the fewest row blocks (multiples of ``rows``) that let it.
 - **Which cores.** Matrices in trace order (layer by layer) take consecutive cores along a snake
   over the mesh (row 0 left to right, row 1 right to left, ...), so that an op's cores and the
-  next op's are neighbours. A core holds shards of one matrix only.
+  next op's are neighbours. A core holds shards of one matrix only. On a board the snake runs
+  through chip 0, then chip 1, ... (pipeline parallelism: consecutive layers on consecutive
+  chips; a layer may span two). With ``board.tensor_parallel`` T, the chips form groups of T;
+  each matrix's column blocks (a multiple of T of them) are dealt to the group's chips in T
+  contiguous runs, each chip filling its own snake, and a chip passes to the same member of the
+  next group when it is full.
 - **Ops without weights.** An attention op runs on the cores of its layer's K projection
   (``attn_qk``) or V projection (``attn_av``), where its half of the KV cache is produced; a
   vector op runs on the cores of the op it feeds.
@@ -70,28 +75,60 @@ def snake(width: int, height: int) -> list[int]:
     return [y * width + (x if y % 2 == 0 else width - 1 - x) for y in range(height) for x in range(width)]
 
 
-def place(manifest: Manifest, width: int, height: int, capacity_bits: int, rows: int, cols: int) -> Placement:
-    """Place every weight matrix of ``manifest`` on a ``width x height`` mesh of cores with
-    ``capacity_bits`` of weight memory each and ``rows x cols`` arrays."""
-    order = snake(width, height)
+def member_orders(width: int, height: int, chips: int, tensor_parallel: int) -> list[list[int]]:
+    """The cores each tensor-parallel member fills, in order: member t has chips t, t + T, t + 2T,
+    ... (one per group of T consecutive chips), each along its snake."""
+    per = width * height
+    chip = snake(width, height)
+    return [[c * per + i for c in range(t, chips, tensor_parallel) for i in chip] for t in range(tensor_parallel)]
+
+
+def _tp_split(N: int, shard_n: int, tensor_parallel: int) -> int:
+    """The column block size that splits ``N`` outputs into a multiple of ``tensor_parallel``
+    blocks of at most ``shard_n`` (the block count rounded up)."""
+    blocks = ceil_div(ceil_div(N, shard_n), tensor_parallel) * tensor_parallel
+    return ceil_div(N, blocks)
+
+
+def place(manifest: Manifest, width: int, height: int, capacity_bits: int, rows: int, cols: int, *,
+          chips: int = 1, tensor_parallel: int = 1) -> Placement:
+    """Place every weight matrix of ``manifest`` on ``chips`` meshes of ``width x height`` cores with
+    ``capacity_bits`` of weight memory each and ``rows x cols`` arrays; with ``tensor_parallel`` T,
+    each matrix's column blocks are dealt to the T chips of a group in T contiguous runs."""
+    orders = member_orders(width, height, chips, tensor_parallel)
     matrices: dict[str, WeightPlacement] = {}
-    need = 0
+    need = [0] * tensor_parallel
     for op in manifest.ops:
         if op.b_source != "weights":
             continue
         for key in weight_keys(op):
             if key not in matrices:
                 shard_n, shard_k = split(op.K, op.N, op.weight_bits, capacity_bits, rows, cols)
-                n = ceil_div(op.N, shard_n) * ceil_div(op.K, shard_k)
-                cores = tuple(order[need:need + n]) if need + n <= len(order) else ()
-                matrices[key] = WeightPlacement(key, op.K, op.N, op.weight_bits, shard_n, shard_k, cores)
-                need += n
-    if need > len(order):
-        total = sum(w.K * w.N * w.weight_bits for w in matrices.values())
-        raise PlacementError(f"the weights ({total / 8 / 2**20:.1f} MiB in {len(matrices)} matrices) need {need} "
-                             f"cores of {capacity_bits / 8 / 1024:g} KiB weight memory; the {width}x{height} mesh has "
-                             f"{len(order)} (short by {need - len(order)})")
-    return Placement(width, height, capacity_bits, tuple(matrices.values()), _op_cores(manifest, matrices))
+                if tensor_parallel > 1:
+                    shard_n = _tp_split(op.N, shard_n, tensor_parallel)
+                n_split, k_split = ceil_div(op.N, shard_n), ceil_div(op.K, shard_k)
+                cores = []
+                for t in range(tensor_parallel):  # member t: column blocks [lo, hi)
+                    lo, hi = ceil_div(n_split * t, tensor_parallel), ceil_div(n_split * (t + 1), tensor_parallel)
+                    n = (hi - lo) * k_split
+                    cores += orders[t][need[t]:need[t] + n]
+                    need[t] += n
+                fits = all(n <= len(o) for n, o in zip(need, orders, strict=True))
+                matrices[key] = WeightPlacement(key, op.K, op.N, op.weight_bits, shard_n, shard_k,
+                                                tuple(cores) if fits else ())
+    if any(n > len(o) for n, o in zip(need, orders, strict=True)):
+        raise PlacementError(_short(matrices, need, orders, width, height, chips, capacity_bits))
+    return Placement(width, height, capacity_bits, tuple(matrices.values()), _op_cores(manifest, matrices), chips)
+
+
+def _short(matrices: dict[str, WeightPlacement], need: list[int], orders: list[list[int]], width: int, height: int,
+           chips: int, capacity_bits: int) -> str:
+    total = sum(w.K * w.N * w.weight_bits for w in matrices.values())
+    where = f"the {width}x{height} mesh" if chips == 1 else f"the board's {chips} chips of {width}x{height}"
+    have = sum(len(o) for o in orders)
+    short = sum(max(0, n - len(o)) for n, o in zip(need, orders, strict=True))
+    return (f"the weights ({total / 8 / 2**20:.1f} MiB in {len(matrices)} matrices) need {sum(need)} cores of "
+            f"{capacity_bits / 8 / 1024:g} KiB weight memory; {where} has {have} (short by {short})")
 
 
 #: A projection's matrix key: ``...<proj>_proj[.weight][#instance]``.

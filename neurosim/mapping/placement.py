@@ -53,18 +53,20 @@ class WeightPlacement:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where every weight matrix of a trace lives on a ``width x height`` mesh, and which cores
-    run each op (``op_cores``: op name -> cores, in the order of the op's shards)."""
+    """Where every weight matrix of a trace lives on ``chips`` meshes of ``width x height`` cores
+    (core ``c * width * height + i`` is core i of chip c), and which cores run each op
+    (``op_cores``: op name -> cores, in the order of the op's shards)."""
 
     width: int
     height: int
     weight_capacity_bits: int
     weights: tuple[WeightPlacement, ...]
     op_cores: tuple[tuple[str, tuple[int, ...]], ...]
+    chips: int = 1
 
     @property
     def cores(self) -> int:
-        return self.width * self.height
+        return self.width * self.height * self.chips
 
     @cached_property
     def _by_key(self) -> dict[str, WeightPlacement]:
@@ -88,7 +90,8 @@ class Placement:
     def to_dict(self) -> dict:
         """The placement as plain data (results.json): the mesh, each matrix's split and cores,
         each op's cores, and the weight bits per core."""
-        return {"mesh": [self.width, self.height], "weight_capacity_bits": self.weight_capacity_bits,
+        return {"mesh": [self.width, self.height], **({"chips": self.chips} if self.chips > 1 else {}),
+                "weight_capacity_bits": self.weight_capacity_bits,
                 "weights": [{**asdict(w), "cores": list(w.cores), "n_split": w.n_split, "k_split": w.k_split}
                             for w in self.weights],
                 "op_cores": {name: list(cores) for name, cores in self.op_cores},

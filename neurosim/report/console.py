@@ -94,7 +94,19 @@ def _chip_lines(r: Results) -> list[str]:
     return [f"chip: {c['mesh'][0]}x{c['mesh'][1]} mesh, weights resident on {held} of {c['cores']} cores, KV cache in "
             f"{c['kv_cache']}; mesh {sum(c['link_bits'].values()):,} link bits ({_e(noc)}, "
             f"{noc / r.energy_pj['total']:.1%}); cores busy {sum(busy) / len(busy):.1%} on average, at most "
-            f"{max(busy):.1%}; weight load before the run (not counted) {_e(w['energy_pj'])}, {w['seconds'] * 1e3:.3g} ms"]
+            f"{max(busy):.1%}; weight load before the run (not counted) {_e(w['energy_pj'])}, {w['seconds'] * 1e3:.3g} ms"
+            ] + _board_lines(r)
+
+
+def _board_lines(r: Results) -> list[str]:
+    """A board's chips, topology and chip-to-chip traffic."""
+    c = r.chip
+    if "chips" not in c:
+        return []
+    x, y = c["chips"]
+    e = c["board_link_energy_pj"]
+    return [f"board: {x}x{y} chips ({c['topology']}, tensor parallel {c['tensor_parallel']}); chip-to-chip links "
+            f"{sum(c['board_link_bits'].values()):,} bits ({_e(e)}, {e / r.energy_pj['total']:.1%})"]
 
 
 def single_report(r: Results, detail: str = "auto", extrapolate: bool = False) -> str:
