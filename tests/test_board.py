@@ -156,3 +156,22 @@ def test_hostile_boards_exit_2_naming_file_and_key(capsys, tmp_path, key, value,
     assert code == 2 and err and all(line.startswith(f"{hw}: ") for line in err)
     assert any(f": {where}:" in line for line in err)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
+       st.sampled_from(["ring", "mesh", "all_to_all"]), st.data())
+def test_a_multicast_tree_is_the_union_of_the_routes(w, h, cx, cy, topology, data):
+    """Each destination's chain of parents in the tree is its route, and no link is in the tree
+    twice: the routers copy where the routes fork."""
+    board = Board(Mesh(w, h), cx, cy, topology)
+    src = data.draw(st.integers(0, board.cores - 1))
+    dsts = tuple(data.draw(st.lists(st.integers(0, board.cores - 1), min_size=1, max_size=8)))
+    links, parents, reach = board.tree(src, np.asarray(dsts))
+    assert len(set(links.tolist())) == len(links)
+    for d, e in zip(dsts, reach.tolist(), strict=True):
+        chain = []
+        while e >= 0:
+            chain.append(int(links[e]))
+            e = int(parents[e])
+        assert chain[::-1] == board.route(src, d)

@@ -39,7 +39,16 @@ import numpy as np
 
 from neurosim.config.hw import HwSpec
 from neurosim.energy.breakdown import with_total
-from neurosim.engine.chip_traffic import RouteCache, TensorStats, noc_prices, payload_bits, tensor_stats, wire_bits
+from neurosim.engine.chip_traffic import (
+    Route,
+    RouteCache,
+    TensorStats,
+    noc_prices,
+    payload_bits,
+    shifted,
+    tensor_stats,
+    wire_bits,
+)
 from neurosim.engine.pipeline import Interval
 from neurosim.engine.replay import CoreReplay
 from neurosim.engine.summary import batch_of
@@ -47,7 +56,7 @@ from neurosim.engine.widths import resolve_widths
 from neurosim.engine.workers import thread_pool
 from neurosim.errors import ConfigError, Problem
 from neurosim.hw.board import Board
-from neurosim.hw.noc import Mesh, NocPort, deliver, link_bits, router_bits
+from neurosim.hw.noc import Mesh, NocPort, deliver
 from neurosim.mapping.mapper import KV_PROJECTIONS, PlacementError, place, projection, weight_keys
 from neurosim.mapping.placement import Placement
 from neurosim.result_types import LayerResult
@@ -369,14 +378,27 @@ class ChipSchedule:
         if payload <= 0:
             return ready
         bits, flits = wire_bits(payload, packets, self.chip.spec)
-        routed = self.chip.routes.routed(t.src, t.dst, bits, flits, ready)
-        d = deliver(self.mesh, routed, self.noc.router_cycles, self.noc.link_cycles, self.link_free,
-                    self.chip.link_lat, self.chip.link_cpf)
-        per_link = link_bits(self.mesh, routed)
-        self.link_bits += per_link
-        board = int(per_link[self.mesh.board_base:].sum())
-        item.extra["noc.link_bits"] += int(per_link.sum()) - board
+        route = self.chip.routes.route(t.src, t.dst, bits, flits)
+        arrival, head = self._deliver(route, ready)
+        self.link_bits[route.links] += route.bits
+        board = int(route.bits[route.links >= self.mesh.board_base].sum())
+        item.extra["noc.link_bits"] += int(route.bits.sum()) - board
         if board:
             item.extra["noc.board_link_bits"] += board
-        item.extra["noc.router_bits"] += router_bits(routed)
-        return int((d.arrival if tail else d.head_arrival).max(initial=ready))
+        item.extra["noc.router_bits"] += route.router_bits
+        return int((arrival if tail else head).max(initial=ready))
+
+    def _deliver(self, route: Route, ready: int) -> tuple[np.ndarray, np.ndarray]:
+        """(tail, head) arrival per destination of ``route`` sent at ``ready``, the links' occupancy
+        updated: from the route's idle timing when its links are all free by the time its heads
+        ask for them, else by the timing kernel (see :class:`~neurosim.engine.chip_traffic.Route`)."""
+        idle = len(route.links) == 0 or int(self.link_free[route.links].max()) <= ready + self.noc.router_cycles
+        if idle and route.idle is not None:
+            arrival, head, free = route.idle
+            self.link_free[route.links] = free + ready
+            return arrival + ready, head + ready
+        d = deliver(self.mesh, shifted(route.routed, ready), self.noc.router_cycles, self.noc.link_cycles,
+                    self.link_free, self.chip.link_lat, self.chip.link_cpf)
+        if idle:
+            route.idle = (d.arrival - ready, d.head_arrival - ready, self.link_free[route.links] - ready)
+        return d.arrival, d.head_arrival

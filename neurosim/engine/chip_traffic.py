@@ -26,7 +26,7 @@ from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import HwSpec
 from neurosim.energy import scaling as sc
 from neurosim.errors import ConfigError, Problem
-from neurosim.hw.noc import Mesh, Message, Routed, route_messages
+from neurosim.hw.noc import Mesh, Message, Routed, route_messages, router_bits
 from neurosim.units import ceil_div
 
 SCALE_BITS = 16  # each token's fp16 activation scale travels with its codes
@@ -91,18 +91,42 @@ def messages(src: tuple[int, ...], dst: tuple[int, ...], bits: int, flits: int, 
     return [Message(s, dst, ceil_div(bits, n), max(1, ceil_div(flits, n)), ready) for s in src]
 
 
+@dataclass
+class Route:
+    """One transfer laid out on the network, once: its messages (ready at cycle 0), the links it
+    uses with the bits each carries, its router bits, and (once seen on idle links) its timing
+    relative to its ready cycle."""
+
+    routed: Routed
+    links: np.ndarray
+    bits: np.ndarray
+    router_bits: int
+    #: (tail arrival, head arrival) per destination and each link's next free cycle, relative to
+    #: the ready cycle, when every link it uses was free at its start: such a delivery is the same
+    #: whenever its links are free again (the kernel's times are relative to the messages' ready
+    #: cycle, and a free link never delays a head).
+    idle: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
 class RouteCache:
-    """Routed messages by (sources, destinations, bits, flits): the chip sends the same transfer
-    once per chunk and decode step; only its ready cycle changes."""
+    """Routes by (sources, destinations, bits, flits): the chip sends the same transfer once per
+    chunk and decode step; only its ready cycle, and the links' occupancy, change."""
 
     def __init__(self, mesh: Mesh, multicast: bool):
         self.mesh, self.multicast = mesh, multicast
-        self._routes: dict[tuple, Routed] = {}
+        self._routes: dict[tuple, Route] = {}
 
-    def routed(self, src: tuple[int, ...], dst: tuple[int, ...], bits: int, flits: int, ready: int) -> Routed:
+    def route(self, src: tuple[int, ...], dst: tuple[int, ...], bits: int, flits: int) -> Route:
         key = (src, dst, bits, flits)
         if key not in self._routes:
-            self._routes[key] = route_messages(self.mesh, messages(src, dst, bits, flits, 0), self.multicast)
-        r = self._routes[key]
-        return Routed(r.edge_link, r.edge_parent, r.edge_msg, r.msg_ready + ready, r.msg_flits, r.dest_edge,
-                      r.dest_msg, r.msg_bits)
+            routed = route_messages(self.mesh, messages(src, dst, bits, flits, 0), self.multicast)
+            per_link = np.bincount(routed.edge_link, weights=routed.msg_bits[routed.edge_msg])
+            links = np.flatnonzero(per_link)
+            self._routes[key] = Route(routed, links, per_link[links].astype(np.int64), router_bits(routed))
+        return self._routes[key]
+
+
+def shifted(r: Routed, ready: int) -> Routed:
+    """The routed messages ready at cycle ``ready``."""
+    return Routed(r.edge_link, r.edge_parent, r.edge_msg, r.msg_ready + ready, r.msg_flits, r.dest_edge,
+                  r.dest_msg, r.msg_bits)

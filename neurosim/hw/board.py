@@ -107,6 +107,43 @@ class Board:
         out += self.chip_route(cs, cd)
         return out + [cd * slots + link for link in self.chip.route(0, dst - cd * per)]
 
+    def tree(self, src: int, dsts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The multicast tree from ``src`` to ``dsts`` (as :meth:`neurosim.hw.noc.Mesh.tree`): on
+        the source chip to its destinations and its edge, over the board's links to every other
+        destination chip (the union of the chip routes), and on each such chip from its edge."""
+        dsts = np.asarray(dsts, np.int64)
+        per, slots, cs = self.chip.cores, self.chip.link_slots, self.chip_of(src)
+        if self.chips == 1:
+            return self.chip.tree(src, dsts)
+        chip, local = dsts // per, dsts % per
+        remote = [int(c) for c in np.unique(chip) if c != cs]
+        here = chip == cs
+        links, parents, reach_here = self.chip.tree(src - cs * per, np.append(local[here], 0) if remote else local[here])
+        out_l, out_p = [links + cs * slots], [parents]
+        reach = np.full(len(dsts), -1, np.int64)
+        reach[here] = reach_here[:int(here.sum())]
+        n = len(links)
+        index: dict[int, int] = {}
+        into = {}
+        for c in remote:  # the board's links: each chip route, links shared where routes share them
+            parent = int(reach_here[-1])
+            for link in self.chip_route(cs, c):
+                if link not in index:
+                    index[link] = n
+                    out_l.append(np.asarray([link]))
+                    out_p.append(np.asarray([parent]))
+                    n += 1
+                parent = index[link]
+            into[c] = parent
+        for c in remote:
+            mine = chip == c
+            sub_l, sub_p, sub_r = self.chip.tree(0, local[mine])
+            out_l.append(sub_l + c * slots)
+            out_p.append(np.where(sub_p < 0, into[c], sub_p + n))
+            reach[mine] = np.where(sub_r < 0, into[c], sub_r + n)
+            n += len(sub_l)
+        return np.concatenate(out_l).astype(np.int64), np.concatenate(out_p).astype(np.int64), reach
+
     def hops(self, src: int, dst: int) -> int:
         return len(self.route(src, dst))
 

@@ -68,6 +68,39 @@ class Mesh:
         (x, y), (tx, ty) = self.xy(src), self.xy(dst)
         return abs(tx - x) + abs(ty - y)
 
+    def tree(self, src: int, dsts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The multicast tree of the XY paths from ``src`` to ``dsts``: (link, parent edge or -1)
+        per edge, and per destination the edge that reaches it (-1: ``src`` itself). Built segment
+        by segment, each link once: the row from the source out to the farthest destination column
+        east and west, then up and down each destination column."""
+        dsts = np.asarray(dsts, np.int64)
+        xs, ys = self.xy(src)
+        x, y = dsts % self.width, dsts // self.width
+        cols, inv = np.unique(x, return_inverse=True)
+        top, bottom = np.full(len(cols), ys), np.full(len(cols), ys)
+        np.maximum.at(top, inv, y)
+        np.minimum.at(bottom, inv, y)
+        row = ys * self.width
+        east = np.arange(xs, max(xs, int(cols[-1])))
+        west = np.arange(xs, min(xs, int(cols[0])), -1)
+        links = [(row + east) * 4 + EAST, (row + west) * 4 + WEST]
+        parents = [np.arange(-1, len(east) - 1), np.arange(-1, len(west) - 1) + np.where(len(west) > 0, len(east), 0)]
+        parents[1][:1] = -1
+        # the row edge that reaches each destination column (-1: the source's own column)
+        at_col = np.where(cols > xs, cols - xs - 1, np.where(cols < xs, len(east) + xs - cols - 1, -1))
+        n = len(east) + len(west)
+        up, down = top - ys, ys - bottom
+        start_up = n + np.concatenate(([0], np.cumsum(up)[:-1]))
+        start_down = n + up.sum() + np.concatenate(([0], np.cumsum(down)[:-1]))
+        for count, step, d, start in ((up, 1, NORTH, start_up), (down, -1, SOUTH, start_down)):
+            col = np.repeat(np.arange(len(cols)), count)  # each column's segment, edge by edge
+            j = np.arange(len(col)) - np.repeat(start - start[0], count)
+            links.append(((ys + step * j) * self.width + cols[col]) * 4 + d)
+            parents.append(np.where(j == 0, at_col[col], start[col] + j - 1))
+        c = inv
+        reach = np.where(y > ys, start_up[c] + y - ys - 1, np.where(y < ys, start_down[c] + ys - y - 1, at_col[c]))
+        return np.concatenate(links).astype(np.int64), np.concatenate(parents).astype(np.int64), reach.astype(np.int64)
+
 
 @dataclass(frozen=True)
 class Message:
@@ -98,25 +131,18 @@ class Routed:
     msg_bits: np.ndarray
 
 
-def _copies(mesh: Mesh, src: int, dsts: tuple[int, ...], multicast: bool) -> tuple[list, list]:
-    """(copies, each a list of (link, parent index); per destination (copy, edge index or -1)):
-    one copy, a tree, with multicast, else one chain per destination."""
-    copies: list[list[tuple[int, int]]] = []
-    reach = []
-    index: dict[int, int] = {}
+def _copies(mesh: Mesh, src: int, dsts: tuple[int, ...], multicast: bool) -> tuple[list, np.ndarray, np.ndarray]:
+    """(copies, each (links, parents within the copy); per destination its copy and the edge of
+    that copy that reaches it, or -1): one copy, a tree, with multicast, else one chain per
+    destination."""
+    if multicast:
+        links, parents, reach = mesh.tree(src, np.asarray(dsts))
+        return [(links, parents)], np.zeros(len(dsts), np.int64), reach
+    copies = []
     for d in dsts:
-        if not multicast or not copies:
-            copies.append([])
-            index = {}
-        edges = copies[-1]
-        parent = -1
-        for link in mesh.route(src, d):
-            if link not in index:
-                index[link] = len(edges)
-                edges.append((link, parent))
-            parent = index[link]
-        reach.append((len(copies) - 1, parent))
-    return copies, reach
+        chain = np.asarray(mesh.route(src, d), np.int64)
+        copies.append((chain, np.arange(-1, len(chain) - 1)))
+    return copies, np.arange(len(dsts)), np.asarray([len(c) - 1 for c, _ in copies], np.int64)
 
 
 def route_messages(mesh: Mesh, messages: list[Message], multicast: bool) -> Routed:
@@ -124,24 +150,24 @@ def route_messages(mesh: Mesh, messages: list[Message], multicast: bool) -> Rout
     to n cores is n copies, each its own chain (they share the source's links in turn)."""
     link, parent, emsg, dest_edge, dest_msg = [], [], [], [], []
     ready, flits, bits = [], [], []
+    edges = 0
     for m in messages:
-        copies, reach = _copies(mesh, m.src, m.dsts, multicast)
-        base = []
-        for edges in copies:
-            mi = len(ready)
-            ready.append(m.ready)
-            flits.append(m.flits)
-            bits.append(m.bits)
-            base.append(len(link))
-            for lk, p in edges:
-                link.append(lk)
-                parent.append(-1 if p < 0 else base[-1] + p)
-                emsg.append(mi)
-        for c, e in reach:
-            dest_edge.append(-1 if e < 0 else base[c] + e)
-            dest_msg.append(len(ready) - len(copies) + c)
+        copies, copy_of, reach = _copies(mesh, m.src, m.dsts, multicast)
+        base = np.zeros(len(copies), np.int64)
+        for i, (links, parents) in enumerate(copies):
+            base[i] = edges
+            link.append(links)
+            parent.append(np.where(parents < 0, -1, parents + edges))
+            emsg.append(np.full(len(links), len(ready) + i, np.int64))
+            edges += len(links)
+        dest_edge.append(np.where(reach < 0, -1, reach + base[copy_of]))
+        dest_msg.append(len(ready) + copy_of)
+        ready += [m.ready] * len(copies)
+        flits += [m.flits] * len(copies)
+        bits += [m.bits] * len(copies)
+    cat = lambda v: np.concatenate(v).astype(np.int64) if v else np.zeros(0, np.int64)  # noqa: E731
     i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
-    return Routed(i64(link), i64(parent), i64(emsg), i64(ready), i64(flits), i64(dest_edge), i64(dest_msg),
+    return Routed(cat(link), cat(parent), cat(emsg), i64(ready), i64(flits), cat(dest_edge), cat(dest_msg),
                   i64(bits))
 
 
