@@ -250,3 +250,24 @@ def test_sensitivity_swings_the_chips_keys_on_both_designs(tmp_path):
     assert (df["status"] == "ok").all() and len(df) == 5
     ratio = dict(zip(df["value"].astype(str), df["energy_ratio_a_over_b"], strict=False))
     assert abs(ratio["idle"] - 1) < abs(ratio["none"] - 1)
+
+
+def test_after_the_layers_folded_in_decode_the_lm_head_reads_the_last_layer(tmp_path):
+    """A synthetic decode step folds each projection over the layers (one op, its cores every
+    layer's); the LM head after them reads the last layer's down_proj cores only, not all 30 layers'."""
+    from neurosim.engine.chip import ChipReplay
+    from neurosim.engine.chip_run import _items
+    from neurosim.trace.inference import write_inference
+    from neurosim.trace.reader import open_trace
+    from neurosim.trace.synth import resolve_model
+
+    m = resolve_model("smollm2-135m")
+    trace = open_trace(write_inference(tmp_path / "t", m, 4, 1, m.layers, seed=0))
+    chip = ChipReplay(trace, spec("manycore_mac"))
+    items = [make() for make in _items(chip)]
+    names = [it.layer.name for it in items]
+    head = items[names.index("decode.0.lm_head")]
+    down = next(op for op in trace.ops if op.phase == "decode" and op.name.endswith("down_proj"))
+    cores = chip.op_cores[down.name]
+    assert down.repeat == m.layers and len(cores) == m.layers * 4  # 4 cores per layer's down_proj
+    assert {c for t in head.transfers for c in t.src} == set(cores[-4:])

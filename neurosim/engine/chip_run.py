@@ -15,7 +15,7 @@ import numpy as np
 from neurosim.config.hw import HwSpec
 from neurosim.energy.breakdown import leakage_pj, with_total
 from neurosim.energy.scaling import sram_write_pj
-from neurosim.engine.chip import EDGE, ChipReplay, ChipSchedule, Item
+from neurosim.engine.chip import EDGE, ChipReplay, ChipSchedule, Item, blocks
 from neurosim.engine.summary import results_of, schedule
 from neurosim.hw.noc import Message, link_bits, route_messages, router_bits
 from neurosim.result_types import LayerResult, Results
@@ -27,11 +27,13 @@ from neurosim.units import ceil_div, cycles_to_s
 def _items(chip: ChipReplay) -> Iterator[Callable[[], Item]]:
     """Each item of the trace's schedule, started on its cores (see :mod:`neurosim.engine.chip`)."""
     last = (None, None)  # (phase, step) of the previous item: a new one starts from DRAM again
-    src, stage_act, prev_cores = (EDGE,), None, None
+    src, stage_act, prev_cores, prev_repeat = (EDGE,), None, None, 1
     for item in schedule(chip.trace):
         if (item.phase, item.step) != last:
             src, stage_act, prev_cores, last = (EDGE,), None, None, (item.phase, item.step)
             chip._last_residual = (EDGE,)
+        if prev_cores is not None and item.repeat == 1 and prev_repeat > 1:  # after the ops folded over layers
+            prev_cores, prev_repeat = last_instance(prev_cores, prev_repeat), 1
         if isinstance(item, VectorOp):
             nxt = chip.trace.ops[item.position] if item.position < len(chip.trace.ops) else None
             here = prev_cores or (chip.op_cores[nxt.name] if nxt is not None else (EDGE,))
@@ -42,6 +44,14 @@ def _items(chip: ChipReplay) -> Iterator[Callable[[], Item]]:
         make = chip.gemm(item, src)
         yield _from_dram(make) if src == (EDGE,) and prev_cores is None else make
         prev_cores = chip.op_cores[item.name] if not item.kv else chip.op_cores[item.name][:1]
+        prev_repeat = item.repeat
+
+
+def last_instance(cores: tuple[int, ...], repeat: int) -> tuple[int, ...]:
+    """The cores of the last instance (layer) of an item folded over ``repeat`` layers: what an
+    unfolded item after it (the final norm, the LM head) reads."""
+    b = blocks(cores, repeat)
+    return cores[len(cores) - len(cores) // b:]
 
 
 def _from_dram(make: Callable[[], Item]) -> Callable[[], Item]:
