@@ -150,3 +150,16 @@ def test_compiled_timing_equals_the_simpy_arbiter_on_links_that_differ(case, rou
     ref = deliver_reference(mesh, routed, router, 1, link_lat=lat, link_cpf=cpf)
     for f in ("edge_start", "edge_wait", "arrival", "head_arrival", "link_busy"):
         assert getattr(fast, f).tolist() == getattr(ref, f).tolist(), f
+
+
+def test_times_beyond_the_kernels_keys_are_refused_not_wrapped():
+    """A message whose times could pass the int64 heap keys (flits x cycles per flit near 2^62)
+    is refused with one message instead of a wrapped, wrong time."""
+    from neurosim.errors import NeurosimError
+
+    mesh = Mesh(2, 1)
+    routed = route_messages(mesh, [Message(0, (1,), 64, 1 << 50)], True)
+    with pytest.raises(NeurosimError, match="beyond the timing kernel"):
+        deliver(mesh, routed, 2, 1, link_cpf=np.full(mesh.link_slots, 1 << 12, np.int64))
+    assert deliver(mesh, route_messages(mesh, [Message(0, (1,), 64, 1 << 40)], True), 2, 1).arrival[0] == \
+        zero_load_cycles(1, 1 << 40, 2, 1)

@@ -18,7 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.kernels.noc_sim import noc_kernel
+from neurosim.errors import NeurosimError
+from neurosim.kernels.noc_sim import key_span, noc_kernel
+
+#: The timing kernel's heap keys are int64: (cycle - first) * (crossings + 1) + crossing.
+KEY_LIMIT = 1 << 62
 
 #: Link direction offsets: link id = core id * 4 + direction.
 EAST, WEST, NORTH, SOUTH = range(4)
@@ -231,6 +235,10 @@ def deliver(mesh: Mesh, routed: Routed, router_cycles: int, link_cycles: int, fr
     flit (default: every link ``link_cycles`` and one flit per cycle)."""
     free = np.zeros(mesh.link_slots, np.int64) if free is None else free
     lat, cpf = link_timing(mesh, link_cycles, link_lat, link_cpf)
+    span = key_span(routed.edge_link, routed.edge_msg, routed.msg_ready, routed.msg_flits, router_cycles, lat, cpf, free)
+    if span >= KEY_LIMIT // (len(routed.edge_link) + 1):
+        raise NeurosimError(f"the network's times span up to {span:.3g} cycles over {len(routed.edge_link)} link "
+                            "crossings, beyond the timing kernel's int64 keys: a link too slow for the traffic")
     start, wait, busy, tail = noc_kernel(routed.edge_link, routed.edge_parent, routed.edge_msg, routed.msg_ready,
                                          routed.msg_flits, router_cycles, lat, cpf, free)
     t_arr, h_arr = arrivals(routed, start, tail, router_cycles, lat)
