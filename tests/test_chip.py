@@ -271,3 +271,34 @@ def test_after_the_layers_folded_in_decode_the_lm_head_reads_the_last_layer(tmp_
     cores = chip.op_cores[down.name]
     assert down.repeat == m.layers and len(cores) == m.layers * 4  # 4 cores per layer's down_proj
     assert {c for t in head.transfers for c in t.src} == set(cores[-4:])
+
+
+def test_attention_heads_spread_over_the_layers_k_and_v_cores(tmp_path):
+    """With the K and V projections split over several cores (16 KiB of weights per core), the
+    exported op of KV head h runs on the core that holds head h's columns, and a synthetic op of
+    several heads one head per core: the same accumulations as with every head on one core (a
+    5 x 4 mesh of 128 KiB cores)."""
+    from neurosim.engine.chip import ChipReplay
+    from neurosim.engine.chip_run import _items
+    from neurosim.trace.inference import write_inference
+    from neurosim.trace.reader import open_trace
+    from neurosim.trace.synth import resolve_model
+
+    split = spec("manycore_acc_if", **{"system.mesh": "[14,14]", "weight_sram.size_kib": 16})
+    chip = ChipReplay(open_trace(REAL), split)
+    items = {it.layer.name: it for it in (make() for make in _items(chip))}
+    k_cores = chip.op_cores["layers.0.self_attn.k_proj"]
+    assert len(k_cores) == 6
+    for h in range(3):  # SmolLM2's 3 KV heads, 2 cores of K columns each
+        assert items[f"layers.0.self_attn.attn_qk.kv{h}"].cores == (k_cores[2 * h],)
+    one = {la.name: la for la in simulate(REAL, spec("manycore_acc_if", **{"system.mesh": "[5,4]"}), verify=False).layers}
+    for name, it in items.items():
+        if it.layer.kind.startswith("attn"):
+            assert it.layer.counters["array.accumulate"] == one[name].counters["array.accumulate"]
+    m = resolve_model("smollm2-135m")
+    trace = open_trace(write_inference(tmp_path / "t", m, 8, 1, 1, seed=0))
+    synthetic = ChipReplay(trace, split)
+    repeat = {op.name: op.repeat for op in trace.ops}
+    for it in (make() for make in _items(synthetic)):
+        if it.layer.kind == "attn_qk" and it.layer.phase == "prefill":
+            assert len(it.cores) == min(repeat[it.layer.name], len(synthetic.op_cores[it.layer.name])) == 3

@@ -9,7 +9,9 @@ chip replays that placement (docs/model.md, "Many-core chip"):
   (:class:`~neurosim.hw.noc.NocPort`) instead of a DRAM channel. Cores with equal shards share one
   simulation. An op's counts are its cores' summed; its time is its slowest core's.
 - **Attention and the KV cache** run on the layer's K (``attn_qk``) or V (``attn_av``) projection
-  cores, one head after another; the cache stays in those cores' weight SRAMs when it fits beside
+  cores, the heads spread over them: an exported op of KV head h on the core that holds head h's
+  columns, a synthetic op of several heads one head per core while there are heads (each core's
+  heads one after another); the cache stays in those cores' weight SRAMs when it fits beside
   the weights, else in DRAM at the mesh edge (core 0).
 - **Vector ops** run on the cores that produced their input, split evenly across them.
 - **What moves** (:mod:`neurosim.engine.chip_traffic`): each op's input codes, from the cores of
@@ -67,6 +69,7 @@ from neurosim.units import ceil_div
 
 EDGE = 0  # the core whose router the DRAM hangs off (on a board, chip 0's; each chip has its own)
 _SLICE = re.compile(r"(.+)\[(\d+):(\d+)\]")
+_KV_HEAD = re.compile(r"\.kv(\d+)$")
 
 
 class ShardedTrace:
@@ -136,6 +139,8 @@ class ChipReplay:
         self.op_cores = dict(self.placement.op_cores)
         self._stats: dict[str, TensorStats] = {}
         self._last_residual: tuple[int, ...] = (EDGE,)
+        #: KV heads per attention op family (``<name>.kv<h>``: h = 0 .. n - 1).
+        self._kv_heads = Counter(op.name[:m.start()] for op in trace.ops if op.kv and (m := _KV_HEAD.search(op.name)))
 
     def _place(self) -> Placement:
         a, board = self.spec.array, self.spec.board
@@ -165,8 +170,11 @@ class ChipReplay:
         """Run ``op`` on its cores; returns a maker of its :class:`Item` (its shards' pipelines
         finish on worker threads). ``src``: the cores its input comes from."""
         cores = self.op_cores[op.name]
-        if op.kv:  # attention: one head after another on the layer's K or V core
-            shards, transfers, after = [(op, 1)], self._input(op, src, [(cores, 1.0)]), []
+        if op.kv:  # attention: its heads spread over the layer's K or V cores, each core's in turn
+            cores = self.kv_cores(op)
+            heads = head_counts(op.repeat, len(cores))
+            shards = [(dataclasses.replace(op, repeat=r), heads.count(r)) for r in sorted(set(heads), reverse=True)]
+            transfers, after = self._input(op, src, [((c,), r / op.repeat) for c, r in zip(cores, heads, strict=True)]), []
         else:
             w = self.placement.weight(weight_keys(op)[0])
             output_salient_ratio(self.core.trace, op)  # the op's, cached under its name: every shard's
@@ -176,21 +184,34 @@ class ChipReplay:
             transfers, after = self._input(op, src, blocks_k), self._partial_sums(op, w)
         pending = [(self.core.gemm(s), k) for s, k in shards]
         checked = self._check(op)
-        if op.kv and not self.core.chip.kv_on_chip:
-            # sized once the KV bits read are known; from the DRAM of the chip that runs it
-            transfers.append(Transfer((self.mesh.edge_of(cores[0]),), cores[:1], 0))
+        from_dram = [Transfer((self.mesh.edge_of(c),), (c,), 0) for c in cores] \
+            if op.kv and not self.core.chip.kv_on_chip else []  # each core's heads' cache, from its chip's DRAM
+        transfers += from_dram
 
         def make() -> Item:
             layers = [(p()[0], k) for p, k in pending]
-            layer = _combine(op.name, layers, len(cores) // blocks(cores, op.repeat) if not op.kv else 1)
+            layer = _combine(op.name, layers, len(cores) // blocks(cores, op.repeat) if not op.kv else len(cores))
             layer = dataclasses.replace(layer, M=op.M, K=op.K, N=op.N,
                                         check=checked.result() if checked is not None else None)
-            item = Item(layer, cores if not op.kv else cores[:1], transfers, after=after)
-            if op.kv and not self.core.chip.kv_on_chip:  # the cache comes from DRAM through core 0
-                transfers[-1].payload_bits = layer.memory["noc_port"]["read_bits"]
-                item.extra["dram.read_bits"] += layer.memory["noc_port"]["read_bits"]
+            item = Item(layer, cores, transfers, after=after)
+            if from_dram:  # sized now that the KV bits read are known: each core its heads' share
+                read = layer.memory["noc_port"]["read_bits"]
+                for t, r in zip(from_dram, head_counts(op.repeat, len(cores)), strict=True):
+                    t.payload_bits = ceil_div(read * r, op.repeat)
+                item.extra["dram.read_bits"] += read
             return item
         return make
+
+    def kv_cores(self, op: Op) -> tuple[int, ...]:
+        """The cores an attention op runs on, among its layer's K or V projection cores (which hold
+        the heads' columns in order): KV head h of n (an op named ``...kv<h>``, as exported) on the
+        core that holds its columns; an op of several heads (``repeat``) on the first cores, one per
+        head while there are heads."""
+        cores = self.op_cores[op.name]
+        m = _KV_HEAD.search(op.name)
+        if m:
+            return (cores[int(m[1]) * len(cores) // self._kv_heads[op.name[:m.start()]]],)
+        return cores[:min(len(cores), op.repeat)]
 
     @staticmethod
     def _shards(op: Op, w) -> list[tuple[Op, int]]:
@@ -278,6 +299,12 @@ def board_timing(board: Board, spec: HwSpec) -> tuple[np.ndarray, np.ndarray]:
     latency = max(1, math.ceil(b.link_latency_ns * 1e-9 * clock_hz))
     per_flit = max(1, math.ceil(spec.noc.link_width_bits * clock_hz / (b.link_bandwidth_gbps * 8e9)))
     return board.link_timing(spec.noc.link_cycles, latency, per_flit)
+
+
+def head_counts(heads: int, cores: int) -> list[int]:
+    """The heads (instances) each of ``cores`` cores runs, spread evenly, the first ones one more."""
+    per, more = divmod(heads, cores)
+    return [per + 1] * more + [per] * (cores - more)
 
 
 def _track(cores: tuple[int, ...]) -> str:

@@ -43,7 +43,7 @@ def _items(chip: ChipReplay) -> Iterator[Callable[[], Item]]:
             src, stage_act = (prev_cores or (EDGE,)), item.act_codes
         make = chip.gemm(item, src)
         yield _from_dram(make) if src == (EDGE,) and prev_cores is None else make
-        prev_cores = chip.op_cores[item.name] if not item.kv else chip.op_cores[item.name][:1]
+        prev_cores = chip.op_cores[item.name] if not item.kv else chip.kv_cores(item)
         prev_repeat = item.repeat
 
 
