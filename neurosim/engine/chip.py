@@ -10,9 +10,10 @@ chip replays that placement (docs/model.md, "Many-core chip"):
   simulation. An op's counts are its cores' summed; its time is its slowest core's.
 - **Attention and the KV cache** run on the layer's K (``attn_qk``) or V (``attn_av``) projection
   cores, the heads spread over them: an exported op of KV head h on the core that holds head h's
-  columns, a synthetic op of several heads one head per core while there are heads (each core's
-  heads one after another); the cache stays in those cores' weight SRAMs when it fits beside
-  the weights, else in DRAM at the mesh edge (core 0).
+  columns, a synthetic op of several heads one head per core of its layer while there are heads
+  (each core's heads one after another; each receives its layer's whole query input, multicast);
+  the cache stays in those cores' weight SRAMs when it fits beside the weights, else in DRAM at
+  the mesh edge (core 0 of the chip), each core's share multicast to its layer's cores.
 - **Vector ops** run on the cores that produced their input, split evenly across them.
 - **What moves** (:mod:`neurosim.engine.chip_traffic`): each op's input codes, from the cores of
   the last op before it that read another tensor (the first op's from DRAM through core 0); the
@@ -171,10 +172,10 @@ class ChipReplay:
         finish on worker threads). ``src``: the cores its input comes from."""
         cores = self.op_cores[op.name]
         if op.kv:  # attention: its heads spread over the layer's K or V cores, each core's in turn
-            cores = self.kv_cores(op)
+            cores, fold = self.kv_cores(op), self._kv_fold(op)
             heads = head_counts(op.repeat, len(cores))
             shards = [(dataclasses.replace(op, repeat=r), heads.count(r)) for r in sorted(set(heads), reverse=True)]
-            transfers, after = self._input(op, src, [((c,), r / op.repeat) for c, r in zip(cores, heads, strict=True)]), []
+            transfers, after = self._input(op, src, [(cores, 1.0)], fold), []
         else:
             w = self.placement.weight(weight_keys(op)[0])
             output_salient_ratio(self.core.trace, op)  # the op's, cached under its name: every shard's
@@ -184,8 +185,9 @@ class ChipReplay:
             transfers, after = self._input(op, src, blocks_k), self._partial_sums(op, w)
         pending = [(self.core.gemm(s), k) for s, k in shards]
         checked = self._check(op)
-        from_dram = [Transfer((self.mesh.edge_of(c),), (c,), 0) for c in cores] \
-            if op.kv and not self.core.chip.kv_on_chip else []  # each core's heads' cache, from its chip's DRAM
+        per = len(cores) // self._kv_fold(op) if op.kv else 0  # each layer's share of them, for a folded op
+        from_dram = [Transfer((self.mesh.edge_of(cores[i]),), cores[i:i + per], 0) for i in range(0, len(cores), per)] \
+            if op.kv and not self.core.chip.kv_on_chip else []  # each layer's cache, from its chip's DRAM
         transfers += from_dram
 
         def make() -> Item:
@@ -194,10 +196,10 @@ class ChipReplay:
             layer = dataclasses.replace(layer, M=op.M, K=op.K, N=op.N,
                                         check=checked.result() if checked is not None else None)
             item = Item(layer, cores, transfers, after=after)
-            if from_dram:  # sized now that the KV bits read are known: each core its heads' share
+            if from_dram:  # sized now that the KV bits read are known: a core's share, multicast to its layer's
                 read = layer.memory["noc_port"]["read_bits"]
-                for t, r in zip(from_dram, head_counts(op.repeat, len(cores)), strict=True):
-                    t.payload_bits = ceil_div(read * r, op.repeat)
+                for t in from_dram:
+                    t.payload_bits = ceil_div(read, len(cores))
                 item.extra["dram.read_bits"] += read
             return item
         return make
@@ -205,13 +207,21 @@ class ChipReplay:
     def kv_cores(self, op: Op) -> tuple[int, ...]:
         """The cores an attention op runs on, among its layer's K or V projection cores (which hold
         the heads' columns in order): KV head h of n (an op named ``...kv<h>``, as exported) on the
-        core that holds its columns; an op of several heads (``repeat``) on the first cores, one per
-        head while there are heads."""
+        core that holds its columns; an op of several heads (``repeat``; folded over layers in a
+        synthetic decode step: each layer's) on the first cores of its layer, one per head while
+        there are heads."""
         cores = self.op_cores[op.name]
         m = _KV_HEAD.search(op.name)
         if m:
             return (cores[int(m[1]) * len(cores) // self._kv_heads[op.name[:m.start()]]],)
-        return cores[:min(len(cores), op.repeat)]
+        fold = self._kv_fold(op)
+        per = len(cores) // fold
+        h = min(per, op.repeat // fold)
+        return tuple(c for i in range(fold) for c in cores[i * per:i * per + h])
+
+    def _kv_fold(self, op: Op) -> int:
+        """The layers an attention op is folded over (1 unless a synthetic decode op)."""
+        return 1 if _KV_HEAD.search(op.name) else blocks(self.op_cores[op.name], op.repeat)
 
     @staticmethod
     def _shards(op: Op, w) -> list[tuple[Op, int]]:
@@ -256,10 +266,11 @@ class ChipReplay:
         spec = resolve_widths(self.spec, op, self.trace.manifest.recipe)
         return thread_pool().submit(check_op, self.trace, op, spec)
 
-    def _input(self, op: Op, src: tuple[int, ...], dst_blocks: list[tuple[tuple[int, ...], float]]) -> list[Transfer]:
+    def _input(self, op: Op, src: tuple[int, ...], dst_blocks: list[tuple[tuple[int, ...], float]],
+               fold: int | None = None) -> list[Transfer]:
         """The op's input codes from ``src`` to its cores: to each row block's cores its share of the
         rows (all of them when the matrix is not input-split); layer by layer for an op folded over
-        layers."""
+        layers (``fold``: over how many, by default its instances)."""
         name = op.act_codes
         if name not in self._stats:
             codes = self.trace.tensor(name)
@@ -269,7 +280,7 @@ class ChipReplay:
         bits, packets = payload_bits(self._stats[name], r.act_bits, salient_bits, self.spec.noc.encoding)
         return [t for dst, share in dst_blocks
                 for t in blockwise(src, dst, math.ceil(bits * share) * op.repeat, math.ceil(packets * share) * op.repeat,
-                                   op.repeat)]
+                                   fold or op.repeat)]
 
     def vector(self, v: VectorOp, cores: tuple[int, ...]):
         """Run vector op ``v`` split across ``cores`` (the residual add also moves the residual stream)."""
