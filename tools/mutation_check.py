@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HANG_S = 900  # a mutant's test run longer than this is a hang (the whole selection takes about a minute)
 PHYSICS_TESTS = ["tests/test_golden.py", "tests/test_golden_tiny.py", "tests/test_engine.py", "tests/test_inference.py",
                  "tests/test_area.py", "tests/test_energy_table.py", "tests/test_noc.py", "tests/test_mapping.py",
-                 "tests/test_chip.py"]
+                 "tests/test_chip.py", "tests/test_board.py"]
 
 #: (file under neurosim/, text, replacement, what it models wrongly)
 MUTATIONS: list[tuple[str, str, str, str]] = [
@@ -111,7 +111,7 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
     ("energy/categories.py", '"salient_shifter.bit_stages",\n', "\n", "the salient shifters leave the compute category"),
     # the many-core chip
     ("kernels/noc_sim.py", "s = max(t, free[lk])", "s = t", "mesh links without contention"),
-    ("kernels/noc_sim.py", "s + link_cycles + router_cycles, edge_msg[c]", "s + router_cycles, edge_msg[c]",
+    ("kernels/noc_sim.py", "(s + link_lat[lk] + router_cycles - first) * stride", "(s + router_cycles - first) * stride",
      "a hop without its link traversal"),
     ("hw/noc.py", "return int(routed.msg_bits[copies].sum() + routed.msg_bits[routed.edge_msg].sum())",
      "return int(routed.msg_bits[routed.edge_msg].sum())", "the source router's bits not counted"),
@@ -124,6 +124,15 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
      "shards not in whole column folds"),
     ("engine/op_model.py", 'return self.chip.spec.system.weights == "resident" and (not self.op.kv or self.chip.kv_on_chip)',
      'return False', "resident weights loaded from the port anyway"),
+    # the board
+    ("engine/chip.py", "latency = max(1, math.ceil(b.link_latency_ns * 1e-9 * clock_hz))", "latency = 1",
+     "chip-to-chip links as quick as the mesh's"),
+    ("engine/chip.py", "per_flit = max(1, math.ceil(spec.noc.link_width_bits * clock_hz / (b.link_bandwidth_gbps * 8e9)))",
+     "per_flit = 1", "chip-to-chip bandwidth ignored"),
+    ("hw/board.py", "step, d = (1, 0) if forward <= n - forward else (-1, 1)", "step, d = (1, 0)",
+     "a ring routed one way round only"),
+    ("mapping/mapper.py", "lo, hi = ceil_div(n_split * t, tensor_parallel), ceil_div(n_split * (t + 1), tensor_parallel)",
+     "lo, hi = (0, n_split) if t == 0 else (0, 0)", "tensor parallelism that puts each matrix on one chip"),
 ]
 
 
