@@ -80,6 +80,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "chip_gated_unused": ("manycore_acc_if", {"system.power_gating": "unused"}),
     "chip_gated_idle": ("manycore_mac", {"system.power_gating": "idle"}),
     "chip_input_split": ("manycore_acc_if", {"system.mesh": "[14,14]", "weight_sram.size_kib": 16}),
+    "board_ring_tp": ("manycore_mac", {"system.mesh": "[4,3]", "board.chips": "[2,2]", "board.topology": "ring",
+                                       "board.tensor_parallel": 2}),
 }
 
 
@@ -109,5 +111,5 @@ def test_every_golden_file_belongs_to_a_scenario_and_every_scenario_has_one():
     from golden import GOLDEN_DIR
 
     want = {f"{c}__{t}" for c in CONFIGS for t in ("prefill", "inference")} | {f"variant__{v}" for v in VARIANTS}
-    assert len(CONFIGS) == 12 and len(want) == 2 * 12 + len(VARIANTS)
+    assert len(CONFIGS) == 14 and len(want) == 2 * 14 + len(VARIANTS)
     assert {p.stem for p in GOLDEN_DIR.glob("*.json")} == want
