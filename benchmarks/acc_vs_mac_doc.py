@@ -3,9 +3,10 @@ real trace and on a llama2-7b-shaped synthetic layer, every shipped ACC config a
 shipped MAC config, in three energy views, under the cited table and the SNN-paper convention;
 the best pair's waterfall and the sensitivity tornado; and the answer with the weights resident
 on the shipped many-core chips (whole SmolLM2-135M, prefill and decode, with its waterfall, and
-against the batch).
+against the batch); and a 7B-shaped model on the shipped boards of chips against the batch
+(benchmarks/acc_vs_mac_system.py).
 
-    python benchmarks/acc_vs_mac_doc.py            # about three minutes on 2 cores
+    python benchmarks/acc_vs_mac_doc.py            # about ten minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from acc_vs_mac_system import system_section  # noqa: E402 (benchmarks/, beside this script)
 
 from neurosim import __version__  # noqa: E402
 from neurosim.answer import CITED, CONVENTION, best_pair, headline_numbers, pair_table, readme_answer  # noqa: E402
@@ -263,7 +265,8 @@ def main() -> None:
         ax.figure.savefig(img / "acc_vs_mac_waterfall.png", dpi=110, bbox_inches="tight")
         plt.close(ax.figure)
         sens = sensitivity((mac, acc), REAL, Path(tmp) / "sens", jobs=2)
-        many = manycore_section(Path(tmp), img) + "\n" + batch_section(Path(tmp), img)
+        many = manycore_section(Path(tmp), img) + "\n" + batch_section(Path(tmp), img) + "\n" + \
+            system_section(Path(tmp), img)
         for stem in ("tornado_energy", "tornado_cycles"):
             shutil.copy(Path(tmp) / "sens" / f"{stem}.png", img / f"acc_vs_mac_{stem}.png")
     cited_real = real_df[real_df["table"] == CITED]
