@@ -22,7 +22,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from acc_vs_mac_system import system_section  # noqa: E402 (benchmarks/, beside this script)
 
 from neurosim import __version__  # noqa: E402
 from neurosim.answer import CITED, CONVENTION, best_pair, headline_numbers, pair_table, readme_answer  # noqa: E402
@@ -246,6 +245,8 @@ def batch_section(tmp: Path, img: Path) -> str:
 
 
 def main() -> None:
+    from acc_vs_mac_system import system_section  # beside this script (on the path when run as one)
+
     t0 = time.perf_counter()
     img = ROOT / "docs/img"
     img.mkdir(parents=True, exist_ok=True)
