@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from neurosim.api import simulate
 from neurosim.cli import main
+from neurosim.engine.chip import board_timing
 from neurosim.hw.board import Board
 from neurosim.hw.noc import Mesh, Message, deliver, link_bits, route_messages
 from neurosim.mapping.mapper import place
@@ -109,6 +110,9 @@ def test_an_input_crossing_one_chip_link_hand_counted(tmp_path):
     assert layer.stall_cycles["noc"] == 2 + 10 + 2
     assert r.phases["prefill"]["cycles"] == 14 + one.layers[0].cycles
     assert layer.counters["mac_array.mac"] == one.layers[0].counters["mac_array.mac"]
+    board = Board(Mesh(1, 1), 2, 1)
+    lat, cpf = board_timing(board, s)
+    assert set(lat[board.board_base:].tolist()) == {10} and set(cpf[board.board_base:].tolist()) == {3}
 
 
 def test_tensor_parallel_deals_each_matrix_to_the_chips_of_a_group():
