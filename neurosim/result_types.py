@@ -86,8 +86,9 @@ class Results:
     # a many-core chip (system.mesh larger than [1, 1], or resident weights): the placement, the
     # cores' busy cycles, busy share and spatial utilisation (useful array operations / (processing
     # elements x the run's cycles), an item's shared evenly by its cores), the bits and energy per
-    # link, where the KV cache lives, the weight load before the inference; None on one core
-    # streaming weights
+    # link, where the KV cache lives, the weight load before the inference (on a board also its
+    # chips, topology and chip-to-chip link traffic: docs/results.md); None on one core streaming
+    # weights
     chip: dict[str, Any] | None = None
 
     @property
