@@ -52,3 +52,17 @@ BIG_MAC_SRAMS = {f"{n}.size_kib": 65536 for n in ("act_sram", "weight_sram", "ou
 #: Hang guard of every subprocess and notebook a test runs: a hang fails the test after this long,
 #: but a loaded machine never does (DESIGN §8: no wall-clock limits in tests).
 HANG_GUARD_S = 1800
+
+
+def assert_run_refused(capsys, out: Path, sets: dict[str, str], where: str) -> None:
+    """``run`` of the tiny trace on tiny_mac with ``sets`` exits 2, every error line names the
+    config file, one names key ``where``, and nothing is written to ``out``."""
+    from neurosim.cli import main
+
+    hw = ROOT / "hw_configs/tiny_mac.yaml"
+    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    code = main(["run", str(ROOT / "traces/tiny_gemm"), "--hw", str(hw), *args, "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err and all(line.startswith(f"{hw}: ") for line in err)
+    assert any(f": {where}:" in line for line in err)
+    assert not out.exists() or not any(out.iterdir())

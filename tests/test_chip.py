@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from helpers import BIG_MAC_SRAMS, ROOT, make_trace, spec
+from helpers import BIG_MAC_SRAMS, ROOT, assert_run_refused, make_trace, spec
 
 from neurosim.api import simulate
 from neurosim.cli import main
@@ -119,14 +119,7 @@ def test_a_model_that_does_not_fit_the_mesh_is_refused_in_one_line(capsys, tmp_p
     ("weight_sram.size_kib", "0", "weight_sram.size_kib"), ("system.weights", "streamed", "system.weights"),
 ])
 def test_hostile_chip_configs_exit_2_naming_file_and_key(capsys, tmp_path, key, value, where):
-    hw = ROOT / "hw_configs/tiny_mac.yaml"
-    sets = {"system.mesh": "[2,2]", "system.weights": "resident", key: value}
-    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
-    code = main(["run", str(ROOT / "traces/tiny_gemm"), "--hw", str(hw), *args, "--out", str(tmp_path / "o")])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and err and all(line.startswith(f"{hw}: ") for line in err)
-    assert any(f": {where}:" in line for line in err)
-    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+    assert_run_refused(capsys, tmp_path / "o", {"system.mesh": "[2,2]", "system.weights": "resident", key: value}, where)
 
 
 def test_check_holds_on_every_core_of_the_chip():

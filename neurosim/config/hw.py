@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from neurosim.config.schema import spec_field
-from neurosim.config.system import WIRE_KINDS, BoardSpec, NocSpec, SystemSpec
+from neurosim.config.system import MAX_BOARD_CORES, WIRE_KINDS, BoardSpec, NocSpec, SystemSpec
 from neurosim.errors import Problem
 from neurosim.fsutil import SAFE_NAME
 
@@ -317,15 +317,22 @@ HwSpec = AccIfSpec | MacSpec
 
 
 def _board_problems(spec: HwSpec) -> list[Problem]:
-    """A board needs resident weights, and tensor-parallel groups that divide its chips."""
+    """A board needs resident weights, tensor-parallel groups that divide its chips, and at most
+    :data:`~neurosim.config.system.MAX_BOARD_CORES` cores."""
     b = spec.board
     chips = b.chips[0] * b.chips[1]
+    cores = chips * spec.system.mesh[0] * spec.system.mesh[1]
     out = []
+    if chips > 1 and cores > MAX_BOARD_CORES:
+        out.append(Problem("board.chips", f"{chips} chips of {spec.system.mesh[0]}x{spec.system.mesh[1]} cores are "
+                           f"{cores:,} cores, more than the {MAX_BOARD_CORES:,} a board may have"))
     if chips > 1 and spec.system.weights != "resident":
         out.append(Problem("system.weights", f"must be resident on a board of {chips} chips"))
     if chips % b.tensor_parallel:
         out.append(Problem("board.tensor_parallel", f"must divide the board's {chips} chips, got {b.tensor_parallel}"))
     return out
+
+
 DESIGNS: dict[str, type] = {"acc_if": AccIfSpec, "mac": MacSpec}
 
 

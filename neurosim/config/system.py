@@ -20,6 +20,9 @@ MESH_SIDE = dict(lo=1, hi=128)
 #: Largest board side: 32 x 32 = 1,024 chips (Groq serves a 70B model on 576 chips).
 BOARD_SIDE = dict(lo=1, hi=32)
 TOPOLOGIES = ("ring", "mesh", "all_to_all")
+#: Most cores on a board (chips x cores per chip): the simulator keeps a few numbers per core and
+#: per link, and a placement order over them all; 2^20 is 1,024 chips of 32 x 32 cores.
+MAX_BOARD_CORES = 1 << 20
 
 
 @dataclass(frozen=True)
