@@ -215,17 +215,11 @@ def batch_section(tmp: Path, img: Path) -> str:
             + f" | {runs[b, c, MANYCORE[0].stem]['decode_j_per_token'] / runs[b, c, MANYCORE[1].stem]['decode_j_per_token']:.2f} | "
             + " | ".join(f"{runs[b, c, p.stem]['decode_tokens_per_s']:.0f}" for p in MANYCORE) + " |"
             for b in BATCHES for c in cases]
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for c, style in zip(cases, ("-", ":", "--"), strict=True):
-        for p, colour in zip(MANYCORE, ("#D55E00", "#0072B2"), strict=True):
-            ax.plot(BATCHES, [runs[b, c, p.stem]["decode_j_per_token"] * 1e6 for b in BATCHES], style, marker="o",
-                    color=colour, label=f"{p.stem}: {c}")
-    ax.set(xscale="log", yscale="log", xlabel="batch (sequences decoded together)", ylabel="decode uJ per token",
-           title="SmolLM2-135M whole model: decode energy per token against batch")
-    ax.set_xticks(BATCHES, [str(b) for b in BATCHES])
-    ax.legend(fontsize=7)
-    fig.savefig(img / "acc_vs_mac_batch.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    from acc_vs_mac_system import plot_against_batch  # beside this script (on the path when run as one)
+
+    plot_against_batch(lambda b, c, stem: runs[b, c, stem]["decode_j_per_token"] * 1e6, MANYCORE, cases, BATCHES,
+                       "decode uJ per token", "SmolLM2-135M whole model: decode energy per token against batch",
+                       img / "acc_vs_mac_batch.png")
     return "\n".join([
         "### Against the batch",
         "",

@@ -43,24 +43,28 @@ def _row(runs: dict, b: int, case: str) -> str:
             f"{acc['prefill_j_per_token'] * 1e3:.2f} | {mac['decode_tokens_per_s']:.0f} | {acc['decode_tokens_per_s']:.0f} |")
 
 
-def _plot(runs: dict, img: Path) -> None:
+def plot_against_batch(value, configs: tuple[Path, ...], cases, batches: tuple[int, ...], ylabel: str, title: str,
+                       out: Path) -> None:
+    """Log-log lines of ``value(batch, case, config stem)`` against batch, one per config and case
+    (colour by config, line style by case); also the many-core section's plot."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for case, style in zip(CASES, ("-", ":", "--"), strict=True):
-        for p, colour in zip(BOARDS, ("#D55E00", "#0072B2"), strict=True):
-            ax.plot(BATCHES, [runs[b, case, p.stem].inference["decode_j_per_token"] * 1e3 for b in BATCHES], style,
-                    marker="o", color=colour, label=f"{p.stem}: {case}")
-    ax.set(xscale="log", yscale="log", xlabel="batch (sequences decoded together)", ylabel="decode mJ per token",
-           title="7B-shaped model: decode energy per token against batch")
-    ax.set_xticks(BATCHES, [str(b) for b in BATCHES])
+    for case, style in zip(cases, ("-", ":", "--"), strict=True):
+        for p, colour in zip(configs, ("#D55E00", "#0072B2"), strict=True):
+            ax.plot(batches, [value(b, case, p.stem) for b in batches], style, marker="o", color=colour,
+                    label=f"{p.stem}: {case}")
+    ax.set(xscale="log", yscale="log", xlabel="batch (sequences decoded together)", ylabel=ylabel, title=title)
+    ax.set_xticks(batches, [str(b) for b in batches])
     ax.legend(fontsize=7)
-    fig.savefig(img / "acc_vs_mac_system_batch.png", dpi=110, bbox_inches="tight")
+    fig.savefig(out, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
 def system_section(tmp: Path, img: Path) -> str:
     """The section's markdown (and its two figures in ``img``)."""
     runs = _runs(tmp)
-    _plot(runs, img)
+    plot_against_batch(lambda b, case, stem: runs[b, case, stem].inference["decode_j_per_token"] * 1e3, BOARDS, CASES,
+                       BATCHES, "decode mJ per token", "7B-shaped model: decode energy per token against batch",
+                       img / "acc_vs_mac_system_batch.png")
     mac, acc = (runs[8, "board, every core leaking", p.stem] for p in BOARDS)
     c = compare(mac, acc)
     ax = plot_waterfall(c)

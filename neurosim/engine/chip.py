@@ -170,7 +170,7 @@ class ChipReplay:
     def gemm(self, op: Op, src: tuple[int, ...]):
         """Run ``op`` on its cores; returns a maker of its :class:`Item` (its shards' pipelines
         finish on worker threads). ``src``: the cores its input comes from."""
-        cores = self.op_cores[op.name]
+        cores, fold = self.op_cores[op.name], 1
         if op.kv:  # attention: its heads spread over the layer's K or V cores, each core's in turn
             cores, fold = self.kv_cores(op), self._kv_fold(op)
             heads = head_counts(op.repeat, len(cores))
@@ -185,7 +185,7 @@ class ChipReplay:
             transfers, after = self._input(op, src, blocks_k), self._partial_sums(op, w)
         pending = [(self.core.gemm(s), k) for s, k in shards]
         checked = self._check(op)
-        per = len(cores) // self._kv_fold(op) if op.kv else 0  # each layer's share of them, for a folded op
+        per = len(cores) // fold  # each layer's cores, for an attention op folded over layers
         from_dram = [Transfer((self.mesh.edge_of(cores[i]),), cores[i:i + per], 0) for i in range(0, len(cores), per)] \
             if op.kv and not self.core.chip.kv_on_chip else []  # each layer's cache, from its chip's DRAM
         transfers += from_dram
@@ -419,10 +419,9 @@ class ChipSchedule:
         route = self.chip.routes.route(t.src, t.dst, bits, flits)
         arrival, head = self._deliver(route, ready)
         self.link_bits[route.links] += route.bits
-        board = int(route.bits[route.links >= self.mesh.board_base].sum())
-        item.extra["noc.link_bits"] += int(route.bits.sum()) - board
-        if board:
-            item.extra["noc.board_link_bits"] += board
+        item.extra["noc.link_bits"] += route.mesh_bits
+        if route.board_bits:
+            item.extra["noc.board_link_bits"] += route.board_bits
         item.extra["noc.router_bits"] += route.router_bits
         return int((arrival if tail else head).max(initial=ready))
 

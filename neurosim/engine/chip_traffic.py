@@ -26,7 +26,8 @@ from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import HwSpec
 from neurosim.energy import scaling as sc
 from neurosim.errors import ConfigError, Problem
-from neurosim.hw.noc import Mesh, Message, Routed, route_messages, router_bits
+from neurosim.hw.board import Board
+from neurosim.hw.noc import Message, Routed, route_messages, router_bits
 from neurosim.units import ceil_div
 
 SCALE_BITS = 16  # each token's fp16 activation scale travels with its codes
@@ -108,6 +109,9 @@ class Route:
     links: np.ndarray
     bits: np.ndarray
     router_bits: int
+    #: ``bits`` summed over the chips' mesh links, and over the board's chip-to-chip links.
+    mesh_bits: int
+    board_bits: int
     #: (tail arrival, head arrival) per destination and each link's next free cycle, relative to
     #: the ready cycle, when every link it uses was free at its start: such a delivery is the same
     #: whenever its links are free again (the kernel's times are relative to the messages' ready
@@ -119,7 +123,7 @@ class RouteCache:
     """Routes by (sources, destinations, bits, flits): the chip sends the same transfer once per
     chunk and decode step; only its ready cycle, and the links' occupancy, change."""
 
-    def __init__(self, mesh: Mesh, multicast: bool):
+    def __init__(self, mesh: Board, multicast: bool):
         self.mesh, self.multicast = mesh, multicast
         self._routes: dict[tuple, Route] = {}
 
@@ -129,7 +133,9 @@ class RouteCache:
             routed = route_messages(self.mesh, messages(src, dst, bits, flits, 0), self.multicast)
             per_link = np.bincount(routed.edge_link, weights=routed.msg_bits[routed.edge_msg])
             links = np.flatnonzero(per_link)
-            self._routes[key] = Route(routed, links, per_link[links].astype(np.int64), router_bits(routed))
+            bits = per_link[links].astype(np.int64)
+            board = int(bits[links >= self.mesh.board_base].sum())
+            self._routes[key] = Route(routed, links, bits, router_bits(routed), int(bits.sum()) - board, board)
         return self._routes[key]
 
 

@@ -1,7 +1,7 @@
 """A board: chips, each a mesh of cores, joined by chip-to-chip links in a ring, a mesh or all to all.
 
-Core ids run chip by chip: core ``c * cores_per_chip + i`` is core ``i`` of chip ``c``. Each chip's
-mesh keeps its own link ids (offset by the chip's ``4 * cores_per_chip``); the board's links come
+Core ids run chip by chip: core ``c * chip.cores + i`` is core ``i`` of chip ``c``. Each chip's
+mesh keeps its own link ids (offset by ``c * chip.link_slots``); the board's links come
 after all of them. Each chip talks to the board, and to its own DRAM, through one port: the router
 of its core 0 (its *edge*). A message between chips goes along its chip's mesh to the edge, along the
 board's links from chip to chip, and along the other chip's mesh from its edge: one path, so the
@@ -40,10 +40,6 @@ class Board:
         return self.chips_x * self.chips_y
 
     @property
-    def cores_per_chip(self) -> int:
-        return self.chip.cores
-
-    @property
     def cores(self) -> int:
         return self.chips * self.chip.cores
 
@@ -73,12 +69,6 @@ class Board:
     def edge_of(self, core: int) -> int:
         """The port core of ``core``'s chip (where its DRAM and its chip-to-chip links attach)."""
         return self.chip_of(core) * self.chip.cores
-
-    def is_board_link(self) -> np.ndarray:
-        """Per link slot: a chip-to-chip link?"""
-        mask = np.zeros(self.link_slots, bool)
-        mask[self.board_base:] = True
-        return mask
 
     def chip_route(self, src: int, dst: int) -> list[int]:
         """The board links from chip ``src`` to chip ``dst`` (see the module docstring)."""
@@ -143,9 +133,6 @@ class Board:
             reach[mine] = np.where(sub_r < 0, into[c], sub_r + n)
             n += len(sub_l)
         return np.concatenate(out_l).astype(np.int64), np.concatenate(out_p).astype(np.int64), reach
-
-    def hops(self, src: int, dst: int) -> int:
-        return len(self.route(src, dst))
 
     def link_timing(self, link_cycles: int, board_cycles: int, board_cycles_per_flit: int) -> tuple[np.ndarray,
                                                                                                      np.ndarray]:
