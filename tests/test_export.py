@@ -214,6 +214,12 @@ def test_export_cli_usage_errors(tmp_path):
     assert r.returncode == 2 and "not a model directory" in r.stderr and "Traceback" not in r.stderr
     r = _cli("eval", "--model", MODEL, "--windows", "0")
     assert r.returncode == 2
+    if MODEL.exists():  # a batch the text cannot fill, and a batch without decode steps: one line, nothing written
+        for extra, why in ((["--decode", "2", "--batch", "1000000000"], "the text has only"),
+                           (["--batch", "2"], "goes with a whole inference")):
+            r = _cli("export", "--model", MODEL, "--text", TEXT, "--tokens", "8", *extra, "--out", tmp_path / "o")
+            assert r.returncode == 2 and why in r.stderr and "Traceback" not in r.stderr, r.stderr
+            assert not (tmp_path / "o").exists()
     for bad, why in (("w4a4+nope", "unknown modifier"), ("w4a4+rot+smooth", "alternatives"), ("float+gptq", "float"),
                      ("w5a5", "base must be")):
         r = _cli("eval", "--model", MODEL, "--text", TEXT, "--recipes", bad)
@@ -257,7 +263,7 @@ def test_export_whole_inference(lm, ids, tmp_path):
     from neurosim.trace.inference import layer_schedule
 
     with prepare(lm.model, "spikequant", [], salient_param=6.0) as p:
-        out = export_inference(lm, ids[:18], 2, p, tmp_path / "t", layers=1, text_source=str(TEXT))
+        out = export_inference(lm, [ids[:18]], 2, p, tmp_path / "t", layers=1, text_source=str(TEXT))
     trace = validate_trace(out)
     kv_heads = lm.model.config.num_key_value_heads
     per_layer = sum(1 if it[0] == "linear" else kv_heads for it in layer_schedule("x", _shape_of(lm), 1, 1, 4)
@@ -272,6 +278,40 @@ def test_export_whole_inference(lm, ids, tmp_path):
     res = simulate(trace, ROOT / "hw_configs/acc_if_64x64.yaml", check=True, verify=False)
     assert all(la.check["accumulation_mismatches"] == 0 for la in res.layers if la.kind != "vector")
     assert res.inference["kv_write_bits"] > 0 and res.phases["decode"]["tokens"] == 2
+
+
+@needs_model
+def test_export_batch(lm, ids, tmp_path):
+    """Three sequences (consecutive 10-token windows: 8 prompt tokens, 2 decode steps) exported
+    together: each linear op carries every sequence's tokens, each sequence attends over its own
+    cache (its K and V codes those of the same window exported alone, up to float summation
+    order), every GEMM checks exactly, and the run counts every sequence's tokens."""
+    from neurosim.engine.summary import batch_of
+    from neurosim.export.inference_capture import export_inference
+    from neurosim.export.prepare import prepare
+    from neurosim.report.summary import layer_type
+
+    seqs = [ids[10 * b:10 * (b + 1)] for b in range(3)]
+    with prepare(lm.model, "spikequant", [], salient_param=6.0) as p:
+        out = export_inference(lm, seqs, 2, p, tmp_path / "b", layers=1, text_source=str(TEXT))
+        alone = export_inference(lm, seqs[1:2], 2, p, tmp_path / "one", layers=1, text_source=str(TEXT))
+    trace, single = validate_trace(out), validate_trace(alone)
+    kv_heads = lm.model.config.num_key_value_heads
+    assert batch_of(trace) == 3 and trace.manifest.extra["batch"] == 3
+    linear = [op for op in trace.ops if op.kind == "linear"]
+    assert {op.M for op in linear if op.phase == "prefill"} == {24} and {op.M for op in linear
+                                                                          if op.phase == "decode"} == {3}
+    av = [op for op in trace.ops if op.kind == "attn_av"]
+    assert [op.K for op in av] == [8] * 3 * kv_heads + [9] * 3 * kv_heads + [10] * 3 * kv_heads
+    assert av[kv_heads].name == "layers.0.self_attn.attn_av.s1.kv0"
+    assert {layer_type(op.name) for op in trace.ops} == {layer_type(op.name) for op in single.ops}  # report rows
+    for kind in ("k_cache", "v_cache"):
+        mine = np.asarray(trace.tensor(f"layers.0.s1.kv0.{kind}.codes"))
+        ref = np.asarray(single.tensor(f"layers.0.kv0.{kind}.codes"))
+        assert mine.shape == ref.shape and np.mean(mine == ref) > 0.98 and np.abs(mine.astype(int) - ref).max() <= 1
+    res = simulate(trace, ROOT / "hw_configs/acc_if_64x64.yaml", check=True, verify=False)
+    assert all(la.check["accumulation_mismatches"] == 0 for la in res.layers if la.kind != "vector")
+    assert res.inference["batch"] == 3 and res.phases["decode"]["tokens"] == 6
 
 
 def _shape_of(lm):

@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
         out = run_export(args.model, args.tokens, args.text, args.out, recipe=args.recipe, layers=args.layers,
                          salient_rule=args.salient_rule, salient_param=args.salient_param,
                          target_ratio=args.salient_target, weights=not args.no_weights, overwrite=args.force,
-                         calib_text=args.calib_text, decode=args.decode, progress=tick)
+                         calib_text=args.calib_text, decode=args.decode, batch=args.batch,
+                         progress=tick)
     print(f"wrote {out}")
     if args.eval_ppl:
         print_ppl(run_eval(args.model, args.text, n_windows=args.windows, window=args.window_tokens,
@@ -43,6 +44,8 @@ def register(sub) -> None:
     e.add_argument("--decode", type=decode_steps, default=0, metavar="D",
                    help="also D decode steps fed the text's next tokens: a whole inference with attention on the KV "
                         "cache and vector ops (trace format 4)")
+    e.add_argument("--batch", type=positive_int, default=1, metavar="B",
+                   help="with --decode: B sequences (consecutive windows of the text) prefilled and decoded together")
     e.add_argument("--layers", type=positive_int, help="first L decoder layers (default: all)")
     e.add_argument("--recipe", type=recipe, default="spikequant",
                    help="BASE[+MOD...]: base w4a8|w4a4|spikequant, modifiers gptq|wclip|rot|smooth[ALPHA]|aclip|pow2 "

@@ -48,15 +48,18 @@ def calibration(ids: list[int], calib_ids: list[int] | None) -> tuple[list[list[
 def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: str = "spikequant", layers: int | None,
                salient_rule: str = "mad", salient_param: float | None = None, target_ratio: float = 0.025,
                weights: bool = True, overwrite: bool = False, calib_text: str | None = None, decode: int = 0,
-               progress=None) -> Path:
+               batch: int = 1, progress=None) -> Path:
     """Export ``tokens`` of ``text`` (a prefill of GEMMs; with ``decode`` > 0 a whole inference:
-    the prefill and ``decode`` teacher-forced steps, attention and vector ops included)."""
+    the prefill and ``decode`` teacher-forced steps, attention and vector ops included; with
+    ``batch`` B > 1, B consecutive windows of the text prefilled and decoded together)."""
+    if batch > 1 and not decode:
+        raise UsageError("--batch B goes with a whole inference (--decode D)")
     lm = load_model(model)
     ids, source = read_tokens(lm, text)
     plan = _plan(recipe)
-    if len(ids) < tokens + decode:
+    if len(ids) < (tokens + decode) * batch:
         raise UsageError(f"--tokens {tokens}" + (f" --decode {decode}" if decode else "")
-                         + f": the text has only {len(ids)} tokens")
+                         + (f" --batch {batch}" if batch > 1 else "") + f": the text has only {len(ids)} tokens")
     if decode and not weights:
         raise UsageError("--decode exports weights (the attention ops are checked against them): drop --no-weights")
     n_layers = len(lm.decoder_layers())
@@ -79,7 +82,8 @@ def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: s
         if decode:
             from neurosim.export.inference_capture import export_inference
 
-            return export_inference(lm, ids[:tokens + decode], decode, prepared, out, layers=layers,
+            n = tokens + decode
+            return export_inference(lm, [ids[b * n:(b + 1) * n] for b in range(batch)], decode, prepared, out, layers=layers,
                                     text_source=source, extra=extra, overwrite=overwrite, progress=progress)
         return export_trace(lm, ids[:tokens], prepared, out, layers=layers, text_source=source, weights=weights,
                             extra=extra, overwrite=overwrite, progress=progress)

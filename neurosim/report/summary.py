@@ -12,9 +12,11 @@ from neurosim.results import Results
 
 def layer_type(name: str) -> str:
     """The op's name within its block: ``layers.3.mlp.up_proj`` -> ``up_proj`` (a per-head
-    ``...attn_qk.kv2`` -> ``attn_qk``)."""
+    ``...attn_qk.kv2`` and a sequence's ``...attn_qk.s1.kv2`` -> ``attn_qk``)."""
     parts = name.split(".")
-    return parts[-2] if len(parts) > 1 and re.fullmatch(r"kv\d+", parts[-1]) else parts[-1]
+    while len(parts) > 1 and re.fullmatch(r"kv\d+|s\d+", parts[-1]):
+        parts.pop()
+    return parts[-1]
 
 
 def whole_inference(r: Results) -> bool:
