@@ -1268,3 +1268,30 @@ def test_overlapped_schedule_on_worker_threads_equals_the_reference_and_windows_
     for r in by_window.values():
         assert [la.cycles for la in r.layers] == [la.cycles for la in fast.layers]
         assert r.energy_pj == fast.energy_pj and r.total_cycles == fast.total_cycles
+
+
+def test_tensor_cache_keeps_the_recent_tensors():
+    """Entries of the last ``tensors`` tensors stay; using a tensor's entry makes it recent; the
+    oldest tensor's entries go together."""
+    from neurosim.engine.tensor_cache import TensorCache
+
+    c = TensorCache(tensors=2)
+    c[("a", 1)], c[("a", 2)], c[("b", 1)] = 1, 2, 3
+    assert c[("a", 1)] == 1 and len(c) == 3  # a is now the most recent
+    c[("c", 1)] = 4  # evicts b, the least recent
+    assert ("b", 1) not in c and ("a", 2) in c and ("c", 1) in c and len(c) == 3
+    with pytest.raises(KeyError):
+        c[("b", 1)]
+
+
+@pytest.mark.parametrize("cfg", ["acc_if_64x64", "mac_64x64_os", "manycore_acc_if"])
+def test_results_do_not_depend_on_the_derivation_cache_bound(monkeypatch, cfg):
+    """A cache of one tensor (every other derivation made again) gives the run of the default
+    bound, to the byte: the cached derivations are pure and their keys say all they depend on."""
+    import neurosim.engine.tensor_cache as tc
+
+    trace = ROOT / "traces/smollm2_wikitext_l1_p64_d8"
+    full = simulate(trace, ROOT / f"hw_configs/{cfg}.yaml", verify=False)
+    monkeypatch.setattr(tc.TensorCache.__init__, "__defaults__", (1,))
+    one = simulate(trace, ROOT / f"hw_configs/{cfg}.yaml", verify=False)
+    assert one.to_json() == full.to_json()

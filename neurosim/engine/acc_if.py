@@ -20,8 +20,9 @@ import numpy as np
 from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import AccIfSpec
 from neurosim.energy import scaling as sc
-from neurosim.engine.dispatch import Walk, scheme_for
+from neurosim.engine.dispatch import scheme_for
 from neurosim.engine.op_model import OpModel, TileCost
+from neurosim.engine.tensor_cache import TensorCache
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.engine.workers import thread_pool, threads
 from neurosim.errors import NeurosimError
@@ -75,9 +76,9 @@ class AccIfChip:
             "output_buffer": Sram("output_buffer", spec.output_buffer),
         }
         #: Code-block walks of the run, shared by the ops that read one activation tensor.
-        self.walks: dict[tuple, Walk] = {}
+        self.walks = TensorCache()  # of dispatch.Walk
         #: Salient counts of activation tensors (:meth:`OpModel.salient_tiles`).
-        self.salient_tiles: dict[tuple, np.ndarray | tuple[np.ndarray, np.ndarray]] = {}
+        self.salient_tiles = TensorCache()
 
     def retarget(self, spec: AccIfSpec) -> None:
         """Run the next op with ``spec`` (the same chip with its op-specific membrane width)."""

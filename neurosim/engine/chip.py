@@ -127,7 +127,7 @@ class ChipReplay:
         self.trace, self.spec, self.check = trace, spec, check
         self.mesh = Board(Mesh(*spec.system.mesh), *spec.board.chips, spec.board.topology)
         noc = spec.noc
-        self.core = CoreReplay(ShardedTrace(trace), spec, engine=engine,
+        self.core = CoreReplay(ShardedTrace(trace), spec, engine=engine, phase_streams=False,
                                port=NocPort(noc.link_width_bits, noc.router_cycles + noc.link_cycles))
         self.placement = self._place()
         self.core.chip.kv_on_chip = self._kv_fits()

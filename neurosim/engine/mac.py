@@ -18,6 +18,7 @@ from neurosim.config.hw import MacSpec, sram_specs
 from neurosim.energy import scaling as sc
 from neurosim.engine.mac_schemes import organisation_for, outlier_unit_energies, salient_class_for
 from neurosim.engine.op_model import OpModel, TileCost
+from neurosim.engine.tensor_cache import TensorCache
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
@@ -52,9 +53,9 @@ class MacChip:
         self.kv_on_chip = False
         self.srams = {n: Sram(n, s) for n, s in sram_specs(spec).items()}
         #: Salient counts of activation tensors (:meth:`OpModel.salient_tiles`).
-        self.salient_tiles: dict[tuple, np.ndarray | tuple[np.ndarray, np.ndarray]] = {}
+        self.salient_tiles = TensorCache()
         #: Precision passes per row (OS) or channel (WS) group of each activation tile.
-        self.passes: dict[tuple, np.ndarray] = {}
+        self.passes = TensorCache()
 
     def retarget(self, spec: MacSpec) -> None:
         """Run the next op with ``spec`` (the same chip with its op-specific accumulator width)."""

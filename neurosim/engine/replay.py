@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,6 +101,9 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: 
     pipe = submit_arrays(stream.load_bits, stream.busy_cycles, stream.writeback_bits, stream.compute_cycles,
                          dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine,
                          stalls_of=stream.tile_stalls)
+    # the per-tile stalls served the pipeline just submitted (the timeline's): a run kept for
+    # reuse holds the tile arrays only (a prefill's distinct tile costs are most of its tiles)
+    stream = replace(stream, tile_costs=[], cost_index=None)
     return tiling.to_dict(), pipe, int(stream.compute_cycles.sum()), stream
 
 
@@ -162,10 +165,11 @@ class PhaseStreams:
 class CoreReplay:
     """One core replaying a trace's ops (see the module docstring). ``check`` runs each op's
     functional check on a worker thread; ``tile_timeline`` records every tile interval (and then
-    simulates every op again instead of reusing an identical one's run)."""
+    simulates every op again instead of reusing an identical one's run); ``phase_streams``: keep
+    the phases' tiles for the one core's overlapped schedule (a chip schedules its cores itself)."""
 
     def __init__(self, trace: Trace, spec: HwSpec, *, check: bool = False, engine: str = "fast",
-                 tile_timeline: bool = False, port=None):
+                 tile_timeline: bool = False, port=None, phase_streams: bool = True):
         self.trace, self.spec, self.check, self.engine, self.tile_timeline = trace, spec, check, engine, tile_timeline
         self.table = load_energy_table(spec.technology)
         self.design = DESIGNS[spec.design]
@@ -178,8 +182,8 @@ class CoreReplay:
         self.dram = Dram(spec.dram, spec.clock_mhz) if port is None else port
         self.pj_by_spec: dict[HwSpec, dict[str, float]] = {self.built: design_energies(self.built, self.table)}
         self.runs: dict[tuple, OpRun] = {}
-        self.streams = PhaseStreams(self.dram, engine, spec.schedule.window_tiles) if spec.schedule.overlap_ops \
-            else None
+        self.streams = PhaseStreams(self.dram, engine, spec.schedule.window_tiles) \
+            if spec.schedule.overlap_ops and phase_streams else None
 
     def energies(self, d: Snapshot, pj: dict[str, float], cycles: int) -> tuple[dict, dict]:
         """(energy by component with the total, energy by action) of counts ``d`` over ``cycles``."""
