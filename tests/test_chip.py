@@ -295,3 +295,18 @@ def test_attention_heads_spread_over_the_layers_k_and_v_cores(tmp_path):
     for it in (make() for make in _items(synthetic)):
         if it.layer.kind == "attn_qk" and it.layer.phase == "prefill":
             assert len(it.cores) == min(repeat[it.layer.name], len(synthetic.op_cores[it.layer.name])) == 3
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tensor_stats_count_every_code(seed):
+    """Nonzero entries, salient entries (|q| > normal max) and spikes (sum of |q|) of a column
+    slice of int8 codes, -128 included, counted with plain numpy."""
+    from neurosim.engine.chip_traffic import tensor_stats
+
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(-128, 128, (int(rng.integers(1, 300)), 80)).astype(np.int8)
+    codes[rng.random(codes.shape) < 0.3] = 0
+    view = codes[:, 3:71]
+    s = tensor_stats(view, 7)
+    a = np.abs(view.astype(np.int64))
+    assert (s.tokens, s.width, s.nonzero, s.salient, s.spikes) == (len(a), 68, (a > 0).sum(), (a > 7).sum(), a.sum())

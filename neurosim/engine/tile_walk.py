@@ -8,7 +8,7 @@ Two walks, one result:
   a tile cost for one activation tile and output width, an output tile shape) and adds the
   counts that call made times the number of tiles that make it. The op model's answers depend
   only on their arguments, so the totals are the same; distinct calls are made in the order of
-  their first tile, so that its caches fill as in the reference walk.
+  their first tile within each tile count.
 
 Both return a :class:`TileStream`: the per-tile DRAM loads, array times and write-backs the
 pipeline (:mod:`neurosim.engine.pipeline`) schedules.
@@ -152,12 +152,15 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
     counts = _Counts(chip, dram)
 
     def each(keys: np.ndarray, call, distinct=None) -> list:
-        """``call(row)`` once per distinct row of ``keys``; its counts scaled by the row's tiles."""
+        """``call(row)`` once per distinct row of ``keys``; its counts scaled by the row's tiles.
+        The rows of one tile count are called together and their counts scaled at once (the
+        counts add up, whatever the order)."""
         rows, inverse, times = _distinct(keys) if distinct is None else distinct
-        out = []
-        for row, t in zip(rows, times, strict=True):
+        out = [None] * len(rows)
+        for t in np.unique(times):
             before = counts.read()
-            out.append(call(row))
+            for i in np.flatnonzero(times == t):
+                out[i] = call(rows[i])
             counts.add_since(before, int(t) - 1)
         return out, inverse
 

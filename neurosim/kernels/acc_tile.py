@@ -169,6 +169,27 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
 
 
 @njit(cache=True, nogil=True)
+def code_totals(codes, normal_max):
+    """(nonzero entries, salient entries (|q| > normal_max), spikes (the sum of |q|)) of ``codes``,
+    in one pass without a widened copy."""
+    M, K = codes.shape
+    nm = np.int32(normal_max)
+    nonzero = salient = spikes = 0
+    for t in range(M):
+        row = codes[t]
+        nz = sal = sp = 0
+        for i in range(K):  # branch-free, so that it vectorises
+            a = abs(np.int32(row[i]))
+            nz += a != 0
+            sal += a > nm
+            sp += a
+        nonzero += nz
+        salient += sal
+        spikes += sp
+    return nonzero, salient, spikes
+
+
+@njit(cache=True, nogil=True)
 def salient_per_token(codes, normal_max):
     """Number of salient entries (|q| > normal_max) in each token (row) of ``codes``."""
     M, K = codes.shape

@@ -147,10 +147,12 @@ class Trace:
         return self.manifest.ops
 
     def tensor(self, name: str) -> np.ndarray:
-        """A read-only memory map of one tensor."""
+        """A read-only memory map of one tensor, as a plain array (slicing an ``np.memmap``
+        runs Python code per slice: the engine slices every tile)."""
         info = self.manifest.tensors[name]
         file = self.path / info.file
-        return np.memmap(file, dtype=np.dtype(info.dtype), mode="r", offset=self._offsets[name], shape=info.shape)
+        return np.asarray(np.memmap(file, dtype=np.dtype(info.dtype), mode="r", offset=self._offsets[name],
+                                    shape=info.shape))
 
     def op_tensors(self, op: Op) -> OpTensors:
         """Memory-mapped arrays of one op, as the GEMM ``[M, K] x [K, N]`` sees them: an attention
