@@ -109,6 +109,21 @@ class _Counts:
                             now[f] += (now[f] - b[f]) * times
 
 
+    def each(self, distinct: tuple, call) -> tuple[list, np.ndarray]:
+        """``call(row)`` once per distinct row (``distinct``: :func:`_distinct`'s rows, inverse
+        index and counts), its counts scaled by the row's tiles; returns (the answers, the
+        inverse index). The rows of one tile count are called together and their counts scaled
+        at once (the counts add up, whatever the order)."""
+        rows, inverse, times = distinct
+        out = [None] * len(rows)
+        for t in np.unique(times):
+            before = self.read()
+            for i in np.flatnonzero(times == t):
+                out[i] = call(rows[i])
+            self.add_since(before, int(t) - 1)
+        return out, inverse
+
+
 def _distinct(keys: np.ndarray):
     """(rows of the distinct keys in order of first occurrence, inverse index, counts)."""
     radix = [int(h) + 1 for h in keys.max(axis=0, initial=0)]
@@ -151,18 +166,8 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
     w_load[1:] = (k[1:] != k[:-1]) | (n[1:] != n[:-1])
     counts = _Counts(chip, dram)
 
-    def each(keys: np.ndarray, call, distinct=None) -> list:
-        """``call(row)`` once per distinct row of ``keys``; its counts scaled by the row's tiles.
-        The rows of one tile count are called together and their counts scaled at once (the
-        counts add up, whatever the order)."""
-        rows, inverse, times = _distinct(keys) if distinct is None else distinct
-        out = [None] * len(rows)
-        for t in np.unique(times):
-            before = counts.read()
-            for i in np.flatnonzero(times == t):
-                out[i] = call(rows[i])
-            counts.add_since(before, int(t) - 1)
-        return out, inverse
+    def each(keys: np.ndarray, call, distinct=None) -> tuple[list, np.ndarray]:
+        return counts.each(_distinct(keys) if distinct is None else distinct, call)
 
     def act_tile(row):  # a view: the kernels that walk a block copy it, on the worker threads
         m0, k0 = int(row[0]) * tiling.Mb, int(row[1]) * tiling.Kb
