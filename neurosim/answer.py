@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from neurosim.api import simulate
+from neurosim.config import load_hw_config
 from neurosim.energy.categories import VIEWS
 from neurosim.results import Results
 from neurosim.trace.reader import Trace, open_trace
@@ -17,9 +18,16 @@ from neurosim.trace.reader import Trace, open_trace
 CITED, CONVENTION = "cited", "snn-45nm-fp32"
 
 
+def _overrides(config: Path, table: str) -> list[str]:
+    """The cited table: the config as it is. The SNN-paper convention: its table, and every MAC
+    product charged (the papers count dense MACs: no zero gating)."""
+    if table == CITED:
+        return []
+    return [f"technology={table}"] + (["array.zero_gating=false"] if load_hw_config(config).design == "mac" else [])
+
+
 def _runs(trace: Trace, configs: list[Path], table: str) -> dict[Path, Results]:
-    overrides = [] if table == CITED else [f"technology={table}"]
-    return {c: simulate(trace, c, overrides=overrides, verify=False) for c in configs}
+    return {c: simulate(trace, c, overrides=_overrides(c, table), verify=False) for c in configs}
 
 
 def pair_table(trace: str | Path | Trace, accs: list[Path], macs: list[Path], tables=(CITED, CONVENTION)):

@@ -151,7 +151,8 @@ def test_mac_fold_model_matches_scalesim_v3(tmp_path, flow, size, M, K, N, scale
     assert layer.tiling["n_m"] * layer.tiling["n_n"] * layer.tiling["n_k"] == 1
     assert layer.compute_cycles == scalesim + 1
     assert abs(layer.compute_cycles - scalesim) / scalesim < 0.02
-    assert layer.counters["mac_array.mac"] == M * K * N
+    assert layer.counters["mac_array.mac"] + layer.counters["mac_array.mac_gated"] == M * K * N
+    assert layer.counters["mac_array.mac_gated"] == int((codes == 0).sum()) * N
     assert layer.counters["mac_array.mac_extra_pass"] == 0
 
 
@@ -550,7 +551,9 @@ def test_mac_outlier_path_hand_counted(tmp_path):
     layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=w), s, check=True))
     fold = 16 + 8 + 8 - 2
     assert layer.compute_cycles == fold and layer.stall_cycles["outlier_unit"] == 0
-    assert layer.counters["mac_array.mac"] == 8 * 16 * 8 and layer.counters["mac_array.mac_extra_pass"] == 0
+    # the salient entries are zero in the dense store: their 3 x 8 array products are gated
+    assert layer.counters["mac_array.mac"] == 8 * 16 * 8 - 3 * 8 and layer.counters["mac_array.mac_gated"] == 3 * 8
+    assert layer.counters["mac_array.mac_extra_pass"] == 0
     assert layer.counters["outlier_unit.mac"] == 3 * 8 and layer.counters["outlier_unit.merge_add"] == 2 * 8
     assert layer.memory["salient_sram"]["write_bits"] == layer.memory["salient_sram"]["read_bits"] == 3 * 24
     assert layer.memory["act_sram"]["write_bits"] == 8 * 16 * 4 + 8 * 16  # dense 4-bit codes + fp16 scales
@@ -801,7 +804,8 @@ def test_mac_spilled_results_go_out_and_come_back(tmp_path):
 @given(seed=st.integers(0, 10_000), M=st.integers(1, 12), K=st.integers(1, 40), N=st.integers(1, 20))
 def test_snn_convention_compute_only_ratio(tmp_path, seed, M, K, N):
     """Under the snn-45nm-fp32 table the compute-only view gives E_MAC / E_ACC = 4.6 / (0.9 c),
-    c = mean spikes per activation (count encoding, one MAC pass: 8-bit operands)."""
+    c = mean spikes per activation (count encoding, one MAC pass: 8-bit operands; the papers
+    count every MAC, so zero gating is off)."""
     rng = np.random.default_rng(seed)
     codes = rng.integers(-127, 128, (M, K)).astype(np.int8)
     codes[rng.random((M, K)) < 0.5] = rng.integers(-7, 8)
@@ -809,7 +813,8 @@ def test_snn_convention_compute_only_ratio(tmp_path, seed, M, K, N):
         codes[0, 0] = 1
     path = make_trace(tmp_path / f"t{seed}_{M}_{K}_{N}", codes, N)
     acc = simulate(path, spec("tiny_acc_if", **BIG_SRAMS, technology="snn-45nm-fp32"))
-    mac = simulate(path, spec("tiny_mac", **BIG_MAC_SRAMS, technology="snn-45nm-fp32", **{"array.act_bits": 8}))
+    mac = simulate(path, spec("tiny_mac", **BIG_MAC_SRAMS, technology="snn-45nm-fp32",
+                                **{"array.act_bits": 8, "array.zero_gating": "false"}))
     c = np.abs(codes.astype(np.int64)).sum() / codes.size
     ratio = mac.energy_views_pj["compute_only"] / acc.energy_views_pj["compute_only"]
     assert ratio == pytest.approx(4.6 / (0.9 * c), rel=1e-9)
@@ -920,12 +925,13 @@ def test_sampled_check_computes_the_reference_on_the_sampled_rows_and_finds_a_wr
 
 
 def test_spatial_utilization_hand_counted(tmp_path):
-    """Spatial utilization = useful operations / (PEs x cycles): M x K x N MACs on the 8 x 8 MAC
-    (digit passes are not useful), spikes x N accumulates on the 8 x 8 IF array."""
+    """Spatial utilization = useful operations / (PEs x cycles): the MACs of the nonzero codes
+    (nonzero x N) on the 8 x 8 MAC (gated zero products and digit passes are not useful), spikes x N
+    accumulates on the 8 x 8 IF array."""
     codes = (np.arange(8 * 16, dtype=np.int64).reshape(8, 16) % 15 - 7).astype(np.int8)
     path = make_trace(tmp_path / "t", codes, 8, recipe=PLAIN)
     mac = _one_layer(simulate(path, spec("tiny_mac")))
-    assert mac.spatial_utilization == pytest.approx(8 * 16 * 8 / (64 * mac.cycles))
+    assert mac.spatial_utilization == pytest.approx(np.count_nonzero(codes) * 8 / (64 * mac.cycles))
     acc = _one_layer(simulate(path, spec("tiny_acc_if")))
     spikes = int(np.abs(codes.astype(np.int64)).sum())
     assert acc.spatial_utilization == pytest.approx(spikes * 8 / (64 * acc.cycles))
@@ -1295,3 +1301,27 @@ def test_results_do_not_depend_on_the_derivation_cache_bound(monkeypatch, cfg):
     monkeypatch.setattr(tc.TensorCache.__init__, "__defaults__", (1,))
     one = simulate(trace, ROOT / f"hw_configs/{cfg}.yaml", verify=False)
     assert one.to_json() == full.to_json()
+
+
+@pytest.mark.parametrize("cfg", ["tiny_mac", "mac_64x64_os_outlier", "mac_64x64_ws_tree_outlier"])
+def test_mac_zero_gating_saves_exactly_the_zero_products(tmp_path, cfg):
+    """array.zero_gating: a zero activation's products (with outlier_path also a salient entry's,
+    zero in the dense store) switch nothing: the MAC energy falls by zero operands x N x the MAC
+    price, to the pJ; cycles and every other count stay."""
+    rng = np.random.default_rng(3)
+    codes = rng.integers(-7, 8, (24, 40)).astype(np.int8)
+    codes[rng.random(codes.shape) < 0.3] = 0
+    codes[5, 7], codes[9, 30] = 50, -90  # salient entries
+    N = 24
+    trace = make_trace(tmp_path / "t", codes, N)
+    on = simulate(trace, spec(cfg, **BIG_MAC_SRAMS), verify=False)
+    off = simulate(trace, spec(cfg, **BIG_MAC_SRAMS, **{"array.zero_gating": "false"}), verify=False)
+    zeros = int((codes == 0).sum()) + (2 if "outlier" in cfg else 0)
+    a, b = on.layers[0].counters, off.layers[0].counters
+    assert a["mac_array.mac_gated"] == zeros * N and b["mac_array.mac_gated"] == 0
+    assert a["mac_array.mac"] + zeros * N == b["mac_array.mac"]
+    assert {k: v for k, v in a.items() if k not in ("mac_array.mac", "mac_array.mac_gated")} == \
+        {k: v for k, v in b.items() if k not in ("mac_array.mac", "mac_array.mac_gated")}
+    assert (on.total_cycles, on.scheduled_cycles) == (off.total_cycles, off.scheduled_cycles)
+    price = off.layers[0].energy_by_action_pj["mac_array.mac"] / b["mac_array.mac"]
+    assert off.energy_pj["total"] - on.energy_pj["total"] == pytest.approx(zeros * N * price, rel=1e-9)

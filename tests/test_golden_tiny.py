@@ -205,7 +205,10 @@ MAC_COMPUTE, MAC_STALLS_IN_TILE = 12, {"act_sram": 0, "weight_sram": 0, "output_
 # = 6 bursts = 384: 10 + 3 = 13 cycles. Output: 8 x (4 + 2/16 x 17) = 49 bits -> 64: 11 cycles.
 MAC_CYCLES = 13 + (12 + 4) + 11
 MAC_COUNTERS = {
-    "mac_array.mac": 2 * 8 * 4, "mac_array.mac_extra_pass": 0, "mac_array.digit_add": 0,
+    # 2 x 8 x 4 = 64 products; zero gating: the 8 zero codes and the 2 salient entries (0 in the
+    # array) gate their 4 products each
+    "mac_array.mac": 64 - 10 * 4, "mac_array.mac_gated": 10 * 4, "mac_array.mac_extra_pass": 0,
+    "mac_array.digit_add": 0,
     # per fold and token one tree sum + accumulate per column: 2 folds x 2 tokens x 4 columns
     "mac_array.accumulate": 16, "mac_array.tree_add": 64 - 16,
     "mac_array.reg_bits": 16 * 16 + 2 * 2 * 4 * 4,  # accumulators, and 4 input latches per token
@@ -231,7 +234,8 @@ MAC_MEMORY = {
 }
 MAC_PJ = {**SHARED_PJ, **sram_actions("act_sram"), **sram_actions("weight_sram"), **sram_actions("output_sram"),
           **sram_actions("salient_sram"),
-          "mac_array.mac": mul_pj(4, 4), "mac_array.mac_extra_pass": mul_pj(4, 4), "mac_array.digit_add": add_pj(16),
+          "mac_array.mac": mul_pj(4, 4), "mac_array.mac_gated": 0.0, "mac_array.mac_extra_pass": mul_pj(4, 4),
+          "mac_array.digit_add": add_pj(16),
           "mac_array.tree_add": add_pj(4 + 4 + 2), "mac_array.accumulate": add_pj(16),
           "mac_array.reg_bits": T["register_bit"], "dequant.convert": T["convert_i32_fp16"],
           "dequant.scale_mul": T["fp16_mul"], "requant.scale_mul": T["fp16_mul"], "requant.round": add_pj(16),

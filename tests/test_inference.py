@@ -38,7 +38,8 @@ def _attention_trace(out, q, k_cache, n_tokens, kind="attn_qk", repeat=1):
 @pytest.mark.parametrize("name,srams", [("tiny_acc_if", BIG_SRAMS), ("tiny_mac", BIG_MAC_SRAMS)])
 def test_attention_on_a_cache_prefix_by_hand(tmp_path, name, srams):
     """Q [3 x 8] against the first 6 of 10 cached keys: the array computes Q K[:6]^T exactly
-    (spike x spike on the IF array), with spikes x N accumulates (IF) or M x K x N MACs, and the
+    (spike x spike on the IF array), with spikes x N accumulates (IF) or M x K x N MACs (those of a
+    zero code gated), and the
     cache read is the 6 keys (8 x 4 bits each) with their fp16 scales, in whole 64-byte bursts."""
     rng = np.random.default_rng(1)
     q = rng.integers(-7, 8, (3, 8)).astype(np.int8)
@@ -52,7 +53,8 @@ def test_attention_on_a_cache_prefix_by_hand(tmp_path, name, srams):
         spikes = int(np.abs(q.astype(np.int64)).sum())
         assert layer.counters["array.accumulate"] + layer.counters.get("array.tree_add", 0) == spikes * 6
     else:
-        assert layer.counters["mac_array.mac"] == 3 * 8 * 6
+        assert layer.counters["mac_array.mac"] == np.count_nonzero(q) * 6
+        assert layer.counters["mac_array.mac_gated"] == (q == 0).sum() * 6
     assert layer.kv_read_bits == ceil_div(6 * 8 * 4 + 6 * 16, 512) * 512
     doubled = simulate(_attention_trace(tmp_path / "r", q, k, 6, repeat=2), spec(name, **srams)).layers[0]
     assert doubled.cycles == 2 * layer.cycles and doubled.kv_read_bits == 2 * layer.kv_read_bits

@@ -4,6 +4,7 @@ counted by hand on a tiny vocabulary; a partial model has none."""
 
 import json
 
+import numpy as np
 from helpers import spec
 
 from neurosim.api import simulate
@@ -21,7 +22,8 @@ def _tiny(tmp_path, **extra):
 
 def test_the_lm_head_counted_by_hand(tmp_path):
     """Prompt 4, 2 decode steps, batch 3: three LM heads (prefill, step 0, step 1), each 3 tokens
-    x 16 inputs x 40 outputs = 1,920 products on the MAC array, after a 3 x 16 norm and quantizer."""
+    x 16 inputs x 40 outputs = 1,920 products on the MAC array (those of a zero code gated), after a
+    3 x 16 norm and quantizer."""
     model = _tiny(tmp_path)
     t = open_trace(write_inference(tmp_path / "t", model, 4, 2, 2, seed=0, batch=3))
     heads = [op for op in t.ops if op.name.endswith("lm_head")]
@@ -34,7 +36,9 @@ def test_the_lm_head_counted_by_hand(tmp_path):
     assert before["decode.1.lm_in.quantize"] == ("quantize", 3, 16, t.ops.index(heads[2]))
     r = simulate(t, spec("tiny_mac"), verify=False)
     for layer in (la for la in r.layers if la.name.endswith("lm_head")):
-        assert layer.counters["mac_array.mac"] == 3 * 16 * 40
+        codes = np.asarray(t.tensor(next(op for op in heads if op.name == layer.name).act_codes))
+        assert layer.counters["mac_array.mac"] == np.count_nonzero(codes) * 40
+        assert layer.counters["mac_array.mac"] + layer.counters["mac_array.mac_gated"] == 3 * 16 * 40
 
 
 def test_a_partial_model_or_an_unknown_vocabulary_has_no_lm_head(tmp_path):

@@ -191,6 +191,11 @@ class MacArraySpec:
         "the widest code width (class digit_passes, or wide when act_bits holds every code); outlier_path = dense "
         "act_bits store + salient side store (code + index) and a side MAC unit for the salient entries "
         "(Atom/OliVe-style outlier-aware accelerators)", choices=("passes", "outlier_path"))
+    zero_gating: bool = spec_field(
+        True, doc="a product whose activation operand is zero (a zero code; with outlier_path also a salient entry, "
+        "zero in the dense store) is gated: operand isolation holds the multiplier's inputs, so it does not switch "
+        "(counted as mac_gated, no dynamic energy); its cycle is still spent (energy, not cycles), as the IF array "
+        "skips zero codes; false = every product switches")
 
     @property
     def tree_add_bits(self) -> int:

@@ -42,7 +42,8 @@ class MacChip:
         self.spec = spec
         self.organisation = organisation_for(spec.array)
         self.salient_class = salient_class_for(spec.array)
-        self.array = mac_array_class(self.organisation.counter_names)()
+        # every organisation's products may be gated (array.zero_gating: MacOpModel.tile_cost)
+        self.array = mac_array_class((*self.organisation.counter_names, "mac_gated"))()
         self.dequant = DequantUnit(spec.dequant, spec.requant)
         self.outlier = OutlierUnit(spec.outlier_unit, spec.array.weight_bits, spec.array.acc_bits)
         self.shifter = SalientShifter()
@@ -91,6 +92,9 @@ def mac_energies(spec: MacSpec, table: EnergyTable) -> dict[str, float]:
     and requantizer, and the outlier side unit."""
     out = {
         **organisation_for(spec.array).energies(spec, table),
+        # a gated product (array.zero_gating): operand isolation holds the multiplier's inputs and
+        # the product into the sum stays 0, so nothing switches (its registers still count, as reg_bits)
+        "mac_array.mac_gated": 0.0,
         "dequant.convert": table["convert_i32_fp16"],
         "dequant.scale_mul": table["fp16_mul"],
         "requant.scale_mul": table["fp16_mul"],
@@ -175,7 +179,12 @@ class MacOpModel(OpModel):
         Mb, Kb = codes.shape
         passes = self.salient.passes(codes, key, tiling)
         f = self.organisation.fold_cost(spec, self.chip.srams, passes, Mb, Kb, Nb, first_k, last_k)
-        self.chip.array.count(self.organisation.counts(spec.array, f))
+        counts = self.organisation.counts(spec.array, f)
+        if spec.array.zero_gating:  # a zero operand's products over the tile's Nb columns do not switch
+            gated = self.salient.zero_operands(codes, key, tiling) * Nb
+            counts["mac"] -= gated
+            counts["mac_gated"] = gated
+        self.chip.array.count(counts)
         stalls = {"act_sram": f.stall_act, "weight_sram": f.stall_weight, "output_sram": f.stall_out}
         self.salient.tile_side(key, tiling, Nb, ceil_div(Nb, self.C), f.compute, stalls)
         if last_k:

@@ -33,6 +33,7 @@ DEFAULT_PARAMS = (
     "array.dispatch=time_stepped,event_queue",
     "array.salient_lanes=0,16",
     "array.weight_buffers=1,2",
+    "array.zero_gating=false,true",
     "array.membrane_tokens|array.accumulator_tokens=0,16",
 )
 

@@ -113,6 +113,11 @@ class SalientClass(ABC):
     def passes(self, codes: np.ndarray, key: tuple, tiling) -> np.ndarray:
         """Precision passes of each fold group of the code tile ``codes``."""
 
+    def zero_operands(self, codes: np.ndarray, key: tuple, tiling) -> int:
+        """Activation operands of the code tile ``codes`` that are zero in the array (the zero
+        codes): each gates its products under ``array.zero_gating``."""
+        return codes.size - int(np.count_nonzero(codes))
+
     @abstractmethod
     def tile_side(self, key: tuple, tiling, Nb: int, n_col_folds: int, compute: int, stalls: dict[str, int]) -> None:
         """Count the tile's side work after its folds (``compute`` cycles); add its stalls."""

@@ -59,6 +59,10 @@ class OutlierPath(SalientClass):
         Mb, Kb = codes.shape
         return self.model.organisation.single_passes(Mb, Kb, self.model.chip.spec.array.rows)
 
+    def zero_operands(self, codes: np.ndarray, key: tuple, tiling) -> int:
+        """The zero codes and the salient entries (zero in the dense store: they run on the side unit)."""
+        return super().zero_operands(codes, key, tiling) + self.model.salient_in_tile(key, tiling)[0]
+
     def tile_side(self, key: tuple, tiling, Nb: int, n_col_folds: int, compute: int, stalls: dict[str, int]) -> None:
         chip = self.model.chip
         n_sal, tokens = self.model.salient_in_tile(key, tiling)
