@@ -325,7 +325,8 @@ def test_mac_adder_tree_columns_hand_counted(tmp_path):
     one salient code (two digit passes in its K fold): folds of R + M cycles, one tree sum and
     accumulate per column per token per pass, the products' other adds in the trees, the inputs
     latched per token and row, and the same accumulations as the integer GEMM (--check)."""
-    s = spec("tiny_mac", **BIG_MAC_SRAMS, **{"array.dataflow": "ws", "array.column": "adder_tree"})
+    s = spec("tiny_mac", **BIG_MAC_SRAMS, **{"array.dataflow": "ws", "array.column": "adder_tree",
+                                             "array.weight_load": "rows"})  # R-cycle loads (the SRAM's: below)
     codes = np.ones((8, 16), np.int8)
     codes[2, 5] = 100  # K fold 0 takes two passes
     w = np.random.default_rng(3).integers(-7, 8, (16, 8)).astype(np.int8)
@@ -356,7 +357,7 @@ def test_mac_double_buffered_weights_hand_counted(tmp_path, M):
     with two weight buffers the first fold pays its load and each later one the longer of its
     streaming and the next load; counts are the same; the PE keeps a second weight register."""
 
-    over = {**BIG_MAC_SRAMS, "array.dataflow": "ws", "array.column": "adder_tree"}
+    over = {**BIG_MAC_SRAMS, "array.dataflow": "ws", "array.column": "adder_tree", "array.weight_load": "rows"}
     codes = np.ones((M, 16), np.int8)
     codes[2, 5] = 100
     path = make_trace(tmp_path / "t", codes, 8)
@@ -378,7 +379,7 @@ def test_mac_adder_tree_token_groups_hand_counted(tmp_path, G):
     are read once per group, the products and column sums are those of the weight-stationary
     run; a PE column keeps G accumulators."""
 
-    over = {**BIG_MAC_SRAMS, "array.dataflow": "ws", "array.column": "adder_tree"}
+    over = {**BIG_MAC_SRAMS, "array.dataflow": "ws", "array.column": "adder_tree", "array.weight_load": "rows"}
     codes = np.ones((8, 16), np.int8)
     codes[2, 5] = 100
     w = np.random.default_rng(3).integers(-7, 8, (16, 8)).astype(np.int8)
@@ -399,21 +400,21 @@ def test_mac_adder_tree_token_groups_hand_counted(tmp_path, G):
     assert cells == (G - 1) * 8 * s.array.acc_bits
 
 
-@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30)), min_size=1, max_size=5), st.integers(0, 30))
-def test_fold_sequence_cycles_equals_a_fold_by_fold_schedule(runs, load):
-    """Weight-stationary folds in sequence, against a fold-by-fold schedule: one buffer, each
-    load then its streaming; two buffers, fold i's load starts when fold i-1's load is done and
-    its buffer is free (fold i-2 has streamed), and its streaming when its load is done and fold
-    i-1 has streamed."""
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=5))
+def test_fold_sequence_cycles_equals_a_fold_by_fold_schedule(runs):
+    """Weight-stationary folds in sequence (runs of folds alike, each with its own load time),
+    against a fold-by-fold schedule: one buffer, each load then its streaming; two buffers, fold
+    i's load starts when fold i-1's load is done and its buffer is free (fold i-2 has streamed),
+    and its streaming when its load is done and fold i-1 has streamed."""
     from neurosim.hw.mac_array import sequence_cycles
 
-    folds = [s for k, s in runs for _ in range(k)]
-    assert sequence_cycles(runs, load, 1) == sum(load + s for s in folds)
+    folds = [(s, load) for k, s, load in runs for _ in range(k)]
+    assert sequence_cycles(runs, 1) == sum(load + s for s, load in folds)
     load_end, streamed = 0, [0, 0]  # the stream ends of folds i-2 and i-1
-    for s in folds:
+    for s, load in folds:
         load_end = max(load_end, streamed[-2]) + load
         streamed.append(max(streamed[-1], load_end) + s)
-    assert sequence_cycles(runs, load, 2) == streamed[-1]
+    assert sequence_cycles(runs, 2) == streamed[-1]
 
 
 @pytest.mark.parametrize("name,overrides,key", [
@@ -1325,3 +1326,24 @@ def test_mac_zero_gating_saves_exactly_the_zero_products(tmp_path, cfg):
     assert (on.total_cycles, on.scheduled_cycles) == (off.total_cycles, off.scheduled_cycles)
     price = off.layers[0].energy_by_action_pj["mac_array.mac"] / b["mac_array.mac"]
     assert off.energy_pj["total"] - on.energy_pj["total"] == pytest.approx(zeros * N * price, rel=1e-9)
+
+
+@pytest.mark.parametrize("buffers", [1, 2])
+def test_mac_weight_load_at_the_sram_width_hand_counted(tmp_path, buffers):
+    """array.weight_load on the adder-tree MAC (64 x 64, 4-bit weights, a 16 x 128-bit weight
+    SRAM: 2,048 bits per cycle): an op of 8 tokens, K = 128, N = 64 is two folds of a 64 x 64
+    block, 16,384 bits: 64 cycles each shifted in row by row, 8 at the SRAM's width (as the IF
+    array loads the same block). One buffer: every load exposed, (64 - 8) x 2 cycles apart; two:
+    the second load hides under the first fold's 8-token stream as far as it can."""
+    codes = np.random.default_rng(2).integers(1, 8, (8, 128)).astype(np.int8)
+    path = make_trace(tmp_path / "t", codes, 64)
+    runs = {how: _one_layer(simulate(path, spec("mac_64x64_ws_tree_outlier", **BIG_MAC_SRAMS, **{
+        "array.weight_load": how, "array.weight_buffers": buffers}), verify=False)) for how in ("rows", "sram", "auto")}
+    stream = 8  # one token per cycle
+    if buffers == 1:
+        assert runs["rows"].compute_cycles == 2 * (64 + stream) and runs["sram"].compute_cycles == 2 * (8 + stream)
+    else:  # the first load whole, the second's excess over the first fold's stream
+        assert runs["rows"].compute_cycles == 64 + (64 - stream) + 2 * stream
+        assert runs["sram"].compute_cycles == 8 + 0 + 2 * stream
+    assert runs["auto"].compute_cycles == runs["sram"].compute_cycles  # adder-tree columns: the SRAM bus
+    assert runs["rows"].counters == runs["sram"].counters  # the same work, sooner

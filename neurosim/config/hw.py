@@ -176,8 +176,8 @@ class MacArraySpec:
         "(output-stationary, as the IF array's membrane_tokens), and each group of G tokens reloads the weight folds",
         lo=0, hi=4096)
     weight_buffers: int = spec_field(
-        1, doc="weight registers per PE (dataflow ws): 1 = each fold loads its weights in R cycles before its tokens "
-        "stream (SCALE-Sim); 2 = double-buffered (as TPU v1), the next fold's weights load while the current fold "
+        1, doc="weight registers per PE (dataflow ws): 1 = each fold loads its weights (array.weight_load) before its "
+        "tokens stream (SCALE-Sim); 2 = double-buffered (as TPU v1), the next fold's weights load while the current fold "
         "streams, and only the first fold's load and what outlasts a fold's streaming are exposed", lo=1, hi=2)
     column: str = spec_field(
         "systolic", doc="systolic: SCALE-Sim's PE grid, each PE multiplies, adds into an acc_bits partial sum and "
@@ -191,6 +191,11 @@ class MacArraySpec:
         "the widest code width (class digit_passes, or wide when act_bits holds every code); outlier_path = dense "
         "act_bits store + salient side store (code + index) and a side MAC unit for the salient entries "
         "(Atom/OliVe-style outlier-aware accelerators)", choices=("passes", "outlier_path"))
+    weight_load: str = spec_field(
+        "auto", doc="dataflow ws: how a fold's weight block reaches the PE registers: rows = one array row per cycle "
+        "(R cycles, shifted in: SCALE-Sim, TPU v1); sram = the block's bits at the weight SRAM's bandwidth (as the IF "
+        "array loads its sub-tiles); auto = sram for adder_tree columns (written from the SRAM bus, as the IF array's "
+        "registers), rows for the systolic grid", choices=("auto", "rows", "sram"))
     zero_gating: bool = spec_field(
         True, doc="a product whose activation operand is zero (a zero code; with outlier_path also a salient entry, "
         "zero in the dense store) is gated: operand isolation holds the multiplier's inputs, so it does not switch "

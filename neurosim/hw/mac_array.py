@@ -8,7 +8,9 @@ Per fold, for an R x C array (SCALE-Sim v3 counts the same, minus one cycle per 
 - ``ws``: the fold holds an (R inputs x C outputs) weight block, loaded in R cycles; the M
   tokens stream through: ``R + (M + R + C - 2)`` cycles. Partial sums of each K fold leave the
   array and are accumulated in the output SRAM.
-- ``column: adder_tree`` (ws only): the same weight block, loaded in R cycles; then one token per
+- ``column: adder_tree`` (ws only): the same weight block, loaded in R cycles (or at the weight
+  SRAM's bandwidth: ``array.weight_load``, :mod:`neurosim.engine.mac_schemes.weight_stationary`);
+  then one token per
   cycle is broadcast along the rows and every column sums its R products in a combinational tree
   into its accumulator: ``R + M`` cycles, no skewed fill or drain (the IF array's organisation,
   with multipliers in place of the spike gating).
@@ -44,14 +46,14 @@ def tree_fold_cycles(M: int, rows: int) -> int:
     return rows + M
 
 
-def sequence_cycles(streams: list[tuple[int, int]], load: int, buffers: int) -> int:
+def sequence_cycles(streams: list[tuple[int, int, int]], buffers: int) -> int:
     """Cycles of weight-stationary folds run in sequence, given in order as runs of (how many
-    folds, streaming cycles of each), every fold loading its weights in ``load`` cycles: before
-    it streams (1 buffer), or under the previous fold's streaming (2 buffers: the first load
+    folds, streaming cycles of each, cycles to load each one's weights): each load before its
+    fold streams (1 buffer), or under the previous fold's streaming (2 buffers: the first load
     whole, then each load's excess over the streaming before it)."""
     total = exposed = 0
     prev = None
-    for k, stream in streams:
+    for k, stream, load in streams:
         if k == 0:
             continue
         total += k * stream

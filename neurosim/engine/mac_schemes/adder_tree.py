@@ -1,5 +1,6 @@
 """``column: adder_tree`` (weight-stationary dot-product columns): a fold loads an (R x C)
-weight block in R cycles; then each cycle one token's R inputs are latched and broadcast along
+weight block (by default at the weight SRAM's bandwidth, as the IF array loads its sub-tiles:
+``array.weight_load``); then each cycle one token's R inputs are latched and broadcast along
 the rows, and every column multiplies them by its R stationary weights, sums the products in a
 combinational tree and adds the sum into its accumulator (``R + M`` cycles: no skewed fill or
 drain; the IF array's organisation with multipliers in place of the spike gating).
@@ -25,6 +26,8 @@ class AdderTree(WeightStationary):
     """Weight-stationary adder-tree columns."""
 
     counter_names = ("mac", "mac_extra_pass", "digit_add", "reg_bits", "tree_add", "accumulate")
+    #: The weight registers are written from the weight SRAM's bus, as the IF array's are.
+    auto_weight_load = "sram"
 
     def fold_cycles(self, tokens: int, rows: int, cols: int) -> int:
         return tree_fold_cycles(tokens, rows)

@@ -1,7 +1,8 @@
 """The fold walk shared by the weight-stationary organisations (the WS grid and adder-tree
 columns): a fold holds an (R inputs x C outputs) weight block, loaded in R cycles, while a group
 of tokens streams; the tile's folds run one after another (:func:`sequence_cycles`, double
-buffered with ``weight_buffers: 2``).
+buffered with ``weight_buffers: 2``). The load takes R cycles (one array row per cycle) or the
+block's bits at the weight SRAM's bandwidth (``array.weight_load``).
 
 A tile's K groups of R rows fall in a few classes (rows, first, last): the first and the last
 group carry the tile's K ends, the middle ones are alike, so counts add up by class instead of
@@ -65,31 +66,42 @@ class WeightStationary(MacOrganisation):
     def count_folds(self, cost: FoldCost, runs: int, tokens: int, krows: int, cols: int, act_bits: int) -> None:
         """Count what ``runs`` folds of ``tokens`` x ``krows`` x ``cols`` do beyond their products."""
 
+    #: How a fold's weights reach the PE registers under ``array.weight_load: auto``.
+    auto_weight_load = "rows"
+
+    def load_cycles(self, spec: MacSpec, wsram: Sram, krows: int, cols: int) -> int:
+        """Cycles to load a fold's ``krows`` x ``cols`` weight block: one row of the array per
+        cycle (``rows``: shifted in from the top, SCALE-Sim's and TPU v1's R cycles whatever the
+        block), or at the weight SRAM's bandwidth (``sram``: the block's bits over the SRAM's bits
+        per cycle, as the IF array loads its sub-tiles; at least one cycle)."""
+        a = spec.array
+        how = self.auto_weight_load if a.weight_load == "auto" else a.weight_load
+        return a.rows if how == "rows" else max(1, wsram.cycles(krows * cols * a.weight_bits))
+
     def fold_cost(self, spec: MacSpec, srams: dict[str, Sram], passes: np.ndarray, Mb: int, Kb: int, Nb: int,
                   first_k: bool, last_k: bool) -> FoldCost:
         a = spec.array
         R, C, G = a.rows, a.cols, a.accumulator_tokens
         col_w = Counter(min(C, Nb - j * C) for j in range(ceil_div(Nb, C)))
         classes = k_classes(passes, Kb, R, first_k, last_k)
-        cost, streams = FoldCost(), []
+        cost, runs_seq = FoldCost(), []
         for gt, n_gt in token_groups(Mb, G).items():
-            fold = self.fold_cycles(gt, R, C)
-            # double-buffered: a fold after the first has the longer of its streaming and the next
-            # load for its SRAM traffic (the tile's first fold, its whole length)
-            later = fold if a.weight_buffers == 1 else max(fold - R, R)
-            n_folds = 0
+            stream = self.fold_cycles(gt, R, C) - R  # the fold without its weight load
             for cw, n_cw in col_w.items():
                 for kc in classes:
-                    first_fold = 1 if not streams and n_folds == 0 else 0
+                    load = self.load_cycles(spec, srams["weight_sram"], kc.rows, cw)
+                    # double-buffered: a fold after the first has the longer of its streaming and
+                    # the next load for its SRAM traffic (the tile's first fold, its whole length)
+                    fold = load + stream
+                    later = fold if a.weight_buffers == 1 else max(stream, load)
                     runs = kc.passes * n_cw * n_gt  # every pass of every group in this class
-                    self._folds(spec, srams, cost, kc, runs, gt, cw, (fold, later), first_fold)
-                    n_folds += runs
+                    self._folds(spec, srams, cost, kc, runs, gt, cw, (fold, later), 0 if runs_seq else 1)
+                    runs_seq.append((runs, stream, load))
                     mult = n_cw * n_gt * gt * cw
                     cost.macs += kc.groups * mult * kc.rows
                     cost.extra_pass_macs += (kc.passes - kc.groups) * mult * kc.rows
                     cost.extra_pass_outputs += (kc.passes - kc.groups) * mult
-            streams.append((n_folds, fold - R))
-        cost.compute += sequence_cycles(streams, R, a.weight_buffers)
+        cost.compute += sequence_cycles(runs_seq, a.weight_buffers)
         if G and not (first_k and last_k):  # the accumulators in and out at the tile's K ends
             cost.stall_out += psum_round_trip(srams["output_sram"], Mb * Nb * a.acc_bits, first_k, last_k)
         return cost
