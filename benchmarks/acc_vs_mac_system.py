@@ -92,9 +92,11 @@ def system_section(tmp: Path, img: Path) -> str:
         "",
         "![decode energy per token against batch, 7B board](img/acc_vs_mac_system_batch.png)",
         "",
-        "The rows with every core leaking follow the decode time, which the MAC board loses to its cores' fold loads",
-        "(the caveat of the many-core section: issue 27); with idle cores gated the two boards' energy per token is",
-        "within a few per cent at every batch, and streaming the weights from DRAM both pay the same per token.",
+        "The rows with every core leaking follow the decode time: the MAC board's cores take one cycle per token",
+        "where the IF lanes step through each code's spikes, and both load their weights at the SRAM's bandwidth",
+        "(the many-core section), so the MAC board decodes faster and leaks for less time per token; with idle",
+        "cores gated the two boards' energy per token is within a few per cent at every batch, and streaming the",
+        "weights from DRAM both pay the same per token.",
         "",
         f"Energy shares at batch 8 on the boards: {shares}. Chip-to-chip links carry "
         f"{sum(acc.chip['board_link_bits'].values()) / 8e6:.1f} MB at batch 8 "
