@@ -99,9 +99,9 @@ def test_hand_counted_area_of_the_tiny_acc_design():
     chip = DESIGNS[spec.design].chip(spec)
     a = area_mm2(spec, t, chip.logic_cells_by_component())
     # array: 8x8 4-bit weight registers + 8 membranes of 16 bits; per column a tree of 7 adds of
-    # 4 + log2(8) = 7 bits and one 16-bit membrane adder
+    # 4 + 1, 4 + 2 and 4 + 3 bits (4, 2 and 1 of them) and one 16-bit membrane adder
     cells = chip.logic_cells_by_component()["array"]
-    assert (cells.reg_bits, cells.adder_bits, cells.mult_bits) == (8 * 8 * 4 + 8 * 16, 8 * (7 * 7 + 16), 0)
+    assert (cells.reg_bits, cells.adder_bits, cells.mult_bits) == (8 * 8 * 4 + 8 * 16, 8 * (4 * 5 + 2 * 6 + 7 + 16), 0)
     assert a["array"] == pytest.approx((cells.reg_bits * t["area_reg_bit"] + cells.adder_bits * t["area_adder_bit"]) / 1e6)
     # SRAMs, by the formula: spike_dense 4 KiB in 2 banks of 32-bit words, one port
     dense = 2 * (2 * t["area_sram_kib"] + 32 * t["area_sram_width_bit"])
@@ -211,3 +211,16 @@ def test_iso_area_bad_inputs_exit_2_and_write_nothing(tmp_path, capsys, args, ms
     err = capsys.readouterr().err
     assert code == 2 and msg in err and "Traceback" not in err, err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("leaves", [1, 2, 3, 5, 7, 8, 64, 100])
+def test_adder_tree_levels(leaves):
+    """A binary tree over n inputs: n - 1 adders on ceil(log2 n) levels, each level at most half
+    the values below it, the top one a single add."""
+    import math
+
+    from neurosim.hw.cells import tree_levels
+
+    levels = tree_levels(leaves)
+    assert sum(levels) == leaves - 1 and len(levels) == (math.ceil(math.log2(leaves)) if leaves > 1 else 0)
+    assert not levels or levels[-1] == 1

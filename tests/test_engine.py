@@ -430,16 +430,18 @@ def test_double_buffered_weights_and_token_groups_refused_where_they_do_not_appl
 
 
 def test_mac_adder_tree_cells_and_dataflow(tmp_path):
-    """Adder-tree cells hand-counted (multiplier and weight register per PE; R - 1 tree adders,
+    """Adder-tree cells hand-counted (multiplier and weight register per PE; R - 1 tree adders, each
+    level's as wide as its sums,
     an accumulator adder and register per column; an input latch per row; the digit-combining
     adder per column), smaller than the WS PE grid (also hand-counted); with dataflow os the
     config is refused."""
     from neurosim.hw.cells import adder, multiplier, register
 
     s = spec("mac_64x64_ws_tree", **{"array.acc_bits": 24}).array
-    tree_bits = 4 + 4 + 6
+    # 8-bit products: 32 adds of 9 bits, 16 of 10, 8 of 11, 4 of 12, 2 of 13, 1 of 14
+    tree = adder(32 * 9 + 16 * 10 + 8 * 11 + 4 * 12 + 2 * 13 + 14)
     want = (multiplier(4, 4) + register(4)).times(64 * 64) + \
-        (adder(tree_bits).times(63) + adder(24) + register(24) + adder(24)).times(64) + register(4).times(64)
+        (tree + adder(24) + register(24) + adder(24)).times(64) + register(4).times(64)
     assert _array_cells(s) == want
     grid = spec("mac_64x64_ws_tree", **{"array.acc_bits": 24, "array.column": "systolic"}).array
     assert _array_cells(grid) == (multiplier(4, 4) + adder(24) + register(4 + 24 + 4)).times(64 * 64) + \
@@ -674,10 +676,10 @@ def test_two_phase_output_scale_hand_counted(tmp_path, name, unit, store, acc):
 
 
 @pytest.mark.parametrize("name,cells", [
-    # IF 8x8, 4-bit weights, 16-bit membranes, adder-tree columns (7-bit adds: 4 + log2 8), 24-bit
-    # thresholds, two-phase output scale: registers 8*8*4 + 8*16; adders 8*7*7 + 8*16 and per
+    # IF 8x8, 4-bit weights, 16-bit membranes, adder-tree columns (4 adds of 5 bits, 2 of 6, 1 of 7), 24-bit
+    # thresholds, two-phase output scale: registers 8*8*4 + 8*16; adders 8*39 + 8*16 and per
     # column fp16 mul (121 mult bits, 16 adder bits) + 24-bit compare + fp16 mul + fp16 add (48)
-    ("tiny_acc_if", (8 * 8 * 4 + 8 * 16, 8 * 7 * 7 + 8 * 16 + 8 * (16 + 24 + 16 + 48), 8 * 2 * 121)),
+    ("tiny_acc_if", (8 * 8 * 4 + 8 * 16, 8 * 39 + 8 * 16 + 8 * (16 + 24 + 16 + 48), 8 * 2 * 121)),
     # MAC 8x8 OS, 4x4 multipliers, 32-bit accumulators, 4+4+32 pipeline register bits per PE, one
     # 32-bit digit adder per column; per column dequant: convert (32) + 3 fp16 muls + round (16) +
     # two-phase compare (48)

@@ -171,7 +171,9 @@ IF_MEMORY = {
 }
 IF_PJ = {**SHARED_PJ, **sram_actions("spike_dense"), **sram_actions("spike_salient"), **sram_actions("weight_sram"),
          **sram_actions("membrane_store", 32), **sram_actions("output_buffer"),
-         "array.accumulate": add_pj(16), "array.tree_add": add_pj(4 + 2), "array.reg_bits": T["register_bit"],
+         # a 4-row tree: 2 adds of 4 + 1 bits, 1 of 4 + 2, each level at its width
+         "array.accumulate": add_pj(16), "array.tree_add": (2 * add_pj(4 + 1) + add_pj(4 + 2)) / 3,
+         "array.reg_bits": T["register_bit"],
          "array.weight_reg_bits": T["register_bit"], "threshold.setup": T["fp16_mul"],
          "threshold.compare": add_pj(16)}
 
@@ -236,7 +238,8 @@ MAC_PJ = {**SHARED_PJ, **sram_actions("act_sram"), **sram_actions("weight_sram")
           **sram_actions("salient_sram"),
           "mac_array.mac": mul_pj(4, 4), "mac_array.mac_gated": 0.0, "mac_array.mac_extra_pass": mul_pj(4, 4),
           "mac_array.digit_add": add_pj(16),
-          "mac_array.tree_add": add_pj(4 + 4 + 2), "mac_array.accumulate": add_pj(16),
+          # 4 products of 8 bits: 2 adds of 9 bits, 1 of 10
+          "mac_array.tree_add": (2 * add_pj(8 + 1) + add_pj(8 + 2)) / 3, "mac_array.accumulate": add_pj(16),
           "mac_array.reg_bits": T["register_bit"], "dequant.convert": T["convert_i32_fp16"],
           "dequant.scale_mul": T["fp16_mul"], "requant.scale_mul": T["fp16_mul"], "requant.round": add_pj(16),
           "outlier_unit.mac": mul_pj(8, 4) + add_pj(16), "outlier_unit.merge_add": add_pj(16),

@@ -6,7 +6,6 @@ that file in step with the schema below.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from neurosim.config.schema import spec_field
@@ -113,7 +112,7 @@ class AccArraySpec:
     )
     column: str = spec_field(
         "adder_tree", doc="adder_tree: per cycle each column sums the weights of its spiking lanes in a combinational "
-        "tree (adds of weight_bits + log2(rows) bits) and writes its membrane register once; per_spike: every spike "
+        "tree (level l's adds weight_bits + l bits wide) and writes its membrane register once; per_spike: every spike "
         "is one membrane-width add and register write", choices=("adder_tree", "per_spike"))
     membrane_tokens: int = spec_field(
         0, doc="0: membranes go to the membrane store after every K sub-tile (weight-stationary); G > 0: the "
@@ -138,9 +137,9 @@ class AccArraySpec:
         "count, membrane_tokens 0 only; 1 = the coupled array)", lo=0, hi=64)
 
     @property
-    def tree_add_bits(self) -> int:
-        """Width of the adds in a column's adder tree: weights grow by log2(rows) bits."""
-        return self.weight_bits + max(1, math.ceil(math.log2(self.rows)))
+    def tree_leaf_bits(self) -> int:
+        """Width of a column's adder-tree inputs: the gated weights."""
+        return self.weight_bits
 
 
 @dataclass(frozen=True)
@@ -184,7 +183,7 @@ class MacArraySpec:
         "passes operands and partial sums to its neighbours through pipeline registers; adder_tree: weight-stationary "
         "dot-product columns (dataflow ws), per cycle one token's R inputs are latched and broadcast along the rows, "
         "each column multiplies them by its R stationary weights, sums the products in a combinational tree (adds of "
-        "act_bits + weight_bits + log2(rows) bits) and adds the sum into one acc_bits accumulator",
+        "act_bits + weight_bits + l bits at level l) and adds the sum into one acc_bits accumulator",
         choices=("systolic", "adder_tree"))
     salient: str = spec_field(
         "passes", doc="codes wider than act_bits: passes = extra digit passes of the array over a dense store at "
@@ -203,9 +202,9 @@ class MacArraySpec:
         "skips zero codes; false = every product switches")
 
     @property
-    def tree_add_bits(self) -> int:
-        """Width of the adds in an adder-tree column: products grow by log2(rows) bits."""
-        return self.act_bits + self.weight_bits + max(1, math.ceil(math.log2(self.rows)))
+    def tree_leaf_bits(self) -> int:
+        """Width of an adder-tree column's inputs: the products."""
+        return self.act_bits + self.weight_bits
 
 
 @dataclass(frozen=True)

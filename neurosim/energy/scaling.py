@@ -15,12 +15,23 @@ from __future__ import annotations
 import math
 
 from neurosim.config.energy_table import EnergyTable
+from neurosim.hw.cells import tree_levels
 
 
 def int_add_pj(table: EnergyTable, bits: int) -> float:
     """Energy of one ``bits``-wide integer add (also used for compares and accumulates)."""
     e8, e32 = table["int_add_8b"], table["int_add_32b"]
     return e8 * (bits / 8) ** (math.log(e32 / e8) / math.log(4))
+
+
+def tree_add_pj(table: EnergyTable, leaf_bits: int, leaves: int) -> float:
+    """Mean energy of one add of a binary adder tree over ``leaves`` inputs of ``leaf_bits``,
+    each level's adds at their own width (level l: ``leaf_bits + l`` bits), weighted by the
+    level's adders (:func:`~neurosim.hw.cells.tree_levels`)."""
+    levels = tree_levels(leaves)
+    if not levels:
+        return int_add_pj(table, leaf_bits + 1)
+    return sum(n * int_add_pj(table, leaf_bits + lv) for lv, n in enumerate(levels, 1)) / sum(levels)
 
 
 #: Aladdin's 32-bit shifter over its 32-bit adder, both at 1 ns (energy.md 2.1): 0.41 / 0.21 pJ.

@@ -130,8 +130,8 @@ def acc_if_energies(spec: AccIfSpec, table: EnergyTable) -> dict[str, float]:
     if a.salient_lanes:
         out.update({"salient_lanes.accumulate": sc.int_add_pj(table, a.membrane_bits),
                     "salient_lanes.reg_bits": reg, "salient_lanes.merge_add": sc.int_add_pj(table, a.membrane_bits)})
-    if a.column == "adder_tree":  # tree adds grow from weight_bits to weight_bits + log2(rows)
-        out["array.tree_add"] = sc.int_add_pj(table, a.tree_add_bits)
+    if a.column == "adder_tree":  # each tree level's adds at their width
+        out["array.tree_add"] = sc.tree_add_pj(table, a.tree_leaf_bits, a.rows)
     if a.encoding == "bitplane":
         out["array.plane_shift"] = reg * a.membrane_bits  # a 1-bit left shift rewrites the register
     return out

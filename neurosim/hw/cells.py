@@ -37,6 +37,22 @@ def adder(bits: int) -> LogicCells:
     return LogicCells(adder_bits=bits)
 
 
+def tree_levels(leaves: int) -> list[int]:
+    """Adders at each level of a binary adder tree over ``leaves`` inputs (leaves - 1 in all):
+    level l (from 1) has half the values of the level below, an odd one passing through."""
+    out, n = [], leaves
+    while n > 1:
+        out.append(n // 2)
+        n -= n // 2
+    return out
+
+
+def adder_tree(leaf_bits: int, leaves: int) -> LogicCells:
+    """A binary adder tree over ``leaves`` inputs of ``leaf_bits``: level l's adders are
+    ``leaf_bits + l`` wide (a sum grows one bit per level)."""
+    return LogicCells(adder_bits=sum(n * (leaf_bits + lv) for lv, n in enumerate(tree_levels(leaves), 1)))
+
+
 def multiplier(a_bits: int, b_bits: int) -> LogicCells:
     return LogicCells(mult_bits=a_bits * b_bits)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurosim.config.hw import AccArraySpec
-from neurosim.hw.cells import LogicCells, adder, register
+from neurosim.hw.cells import LogicCells, adder, adder_tree, register
 
 
 @dataclass
@@ -67,7 +67,7 @@ class IfArray:
         out = register(s.rows * s.cols * s.weight_bits * s.weight_buffers) + \
             register(s.cols * s.membrane_bits * (sets + s.membrane_tokens)) + register(s.rows * s.lane_skew * fifo_code_bits)
         if self.adder_tree:
-            column = adder(s.tree_add_bits).times(s.rows - 1) + adder(s.membrane_bits)
+            column = adder_tree(s.tree_leaf_bits, s.rows) + adder(s.membrane_bits)
             return out + column.times(s.cols * sets)
         return out + adder(s.membrane_bits).times(s.rows * s.cols)
 

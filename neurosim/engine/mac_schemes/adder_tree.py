@@ -17,7 +17,7 @@ from neurosim.config.hw import MacArraySpec, MacSpec
 from neurosim.energy import scaling as sc
 from neurosim.engine.mac_schemes.base import ORGANISATIONS, FoldCost
 from neurosim.engine.mac_schemes.weight_stationary import WeightStationary
-from neurosim.hw.cells import LogicCells, adder, multiplier, register
+from neurosim.hw.cells import LogicCells, adder, adder_tree, multiplier, register
 from neurosim.hw.mac_array import tree_fold_cycles
 
 
@@ -48,7 +48,7 @@ class AdderTree(WeightStationary):
         adder that combines digit passes; per row an input latch."""
         s = spec
         pe = multiplier(s.act_bits, s.weight_bits) + register(s.weight_bits * s.weight_buffers)
-        column = adder(s.tree_add_bits).times(s.rows - 1) + adder(s.acc_bits) + \
+        column = adder_tree(s.tree_leaf_bits, s.rows) + adder(s.acc_bits) + \
             register(s.acc_bits * max(1, s.accumulator_tokens))
         combine = adder(s.acc_bits).times(s.cols)
         return pe.times(s.rows * s.cols) + column.times(s.cols) + register(s.act_bits).times(s.rows) + combine
@@ -56,8 +56,8 @@ class AdderTree(WeightStationary):
     def energies(self, spec: MacSpec, table: EnergyTable) -> dict[str, float]:
         a = spec.array
         mul = sc.int_mul_pj(table, a.act_bits, a.weight_bits)
-        # tree adds grow from the product width by log2(rows) bits
-        return {"mac_array.tree_add": sc.int_add_pj(table, a.tree_add_bits),
+        # each tree level's adds at their width, from the product width up
+        return {"mac_array.tree_add": sc.tree_add_pj(table, a.tree_leaf_bits, a.rows),
                 "mac_array.accumulate": sc.int_add_pj(table, a.acc_bits),
                 "mac_array.mac": mul, "mac_array.mac_extra_pass": mul,
                 "mac_array.digit_add": sc.int_add_pj(table, a.acc_bits), "mac_array.reg_bits": table["register_bit"]}
