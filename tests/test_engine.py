@@ -322,7 +322,8 @@ def test_more_spikes_never_cheaper(tmp_path, seed, design, dispatch):
 
 def test_mac_adder_tree_columns_hand_counted(tmp_path):
     """An 8x8 adder-tree MAC on 8 tokens x K 16 x N 8 (two K folds of 8 rows, one column fold),
-    one salient code (two digit passes in its K fold): folds of R + M cycles, one tree sum and
+    one salient code (two digit passes in its K fold, over the weights it latched once): R load
+    cycles per K fold and M per pass, one tree sum and
     accumulate per column per token per pass, the products' other adds in the trees, the inputs
     latched per token and row, and the same accumulations as the integer GEMM (--check)."""
     s = spec("tiny_mac", **BIG_MAC_SRAMS, **{"array.dataflow": "ws", "array.column": "adder_tree",
@@ -332,7 +333,8 @@ def test_mac_adder_tree_columns_hand_counted(tmp_path):
     w = np.random.default_rng(3).integers(-7, 8, (16, 8)).astype(np.int8)
     layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=w), s, check=True))
     passes = 2 + 1
-    assert layer.compute_cycles == passes * (8 + 8)
+    assert layer.compute_cycles == 2 * 8 + passes * 8
+    assert layer.memory["weight_sram"]["read_bits"] == 2 * 8 * 8 * 4  # each K fold's block read once
     c = layer.counters
     assert c["mac_array.mac"] == 8 * 16 * 8 and c["mac_array.mac_extra_pass"] == 8 * 8 * 8
     sums = passes * 8 * 8  # per pass: 8 tokens x 8 columns
@@ -342,7 +344,7 @@ def test_mac_adder_tree_columns_hand_counted(tmp_path):
     assert layer.check["accumulation_mismatches"] == 0
     grid = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=w), spec(
         "tiny_mac", **BIG_MAC_SRAMS, **{"array.dataflow": "ws"})))
-    assert grid.compute_cycles == passes * (8 + 8 + 8 + 8 - 2) and "mac_array.tree_add" not in grid.counters
+    assert grid.compute_cycles == 2 * 8 + passes * (8 + 8 + 8 - 2) and "mac_array.tree_add" not in grid.counters
 
 
 def _array_cells(array):
@@ -353,9 +355,10 @@ def _array_cells(array):
 
 @pytest.mark.parametrize("M", [8, 4])
 def test_mac_double_buffered_weights_hand_counted(tmp_path, M):
-    """The adder-tree MAC of the test above (three folds of R = 8 load + M streaming cycles):
-    with two weight buffers the first fold pays its load and each later one the longer of its
-    streaming and the next load; counts are the same; the PE keeps a second weight register."""
+    """The adder-tree MAC of the test above (K fold 0: R = 8 load cycles, then two passes of M;
+    K fold 1: 8 + M): with two weight buffers the first load is exposed and the second only by
+    its excess over K fold 0's two passes; counts are the same; the PE keeps a second weight
+    register."""
 
     over = {**BIG_MAC_SRAMS, "array.dataflow": "ws", "array.column": "adder_tree", "array.weight_load": "rows"}
     codes = np.ones((M, 16), np.int8)
@@ -364,8 +367,8 @@ def test_mac_double_buffered_weights_hand_counted(tmp_path, M):
     one = _one_layer(simulate(path, spec("tiny_mac", **over)))
     s = spec("tiny_mac", **over, **{"array.weight_buffers": 2})
     two = _one_layer(simulate(path, s))
-    assert one.compute_cycles == 3 * (8 + M)
-    assert two.compute_cycles == 8 + M + 2 * max(M, 8)
+    assert one.compute_cycles == 2 * 8 + 3 * M
+    assert two.compute_cycles == 8 + 3 * M + max(0, 8 - 2 * M)
     assert two.counters == one.counters
     a, b = _array_cells(spec("tiny_mac", **over).array), _array_cells(s.array)
     assert b.reg_bits - a.reg_bits == 8 * 8 * 4
@@ -374,7 +377,8 @@ def test_mac_double_buffered_weights_hand_counted(tmp_path, M):
 @pytest.mark.parametrize("G", [4, 3])
 def test_mac_adder_tree_token_groups_hand_counted(tmp_path, G):
     """accumulator_tokens G on the 8-token tile above: each group of G tokens (and the last,
-    partial one) runs the three folds (two passes in K fold 0) of R = 8 load + its own tokens; the
+    partial one) runs the two K folds (R = 8 load cycles each) and three passes (two in K fold 0)
+    of its own tokens; the
     accumulators never leave the columns inside a tile (no output-SRAM partial sums), the weights
     are read once per group, the products and column sums are those of the weight-stationary
     run; a PE column keeps G accumulators."""
@@ -388,33 +392,37 @@ def test_mac_adder_tree_token_groups_hand_counted(tmp_path, G):
     s = spec("tiny_mac", **over, **{"array.accumulator_tokens": G})
     os_ = _one_layer(simulate(path, s, check=True))
     sizes = [G] * (8 // G) + ([8 % G] if 8 % G else [])
-    assert os_.compute_cycles == sum(3 * (8 + g) for g in sizes)
+    assert os_.compute_cycles == sum(2 * 8 + 3 * g for g in sizes)
     for k in ("mac_array.mac", "mac_array.mac_extra_pass", "mac_array.accumulate", "mac_array.tree_add",
               "mac_array.reg_bits"):
         assert os_.counters[k] == ws.counters[k]
     assert os_.memory["weight_sram"]["read_bits"] - ws.memory["weight_sram"]["read_bits"] == \
-        (len(sizes) - 1) * 3 * 8 * 8 * 4
+        (len(sizes) - 1) * 2 * 8 * 8 * 4
     assert ws.memory["output_sram"]["read_bits"] > os_.memory["output_sram"]["read_bits"]
     assert os_.check["accumulation_mismatches"] == 0
     cells = _array_cells(s.array).reg_bits - _array_cells(spec("tiny_mac", **over).array).reg_bits
     assert cells == (G - 1) * 8 * s.array.acc_bits
 
 
-@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=5))
-def test_fold_sequence_cycles_equals_a_fold_by_fold_schedule(runs):
-    """Weight-stationary folds in sequence (runs of folds alike, each with its own load time),
-    against a fold-by-fold schedule: one buffer, each load then its streaming; two buffers, fold
-    i's load starts when fold i-1's load is done and its buffer is free (fold i-2 has streamed),
-    and its streaming when its load is done and fold i-1 has streamed."""
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=5), st.integers(1, 4),
+       st.one_of(st.none(), st.integers(0, 30)))
+def test_fold_sequence_cycles_equals_a_fold_by_fold_schedule(groups, copies, before):
+    """Copies of a tile's K groups in sequence (each group: its load, then its streaming, digit
+    passes included), against a group-by-group schedule: one buffer, each load then its
+    streaming; two buffers, group i's load starts when group i-1's load is done and its buffer is
+    free (group i-2 has streamed; a group ``before`` the first streamed for ``before`` cycles), and
+    its streaming when its load is done and group i-1 has streamed."""
     from neurosim.hw.mac_array import sequence_cycles
 
-    folds = [(s, load) for k, s, load in runs for _ in range(k)]
-    assert sequence_cycles(runs, 1) == sum(load + s for s, load in folds)
-    load_end, streamed = 0, [0, 0]  # the stream ends of folds i-2 and i-1
-    for s, load in folds:
+    streams, loads = (np.array(v, np.int64) for v in zip(*groups, strict=True))
+    seq = groups * copies
+    assert sequence_cycles(streams, loads, copies, 1, before) == sum(s + load for s, load in seq)
+    # the group before (if any) streams from 0 to `before`; its load was done by 0
+    load_end, streamed = 0, ([0, 0] if before is None else [0, before])
+    for s, load in seq:
         load_end = max(load_end, streamed[-2]) + load
         streamed.append(max(streamed[-1], load_end) + s)
-    assert sequence_cycles(runs, 2) == streamed[-1]
+    assert sequence_cycles(streams, loads, copies, 2, before) == streamed[-1] - (0 if before is None else before)
 
 
 @pytest.mark.parametrize("name,overrides,key", [

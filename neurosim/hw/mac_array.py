@@ -30,6 +30,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import numpy as np
+
 
 def os_fold_cycles(K: int, rows: int, cols: int) -> int:
     """Cycles of one output-stationary fold streaming K operands."""
@@ -46,23 +48,19 @@ def tree_fold_cycles(M: int, rows: int) -> int:
     return rows + M
 
 
-def sequence_cycles(streams: list[tuple[int, int, int]], buffers: int) -> int:
-    """Cycles of weight-stationary folds run in sequence, given in order as runs of (how many
-    folds, streaming cycles of each, cycles to load each one's weights): each load before its
-    fold streams (1 buffer), or under the previous fold's streaming (2 buffers: the first load
-    whole, then each load's excess over the streaming before it)."""
-    total = exposed = 0
-    prev = None
-    for k, stream, load in streams:
-        if k == 0:
-            continue
-        total += k * stream
-        if buffers == 1:
-            exposed += k * load
-        else:
-            exposed += (load if prev is None else max(0, load - prev)) + (k - 1) * max(0, load - stream)
-        prev = stream
-    return total + exposed
+def sequence_cycles(streams: np.ndarray, loads: np.ndarray, copies: int, buffers: int, before: int | None) -> int:
+    """Cycles of ``copies`` runs, one after another, of a tile's weight-stationary K groups in
+    order: group g loads its weights in ``loads[g]`` cycles, then streams ``streams[g]`` cycles
+    (every digit pass over the latched weights). One buffer: each load before its group
+    streams. Two buffers: each load under the previous group's streaming (a buffer is free once
+    its group has streamed), so only the first load (whole, or its excess over ``before``, the
+    streaming of the group just before) and each load's excess over the group before it stall."""
+    total = copies * int(streams.sum())
+    if buffers == 1:
+        return total + copies * int(loads.sum())
+    inner = int(np.maximum(0, loads[1:] - streams[:-1]).sum())
+    first = int(loads[0]) if before is None else max(0, int(loads[0]) - before)
+    return total + first + copies * inner + (copies - 1) * max(0, int(loads[0]) - int(streams[-1]))
 
 
 class _MacArrayCounters:

@@ -4,6 +4,9 @@ of tokens streams; the tile's folds run one after another (:func:`sequence_cycle
 buffered with ``weight_buffers: 2``). The load takes R cycles (one array row per cycle) or the
 block's bits at the weight SRAM's bandwidth (``array.weight_load``).
 
+A K group's digit passes (codes wider than the operands) stream again over the weights it
+latched: one load and one weight-SRAM read per group, not per pass.
+
 A tile's K groups of R rows fall in a few classes (rows, first, last): the first and the last
 group carry the tile's K ends, the middle ones are alike, so counts add up by class instead of
 per fold. With ``accumulator_tokens: G`` the tokens run in groups of G whose accumulators stay in
@@ -84,37 +87,46 @@ class WeightStationary(MacOrganisation):
         R, C, G = a.rows, a.cols, a.accumulator_tokens
         col_w = Counter(min(C, Nb - j * C) for j in range(ceil_div(Nb, C)))
         classes = k_classes(passes, Kb, R, first_k, last_k)
-        cost, runs_seq = FoldCost(), []
+        group_rows = np.minimum(R, Kb - R * np.arange(len(passes)))
+        cost, before = FoldCost(), None
         for gt, n_gt in token_groups(Mb, G).items():
-            stream = self.fold_cycles(gt, R, C) - R  # the fold without its weight load
+            stream = self.fold_cycles(gt, R, C) - R  # one pass without its weight load
             for cw, n_cw in col_w.items():
+                loads = {r: self.load_cycles(spec, srams["weight_sram"], r, cw) for r in set(group_rows.tolist())}
                 for kc in classes:
-                    load = self.load_cycles(spec, srams["weight_sram"], kc.rows, cw)
+                    load = loads[kc.rows]
                     # double-buffered: a fold after the first has the longer of its streaming and
                     # the next load for its SRAM traffic (the tile's first fold, its whole length)
                     fold = load + stream
                     later = fold if a.weight_buffers == 1 else max(stream, load)
                     runs = kc.passes * n_cw * n_gt  # every pass of every group in this class
-                    self._folds(spec, srams, cost, kc, runs, gt, cw, (fold, later), 0 if runs_seq else 1)
-                    runs_seq.append((runs, stream, load))
+                    self._folds(spec, srams, cost, kc, (runs, kc.groups * n_cw * n_gt), gt, cw, (fold, later, stream),
+                                1 if before is None and kc is classes[0] else 0)
                     mult = n_cw * n_gt * gt * cw
                     cost.macs += kc.groups * mult * kc.rows
                     cost.extra_pass_macs += (kc.passes - kc.groups) * mult * kc.rows
                     cost.extra_pass_outputs += (kc.passes - kc.groups) * mult
-        cost.compute += sequence_cycles(runs_seq, a.weight_buffers)
+                streams = passes.astype(np.int64) * stream
+                cost.compute += sequence_cycles(streams, np.array([loads[r] for r in group_rows.tolist()]),
+                                                n_gt * n_cw, a.weight_buffers, before)
+                before = int(streams[-1])
         if G and not (first_k and last_k):  # the accumulators in and out at the tile's K ends
             cost.stall_out += psum_round_trip(srams["output_sram"], Mb * Nb * a.acc_bits, first_k, last_k)
         return cost
 
-    def _folds(self, spec: MacSpec, srams: dict[str, Sram], cost: FoldCost, kc: KClass, runs: int, gt: int, cw: int,
-               fold_later: tuple[int, int], first_fold: int) -> None:
-        """Count ``runs`` folds of one class: their SRAM traffic and the stalls it causes."""
+    def _folds(self, spec: MacSpec, srams: dict[str, Sram], cost: FoldCost, kc: KClass, runs_loads: tuple[int, int],
+               gt: int, cw: int, windows: tuple[int, int, int], first_fold: int) -> None:
+        """Count the ``runs`` passes of one class's fold groups, ``loads`` of them loading their
+        group's weights (the others stream again over the latched weights): their SRAM traffic
+        and the stalls it causes past the cycles it overlaps (``windows``: the tile's first fold,
+        a later fold with its load, a pass without one)."""
         a = spec.array
         act, wgt, outs = (srams[n] for n in ("act_sram", "weight_sram", "output_sram"))
-        fold, later = fold_later
+        runs, loads = runs_loads
+        fold, later, stream = windows
         self.count_folds(cost, runs, gt, kc.rows, cw, a.act_bits)
         a_b, w_b = gt * kc.rows * a.act_bits, kc.rows * cw * a.weight_bits
-        wgt.read(runs, w_b)
+        wgt.read(loads, w_b)
         act.read(runs, a_b)
         ps = gt * cw * a.acc_bits if not a.accumulator_tokens else 0
         if not kc.first and ps:
@@ -123,5 +135,8 @@ class WeightStationary(MacOrganisation):
             outs.write(runs, ps)
         out_cyc = outs.cycles(ps * (2 - kc.first - kc.last))
         act_cyc = act.cycles(a_b)
-        cost.stall_act += first_fold * max(0, act_cyc - fold) + (runs - first_fold) * max(0, act_cyc - later)
-        cost.stall_out += first_fold * max(0, out_cyc - fold) + (runs - first_fold) * max(0, out_cyc - later)
+        def exposed(cyc: int) -> int:
+            return first_fold * max(0, cyc - fold) + (loads - first_fold) * max(0, cyc - later) + \
+                (runs - loads) * max(0, cyc - stream)
+        cost.stall_act += exposed(act_cyc)
+        cost.stall_out += exposed(out_cyc)
