@@ -107,8 +107,12 @@ def test_hand_counted_area_of_the_tiny_acc_design():
     dense = 2 * (2 * t["area_sram_kib"] + 32 * t["area_sram_width_bit"])
     assert a["spike_dense"] == pytest.approx(dense)
     comps = {k: v for k, v in a.items() if k not in ("logic", "sram", "total")}
-    assert set(comps) == {"array", "threshold", "spike_dense", "spike_salient", "weight_sram", "membrane_store",
-                          "output_buffer"}
+    # the sequencer: address generators of 10 (4 KiB of 32-bit words), 8, 11, 9 and 8 bits and five
+    # 16-bit loop counters, each bit a register and an adder bit
+    seq = chip.logic_cells_by_component()["sequencer"]
+    assert (seq.reg_bits, seq.adder_bits, seq.mult_bits) == (10 + 8 + 11 + 9 + 8 + 80, 10 + 8 + 11 + 9 + 8 + 80, 0)
+    assert set(comps) == {"array", "threshold", "sequencer", "spike_dense", "spike_salient", "weight_sram",
+                          "membrane_store", "output_buffer"}
     assert a["total"] == pytest.approx(sum(comps.values()))
     assert a["total"] == pytest.approx(a["logic"] + a["sram"])
 

@@ -498,8 +498,10 @@ def test_energy_is_counts_times_table(tmp_path):
     table = design_energies(s, load_energy_table(s.technology))
     assert layer.energy_pj["mac_array"] == pytest.approx(sum(
         layer.counters[k] * table[k] for k in layer.counters if k.startswith("mac_array.")))
-    assert layer.energy_pj["dram"] == pytest.approx(
-        (layer.memory["dram"]["read_bits"] + layer.memory["dram"]["write_bits"]) * 8.0)  # LPDDR4 at 45 nm
+    transfers = (layer.memory["dram"]["read_bits"] + layer.memory["dram"]["write_bits"]) * 8.0  # LPDDR4 at 45 nm
+    assert layer.energy_by_action_pj["dram.read_bits"] + layer.energy_by_action_pj["dram.write_bits"] == \
+        pytest.approx(transfers)
+    assert layer.energy_pj["dram"] == pytest.approx(transfers + layer.energy_by_action_pj["dram.background"])
 
 
 # --- functional -------------------------------------------------------------------------------
@@ -686,12 +688,15 @@ def test_two_phase_output_scale_hand_counted(tmp_path, name, unit, store, acc):
 @pytest.mark.parametrize("name,cells", [
     # IF 8x8, 4-bit weights, 16-bit membranes, adder-tree columns (4 adds of 5 bits, 2 of 6, 1 of 7), 24-bit
     # thresholds, two-phase output scale: registers 8*8*4 + 8*16; adders 8*39 + 8*16 and per
-    # column fp16 mul (121 mult bits, 16 adder bits) + 24-bit compare + fp16 mul + fp16 add (48)
-    ("tiny_acc_if", (8 * 8 * 4 + 8 * 16, 8 * 39 + 8 * 16 + 8 * (16 + 24 + 16 + 48), 8 * 2 * 121)),
+    # column fp16 mul (121 mult bits, 16 adder bits) + 24-bit compare + fp16 mul + fp16 add (48);
+    # the sequencer: address generators of 24, 24, 23, 24 and 24 bits (64 MiB of 32-bit and
+    # 64-bit words) and five 16-bit loop counters, registers and adders: 199
+    ("tiny_acc_if", (8 * 8 * 4 + 8 * 16 + 199, 8 * 39 + 8 * 16 + 8 * (16 + 24 + 16 + 48) + 199, 8 * 2 * 121)),
     # MAC 8x8 OS, 4x4 multipliers, 32-bit accumulators, 4+4+32 pipeline register bits per PE, one
     # 32-bit digit adder per column; per column dequant: convert (32) + 3 fp16 muls + round (16) +
-    # two-phase compare (48)
-    ("tiny_mac", (64 * 40, 64 * 32 + 8 * 32 + 8 * (32 + 3 * 16 + 16 + 48), 64 * 16 + 8 * 3 * 121)),
+    # two-phase compare (48); the sequencer: 24-, 23- and 24-bit address generators and the loop
+    # counters (151)
+    ("tiny_mac", (64 * 40 + 151, 64 * 32 + 8 * 32 + 8 * (32 + 3 * 16 + 16 + 48) + 151, 64 * 16 + 8 * 3 * 121)),
 ])
 def test_logic_static_power_hand_counted(tmp_path, name, cells):
     """``logic_static_mw: auto`` = register, adder and multiplier cell-bits x the table's leakage
@@ -722,7 +727,7 @@ def test_auto_widths_build_the_widest_chip(tmp_path):
     bits = needed_bits(40, tr.manifest.recipe.code_max, 7)
     chip = DESIGNS["acc_if"].chip(built_widths(s, tr.ops, tr.manifest.recipe))
     assert chip.spec.array.membrane_bits == bits
-    assert chip.logic_cells().reg_bits == 8 * 8 * 4 + 8 * bits
+    assert chip.logic_cells_by_component()["array"].reg_bits == 8 * 8 * 4 + 8 * bits
 
 
 @pytest.mark.parametrize("name", ["tiny_acc_if", "tiny_mac_outlier"])
@@ -1112,7 +1117,8 @@ def test_effective_energy_table_in_results_and_cli(tmp_path, capsys):
     r = simulate(make_trace(tmp_path / "t", codes, 12), s)
     assert r.energy_table_pj == design_energies(s, load_energy_table(s.technology)) and r.static_power_mw > 0
     layer = r.layers[0]
-    assert layer.energy_pj["total"] - layer.energy_pj["leakage"] == pytest.approx(
+    timed = sum(layer.energy_by_action_pj[a] for a in ("leakage", "clock", "dram.background"))
+    assert layer.energy_pj["total"] - timed == pytest.approx(
         sum(n * r.energy_table_pj[k] for k, n in layer.counters.items()))
     assert main(["show-config", str(ROOT / "hw_configs/tiny_mac.yaml"), "--energy"]) == 0
     out = capsys.readouterr().out

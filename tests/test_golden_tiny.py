@@ -100,9 +100,28 @@ def check_run(r, compute, stalls_in_tile, cycles, counters, memory):
     assert layer.memory == memory
 
 
-def check_energy(layer, counters, pj, leak):
+def seconds(cycles):
+    return cycles / (CLOCK_MHZ * 1e6)
+
+
+def clock_pj(flip_flops, cycles):
+    """The clock tree: ``flip_flops`` clocked for ``cycles``, each cycle the table's energy."""
+    return flip_flops * T["clock_reg_bit"] * cycles
+
+
+# LPDDR4 background at 1.6 GB/s: 1.6 x 1.878 mW in power-down, 1.6 x 6.228 mW in standby while
+# it transfers (bits / 8 / 1.6 GB/s).
+DRAM_IDLE_MW, DRAM_BUSY_MW = 1.6 * T["dram_powerdown_LPDDR4"], 1.6 * T["dram_standby_LPDDR4"]
+
+
+def dram_background_pj(cycles, dram_bits):
+    busy_s = dram_bits / 8 / 1.6e9
+    return (DRAM_IDLE_MW * seconds(cycles) + (DRAM_BUSY_MW - DRAM_IDLE_MW) * busy_s) * 1e9
+
+
+def check_energy(layer, counters, pj, timed):
     want = {k: counters[k] * pj[k] for k in counters}
-    want["leakage"] = leak
+    want.update(timed)
     assert layer.energy_by_action_pj.keys() == want.keys()
     for k, v in want.items():
         assert layer.energy_by_action_pj[k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
@@ -118,6 +137,7 @@ IF_CONFIG = {
     "threshold": {"bits": 16, "output_scale": "static", "fold": "per_token"},
     "spike_memory": {"dense": {**SRAM, "code_bits": 4}, "salient": {**SRAM, "code_bits": 8, "index_bits": 8}},
     "weight_sram": SRAM, "membrane_store": {**SRAM, "width_bits": 32}, "output_buffer": SRAM,
+    "power": {"clock_gating": "none"},
 }
 
 # Per (token, K sub-tile) step: compute = the largest |code| (lanes in lockstep); the SRAMs need
@@ -181,7 +201,13 @@ IF_PJ = {**SHARED_PJ, **sram_actions("spike_dense"), **sram_actions("spike_salie
 def test_tiny_if_hand_counted(tmp_path, trace):
     r = simulate(trace, write_yaml(tmp_path / "if.yaml", IF_CONFIG))
     check_run(r, IF_COMPUTE, IF_STALLS_IN_TILE, IF_CYCLES, IF_COUNTERS, IF_MEMORY)
-    check_energy(r.layers[0], IF_COUNTERS, IF_PJ, leakage_pj(5, IF_CYCLES))
+    # the clock, not gated (power.clock_gating: none): every flip-flop every cycle; the array's
+    # 4 x 4 x 4-bit weights twice (two buffers) + 4 columns x 16-bit membranes = 192, the
+    # sequencer's four 10-bit (1 KiB of 8-bit words) and one 8-bit (1 KiB of 32-bit words)
+    # address generators + five 16-bit loop counters = 128
+    timed = {"leakage": leakage_pj(5, IF_CYCLES), "clock": clock_pj(192 + 128, IF_CYCLES),
+             "dram.background": dram_background_pj(IF_CYCLES, 320 + 64)}
+    check_energy(r.layers[0], IF_COUNTERS, IF_PJ, timed)
 
 
 # --- the adder-tree MAC with the outlier path --------------------------------------------------------
@@ -249,4 +275,11 @@ MAC_PJ = {**SHARED_PJ, **sram_actions("act_sram"), **sram_actions("weight_sram")
 def test_tiny_adder_tree_mac_with_outlier_path_hand_counted(tmp_path, trace):
     r = simulate(trace, write_yaml(tmp_path / "mac.yaml", MAC_CONFIG))
     check_run(r, MAC_COMPUTE, MAC_STALLS_IN_TILE, MAC_CYCLES, MAC_COUNTERS, MAC_MEMORY)
-    check_energy(r.layers[0], MAC_COUNTERS, MAC_PJ, leakage_pj(4, MAC_CYCLES))
+    # the clock, gated (power.clock_gating: idle): the array's 4 x 4 x 4-bit weights, 4 x 16-bit
+    # accumulators and 4 x 4-bit input latches (144) and the outlier lane's 8 + 4 + 16 = 28 while
+    # the array computes; the sequencer's three 10-bit and one 10-bit address generators and five
+    # 16-bit loop counters (120) every cycle
+    timed = {"leakage": leakage_pj(4, MAC_CYCLES),
+             "clock": clock_pj(144 + 28, MAC_COMPUTE) + clock_pj(120, MAC_CYCLES),
+             "dram.background": dram_background_pj(MAC_CYCLES, 384 + 64)}
+    check_energy(r.layers[0], MAC_COUNTERS, MAC_PJ, timed)

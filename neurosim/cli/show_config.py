@@ -27,14 +27,16 @@ def run(args: argparse.Namespace) -> int:
 
     trace = open_trace(args.trace) if args.trace else None
     try:
-        pj, static_mw = effective_energy_table(spec, trace)
+        pj, power = effective_energy_table(spec, trace)
         area = chip_area_mm2(spec, trace)
     except ValueError as e:
         raise UsageError(f"{args.file}: {e} (--trace DIR)") from None
     print(f"{spec.name}: energy per counted action at {spec.technology} (after bitwidth and SRAM scaling)")
     for action, v in sorted(pj.items()):
         print(f"  {action:<36} {v:12.6g} pJ")
-    print(f"  {'static power (SRAM + logic)':<36} {static_mw:12.6g} mW")
+    print(f"  {'static power (SRAM + logic)':<36} {power.leakage_mw:12.6g} mW")
+    print(f"  {'clock tree, every flip-flop clocked':<36} {power.clock_mw:12.6g} mW")
+    print(f"  {'DRAM background, idle / streaming':<36} {power.dram_idle_mw:12.6g} / {power.dram_busy_mw:.6g} mW")
     if area:
         print(f"area by component (mm^2){'' if trace else '; the vector unit counts only with a --trace that has vector ops'}")
         for name, v in area.items():

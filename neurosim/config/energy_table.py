@@ -20,7 +20,7 @@ from neurosim.fsutil import short_repr
 
 FORMAT = "neurosim-energy-table/1"
 SHIPPED = ("45nm", "28nm", "7nm", "snn-45nm-fp32")
-UNITS = ("pJ", "pJ/bit", "pJ/bit/mm", "mW/KiB", "mW/bit", "um2/bit", "mm2/KiB", "mm2/bit", "1")
+UNITS = ("pJ", "pJ/bit", "pJ/bit/mm", "mW/KiB", "mW/bit", "mW/(GB/s)", "um2/bit", "mm2/KiB", "mm2/bit", "1")
 STATUSES = ("V", "S", "D", "U")
 #: No action costs a microjoule; a larger value is a typo (and keeps every product finite).
 MAX_VALUE = 1e6
@@ -44,14 +44,21 @@ REQUIRED: Mapping[str, str] = MappingProxyType(
 
 #: Entries a table may define; a config that needs one the table lacks gets a clear error there.
 #: Logic leakage per cell-bit (``leakage.logic_static_mw: auto``); the area model (all or none);
-#: the NoC router's energy per bit.
+#: the NoC router's energy per bit; the clock energy per flip-flop and cycle; the DRAM background.
 AREA: Mapping[str, str] = MappingProxyType(
     {"area_reg_bit": "um2/bit", "area_adder_bit": "um2/bit", "area_mult_bit": "um2/bit",
      "area_sram_kib": "mm2/KiB", "area_sram_width_bit": "mm2/bit", "area_sram_ports_exp": "1"}
 )
+#: The DRAM device's background power per GB/s of bandwidth, in standby and in power-down
+#: (refresh included), by type: a type without them has no background power charged.
+DRAM_BACKGROUND: Mapping[str, str] = MappingProxyType(
+    {f"dram_{state}_{t}": "mW/(GB/s)" for state in ("standby", "powerdown")
+     for t in ("LPDDR4", "HBM2", "HMC", "GDDR5", "GDDR6", "DDR4")}
+)
 OPTIONAL: Mapping[str, str] = MappingProxyType(
     {"leak_reg_bit": "mW/bit", "leak_adder_bit": "mW/bit", "leak_mult_bit": "mW/bit", **AREA,
-     "noc_router_bit": "pJ/bit"}  # a mesh of cores (system.mesh larger than [1, 1])
+     "noc_router_bit": "pJ/bit",  # a mesh of cores (system.mesh larger than [1, 1])
+     "clock_reg_bit": "pJ/bit", **DRAM_BACKGROUND}  # the clock tree; the DRAM's background
 )
 KNOWN: Mapping[str, str] = MappingProxyType({**REQUIRED, **OPTIONAL})
 

@@ -66,6 +66,14 @@ class DramSpec:
     bandwidth_gbps: float = spec_field(12.8, doc="peak bandwidth", unit="GB/s", lo=0.001, hi=100_000)
     latency_ns: float = spec_field(100.0, doc="access latency of one burst", unit="ns", lo=0, hi=1_000_000)
     burst_bytes: int = spec_field(64, doc="bytes per DRAM burst (transfer granule)", unit="B", lo=1, hi=4096)
+    power_down: bool = spec_field(
+        True, doc="the controller puts the idle device in precharge power-down between transfers (true), or "
+        "keeps it in standby (false); its background power (refresh included) is charged over the run's time "
+        "either way, the energy table's dram_standby_/dram_powerdown_ entries per GB/s of bandwidth")
+    background_mw: float | str = spec_field(
+        "auto", doc="override: the device's standby (busy) background power; auto = the energy table's "
+        "dram_standby_<type> x bandwidth (a type the table gives no entry for has none: docs/model.md)",
+        unit="mW", lo=0, hi=1_000_000, auto=True)
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,16 @@ class LeakageSpec:
         "auto", doc="static power of logic outside the SRAMs; auto = the design's register, adder and multiplier "
         "cell-bits x the energy table's leak_* entries (see docs/model.md)", unit="mW", lo=0, hi=1_000_000,
         auto=True)
+
+
+@dataclass(frozen=True)
+class PowerSpec:
+    """Time-proportional dynamic power: the clock tree."""
+
+    clock_gating: str = spec_field(
+        "idle", doc="idle: a unit's flip-flops are clocked only while it works (the arrays and their side "
+        "units while the array computes, the vector unit during vector ops, the sequencers always); none: "
+        "every flip-flop every cycle", choices=("idle", "none"))
 
 
 @dataclass(frozen=True)
@@ -288,6 +306,7 @@ class AccIfSpec:
     dram: DramSpec = spec_field(DramSpec(), doc="off-chip DRAM")
     interconnect: InterconnectSpec = spec_field(InterconnectSpec(), doc="on-chip interconnect")
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
+    power: PowerSpec = spec_field(PowerSpec(), doc="the clock tree")
     vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
     schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
     system: SystemSpec = spec_field(SystemSpec(), doc="the chip: a mesh of such cores")
@@ -315,6 +334,7 @@ class MacSpec:
     dram: DramSpec = spec_field(DramSpec(), doc="off-chip DRAM")
     interconnect: InterconnectSpec = spec_field(InterconnectSpec(), doc="on-chip interconnect")
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
+    power: PowerSpec = spec_field(PowerSpec(), doc="the clock tree")
     vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
     schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
     system: SystemSpec = spec_field(SystemSpec(), doc="the chip: a mesh of such cores")

@@ -26,11 +26,6 @@ def energy_by_action(counters: Mapping[str, int], pj_per_action: Mapping[str, fl
     return {name: count * pj_per_action[name] for name, count in counters.items()}
 
 
-def leakage_pj(static_mw: float, seconds: float) -> float:
-    """Static energy: power x time."""
-    return static_mw * seconds * PJ_PER_MW_S
-
-
 def with_total(parts: Mapping[str, float]) -> dict[str, float]:
     """The parts plus their ``total``."""
     return {**parts, "total": sum(parts.values())}

@@ -4,7 +4,8 @@ Every counted action (``component.action``) and the static ``leakage`` falls int
 ``compute`` (the synaptic arithmetic: accumulates, MACs, the adds that combine partial results),
 ``registers`` (register and FIFO bits written, event-queue pushes and pops), ``sram`` (reads and
 writes of each on-chip SRAM), ``interconnect`` (inside a core), ``noc`` (the mesh between the cores
-of a many-core chip: link and router bits), ``dram``, ``static`` (leakage), ``control``
+of a many-core chip: link and router bits), ``dram`` (transfers and the device's background power),
+``static`` (leakage), ``clock`` (the clock tree: :mod:`neurosim.energy.time_power`), ``control``
 (the threshold, dequantization and requantization units) and ``vector`` (the vector unit: norms,
 RoPE, softmax, activation functions, quantizers, with its register file). The same categories, in this order,
 name the components of every comparison and colour every plot.
@@ -22,7 +23,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-CATEGORIES = ("compute", "registers", "sram", "interconnect", "noc", "dram", "static", "control", "vector")
+CATEGORIES = ("compute", "registers", "sram", "interconnect", "noc", "dram", "static", "clock", "control",
+              "vector")
 VIEWS = ("full", "on_chip", "compute_only")
 
 #: The arithmetic of the arrays and their side units.
@@ -36,9 +38,11 @@ CONTROL_UNITS = frozenset({"threshold", "dequant", "requant"})
 
 
 def category(action: str) -> str:
-    """The category of a counted action (or ``leakage``)."""
+    """The category of a counted action (or ``leakage``, ``clock``)."""
     if action == "leakage":
         return "static"
+    if action == "clock":
+        return "clock"
     component, _, what = action.partition(".")
     if action in ARITHMETIC:
         return "compute"

@@ -38,6 +38,11 @@ REFERENCES = (
     "estimation methodology for accelerator designs\", ICCAD 2019; the `hwcomponents_cacti.py` DRAM energies.",
     "**O'Connor et al.**: M. O'Connor et al., \"Fine-grained DRAM: energy-efficient DRAM for extreme bandwidth "
     "systems\", MICRO-50, 2017 (HBM2 energy per bit).",
+    "**DRAMPower memspecs**: K. Chandrasekar et al., DRAMPower (github.com/tukl-msd/DRAMPower), `memspecs/`"
+    " MICRON_6Gb_LPDDR4-3200_32bit_A and MICRON_4Gb_DDR4-2400_8bit_A: the Micron datasheets' IDD currents and"
+    " supply voltages (the DRAM background power: standby, power-down, refresh).",
+    "**Samsung GDDR6**: datasheet Table 82, IDD specifications at 1.35 V, x32 mode (a secondary copy; the GDDR6"
+    " background power).",
     "**Jouppi et al. 2021**: N. P. Jouppi et al., \"Ten lessons from three generations shaped Google's TPUv4i\", "
     "ISCA 2021, Table 2 (7 nm arithmetic, DRAM energies).",
     "**I-BERT**: S. Kim, A. Gholami, Z. Yao, M. W. Mahoney, K. Keutzer, \"I-BERT: integer-only BERT "

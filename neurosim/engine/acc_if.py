@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.config.energy_table import EnergyTable
-from neurosim.config.hw import AccIfSpec
+from neurosim.config.hw import AccIfSpec, sram_specs
 from neurosim.energy import scaling as sc
 from neurosim.engine.dispatch import scheme_for
 from neurosim.engine.op_model import OpModel, TileCost
@@ -30,6 +30,7 @@ from neurosim.hw.cells import LogicCells
 from neurosim.hw.if_array import IfArray
 from neurosim.hw.salient_lanes import SalientLanes
 from neurosim.hw.salient_shifter import SalientShifter
+from neurosim.hw.sequencer import sequencer_cells
 from neurosim.hw.sram import Sram
 from neurosim.hw.threshold_unit import ThresholdUnit
 from neurosim.hw.vector_unit import VectorUnit
@@ -91,7 +92,7 @@ class AccIfChip:
         """The chip's logic outside the SRAMs, by component (static power and area)."""
         a = self.spec.array
         out = {"array": self.array.cells(self.spec.spike_memory.salient.code_bits),
-               "threshold": self.threshold.cells(a.cols)}
+               "threshold": self.threshold.cells(a.cols), "sequencer": sequencer_cells(sram_specs(self.spec))}
         if self.side is not None:
             out["salient_lanes"] = self.side.cells(a.cols, a.weight_bits)
         if self.vector_used:

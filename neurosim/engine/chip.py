@@ -42,6 +42,7 @@ import numpy as np
 
 from neurosim.config.hw import HwSpec
 from neurosim.energy.breakdown import with_total
+from neurosim.energy.time_power import TIMED
 from neurosim.engine.chip_traffic import (
     Route,
     RouteCache,
@@ -355,13 +356,15 @@ def _sum_dicts(dicts: list[tuple[dict, int]]) -> dict:
 
 def _combine(name: str, layers: list[tuple[LayerResult, int]], n_cores: int) -> LayerResult:
     """One op's result from its cores' (each shard's result x how many cores ran it): counts
-    summed, the slowest core's time, no leakage (the chip charges it)."""
+    summed, the slowest core's time, no time-proportional power (the chip charges it)."""
     slow = max((la for la, _ in layers), key=lambda la: la.cycles)
     memory = {lvl: _sum_dicts([(la.memory[lvl], k) for la, k in layers]) for lvl in slow.memory}
-    energy = _sum_dicts([({c: v for c, v in la.energy_pj.items() if c not in ("total", "leakage")}, k)
-                         for la, k in layers])
-    actions = _sum_dicts([({a: v for a, v in la.energy_by_action_pj.items() if a != "leakage"}, k)
+    actions = _sum_dicts([({a: v for a, v in la.energy_by_action_pj.items() if a not in TIMED}, k)
                           for la, k in layers])
+    energy = _sum_dicts([({c: v for c, v in la.energy_pj.items() if c not in ("total", *TIMED)}, k)
+                         for la, k in layers])
+    if "dram" in energy:  # the device's background is the chip's, over the chip's time
+        energy["dram"] = math.fsum(v for a, v in actions.items() if a.startswith("dram."))
     useful = sum(la.spatial_utilization * la.cycles * k for la, k in layers)  # PE-cycles of useful work
     return dataclasses.replace(
         slow, name=name, N=sum(la.N * k for la, k in layers), counters=_sum_dicts([(la.counters, k) for la, k in layers]),

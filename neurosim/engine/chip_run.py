@@ -13,7 +13,7 @@ from itertools import groupby
 import numpy as np
 
 from neurosim.config.hw import HwSpec
-from neurosim.energy.breakdown import leakage_pj, with_total
+from neurosim.energy.breakdown import PJ_PER_MW_S, with_total
 from neurosim.energy.scaling import sram_write_pj
 from neurosim.engine.chip import EDGE, ChipReplay, ChipSchedule, Item, blocks
 from neurosim.engine.summary import results_of, schedule
@@ -72,17 +72,20 @@ def _shares(items: list[Item], chunk: int) -> list[tuple[int, int]]:
     return [(min(chunk, prompt - j * chunk), prompt) for j in range(ceil_div(prompt, chunk))]
 
 
-def _price(layer: LayerResult, extra: Counter, pj: dict[str, float], leak: float, noc_wait: int) -> LayerResult:
-    """A layer with the chip's counts added and priced, its share of the chip's leakage, and the
-    cycles it waited for the mesh (stall cause ``noc``)."""
+def _price(layer: LayerResult, extra: Counter, pj: dict[str, float], timed: dict[str, float],
+           noc_wait: int) -> LayerResult:
+    """A layer with the chip's counts added and priced, its share of the chip's time-proportional
+    power ``timed`` (:data:`~neurosim.energy.time_power.TIMED`), and the cycles it waited for the
+    mesh (stall cause ``noc``)."""
     counters, actions, energy = Counter(layer.counters), Counter(layer.energy_by_action_pj), Counter(layer.energy_pj)
     del energy["total"]
     for action, n in extra.items():
         counters[action] += n
         actions[action] += n * pj[action]
         energy[action.partition(".")[0]] += n * pj[action]
-    actions["leakage"] += leak
-    energy["leakage"] += leak
+    for action, e in timed.items():
+        actions[action] += e
+        energy[action.partition(".")[0]] += e
     stalls = {**layer.stall_cycles, "noc": noc_wait} if noc_wait else layer.stall_cycles
     return dataclasses.replace(layer, counters=dict(counters), energy_by_action_pj=dict(actions),
                                energy_pj=with_total(dict(energy)), stall_cycles=stalls)
@@ -97,24 +100,37 @@ def powered_cores(chip: ChipReplay, items: list[Item]) -> int:
     return len(used.union(*(set(it.cores) for it in items)))
 
 
+def _timed(chip: ChipReplay, it: Item, share: float, phase_s: float, powered: int) -> dict[str, float]:
+    """Item ``it``'s time-proportional energy: ``share`` of the phase's ``phase_s`` (its own time
+    over the phase's items'). Leakage: the powered cores over the phase, or with idle power gating
+    the item's cores while they work; the clock: the same, or with clock gating the item's busy
+    core-cycles; the DRAM: each chip's device in the background over the phase, plus the standby
+    increment while the item's bits stream (each chip's channel its share)."""
+    p, clock = chip.core.power, chip.spec.clock_mhz
+    busy_s = cycles_to_s(it.core_cycles, clock)
+    leak = p.leakage_mw * (busy_s if chip.spec.system.power_gating == "idle" else powered * phase_s * share)
+    clk = p.clock_mw * (busy_s if p.clock_gated else powered * phase_s * share)
+    bits = sum(n for a, n in {**it.layer.counters, **it.extra}.items() if a in ("dram.read_bits", "dram.write_bits"))
+    chips = chip.mesh.chips
+    dram = chips * p.dram_idle_mw * phase_s * share + \
+        (p.dram_busy_mw - p.dram_idle_mw) * min(phase_s, bits / 8 / (p.dram_bytes_per_s * chips)) * chips
+    return {a: e * PJ_PER_MW_S for a, e in (("leakage", leak), ("clock", clk), ("dram.background", dram))}
+
+
 def _schedule(chip: ChipReplay, items: list[Item], powered: int) -> tuple[list[LayerResult], dict[str, int],
                                                                        ChipSchedule]:
-    """Run the items phase by phase; the priced layers with their leakage (the powered cores over
-    each phase's time, shared among its items by their own time; with idle gating, each item's
-    cores while they work), cycles per phase."""
+    """Run the items phase by phase; the priced layers with their time-proportional energy
+    (:func:`_timed`), cycles per phase."""
     sched = ChipSchedule(chip)
-    idle = chip.spec.system.power_gating == "idle"
-    static_mw = chip.core.static_mw * powered
     pj = {**chip.core.pj_by_spec[chip.core.built], **chip.prices}
     layers, phases, clock = [], Counter(), chip.spec.clock_mhz
     for (phase, _), group in groupby(items, key=lambda it: (it.layer.phase, it.layer.step)):
         group = list(group)
         cycles = sched.run_phase(group, _shares(group, chip.spec.system.prefill_chunk_tokens))
         phases[phase] += cycles
-        leak = leakage_pj(static_mw, cycles_to_s(cycles, clock))
         own = sum(it.layer.cycles for it in group) or 1
-        layers += [_price(it.layer, it.extra, pj, leakage_pj(chip.core.static_mw, cycles_to_s(it.core_cycles, clock))
-                          if idle else leak * it.layer.cycles / own, it.noc_wait) for it in group]
+        layers += [_price(it.layer, it.extra, pj, _timed(chip, it, it.layer.cycles / own, cycles_to_s(cycles, clock),
+                                                         powered), it.noc_wait) for it in group]
     return layers, dict(phases), sched
 
 

@@ -26,6 +26,7 @@ from neurosim.hw.dequant_unit import DequantUnit
 from neurosim.hw.mac_array import mac_array_class
 from neurosim.hw.outlier_unit import OutlierUnit
 from neurosim.hw.salient_shifter import SalientShifter
+from neurosim.hw.sequencer import sequencer_cells
 from neurosim.hw.sram import Sram
 from neurosim.hw.vector_unit import VectorUnit
 from neurosim.kernels.acc_tile import salient_per_token
@@ -66,7 +67,7 @@ class MacChip:
     def logic_cells_by_component(self) -> dict[str, LogicCells]:
         """The chip's logic outside the SRAMs, by component (static power and area)."""
         out = {"mac_array": self.organisation.cells(self.spec.array), "dequant": self.dequant.cells(self.spec.array.cols),
-               **self.salient_class.side_cells(self)}
+               **self.salient_class.side_cells(self), "sequencer": sequencer_cells(sram_specs(self.spec))}
         if self.vector_used:
             out["vector_unit"] = self.vector.cells()
         return out

@@ -20,7 +20,8 @@ from neurosim.config.energy_table import load_energy_table
 from neurosim.config.hw import HwSpec
 from neurosim.energy.actions import static_power_mw
 from neurosim.energy.area import area_mm2
-from neurosim.energy.breakdown import energy_breakdown, energy_by_action, leakage_pj, with_total
+from neurosim.energy.breakdown import energy_breakdown, energy_by_action, with_total
+from neurosim.energy.time_power import time_power
 from neurosim.engine.designs import DESIGNS, design_energies
 from neurosim.engine.pipeline import Interval, submit_arrays
 from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
@@ -177,6 +178,7 @@ class CoreReplay:
         self.chip = self.design.chip(self.built)
         self.chip.vector_used = bool(trace.manifest.vector_ops)
         self.static_mw = static_power_mw(spec, self.table, self.chip.logic_cells())
+        self.power = time_power(spec, self.table, self.static_mw, self.chip.logic_cells_by_component())
         self.area = area_mm2(self.built, self.table, self.chip.logic_cells_by_component())  # before ops retarget it
         #: Where tiles come from and go to: the DRAM channel, or a core's port onto the mesh.
         self.dram = Dram(spec.dram, spec.clock_mhz) if port is None else port
@@ -185,11 +187,19 @@ class CoreReplay:
         self.streams = PhaseStreams(self.dram, engine, spec.schedule.window_tiles) \
             if spec.schedule.overlap_ops and phase_streams else None
 
-    def energies(self, d: Snapshot, pj: dict[str, float], cycles: int) -> tuple[dict, dict]:
-        """(energy by component with the total, energy by action) of counts ``d`` over ``cycles``."""
+    def energies(self, d: Snapshot, pj: dict[str, float], cycles: int, compute_cycles: int,
+                 vector: bool = False) -> tuple[dict, dict]:
+        """(energy by component with the total, energy by action) of counts ``d`` over ``cycles``, the
+        array computing ``compute_cycles`` of them (a vector op when ``vector``): the counted actions,
+        then the time-proportional power (:mod:`neurosim.energy.time_power`)."""
         energy = energy_breakdown(d.counters, pj)
-        energy["leakage"] = leakage_pj(self.static_mw, cycles_to_s(cycles, self.spec.clock_mhz))
-        return with_total(energy), {**energy_by_action(d.counters, pj), "leakage": energy["leakage"]}
+        clock = self.spec.clock_mhz
+        dram_bits = d.counters.get("dram.read_bits", 0) + d.counters.get("dram.write_bits", 0)
+        timed = self.power.energies_pj(cycles_to_s(cycles, clock), cycles_to_s(compute_cycles, clock), vector,
+                                       dram_bits)
+        energy["leakage"], energy["clock"] = timed["leakage"], timed["clock"]
+        energy["dram"] = energy.get("dram", 0.0) + timed["dram.background"]
+        return with_total(energy), {**energy_by_action(d.counters, pj), **timed}
 
     def vector(self, v: VectorOp) -> PendingLayer:
         """Run vector op ``v`` (its ``repeat`` instances) on the chip as built."""
@@ -199,7 +209,7 @@ class CoreReplay:
             self.streams.add(v.phase, v.step, *(np.array([b], np.int64) for b in block), v.repeat)
         d = Snapshot.of(self.chip, self.dram).since(before).times(v.repeat)
         cycles *= v.repeat
-        energy, actions = self.energies(d, self.pj_by_spec[self.built], cycles)
+        energy, actions = self.energies(d, self.pj_by_spec[self.built], cycles, 0, vector=True)
         layer = LayerResult(
             name=v.name, kind="vector", M=v.tokens, K=v.width, N=v.width, tiling={}, cycles=cycles,
             compute_cycles=0, stall_cycles={k: c * v.repeat for k, c in stalls.items()}, utilization=0.0,
@@ -246,7 +256,7 @@ class CoreReplay:
         n, d, compute = op.repeat, run.delta.times(op.repeat), run.compute_cycles
         stalls = Counter(run.stream.stalls)
         stalls.update(pipe_stalls)
-        energy, actions = self.energies(d, self.pj_by_spec[op_spec], cycles * n)
+        energy, actions = self.energies(d, self.pj_by_spec[op_spec], cycles * n, compute * n)
         return LayerResult(
             name=op.name, kind=op.kind, M=op.M, K=op.K, N=op.N, tiling=run.tiling, cycles=cycles * n,
             compute_cycles=compute * n, stall_cycles={k: c * n for k, c in stalls.items()},

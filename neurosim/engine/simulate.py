@@ -11,6 +11,7 @@ from neurosim.config.energy_table import load_energy_table
 from neurosim.config.hw import HwSpec
 from neurosim.energy.actions import static_power_mw
 from neurosim.energy.area import area_mm2
+from neurosim.energy.time_power import TimePower, time_power
 from neurosim.engine.designs import DESIGNS, design_energies
 from neurosim.engine.pipeline import Interval
 from neurosim.engine.replay import CoreReplay, PendingLayer
@@ -35,12 +36,13 @@ def _built_chip(spec: HwSpec, trace: Trace | None):
     return spec, chip
 
 
-def effective_energy_table(spec: HwSpec, trace: Trace | None = None) -> tuple[dict[str, float], float]:
-    """(pJ per counted action, static power in mW) of ``spec`` as built: after bitwidth and SRAM
-    scaling, ``auto`` widths resolved to the widest ``trace`` needs (a ValueError without one)."""
+def effective_energy_table(spec: HwSpec, trace: Trace | None = None) -> tuple[dict[str, float], TimePower]:
+    """(pJ per counted action, time-proportional power) of ``spec`` as built: after bitwidth and
+    SRAM scaling, ``auto`` widths resolved to the widest ``trace`` needs (a ValueError without one)."""
     built, chip = _built_chip(spec, trace)
     table = load_energy_table(spec.technology)
-    return design_energies(built, table), static_power_mw(built, table, chip.logic_cells())
+    static_mw = static_power_mw(built, table, chip.logic_cells())
+    return design_energies(built, table), time_power(built, table, static_mw, chip.logic_cells_by_component())
 
 
 def chip_area_mm2(spec: HwSpec, trace: Trace | None = None) -> dict[str, float] | None:

@@ -11,9 +11,9 @@ from neurosim.energy.categories import CATEGORIES
 from neurosim.fsutil import umask
 
 #: Colour-blind-safe (Okabe-Ito) colours, one per category, the same in every plot (the mesh, a
-#: many-core chip's, in black: Okabe-Ito has eight colours).
+#: many-core chip's, in black and the clock tree in Tol's wine: Okabe-Ito has eight colours).
 CATEGORY_COLOURS = dict(zip(CATEGORIES, ("#0072B2", "#56B4E9", "#009E73", "#F0E442", "#000000", "#E69F00",
-                                          "#999999", "#CC79A7", "#D55E00"), strict=True))
+                                          "#999999", "#882255", "#CC79A7", "#D55E00"), strict=True))
 
 _ENERGY_UNITS = (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3), ("pJ", 1.0))
 

@@ -27,6 +27,8 @@ from neurosim.trace.reader import validate_trace
 DEFAULT_PARAMS = (
     "leakage.logic_static_mw=0,50",
     "leakage.sram_cell=lstp,hp",
+    "power.clock_gating=idle,none",
+    "dram.power_down=true,false",
     "dram.type=HBM2,DDR4",
     "interconnect.wire_length_mm=0.5,2",
     "array.acc_bits|array.membrane_bits=24,32",
