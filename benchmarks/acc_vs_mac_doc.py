@@ -341,8 +341,9 @@ One parameter at a time on both designs (each that has the key), real trace, `{m
 - Caveats: the tables are one decoder layer in prefill (attention, the KV cache and decode are in
   the whole-inference trace `smollm2_wikitext_l1_p64_d8` and `benchmarks/whole_inference.py`); traces come
   from a W4A4 recipe whose perplexity is far from float (issue 13); static output scales are not
-  calibrated in the trace; control logic, clock tree and the IF event queue's FIFO are not in the
-  static-power inventory; the 7 nm table is extrapolated (docs/model.md lists every assumption).
+  calibrated in the trace; the clock tree counts the flip-flops' clock pins, not its buffers, and
+  the IF event queue's FIFO is not in the cell inventory; the 7 nm table is extrapolated
+  (docs/model.md lists every assumption).
 """
     (ROOT / "docs/acc_vs_mac.md").write_text(text)
     (ROOT / "docs/acc_vs_mac.json").write_text(json.dumps(stored, indent=1) + "\n")
