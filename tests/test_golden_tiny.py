@@ -283,3 +283,12 @@ def test_tiny_adder_tree_mac_with_outlier_path_hand_counted(tmp_path, trace):
              "clock": clock_pj(144 + 28, MAC_COMPUTE) + clock_pj(120, MAC_CYCLES),
              "dram.background": dram_background_pj(MAC_CYCLES, 384 + 64)}
     check_energy(r.layers[0], MAC_COUNTERS, MAC_PJ, timed)
+
+
+@pytest.mark.parametrize("gating,flip_flop_cycles", [
+    ("register", 120 * MAC_CYCLES),  # written cycles are in register_bit; the sequencer always
+    ("none", (144 + 28 + 120) * MAC_CYCLES),  # every flip-flop every cycle
+])
+def test_tiny_mac_clock_gating_by_hand(tmp_path, trace, gating, flip_flop_cycles):
+    r = simulate(trace, write_yaml(tmp_path / "mac.yaml", {**MAC_CONFIG, "power": {"clock_gating": gating}}))
+    assert r.layers[0].energy_by_action_pj["clock"] == pytest.approx(clock_pj(flip_flop_cycles, 1), rel=1e-9)

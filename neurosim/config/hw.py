@@ -107,8 +107,9 @@ class PowerSpec:
 
     clock_gating: str = spec_field(
         "idle", doc="idle: a unit's flip-flops are clocked only while it works (the arrays and their side "
-        "units while the array computes, the vector unit during vector ops, the sequencers always); none: "
-        "every flip-flop every cycle", choices=("idle", "none"))
+        "units while the array computes, the vector unit during vector ops, the sequencers always); register: "
+        "a flip-flop only when written (its clock energy is in register_bit: a lower bound), the sequencers "
+        "always; none: every flip-flop every cycle", choices=("idle", "register", "none"))
 
 
 @dataclass(frozen=True)

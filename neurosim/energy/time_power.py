@@ -6,7 +6,10 @@ and the logic's static power (:func:`neurosim.energy.actions.static_power_mw`). 
 clock tree: every clocked flip-flop of the cell inventory draws the energy table's
 ``clock_reg_bit`` per cycle it is clocked; with ``power.clock_gating: idle`` a unit is clocked
 only while it works (the arrays and their side units in the cycles the array computes, the
-vector unit in vector ops, the sequencers always), with ``none`` every flip-flop every cycle.
+vector unit in vector ops, the sequencers always), with ``register`` a flip-flop only in the
+cycles it is written (whose clock energy ``register_bit`` already holds: a lower bound, the
+clock gates and buffers uncounted) and the sequencers always, with ``none`` every flip-flop
+every cycle.
 ``dram.background`` is the device's background power (standby or power-down, refresh
 included) over the whole span, plus the standby increment while it transfers data (its bits
 over the bandwidth). Sources: docs/model.md, Time-proportional power.
@@ -39,7 +42,7 @@ class TimePower:
     clock_datapath_mw: float  # the arrays, their side and control units
     clock_vector_mw: float
     clock_always_mw: float
-    clock_gated: bool
+    clock_gating: str  # power.clock_gating: idle, register or none
     dram_idle_mw: float  # the device's background between transfers
     dram_busy_mw: float  # ... while it transfers (standby)
     dram_bytes_per_s: float
@@ -52,10 +55,22 @@ class TimePower:
     def clock_pj(self, seconds: float, compute_seconds: float, vector: bool) -> float:
         """The clock tree over a span of ``seconds`` in which the array computes ``compute_seconds``
         (a vector op when ``vector``)."""
-        if not self.clock_gated:
+        if self.clock_gating == "none":
             return self.clock_mw * seconds * PJ_PER_MW_S
         unit = self.clock_vector_mw * seconds if vector else self.clock_datapath_mw * compute_seconds
+        if self.clock_gating == "register":  # clocked only when written: inside register_bit
+            unit = 0.0
         return (unit + self.clock_always_mw * seconds) * PJ_PER_MW_S
+
+    def chip_clock_mw(self, busy: bool) -> float:
+        """A many-core chip's core: its clock power over its busy time (``busy``) or the whole run.
+        Gated, an idle core's clock is off at its root (nothing to sequence); busy, it is clocked as
+        one core is."""
+        if self.clock_gating == "none":
+            return 0.0 if busy else self.clock_mw
+        if not busy:
+            return 0.0
+        return self.clock_always_mw if self.clock_gating == "register" else self.clock_mw
 
     def dram_pj(self, seconds: float, dram_bits: int) -> float:
         """The device's background over ``seconds`` in which it transfers ``dram_bits``."""
@@ -98,5 +113,5 @@ def time_power(spec: HwSpec, table: EnergyTable, leakage_mw: float,
     vector = cells.get(VECTOR, LogicCells()).reg_bits * per_bit
     datapath = sum(c.reg_bits for name, c in cells.items() if name not in (ALWAYS_CLOCKED, VECTOR)) * per_bit
     idle, busy = dram_background_mw(spec, table)
-    return TimePower(leakage_mw, datapath, vector, always, spec.power.clock_gating == "idle", idle, busy,
+    return TimePower(leakage_mw, datapath, vector, always, spec.power.clock_gating, idle, busy,
                      spec.dram.bandwidth_gbps * 1e9)

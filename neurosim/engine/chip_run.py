@@ -103,13 +103,15 @@ def powered_cores(chip: ChipReplay, items: list[Item]) -> int:
 def _timed(chip: ChipReplay, it: Item, share: float, phase_s: float, powered: int) -> dict[str, float]:
     """Item ``it``'s time-proportional energy: ``share`` of the phase's ``phase_s`` (its own time
     over the phase's items'). Leakage: the powered cores over the phase, or with idle power gating
-    the item's cores while they work; the clock: the same, or with clock gating the item's busy
-    core-cycles; the DRAM: each chip's device in the background over the phase, plus the standby
-    increment while the item's bits stream (each chip's channel its share)."""
+    the item's cores while they work; the clock: every powered core's flip-flops over the phase, or
+    with clock gating the item's cores while they work (an idle core's clock is off at its root:
+    :meth:`~neurosim.energy.time_power.TimePower.chip_clock_mw`); the DRAM: each chip's
+    device in the background over the phase, plus the standby increment while the item's bits
+    stream (each chip's channel its share)."""
     p, clock = chip.core.power, chip.spec.clock_mhz
     busy_s = cycles_to_s(it.core_cycles, clock)
     leak = p.leakage_mw * (busy_s if chip.spec.system.power_gating == "idle" else powered * phase_s * share)
-    clk = p.clock_mw * (busy_s if p.clock_gated else powered * phase_s * share)
+    clk = p.chip_clock_mw(busy=True) * busy_s + p.chip_clock_mw(busy=False) * powered * phase_s * share
     bits = sum(n for a, n in {**it.layer.counters, **it.extra}.items() if a in ("dram.read_bits", "dram.write_bits"))
     chips = chip.mesh.chips
     dram = chips * p.dram_idle_mw * phase_s * share + \

@@ -27,7 +27,7 @@ from neurosim.trace.reader import validate_trace
 DEFAULT_PARAMS = (
     "leakage.logic_static_mw=0,50",
     "leakage.sram_cell=lstp,hp",
-    "power.clock_gating=idle,none",
+    "power.clock_gating=register,none",
     "dram.power_down=true,false",
     "dram.type=HBM2,DDR4",
     "interconnect.wire_length_mm=0.5,2",
