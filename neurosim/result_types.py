@@ -90,6 +90,9 @@ class Results:
     # chips, topology and chip-to-chip link traffic: docs/results.md); None on one core streaming
     # weights
     chip: dict[str, Any] | None = None
+    # the clock and supply the run ran at against the nominal ones and the energy scale factors
+    # (dvfs.nominal_clock_mhz; neurosim.energy.voltage); None in results written before 0.3
+    operating_point: dict[str, float] | None = None
 
     @property
     def scheduled_cycles(self) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from neurosim.cli.common import (
     EXIT_OK,
@@ -12,16 +14,41 @@ from neurosim.cli.common import (
 def run(args: argparse.Namespace) -> int:
     """Compare two finished runs of one trace: energy waterfall, cycles by cause, views."""
     from neurosim.api import load_results
-    from neurosim.fsutil import prepare_output_dir
+    from neurosim.fsutil import atomic_write_text, prepare_output_dir
     from neurosim.report.compare import compare, compare_text, write_comparison
+    from neurosim.report.iso_latency import iso_text
 
     c = compare(load_results(args.run_a), load_results(args.run_b))
     if args.out:
         prepare_output_dir(args.out)
     print(compare_text(c))
-    if args.out:
-        print(f"\nwrote {', '.join(str(p) for p in write_comparison(c, args.out))}")
+    written = write_comparison(c, args.out) if args.out else []
+    if args.iso_latency:
+        iso = _iso_latency(args, c.a, c.b)
+        print(iso_text(iso["rows"], iso["ratios"]))
+        if args.out:
+            written.append(atomic_write_text(Path(args.out) / "iso_latency.json", json.dumps(iso, indent=1) + "\n"))
+    if written:
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
     return EXIT_OK
+
+
+def _iso_latency(args: argparse.Namespace, a, b) -> dict:
+    """Re-run the faster of ``a`` and ``b`` (its run directory's config, its trace) at the slower
+    one's latency (:func:`neurosim.sweep.iso_latency.iso_latency`)."""
+    from neurosim.config.loader import spec_from_mapping
+    from neurosim.config.yaml_strict import load_yaml_mapping
+    from neurosim.report.iso_latency import iso_ratios, iso_rows
+    from neurosim.sweep.iso_latency import iso_latency
+    from neurosim.trace.reader import open_trace
+
+    faster_is_b = b.scheduled_latency_s < a.scheduled_latency_s
+    fast, slow, run_dir = (b, a, args.run_b) if faster_is_b else (a, b, args.run_a)
+    config = Path(run_dir) / "config.resolved.yaml"
+    spec = spec_from_mapping(load_yaml_mapping(config), str(config))
+    iso = iso_latency(open_trace(fast.provenance["trace"]), spec, slow.scheduled_latency_s, fast)
+    return {"target_latency_s": slow.scheduled_latency_s, "rows": iso_rows(a, b, iso.run, faster_is_b),
+            "ratios": iso_ratios(a, b, iso.run, faster_is_b)}
 
 
 def register(sub) -> None:
@@ -34,4 +61,8 @@ def register(sub) -> None:
     c.add_argument("run_a", metavar="RUN_A", help="run directory (OUT/<config name>) of the reference A")
     c.add_argument("run_b", metavar="RUN_B", help="run directory of B")
     c.add_argument("--out", help="also write compare.json, compare.txt and waterfall.png/.svg here")
+    c.add_argument("--iso-latency", action="store_true",
+                   help="also compare at equal latency: re-run the faster design (its run directory's config, the "
+                   "trace) at the lowest clock and supply that meet the slower one's latency, and report energy and "
+                   "energy x delay there (iso_latency.json with --out)")
     c.set_defaults(func=run)

@@ -20,7 +20,7 @@ from neurosim.fsutil import short_repr
 
 FORMAT = "neurosim-energy-table/1"
 SHIPPED = ("45nm", "28nm", "7nm", "snn-45nm-fp32")
-UNITS = ("pJ", "pJ/bit", "pJ/bit/mm", "mW/KiB", "mW/bit", "mW/(GB/s)", "um2/bit", "mm2/KiB", "mm2/bit", "1")
+UNITS = ("pJ", "pJ/bit", "pJ/bit/mm", "mW/KiB", "mW/bit", "mW/(GB/s)", "um2/bit", "mm2/KiB", "mm2/bit", "V", "1")
 STATUSES = ("V", "S", "D", "U")
 #: No action costs a microjoule; a larger value is a typo (and keeps every product finite).
 MAX_VALUE = 1e6
@@ -58,7 +58,8 @@ DRAM_BACKGROUND: Mapping[str, str] = MappingProxyType(
 OPTIONAL: Mapping[str, str] = MappingProxyType(
     {"leak_reg_bit": "mW/bit", "leak_adder_bit": "mW/bit", "leak_mult_bit": "mW/bit", **AREA,
      "noc_router_bit": "pJ/bit",  # a mesh of cores (system.mesh larger than [1, 1])
-     "clock_reg_bit": "pJ/bit", **DRAM_BACKGROUND}  # the clock tree; the DRAM's background
+     "clock_reg_bit": "pJ/bit", **DRAM_BACKGROUND,  # the clock tree; the DRAM's background
+     "vth_v": "V", "alpha_power": "1", "leak_v_per_decade": "V", "vmin_v": "V"}  # the voltage-frequency model (dvfs)
 )
 KNOWN: Mapping[str, str] = MappingProxyType({**REQUIRED, **OPTIONAL})
 
@@ -91,6 +92,7 @@ class EnergyTable:
     entries: Mapping[str, Entry]
     sram_points: tuple[SramPoint, ...]
     source_file: str
+    vdd_v: float | None = None  # the supply the table's energies hold at
 
     def __getitem__(self, key: str) -> float:
         return self.entries[key].value
@@ -179,7 +181,7 @@ def parse_energy_table(data: dict, source: str) -> EnergyTable:
     points = _points(data.get("sram_points"), problems)
     if problems:
         raise ConfigError(source, problems)
-    return EnergyTable(data["technology"], MappingProxyType(entries), points, source)
+    return EnergyTable(data["technology"], MappingProxyType(entries), points, source, data.get("vdd_v"))
 
 
 def shipped_table_path(name: str) -> Path:

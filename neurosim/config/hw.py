@@ -102,6 +102,17 @@ class LeakageSpec:
 
 
 @dataclass(frozen=True)
+class DvfsSpec:
+    """The operating point: a clock below the nominal one at a lower supply."""
+
+    nominal_clock_mhz: float | str = spec_field(
+        "auto", doc="the clock the design meets timing at at the energy table's vdd_v; a lower clock_mhz runs at "
+        "the lowest supply that meets it (the table's alpha-power law), dynamic energy x (V/Vdd)^2, leakage x "
+        "(V/Vdd) x I_leak(V)/I_leak(Vdd); auto = clock_mhz (the nominal point)", unit="MHz", lo=1, hi=10000,
+        auto=True)
+
+
+@dataclass(frozen=True)
 class PowerSpec:
     """Time-proportional dynamic power: the clock tree."""
 
@@ -308,6 +319,7 @@ class AccIfSpec:
     interconnect: InterconnectSpec = spec_field(InterconnectSpec(), doc="on-chip interconnect")
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
     power: PowerSpec = spec_field(PowerSpec(), doc="the clock tree")
+    dvfs: DvfsSpec = spec_field(DvfsSpec(), doc="the operating point (clock and supply)")
     vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
     schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
     system: SystemSpec = spec_field(SystemSpec(), doc="the chip: a mesh of such cores")
@@ -336,6 +348,7 @@ class MacSpec:
     interconnect: InterconnectSpec = spec_field(InterconnectSpec(), doc="on-chip interconnect")
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
     power: PowerSpec = spec_field(PowerSpec(), doc="the clock tree")
+    dvfs: DvfsSpec = spec_field(DvfsSpec(), doc="the operating point (clock and supply)")
     vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
     schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
     system: SystemSpec = spec_field(SystemSpec(), doc="the chip: a mesh of such cores")
@@ -383,6 +396,9 @@ def combination_problems(spec: HwSpec) -> list[Problem]:
         out.append(Problem("system.weights", f"must be resident on a {spec.system.mesh[0]}x{spec.system.mesh[1]} mesh "
                            "(weights streamed from DRAM are modelled for one core only)"))
     out += _board_problems(spec)
+    if spec.dvfs.nominal_clock_mhz != "auto" and spec.clock_mhz > spec.dvfs.nominal_clock_mhz:
+        out.append(Problem("clock_mhz", f"must be at most dvfs.nominal_clock_mhz ({spec.dvfs.nominal_clock_mhz:g}): a "
+                           "faster clock needs a supply above the energy table's vdd_v"))
     if isinstance(spec, MacSpec) and spec.noc.encoding == "per_spike":
         out.append(Problem("noc.encoding", "per_spike is for design acc_if (a MAC core sends codes, not spikes)"))
     if spec.array.weight_buffers > 1:

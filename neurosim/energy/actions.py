@@ -13,6 +13,7 @@ from collections.abc import Callable
 from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import HwSpec, InterconnectSpec, SramSpec, sram_specs
 from neurosim.energy import scaling as sc
+from neurosim.energy.voltage import operating_point
 from neurosim.errors import ConfigError, Problem
 from neurosim.hw.cells import LogicCells
 
@@ -67,6 +68,7 @@ def logic_static_mw(spec: HwSpec, table: EnergyTable, cells: LogicCells) -> floa
 
 
 def static_power_mw(spec: HwSpec, table: EnergyTable, cells: LogicCells) -> float:
-    """Leakage: every SRAM's capacity x mW/KiB of the chosen cell, plus the logic's."""
+    """Leakage: every SRAM's capacity x mW/KiB of the chosen cell, plus the logic's, at the
+    operating point's supply (:mod:`neurosim.energy.voltage`)."""
     sram = sum(sc.sram_leakage_mw(table, s.size_kib, spec.leakage.sram_cell) for s in sram_specs(spec).values())
-    return sram + logic_static_mw(spec, table, cells)
+    return (sram + logic_static_mw(spec, table, cells)) * operating_point(spec, table).static_scale

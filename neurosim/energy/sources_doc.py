@@ -43,6 +43,9 @@ REFERENCES = (
     " supply voltages (the DRAM background power: standby, power-down, refresh).",
     "**Samsung GDDR6**: datasheet Table 82, IDD specifications at 1.35 V, x32 mode (a secondary copy; the GDDR6"
     " background power).",
+    "**Sakurai & Newton**: T. Sakurai, A. R. Newton, \"Alpha-power law MOSFET model and its applications to CMOS"
+    " inverter delay and other formulas\", IEEE JSSC 25(2), 1990, pp. 584-594 (the voltage-frequency relation of"
+    " dvfs).",
     "**Jouppi et al. 2021**: N. P. Jouppi et al., \"Ten lessons from three generations shaped Google's TPUv4i\", "
     "ISCA 2021, Table 2 (7 nm arithmetic, DRAM energies).",
     "**I-BERT**: S. Kim, A. Gholami, Z. Yao, M. W. Mahoney, K. Keutzer, \"I-BERT: integer-only BERT "

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import HwSpec
 from neurosim.energy.breakdown import PJ_PER_MW_S
+from neurosim.energy.voltage import operating_point
 from neurosim.errors import ConfigError, Problem
 from neurosim.hw.cells import LogicCells
 from neurosim.units import BITS_PER_BYTE
@@ -85,11 +86,11 @@ class TimePower:
 
 
 def clock_mw_per_bit(spec: HwSpec, table: EnergyTable) -> float:
-    """One flip-flop clocked every cycle at ``spec.clock_mhz``, in mW."""
+    """One flip-flop clocked every cycle at ``spec.clock_mhz`` and its supply, in mW."""
     if "clock_reg_bit" not in table:
         raise ConfigError(table.source_file, Problem(
             "entries.clock_reg_bit", "needed for the clock tree (pJ per flip-flop per clocked cycle)"))
-    return table["clock_reg_bit"] * spec.clock_mhz * 1e6 / PJ_PER_MW_S
+    return table["clock_reg_bit"] * operating_point(spec, table).dynamic_scale * spec.clock_mhz * 1e6 / PJ_PER_MW_S
 
 
 def dram_background_mw(spec: HwSpec, table: EnergyTable) -> tuple[float, float]:

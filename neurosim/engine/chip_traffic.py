@@ -25,6 +25,7 @@ import numpy as np
 from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import HwSpec
 from neurosim.energy import scaling as sc
+from neurosim.energy.voltage import operating_point
 from neurosim.errors import ConfigError, Problem
 from neurosim.hw.board import Board
 from neurosim.hw.noc import Message, Routed, route_messages, router_bits
@@ -85,8 +86,9 @@ def noc_prices(spec: HwSpec, table: EnergyTable, core_area_mm2: float | None) ->
         raise ConfigError(spec.name, Problem("noc.link_mm", f"auto needs the area model, which the {spec.technology} "
                                              "table lacks: give the link length in mm"))
     link_mm = math.sqrt(core_area_mm2) if noc.link_mm == "auto" else float(noc.link_mm)
-    return {"noc.link_bits": sc.wire_pj_per_bit(table, noc.wire, link_mm, noc.activity),
-            "noc.router_bits": table["noc_router_bit"]}
+    scale = operating_point(spec, table).dynamic_scale
+    return {"noc.link_bits": sc.wire_pj_per_bit(table, noc.wire, link_mm, noc.activity) * scale,
+            "noc.router_bits": table["noc_router_bit"] * scale}
 
 
 def messages(src: tuple[int, ...], dst: tuple[int, ...], bits: int, flits: int, ready: int) -> list[Message]:

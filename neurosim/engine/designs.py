@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import HwSpec
 from neurosim.energy.actions import action_energies
+from neurosim.energy.voltage import at_operating_point, operating_point
 from neurosim.engine.acc_if import AccIfChip, AccIfOpModel, acc_if_energies
 from neurosim.engine.mac import MacChip, MacOpModel, mac_energies
 
@@ -36,5 +37,6 @@ DESIGNS: dict[str, Design] = {
 
 def design_energies(spec: HwSpec, table: EnergyTable) -> dict[str, float]:
     """pJ per counted action of ``spec`` (:func:`~neurosim.energy.actions.action_energies` with
-    its family's pricer)."""
-    return action_energies(spec, table, DESIGNS[spec.design].energies)
+    its family's pricer) at its operating point (:mod:`neurosim.energy.voltage`)."""
+    return at_operating_point(action_energies(spec, table, DESIGNS[spec.design].energies),
+                              operating_point(spec, table))

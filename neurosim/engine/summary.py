@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from neurosim import __version__
 from neurosim.energy.breakdown import with_total
 from neurosim.energy.categories import by_category, views
+from neurosim.energy.voltage import operating_point
 from neurosim.result_types import LayerResult, Results
 from neurosim.trace.manifest import Op, VectorOp
 from neurosim.trace.reader import Trace
@@ -65,6 +66,7 @@ def results_of(core, layers: list[LayerResult], command: str, config_text: str, 
         energy_table_pj=dict(core.pj_by_spec[core.built]) if energy_table is None else energy_table,
         static_power_mw=core.static_mw if static_mw is None else static_mw, area_mm2=area if chip else core.area,
         schedule_cycles=scheduled, schedule_latency_s=cycles_to_s(scheduled, spec.clock_mhz), chip=chip,
+        operating_point=operating_point(spec, core.table).to_dict(),
     )
 
 
