@@ -50,6 +50,9 @@ class LayerResult:
     vector_op: str | None = None  # kind "vector": the vector-unit op (kv_write: KV-cache store)
     kv_read_bits: int = 0  # DRAM bits of the KV cache read by an attention op
     kv_write_bits: int = 0  # DRAM bits written into the KV cache
+    # the mapper (mapper.objective): objective, candidates scored, the chosen tiling and the
+    # runner-up with their energy, cycles and score; None for vector ops and older results
+    mapping: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,19 @@ class LeakageSpec:
 
 
 @dataclass(frozen=True)
+class MapperSpec:
+    """How each op is tiled onto the array: candidate tilings scored by the engine's cost model."""
+
+    objective: str = spec_field(
+        "energy", doc="energy (default: the quantity compared), latency (the op's cycles), edp (their product), "
+        "or dram (the least-DRAM-traffic tiling alone, not scored: the fastest to simulate)",
+        choices=("energy", "latency", "edp", "dram"))
+    candidates: int = spec_field(
+        3, doc="tilings simulated per distinct op: the least-DRAM-traffic one, then the next of the rankings by "
+        "DRAM traffic, array folds and tile count in turn", lo=1, hi=64)
+
+
+@dataclass(frozen=True)
 class DvfsSpec:
     """The operating point: a clock below the nominal one at a lower supply."""
 
@@ -320,6 +333,7 @@ class AccIfSpec:
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
     power: PowerSpec = spec_field(PowerSpec(), doc="the clock tree")
     dvfs: DvfsSpec = spec_field(DvfsSpec(), doc="the operating point (clock and supply)")
+    mapper: MapperSpec = spec_field(MapperSpec(), doc="tiling each op onto the array")
     vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
     schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
     system: SystemSpec = spec_field(SystemSpec(), doc="the chip: a mesh of such cores")
@@ -349,6 +363,7 @@ class MacSpec:
     leakage: LeakageSpec = spec_field(LeakageSpec(), doc="static power")
     power: PowerSpec = spec_field(PowerSpec(), doc="the clock tree")
     dvfs: DvfsSpec = spec_field(DvfsSpec(), doc="the operating point (clock and supply)")
+    mapper: MapperSpec = spec_field(MapperSpec(), doc="tiling each op onto the array")
     vector_unit: VectorUnitSpec = spec_field(VectorUnitSpec(), doc="vector unit (whole-inference traces)")
     schedule: ScheduleSpec = spec_field(ScheduleSpec(), doc="op scheduling")
     system: SystemSpec = spec_field(SystemSpec(), doc="the chip: a mesh of such cores")

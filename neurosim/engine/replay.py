@@ -23,9 +23,10 @@ from neurosim.energy.area import area_mm2
 from neurosim.energy.breakdown import energy_breakdown, energy_by_action, with_total
 from neurosim.energy.time_power import time_power
 from neurosim.engine.designs import DESIGNS, design_energies
+from neurosim.engine.op_mapper import Candidate, choose
 from neurosim.engine.pipeline import Interval, submit_arrays
 from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
-from neurosim.engine.tiling import choose_tiling
+from neurosim.engine.tiling import Tiling, candidate_tilings
 from neurosim.engine.widths import built_widths, resolve_widths
 from neurosim.engine.workers import thread_pool
 from neurosim.hw.dram import Dram
@@ -80,32 +81,62 @@ class OpRun:
     delta: Snapshot
     output_salient_ratio: float
     checked: Future | None  # of its functional check, when asked for
+    mapping: dict | None = None  # the mapper's report (neurosim.engine.op_mapper)
 
     def futures(self) -> list[Future]:
         return [f for f in (self.pipe, self.checked) if f is not None]
 
 
 def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: float,
-           record: list[Interval] | None = None, engine: str = "fast") -> tuple[dict, Future, int, TileStream]:
-    """Simulate one op; returns (tiling dict, a future of its pipeline's (cycles, stalls by
-    cause), compute cycles, its tile stream: what the pipeline ran, its in-tile stalls, and the
-    DRAM bits of B loaded). The ``fast`` engine aggregates identical tile questions and runs the
-    compiled pipeline on a worker thread; the ``reference`` engine walks every tile and runs simpy
-    (the same results)."""
+           record: list[Interval] | None = None, engine: str = "fast",
+           price: Callable[[Snapshot, int, int], float] | None = None) -> tuple[Candidate, dict]:
+    """Simulate one op: (the winning candidate, whose ``run`` is (tiling dict, a future of its
+    pipeline's (cycles, stalls by cause), compute cycles, its tile stream, its counts), the
+    mapping report). ``spec.mapper`` scores candidate tilings (:mod:`neurosim.engine.op_mapper`)
+    by ``price(counts, cycles, compute cycles)`` in pJ. The ``fast`` engine aggregates identical
+    tile questions and runs the compiled pipeline on a worker thread; the ``reference`` engine
+    walks every tile and runs simpy (the same results)."""
     codes = trace.tensor(op.act_codes)
     cls = DESIGNS[spec.design].op_model
     model = cls(chip, op, trace.manifest.recipe, codes, out_salient_ratio)
-    tiling = choose_tiling(op.M, op.K, op.N, model.limits(), model.salient_fits, where=f"{spec.name}: {op.name}")
+    where = f"{spec.name}: {op.name}"
+    objective = spec.mapper.objective if price is not None else "dram"
+    n = 1 if objective == "dram" else spec.mapper.candidates
+    tilings = candidate_tilings(op.M, op.K, op.N, model.limits(), model.salient_fits, where, n)
+    records: dict[int, list[Interval]] = {}
+
+    def start(tiling: Tiling) -> tuple:
+        rec = records.setdefault(id(tiling), []) if record is not None else None
+        return _run_tiling(cls(chip, op, trace.manifest.recipe, codes, out_salient_ratio), tiling, op, codes, dram,
+                           chip, rec, engine)
+
+    def finish(tiling: Tiling, run: tuple) -> Candidate:
+        if objective == "dram":
+            return Candidate(tiling, 0.0, 0, run)
+        cycles = run[1].result()[0]
+        return Candidate(tiling, price(run[4], cycles, run[2]), cycles, run)
+
+    best, report = choose(tilings, start, finish, objective)
+    if record is not None:
+        record.extend(records[id(best.tiling)])
+    return best, report
+
+
+def _run_tiling(model, tiling: Tiling, op, codes: np.ndarray, dram: Dram, chip, record, engine: str) -> tuple:
+    """One tiling of an op simulated: (tiling dict, pipeline future, compute cycles, tile stream,
+    the counts it added)."""
+    before = Snapshot.of(chip, dram)
     stream = aggregate_tiles(model, tiling, op, codes, dram, chip) if engine == "fast" else \
         walk_tiles(model, tiling, op, codes, dram)
     model.op_end()
+    delta = Snapshot.of(chip, dram).since(before)
     pipe = submit_arrays(stream.load_bits, stream.busy_cycles, stream.writeback_bits, stream.compute_cycles,
                          dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine,
                          stalls_of=stream.tile_stalls)
     # the per-tile stalls served the pipeline just submitted (the timeline's): a run kept for
     # reuse holds the tile arrays only (a prefill's distinct tile costs are most of its tiles)
     stream = replace(stream, tile_costs=[], cost_index=None)
-    return tiling.to_dict(), pipe, int(stream.compute_cycles.sum()), stream
+    return tiling.to_dict(), pipe, int(stream.compute_cycles.sum()), stream, delta
 
 
 def _input_salient_ratio(trace: Trace, name: str) -> float:
@@ -236,19 +267,22 @@ class CoreReplay:
         return lambda: (self._gemm_layer(op, op_spec, run, pes), rec)
 
     def _run(self, op: Op, op_spec: HwSpec, rec: list[Interval] | None) -> OpRun:
-        before = Snapshot.of(self.chip, self.dram)
         out_ratio = output_salient_ratio(self.trace, op)
         if out_ratio is None:  # no weights: the input's ratio stands in (docs/model.md)
             out_ratio = _input_salient_ratio(self.trace, op.act_codes)
-        tiling, pipe, compute, stream = run_op(self.trace, op, op_spec, self.chip, self.dram, out_ratio, rec,
-                                               self.engine)
-        d = Snapshot.of(self.chip, self.dram).since(before)
+        pj = self.pj_by_spec[op_spec]
+
+        def price(d: Snapshot, cycles: int, compute: int) -> float:
+            return self.energies(d, pj, cycles, compute)[0]["total"]
+
+        best, mapping = run_op(self.trace, op, op_spec, self.chip, self.dram, out_ratio, rec, self.engine, price)
+        tiling, pipe, compute, stream, d = best.run
         checked = None
         if self.check and op.weight_codes is not None:  # pure: it runs on a worker thread beside the next ops
             from neurosim.engine.check import check_op
 
             checked = thread_pool().submit(check_op, self.trace, op, op_spec)
-        return OpRun(tiling, pipe, compute, stream, d, out_ratio, checked)
+        return OpRun(tiling, pipe, compute, stream, d, out_ratio, checked, mapping)
 
     def _gemm_layer(self, op: Op, op_spec: HwSpec, run: OpRun, pes: int) -> LayerResult:
         """The op's layer result, once its pipeline (and check) are done: ``op.repeat`` instances."""
@@ -266,7 +300,8 @@ class CoreReplay:
             output_salient_ratio=run.output_salient_ratio, energy_by_action_pj=actions,
             spatial_utilization=(sum(d.counters.get(k, 0) for k in self.design.useful_ops) / (pes * cycles * n)
                                  if cycles else 0.0),
-            phase=op.phase, step=op.step, repeat=n, kv_read_bits=run.stream.weight_bits * n if op.kv else 0)
+            phase=op.phase, step=op.step, repeat=n, kv_read_bits=run.stream.weight_bits * n if op.kv else 0,
+            mapping=run.mapping)
 
     def phase_cycles(self) -> dict[str, int] | None:
         """The overlapped schedule's cycles per phase (None without overlap)."""

@@ -108,9 +108,17 @@ def choose_tiling(M: int, K: int, N: int, lim: TileLimits, salient_fits: Callabl
 
 def _least_traffic(M: int, K: int, N: int, lim: TileLimits) -> tuple[int, int, int, str, bool] | None:
     """(Mb, Nb, Kb, order, single) of the data-independent search of :func:`choose_tiling`, or
-    None when nothing fits. Every candidate (Kb, Mb, Nb in :func:`_candidates` order, then
-    ``mnk``, ``nmk``) is costed at once; the winner is the least (DRAM bits, array folds, tiles,
-    -Kb, order), ties going to the first candidate, as a loop over them would choose."""
+    None when nothing fits (the first of :func:`ranked_tilings`)."""
+    ranked = ranked_tilings(M, K, N, lim)
+    return ranked[0][0] if ranked else None
+
+
+def ranked_tilings(M: int, K: int, N: int, lim: TileLimits) -> list[list[tuple[int, int, int, str, bool]]]:
+    """Every fitting (Mb, Nb, Kb, order, single) ranked three ways: least (DRAM bits, array folds,
+    tiles, -Kb, order) first (the tiler's own order, ties going to the first candidate, as a loop
+    over them would choose), fewest array folds first, fewest tiles first; empty when nothing
+    fits. Every candidate (Kb, Mb, Nb in :func:`_candidates` order, then ``mnk``, ``nmk``) is
+    costed at once."""
     kb, mb, nb = (np.array(_candidates(t, a), np.int64) for t, a in
                   ((K, lim.align_k), (M, lim.align_m), (N, lim.align_n)))
     Kb, Mb, Nb = (a.ravel() for a in np.meshgrid(kb, mb, nb, indexing="ij"))
@@ -126,7 +134,7 @@ def _least_traffic(M: int, K: int, N: int, lim: TileLimits) -> tuple[int, int, i
     fits = ~(over | (Mb * Kb * lim.act_bits_per_code > f * lim.act_capacity_bits)
              | (Kb * Nb * lim.weight_bits_per_code > f * lim.weight_capacity_bits))
     if not fits.any():
-        return None
+        return []
     Kb, Mb, Nb, single, n_m, n_n, n_k = (a[fits] for a in (Kb, Mb, Nb, single, n_m, n_n, n_k))
     # array folds: a tile narrower than the array wastes its rows or columns
     folds = n_m * -(-Mb // lim.align_m) * n_n * -(-Nb // lim.align_n) * n_k * -(-Kb // lim.align_k)
@@ -145,6 +153,29 @@ def _least_traffic(M: int, K: int, N: int, lim: TileLimits) -> tuple[int, int, i
     # candidate order: each (Kb, Mb, Nb) tries mnk then nmk
     seq = idx * 2 + order_key
     tiles = n_m * n_n * n_k
-    win = np.lexsort((seq, order_key, -Kb[idx], tiles[idx], folds[idx], dram))[0]
-    i = int(idx[win])
-    return int(Mb[i]), int(Nb[i]), int(Kb[i]), ("mnk", "nmk")[int(order_key[win])], bool(single[i])
+
+    def listed(keys: tuple) -> list[tuple[int, int, int, str, bool]]:
+        return [(int(Mb[i]), int(Nb[i]), int(Kb[i]), ("mnk", "nmk")[int(order_key[w])], bool(single[i]))
+                for w in np.lexsort(keys) for i in (int(idx[w]),)]
+    return [listed((seq, order_key, -Kb[idx], tiles[idx], folds[idx], dram)),
+            listed((seq, order_key, -Kb[idx], dram, tiles[idx], folds[idx])),
+            listed((seq, order_key, -Kb[idx], dram, folds[idx], tiles[idx]))]
+
+
+def candidate_tilings(M: int, K: int, N: int, lim: TileLimits, salient_fits: Callable[[int, int, float], bool],
+                      where: str, n: int) -> list[Tiling]:
+    """Up to ``n`` tilings for a mapper to score: :func:`choose_tiling`'s first, then the next of
+    :func:`ranked_tilings`' three rankings in turn (least DRAM traffic, fewest folds, fewest
+    tiles), each fitting the salient side store as it is."""
+    out = [choose_tiling(M, K, N, lim, salient_fits, where)]
+    seen = {(out[0].Mb, out[0].Nb, out[0].Kb, out[0].order)}
+    rankings = ranked_tilings(M, K, N, lim)
+    for row in zip(*rankings, strict=True):
+        for Mb, Nb, Kb, order, single in row:
+            if len(out) >= n:
+                return out
+            if (Mb, Nb, Kb, order) in seen or not salient_fits(Mb, Kb, 1.0 if single else 0.5):
+                continue
+            seen.add((Mb, Nb, Kb, order))
+            out.append(Tiling(Mb, Nb, Kb, ceil_div(M, Mb), ceil_div(N, Nb), ceil_div(K, Kb), order, not single))
+    return out
