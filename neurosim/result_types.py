@@ -51,7 +51,8 @@ class LayerResult:
     kv_read_bits: int = 0  # DRAM bits of the KV cache read by an attention op
     kv_write_bits: int = 0  # DRAM bits written into the KV cache
     # the mapper (mapper.objective): objective, candidates scored, the chosen tiling and the
-    # runner-up with their energy, cycles and score; None for vector ops and older results
+    # runner-up with their energy, cycles and score; None under mapper.objective dram (the tiler's
+    # choice), for vector ops and in older results
     mapping: dict[str, Any] | None = None
 
 

@@ -33,11 +33,7 @@ def make_trace(out: Path, codes: np.ndarray, N: int, *, weights: np.ndarray | No
 
 
 def spec(name: str, **overrides):
-    """A shipped config with ``key.path=value`` overrides, its ops tiled by the least-DRAM-traffic
-    tiler (``mapper.objective: dram``) unless the overrides say otherwise: the hand counts of the
-    unit tests follow that tiler's choice; the mapper has its own tests (test_op_mapper.py) and the
-    golden scenarios run the shipped default."""
-    overrides = {"mapper.objective": "dram", **overrides}
+    """A shipped config with ``key.path=value`` overrides."""
     return load_hw_config(ROOT / "hw_configs" / f"{name}.yaml", [f"{k}={v}" for k, v in overrides.items()])
 
 

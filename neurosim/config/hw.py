@@ -106,12 +106,12 @@ class MapperSpec:
     """How each op is tiled onto the array: candidate tilings scored by the engine's cost model."""
 
     objective: str = spec_field(
-        "energy", doc="energy (default: the quantity compared), latency (the op's cycles), edp (their product), "
-        "or dram (the least-DRAM-traffic tiling alone, not scored: the fastest to simulate)",
-        choices=("energy", "latency", "edp", "dram"))
+        "dram", doc="dram (default: the least-DRAM-traffic tiling, not scored; a truncated search's answer depends "
+        "on its breadth, docs/model.md), energy, latency (the op's cycles) or edp (their product) over the "
+        "candidates simulated", choices=("dram", "energy", "latency", "edp"))
     candidates: int = spec_field(
-        3, doc="tilings simulated per distinct op: the least-DRAM-traffic one, then the next of the rankings by "
-        "DRAM traffic, array folds and tile count in turn", lo=1, hi=64)
+        64, doc="tilings simulated per distinct op under energy, latency or edp: the least-DRAM-traffic one, then "
+        "the next of the rankings by DRAM traffic, array folds and tile count in turn", lo=1, hi=4096)
 
 
 @dataclass(frozen=True)

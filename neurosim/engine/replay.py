@@ -89,7 +89,7 @@ class OpRun:
 
 def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: float,
            record: list[Interval] | None = None, engine: str = "fast",
-           price: Callable[[Snapshot, int, int], float] | None = None) -> tuple[Candidate, dict]:
+           price: Callable[[Snapshot, int, int], float] | None = None) -> tuple[Candidate, dict | None]:
     """Simulate one op: (the winning candidate, whose ``run`` is (tiling dict, a future of its
     pipeline's (cycles, stalls by cause), compute cycles, its tile stream, its counts), the
     mapping report). ``spec.mapper`` scores candidate tilings (:mod:`neurosim.engine.op_mapper`)
