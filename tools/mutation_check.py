@@ -102,6 +102,8 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
     ("energy/time_power.py", "unit = self.clock_vector_mw * seconds if vector else self.clock_datapath_mw * compute_seconds",
      "unit = self.clock_vector_mw * seconds if vector else self.clock_datapath_mw * seconds",
      "gated clock runs while the array stalls"),
+    ("engine/op_mapper.py", "key=lambda c: c.score(objective))", "key=lambda c: -c.score(objective))",
+     "mapper keeps the worst candidate"),
     ("energy/voltage.py", "return OperatingPoint(spec.clock_mhz, float(nominal), v, vdd, (v / vdd) ** 2, v / vdd * leak)",
      "return OperatingPoint(spec.clock_mhz, float(nominal), v, vdd, v / vdd, v / vdd * leak)",
      "dynamic energy linear in the supply"),
