@@ -1123,8 +1123,12 @@ def test_effective_energy_table_in_results_and_cli(tmp_path, capsys):
     assert main(["show-config", str(ROOT / "hw_configs/tiny_mac.yaml"), "--energy"]) == 0
     out = capsys.readouterr().out
     assert f"{r.energy_table_pj['mac_array.mac']:12.6g} pJ" in out and "mW" in out
-    assert main(["show-config", str(ROOT / "hw_configs/acc_if_64x64.yaml"), "--energy"]) == 2
-    assert "give a trace" in capsys.readouterr().err
+    # auto widths without --trace: resolved against the shipped real trace, and said so
+    assert main(["show-config", str(ROOT / "hw_configs/acc_if_64x64.yaml"), "--energy"]) == 0
+    assert "auto widths resolved against the shipped smollm2_wikitext_l1_t64_rot" in capsys.readouterr().out
+    for config in sorted((ROOT / "hw_configs").glob("*.yaml")):  # every shipped config
+        assert main(["show-config", str(config), "--energy"]) == 0, config.name
+    capsys.readouterr()
 
 
 @settings(max_examples=200, deadline=None)

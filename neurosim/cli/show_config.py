@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -12,6 +13,17 @@ from neurosim.cli.common import (
 )
 from neurosim.config.schema import to_plain
 from neurosim.errors import UsageError
+
+#: The real trace a source checkout ships: ``auto`` widths are resolved against it when no
+#: ``--trace`` is given (an installed package without it asks for ``--trace``).
+SHIPPED_TRACE = Path(__file__).resolve().parents[2] / "traces" / "smollm2_wikitext_l1_t64_rot"
+
+
+def _needs_trace(spec) -> bool:
+    """Whether ``spec`` has an ``auto`` accumulator width (resolved from a trace's ops)."""
+    from neurosim.engine.designs import DESIGNS
+
+    return getattr(spec.array, DESIGNS[spec.design].accumulator_key) == "auto"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,12 +38,16 @@ def run(args: argparse.Namespace) -> int:
     from neurosim.trace.reader import open_trace
 
     trace = open_trace(args.trace) if args.trace else None
+    note = ""
+    if trace is None and _needs_trace(spec) and SHIPPED_TRACE.is_dir():
+        trace = open_trace(SHIPPED_TRACE)
+        note = f"; auto widths resolved against the shipped {SHIPPED_TRACE.name} (--trace DIR to choose)"
     try:
         pj, power = effective_energy_table(spec, trace)
         area = chip_area_mm2(spec, trace)
     except ValueError as e:
         raise UsageError(f"{args.file}: {e} (--trace DIR)") from None
-    print(f"{spec.name}: energy per counted action at {spec.technology} (after bitwidth and SRAM scaling)")
+    print(f"{spec.name}: energy per counted action at {spec.technology} (after bitwidth and SRAM scaling{note})")
     for action, v in sorted(pj.items()):
         print(f"  {action:<36} {v:12.6g} pJ")
     print(f"  {'static power (SRAM + logic)':<36} {power.leakage_mw:12.6g} mW")
