@@ -35,8 +35,9 @@ def umask() -> int:
     return mask
 
 
-def read_text_input(path: str | Path, source_cls: type[SourceError] = SourceError) -> str:
-    """UTF-8 text of a user input file; refuses FIFOs, devices and directories before opening."""
+def require_regular_file(path: str | Path, source_cls: type[SourceError] = SourceError) -> Path:
+    """``path``, refused (one line naming it) unless it is a regular file: a FIFO would block its
+    reader forever, a device or a directory is never an input. Checked without opening it."""
     path = Path(path)
     try:
         st = os.stat(path)
@@ -47,6 +48,12 @@ def read_text_input(path: str | Path, source_cls: type[SourceError] = SourceErro
     if not stat.S_ISREG(st.st_mode):
         what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
         raise source_cls(str(path), Problem("", f"cannot read: {what}"))
+    return path
+
+
+def read_text_input(path: str | Path, source_cls: type[SourceError] = SourceError) -> str:
+    """UTF-8 text of a user input file; refuses FIFOs, devices and directories before opening."""
+    path = require_regular_file(path, source_cls)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

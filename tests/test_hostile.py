@@ -787,11 +787,17 @@ def test_one_very_wide_row_is_validated_in_bounded_memory(tmp_path):
 
 @pytest.mark.parametrize("cmd", [["validate", "{f}"], ["show-config", "{f}"], ["run", str(TINY), "--hw", "{f}", "--out", "o"],
                                  ["synth", "--topology", "{f}", "--out", "t"], ["synth", "--model", "{f}", "--tokens", "2",
-                                                                                "--out", "t"]])
+                                                                                "--out", "t"],
+                                 ["synth", "--onnx", "{f}", "--tokens", "2", "--out", "t"],
+                                 ["export", "--model", "m.gguf", "--tokens", "4", "--text", "{f}", "--out", "t"],
+                                 ["export", "--model", "m.gguf", "--tokens", "4", "--text", "t.txt", "--calib-text", "{f}",
+                                  "--out", "t"],
+                                 ["eval", "--model", "m.gguf", "--text", "{f}"]])
 def test_a_fifo_as_input_is_refused_without_blocking(tmp_path, capsys, monkeypatch, cmd):
     monkeypatch.chdir(tmp_path)
     f = tmp_path / ("fifo.json" if "--model" in cmd else "fifo.yaml")
     os.mkfifo(f)
+    (tmp_path / "t.txt").write_text("some text")
     code, _, err = cli(capsys, *[c.replace("{f}", str(f)) for c in cmd])
     assert code == 2 and f"{f}: cannot read: not a regular file" in err, err
 

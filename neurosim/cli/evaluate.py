@@ -19,6 +19,11 @@ def run(args: argparse.Namespace) -> int:
     """Perplexity of the float model and of each recipe on the same windows."""
     need_export_extra("eval")
     from neurosim.export.runner import run_eval
+    from neurosim.fsutil import require_regular_file
+
+    for text in (args.text, getattr(args, "calib_text", None)):  # before the model loads: a FIFO blocks
+        if text is not None:
+            require_regular_file(text)
 
     if args.out:
         from neurosim.fsutil import prepare_output_dir

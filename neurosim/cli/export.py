@@ -14,12 +14,17 @@ from neurosim.cli.common import (
     progress,
     recipe,
 )
+from neurosim.fsutil import require_regular_file
 
 
 def run(args: argparse.Namespace) -> int:
     """Export a trace from a local quantized LLM; optionally report perplexity per recipe."""
     need_export_extra("export")
     from neurosim.export.runner import run_eval, run_export
+
+    for text in (args.text, args.calib_text):  # before the model loads: a FIFO would block its reader
+        if text is not None:
+            require_regular_file(text)
 
     with progress(1, "export") as tick:
         out = run_export(args.model, args.tokens, args.text, args.out, recipe=args.recipe, layers=args.layers,

@@ -11,6 +11,7 @@ from neurosim.export.model import LoadedModel, load_model
 from neurosim.export.perplexity import PplResult, perplexity, windows
 from neurosim.export.prepare import prepare
 from neurosim.export.recipe_names import parse_recipe
+from neurosim.fsutil import read_text_input
 
 RECIPES = ("float", "spikequant", "w4a4", "w4a8")
 
@@ -18,12 +19,7 @@ RECIPES = ("float", "spikequant", "w4a4", "w4a8")
 def read_tokens(lm: LoadedModel, text_file: str | Path | None) -> tuple[list[int], str]:
     if text_file is None:
         raise UsageError("--text FILE is required (e.g. shared/corpora/wikitext-2-raw-test/wiki.test.raw.txt)")
-    p = Path(text_file)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"--text {p}: cannot read: {e}") from None
-    return lm.encode(text), str(p)
+    return lm.encode(read_text_input(text_file)), str(text_file)
 
 
 CALIB_WINDOWS, CALIB_TOKENS = 16, 512

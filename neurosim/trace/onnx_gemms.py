@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from neurosim.errors import Problem, TraceFormatError, UsageError
+from neurosim.fsutil import require_regular_file
 from neurosim.trace.synth import GemmSpec
 
 
@@ -18,7 +19,7 @@ def onnx_gemms(path: str | Path, tokens: int) -> tuple[list[tuple[str, list[Gemm
         import onnx
     except ImportError as e:
         raise UsageError(f"--onnx needs the onnx package (pip install -e '.[onnx]'): {e}") from None
-    path = Path(path)
+    path = require_regular_file(path, TraceFormatError)
     try:
         model = onnx.load(str(path), load_external_data=False)
     except FileNotFoundError:
