@@ -387,7 +387,7 @@ def test_manifest_with_a_duplicated_key_is_rejected(tmp_path, capsys):
     (["--model", "llama2-7b", "--prompt", "8", "--decode", "100000"], "decode steps"),
     (["--model", "llama2-7b", "--prompt", "8"], "--prompt P and --decode D"),
     (["--model", "llama2-7b", "--prompt", "8", "--decode", "1", "--weights"], "--weights"),
-    (["--onnx", "/nonexistent/m.onnx", "--tokens", "4"], "does not exist"),
+    (["--onnx", "/nonexistent/m.onnx", "--tokens", "4"], "m.onnx: file not found"),
     (["--onnx", "/nonexistent/m.onnx"], "--tokens"),
 ])
 def test_synth_refuses_bad_or_oversized_requests_before_allocating(tmp_path, capsys, args, msg):
