@@ -111,7 +111,7 @@ class MapperSpec:
         "candidates simulated", choices=("dram", "energy", "latency", "edp"))
     candidates: int = spec_field(
         64, doc="tilings simulated per distinct op under energy, latency or edp: the least-DRAM-traffic one, then "
-        "the next of the rankings by DRAM traffic, array folds and tile count in turn", lo=1, hi=4096)
+        "the next of the rankings by DRAM traffic, array folds and tile count in turn", lo=1, hi=256)
 
 
 @dataclass(frozen=True)

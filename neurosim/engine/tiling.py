@@ -109,16 +109,40 @@ def choose_tiling(M: int, K: int, N: int, lim: TileLimits, salient_fits: Callabl
 def _least_traffic(M: int, K: int, N: int, lim: TileLimits) -> tuple[int, int, int, str, bool] | None:
     """(Mb, Nb, Kb, order, single) of the data-independent search of :func:`choose_tiling`, or
     None when nothing fits (the first of :func:`ranked_tilings`)."""
-    ranked = ranked_tilings(M, K, N, lim)
-    return ranked[0][0] if ranked else None
+    c = _costed(M, K, N, lim)
+    return None if c is None else c.listed(c.tiler_keys, 1)[0]
 
 
-def ranked_tilings(M: int, K: int, N: int, lim: TileLimits) -> list[list[tuple[int, int, int, str, bool]]]:
-    """Every fitting (Mb, Nb, Kb, order, single) ranked three ways: least (DRAM bits, array folds,
-    tiles, -Kb, order) first (the tiler's own order, ties going to the first candidate, as a loop
-    over them would choose), fewest array folds first, fewest tiles first; empty when nothing
-    fits. Every candidate (Kb, Mb, Nb in :func:`_candidates` order, then ``mnk``, ``nmk``) is
-    costed at once."""
+@dataclass(frozen=True)
+class _Costed:
+    """Every fitting candidate (Kb, Mb, Nb in :func:`_candidates` order, then ``mnk``, ``nmk``)
+    with its costs, as arrays over candidate x order."""
+
+    Mb: np.ndarray
+    Nb: np.ndarray
+    Kb: np.ndarray
+    single: np.ndarray
+    idx: np.ndarray
+    order_key: np.ndarray
+    seq: np.ndarray
+    dram: np.ndarray
+    folds: np.ndarray
+    tiles: np.ndarray
+
+    @property
+    def tiler_keys(self) -> tuple:
+        """Least (DRAM bits, array folds, tiles, -Kb, order), ties to the first candidate."""
+        return (self.seq, self.order_key, -self.Kb[self.idx], self.tiles, self.folds, self.dram)
+
+    def listed(self, keys: tuple, n: int | None = None) -> list[tuple[int, int, int, str, bool]]:
+        """(Mb, Nb, Kb, order, single) in the order of ``keys`` (lexsort, last key first), the first ``n``."""
+        order = np.lexsort(keys)[:n]
+        return [(int(self.Mb[i]), int(self.Nb[i]), int(self.Kb[i]), ("mnk", "nmk")[int(self.order_key[w])],
+                 bool(self.single[i])) for w in order for i in (int(self.idx[w]),)]
+
+
+def _costed(M: int, K: int, N: int, lim: TileLimits) -> _Costed | None:
+    """Every tiling that fits the buffers, costed at once (None when nothing fits)."""
     kb, mb, nb = (np.array(_candidates(t, a), np.int64) for t, a in
                   ((K, lim.align_k), (M, lim.align_m), (N, lim.align_n)))
     Kb, Mb, Nb = (a.ravel() for a in np.meshgrid(kb, mb, nb, indexing="ij"))
@@ -134,7 +158,7 @@ def ranked_tilings(M: int, K: int, N: int, lim: TileLimits) -> list[list[tuple[i
     fits = ~(over | (Mb * Kb * lim.act_bits_per_code > f * lim.act_capacity_bits)
              | (Kb * Nb * lim.weight_bits_per_code > f * lim.weight_capacity_bits))
     if not fits.any():
-        return []
+        return None
     Kb, Mb, Nb, single, n_m, n_n, n_k = (a[fits] for a in (Kb, Mb, Nb, single, n_m, n_n, n_k))
     # array folds: a tile narrower than the array wastes its rows or columns
     folds = n_m * -(-Mb // lim.align_m) * n_n * -(-Nb // lim.align_n) * n_k * -(-Kb // lim.align_k)
@@ -150,16 +174,20 @@ def ranked_tilings(M: int, K: int, N: int, lim: TileLimits) -> list[list[tuple[i
     both = np.arange(2 * len(Kb))
     idx = both % len(Kb)
     order_key = both // len(Kb)  # 0: mnk, 1: nmk
-    # candidate order: each (Kb, Mb, Nb) tries mnk then nmk
-    seq = idx * 2 + order_key
-    tiles = n_m * n_n * n_k
+    seq = idx * 2 + order_key  # candidate order: each (Kb, Mb, Nb) tries mnk then nmk
+    return _Costed(Mb, Nb, Kb, single, idx, order_key, seq, dram, folds[idx], (n_m * n_n * n_k)[idx])
 
-    def listed(keys: tuple) -> list[tuple[int, int, int, str, bool]]:
-        return [(int(Mb[i]), int(Nb[i]), int(Kb[i]), ("mnk", "nmk")[int(order_key[w])], bool(single[i]))
-                for w in np.lexsort(keys) for i in (int(idx[w]),)]
-    return [listed((seq, order_key, -Kb[idx], tiles[idx], folds[idx], dram)),
-            listed((seq, order_key, -Kb[idx], dram, tiles[idx], folds[idx])),
-            listed((seq, order_key, -Kb[idx], dram, folds[idx], tiles[idx]))]
+
+def ranked_tilings(M: int, K: int, N: int, lim: TileLimits) -> list[list[tuple[int, int, int, str, bool]]]:
+    """Every fitting (Mb, Nb, Kb, order, single) ranked three ways: the tiler's own order (least
+    DRAM bits, then array folds, then tiles), fewest array folds first, fewest tiles first; empty
+    when nothing fits."""
+    c = _costed(M, K, N, lim)
+    if c is None:
+        return []
+    base = (c.seq, c.order_key, -c.Kb[c.idx])
+    return [c.listed(c.tiler_keys), c.listed((*base, c.dram, c.tiles, c.folds)),
+            c.listed((*base, c.dram, c.folds, c.tiles))]
 
 
 def candidate_tilings(M: int, K: int, N: int, lim: TileLimits, salient_fits: Callable[[int, int, float], bool],
