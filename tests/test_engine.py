@@ -582,6 +582,11 @@ def test_mac_outlier_path_hand_counted(tmp_path):
                                spec("tiny_mac", **BIG_MAC_SRAMS, **{"array.salient": "outlier_path",
                                                                     "outlier_unit.lanes": 1})))
     assert slow.stall_cycles["outlier_unit"] == 11 * 8 - fold
+    per_entry = _one_layer(simulate(make_trace(tmp_path / "w", codes, 8, weights=w),
+                                    spec("tiny_mac", **BIG_MAC_SRAMS, **{"array.salient": "outlier_path",
+                                                                         "outlier_unit.merge": "per_entry"})))
+    assert per_entry.counters["outlier_unit.merge_add"] == 11 * 8  # each entry's 8 products merged on their own
+    assert per_entry.counters["outlier_unit.mac"] == slow.counters["outlier_unit.mac"] == 11 * 8
 
 
 @pytest.mark.parametrize("K,code_max,weight_max,bits", [(16, 127, 7, 15), (1, 1, 1, 2), (4096, 127, 7, 23),
@@ -610,25 +615,46 @@ def test_auto_width_is_the_ops_and_exact(tmp_path, name, key):
         assert sims[14].check["membrane_overflows"] > 0
 
 
-def test_acc_salient_lanes_hand_counted(tmp_path):
+@pytest.mark.parametrize("merge,longest,merges", [("per_entry", 40, 2), ("per_token", 70, 1)])
+def test_acc_salient_lanes_hand_counted(tmp_path, merge, longest, merges):
     """Token 0: channels 0-7 = (40, 1 x 7), channels 8-15 = (1 x 7, 30); one token, N=8 on 8x8.
     Main lanes see only the 1s: 1 cycle per row group = 2 cycles. Two lanes take the salient
-    entries 40 and 30: max(ceil(70/2), 40) = 40 cycles, 38 past the main array. Without side
-    lanes the row groups last 40 and 30 cycles."""
+    entries 40 and 30: per entry max(ceil(70/2), 40) = 40 cycles, 38 past the main array, and two
+    merges of 8 columns; per token both entries on one lane, max(35, 70) = 70 cycles, one merge.
+    Without side lanes the row groups last 40 and 30 cycles."""
     codes = np.array([[40] + [1] * 7 + [1] * 7 + [30]], np.int8)
-    s = spec("tiny_acc_if", **BIG_SRAMS, **{"array.salient_lanes": 2})
+    s = spec("tiny_acc_if", **BIG_SRAMS, **{"array.salient_lanes": 2, "array.salient_merge": merge})
     layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8, weights=np.ones((16, 8), np.int8)), s,
                                 check=True))
-    assert layer.compute_cycles == 2 and layer.stall_cycles["salient_lanes"] == 38
+    assert layer.compute_cycles == 2 and layer.stall_cycles["salient_lanes"] == longest - 2
     assert layer.counters["salient_lanes.accumulate"] == 70 * 8
-    assert layer.counters["salient_lanes.merge_add"] == 2 * 8
+    assert layer.counters["salient_lanes.merge_add"] == merges * 8
+    mb = s.array.membrane_bits  # 16 on tiny_acc_if
+    base = _one_layer(simulate(make_trace(tmp_path / "b", codes, 8, weights=np.ones((16, 8), np.int8)),
+                               spec("tiny_acc_if", **BIG_SRAMS, **{"array.salient_lanes": 2,
+                                                                   "array.salient_merge": "per_token"})))
+    extra = (merges - 1) * 8 * mb  # each merge beyond the token's one: a membrane read and write of 8 columns
+    assert layer.memory["membrane_store"]["read_bits"] - base.memory["membrane_store"]["read_bits"] == extra
+    assert layer.memory["membrane_store"]["write_bits"] - base.memory["membrane_store"]["write_bits"] == extra
     assert layer.counters["array.accumulate"] + layer.counters["array.tree_add"] == 14 * 8
     assert layer.check["accumulation_mismatches"] == 0
     coupled = _one_layer(simulate(make_trace(tmp_path / "u", codes, 8), spec("tiny_acc_if", **BIG_SRAMS)))
     assert coupled.compute_cycles == 40 + 30
     four = _one_layer(simulate(make_trace(tmp_path / "v", codes, 8),
-                               spec("tiny_acc_if", **BIG_SRAMS, **{"array.salient_lanes": 4})))
-    assert four.compute_cycles + four.stall_cycles["salient_lanes"] == 40  # the longest entry bounds it
+                               spec("tiny_acc_if", **BIG_SRAMS, **{"array.salient_lanes": 4,
+                                                                   "array.salient_merge": merge})))
+    assert four.compute_cycles + four.stall_cycles["salient_lanes"] == longest  # the longest unit bounds it
+
+
+def test_side_lane_token_totals_hand_counted(tmp_path):
+    """Tokens (40, 30 | 1s), (1s | 50), (1s): two tokens hold salient entries, the first 70 of their
+    spikes, the second 50; per token on 2 lanes max(ceil(120/2), 70) = 70 cycles and 2 merges."""
+    codes = np.ones((3, 16), np.int8)
+    codes[0, 0], codes[0, 15], codes[1, 9] = 40, 30, 50
+    layer = _one_layer(simulate(make_trace(tmp_path / "t", codes, 8),
+                                spec("tiny_acc_if", **BIG_SRAMS, **{"array.salient_lanes": 2})))
+    assert layer.counters["salient_lanes.merge_add"] == 2 * 8
+    assert layer.compute_cycles + layer.stall_cycles["salient_lanes"] == 70
 
 
 def test_acc_output_stationary_membranes_hand_counted(tmp_path):

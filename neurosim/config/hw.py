@@ -164,8 +164,13 @@ class AccArraySpec:
     salient_lanes: int = spec_field(
         0, doc="0: salient spikes run in the main lanes (a step lasts its largest code); n > 0: a side group of n "
         "lanes, each with cols accumulators, takes the salient entries (one weight-row read per entry, its spikes "
-        "in one lane) in parallel with the main array, and merges each entry's partial sums into the membranes",
-        lo=0, hi=4096)
+        "in one lane) in parallel with the main array, and merges their partial sums into the membranes "
+        "(array.salient_merge)", lo=0, hi=4096)
+    salient_merge: str = spec_field(
+        "per_token", doc="how the side lanes' partial sums reach the membranes: per_token = a token's salient "
+        "entries run on one lane, whose accumulators merge once per token and column (as the MAC outlier unit's "
+        "outlier_unit.merge); per_entry = entries spread over the lanes, each merged on its own",
+        choices=("per_token", "per_entry"))
     weight_reads: str = spec_field(
         "per_code", doc="event_queue: per_code = one weight-row read per nonzero code, latched in one lane for that "
         "code's spikes; per_spike = one read per spike", choices=("per_code", "per_spike"))
@@ -257,6 +262,10 @@ class OutlierUnitSpec:
     lanes: int = spec_field(128, doc="MACs per cycle (128 = 1/32 of a 64x64 array: keeps up with ~3% salient "
                             "entries)", lo=1, hi=65536)
     act_bits: int = spec_field(8, doc="salient operand width", **SIGNED_BITS)
+    merge: str = spec_field(
+        "per_token", doc="how the side products reach the main results: per_token = a lane accumulates a token's "
+        "salient products and merges once per token and output (as the IF side lanes' array.salient_merge); "
+        "per_entry = each entry's products merged on their own", choices=("per_token", "per_entry"))
 
 
 @dataclass(frozen=True)

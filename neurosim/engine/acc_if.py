@@ -28,7 +28,7 @@ from neurosim.engine.workers import thread_pool, threads
 from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
 from neurosim.hw.if_array import IfArray
-from neurosim.hw.salient_lanes import SalientLanes
+from neurosim.hw.salient_lanes import SalientLanes, SideWork
 from neurosim.hw.salient_shifter import SalientShifter
 from neurosim.hw.sequencer import sequencer_cells
 from neurosim.hw.sram import Sram
@@ -38,6 +38,8 @@ from neurosim.kernels.acc_tile import (
     COMPUTE,
     SAL_MAX,
     SAL_SPIKES,
+    SAL_TOKEN_MAX,
+    SAL_TOKENS,
     SALIENT,
     SHIFT_STEPS,
     SPIKES,
@@ -341,13 +343,14 @@ class AccIfOpModel(OpModel):
         array (it runs beside it)."""
         spec, srams = self.chip.spec, self.chip.srams
         entries = int(tot[SALIENT])
-        side = self.chip.side.run(entries, int(tot[SAL_SPIKES]), int(tot[SAL_MAX]), Nb, plan.n_sub)
+        work = SideWork(entries, int(tot[SAL_SPIKES]), int(tot[SAL_TOKENS]), int(tot[SAL_MAX]), int(tot[SAL_TOKEN_MAX]))
+        side, merges = self.chip.side.run(work, Nb, plan.n_sub, spec.array.salient_merge == "per_token")
         wsram = srams["weight_sram"]
         for v in range(2):  # one latched weight row per entry and N sub-tile
             wsram.reads += int(plan.mult[v]) * entries * int(plan.words_per_event[v])
         wsram.read_bits += entries * Nb * spec.array.weight_bits
-        srams["membrane_store"].read(1, entries * Nb * spec.array.membrane_bits)  # merge into the membranes
-        srams["membrane_store"].write(1, entries * Nb * spec.array.membrane_bits)
+        srams["membrane_store"].read(1, merges * Nb * spec.array.membrane_bits)  # merge into the membranes
+        srams["membrane_store"].write(1, merges * Nb * spec.array.membrane_bits)
         return max(0, side - compute)
 
     def op_end(self) -> None:

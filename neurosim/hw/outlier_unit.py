@@ -2,8 +2,10 @@
 
 Salient entries ``(t, k, q)`` of an activation tile are read from the salient side store; each
 multiplies the weight row ``w[k, :]`` of the N tile on ``lanes`` MACs per cycle of
-``act_bits x weight_bits`` operands into a per-token partial sum, which is added once per output
-of every token that had a salient entry to the main array's result when the fold drains.
+``act_bits x weight_bits`` operands. ``outlier_unit.merge: per_token``: into a per-token partial
+sum, added once per output of every token that had a salient entry to the main array's result
+when the fold drains (the IF side lanes' ``array.salient_merge`` rule); ``per_entry``: each
+entry's products added to the result on their own.
 Counts: ``outlier_unit.mac``, ``outlier_unit.merge_add`` and ``outlier_unit.reg_bits``
 (operand and partial-sum registers written per MAC).
 """
@@ -32,7 +34,7 @@ class OutlierUnit:
         """Count one tile's side work; returns its cycles."""
         macs = salient_entries * Nb
         self.mac += macs
-        self.merge_add += tokens_with_salient * Nb
+        self.merge_add += (tokens_with_salient if self.spec.merge == "per_token" else salient_entries) * Nb
         self.reg_bits += macs * (self.spec.act_bits + self.weight_bits + self.acc_bits)
         return ceil_div(macs, self.spec.lanes)
 

@@ -34,8 +34,8 @@ from numba import njit
 BUSY, COMPUTE, STALL_SPIKE, STALL_MEMBRANE, STALL_WEIGHT = 0, 1, 2, 3, 4
 N_COLS = 5
 # indices into the scalar totals
-SPIKES, SALIENT, NONZERO, SHIFT_STEPS, STEPS, SAL_SPIKES, SAL_MAX = 0, 1, 2, 3, 4, 5, 6
-N_TOTALS = 7
+SPIKES, SALIENT, NONZERO, SHIFT_STEPS, STEPS, SAL_SPIKES, SAL_MAX, SAL_TOKENS, SAL_TOKEN_MAX = range(9)
+N_TOTALS = 9
 
 
 @njit(cache=True, nogil=True)
@@ -80,7 +80,8 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
     code block holds the layer's first/last K-tiles (K may be split into blocks).
     ``weight_words_per_event[v]``: weight-SRAM words read per event (event_queue only).
     ``side_salient``: salient codes go to the side lane group, not the main lanes (their spikes
-    are totalled in SAL_SPIKES and the largest in SAL_MAX).
+    are totalled in SAL_SPIKES and the largest in SAL_MAX; the tokens holding any in SAL_TOKENS and the
+    largest sum of one token's salient spikes in SAL_TOKEN_MAX).
     Returns ``(per_variant [2, N_COLS], totals [N_TOTALS], busy [2, groups, nk])`` as int64, the
     last the busy cycles of each group of ``group_tokens`` tokens (0: one group) in each K-tile,
     per column variant (for weight loads overlapped with the previous sub-tile's steps).
@@ -96,6 +97,7 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
     tot = np.zeros(N_TOTALS, dtype=np.int64)
     bank_events = np.zeros(weight_banks, dtype=np.int64)
     for t in range(M):
+        token_sal = token_entries = 0
         for kt in range(nk):
             k0 = kt * lanes
             k1 = min(K, k0 + lanes)
@@ -118,6 +120,8 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
                         n_sal += 1
                         if side_salient:
                             tot[SAL_SPIKES] += s
+                            token_sal += s
+                            token_entries += 1
                             if s > tot[SAL_MAX]:
                                 tot[SAL_MAX] = s
                             continue
@@ -165,6 +169,9 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
                         out[v, STALL_MEMBRANE] += busy - compute
                     else:
                         out[v, STALL_SPIKE] += busy - compute
+        if token_entries:
+            tot[SAL_TOKENS] += 1
+            tot[SAL_TOKEN_MAX] = max(tot[SAL_TOKEN_MAX], token_sal)
     return out, tot, busy_by_group
 
 

@@ -35,6 +35,7 @@ DEFAULT_PARAMS = (
     "array.acc_bits|array.membrane_bits=24,32",
     "array.dispatch=time_stepped,event_queue",
     "array.salient_lanes=0,16",
+    "array.salient_merge|outlier_unit.merge=per_entry",
     "array.weight_buffers=1,2",
     "array.zero_gating=false,true",
     "array.membrane_tokens|array.accumulator_tokens=0,16",
