@@ -5,6 +5,8 @@ from __future__ import annotations
 
 BITS_PER_BYTE = 8
 BYTES_PER_KIB = 1024
+FP16_BITS = 16
+SCALE_BITS = FP16_BITS  # an fp16 scale: per token of activations, per channel of weights
 
 
 def kib_to_bits(size_kib: float) -> int:

@@ -107,7 +107,11 @@ def test_vector_unit_counts_are_elements_times_ops(small_inference):
         assert la.counters["vector_unit.fp16_mul"] == e * mul * la.repeat
         assert la.counters["vector_unit.fp16_add"] == e * add * la.repeat
         assert la.counters["vector_unit.reg_bits"] == 2 * 16 * e * la.repeat
-        assert la.cycles == ceil_div(e * (mul + add), lanes) * la.repeat
+        buffer = la.memory["vector_buffer"]  # 8 banks x 256 bits a cycle
+        per = max(ceil_div(e * (mul + add), lanes), ceil_div((buffer["read_bits"] + buffer["write_bits"]) // la.repeat,
+                                                              8 * 256))
+        assert la.stall_cycles["vector_unit"] == per * la.repeat
+        assert la.cycles == la.stall_cycles["vector_unit"] + la.stall_cycles.get("vector_dram", 0)
         assert la.energy_by_action_pj["vector_unit.fp16_mul"] > 0 if mul else True
 
 

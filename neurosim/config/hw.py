@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurosim.config.schema import spec_field
-from neurosim.config.system import MAX_BOARD_CORES, WIRE_KINDS, BoardSpec, NocSpec, SystemSpec
-from neurosim.errors import Problem
+from neurosim.config.system import WIRE_KINDS, BoardSpec, NocSpec, SystemSpec
 from neurosim.fsutil import SAFE_NAME
 
 BITS = dict(lo=1, hi=32, unit="bit")
@@ -293,6 +292,19 @@ class RequantSpec:
 
 
 @dataclass(frozen=True)
+class VectorBufferSpec(SramSpec):
+    """The vector unit's SRAM buffer: the activations between ops (docs/model.md "Data between
+    ops"; a tensor stays in it when it fits in half of it). 256 KiB keeps a 64-token SmolLM2-135M
+    prefill's hidden-width tensors (72 KiB at fp16) and every tensor of a decode step on chip; its
+    MLP-width ones (192 KiB) go to DRAM. 8 banks of 256-bit words give 64 fp16 lanes an operand in
+    and a result out every cycle."""
+
+    size_kib: float = spec_field(256.0, doc="capacity", unit="KiB", **SIZE_KIB)
+    banks: int = spec_field(8, doc="independently addressable banks", lo=1, hi=1024)
+    width_bits: int = spec_field(256, doc="physical word width of one bank access", unit="bit", lo=8, hi=4096)
+
+
+@dataclass(frozen=True)
 class VectorUnitSpec:
     """SIMD unit for the work between GEMMs (norms, RoPE, softmax, activation functions, the per-token
     quantizer, residual adds; ops per element in neurosim/hw/vector_unit.py). The same on both designs."""
@@ -301,6 +313,13 @@ class VectorUnitSpec:
                             lo=1, hi=65536)
     element_bits: int = spec_field(16, doc="element width (fp16) read and written per element", unit="bit",
                                    lo=4, hi=32)
+    operands: str = spec_field(
+        "auto", doc="counted: a vector op reads its inputs and writes its output at their real width (the "
+        "buffer when a tensor fits, else DRAM) and a GEMM whose output a vector op takes writes it at fp16 (one "
+        "core); ignored: vector ops move no data and GEMMs write next-layer codes (neurosim 0.2); auto: counted on "
+        "one core, ignored on a many-core chip (its mesh traffic model moves the data between cores)",
+        choices=("auto", "counted", "ignored"))
+    buffer: VectorBufferSpec = spec_field(VectorBufferSpec(), doc="the buffer of the activations between ops")
 
 
 @dataclass(frozen=True)
@@ -381,73 +400,35 @@ class MacSpec:
 
 
 HwSpec = AccIfSpec | MacSpec
-
-
-def _board_problems(spec: HwSpec) -> list[Problem]:
-    """A board needs resident weights, tensor-parallel groups that divide its chips, and at most
-    :data:`~neurosim.config.system.MAX_BOARD_CORES` cores."""
-    b = spec.board
-    chips = b.chips[0] * b.chips[1]
-    cores = chips * spec.system.mesh[0] * spec.system.mesh[1]
-    out = []
-    if chips > 1 and cores > MAX_BOARD_CORES:
-        out.append(Problem("board.chips", f"{chips} chips of {spec.system.mesh[0]}x{spec.system.mesh[1]} cores are "
-                           f"{cores:,} cores, more than the {MAX_BOARD_CORES:,} a board may have"))
-    if chips > 1 and spec.system.weights != "resident":
-        out.append(Problem("system.weights", f"must be resident on a board of {chips} chips"))
-    if chips % b.tensor_parallel:
-        out.append(Problem("board.tensor_parallel", f"must divide the board's {chips} chips, got {b.tensor_parallel}"))
-    return out
-
-
 DESIGNS: dict[str, type] = {"acc_if": AccIfSpec, "mac": MacSpec}
 
 
-def combination_problems(spec: HwSpec) -> list[Problem]:
-    """Keys that are valid alone but not together."""
-    out = []
-    if isinstance(spec, AccIfSpec) and spec.array.lane_skew:
-        a = spec.array
-        for key, value, want in (("dispatch", a.dispatch, "time_stepped"), ("encoding", a.encoding, "count"),
-                                 ("membrane_tokens", a.membrane_tokens, 0)):
-            if value != want:
-                out.append(Problem(f"array.{key}", f"must be {want} with array.lane_skew > 0, got {value}"))
-    if isinstance(spec, MacSpec) and spec.array.column == "adder_tree" and spec.array.dataflow != "ws":
-        out.append(Problem("array.dataflow", f"must be ws with array.column: adder_tree, got {spec.array.dataflow}"))
-    if isinstance(spec, MacSpec) and spec.array.accumulator_tokens and spec.array.column != "adder_tree":
-        out.append(Problem("array.accumulator_tokens", "must be 0 unless array.column is adder_tree"))
-    if spec.system.mesh != (1, 1) and spec.system.weights != "resident":
-        out.append(Problem("system.weights", f"must be resident on a {spec.system.mesh[0]}x{spec.system.mesh[1]} mesh "
-                           "(weights streamed from DRAM are modelled for one core only)"))
-    out += _board_problems(spec)
-    if spec.dvfs.nominal_clock_mhz != "auto" and spec.clock_mhz > spec.dvfs.nominal_clock_mhz:
-        out.append(Problem("clock_mhz", f"must be at most dvfs.nominal_clock_mhz ({spec.dvfs.nominal_clock_mhz:g}): a "
-                           "faster clock needs a supply above the energy table's vdd_v"))
-    if isinstance(spec, MacSpec) and spec.noc.encoding == "per_spike":
-        out.append(Problem("noc.encoding", "per_spike is for design acc_if (a MAC core sends codes, not spikes)"))
-    if spec.array.weight_buffers > 1:
-        a = spec.array
-        if isinstance(spec, MacSpec) and a.dataflow != "ws":
-            out.append(Problem("array.weight_buffers", "must be 1 with array.dataflow: os (the weights stream)"))
-        if isinstance(spec, AccIfSpec) and a.dispatch != "time_stepped":
-            out.append(Problem("array.weight_buffers", "must be 1 with array.dispatch: event_queue (no PE weight "
-                               "registers)"))
-        if isinstance(spec, AccIfSpec) and a.lane_skew:
-            out.append(Problem("array.weight_buffers", "must be 1 with array.lane_skew > 0"))
-    return out
-
-
-def sram_specs(spec: HwSpec) -> dict[str, SramSpec]:
-    """Every on-chip SRAM of a design by component name (for leakage and budget checks)."""
+def sram_specs(spec: HwSpec, vector: bool = False) -> dict[str, SramSpec]:
+    """Every on-chip SRAM of a design by component name (for leakage and budget checks); with
+    ``vector`` (the trace has vector ops) the vector unit's buffer too."""
     if isinstance(spec, AccIfSpec):
-        return {
+        out = {
             "spike_dense": spec.spike_memory.dense,
             "spike_salient": spec.spike_memory.salient,
             "weight_sram": spec.weight_sram,
             "membrane_store": spec.membrane_store,
             "output_buffer": spec.output_buffer,
         }
-    out = {"act_sram": spec.act_sram, "weight_sram": spec.weight_sram, "output_sram": spec.output_sram}
-    if spec.array.salient == "outlier_path":
-        out["salient_sram"] = spec.salient_sram
+    else:
+        out = {"act_sram": spec.act_sram, "weight_sram": spec.weight_sram, "output_sram": spec.output_sram}
+        if spec.array.salient == "outlier_path":
+            out["salient_sram"] = spec.salient_sram
+    if vector and operands_counted(spec):
+        out["vector_buffer"] = spec.vector_unit.buffer
     return out
+
+
+def many_core(spec: HwSpec) -> bool:
+    """A chip of several cores, or one whose weights stay resident in its cores."""
+    return tuple(spec.system.mesh) != (1, 1) or spec.system.weights == "resident"
+
+
+def operands_counted(spec: HwSpec) -> bool:
+    """Vector ops move their operands and GEMMs write fp16 for them (``vector_unit.operands``)."""
+    mode = spec.vector_unit.operands
+    return mode == "counted" or (mode == "auto" and not many_core(spec))

@@ -6,8 +6,9 @@ import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
+from neurosim.config.combinations import combination_problems
 from neurosim.config.energy_table import resolve_technology
-from neurosim.config.hw import DESIGNS, HwSpec, combination_problems
+from neurosim.config.hw import DESIGNS, HwSpec
 from neurosim.config.overrides import apply_overrides, parse_override
 from neurosim.config.schema import build
 from neurosim.config.yaml_strict import load_yaml_mapping

@@ -47,7 +47,7 @@ def action_energies(spec: HwSpec, table: EnergyTable, design_pricer: Pricer) -> 
         "vector_unit.fp16_add": table["fp16_add"],
         "vector_unit.reg_bits": table["register_bit"],
     }
-    for name, s in sram_specs(spec).items():
+    for name, s in sram_specs(spec, vector=True).items():
         out.update(_sram(table, name, s))
     out.update(design_pricer(spec, table))
     return out
@@ -67,8 +67,8 @@ def logic_static_mw(spec: HwSpec, table: EnergyTable, cells: LogicCells) -> floa
             + cells.mult_bits * table["leak_mult_bit"])
 
 
-def static_power_mw(spec: HwSpec, table: EnergyTable, cells: LogicCells) -> float:
-    """Leakage: every SRAM's capacity x mW/KiB of the chosen cell, plus the logic's, at the
-    operating point's supply (:mod:`neurosim.energy.voltage`)."""
-    sram = sum(sc.sram_leakage_mw(table, s.size_kib, spec.leakage.sram_cell) for s in sram_specs(spec).values())
+def static_power_mw(spec: HwSpec, table: EnergyTable, cells: LogicCells, vector: bool = False) -> float:
+    """Leakage: every SRAM's capacity x mW/KiB of the chosen cell (the vector unit's buffer with
+    ``vector``), plus the logic's, at the operating point's supply (:mod:`neurosim.energy.voltage`)."""
+    sram = sum(sc.sram_leakage_mw(table, s.size_kib, spec.leakage.sram_cell) for s in sram_specs(spec, vector).values())
     return (sram + logic_static_mw(spec, table, cells)) * operating_point(spec, table).static_scale

@@ -39,14 +39,16 @@ def sram_area_mm2(table: EnergyTable, sram: SramSpec) -> float:
     return sram.banks * bank * sram.ports ** table["area_sram_ports_exp"]
 
 
-def area_mm2(spec: HwSpec, table: EnergyTable, logic: Mapping[str, LogicCells]) -> dict[str, float] | None:
-    """``{component: mm^2}`` for the logic components and every SRAM of ``spec``, then ``logic``,
-    ``sram`` and ``total``; None when the table has no area entries."""
+def area_mm2(spec: HwSpec, table: EnergyTable, logic: Mapping[str, LogicCells],
+             vector: bool = False) -> dict[str, float] | None:
+    """``{component: mm^2}`` for the logic components and every SRAM of ``spec`` (the vector
+    unit's buffer with ``vector``), then ``logic``, ``sram`` and ``total``; None when the table
+    has no area entries."""
     if not has_area_model(table):
         return None
     out = {name: logic_area_mm2(table, cells) for name, cells in logic.items()}
     logic_total = sum(out.values())
-    srams = {name: sram_area_mm2(table, s) for name, s in sram_specs(spec).items()}
+    srams = {name: sram_area_mm2(table, s) for name, s in sram_specs(spec, vector).items()}
     out.update(srams)
     sram_total = sum(srams.values())
     out.update(logic=logic_total, sram=sram_total, total=logic_total + sram_total)

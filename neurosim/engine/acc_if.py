@@ -24,6 +24,7 @@ from neurosim.engine.dispatch import scheme_for
 from neurosim.engine.op_model import OpModel, TileCost
 from neurosim.engine.tensor_cache import TensorCache
 from neurosim.engine.tiling import TileLimits, Tiling
+from neurosim.engine.vector_io import VectorHost
 from neurosim.engine.workers import thread_pool, threads
 from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
@@ -50,12 +51,10 @@ from neurosim.kernels.acc_tile import (
     salient_per_token,
 )
 from neurosim.trace.manifest import Op, Recipe
-from neurosim.units import ceil_div
-
-SCALE_BITS = 16  # fp16 per-token activation scale and per-channel threshold constant
+from neurosim.units import FP16_BITS, SCALE_BITS, ceil_div
 
 
-class AccIfChip:
+class AccIfChip(VectorHost):
     """The runtime components of an acc_if design (persist across ops to accumulate counts)."""
 
     def __init__(self, spec: AccIfSpec):
@@ -64,8 +63,6 @@ class AccIfChip:
         self.threshold = ThresholdUnit(spec.threshold)
         self.shifter = SalientShifter()
         self.vector = VectorUnit(spec.vector_unit)
-        #: The trace has vector ops: the vector unit is part of the chip (its cells leak).
-        self.vector_used = False
         #: The many-core chip keeps the KV cache in the cores' weight SRAMs (set by the chip replay).
         self.kv_on_chip = False
         self.side = SalientLanes(spec.array.salient_lanes, spec.array.membrane_bits) \
@@ -94,7 +91,8 @@ class AccIfChip:
         """The chip's logic outside the SRAMs, by component (static power and area)."""
         a = self.spec.array
         out = {"array": self.array.cells(self.spec.spike_memory.salient.code_bits),
-               "threshold": self.threshold.cells(a.cols), "sequencer": sequencer_cells(sram_specs(self.spec))}
+               "threshold": self.threshold.cells(a.cols, self.gemm_output_fp16()),
+               "sequencer": sequencer_cells(sram_specs(self.spec, self.vector_used))}
         if self.side is not None:
             out["salient_lanes"] = self.side.cells(a.cols, a.weight_bits)
         if self.vector_used:
@@ -124,7 +122,8 @@ def acc_if_energies(spec: AccIfSpec, table: EnergyTable) -> dict[str, float]:
     a, reg = spec.array, table["register_bit"]
     out = {"array.accumulate": sc.int_add_pj(table, a.membrane_bits), "array.reg_bits": reg,
            "array.weight_reg_bits": reg, "threshold.setup": table["fp16_mul"],
-           "threshold.compare": sc.int_add_pj(table, spec.threshold.bits)}
+           "threshold.compare": sc.int_add_pj(table, spec.threshold.bits),
+           "threshold.convert": table["convert_i32_fp16"], "threshold.dequant_mul": table["fp16_mul"]}
     if spec.threshold.output_scale == "two_phase":
         out.update({"threshold.max_scale": table["fp16_mul"], "threshold.max_compare": table["fp16_add"]})
     if a.membrane_tokens:
@@ -170,6 +169,10 @@ class AccIfOpModel(OpModel):
         sm = spec.spike_memory
         self.entry_bits = sm.salient.code_bits + sm.salient.index_bits + recipe.shift_bits
         self.output_salient_ratio = output_salient_ratio
+        #: A vector op takes the output: the threshold unit dequantizes it to fp16 instead of firing codes.
+        self.fp16_out = chip.gemm_output_fp16()
+        #: Bits of one dense output (fp16, or a code of the recipe's normal width).
+        self.out_code_bits = FP16_BITS if self.fp16_out else recipe.act_bits
         problems = []
         if sm.dense.code_bits < recipe.act_bits:
             problems.append(f"spike_memory.dense.code_bits={sm.dense.code_bits} < trace act_bits={recipe.act_bits}")
@@ -195,7 +198,7 @@ class AccIfOpModel(OpModel):
             psum_bits=self.chip.spec.array.membrane_bits,
             psum_capacity_bits=s["membrane_store"].capacity_bits,
             psum_cols_unsplit=self.C,
-            out_bits_per_output=self.recipe.act_bits + self.output_salient_ratio * self.entry_bits,
+            out_bits_per_output=self.out_code_bits + (0 if self.fp16_out else self.output_salient_ratio * self.entry_bits),
             out_capacity_bits=s["output_buffer"].capacity_bits,
             align_m=1, align_n=self.C, align_k=self.R,
         )
@@ -220,15 +223,20 @@ class AccIfOpModel(OpModel):
         return bits
 
     def output_tile_bits(self, Mb: int, Nb: int) -> tuple[int, int]:
-        salient_bits = round(Mb * Nb * self.output_salient_ratio) * self.entry_bits
+        salient_bits = 0 if self.fp16_out else round(Mb * Nb * self.output_salient_ratio) * self.entry_bits
         out = self.chip.srams["output_buffer"]
-        out.write(1, salient_bits)  # the dense codes were written as they fired (tile_cost)
-        out.read(1, Mb * Nb * self.recipe.act_bits + salient_bits)
+        out.write(1, salient_bits)  # the dense outputs were written as they fired (tile_cost)
+        out.read(1, Mb * Nb * self.out_code_bits + salient_bits)
         spill = 0
-        if self.chip.spec.threshold.output_scale == "two_phase":
+        if self._two_phase():
             spill = self.row_buffer_dram_bits(self.chip.srams["membrane_store"], self.chip.spec.array.membrane_bits,
                                               Mb, Nb)
-        return Mb * Nb * self.recipe.act_bits + salient_bits + spill, spill
+        return Mb * Nb * self.out_code_bits + salient_bits + spill, spill
+
+    def _two_phase(self) -> bool:
+        """The output codes' per-token scale needs the whole row first (not for fp16 outputs: the
+        quantizer after the vector ops takes it)."""
+        return self.chip.spec.threshold.output_scale == "two_phase" and not self.fp16_out
 
     def _plan(self, Mb: int, Kb: int, Nb: int, first_k: bool, last_k: bool) -> _TilePlan:
         """Everything about a tile that depends only on its shape (cached: most tiles share one)."""
@@ -241,7 +249,7 @@ class AccIfOpModel(OpModel):
         widths = (C, part if part else C)
         mult = np.array([full, 1 if part else 0], dtype=np.int64)
         mem, out, wsram = srams["membrane_store"], srams["output_buffer"], srams["weight_sram"]
-        act_bits = self.recipe.act_bits
+        act_bits = self.out_code_bits  # each output as it leaves the threshold unit
         G = spec.array.membrane_tokens
         groups = ceil_div(Mb, G) if G else 1  # token groups: each reloads the weight sub-tiles
         mem_cyc = np.zeros((2, 4), dtype=np.int64)
@@ -332,8 +340,8 @@ class AccIfOpModel(OpModel):
         if self.chip.side is not None:
             stalls["salient_lanes"] = self._side_lanes(tot, plan, Nb, int(sums[COMPUTE]))
         if last_k:
-            self.chip.threshold.count_outputs(Mb, Nb)
-            if spec.threshold.output_scale == "two_phase":
+            self.chip.threshold.count_outputs(Mb, Nb, self.fp16_out)
+            if self._two_phase():
                 stalls["output_scale"] = self.row_buffer_tile(srams["membrane_store"], spec.array.membrane_bits, Mb, Nb)
                 self.chip.threshold.count_row_max(Mb * Nb)
         return TileCost(int(sums[COMPUTE]), stalls)
@@ -354,7 +362,8 @@ class AccIfOpModel(OpModel):
         return max(0, side - compute)
 
     def op_end(self) -> None:
-        self.chip.threshold.count_layer(self.op.N)
+        if not self.fp16_out:
+            self.chip.threshold.count_layer(self.op.N)
         if self.recipe.shift_bits:  # each salient entry's weight, shifted once per output column
             entries = int(salient_per_token(np.ascontiguousarray(self.codes), self.recipe.normal_max).sum())
             self.chip.shifter.count(entries, self.op.N, self.chip.spec.array.weight_bits, self.recipe.shift_bits)

@@ -30,9 +30,7 @@ from neurosim.errors import ConfigError, Problem
 from neurosim.hw.board import Board
 from neurosim.hw.noc import Message, Routed, route_messages, router_bits
 from neurosim.kernels.acc_tile import code_totals
-from neurosim.units import ceil_div
-
-SCALE_BITS = 16  # each token's fp16 activation scale travels with its codes
+from neurosim.units import SCALE_BITS, ceil_div
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from neurosim.engine.mac_schemes import organisation_for, outlier_unit_energies,
 from neurosim.engine.op_model import OpModel, TileCost
 from neurosim.engine.tensor_cache import TensorCache
 from neurosim.engine.tiling import TileLimits, Tiling
+from neurosim.engine.vector_io import VectorHost
 from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
 from neurosim.hw.dequant_unit import DequantUnit
@@ -31,12 +32,10 @@ from neurosim.hw.sram import Sram
 from neurosim.hw.vector_unit import VectorUnit
 from neurosim.kernels.acc_tile import salient_per_token
 from neurosim.trace.manifest import Op, Recipe
-from neurosim.units import ceil_div
-
-SCALE_BITS = 16
+from neurosim.units import FP16_BITS, SCALE_BITS, ceil_div
 
 
-class MacChip:
+class MacChip(VectorHost):
     """The runtime components of a mac design."""
 
     def __init__(self, spec: MacSpec):
@@ -49,8 +48,6 @@ class MacChip:
         self.outlier = OutlierUnit(spec.outlier_unit, spec.array.weight_bits, spec.array.acc_bits)
         self.shifter = SalientShifter()
         self.vector = VectorUnit(spec.vector_unit)
-        #: The trace has vector ops: the vector unit is part of the chip (its cells leak).
-        self.vector_used = False
         #: The many-core chip keeps the KV cache in the cores' weight SRAMs (set by the chip replay).
         self.kv_on_chip = False
         self.srams = {n: Sram(n, s) for n, s in sram_specs(spec).items()}
@@ -67,7 +64,7 @@ class MacChip:
     def logic_cells_by_component(self) -> dict[str, LogicCells]:
         """The chip's logic outside the SRAMs, by component (static power and area)."""
         out = {"mac_array": self.organisation.cells(self.spec.array), "dequant": self.dequant.cells(self.spec.array.cols),
-               **self.salient_class.side_cells(self), "sequencer": sequencer_cells(sram_specs(self.spec))}
+               **self.salient_class.side_cells(self), "sequencer": sequencer_cells(sram_specs(self.spec, self.vector_used))}
         if self.vector_used:
             out["vector_unit"] = self.vector.cells()
         return out
@@ -120,7 +117,9 @@ class MacOpModel(OpModel):
         self.organisation = chip.organisation
         self.salient = chip.salient_class(self)
         self.code_bits = self.salient.code_bits()
-        self.out_bits = self.salient.out_bits(output_salient_ratio)
+        #: A vector op takes the output: it leaves the dequantizer at fp16, not requantized to codes.
+        self.fp16_out = chip.gemm_output_fp16()
+        self.out_bits = FP16_BITS if self.fp16_out else self.salient.out_bits(output_salient_ratio)
         self.R, self.C = spec.array.rows, spec.array.cols
 
     def salient_fits(self, Mb: int, Kb: int, fraction: float) -> bool:
@@ -164,7 +163,7 @@ class MacOpModel(OpModel):
     def output_tile_bits(self, Mb: int, Nb: int) -> tuple[int, int]:
         bits = math.ceil(Mb * Nb * self.out_bits)
         back = 0
-        if self.chip.spec.requant.output_scale == "two_phase":
+        if self._two_phase():
             back = self.row_buffer_dram_bits(self.chip.srams["output_sram"], self.chip.spec.array.acc_bits, Mb, Nb)
         self.chip.srams["output_sram"].read(1, bits + back)
         if self.chip.spec.dequant.mode == "spilled":
@@ -174,6 +173,11 @@ class MacOpModel(OpModel):
             self.chip.srams["output_sram"].write(1, spill)
             self.chip.srams["output_sram"].read(1, spill)
         return bits + back, back
+
+    def _two_phase(self) -> bool:
+        """The output codes' per-token scale needs the whole row first (not for fp16 outputs: the
+        quantizer after the vector ops takes it)."""
+        return self.chip.spec.requant.output_scale == "two_phase" and not self.fp16_out
 
     def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
         spec, outs = self.chip.spec, self.chip.srams["output_sram"]
@@ -190,8 +194,8 @@ class MacOpModel(OpModel):
         self.salient.tile_side(key, tiling, Nb, ceil_div(Nb, self.C), f.compute, stalls)
         if last_k:
             outs.write(1, math.ceil(Mb * Nb * self.out_bits))
-            self.chip.dequant.count_outputs(Mb * Nb)
-            if spec.requant.output_scale == "two_phase":
+            self.chip.dequant.count_outputs(Mb * Nb, requant=not self.fp16_out)
+            if self._two_phase():
                 stalls["output_scale"] = self.row_buffer_tile(outs, spec.array.acc_bits, Mb, Nb)
                 self.chip.dequant.count_row_max(Mb * Nb)
         return TileCost(f.compute, stalls)

@@ -24,9 +24,10 @@ from neurosim.energy.breakdown import energy_breakdown, energy_by_action, with_t
 from neurosim.energy.time_power import time_power
 from neurosim.engine.designs import DESIGNS, design_energies
 from neurosim.engine.op_mapper import Candidate, choose
-from neurosim.engine.pipeline import Interval, submit_arrays
+from neurosim.engine.pipeline import Interval, run_arrays, submit_arrays
 from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import Tiling, candidate_tilings
+from neurosim.engine.vector_io import Flow, vector_io
 from neurosim.engine.widths import built_widths, resolve_widths
 from neurosim.engine.workers import thread_pool
 from neurosim.hw.dram import Dram
@@ -148,16 +149,31 @@ def _input_salient_ratio(trace: Trace, name: str) -> float:
     return trace.derived.get_or_make(("input_salient_ratio", name), ratio)
 
 
-def _vector_op(v: VectorOp, chip, dram: Dram) -> tuple[int, dict[str, int], int, tuple]:
+def _vector_op(v: VectorOp, chip, dram: Dram, act_bits: int,
+               flow: Flow | None) -> tuple[int, dict[str, int], int, tuple]:
     """Run one vector op once: (cycles, stalls by cause, KV-cache bits written, its pipeline block
-    (load bits, busy cycles, write-back bits))."""
+    (load bits, busy cycles, write-back bits)). With a ``flow`` (``vector_unit.operands:
+    counted``) its operands move (:mod:`neurosim.engine.vector_io`): the buffer's traffic within
+    its busy time, DRAM's before and after it."""
     if v.op == "kv_write":  # the new tokens' K and V codes go to the DRAM-resident cache
         bits = v.tokens * v.width * v.bits
         dram.write(bits)
         cycles = dram.transfer_cycles(bits)
         return cycles, {"kv_write": cycles}, dram.burst_bits(bits), (0, 0, dram.burst_bits(bits))
-    cycles = chip.vector.run(v.op, v.tokens, v.width)
-    return cycles, {"vector_unit": cycles}, 0, (0, cycles, 0)
+    busy = chip.vector.run(v.op, v.tokens, v.width)
+    if flow is None:
+        return busy, {"vector_unit": busy}, 0, (0, busy, 0)
+    io = vector_io(v, act_bits, flow, chip.srams["vector_buffer"])
+    buf = chip.srams["vector_buffer"]
+    buf.read(1, io.buffer_read)
+    buf.write(1, io.buffer_write)
+    busy = max(busy, buf.cycles(io.buffer_read + io.buffer_write))
+    dram.read(io.dram_read)
+    dram.write(io.dram_write)
+    moved = dram.transfer_cycles(io.dram_read) + dram.transfer_cycles(io.dram_write)
+    stalls = {"vector_unit": busy, **({"vector_dram": moved} if moved else {})}
+    burst = [dram.burst_bits(b) if b else 0 for b in (io.dram_read, io.dram_write)]
+    return busy + moved, stalls, 0, (burst[0], busy, burst[1])
 
 
 class PhaseStreams:
@@ -208,9 +224,10 @@ class CoreReplay:
         self.built = built_widths(spec, trace.ops, trace.manifest.recipe)
         self.chip = self.design.chip(self.built)
         self.chip.vector_used = bool(trace.manifest.vector_ops)
-        self.static_mw = static_power_mw(spec, self.table, self.chip.logic_cells())
+        self.static_mw = static_power_mw(spec, self.table, self.chip.logic_cells(), self.chip.vector_used)
         self.power = time_power(spec, self.table, self.static_mw, self.chip.logic_cells_by_component())
-        self.area = area_mm2(self.built, self.table, self.chip.logic_cells_by_component())  # before ops retarget it
+        # before ops retarget it
+        self.area = area_mm2(self.built, self.table, self.chip.logic_cells_by_component(), self.chip.vector_used)
         #: Where tiles come from and go to: the DRAM channel, or a core's port onto the mesh.
         self.dram = Dram(spec.dram, spec.clock_mhz) if port is None else port
         self.pj_by_spec: dict[HwSpec, dict[str, float]] = {self.built: design_energies(self.built, self.table)}
@@ -232,18 +249,29 @@ class CoreReplay:
         energy["dram"] = energy.get("dram", 0.0) + timed["dram.background"]
         return with_total(energy), {**energy_by_action(d.counters, pj), **timed}
 
-    def vector(self, v: VectorOp) -> PendingLayer:
-        """Run vector op ``v`` (its ``repeat`` instances) on the chip as built."""
+    def vector(self, v: VectorOp, flow: Flow | None = None) -> PendingLayer:
+        """Run vector op ``v`` (its ``repeat`` instances) on the chip as built; ``flow``: where it
+        meets the GEMMs around it (:func:`neurosim.engine.vector_io.between_ops`; its operands
+        move when the chip counts them)."""
         before = Snapshot.of(self.chip, self.dram)
-        cycles, stalls, kv_bits, block = _vector_op(v, self.chip, self.dram)
+        moved = flow if "vector_buffer" in self.chip.srams else None
+        act_bits = self.trace.manifest.recipe.act_bits
+        cycles, stalls, kv_bits, block = _vector_op(v, self.chip, self.dram, act_bits, moved)
         if self.streams is not None:
             self.streams.add(v.phase, v.step, *(np.array([b], np.int64) for b in block), v.repeat)
         d = Snapshot.of(self.chip, self.dram).since(before).times(v.repeat)
-        cycles *= v.repeat
+        stalls = {k: c * v.repeat for k, c in stalls.items()}
+        if v.repeat > 1 and "vector_dram" in stalls:
+            # the instances (heads) pipeline: one's DRAM traffic beside another's work, as in the phase
+            tiles = [np.full(v.repeat, b, np.int64) for b in (*block, block[1])]
+            cycles = run_arrays(*tiles, self.dram.transfer_cycles)[0]
+            stalls["vector_dram"] = cycles - stalls["vector_unit"]
+        else:
+            cycles *= v.repeat
         energy, actions = self.energies(d, self.pj_by_spec[self.built], cycles, 0, vector=True)
         layer = LayerResult(
             name=v.name, kind="vector", M=v.tokens, K=v.width, N=v.width, tiling={}, cycles=cycles,
-            compute_cycles=0, stall_cycles={k: c * v.repeat for k, c in stalls.items()}, utilization=0.0,
+            compute_cycles=0, stall_cycles=stalls, utilization=0.0,
             counters=d.counters, memory=d.memory, energy_pj=energy, energy_by_action_pj=actions,
             spatial_utilization=0.0, phase=v.phase, step=v.step, repeat=v.repeat, vector_op=v.op,
             kv_write_bits=kv_bits * v.repeat)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from neurosim.config.energy_table import load_energy_table
-from neurosim.config.hw import HwSpec
+from neurosim.config.hw import HwSpec, many_core
 from neurosim.energy.actions import static_power_mw
 from neurosim.energy.area import area_mm2
 from neurosim.energy.time_power import TimePower, time_power
@@ -16,6 +16,7 @@ from neurosim.engine.designs import DESIGNS, design_energies
 from neurosim.engine.pipeline import Interval
 from neurosim.engine.replay import CoreReplay, PendingLayer
 from neurosim.engine.summary import results_of, schedule
+from neurosim.engine.vector_io import between_ops
 from neurosim.engine.widths import built_widths
 from neurosim.result_types import LayerResult, Results
 from neurosim.trace.manifest import VectorOp
@@ -41,7 +42,7 @@ def effective_energy_table(spec: HwSpec, trace: Trace | None = None) -> tuple[di
     SRAM scaling, ``auto`` widths resolved to the widest ``trace`` needs (a ValueError without one)."""
     built, chip = _built_chip(spec, trace)
     table = load_energy_table(spec.technology)
-    static_mw = static_power_mw(built, table, chip.logic_cells())
+    static_mw = static_power_mw(built, table, chip.logic_cells(), chip.vector_used)
     return design_energies(built, table), time_power(built, table, static_mw, chip.logic_cells_by_component())
 
 
@@ -49,7 +50,7 @@ def chip_area_mm2(spec: HwSpec, trace: Trace | None = None) -> dict[str, float] 
     """Area of ``spec`` as built (:func:`neurosim.energy.area.area_mm2`); the vector unit counts
     when ``trace`` has vector ops. None when the technology's table has no area entries."""
     built, chip = _built_chip(spec, trace)
-    return area_mm2(built, load_energy_table(spec.technology), chip.logic_cells_by_component())
+    return area_mm2(built, load_energy_table(spec.technology), chip.logic_cells_by_component(), chip.vector_used)
 
 
 def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = "",
@@ -66,16 +67,17 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     method; it receives one ``op`` interval per op and, at tile detail, every pipeline interval,
     op by op, in simulated cycles from the start of the run.
     """
-    if spec.system.mesh != (1, 1) or spec.system.weights == "resident":
+    if many_core(spec):
         return _many_core(trace, spec, check, timeline, engine=engine, command=command, config_text=config_text,
                           progress=progress)
     core = CoreReplay(trace, spec, check=check, engine=engine,
                       tile_timeline=timeline is not None and timeline.detail == "tile")
     total = len(trace.ops) + len(trace.manifest.vector_ops)
     pending: list[PendingLayer] = []  # each op's layer result, made once its pipeline has its cycles
+    items = list(schedule(trace))
     try:
-        for item in schedule(trace):
-            pending.append(core.vector(item) if isinstance(item, VectorOp) else core.gemm(item))
+        for item, flow in zip(items, between_ops(items), strict=True):
+            pending.append(core.vector(item, flow) if isinstance(item, VectorOp) else core.gemm(item))
             if progress:
                 progress(len(pending), total)
         layers = _collect(pending, timeline)

@@ -24,11 +24,14 @@ class DequantUnit:
     requant_round: int = 0
     row_max: int = 0
 
-    def count_outputs(self, n: int) -> None:
+    def count_outputs(self, n: int, requant: bool = True) -> None:
+        """Dequantize ``n`` outputs, and requantize them to codes unless a vector op takes them
+        at fp16 (``requant`` False)."""
         self.convert += n
         self.scale_mul += n * self.spec.scale_multiplies
-        self.requant_mul += n
-        self.requant_round += n
+        if requant:
+            self.requant_mul += n
+            self.requant_round += n
 
     def count_row_max(self, outputs: int) -> None:
         """Running maximum over ``outputs`` (two-phase output scale)."""

@@ -30,6 +30,7 @@ DEFAULT_PARAMS = (
     "power.clock_gating=register,none",
     "dram.power_down=true,false",
     "mapper.objective=dram,energy",
+    "vector_unit.operands=ignored",
     "dram.type=HBM2,DDR4",
     "interconnect.wire_length_mm=0.5,2",
     "array.acc_bits|array.membrane_bits=24,32",
