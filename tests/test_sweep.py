@@ -142,7 +142,7 @@ def test_sensitivity_rows_equal_separate_runs(tmp_path):
         assert row["energy_b_pj"] == pytest.approx(rb.energy_pj["total"], rel=1e-12)
         # the scheduled (overlapped) cycles, the latency the README headlines
         assert (row["cycles_a"], row["cycles_b"]) == (ra.schedule_cycles, rb.schedule_cycles)
-        assert row["energy_ratio_a_over_b"] == pytest.approx(ra.energy_pj["total"] / rb.energy_pj["total"])
+        assert row["energy_ratio_b_over_a"] == pytest.approx(rb.energy_pj["total"] / ra.energy_pj["total"])
     assert {p.name for p in (tmp_path / "s").glob("tornado_*")} == {
         "tornado_energy.png", "tornado_energy.svg", "tornado_cycles.png", "tornado_cycles.svg"}
     stored = sorted((tmp_path / "s" / "points").iterdir())

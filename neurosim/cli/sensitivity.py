@@ -1,4 +1,4 @@
-"""``neurosim sensitivity``: one-at-a-time swings of an A/B ratio."""
+"""``neurosim sensitivity``: one-at-a-time swings of a B/A ratio."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from neurosim.errors import UsageError
 
 
 def run(args: argparse.Namespace) -> int:
-    """One-at-a-time sensitivity of the A/B energy and cycle ratios (resumable)."""
+    """One-at-a-time sensitivity of the B/A energy and cycle ratios (resumable)."""
     from neurosim.api import sensitivity
     from neurosim.sweep.sensitivity import DEFAULT_PARAMS
 
@@ -26,11 +26,12 @@ def run(args: argparse.Namespace) -> int:
     with progress(1, "sensitivity") as tick:
         df = sensitivity(tuple(args.hw), args.trace, args.out, params=args.param or list(DEFAULT_PARAMS),
                          jobs=args.jobs, dask_local=args.dask_local, scheduler=args.scheduler, progress=tick)
-    print(f"{'parameter':<40} {'value':>14} {'E_A/E_B':>9} {'cyc_A/cyc_B':>12}")
+    print(f"ratios B / A: {Path(args.hw[1]).stem} over {Path(args.hw[0]).stem} (above 1: A uses less)")
+    print(f"{'parameter':<40} {'value':>14} {'E_B/E_A':>9} {'cyc_B/cyc_A':>12}")
     for _, row in df.iterrows():
         if row["status"] == "ok":
-            print(f"{row['param']:<40} {row['value']:>14} {row['energy_ratio_a_over_b']:>9.3f} "
-                  f"{row['cycle_ratio_a_over_b']:>12.3f}" + (f"  ({row['notes']})" if row["notes"] else ""))
+            print(f"{row['param']:<40} {row['value']:>14} {row['energy_ratio_b_over_a']:>9.3f} "
+                  f"{row['cycle_ratio_b_over_a']:>12.3f}" + (f"  ({row['notes']})" if row["notes"] else ""))
         else:
             print(f"{row['param']:<40} {row['value']:>14}  FAILED: {row['error']}")
     print(f"\nwrote {Path(args.out) / 'sensitivity.csv'} and tornado_energy/tornado_cycles (.png, .svg)")
@@ -39,12 +40,13 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add the ``sensitivity`` subcommand to ``sub`` (argparse subparsers)."""
-    se = sub.add_parser("sensitivity", help="one-at-a-time sensitivity of an A/B ratio, with tornado plots",
+    se = sub.add_parser("sensitivity", help="one-at-a-time sensitivity of a B/A ratio, with tornado plots",
                         description="Swing one parameter at a time on both configs (each that has the key) and "
-                        "record E_A/E_B and cycles_A/cycles_B; points are stored as they finish (re-running "
+                        "record E_B/E_A and cycles_B/cycles_A (B over A, as compare; with the IF design as A: MAC / ACC); "
+                        "points are stored as they finish (re-running "
                         "resumes). Default parameters: static power, SRAM cell, DRAM type, wire length, "
                         "accumulator/membrane width, IF dispatch, salient lanes. Example: neurosim sensitivity "
-                        "--hw hw_configs/mac_64x64_os.yaml --hw hw_configs/acc_if_64x64.yaml "
+                        "--hw hw_configs/acc_if_64x64.yaml --hw hw_configs/mac_64x64_os.yaml "
                         "--trace traces/smollm2_wikitext_l1_t64 --out out/sens")
     se.add_argument("--hw", action="append", required=True, metavar="CONFIG", help="config A, then config B")
     se.add_argument("--trace", required=True, metavar="DIR")

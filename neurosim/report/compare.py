@@ -138,7 +138,7 @@ def compare_text(c: Comparison) -> str:
     """The console report of a comparison."""
     A, B = c.a.config_name, c.b.config_name
     lines = [f"compare A = {A} ({c.a.design}) with B = {B} ({c.b.design}) on {c.a.provenance.get('trace', '?')}",
-             *summary_sentences(c), "",
+             f"ratios are B / A ({B} over {A}; above 1: A uses less)", *summary_sentences(c), "",
              f"energy waterfall, A -> B ({'step':<22} {'A':>12} {'B':>12} {'B - A':>12})",
              f"  {'A total':<22} {fmt_energy(c.a.energy_pj['total']):>12}"]
     for s in c.energy_steps:

@@ -116,8 +116,8 @@ def write_sweep_plots(df, keys: list[str], out_dir: Path) -> list[Path]:
     return written
 
 
-def plot_tornado(df, ratio: str = "energy_ratio_a_over_b", ax=None):
-    """One-at-a-time swings of an A/B ratio: per parameter a bar from its smallest to its largest
+def plot_tornado(df, ratio: str = "energy_ratio_b_over_a", ax=None):
+    """One-at-a-time swings of a B/A ratio: per parameter a bar from its smallest to its largest
     ratio, widest swing on top, the baseline ratio as a vertical line, each end labelled with its
     parameter value."""
     ok = df[df["status"] == "ok"]
@@ -125,7 +125,9 @@ def plot_tornado(df, ratio: str = "energy_ratio_a_over_b", ax=None):
     params = []
     for param, g in ok[ok["param"] != "(baseline)"].groupby("param", sort=False):
         lo, hi = g.loc[g[ratio].idxmin()], g.loc[g[ratio].idxmax()]
-        params.append((param, float(lo[ratio]), float(hi[ratio]), str(lo["value"]), str(hi["value"])))
+        one_side = "notes" in g and g["notes"].fillna("").astype(str).str.len().gt(0).any()
+        params.append((param + (" \u2020" if one_side else ""), float(lo[ratio]), float(hi[ratio]), str(lo["value"]),
+                       str(hi["value"])))
     params.sort(key=lambda p: p[2] - p[1])
     ax = ax or plt.figure(figsize=(7, 0.45 * len(params) + 1.5)).gca()
     for i, (_, lo, hi, vlo, vhi) in enumerate(params):
@@ -136,8 +138,11 @@ def plot_tornado(df, ratio: str = "energy_ratio_a_over_b", ax=None):
     ax.set_yticks(range(len(params)), [p[0] for p in params], fontsize=8)
     a, b = ok["a"].iloc[0], ok["b"].iloc[0]
     what = "energy" if "energy" in ratio else "cycles"
-    ax.set_xlabel(f"{what} ratio {a} / {b} (1 = equal)")
+    ax.set_xlabel(f"{what} ratio B / A = {b} / {a} (1 = equal)")
     ax.set_title(f"sensitivity of the {what} ratio (one parameter at a time)")
+    if any(p[0].endswith("\u2020") for p in params):
+        ax.text(0, -0.12, "\u2020 applied to one config only (the other has no such key, or not that value)",
+                transform=ax.transAxes, fontsize=7)
     lo_all = min([p[1] for p in params] + [base])
     hi_all = max([p[2] for p in params] + [base])
     pad = 0.15 * (hi_all - lo_all or 1)
@@ -151,7 +156,7 @@ def write_tornado(df, out_dir: Path) -> list[Path]:
     from neurosim.report.style import save_figure
 
     written = []
-    for ratio, stem in (("energy_ratio_a_over_b", "tornado_energy"), ("cycle_ratio_a_over_b", "tornado_cycles")):
+    for ratio, stem in (("energy_ratio_b_over_a", "tornado_energy"), ("cycle_ratio_b_over_a", "tornado_cycles")):
         ax = plot_tornado(df, ratio)
         written += save_figure(ax.figure, out_dir, stem)
         plt.close(ax.figure)

@@ -1,6 +1,7 @@
 """One-at-a-time sensitivity of an A-versus-B answer: for each parameter, each of its values is
 applied to both designs (to each design that has the key) with everything else at the configs'
-values, and the A/B energy and cycle ratios are recorded. Runs on the sweep machinery: points are
+values, and the B/A energy and cycle ratios are recorded (B over A: the project's one ratio
+direction, docs/model.md; with the IF design as A, MAC / ACC). Runs on the sweep machinery: points are
 stored as they finish (re-running resumes) on local processes or Dask.
 
 A parameter is ``KEY=V1,V2,...``; ``KEY`` may name alternatives ``k1|k2`` for a setting that has
@@ -81,6 +82,7 @@ def settings(configs: tuple[Path, Path], params: list[str]) -> list[Setting]:
             for path, k in zip(configs, chosen, strict=True):
                 if k is None:
                     ovs.append(None)
+                    notes.append(f"{path.name}: no key {key}")
                     continue
                 try:
                     load_hw_config(path, [(k, v)])
@@ -96,7 +98,7 @@ def sensitivity(configs: tuple[str | Path, str | Path], trace: str | Path, out_d
                 params: list[str] | None = None, jobs: int = 1, dask_local: int | None = None,
                 scheduler: str | None = None, progress=None):
     """Run (or resume) the sensitivity study; returns the table as a pandas DataFrame with one
-    row per (parameter, value) plus the baseline, ratios A/B (:func:`neurosim.api.sensitivity`
+    row per (parameter, value) plus the baseline, ratios B/A (:func:`neurosim.api.sensitivity`
     also draws the tornado plots)."""
     import pandas as pd
 
@@ -123,9 +125,9 @@ def sensitivity(configs: tuple[str | Path, str | Path], trace: str | Path, out_d
             row.update(status="failed", error_type=bad.get("error_type", ""), error=bad.get("error"))
         else:
             ea, eb = ra["energy_pj"]["total"], rb["energy_pj"]["total"]
-            row.update(status=STATUS_OK, energy_a_pj=ea, energy_b_pj=eb, energy_ratio_a_over_b=ea / eb,
+            row.update(status=STATUS_OK, energy_a_pj=ea, energy_b_pj=eb, energy_ratio_b_over_a=eb / ea,
                        cycles_a=ra["schedule_cycles"], cycles_b=rb["schedule_cycles"],
-                       cycle_ratio_a_over_b=ra["schedule_cycles"] / rb["schedule_cycles"])
+                       cycle_ratio_b_over_a=rb["schedule_cycles"] / ra["schedule_cycles"])
         rows.append(row)
     df = pd.DataFrame(rows)
     store.write_table(rows, name="sensitivity")
