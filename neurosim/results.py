@@ -14,6 +14,7 @@ import io
 import os
 from pathlib import Path
 
+from neurosim.energy.categories import category
 from neurosim.errors import Problem
 from neurosim.fsutil import OutputError, atomic_write_text, clean_stale, prepare_output_dir, read_text_input
 from neurosim.result_types import RESULTS_FORMAT, LayerResult, Results, ResultsError
@@ -41,16 +42,39 @@ def layers_csv(r: Results) -> str:
     return buf.getvalue()
 
 
+#: The columns of energy.csv (docs/results.md).
+ENERGY_COLUMNS = ("scope", "layer", "phase", "step", "category", "component", "action", "count", "pj_per_count",
+                  "energy_pj")
+
+
+def _action_rows(scope: str, layer: str, phase: str, step: str, by_action: dict[str, float],
+                 counts: dict[str, int]) -> list[list[str]]:
+    """One row per action of one scope: its count and pJ per count when it is counted (the
+    time-proportional entries, leakage, clock and DRAM background, have none)."""
+    rows = []
+    for action, pj in by_action.items():
+        component, _, what = action.partition(".")
+        n = counts.get(action)
+        if pj or n:  # the op's actions, not every action the chip has
+            rows.append([scope, layer, phase, step, category(action), component, what or component,
+                         "" if n is None else str(n), f"{pj / n:.6g}" if n else "", f"{pj:.12g}"])
+    return rows
+
+
 def energy_csv(r: Results) -> str:
-    """Tidy table: layer, component, pJ (plus the whole-run rows with layer ``TOTAL``)."""
+    """Tidy long table, one row per (op, action) with ``scope`` ``op`` and per whole-run action
+    with ``scope`` ``run``: sum ``energy_pj`` over one scope, never over both (a run row holds the
+    op rows' total, plus what a chip charges to no op: its mesh and links)."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["layer", "component", "energy_pj"])
+    w.writerow(ENERGY_COLUMNS)
+    run_counts: dict[str, int] = {}
     for layer in r.layers:
-        for comp, pj in layer.energy_pj.items():
-            w.writerow([layer.name, comp, f"{pj:.6g}"])
-    for comp, pj in r.energy_pj.items():
-        w.writerow(["TOTAL", comp, f"{pj:.6g}"])
+        for k, v in layer.counters.items():
+            run_counts[k] = run_counts.get(k, 0) + v
+        w.writerows(_action_rows("op", layer.name, layer.phase, str(layer.step), layer.energy_by_action_pj or {},
+                                 layer.counters))
+    w.writerows(_action_rows("run", "", "", "", r.energy_by_action_pj or {}, run_counts))
     return buf.getvalue()
 
 

@@ -56,6 +56,32 @@ def test_run_writes_the_four_files_per_config(run_dir):
     assert "accumulation mismatches 0" in stdout
 
 
+def test_energy_csv_is_tidy_and_each_scope_sums_to_its_total(run_dir):
+    """One row per (op, action) and per whole-run action, a scope column apart: the op rows of a
+    layer sum to its energy, the run rows to the run's; count x pJ per count is the energy."""
+    out, _ = run_dir
+    d = out / "acc_if_64x64"
+    res = json.loads((d / "results.json").read_text())
+    rows = list(csv.DictReader((d / "energy.csv").open()))
+    assert list(rows[0]) == ["scope", "layer", "phase", "step", "category", "component", "action", "count",
+                             "pj_per_count", "energy_pj"]
+    assert {r["scope"] for r in rows} == {"op", "run"}
+    for la in res["layers"]:
+        mine = [r for r in rows if r["scope"] == "op" and r["layer"] == la["name"]]
+        assert sum(float(r["energy_pj"]) for r in mine) == pytest.approx(la["energy_pj"]["total"], rel=1e-9)
+    run_rows = [r for r in rows if r["scope"] == "run"]
+    assert sum(float(r["energy_pj"]) for r in run_rows) == pytest.approx(res["energy_pj"]["total"], rel=1e-9)
+    assert all(r["layer"] == "" for r in run_rows)
+    for r in rows:
+        if r["count"] and int(r["count"]):
+            assert int(r["count"]) * float(r["pj_per_count"]) == pytest.approx(float(r["energy_pj"]), rel=1e-5)
+    by_cat = {}
+    for r in run_rows:
+        by_cat[r["category"]] = by_cat.get(r["category"], 0.0) + float(r["energy_pj"])
+    for cat, pj in res["energy_by_category_pj"].items():
+        assert by_cat.get(cat, 0.0) == pytest.approx(pj, rel=1e-9, abs=1e-6)
+
+
 def test_check_has_zero_accumulation_mismatches(run_dir):
     out, _ = run_dir
     for name in ("acc_if_64x64", "mac_64x64_os"):
