@@ -110,3 +110,24 @@ def test_heatmap_labels_follow_the_column(value, label):
                        "latency_ratio_vs_baseline": [0.5, 1, 1.5, 2], "latency_s": [1e-3, 2e-3, 3e-3, 4e-3]})
     ax = plot_heatmap(df, "a", "b", value)
     assert label in ax.figure.axes[1].get_ylabel() and len(ax.texts) == 4
+
+
+@pytest.mark.parametrize("per_layer,bars", [(None, "grouped"), (True, "every op")])
+def test_plots_of_a_long_run_are_grouped_or_capped(tmp_path, per_layer, bars):
+    """The whole-inference run has 252 ops: by default its cycle and utilisation plots have one bar
+    pair per (phase, op type); asked per op, one per op; either way the PNGs stay under 4,000 px
+    wide. Grouped cycles add up to the run's (ops one after another)."""
+    import matplotlib.image as mpimg
+
+    from neurosim.report.plots import write_run_plots
+    from neurosim.report.summary import grouped
+
+    r = run(ROOT / "traces/smollm2_wikitext_l1_p64_d8", [ROOT / "hw_configs/acc_if_64x64.yaml"], tmp_path)[0]
+    groups = grouped(r, per_layer)
+    assert len(r.layers) > 60 and (len(groups) == len(r.layers)) == (bars == "every op")
+    assert sum(la.cycles for _, ops in groups for la in ops) == r.total_cycles
+    for p in write_run_plots(r, tmp_path, per_layer):
+        if p.suffix == ".png":
+            assert mpimg.imread(p).shape[1] <= 4000, p
+    ax = plot_cycles(r, per_layer=per_layer)
+    assert len(ax.get_xticklabels()) == len(groups)

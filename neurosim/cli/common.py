@@ -98,9 +98,9 @@ def fraction(text: str) -> float:
 def add_detail_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--summary", dest="detail", action="store_const", const="summary",
-                   help="console: totals per layer type and phase (the default beyond 60 ops)")
+                   help="console and plots: totals per layer type and phase (the default beyond 60 ops)")
     g.add_argument("--per-layer", dest="detail", action="store_const", const="layers",
-                   help="console: every op (the default up to 60 ops)")
+                   help="console and plots: every op (the default up to 60 ops; plots stay under 2,000 px wide)")
     p.set_defaults(detail="auto")
     p.add_argument("--extrapolate", action="store_true",
                    help="console: a run of fewer layers than its model also scaled to the whole model (labelled as "

@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
         if args.plots:
             from neurosim.report.plots import write_run_plots
 
-            print(f"wrote {', '.join(str(p) for p in write_run_plots(r, d))}\n")
+            per_layer = {"layers": True, "summary": False}.get(args.detail)  # auto: by the number of ops
+            print(f"wrote {', '.join(str(p) for p in write_run_plots(r, d, per_layer))}\n")
     if len(results) > 1:
         print(comparison_report(results, args.detail))
     return EXIT_OK

@@ -3,12 +3,9 @@ with ratios to the first."""
 
 from __future__ import annotations
 
-from neurosim.report.summary import coverage, extrapolated, whole_inference
+from neurosim.report.summary import SUMMARY_ABOVE, coverage, extrapolated, whole_inference
 from neurosim.report.summary import layer_type as op_type
 from neurosim.results import LayerResult, Results
-
-#: Beyond this many ops the console shows totals per layer type (``detail="auto"``).
-SUMMARY_ABOVE = 60
 
 
 def _e(pj: float) -> str:

@@ -10,8 +10,8 @@ import numpy as np
 
 from neurosim.energy.categories import CATEGORIES, by_category
 from neurosim.report.mesh_plot import plot_mesh
-from neurosim.report.style import CATEGORY_COLOURS, energy_unit
-from neurosim.report.summary import whole_inference
+from neurosim.report.style import CATEGORY_COLOURS, cause_colour, energy_unit, fig_width
+from neurosim.report.summary import grouped, whole_inference
 from neurosim.results import Results
 
 
@@ -48,7 +48,7 @@ def plot_energy_breakdown(runs: list[Results], ax=None, per_layer: bool = False)
         labels = [r.config_name for r in runs]
         cells = [r.energy_by_category_pj or by_category(r.energy_by_action_pj or {}) for r in runs]
     unit, f = energy_unit(max((sum(c.values()) for c in cells), default=1.0))
-    ax = _ax(ax, (min(16, max(6, 0.5 * len(labels) + 2)), 4.5))
+    ax = _ax(ax, (fig_width(len(labels), 0.5, 6.0), 4.5))
     bottom = np.zeros(len(labels))
     for cat in CATEGORIES:
         v = np.array([c.get(cat, 0.0) / f for c in cells])
@@ -65,33 +65,45 @@ def plot_energy_breakdown(runs: list[Results], ax=None, per_layer: bool = False)
     return ax
 
 
-def plot_cycles(r: Results, ax=None):
-    """Per layer: compute cycles and stall cycles by cause, stacked."""
-    ax = _ax(ax, (max(6, 0.6 * len(r.layers)), 4))
-    names = [la.name.split(".", 1)[-1] for la in r.layers]
-    bottom = np.array([la.compute_cycles for la in r.layers], dtype=float)
-    ax.bar(range(len(names)), bottom, label="compute")
+def plot_cycles(r: Results, ax=None, per_layer: bool | None = None):
+    """Per op (or per layer type and phase beyond 60 ops: :func:`grouped`): compute cycles and
+    stall cycles by cause, stacked (ops one after another); each cause keeps one colour."""
+    bars = grouped(r, per_layer)
+    ax = _ax(ax, (fig_width(len(bars)), 4))
+    x = np.arange(len(bars))
+    bottom = np.array([sum(la.compute_cycles for la in ops) for _, ops in bars], dtype=float)
+    ax.bar(x, bottom, label="compute", color=CATEGORY_COLOURS["compute"])
     for cause in sorted({c for la in r.layers for c in la.stall_cycles}):
-        v = np.array([la.stall_cycles.get(cause, 0) for la in r.layers], dtype=float)
+        v = np.array([sum(la.stall_cycles.get(cause, 0) for la in ops) for _, ops in bars], dtype=float)
         if v.any():
-            ax.bar(range(len(names)), v, bottom=bottom, label=f"stall: {cause}")
+            ax.bar(x, v, bottom=bottom, label=f"stall: {cause}", color=cause_colour(cause))
             bottom += v
-    ax.set_xticks(range(len(names)), names, fontsize=7, rotation=45, ha="right")
-    ax.set_ylabel("cycles")
-    ax.set_title(f"{r.config_name}: cycles per layer")
+    ax.set_xticks(x, [label for label, _ in bars], fontsize=7, rotation=45, ha="right")
+    ax.set_ylabel("cycles (ops one after another)")
+    ax.set_title(f"{r.config_name}: cycles per {'op' if len(bars) == len(r.layers) else 'layer type and phase'}")
     ax.legend(fontsize=7)
     return ax
 
 
-def plot_utilization(r: Results, ax=None):
-    """Per layer: compute cycles / total cycles."""
-    ax = _ax(ax, (max(6, 0.6 * len(r.layers)), 3.5))
-    ax.bar(range(len(r.layers)), [100 * la.utilization for la in r.layers])
-    ax.set_xticks(range(len(r.layers)), [la.name.split(".", 1)[-1] for la in r.layers], fontsize=7, rotation=45,
-                  ha="right")
-    ax.set_ylabel("utilization (% of cycles computing)")
+def plot_utilization(r: Results, ax=None, per_layer: bool | None = None):
+    """Per op (or layer type and phase): busy (compute cycles / cycles) beside spatial utilisation
+    (useful array operations / (processing elements x cycles)): an accumulate-only array can be
+    busy every cycle with most of its lanes idle."""
+    bars = grouped(r, per_layer)
+    ax = _ax(ax, (fig_width(len(bars)), 3.5))
+    x = np.arange(len(bars))
+    cycles = [sum(la.cycles for la in ops) or 1 for _, ops in bars]
+    busy = [100 * sum(la.compute_cycles for la in ops) / c for (_, ops), c in zip(bars, cycles, strict=True)]
+    spatial = [100 * sum((la.spatial_utilization or 0.0) * la.cycles for la in ops) / c
+               for (_, ops), c in zip(bars, cycles, strict=True)]
+    ax.bar(x - 0.2, busy, width=0.4, label="busy (% of cycles computing)", color=CATEGORY_COLOURS["compute"])
+    ax.bar(x + 0.2, spatial, width=0.4, label="spatial (% of lane-cycles doing useful work)",
+           color=CATEGORY_COLOURS["registers"])
+    ax.set_xticks(x, [label for label, _ in bars], fontsize=7, rotation=45, ha="right")
+    ax.set_ylabel("utilisation (%)")
     ax.set_ylim(0, 100)
-    ax.set_title(f"{r.config_name}: array utilization")
+    ax.set_title(f"{r.config_name}: array utilisation")
+    ax.legend(fontsize=7)
     return ax
 
 
@@ -154,14 +166,16 @@ def plot_phases(runs: list[Results], ax=None):
     return ax
 
 
-def write_run_plots(r: Results, out_dir: str | Path) -> list[Path]:
-    """PNG and SVG of the energy breakdown, cycles and utilization of one run (and, for a whole
-    inference, the energy per token by phase; for a many-core chip, the mesh heatmap)."""
+def write_run_plots(r: Results, out_dir: str | Path, per_layer: bool | None = None) -> list[Path]:
+    """PNG and SVG of the energy breakdown, cycles and utilisation of one run (and, for a whole
+    inference, the energy per token by phase; for a many-core chip, the mesh heatmap): per op up
+    to 60 ops, else per layer type and phase (``per_layer`` True or False forces one)."""
 
     out_dir = Path(out_dir)
     written = []
-    figures = [("energy", lambda: plot_energy_breakdown([r], per_layer=True)), ("cycles", lambda: plot_cycles(r)),
-               ("utilization", lambda: plot_utilization(r))]
+    figures = [("energy", lambda: plot_energy_breakdown([r], per_layer=True)),
+               ("cycles", lambda: plot_cycles(r, per_layer=per_layer)),
+               ("utilization", lambda: plot_utilization(r, per_layer=per_layer))]
     if whole_inference(r):
         figures.append(("phases", lambda: plot_phases([r])))
     if r.chip is not None:

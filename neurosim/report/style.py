@@ -15,6 +15,25 @@ from neurosim.fsutil import umask
 CATEGORY_COLOURS = dict(zip(CATEGORIES, ("#0072B2", "#56B4E9", "#009E73", "#F0E442", "#000000", "#E69F00",
                                           "#999999", "#882255", "#CC79A7", "#D55E00"), strict=True))
 
+#: The compute bar of a cycle plot in the compute category's colour, each stall cause after it in
+#: this fixed order of Okabe-Ito and Tol colours (by the cause's name, so a cause keeps its colour
+#: from one figure to the next).
+CYCLE_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#D55E00", "#CC79A7", "#999999", "#882255",
+                 "#44AA99", "#117733", "#AA4499", "#332288")
+#: Largest figure width in inches (x 120 dpi: under 2,000 px however many bars).
+MAX_FIG_WIDTH_IN = 16.0
+
+
+def cause_colour(cause: str) -> str:
+    """The colour of a stall cause: stable across runs (a hash of its name into the palette)."""
+    return CYCLE_COLOURS[sum(cause.encode()) % len(CYCLE_COLOURS)]
+
+
+def fig_width(bars: int, per_bar: float = 0.6, least: float = 6.0) -> float:
+    """A figure width in inches for ``bars`` bars, capped at :data:`MAX_FIG_WIDTH_IN`."""
+    return min(MAX_FIG_WIDTH_IN, max(least, per_bar * bars))
+
+
 _ENERGY_UNITS = (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3), ("pJ", 1.0))
 
 

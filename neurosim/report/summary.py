@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 
-from neurosim.results import Results
+from neurosim.results import LayerResult, Results
+
+#: Beyond this many ops the console and the plots show totals per layer type and phase.
+SUMMARY_ABOVE = 60
 
 
 def layer_type(name: str) -> str:
@@ -17,6 +20,17 @@ def layer_type(name: str) -> str:
     while len(parts) > 1 and re.fullmatch(r"kv\d+|s\d+", parts[-1]):
         parts.pop()
     return parts[-1]
+
+
+def grouped(r: Results, per_layer: bool | None = None) -> list[tuple[str, list[LayerResult]]]:
+    """(label, ops) per op, or per (phase, op type) in order of first appearance when
+    ``per_layer`` is False, or None and the run has more than :data:`SUMMARY_ABOVE` ops."""
+    if per_layer or (per_layer is None and len(r.layers) <= SUMMARY_ABOVE):
+        return [(la.name.split(".", 1)[-1], [la]) for la in r.layers]
+    out: dict[tuple[str, str], list[LayerResult]] = {}
+    for la in r.layers:
+        out.setdefault((la.phase, layer_type(la.name)), []).append(la)
+    return [(f"{phase}: {kind}", ops) for (phase, kind), ops in out.items()]
 
 
 def whole_inference(r: Results) -> bool:
