@@ -75,6 +75,8 @@ def test_timeline_agrees_with_results(runs, name):
             assert busy.get(f"stall: {cause}", 0) == cycles
     assert busy.get("array_wait", 0) == pipeline  # every pipeline stall is an event on the wait track
     assert end == res.total_cycles
+    assert busy["op"] == res.total_cycles  # one after another
+    assert busy["phases (ops overlapped)"] == res.scheduled_cycles  # the schedule, the latency compared
 
 
 def test_energy_plot_colours_are_fixed_per_category_and_width_is_capped(runs, tmp_path):

@@ -84,7 +84,21 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     except BaseException:  # an error or Ctrl-C: drop the queued pipelines and checks
         core.cancel()
         raise
-    return results_of(core, layers, command, config_text)
+    r = results_of(core, layers, command, config_text)
+    if timeline is not None:
+        timeline.add(_phase_intervals(r))
+    return r
+
+
+def _phase_intervals(r: Results) -> list[Interval]:
+    """The schedule's story on its own track: each phase as long as it takes with its ops
+    overlapped (the ``op`` track shows them one after another, each as long as it takes alone)."""
+    out, start = [], 0
+    for phase, p in (r.phases or {}).items():
+        cycles = int(p["cycles"])
+        out.append(Interval("phases (ops overlapped)", f"{phase}: {cycles:,} cycles scheduled", start, start + cycles))
+        start += cycles
+    return out
 
 
 def _collect(pending: list[PendingLayer], timeline) -> list[LayerResult]:

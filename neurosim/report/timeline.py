@@ -1,7 +1,9 @@
 """Chrome-trace JSON (``traceEvents``, for Perfetto or chrome://tracing) of the event-driven
 schedule, streamed to disk as the simulation goes (memory stays bounded by one op's tiles).
 
-Tracks: ``op`` (one event per op, always), and at ``tile`` detail also ``dram`` (every load and
+Tracks: ``op`` (one event per op, always: the ops one after another, each as long as it takes
+alone), ``phases (ops overlapped)`` (each phase as long as the schedule takes: the latency TTFT,
+tokens/s and every comparison use), and at ``tile`` detail also ``dram`` (every load and
 write-back transfer), ``array`` (tile compute), one ``stall: <cause>`` track per SRAM or unit
 the array waits on inside a tile (``stall: membrane_store``, ``stall: spike_memory``,
 ``stall: weight_tile_load``, ...), and ``array_wait`` (the array waiting for DRAM loads or for an
