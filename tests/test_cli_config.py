@@ -99,3 +99,27 @@ def test_import_scalesim_cfg(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=HANG_GUARD_S)
     assert r.returncode == 2 and "s.cfg" in r.stderr and "ArrayWidth" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "t.yaml").exists()
+
+
+def test_every_option_has_help_and_no_empty_default():
+    """Every argument of every command says what it is; no help shows '(default: None)'."""
+    import argparse
+    import io
+    from contextlib import redirect_stdout
+
+    from neurosim.cli import build_parser
+
+    def walk(parser):
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for sp in a.choices.values():
+                    yield from walk(sp)
+            elif not isinstance(a, argparse._HelpAction):
+                yield parser.prog, a
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            parser.print_help()
+        assert "(default: None)" not in buf.getvalue() and "(default: [])" not in buf.getvalue(), parser.prog
+
+    missing = [f"{prog} {a.option_strings or a.dest}" for prog, a in walk(build_parser()) if not a.help]
+    assert not missing, missing

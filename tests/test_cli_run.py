@@ -46,6 +46,8 @@ def test_run_writes_the_four_files_per_config(run_dir):
         assert res["energy_pj"]["total"] == pytest.approx(sum(v for k, v in res["energy_pj"].items() if k != "total"))
         assert res["total_cycles"] == sum(la["cycles"] for la in res["layers"])
         assert set(res["provenance"]) >= {"neurosim_version", "config_sha256", "trace_manifest_sha256", "command"}
+        assert res["provenance"]["energy_table"] == "neurosim/energy_tables/28nm.yaml"  # no machine paths
+        assert not res["provenance"]["trace"].startswith("/")
         assert yaml.safe_load((d / "config.resolved.yaml").read_text())["name"] == name
         rows = list(csv.DictReader((d / "layers.csv").open()))
         assert len(rows) == 7 and int(rows[0]["cycles"]) == res["layers"][0]["cycles"]

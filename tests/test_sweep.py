@@ -149,3 +149,16 @@ def test_sensitivity_rows_equal_separate_runs(tmp_path):
     mtimes = [p.stat().st_mtime_ns for p in stored]
     sensitivity((a, b), TRACE, tmp_path / "s", params=params, plots=False)
     assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "s" / "points").iterdir())] == mtimes
+
+
+def test_sweep_console_shows_the_table_head_and_the_files(tmp_path, capsys):
+    """The console prints the swept keys' rows with latency and energy, and the files it wrote."""
+    from neurosim.cli import main
+
+    assert main(["sweep", "--hw", str(ROOT / "hw_configs/tiny_mac.yaml"), "--trace", str(ROOT / "traces/tiny_gemm"),
+                 "--grid", "array.rows=4,8", "--out", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(out) if "array.rows" in line)
+    assert "schedule_latency_s" in out[head] and "energy_pj_total" in out[head]
+    assert out[head + 1].split()[0] == "4" and out[head + 2].split()[0] == "8"
+    assert any(line.startswith(f"wrote in {tmp_path / 's'}: ") and "sweep.csv" in line for line in out)

@@ -96,8 +96,14 @@ def test_compare_iso_latency_cli(tmp_path, capsys):
     assert main(["run", str(tr), "--hw", str(ROOT / "hw_configs/tiny_acc_if.yaml"), "--hw",
                  str(ROOT / "hw_configs/tiny_mac.yaml"), "--out", str(tmp_path / "o")]) == 0
     capsys.readouterr()
+    # the trace lies outside the working directory: provenance keeps its name only, so it is asked for
+    assert main(["compare", str(tmp_path / "o/tiny_acc_if"), str(tmp_path / "o/tiny_mac"), "--iso-latency"]) == 2
+    assert "pass --trace DIR" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "o/tiny_acc_if"), str(tmp_path / "o/tiny_mac"), "--iso-latency",
-                 "--out", str(tmp_path / "c")]) == 0
+                 "--trace", str(ROOT / "traces/tiny_gemm")]) == 2  # another trace: refused by its hash
+    assert "not the trace the runs replayed" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "o/tiny_acc_if"), str(tmp_path / "o/tiny_mac"), "--iso-latency",
+                 "--trace", str(tr), "--out", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
     assert "at equal latency: E_B/E_A" in out
     iso = json.loads((tmp_path / "c/iso_latency.json").read_text())

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  neurosim run traces/smollm2_wikitext_l1_t64 --hw hw_configs/acc_if_64x64.yaml "
         "--hw hw_configs/mac_64x64_os.yaml --out runs/demo --check\n"
-        "  neurosim compare runs/demo/mac_64x64_os runs/demo/acc_if_64x64 --out runs/demo/compare\n"
+        "  neurosim compare runs/demo/acc_if_64x64 runs/demo/mac_64x64_os --out runs/demo/compare\n"
         "  neurosim COMMAND --help    (options and defaults of one command)")
     p.add_argument("--version", action="version", version=f"neurosim {neurosim.__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -52,8 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         command.register(sub)
     for command in sub.choices.values():  # every command's help shows its defaults
-        command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+        command.formatter_class = _DefaultsFormatter
     return p
+
+
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default when it has one worth saying (not None, an empty list, or a
+    flag's False), once."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or action.default in (None, [], False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
 
 
 class _StderrHandler(logging.Handler):

@@ -110,13 +110,14 @@ def add_detail_args(p: argparse.ArgumentParser) -> None:
 def add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="model directory (config.json + weights or .gguf) or a .gguf file")
     p.add_argument("--text", help="text file the activations / perplexity come from")
-    p.add_argument("--salient-rule", choices=("mad", "ratio"), default="mad")
+    p.add_argument("--salient-rule", choices=("mad", "ratio"), default="mad",
+                   help="salient codes: beyond k median absolute deviations (mad) or the largest fraction (ratio)")
     p.add_argument("--salient-param", type=float, help="MAD multiplier k (mad) or ratio (ratio); default: calibrated")
     p.add_argument("--salient-target", type=float, default=0.025, help="target salient fraction for calibration")
     p.add_argument("--windows", type=windows, default=4, help="perplexity windows, or 'all' for the whole text")
     p.add_argument("--calib-text", help="calibration text for gptq / smooth / aclip (default: the last 8,192 "
                    "tokens of --text, held out of the evaluation)")
-    p.add_argument("--window-tokens", type=positive_int, default=1024)
+    p.add_argument("--window-tokens", type=positive_int, default=1024, help="tokens per perplexity window")
 
 
 def need_export_extra(command: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from neurosim.cli.common import (
     EXIT_OK,
 )
+from neurosim.errors import UsageError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,9 +47,24 @@ def _iso_latency(args: argparse.Namespace, a, b) -> dict:
     fast, slow, run_dir = (b, a, args.run_b) if faster_is_b else (a, b, args.run_a)
     config = Path(run_dir) / "config.resolved.yaml"
     spec = spec_from_mapping(load_yaml_mapping(config), str(config))
-    iso = iso_latency(open_trace(fast.provenance["trace"]), spec, slow.scheduled_latency_s, fast)
+    iso = iso_latency(open_trace(_trace_of(args, fast)), spec, slow.scheduled_latency_s, fast)
     return {"target_latency_s": slow.scheduled_latency_s, "rows": iso_rows(a, b, iso.run, faster_is_b),
             "ratios": iso_ratios(a, b, iso.run, faster_is_b)}
+
+
+def _trace_of(args: argparse.Namespace, run) -> str:
+    """The runs' trace: ``--trace``, else the path their provenance keeps (relative to the
+    directory they ran in); it must be the trace they replayed (its manifest's hash)."""
+    import hashlib
+
+    path = Path(args.trace or run.provenance.get("trace", ""))
+    manifest = path / "manifest.json"
+    if not manifest.is_file():
+        raise UsageError(f"--iso-latency: the runs' trace {str(path)!r} is not here (it is kept relative to the "
+                         "directory they ran in): pass --trace DIR")
+    if hashlib.sha256(manifest.read_text().encode()).hexdigest() != run.provenance.get("trace_manifest_sha256"):
+        raise UsageError(f"--iso-latency: {manifest} is not the trace the runs replayed (its hash differs)")
+    return str(path)
 
 
 def register(sub) -> None:
@@ -57,7 +73,7 @@ def register(sub) -> None:
                        description="Compare run B with run A (run directories of one trace, no re-simulation): the "
                        "energy difference as a waterfall by component, the cycle difference by stall cause, per "
                        "layer type and in the full / on-chip / compute-only views. Example: neurosim compare "
-                       "out/mac_64x64_os out/acc_if_64x64 --out out/compare")
+                       "out/acc_if_64x64 out/mac_64x64_os --out out/compare (B over A: with the IF run first, MAC / ACC)")
     c.add_argument("run_a", metavar="RUN_A", help="run directory (OUT/<config name>) of the reference A")
     c.add_argument("run_b", metavar="RUN_B", help="run directory of B")
     c.add_argument("--out", help="also write compare.json, compare.txt and waterfall.png/.svg here")
@@ -65,4 +81,6 @@ def register(sub) -> None:
                    help="also compare at equal latency: re-run the faster design (its run directory's config, the "
                    "trace) at the lowest clock and supply that meet the slower one's latency, and report energy and "
                    "energy x delay there (iso_latency.json with --out)")
+    c.add_argument("--trace", metavar="DIR", help="with --iso-latency: the runs' trace (default: the path in their "
+                   "provenance, relative to the directory they ran in)")
     c.set_defaults(func=run)

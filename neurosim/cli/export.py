@@ -57,6 +57,6 @@ def register(sub) -> None:
                    "(e.g. spikequant+rot+gptq)")
     e.add_argument("--no-weights", action="store_true", help="do not store weight codes")
     e.add_argument("--eval-ppl", action="store_true", help="also report perplexity per recipe")
-    e.add_argument("--out", required=True)
+    e.add_argument("--out", required=True, help="output trace directory")
     e.add_argument("--force", action="store_true", help="replace an existing output directory")
     e.set_defaults(func=run)

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """Add the ``import_scalesim`` subcommand to ``sub`` (argparse subparsers)."""
     im = sub.add_parser("import-scalesim", help="write a MAC config from a SCALE-Sim .cfg")
-    im.add_argument("cfg", metavar="CFG")
-    im.add_argument("--out", required=True, metavar="FILE.yaml")
+    im.add_argument("cfg", metavar="CFG", help="SCALE-Sim .cfg file")
+    im.add_argument("--out", required=True, metavar="FILE.yaml", help="the MAC config to write")
     im.add_argument("--force", action="store_true", help="replace an existing file")
     im.set_defaults(func=run)

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """Add the ``run`` subcommand to ``sub`` (argparse subparsers)."""
     r = sub.add_parser("run", help="simulate a trace on hardware configs")
-    r.add_argument("trace", metavar="TRACE")
+    r.add_argument("trace", metavar="TRACE", help="trace directory")
     r.add_argument("--hw", action="append", required=True, metavar="CONFIG", help="hardware config (repeatable)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every config")
     r.add_argument("--hw-set", action=_BindToHw, default=[], metavar="KEY=VALUE",

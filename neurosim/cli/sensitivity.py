@@ -49,12 +49,12 @@ def register(sub) -> None:
                         "--hw hw_configs/acc_if_64x64.yaml --hw hw_configs/mac_64x64_os.yaml "
                         "--trace traces/smollm2_wikitext_l1_t64 --out out/sens")
     se.add_argument("--hw", action="append", required=True, metavar="CONFIG", help="config A, then config B")
-    se.add_argument("--trace", required=True, metavar="DIR")
+    se.add_argument("--trace", required=True, metavar="DIR", help="trace directory")
     se.add_argument("--param", action="append", metavar="KEY=V1,V2,...",
                     help="a parameter and its values (repeatable; KEY may be k1|k2 for a key named differently "
                     "on each design); default: the built-in set")
     se.add_argument("--jobs", type=positive_int, default=1, help="local worker processes")
     se.add_argument("--dask-local", type=positive_int, metavar="N", help="run on a Dask LocalCluster of N workers")
     se.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a running Dask scheduler")
-    se.add_argument("--out", required=True)
+    se.add_argument("--out", required=True, help="output directory: sensitivity.csv, tornado plots, stored points")
     se.set_defaults(func=run)

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """Add the ``show_config`` subcommand to ``sub`` (argparse subparsers)."""
     s = sub.add_parser("show-config", help="print the resolved config with defaults")
-    s.add_argument("file", metavar="FILE")
+    s.add_argument("file", metavar="FILE", help="hardware config (YAML)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key (repeatable)")
     s.add_argument("--energy", action="store_true",
                    help="print the effective energy table instead: pJ per counted action after bitwidth and SRAM "

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         for _, row in df[df["status"] != "ok"].iterrows():
             print(f"  failed: {row.get('error', '')}", file=sys.stderr)
     print(f"{len(df)} rows ({failed} failed) in {Path(args.out) / 'sweep.csv'}")
+    _print_head(df, args.out)
     if failed:
         print(f"neurosim: sweep: {failed} of {len(df)} points FAILED (see the error column of sweep.csv); "
               "exit status 1", file=sys.stderr)
@@ -40,10 +41,29 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: The columns of the console's head of the table, after the swept keys.
+HEAD_COLUMNS = ("trace", "status", "schedule_latency_s", "energy_pj_total", "area_mm2")
+
+
+def _print_head(df, out: str) -> None:
+    """The first rows of the table (the swept keys and the headline columns) and the files written."""
+    if df.empty:
+        return
+    swept = [c for c in df.columns if "." in c and not c.startswith("energy_pj")]
+    cols = swept + [c for c in HEAD_COLUMNS if c in df.columns] + [c for c in df.columns if c.endswith("_vs_baseline")]
+    head = df[cols].head(10).copy()
+    head["trace"] = head["trace"].map(lambda t: Path(str(t)).name)
+    print(head.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if len(df) > 10:
+        print(f"... {len(df) - 10} more rows in sweep.csv")
+    files = sorted(p.name for p in Path(out).iterdir() if p.is_file() and not p.name.startswith("."))
+    print(f"wrote in {out}: {', '.join(files)} (and points/, one record per point)")
+
+
 def register(sub) -> None:
     """Add the ``sweep`` subcommand to ``sub`` (argparse subparsers)."""
     w = sub.add_parser("sweep", help="sweep config overrides over traces (resumable)")
-    w.add_argument("--hw", required=True, metavar="BASE.yaml")
+    w.add_argument("--hw", required=True, metavar="BASE.yaml", help="the base hardware config every point overrides")
     w.add_argument("--trace", action="append", required=True, metavar="DIR", help="trace (repeatable)")
     w.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...", help="cartesian axis (repeatable)")
     w.add_argument("--zip", action="append", default=[], metavar="KEY=V1,V2,...", help="axes taken in lockstep")
@@ -57,5 +77,5 @@ def register(sub) -> None:
                         "giving the largest area not above the baseline's (docs/model.md, Area)")
     w.add_argument("--iso-area-tolerance", type=float, default=2.0, metavar="PCT",
                    help="how far above the baseline's area a point may be, in percent (default: %(default)s)")
-    w.add_argument("--out", required=True)
+    w.add_argument("--out", required=True, help="output directory: sweep.csv, plots, stored points")
     w.set_defaults(func=run)

@@ -97,7 +97,7 @@ def register(sub) -> None:
     y.add_argument("--onnx", metavar="MODEL.onnx",
                    help="the MatMul/Gemm layers with stored weights of an ONNX model, M = --tokens (extra: onnx)")
     y.add_argument("--gemm", action="append", default=[], metavar="M,K,N", help="a plain GEMM (repeatable)")
-    y.add_argument("--seed", type=seed, default=0)
+    y.add_argument("--seed", type=seed, default=0, help="seed of the code draws (the same seed, the same trace)")
     y.add_argument("--salient-ratio", type=fraction, default=0.025, help="target salient fraction per token, [0, 1)")
     y.add_argument("--salient-shift-max", type=shift, default=0, metavar="S",
                    help="put each salient code on a power-of-two multiple of the normal step, up to 2^S "

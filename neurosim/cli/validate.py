@@ -42,5 +42,5 @@ def run(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """Add the ``validate`` subcommand to ``sub`` (argparse subparsers)."""
     v = sub.add_parser("validate", help="validate hardware configs / energy tables")
-    v.add_argument("files", nargs="+", metavar="FILE")
+    v.add_argument("files", nargs="+", metavar="FILE", help="hardware configs or energy tables (YAML)")
     v.set_defaults(func=run)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 from neurosim import __version__
 from neurosim.energy.breakdown import with_total
@@ -60,8 +61,8 @@ def results_of(core, layers: list[LayerResult], command: str, config_text: str, 
         energy_pj=with_total(dict(energy_tot)), layers=tuple(layers), energy_by_action_pj=dict(action_tot),
         energy_by_category_pj=by_category(action_tot), energy_views_pj=views(action_tot),
         provenance={"neurosim_version": __version__, "config_sha256": _sha256_text(config_text),
-                    "trace_manifest_sha256": _sha256_text(manifest_text), "trace": str(trace.path),
-                    "energy_table": core.table.source_file, "command": command},
+                    "trace_manifest_sha256": _sha256_text(manifest_text), "trace": portable_path(trace.path),
+                    "energy_table": portable_path(core.table.source_file), "command": command},
         phases=phases, inference=inference,
         energy_table_pj=dict(core.pj_by_spec[core.built]) if energy_table is None else energy_table,
         static_power_mw=core.static_mw if static_mw is None else static_mw, area_mm2=area if chip else core.area,
@@ -123,3 +124,14 @@ def phase_summary(layers: list[LayerResult], trace: Trace, clock_mhz: float,
     if "prefill" in phases:
         out["prefill_j_per_token"] = phases["prefill"]["j_per_token"]
     return phases, out
+
+
+def portable_path(path: str | Path) -> str:
+    """A path as provenance keeps it, free of this machine's layout: relative to the working
+    directory when under it, ``neurosim/...`` for the package's own files, else its last part
+    (the stored hashes identify the file)."""
+    p = Path(path).resolve()
+    for base, prefix in ((Path.cwd().resolve(), ""), (Path(__file__).resolve().parent.parent, "neurosim/")):
+        if p.is_relative_to(base):
+            return prefix + p.relative_to(base).as_posix()
+    return p.name
