@@ -92,6 +92,18 @@ def test_import_scalesim_cfg(tmp_path):
     assert (s.name, s.array.rows, s.array.cols, s.array.dataflow) == ("scale_example_32x32_ws", 32, 16, "ws")
     assert (s.act_sram.size_kib, s.weight_sram.size_kib, s.output_sram.size_kib, s.weight_sram.banks) == (64, 128, 32, 2)
     assert s.dram.bandwidth_gbps == 10 * 1 * 500 / 1000
+    assert s.requant.out_bits == 8  # outputs at one SCALE-Sim word, as the operands
+    header = (tmp_path / "s.yaml").read_text().split("\nname:")[0]
+    assert "USER: 5 GB/s" in header and "CALC" not in header  # the header says what the file holds
+    assert "dram.latency_ns 100 comes from the template" in header and "dram.latency_ns 100" in r.stderr
+    cfg.write_text(SCALESIM_CFG.replace("InterfaceBandwidth: USER", "InterfaceBandwidth: CALC")
+                   + "\n[layout]\nIfmapCustomLayout: False\n\n[sparsity]\nSparsitySupport: false\n")
+    r = subprocess.run([sys.executable, "-m", "neurosim", "import-scalesim", str(cfg), "--out", str(tmp_path / "c.yaml")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=HANG_GUARD_S)
+    header = (tmp_path / "c.yaml").read_text().split("\nname:")[0]
+    assert r.returncode == 0 and "CALC: stall-free" in header and "latency_ns 100" not in header
+    for sec in ("layout", "sparsity"):
+        assert f"section [{sec}] is ignored" in header and f"section [{sec}] is ignored" in r.stderr
     shipped = yaml.safe_load((ROOT / "hw_configs/mac_64x64_os.yaml").read_text())
     assert {**_template(), "name": shipped["name"]} == shipped
     cfg.write_text(SCALESIM_CFG.replace("ArrayWidth:     16", "ArrayWidth: wide"))

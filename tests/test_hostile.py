@@ -418,6 +418,13 @@ def test_import_scalesim_bad_inputs_are_one_clean_error(tmp_path, capsys):
         assert code == 2 and msg in err and "Traceback" not in err, err  # every problem at once, one line each
     assert (tmp_path / "mine.yaml").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin.cfg", "dir", "mine.yaml", "s.cfg", "short.cfg"]
+    for value, key in (("inf", "ArrayHeight"), ("1e400", "ArrayHeight"), ("nan", "ArrayHeight"),
+                       ("32.9", "ArrayHeight"), ("8 %(x)s", "ArrayHeight"), ("1e30", "IfmapSramSzkB")):
+        bad = tmp_path / "v.cfg"
+        bad.write_text(good.read_text().replace(f"{key}: 8", f"{key}: {value}"))
+        code, _, err = cli(capsys, "import-scalesim", bad, "--out", tmp_path / "v.yaml")
+        assert code == 2 and "v.cfg" in err and key in err and "Traceback" not in err, (value, err)
+        assert len(err.strip().splitlines()) == 1 and not (tmp_path / "v.yaml").exists()
 
 
 def test_show_config_energy_and_run_labels_bad_inputs(tmp_path, capsys):

@@ -290,6 +290,20 @@ def test_scalesim_topology_column_order(tmp_path):
     assert [(g.name, g.M, g.K, g.N) for g in gemms] == [("fc1", 16, 64, 32), ("fc2", 8, 2, 4)]
 
 
+def test_scalesim_conv_topology_is_its_im2col_gemm_by_hand(tmp_path):
+    """SCALE-Sim's conv rows: a 7x7 IFMAP, 3x3 filter, 4 channels, 8 filters, stride 2 gives
+    ceil((7 - 3 + 2) / 2) = 3 output rows and columns: M = 9 pixels, K = 3 x 3 x 4 = 36, N = 8;
+    strides given as height 1 and width 2 give 5 x 3 = 15 pixels; a GEMM row beside them stays."""
+    p = tmp_path / "conv.csv"
+    p.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+                 "Strides,\nconv1, 7, 7, 3, 3, 4, 8, 2,\nconv2, 7, 7, 3, 3, 4, 8, 1, 2,\nfc, 16, 32, 64,\n")
+    assert [(g.name, g.M, g.K, g.N) for g in read_topology(p)] == [("conv1", 9, 36, 8), ("conv2", 15, 36, 8),
+                                                                   ("fc", 16, 64, 32)]
+    p.write_text("conv1, 2, 2, 3, 3, 4, 8, 1,\n")
+    with pytest.raises(TraceFormatError, match="line 1.*does not fit"):
+        read_topology(p)
+
+
 def test_scalesim_topology_bad_row(tmp_path):
     p = tmp_path / "topo.csv"
     p.write_text("Layer,M,N,K,\nfc1,16,x,64,\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import yaml
@@ -24,9 +25,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out}: exists (--force replaces it)")
     if out.exists() and not out.is_file():
         raise UsageError(f"--out {out}: not a file")
-    text = scalesim_yaml(args.cfg)
+    text, notes = scalesim_yaml(args.cfg)
     spec = spec_from_mapping(yaml.safe_load(text), str(args.cfg))  # checked before anything is written
     atomic_write_text(out, text)
+    for note in notes:
+        print(f"neurosim: warning: {args.cfg}: {note}", file=sys.stderr)
     print(f"wrote {out} ({spec.name}: {spec.array.rows}x{spec.array.cols} {spec.array.dataflow}); "
           f"run it with: neurosim run TRACE --hw {out} --out DIR")
     return EXIT_OK

@@ -93,7 +93,8 @@ def register(sub) -> None:
                    help="sequences prefilled and decoded together (with --prompt): each linear op has every "
                         "sequence's tokens, each sequence attends to its own KV cache")
     y.add_argument("--layers", type=positive_int, help="first L decoder layers (default: all)")
-    y.add_argument("--topology", help="SCALE-Sim GEMM topology CSV (Layer, M, N, K)")
+    y.add_argument("--topology", help="SCALE-Sim topology CSV: GEMM rows (Layer, M, N, K) and conv rows (Layer, IFMAP H, "
+                   "IFMAP W, filter H, filter W, channels, filters, strides; im2col as SCALE-Sim)")
     y.add_argument("--onnx", metavar="MODEL.onnx",
                    help="the MatMul/Gemm layers with stored weights of an ONNX model, M = --tokens (extra: onnx)")
     y.add_argument("--gemm", action="append", default=[], metavar="M,K,N", help="a plain GEMM (repeatable)")

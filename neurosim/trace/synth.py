@@ -204,30 +204,62 @@ def llm_gemms(model: ModelShape, tokens: int, layers: int) -> list[tuple[str, li
     return groups
 
 
+def conv_gemm(name: str, dims: list[int]) -> GemmSpec:
+    """A SCALE-Sim conv layer as the GEMM its im2col makes, as SCALE-Sim computes it (no
+    padding: the IFMAP is taken as padded already): ``dims`` = IFMAP height, width, filter height,
+    width, channels, filters, stride (or stride height, width). Output pixels
+    ``ceil((H - Fh + S) / S) x ceil((W - Fw + S) / S)`` are M, the window ``Fh x Fw x C`` is K,
+    the filters are N. A ValueError says which dimension is wrong."""
+    h, w, fh, fw, c, nf, *strides = dims
+    sh, sw = (strides[0], strides[0]) if len(strides) == 1 else strides
+    if fh > h or fw > w:
+        raise ValueError(f"a {fh}x{fw} filter does not fit a {h}x{w} IFMAP")
+    return GemmSpec(name, -(-(h - fh + sh) // sh) * -(-(w - fw + sw) // sw), fh * fw * c, nf)
+
+
+#: Cells of a topology row: a GEMM (Layer, M, N, K) or a conv layer (Layer, IFMAP H, W, filter
+#: H, W, channels, filters, strides; or strides as height and width).
+_ROW_KINDS = {4: "gemm", 8: "conv", 9: "conv"}
+
+
+def _topology_row(cells: list[str]) -> GemmSpec:
+    """One topology row as a GemmSpec; a ValueError says what is wrong with it."""
+    if len(cells) not in _ROW_KINDS:
+        raise ValueError(f"expected 'Layer, M, N, K' or a conv row 'Layer, IFMAP H, IFMAP W, filter H, filter W, "
+                         f"channels, filters, strides', got {len(cells)} cells")
+    try:
+        dims = [int(c) for c in cells[1:]]
+    except ValueError:
+        raise ValueError(f"dimensions must be whole numbers, got {short_repr(cells[1:])}") from None
+    if not 1 <= min(dims) <= max(dims) <= MAX_DIM:
+        raise ValueError(f"dimensions must be positive, at most {MAX_DIM}")
+    if _ROW_KINDS[len(cells)] == "gemm":
+        m, n, k = dims
+        return GemmSpec(cells[0][:100], m, k, n)
+    g = conv_gemm(cells[0][:100], dims)
+    if max(g.M, g.K, g.N) > MAX_DIM:
+        raise ValueError(f"its im2col GEMM M={g.M}, K={g.K}, N={g.N} exceeds {MAX_DIM}")
+    return g
+
+
 def read_topology(path: str | Path) -> list[GemmSpec]:
-    """SCALE-Sim GEMM topology CSV: ``Layer, M, N, K,`` per line (note the order: N before K;
-    A is M x K, B is K x N). A header line starting with ``Layer`` is skipped."""
+    """SCALE-Sim topology CSV, GEMM rows ``Layer, M, N, K`` (note the order: N before K; A is
+    M x K, B is K x N) and conv rows ``Layer, IFMAP H, IFMAP W, filter H, filter W, channels,
+    filters, strides`` (:func:`conv_gemm`), one per line; a header line starting with ``Layer``
+    is skipped."""
     path = Path(path)
     lines = read_text_input(path, TraceFormatError).splitlines()
     out, problems = [], []
     for lineno, row in enumerate(csv.reader(lines), start=1):
         cells = [c.strip() for c in row if c.strip()]
-        if not cells or cells[0].lower() in ("layer", "layer name") or cells[0].startswith("#"):
-            continue
-        if len(cells) != 4:
-            problems.append(Problem(f"line {lineno}", f"expected 'Layer, M, N, K', got {short_repr(row)}"))
+        if not cells or cells[0].lower().lstrip("\ufeff") in ("layer", "layer name") or cells[0].startswith("#"):
             continue
         try:
-            m, n, k = (int(c) for c in cells[1:])
-        except ValueError:
-            problems.append(Problem(f"line {lineno}", f"M, N, K must be integers, got {short_repr(cells[1:])}"))
-            continue
-        if not 1 <= min(m, n, k) <= max(m, n, k) <= MAX_DIM:
-            problems.append(Problem(f"line {lineno}", f"M, N, K must be positive, at most {MAX_DIM}"))
-            continue
+            out.append(_topology_row(cells))
+        except ValueError as e:
+            problems.append(Problem(f"line {lineno}", str(e)))
         if len(problems) > 20:
             break
-        out.append(GemmSpec(cells[0][:100], m, k, n))
     if not out and not problems:
         problems.append(Problem("", "no GEMM rows found"))
     if problems:
