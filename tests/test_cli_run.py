@@ -154,7 +154,8 @@ def test_compare_waterfall_sums_to_the_difference(run_dir, tmp_path):
     r = run("compare", out / "mac_64x64_os", out / "acc_if_64x64", "--out", tmp_path / "cmp")
     assert r.returncode == 0, r.stderr
     assert {p.name for p in (tmp_path / "cmp").iterdir()} == {"compare.json", "compare.txt", "waterfall.png",
-                                                              "waterfall.svg"}
+                                                              "waterfall.svg", "waterfall_deltas.png",
+                                                              "waterfall_deltas.svg"}
     data = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert data["energy_ratio_b_over_a"] == pytest.approx(b.energy_pj["total"] / a.energy_pj["total"])
 

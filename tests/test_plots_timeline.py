@@ -133,3 +133,24 @@ def test_plots_of_a_long_run_are_grouped_or_capped(tmp_path, per_layer, bars):
             assert mpimg.imread(p).shape[1] <= 4000, p
     ax = plot_cycles(r, per_layer=per_layer)
     assert len(ax.get_xticklabels()) == len(groups)
+
+
+def test_report_of_two_runs_draws_them_side_by_side_and_compare_draws_the_deltas(runs, tmp_path):
+    """report A B --plots: both runs in one figure (full and on chip, DRAM left out of the latter);
+    compare: the waterfall's deltas alone, whose bars sum to B - A."""
+    from neurosim.report.compare import compare, plot_waterfall_deltas
+
+    out, rs = runs
+    r = subprocess.run([sys.executable, "-m", "neurosim", "report", out / "acc_if_64x64", out / "mac_64x64_os",
+                        "--plots"], capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert r.returncode == 0, r.stderr
+    for stem in ("energy_runs", "energy_runs_on_chip"):
+        assert (out / f"{stem}.png").stat().st_size > 1000
+    full = plot_energy_breakdown(rs, on_chip=False)
+    chip = plot_energy_breakdown(rs, on_chip=True)
+    assert "dram" in [t.get_text() for t in full.get_legend().get_texts()]
+    assert "dram" not in [t.get_text() for t in chip.get_legend().get_texts()]
+    c = compare(rs[0], rs[1])
+    ax = plot_waterfall_deltas(c)
+    heights = [p.get_height() for p in ax.patches]
+    assert sum(heights[:-1]) == pytest.approx(heights[-1], rel=1e-9)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from neurosim.cli.common import (
     EXIT_OK,
@@ -32,6 +33,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {', '.join(str(p) for p in write_run_plots(r, d, per_layer))}\n")
     if len(results) > 1:
         print(comparison_report(results, args.detail))
+        if args.plots:
+            from neurosim.report.plots import write_side_by_side
+
+            out = Path(args.dirs[0]).resolve().parent  # beside the run directories (OUT of OUT/<config>)
+            print(f"\nwrote {', '.join(str(p) for p in write_side_by_side(results, out))}")
     return EXIT_OK
 
 
@@ -39,6 +45,7 @@ def register(sub) -> None:
     """Add the ``report`` subcommand to ``sub`` (argparse subparsers)."""
     rep = sub.add_parser("report", help="re-render the report of finished runs")
     rep.add_argument("dirs", nargs="+", metavar="DIR", help="run directory (OUT/<config name>)")
-    rep.add_argument("--plots", action="store_true", help="write PNG and SVG plots into each run directory")
+    rep.add_argument("--plots", action="store_true", help="write PNG and SVG plots into each run directory (and, for "
+                     "several runs, the runs side by side beside them: energy_runs, energy_runs_on_chip)")
     add_detail_args(rep)
     rep.set_defaults(func=run)

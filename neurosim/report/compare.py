@@ -17,7 +17,7 @@ from pathlib import Path
 from neurosim.energy.categories import CATEGORIES, VIEWS, group, group_category, views
 from neurosim.errors import NeurosimError
 from neurosim.fsutil import atomic_write_text
-from neurosim.report.style import CATEGORY_COLOURS, energy_unit, fmt_energy, save_figure
+from neurosim.report.style import CATEGORY_COLOURS, energy_unit, fig_width, fmt_energy, save_figure
 from neurosim.report.summary import layer_type, whole_inference
 from neurosim.results import Results
 
@@ -214,7 +214,7 @@ def plot_waterfall(c: Comparison, ax=None):
     import matplotlib.pyplot as plt
 
     steps = [s for s in c.energy_steps if s.delta]
-    ax = ax if ax is not None else plt.figure(figsize=(max(6.0, 0.9 * (len(steps) + 2)), 4.5)).gca()
+    ax = ax if ax is not None else plt.figure(figsize=(fig_width(len(steps) + 2, 0.9), 4.5)).gca()
     top = max(c.a.energy_pj["total"], c.b.energy_pj["total"])
     unit, f = energy_unit(top)
     level = c.a.energy_pj["total"]
@@ -241,15 +241,36 @@ def plot_waterfall(c: Comparison, ax=None):
     return ax
 
 
+def plot_waterfall_deltas(c: Comparison, ax=None):
+    """The waterfall's steps alone, each a signed bar from zero (B - A), then their sum: small
+    deltas that vanish beside the totals of :func:`plot_waterfall` show here at their own scale."""
+    import matplotlib.pyplot as plt
+
+    steps = [s for s in c.energy_steps if s.delta]
+    ax = ax if ax is not None else plt.figure(figsize=(fig_width(len(steps) + 1, 0.9), 4.5)).gca()
+    net = c.b.energy_pj["total"] - c.a.energy_pj["total"]
+    unit, f = energy_unit(max([abs(s.delta) for s in steps] + [abs(net), 1e-12]))
+    for i, s in enumerate(steps):
+        ax.bar(i, s.delta / f, color=CATEGORY_COLOURS[group_category(s.name)], edgecolor="black", linewidth=0.5,
+               hatch="//" if s.delta > 0 else None)
+    ax.bar(len(steps), net / f, color="#444444")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(range(len(steps) + 1), [s.name for s in steps] + ["B - A"], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(f"B - A energy ({unit})")
+    ax.set_title(f"energy differences, B = {c.b.config_name} minus A = {c.a.config_name} (hatched: B spends more)")
+    return ax
+
+
 def write_comparison(c: Comparison, out_dir) -> list:
-    """compare.json, compare.txt and the waterfall (PNG and SVG) into ``out_dir``."""
+    """compare.json, compare.txt, the waterfall and its deltas alone (PNG and SVG) into ``out_dir``."""
     import matplotlib.pyplot as plt
 
     written = [atomic_write_text(Path(out_dir) / "compare.json", json.dumps(compare_dict(c), indent=1, allow_nan=False)),
                atomic_write_text(Path(out_dir) / "compare.txt", compare_text(c) + "\n")]
-    ax = plot_waterfall(c)
-    written += save_figure(ax.figure, out_dir, "waterfall")
-    plt.close(ax.figure)
+    for plot, stem in ((plot_waterfall, "waterfall"), (plot_waterfall_deltas, "waterfall_deltas")):
+        ax = plot(c)
+        written += save_figure(ax.figure, out_dir, stem)
+        plt.close(ax.figure)
     if whole_inference(c.a) and whole_inference(c.b):
         from neurosim.report.plots import plot_phases
 

@@ -34,10 +34,11 @@ def _groups(r: Results, by_type: bool) -> list[tuple[str, dict[str, float]]]:
     return list(out.items())
 
 
-def plot_energy_breakdown(runs: list[Results], ax=None, per_layer: bool = False):
+def plot_energy_breakdown(runs: list[Results], ax=None, per_layer: bool = False, on_chip: bool = False):
     """Stacked bars of energy by category (one fixed colour per category in every plot): one bar
     per run, or per (layer, run) with ``per_layer`` (per (layer type, run) once there would be
-    more than :data:`MAX_BARS` bars). The energy unit follows the data; the figure width is capped."""
+    more than :data:`MAX_BARS` bars); ``on_chip`` leaves DRAM out (the on-chip view). The energy
+    unit follows the data; the figure width is capped."""
     if per_layer:
         by_type = len(runs[0].layers) * len(runs) > MAX_BARS
         groups = [_groups(r, by_type) for r in runs]
@@ -47,6 +48,8 @@ def plot_energy_breakdown(runs: list[Results], ax=None, per_layer: bool = False)
         by_type = False
         labels = [r.config_name for r in runs]
         cells = [r.energy_by_category_pj or by_category(r.energy_by_action_pj or {}) for r in runs]
+    if on_chip:
+        cells = [{k: v for k, v in c.items() if k != "dram"} for c in cells]
     unit, f = energy_unit(max((sum(c.values()) for c in cells), default=1.0))
     ax = _ax(ax, (fig_width(len(labels), 0.5, 6.0), 4.5))
     bottom = np.zeros(len(labels))
@@ -60,7 +63,7 @@ def plot_energy_breakdown(runs: list[Results], ax=None, per_layer: bool = False)
     ax.set_ylabel(f"energy ({unit})")
     ax.set_ylim(0, 1.08 * max(bottom.max(initial=0), 1e-12))
     what = " per layer type (summed over blocks)" if by_type else (" per layer" if per_layer else "")
-    ax.set_title("energy by category" + what)
+    ax.set_title(("on-chip energy (DRAM left out)" if on_chip else "energy") + " by category" + what)
     ax.legend(fontsize=7, ncol=2)
     return ax
 
@@ -174,6 +177,7 @@ def write_run_plots(r: Results, out_dir: str | Path, per_layer: bool | None = No
     out_dir = Path(out_dir)
     written = []
     figures = [("energy", lambda: plot_energy_breakdown([r], per_layer=True)),
+               ("energy_on_chip", lambda: plot_energy_breakdown([r], per_layer=True, on_chip=True)),
                ("cycles", lambda: plot_cycles(r, per_layer=per_layer)),
                ("utilization", lambda: plot_utilization(r, per_layer=per_layer))]
     if whole_inference(r):
@@ -186,5 +190,22 @@ def write_run_plots(r: Results, out_dir: str | Path, per_layer: bool | None = No
             p = out_dir / f"{stem}.{ext}"
             ax.figure.savefig(p, dpi=120, bbox_inches="tight")
             written.append(p)
+        plt.close(ax.figure)
+    return written
+
+
+def write_side_by_side(runs: list[Results], out_dir: str | Path) -> list[Path]:
+    """Several runs of one trace in one figure each: the energy by category (full and on chip)
+    and, for a whole inference, the energy per token by phase."""
+    from neurosim.report.style import save_figure
+
+    written = []
+    figures = [("energy_runs", lambda: plot_energy_breakdown(runs)),
+               ("energy_runs_on_chip", lambda: plot_energy_breakdown(runs, on_chip=True))]
+    if all(whole_inference(r) for r in runs):
+        figures.append(("phases_runs", lambda: plot_phases(runs)))
+    for stem, fn in figures:
+        ax = fn()
+        written += save_figure(ax.figure, out_dir, stem)
         plt.close(ax.figure)
     return written
