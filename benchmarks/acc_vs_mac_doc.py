@@ -24,7 +24,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from neurosim import __version__  # noqa: E402
-from neurosim.answer import CITED, CONVENTION, best_pair, headline_numbers, pair_table, readme_answer  # noqa: E402
+from neurosim.answer import (  # noqa: E402
+    CITED,
+    CONVENTION,
+    best_pair,
+    docs_home_answer,
+    headline_numbers,
+    pair_table,
+    readme_answer,
+)
 from neurosim.api import sensitivity, simulate  # noqa: E402
 from neurosim.report.compare import compare, plot_waterfall, summary_sentences  # noqa: E402
 from neurosim.report.style import fmt_energy  # noqa: E402
@@ -134,7 +142,7 @@ def manycore_section(tmp: Path, img: Path) -> str:
     gated = {g: {p.stem: simulate(whole, p, overrides=[f"system.power_gating={g}"], verify=False) for p in MANYCORE}
              for g in ("unused", "idle")}
     mac, acc = (runs[p.stem] for p in MANYCORE)
-    c = compare(mac, acc)
+    c = compare(acc, mac)  # B / A = MAC / ACC, the waterfall from the IF chip's total to the MAC's
     ax = plot_waterfall(c)
     ax.figure.savefig(img / "acc_vs_mac_manycore_waterfall.png", dpi=110, bbox_inches="tight")
     plt.close(ax.figure)
@@ -255,7 +263,7 @@ def main() -> None:
         plain_df, _ = pair_table(PLAIN, ACCS, MACS, tables=(CITED,))
         spike_stats = "; ".join(f"{name}: {_spike_stats(p)}" for name, p in (("this trace", PLAIN), ("the trace above", REAL)))
         acc, mac = best_pair(real_runs, ACCS, MACS)
-        c = compare(real_runs[(CITED, mac)], real_runs[(CITED, acc)])
+        c = compare(real_runs[(CITED, acc)], real_runs[(CITED, mac)])  # B / A = MAC / ACC
         steps = {s.name: s for s in c.energy_steps}
         reg, comp = steps["registers"], steps["compute"]
         ax = plot_waterfall(c)
@@ -333,7 +341,7 @@ One parameter at a time on both designs (each that has the key), real trace, `{m
 - Quote the **full** view for a system claim, and say which table: the compute-only view under
   the SNN-paper convention reproduces the paper-style ratio (4.6 / (0.9 x spikes per activation))
   but leaves out the memories, wires and DRAM that dominate an edge LLM layer.
-- In the best pair the ACC design {_saves(-reg.delta)} on registers and {_saves(-comp.delta)} on
+- In the best pair the ACC design {_saves(reg.delta)} on registers and {_saves(comp.delta)} on
   arithmetic. Against SCALE-Sim's PE grid the registers decide: what a grid PE does per MAC
   besides multiplying (operand and accumulator pipeline registers) weighs more than the multiply
   itself; an adder-tree MAC has no per-PE accumulator, and with the same mixed-width storage the
@@ -349,9 +357,9 @@ One parameter at a time on both designs (each that has the key), real trace, `{m
 """
     (ROOT / "docs/acc_vs_mac.md").write_text(text)
     (ROOT / "docs/acc_vs_mac.json").write_text(json.dumps(stored, indent=1) + "\n")
-    readme = ROOT / "README.md"
-    readme.write_text(re.sub(r"(<!-- answer:start -->\n).*?(\n<!-- answer:end -->)",
-                             lambda m: m[1] + readme_answer(h) + m[2], readme.read_text(), count=1, flags=re.S))
+    for page, answer in ((ROOT / "README.md", readme_answer(h)), (ROOT / "docs/index.md", docs_home_answer(h))):
+        page.write_text(re.sub(r"(<!-- answer:start -->\n).*?(\n<!-- answer:end -->)",
+                               lambda m, a=answer: m[1] + a + m[2], page.read_text(), count=1, flags=re.S))
     print(text)
     print(f"(generated in {time.perf_counter() - t0:.0f} s)")
 

@@ -66,7 +66,7 @@ def system_section(tmp: Path, img: Path) -> str:
                        BATCHES, "decode mJ per token", "7B-shaped model: decode energy per token against batch",
                        img / "acc_vs_mac_system_batch.png")
     mac, acc = (runs[8, "board, every core leaking", p.stem] for p in BOARDS)
-    c = compare(mac, acc)
+    c = compare(acc, mac)  # B / A = MAC / ACC
     ax = plot_waterfall(c)
     ax.figure.savefig(img / "acc_vs_mac_system_waterfall.png", dpi=110, bbox_inches="tight")
     plt.close(ax.figure)

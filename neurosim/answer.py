@@ -109,3 +109,8 @@ def readme_answer(h: dict) -> str:
             f"(`{best['acc']}` against `{best['mac']}`, the lowest-energy design of each side). The\n"
             f"SNN-paper compute-only convention (0.9 pJ per accumulate, 4.6 pJ per MAC) gives\n"
             f"{h['convention_compute_only'][0]:.1f} to {h['convention_compute_only'][1]:.1f} on the same runs.")
+
+
+def docs_home_answer(h: dict) -> str:
+    """The answer paragraph of the docs' home page: README's, its links relative to docs/."""
+    return readme_answer(h).replace("(docs/acc_vs_mac.md)", "(acc_vs_mac.md)")

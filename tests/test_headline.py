@@ -11,7 +11,7 @@ from pathlib import Path
 
 from golden import mismatches
 
-from neurosim.answer import CITED, best_pair, headline_numbers, pair_table, readme_answer
+from neurosim.answer import CITED, best_pair, docs_home_answer, headline_numbers, pair_table, readme_answer
 from neurosim.api import sensitivity
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,4 +43,7 @@ def test_readme_and_doc_quote_the_stored_numbers():
     block = re.search(r"<!-- answer:start -->\n(.*?)\n<!-- answer:end -->", readme, flags=re.S)
     assert block is not None, "README.md lost its answer markers"
     assert block[1] == readme_answer(STORED["headline"])
+    home = re.search(r"<!-- answer:start -->\n(.*?)\n<!-- answer:end -->", (ROOT / "docs/index.md").read_text(),
+                     flags=re.S)
+    assert home is not None and home[1] == docs_home_answer(STORED["headline"])
     assert _doc_script().answer_paragraph(STORED) in (ROOT / "docs/acc_vs_mac.md").read_text()
