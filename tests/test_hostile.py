@@ -892,3 +892,37 @@ def test_every_command_on_hostile_inputs(tmp_path, capsys, monkeypatch):
         assert after == before, (args, set(after) ^ set(before))
     assert (work / "precious.txt").read_text() == "keep"
     assert not (tmp_path.parent / "escape").exists()
+
+
+# --- worker counts (issue 29, class 1) ------------------------------------------------------------
+
+@pytest.mark.parametrize("command,flag", [("sweep", "--jobs"), ("sweep", "--dask-local"), ("sensitivity", "--jobs"),
+                                          ("sensitivity", "--dask-local"), ("run", "--jobs")])
+def test_worker_counts_beyond_the_cap_are_refused_before_anything_starts(tmp_path, capsys, command, flag):
+    """10,000 workers on a 2-core machine: exit 2 naming the flag and the cap, no process
+    started, nothing written."""
+    from neurosim.cores import worker_cap
+
+    args = {"sweep": ["--hw", TINY_MAC, "--trace", TINY, "--grid", "array.rows=4,8"],
+            "sensitivity": ["--hw", TINY_MAC, "--hw", TINY_MAC, "--trace", TINY],
+            "run": [TINY, "--hw", TINY_MAC]}[command]
+    code, _, err = cli(capsys, command, *args, flag, "10000", "--out", tmp_path / "o")
+    assert code == 2 and flag in err and f"1 to {worker_cap()}" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_sweep_starts_no_more_workers_than_pending_points(tmp_path, monkeypatch):
+    """--jobs 8 on two pending points starts two worker processes."""
+    import neurosim.sweep.runner as runner
+
+    started = []
+    real = runner.ProcessPoolExecutor
+
+    def pool(max_workers, **kw):
+        started.append(max_workers)
+        return real(max_workers=max_workers, **kw)
+
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", pool)
+    assert main(["sweep", "--hw", str(TINY_MAC), "--trace", str(TINY), "--grid", "array.rows=4,8", "--jobs", "8",
+                 "--out", str(tmp_path / "s")]) == 0
+    assert started == [2]

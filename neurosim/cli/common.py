@@ -65,6 +65,14 @@ def int_in(lo: int, hi: int, what: str):
 
 
 positive_int = int_in(1, 1 << 40, "a positive integer up to 2^40")
+
+
+def worker_count(text: str) -> int:
+    """An argparse type: a number of worker processes, at most :func:`neurosim.cores.worker_cap`."""
+    from neurosim.cores import WORKERS_PER_CORE, usable_cores, worker_cap
+
+    return int_in(1, worker_cap(), f"a number of workers from 1 to {worker_cap()} ({WORKERS_PER_CORE} x the "
+                  f"{usable_cores()} usable cores)")(text)
 seed = int_in(0, (1 << 63) - 1, "a seed from 0 to 2^63-1")
 #: Decode steps: each adds a layer's worth of ops to the manifest, which is held in memory.
 decode_steps = int_in(0, 1 << 16, "a number of decode steps from 0 to 65536")

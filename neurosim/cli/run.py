@@ -11,8 +11,8 @@ from neurosim.cli.common import (
     EXIT_INTERNAL,
     EXIT_OK,
     add_detail_args,
-    positive_int,
     progress,
+    worker_count,
 )
 from neurosim.errors import UsageError
 
@@ -110,7 +110,7 @@ def register(sub) -> None:
                    help="name of each --hw's run (its output directory), one per --hw in order")
     r.add_argument("--out", required=True, help="output directory; one subdirectory per config")
     r.add_argument("--check", action="store_true", help="functional check against the integer GEMM")
-    r.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+    r.add_argument("--jobs", type=worker_count, default=1, metavar="N",
                    help="simulate the configs in N worker processes, the same results (each worker takes "
                         "about 1.5 s to start: worth it when a config takes several seconds; default: %(default)s)")
     add_detail_args(r)

@@ -8,8 +8,8 @@ from pathlib import Path
 from neurosim.cli.common import (
     EXIT_INTERNAL,
     EXIT_OK,
-    positive_int,
     progress,
+    worker_count,
 )
 from neurosim.errors import UsageError
 
@@ -53,8 +53,8 @@ def register(sub) -> None:
     se.add_argument("--param", action="append", metavar="KEY=V1,V2,...",
                     help="a parameter and its values (repeatable; KEY may be k1|k2 for a key named differently "
                     "on each design); default: the built-in set")
-    se.add_argument("--jobs", type=positive_int, default=1, help="local worker processes")
-    se.add_argument("--dask-local", type=positive_int, metavar="N", help="run on a Dask LocalCluster of N workers")
+    se.add_argument("--jobs", type=worker_count, default=1, help="local worker processes")
+    se.add_argument("--dask-local", type=worker_count, metavar="N", help="run on a Dask LocalCluster of N workers")
     se.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a running Dask scheduler")
     se.add_argument("--out", required=True, help="output directory: sensitivity.csv, tornado plots, stored points")
     se.set_defaults(func=run)

@@ -9,8 +9,8 @@ from pathlib import Path
 from neurosim.cli.common import (
     EXIT_INTERNAL,
     EXIT_OK,
-    positive_int,
     progress,
+    worker_count,
 )
 from neurosim.errors import UsageError
 
@@ -67,8 +67,8 @@ def register(sub) -> None:
     w.add_argument("--trace", action="append", required=True, metavar="DIR", help="trace (repeatable)")
     w.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...", help="cartesian axis (repeatable)")
     w.add_argument("--zip", action="append", default=[], metavar="KEY=V1,V2,...", help="axes taken in lockstep")
-    w.add_argument("--jobs", type=positive_int, default=1, help="local worker processes")
-    w.add_argument("--dask-local", type=positive_int, metavar="N", help="run on a Dask LocalCluster of N workers")
+    w.add_argument("--jobs", type=worker_count, default=1, help="local worker processes")
+    w.add_argument("--dask-local", type=worker_count, metavar="N", help="run on a Dask LocalCluster of N workers")
     w.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a running Dask scheduler")
     w.add_argument("--baseline", metavar="CONFIG", help="add ratio columns against this config")
     w.add_argument("--per-layer", action="store_true", help="one row per layer")

@@ -154,7 +154,9 @@ def execute(tasks: list[dict], store: Store, *, jobs: int = 1, dask_local: int |
     todo = list({t["key"]: t for t in tasks if records.get(t["key"], {}).get("status") != STATUS_OK
                  or "schedule_cycles" not in records[t["key"]]}.values())
     if todo:
-        submit, completed, close = _executor(jobs, dask_local, scheduler)
+        # one worker per pending point at most: a spare one would only start and wait
+        submit, completed, close = _executor(min(jobs, len(todo)), dask_local and min(dask_local, len(todo)),
+                                             scheduler)
         try:
             futures = [submit(t) for t in todo]
             for i, fut in enumerate(completed(futures), 1):
