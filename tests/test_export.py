@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch  # the export extra, installed by .ci/run
 from helpers import HANG_GUARD_S
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neurosim.api import simulate
 from neurosim.export.recipes import make_recipe, quantize_act_t
@@ -318,3 +320,33 @@ def _shape_of(lm):
     from neurosim.export.inference_capture import _shape
 
     return _shape(lm)
+
+
+@given(st.integers(1, 40), st.integers(1, 300), st.floats(1e-3, 1e3))
+@settings(max_examples=60, deadline=None)
+def test_median_by_selection_is_torch_quantile_exactly(rows, width, spread):
+    """The linear-time median equals torch.quantile(x, 0.5) bit for bit, odd and even widths."""
+    from neurosim.export.recipes import median_t
+
+    x = torch.randn(rows, width, generator=torch.Generator().manual_seed(rows * 1000 + width)) * spread
+    assert torch.equal(median_t(x), torch.quantile(x, 0.5, dim=-1, keepdim=True))
+
+
+def test_export_reports_its_stages_without_a_terminal(lm, tmp_path, capsys):
+    """A non-TTY export says stage by stage what it does (load, calibrations, weights, capture),
+    each with its time (in process: the model the fixture loaded is reused)."""
+    from neurosim.cli import main
+
+    calib = tmp_path / "calib.txt"  # one calibration window: the stages, not their cost, are tested
+    calib.write_text(Path(TEXT).read_text()[:4000])
+    assert main(["export", "--model", str(MODEL), "--text", str(TEXT), "--tokens", "16", "--layers", "1",
+                 "--calib-text", str(calib), "--recipe", "spikequant+gptq+aclip", "--out", str(tmp_path / "t")]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("neurosim export: ")]
+    started = [line.split(": ", 1)[1].rsplit(" (", 1)[0] for line in lines if line.endswith("steps) ...")]
+    assert started == ["load model", "calibration: salient threshold", "calibration: GPTQ Hessians",
+                       "calibration: activation clip (7 candidates)", "weights (gptq)", "capture and write"]
+    assert sum(": done in " in line for line in lines) == len(started) and lines[-1].endswith(" s in all")
+    import json
+
+    assert json.loads((tmp_path / "t/manifest.json").read_text())["extra"]["calibration"]["layers"] == 1

@@ -64,6 +64,52 @@ def int_in(lo: int, hi: int, what: str):
     return parse
 
 
+class stages:
+    """Stage-by-stage progress on stderr for long jobs (export, eval): ``report(stage, done,
+    total)``. A line when a stage starts and ends (with its time), and, within a stage, a tqdm bar
+    with its ETA on a terminal or else a line every :data:`progress.PLAIN_EVERY_S` seconds."""
+
+    def __init__(self, desc: str):
+        self.desc, self.stage, self.bar = desc, None, None
+        self.start = self.last = self.t0 = 0.0
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        return self.report
+
+    def _end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.stage is not None:
+            print(f"neurosim {self.desc}: {self.stage}: done in {time.monotonic() - self.start:.0f} s",
+                  file=sys.stderr, flush=True)
+
+    def report(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage != self.stage:
+            self._end()
+            self.stage, self.start = stage, now
+            self.last = now
+            print(f"neurosim {self.desc}: {stage} ({total:,} steps) ...", file=sys.stderr, flush=True)
+            if sys.stderr.isatty():
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, desc=f"  {stage}", file=sys.stderr, leave=False)
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+        elif now - self.last >= progress.PLAIN_EVERY_S and 0 < done < total:
+            self.last = now
+            elapsed = now - self.start
+            print(f"neurosim {self.desc}: {stage}: {done:,}/{total:,}, {elapsed:.0f} s, about "
+                  f"{elapsed * (total - done) / done:.0f} s left", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        self._end()
+        if exc[0] is None:
+            print(f"neurosim {self.desc}: {time.monotonic() - self.t0:.0f} s in all", file=sys.stderr, flush=True)
+
+
 positive_int = int_in(1, 1 << 40, "a positive integer up to 2^40")
 
 

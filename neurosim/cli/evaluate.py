@@ -10,8 +10,8 @@ from neurosim.cli.common import (
     add_recipe_args,
     need_export_extra,
     print_ppl,
-    progress,
     recipe,
+    stages,
 )
 
 
@@ -29,10 +29,10 @@ def run(args: argparse.Namespace) -> int:
         from neurosim.fsutil import prepare_output_dir
 
         prepare_output_dir(args.out)
-    with progress(1, "eval") as tick:
+    with stages("eval") as report:
         results = run_eval(args.model, args.text, n_windows=args.windows, window=args.window_tokens,
                            recipes=args.recipes, salient_rule=args.salient_rule, salient_param=args.salient_param,
-                           target_ratio=args.salient_target, calib_text=args.calib_text, progress=tick)
+                           target_ratio=args.salient_target, calib_text=args.calib_text, progress=report)
     print_ppl(results, args)
     if args.out:
         import dataclasses

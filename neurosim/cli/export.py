@@ -11,8 +11,8 @@ from neurosim.cli.common import (
     need_export_extra,
     positive_int,
     print_ppl,
-    progress,
     recipe,
+    stages,
 )
 from neurosim.fsutil import require_regular_file
 
@@ -26,12 +26,12 @@ def run(args: argparse.Namespace) -> int:
         if text is not None:
             require_regular_file(text)
 
-    with progress(1, "export") as tick:
+    with stages("export") as report:
         out = run_export(args.model, args.tokens, args.text, args.out, recipe=args.recipe, layers=args.layers,
                          salient_rule=args.salient_rule, salient_param=args.salient_param,
                          target_ratio=args.salient_target, weights=not args.no_weights, overwrite=args.force,
                          calib_text=args.calib_text, decode=args.decode, batch=args.batch,
-                         progress=tick)
+                         whole_model=args.calibrate == "whole", progress=report)
     print(f"wrote {out}")
     if args.eval_ppl:
         print_ppl(run_eval(args.model, args.text, n_windows=args.windows, window=args.window_tokens,
@@ -55,6 +55,9 @@ def register(sub) -> None:
     e.add_argument("--recipe", type=recipe, default="spikequant",
                    help="BASE[+MOD...]: base w4a8|w4a4|spikequant, modifiers gptq|wclip|rot|smooth[ALPHA]|aclip|pow2 "
                    "(e.g. spikequant+rot+gptq)")
+    e.add_argument("--calibrate", choices=("layers", "whole"), default="layers",
+                   help="calibrate the salient threshold and the activation clip on the exported layers' inputs, or "
+                   "on every layer's as eval does (whole: as many times slower as the model has layers over --layers)")
     e.add_argument("--no-weights", action="store_true", help="do not store weight codes")
     e.add_argument("--eval-ppl", action="store_true", help="also report perplexity per recipe")
     e.add_argument("--out", required=True, help="output trace directory")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +42,36 @@ class LoadedModel:
 
 def load_model(path: str | Path) -> LoadedModel:
     """A directory with ``config.json`` + weights (``*.safetensors`` or one ``*.gguf``), or a
-    ``.gguf`` file. The tokenizer is ``tokenizer.json`` beside it when present."""
+    ``.gguf`` file. The tokenizer is ``tokenizer.json`` beside it when present. The last model
+    loaded is kept for the process (an export and its evaluation, or a notebook's exports, load
+    it once; a changed file is loaded again): callers do not modify it (recipes work on copies)."""
+    p = Path(path)
+    key = (str(p.resolve()), *((st.st_size, st.st_mtime_ns) if (st := _stat(p)) else ()))
+    if _LAST.get("key") != key:
+        _LAST.clear()
+        _LAST.update(key=key, model=_load_model(path))
+    return _LAST["model"]
+
+
+#: The last model :func:`load_model` loaded, by its path and its file's size and time.
+_LAST: dict = {}
+
+
+def _stat(p: Path):
+    try:
+        return p.stat()
+    except OSError:
+        return None
+
+
+def _load_model(path: str | Path) -> LoadedModel:
+    """:func:`load_model` without the cache."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
     except ImportError as e:
         raise UsageError(f"export needs the 'export' extra (pip install torch==2.13.0 && pip install -e '.[export]'): {e}") \
             from None
@@ -57,9 +83,12 @@ def load_model(path: str | Path) -> LoadedModel:
         d, gguf = p, (ggufs[0].name if ggufs and not list(p.glob("*.safetensors")) else None)
     else:
         raise UsageError(f"--model {path}: not a model directory or .gguf file")
+    hf_logging.disable_progress_bar()  # neurosim reports its own stages; transformers' bars stop the lines
+    hf_logging.set_verbosity_error()
     kwargs = {"gguf_file": gguf} if gguf else {}
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, **kwargs)
+        with contextlib.redirect_stderr(io.StringIO()):  # the GGUF reader's own tqdm bar
+            model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, **kwargs)
     except (OSError, ValueError) as e:
         raise UsageError(f"--model {path}: cannot load: {e}") from None
     model.eval()

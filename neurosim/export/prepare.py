@@ -71,9 +71,9 @@ def _linears(model, layers: int | None) -> list[tuple[str, torch.nn.Linear]]:
     return [(n, m) for n, m in target_linears(model) if layers is None or int(n.split(".")[1]) < layers]
 
 
-def _inputs(model, ids: list[list[int]], want, layers: int | None = None) -> None:
+def _inputs(model, ids: list[list[int]], want, layers: int | None = None, tick=None) -> None:
     """Run calibration windows; ``want(name, x)`` accumulates per linear input (of the first
-    ``layers`` decoder layers)."""
+    ``layers`` decoder layers); ``tick(done, total)`` after each window."""
     handles = [m.register_forward_pre_hook(lambda mod, args, n=n: want(n, args[0].detach()[0].float()))
                for n, m in _linears(model, layers)]
     if layers is not None:  # nothing past the last wanted layer is needed: stop the forward there
@@ -82,11 +82,13 @@ def _inputs(model, ids: list[list[int]], want, layers: int | None = None) -> Non
         handles.append(model.model.layers[layers - 1].register_forward_hook(stop))
     try:
         with torch.no_grad():
-            for w in ids:
+            for i, w in enumerate(ids, 1):
                 try:
                     model(torch.tensor([w]))
                 except _Done:
                     pass
+                if tick:
+                    tick(i, len(ids))
     finally:
         for h in handles:
             h.remove()
@@ -94,22 +96,31 @@ def _inputs(model, ids: list[list[int]], want, layers: int | None = None) -> Non
 
 def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "mad", salient_param: float | None = 6.0,
             salient_target: float = 0.025, salient_calib: list[int] | None = None, seed: int = 0,
-            layers: int | None = None) -> Prepared:
+            layers: int | None = None, whole_model: bool = True, progress=None) -> Prepared:
     """A transformed, weight-quantized copy of ``model`` for recipe ``name`` (``model`` is kept).
     For ``spikequant`` with ``salient_param=None`` the rule's parameter is calibrated on the
     *transformed* float model so that ``salient_target`` of the linear inputs of
     ``salient_calib`` are salient (MAD: the multiplier k; ratio: the target itself). With
     ``layers`` only the first ``layers`` decoder layers get quantized weights (all an export of
-    those layers depends on; the transforms always apply to the whole model)."""
+    those layers depends on; the transforms always apply to the whole model); without
+    ``whole_model`` the salient threshold and the activation clip are calibrated on those layers'
+    inputs only (else on every layer's, as an evaluation of the whole model does).
+    ``progress(stage, done, total)`` reports each stage as it goes."""
     plan = parse_recipe(name)
     if plan.base == "float":
         return Prepared(model, RecipeSpec(name, None), {}, [])
+    report = progress or (lambda *_: None)
+
+    def stage(what: str):
+        return lambda done, total: report(what, done, total)
+    scope = None if whole_model else layers  # the layers the calibrations read
     m = copy.deepcopy(model)
-    hooks = _transform(m, plan, calib, seed)
+    hooks = _transform(m, plan, calib, seed, stage("calibration: SmoothQuant maxima (every layer)"))
     k = salient_param
     samples: list[torch.Tensor] = []
     if plan.base == "spikequant" and ((k is None and salient_rule != "ratio") or plan.salient_pow2):
-        _inputs(m, [salient_calib or calib[0]], lambda n, x: samples.append(x))
+        _inputs(m, [salient_calib or calib[0]], lambda n, x: samples.append(x), scope,
+                stage("calibration: salient threshold"))
     if plan.base == "spikequant" and k is None:
         k = salient_target if salient_rule == "ratio" else round(calibrate_mad_k(samples, salient_target), 4)
     # while the clip is searched, salient values get every shift they need (none clips)
@@ -123,7 +134,7 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
         def acc(n, x):
             hess[n] = hess.get(n, 0) + 2 * x.double().T @ x.double()
             counts[n] = counts.get(n, 0) + x.shape[0]
-        _inputs(m, calib, acc, layers)
+        _inputs(m, calib, acc, layers, stage("calibration: GPTQ Hessians"))
     if plan.act_clip_search:
         err = dict.fromkeys(ACT_CLIP_GRID, 0.0)
 
@@ -131,23 +142,24 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
             for c in ACT_CLIP_GRID:
                 codes, scale, shift = quantize_act_t(x, replace(r, act_clip=c))
                 err[c] += float(((codes * torch.exp2(shift) * scale - x) ** 2).sum())
-        _inputs(m, calib, clip_err)  # every layer, so an export of a few layers picks the eval's clip
+        _inputs(m, calib, clip_err, scope, stage(f"calibration: activation clip ({len(ACT_CLIP_GRID)} candidates)"))
         r = replace(r, act_clip=min(err, key=err.get))
         spec = RecipeSpec(name, r)
     if plan.salient_pow2:
         needed = max(int(quantize_act_t(x, r)[2].max()) for x in samples)
         r = replace(r, salient_shift_max=max(1, needed))
         spec = RecipeSpec(name, r)
-    return Prepared(m, spec, _quantize_weights(m, plan, r.weight_bits, hess, counts, layers), hooks)
+    return Prepared(m, spec, _quantize_weights(m, plan, r.weight_bits, hess, counts, layers,
+                                               stage(f"weights ({plan.weights})")), hooks)
 
 
-def _transform(m, plan, calib: list[list[int]], seed: int) -> list:
-    """The recipe's float transforms of ``m`` in place (SmoothQuant scales, rotations); returns the
-    online-transform hooks."""
+def _transform(m, plan, calib: list[list[int]], seed: int, tick) -> list:
+    """The recipe's float transforms of ``m`` in place (SmoothQuant scales, which every layer
+    needs, rotations); returns the online-transform hooks."""
     if plan.smooth_alpha is not None:
         absmax: dict[str, torch.Tensor] = {}
         _inputs(m, calib, lambda n, x: absmax.__setitem__(n, torch.maximum(absmax.get(n, x.abs().amax(0)),
-                                                                                x.abs().amax(0))))
+                                                                                x.abs().amax(0))), None, tick)
         smooth(m, absmax, plan.smooth_alpha)
     if not plan.rotate:
         return []
@@ -157,15 +169,18 @@ def _transform(m, plan, calib: list[list[int]], seed: int) -> list:
     return online_hadamard(m, seed + 1)
 
 
-def _quantize_weights(m, plan, bits: int, hess: dict, counts: dict, layers: int | None) -> dict[str, torch.Tensor]:
+def _quantize_weights(m, plan, bits: int, hess: dict, counts: dict, layers: int | None,
+                      tick) -> dict[str, torch.Tensor]:
     """Quantize the weights of ``m``'s linears in place (round to nearest, clip search or GPTQ);
-    returns each linear's per-channel scales."""
+    returns each linear's per-channel scales; ``tick(done, total)`` after each linear."""
     scales = {}
+    linears = _linears(m, layers)
     with torch.no_grad():
-        for n, lin in _linears(m, layers):
+        for i, (n, lin) in enumerate(linears, 1):
             w = lin.weight.data
             s = clip_search(w, bits) if plan.weights == "wclip" else weight_scale(w, bits)
             lin.weight.data = gptq(w, hess[n] / counts[n], bits, scale=s) if plan.weights == "gptq" \
                 else quantize_rows(w, s, bits)
             scales[n] = s.flatten().float()
+            tick(i, len(linears))
     return scales

@@ -44,13 +44,19 @@ def calibration(ids: list[int], calib_ids: list[int] | None) -> tuple[list[list[
 def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: str = "spikequant", layers: int | None,
                salient_rule: str = "mad", salient_param: float | None = None, target_ratio: float = 0.025,
                weights: bool = True, overwrite: bool = False, calib_text: str | None = None, decode: int = 0,
-               batch: int = 1, progress=None) -> Path:
+               batch: int = 1, whole_model: bool = False, progress=None) -> Path:
     """Export ``tokens`` of ``text`` (a prefill of GEMMs; with ``decode`` > 0 a whole inference:
     the prefill and ``decode`` teacher-forced steps, attention and vector ops included; with
-    ``batch`` B > 1, B consecutive windows of the text prefilled and decoded together)."""
+    ``batch`` B > 1, B consecutive windows of the text prefilled and decoded together). The
+    salient threshold and the activation clip are calibrated on the exported layers' inputs, or
+    with ``whole_model`` on every layer's (as ``eval`` does; slower by the model's depth over the
+    exported layers). ``progress(stage, done, total)`` reports each stage."""
+    report = progress or (lambda *_: None)
     if batch > 1 and not decode:
         raise UsageError("--batch B goes with a whole inference (--decode D)")
+    report("load model", 0, 1)
     lm = load_model(model)
+    report("load model", 1, 1)
     ids, source = read_tokens(lm, text)
     plan = _plan(recipe)
     if len(ids) < (tokens + decode) * batch:
@@ -65,24 +71,28 @@ def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: s
     calib_ids = read_tokens(lm, calib_text)[0] if calib_text else None
     calib, _, calib_src = calibration(ids, calib_ids) if plan.needs_calibration else ([], ids, None)
     prepared = prepare(lm.model, recipe, calib, salient_rule=salient_rule, salient_param=salient_param,
-                       salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS], layers=layers)
+                       salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS], layers=layers,
+                       whole_model=whole_model, progress=report)
     extra = {"recipe_name": recipe, "salient_target_ratio": target_ratio if salient_param is None else None,
              "layers_exported": layers, "model_layers": n_layers, "token_offset": 0,
              "calibration": calib_src and {"source": calib_text or source, "which": calib_src,
-                                           "windows": len(calib), "tokens": CALIB_TOKENS},
+                                           "windows": len(calib), "tokens": CALIB_TOKENS,
+                                           "layers": "all" if whole_model else layers},
              "online_transforms": ({"op": "mlp.down_proj input", "transform": "orthogonal (Hadamard x orthogonal)",
                                     "size": lm.model.config.intermediate_size,
                                     "note": "a hadamard vector op before each down_proj, charged on the vector unit"}
                                    if plan.rotate else None)}
+    def capture(done: int, total: int) -> None:
+        report("capture and write", done, total)
     with prepared:
         if decode:
             from neurosim.export.inference_capture import export_inference
 
             n = tokens + decode
             return export_inference(lm, [ids[b * n:(b + 1) * n] for b in range(batch)], decode, prepared, out, layers=layers,
-                                    text_source=source, extra=extra, overwrite=overwrite, progress=progress)
+                                    text_source=source, extra=extra, overwrite=overwrite, progress=capture)
         return export_trace(lm, ids[:tokens], prepared, out, layers=layers, text_source=source, weights=weights,
-                            extra=extra, overwrite=overwrite, progress=progress)
+                            extra=extra, overwrite=overwrite, progress=capture)
 
 
 def _plan(recipe: str):
@@ -96,9 +106,12 @@ def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int
              salient_param: float | None = None, target_ratio: float = 0.025, calib_text: str | None = None,
              progress=None, on_result=None) -> list[PplResult]:
     """Perplexity and activation statistics of each recipe on the same windows; ``on_result(r)``
-    is called as each recipe finishes."""
+    is called as each recipe finishes; ``progress(stage, done, total)`` reports each stage."""
+    report = progress or (lambda *_: None)
     plans = [_plan(r) for r in recipes]
+    report("load model", 0, 1)
     lm = load_model(model)
+    report("load model", 1, 1)
     ids, _ = read_tokens(lm, text)
     calib_ids = read_tokens(lm, calib_text)[0] if calib_text else None
     # the calibration tail is held out for every recipe (when the text is long enough), so that
@@ -111,9 +124,12 @@ def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int
     wins = windows(eval_ids, window, n_windows)
     out = []
     for r in recipes:
+        def stage(what: str, done: int, total: int, r=r) -> None:
+            report(f"{r}: {what}", done, total)
         with prepare(lm.model, r, calib, salient_rule=salient_rule, salient_param=salient_param,
-                     salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS]) as p:
-            out.append(perplexity(p.model, wins, p.spec, progress, weights_quantized=p.weights_quantized))
+                     salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS], progress=stage) as p:
+            out.append(perplexity(p.model, wins, p.spec, lambda d, t: stage("perplexity windows", d, t),
+                                  weights_quantized=p.weights_quantized))
         if on_result:
             on_result(out[-1])
     return out
