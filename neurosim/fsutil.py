@@ -4,7 +4,14 @@ Inputs must be regular files (a FIFO would block a reader forever, a symlink cou
 trace outside its directory). Outputs are written atomically with the user's umask (``mkstemp``
 alone makes them 0600), stay under the output directory the user named, and never remove a file
 neurosim did not write itself. A directory replaced as a whole (a trace) is swapped with two
-renames; a crash between them leaves ``.NAME.old-*`` beside it, which the next write restores.
+renames; a crash between them leaves ``.NAME.neurosim-old-PID`` beside it, which the next write
+restores.
+
+What neurosim may clean up is what it provably made: a temporary file's name carries
+``.neurosim-tmp-PID-`` (and is removed only once that process is gone), a temporary or old
+directory also holds the marker file :data:`TEMP_MARKER`. Anything else, hidden or not, is the
+user's: it is never removed or renamed, and it makes a directory "not a neurosim directory"
+(writing there needs ``--force``).
 """
 
 from __future__ import annotations
@@ -21,7 +28,32 @@ from neurosim.errors import NeurosimError, Problem, SourceError, UsageError
 
 #: A name that may become one path component: no separators, no leading dot, bounded length.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
-_STALE = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-[A-Za-z0-9_]+$")
+_STALE = re.compile(r"^\.(?P<name>.+)\.neurosim-(?P<kind>tmp|old)-(?P<pid>[0-9]+)(?:-[A-Za-z0-9_]+)?$")
+#: Written into every temporary or replaced directory neurosim makes: the proof it may remove it.
+TEMP_MARKER = ".neurosim-temporary"
+#: Written into an output directory neurosim made (sweep, sensitivity, compare, eval): the proof
+#: that its files are neurosim's to replace.
+OUT_MARKER = ".neurosim-out"
+
+
+def temp_prefix(name: str) -> str:
+    """The prefix of a temporary beside ``name`` (mkstemp / mkdtemp add random characters)."""
+    return f".{name}.neurosim-tmp-{os.getpid()}-"
+
+
+def mark_temporary(directory: Path) -> None:
+    """Mark a directory neurosim made as its own temporary (see :data:`TEMP_MARKER`)."""
+    (directory / TEMP_MARKER).write_text(f"neurosim {os.getpid()}\n")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 class OutputError(NeurosimError):
@@ -111,7 +143,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same directory and a rename,
     with the permissions a plain ``open`` would give (0666 minus the umask)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -124,33 +156,69 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return path
 
 
+def ours(entry: Path) -> bool:
+    """Did neurosim make ``entry`` as a temporary (its name, and for a directory its marker)?"""
+    m = _STALE.match(entry.name)
+    if not m:
+        return False
+    if entry.is_dir() and not entry.is_symlink():
+        return (entry / TEMP_MARKER).is_file()
+    return m["kind"] == "tmp" and entry.is_file() and not entry.is_symlink()
+
+
 def clean_stale(directory: Path, name: str | None = None) -> None:
-    """Remove temporaries left by a killed writer (``.X.tmp-*``) in ``directory``; restore a
-    ``.NAME.old-*`` directory when ``NAME`` itself went missing between two renames."""
+    """Remove the temporaries a killed neurosim left in ``directory`` (those :func:`ours` proves,
+    of processes that are gone); restore a ``.NAME.neurosim-old-PID`` directory when ``NAME``
+    itself went missing between two renames. Nothing else is touched."""
     if not directory.is_dir():
         return
     for entry in directory.iterdir():
         m = _STALE.match(entry.name)
-        if not m or (name is not None and m["name"] != name):
+        if not m or (name is not None and m["name"] != name) or _alive(int(m["pid"])) or not ours(entry):
             continue
         target = directory / m["name"]
-        if ".old-" in entry.name:
-            if not target.exists():
-                os.rename(entry, target)
-                continue
-        if entry.is_dir() and not entry.is_symlink():
+        if m["kind"] == "old" and not target.exists():
+            os.rename(entry, target)
+            (target / TEMP_MARKER).unlink(missing_ok=True)
+            continue
+        if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
         else:
             with contextlib.suppress(OSError):
                 entry.unlink()
 
 
+def user_entries(directory: Path) -> list[Path]:
+    """The entries of ``directory`` neurosim did not make: everything but its markers and its
+    provable temporaries (hidden files count: they are the user's too)."""
+    return [e for e in directory.iterdir() if e.name not in (TEMP_MARKER, OUT_MARKER) and not ours(e)]
+
+
+def check_output_dir(out_dir: str | Path, force: bool, what: str = "--out", evidence: tuple[str, ...] = ()) -> Path:
+    """Refuse an existing ``out_dir`` that holds files and is not neurosim's (no :data:`OUT_MARKER`
+    nor any of ``evidence``, the names an older neurosim left there) unless ``force``; then
+    create it, prove it writable and mark it as neurosim's."""
+    out_dir = Path(out_dir)
+    if out_dir.is_dir() and not out_dir.is_symlink() and not force:
+        mine = (out_dir / OUT_MARKER).is_file() or any((out_dir / e).exists() for e in evidence)
+        if user_entries(out_dir) and not mine:
+            raise OutputError(f"{what} {out_dir}: exists, holds files and is not a neurosim directory (pass "
+                              "--force to write into it; no file of yours is removed)")
+    prepare_output_dir(out_dir, what)
+    if not (out_dir / OUT_MARKER).exists():
+        (out_dir / OUT_MARKER).write_text("written by neurosim\n")
+    return out_dir
+
+
 def publish_dir(tmp: Path, out_dir: Path) -> None:
     """Move the finished directory ``tmp`` to ``out_dir``, replacing an older one."""
     if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        old = out_dir.with_name(f".{out_dir.name}.neurosim-old-{os.getpid()}")
         os.rename(out_dir, old)
+        mark_temporary(old)  # ours to restore or remove, if a crash leaves it
         os.rename(tmp, out_dir)
+        (out_dir / TEMP_MARKER).unlink(missing_ok=True)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(tmp, out_dir)
+        (out_dir / TEMP_MARKER).unlink(missing_ok=True)

@@ -16,7 +16,14 @@ from pathlib import Path
 
 from neurosim.energy.categories import category
 from neurosim.errors import Problem
-from neurosim.fsutil import OutputError, atomic_write_text, clean_stale, prepare_output_dir, read_text_input
+from neurosim.fsutil import (
+    OutputError,
+    atomic_write_text,
+    clean_stale,
+    prepare_output_dir,
+    read_text_input,
+    user_entries,
+)
 from neurosim.result_types import RESULTS_FORMAT, LayerResult, Results, ResultsError
 
 __all__ = ["RESULTS_FORMAT", "LayerResult", "Results", "ResultsError", "check_run_dir", "energy_csv", "layers_csv",
@@ -94,7 +101,7 @@ def check_run_dir(out_dir: str | Path, force: bool = False) -> Path:
         if not out_dir.is_dir() or out_dir.is_symlink():
             raise OutputError(f"{out_dir}: exists and is not a directory")
         clean_stale(out_dir)
-        entries = [e for e in out_dir.iterdir() if not e.name.startswith(".")]
+        entries = [e for e in user_entries(out_dir) if e.name != RUN_MARKER]  # hidden files are the user's too
         ours = (out_dir / RUN_MARKER).is_file() or (out_dir / "results.json").is_file()
         if entries and not ours and not force:
             raise OutputError(f"{out_dir}: exists, holds files and is not a neurosim run directory "

@@ -153,7 +153,7 @@ def test_compare_waterfall_sums_to_the_difference(run_dir, tmp_path):
         assert v["compute_only"] <= v["on_chip"] <= v["full"]
     r = run("compare", out / "mac_64x64_os", out / "acc_if_64x64", "--out", tmp_path / "cmp")
     assert r.returncode == 0, r.stderr
-    assert {p.name for p in (tmp_path / "cmp").iterdir()} == {"compare.json", "compare.txt", "waterfall.png",
+    assert {p.name for p in (tmp_path / "cmp").iterdir()} == {".neurosim-out", "compare.json", "compare.txt", "waterfall.png",
                                                               "waterfall.svg", "waterfall_deltas.png",
                                                               "waterfall_deltas.svg"}
     data = json.loads((tmp_path / "cmp" / "compare.json").read_text())

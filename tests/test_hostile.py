@@ -117,17 +117,67 @@ def test_rerun_keeps_user_files_and_removes_only_stale_run_files(tmp_path, capsy
     assert [p.name for p in d.iterdir() if p.name.startswith(".")] == [".neurosim-run"]
 
 
-def test_run_killed_between_renames_is_recovered(tmp_path, capsys):
-    """An older neurosim swapped whole directories: a kill between the renames left only
-    ``.NAME.old-PID``; the next run restores it (with the user's files) and writes into it."""
+def _dead_pid() -> int:
+    """The pid of a process that has exited."""
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_run_killed_between_renames_is_recovered_and_user_lookalikes_are_kept(tmp_path, capsys):
+    """A kill between two renames left only ``.NAME.neurosim-old-PID`` (with neurosim's marker):
+    the next run restores it (with the user's files) and removes the dead process's marked
+    temporary; the user's own look-alikes (``.tiny_mac.tmp-abc``, ``.notes.tmp-keep``,
+    ``.bashrc.old-1``, an unmarked ``.x.neurosim-tmp-1-y``) are neither removed nor renamed."""
+    from neurosim.fsutil import TEMP_MARKER
+
     out = tmp_path / "o"
     assert cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", out)[0] == 0
     (out / "tiny_mac" / "notes.md").write_text("mine")
-    os.rename(out / "tiny_mac", out / ".tiny_mac.old-12345")
-    (out / ".tiny_mac.tmp-abc").mkdir()
+    dead = _dead_pid()
+    os.rename(out / "tiny_mac", out / f".tiny_mac.neurosim-old-{dead}")
+    (out / f".tiny_mac.neurosim-old-{dead}" / TEMP_MARKER).write_text("neurosim")
+    temp = out / f".tiny_mac.neurosim-tmp-{dead}-abcd1234"
+    temp.mkdir()
+    (temp / TEMP_MARKER).write_text("neurosim")
+    mine = [out / ".tiny_mac.tmp-abc", out / ".notes.tmp-keep", out / ".bashrc.old-1",
+            out / f".x.neurosim-tmp-{dead}-y"]
+    mine[0].mkdir()
+    for f in mine[1:]:
+        f.write_text("mine")
     assert cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", out)[0] == 0
     assert (out / "tiny_mac" / "notes.md").read_text() == "mine"
-    assert sorted(p.name for p in out.iterdir()) == ["tiny_mac"]
+    assert not (out / "tiny_mac" / TEMP_MARKER).exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(["tiny_mac", *(p.name for p in mine)])
+    assert all(p.read_text() == "mine" for p in mine[1:])
+
+
+def test_hidden_files_make_a_directory_the_users(tmp_path, capsys):
+    """A directory holding only hidden files is not neurosim's: run, sweep, sensitivity and
+    compare --out refuse it without --force (exit 2, nothing replaced), and with --force keep
+    the user's files."""
+    for command, args in (("run", [TINY, "--hw", TINY_MAC]),
+                          ("sweep", ["--hw", TINY_MAC, "--trace", TINY, "--grid", "array.rows=4,8"]),
+                          ("sensitivity", ["--hw", TINY_MAC, "--hw", TINY_MAC, "--trace", TINY, "--param",
+                                           "array.rows=4"])):
+        out = tmp_path / command
+        target = out / "tiny_mac" if command == "run" else out
+        target.mkdir(parents=True)
+        (target / ".notes").write_text("mine")
+        if command != "run":
+            (target / "sweep.csv").write_text("mine")
+        code, _, err = cli(capsys, command, *args, "--out", out)
+        assert code == 2 and "not a neurosim" in err and "--force" in err, (command, err)
+        assert (target / ".notes").read_text() == "mine"
+        assert command == "run" or (target / "sweep.csv").read_text() == "mine"
+        assert cli(capsys, command, *args, "--out", out, "--force")[0] == 0
+        assert (target / ".notes").read_text() == "mine"
+    runs = tmp_path / "run"
+    cmp_out = tmp_path / "cmp"
+    cmp_out.mkdir()
+    (cmp_out / "compare.txt").write_text("mine")
+    code, _, err = cli(capsys, "compare", runs / "tiny_mac", runs / "tiny_mac", "--out", cmp_out)
+    assert code == 2 and "not a neurosim" in err and (cmp_out / "compare.txt").read_text() == "mine"
 
 
 def test_run_killed_while_writing_leaves_no_results_json_beside_new_files(tmp_path, capsys, monkeypatch):
@@ -246,11 +296,13 @@ def test_alias_bomb_is_refused_quickly_with_a_bounded_message(tmp_path, capsys):
     p = tmp_path / "bomb.yaml"
     p.write_text(BOMB)
     assert len(BOMB) < 1024
-    t = time.perf_counter()
+    tracemalloc.start()
     for cmd in (["validate", p], ["show-config", p], ["run", TINY, "--hw", p, "--out", tmp_path / "o"]):
         code, _, err = cli(capsys, *cmd)
         assert code == 2 and "aliases" in err and len(err) < 500
-    assert time.perf_counter() - t < 5
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 << 20  # refused before expanding: 9^9 references never materialise (no time limit: issue rules)
 
 
 @given(st.recursive(st.integers() | st.text(max_size=300) | st.floats(allow_nan=False),
@@ -718,9 +770,12 @@ def test_op_level_timeline_has_one_event_per_op_covering_the_run(tmp_path, capsy
     assert cli(capsys, "run", tr, "--hw", TINY_MAC, "--out", tmp_path / "o", "--timeline", "op")[0] == 0
     data = json.loads((tmp_path / "o" / "tiny_mac" / "timeline.json").read_text())
     res = read_run_dir(tmp_path / "o" / "tiny_mac")
-    events = [e for e in data["traceEvents"] if e["ph"] == "X"]
+    tracks = {e["tid"]: e["args"]["name"] for e in data["traceEvents"] if e["ph"] == "M"}
+    events = [e for e in data["traceEvents"] if e["ph"] == "X" and tracks[e["tid"]] == "op"]
     assert [e["name"] for e in events] == [la.name for la in res.layers]
     assert sum(e["args"]["end_cycle"] - e["args"]["start_cycle"] for e in events) == res.total_cycles
+    phases = [e for e in data["traceEvents"] if e["ph"] == "X" and tracks[e["tid"]] == "phases (ops overlapped)"]
+    assert sum(e["args"]["end_cycle"] - e["args"]["start_cycle"] for e in phases) == res.scheduled_cycles
     assert data["otherData"]["detail"] == "op"
     assert resolve_detail("auto", AUTO_TILE_MACS) == "tile" and resolve_detail("auto", AUTO_TILE_MACS + 1) == "op"
 

@@ -1,7 +1,6 @@
-"""The notebooks execute headless (nbclient), each in under a minute, and are stored without
-outputs."""
+"""The notebooks execute headless (nbclient) and are stored without outputs; the docs hold them
+rendered."""
 
-import time
 from pathlib import Path
 
 import nbformat
@@ -16,9 +15,7 @@ NB = Path(__file__).resolve().parent.parent / "notebooks"
 def test_notebook_executes(name):
     nb = nbformat.read(NB / name, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "outputs must be stripped in git"
-    t = time.perf_counter()
     NotebookClient(nb, timeout=HANG_GUARD_S, kernel_name="python3", resources={"metadata": {"path": str(NB)}}).execute()
-    assert time.perf_counter() - t < 90
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]

@@ -15,13 +15,13 @@ from neurosim.errors import UsageError
 def run(args: argparse.Namespace) -> int:
     """Compare two finished runs of one trace: energy waterfall, cycles by cause, views."""
     from neurosim.api import load_results
-    from neurosim.fsutil import atomic_write_text, prepare_output_dir
+    from neurosim.fsutil import atomic_write_text, check_output_dir
     from neurosim.report.compare import compare, compare_text, write_comparison
     from neurosim.report.iso_latency import iso_text
 
     c = compare(load_results(args.run_a), load_results(args.run_b))
     if args.out:
-        prepare_output_dir(args.out)
+        check_output_dir(args.out, args.force, evidence=("compare.json",))
     print(compare_text(c))
     written = write_comparison(c, args.out) if args.out else []
     if args.iso_latency:
@@ -81,6 +81,8 @@ def register(sub) -> None:
                    help="also compare at equal latency: re-run the faster design (its run directory's config, the "
                    "trace) at the lowest clock and supply that meet the slower one's latency, and report energy and "
                    "energy x delay there (iso_latency.json with --out)")
+    c.add_argument("--force", action="store_true", help="write --out into a directory that is not a neurosim one "
+                   "(its files are kept, but compare.txt and the plots are replaced)")
     c.add_argument("--trace", metavar="DIR", help="with --iso-latency: the runs' trace (default: the path in their "
                    "provenance, relative to the directory they ran in)")
     c.set_defaults(func=run)

@@ -26,9 +26,9 @@ def run(args: argparse.Namespace) -> int:
             require_regular_file(text)
 
     if args.out:
-        from neurosim.fsutil import prepare_output_dir
+        from neurosim.fsutil import check_output_dir
 
-        prepare_output_dir(args.out)
+        check_output_dir(args.out, args.force, evidence=("eval.json",))
     with stages("eval") as report:
         results = run_eval(args.model, args.text, n_windows=args.windows, window=args.window_tokens,
                            recipes=args.recipes, salient_rule=args.salient_rule, salient_param=args.salient_param,
@@ -56,4 +56,6 @@ def register(sub) -> None:
     ev.add_argument("--recipes", nargs="+", type=recipe, default=["float", "spikequant", "w4a4", "w4a8"],
                     help="recipes, each BASE[+MOD...] as for export (float needs no modifiers)")
     ev.add_argument("--out", help="also write eval.csv and eval.json here")
+    ev.add_argument("--force", action="store_true", help="write --out into a directory that is not a neurosim one "
+                    "(its files are kept, but eval.csv and eval.json are replaced)")
     ev.set_defaults(func=run)

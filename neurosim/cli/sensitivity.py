@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give at most one of --dask-local, --scheduler")
     with progress(1, "sensitivity") as tick:
         df = sensitivity(tuple(args.hw), args.trace, args.out, params=args.param or list(DEFAULT_PARAMS),
-                         jobs=args.jobs, dask_local=args.dask_local, scheduler=args.scheduler, progress=tick)
+                         jobs=args.jobs, dask_local=args.dask_local, scheduler=args.scheduler, progress=tick,
+                         force=args.force)
     print(f"ratios B / A: {Path(args.hw[1]).stem} over {Path(args.hw[0]).stem} (above 1: A uses less)")
     print(f"{'parameter':<40} {'value':>14} {'E_B/E_A':>9} {'cyc_B/cyc_A':>12}")
     for _, row in df.iterrows():
@@ -57,4 +58,6 @@ def register(sub) -> None:
     se.add_argument("--dask-local", type=worker_count, metavar="N", help="run on a Dask LocalCluster of N workers")
     se.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a running Dask scheduler")
     se.add_argument("--out", required=True, help="output directory: sensitivity.csv, tornado plots, stored points")
+    se.add_argument("--force", action="store_true", help="write into a directory that is not a neurosim one (its "
+                    "files are kept, but sensitivity.csv and the plots are replaced)")
     se.set_defaults(func=run)

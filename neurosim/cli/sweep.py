@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         df = sweep(args.hw, args.trace, args.out, grid=args.grid, zipped=args.zip, jobs=args.jobs,
                    dask_local=args.dask_local, scheduler=args.scheduler, baseline=args.baseline,
                    per_layer=args.per_layer, progress=tick, iso_area=args.iso_area,
-                   iso_area_tolerance=args.iso_area_tolerance / 100)
+                   iso_area_tolerance=args.iso_area_tolerance / 100, force=args.force)
     failed = int((df["status"] != "ok").sum()) if not df.empty else 0
     if failed:
         for _, row in df[df["status"] != "ok"].iterrows():
@@ -78,4 +78,6 @@ def register(sub) -> None:
     w.add_argument("--iso-area-tolerance", type=float, default=2.0, metavar="PCT",
                    help="how far above the baseline's area a point may be, in percent (default: %(default)s)")
     w.add_argument("--out", required=True, help="output directory: sweep.csv, plots, stored points")
+    w.add_argument("--force", action="store_true", help="write into a directory that is not a neurosim one (its "
+                   "files are kept, but sweep.csv and the plots are replaced)")
     w.set_defaults(func=run)

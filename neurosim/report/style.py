@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from neurosim.energy.categories import CATEGORIES
-from neurosim.fsutil import umask
+from neurosim.fsutil import temp_prefix, umask
 
 #: Colour-blind-safe (Okabe-Ito) colours, one per category, the same in every plot (the mesh, a
 #: many-core chip's, in black and the clock tree in Tol's wine: Okabe-Ito has eight colours).
@@ -55,7 +55,7 @@ def save_figure(fig, out_dir: str | Path, stem: str) -> list[Path]:
     out = []
     for ext in ("png", "svg"):
         path = Path(out_dir) / f"{stem}.{ext}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.{ext}.tmp-", dir=out_dir)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(f"{stem}.{ext}"), dir=out_dir)
         try:
             with os.fdopen(fd, "wb") as f:
                 fig.savefig(f, format=ext, dpi=120, bbox_inches="tight")

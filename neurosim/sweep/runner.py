@@ -18,7 +18,7 @@ import yaml
 from neurosim.config.loader import spec_from_mapping
 from neurosim.config.schema import to_plain
 from neurosim.errors import NeurosimError, UsageError, error_record
-from neurosim.fsutil import prepare_output_dir
+from neurosim.fsutil import check_output_dir
 from neurosim.sweep.grid import Point, expand, parse_axis, validate_points
 from neurosim.sweep.store import Store, point_key
 from neurosim.trace.reader import open_trace, validate_trace
@@ -211,7 +211,8 @@ def iso_area_points(points: list[Point], key: str, candidates: list[list[Point]]
 
 def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, grid=(), zipped=(), jobs: int = 1,
           dask_local: int | None = None, scheduler: str | None = None, baseline: str | Path | None = None,
-          per_layer: bool = False, progress=None, iso_area: str | None = None, iso_area_tolerance: float = 0.02):
+          per_layer: bool = False, progress=None, iso_area: str | None = None, iso_area_tolerance: float = 0.02,
+          force: bool = False):
     """Run (or resume) a sweep; returns the table as a pandas DataFrame (its ``attrs["plot_keys"]``:
     the swept keys; :func:`neurosim.api.sweep` also draws the plots).
 
@@ -225,7 +226,7 @@ def sweep(base: str | Path, traces: list[str | Path], out_dir: str | Path, *, gr
     if iso_area is not None and baseline is None:
         raise UsageError("--iso-area needs --baseline (the config whose area every point matches)")
     iso_key, candidates = iso_area_candidates(base, points, iso_area) if iso_area is not None else (None, [])
-    prepare_output_dir(out_dir)
+    check_output_dir(out_dir, force, evidence=("points",))
     traces = [str(Path(t)) for t in traces]
     for t in traces:
         validate_trace(t)

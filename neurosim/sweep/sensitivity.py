@@ -18,7 +18,7 @@ from neurosim.config.hw import DESIGNS
 from neurosim.config.loader import load_hw_config
 from neurosim.config.schema import iter_keys
 from neurosim.errors import ConfigError, UsageError
-from neurosim.fsutil import prepare_output_dir
+from neurosim.fsutil import check_output_dir
 from neurosim.sweep.grid import parse_axis, validate_points
 from neurosim.sweep.runner import STATUS_OK, execute, tasks_for
 from neurosim.sweep.store import Store
@@ -96,7 +96,7 @@ def settings(configs: tuple[Path, Path], params: list[str]) -> list[Setting]:
 
 def sensitivity(configs: tuple[str | Path, str | Path], trace: str | Path, out_dir: str | Path, *,
                 params: list[str] | None = None, jobs: int = 1, dask_local: int | None = None,
-                scheduler: str | None = None, progress=None):
+                scheduler: str | None = None, progress=None, force: bool = False):
     """Run (or resume) the sensitivity study; returns the table as a pandas DataFrame with one
     row per (parameter, value) plus the baseline, ratios B/A (:func:`neurosim.api.sensitivity`
     also draws the tornado plots)."""
@@ -106,7 +106,7 @@ def sensitivity(configs: tuple[str | Path, str | Path], trace: str | Path, out_d
     setts = settings((a_path, b_path), list(params) if params else list(DEFAULT_PARAMS))
     trace = str(Path(trace))
     validate_trace(trace)
-    prepare_output_dir(out_dir)
+    check_output_dir(out_dir, force, evidence=("points",))
     tasks, plan = [], []
     for param, value, overrides, notes in [("(baseline)", "", (None, None), ()),
                                            *((s.param, s.value, s.overrides, s.notes) for s in setts)]:

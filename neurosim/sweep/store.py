@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from neurosim.fsutil import atomic_write_text, clean_stale, umask
+from neurosim.fsutil import atomic_write_text, clean_stale, temp_prefix, umask
 from neurosim.jsonutil import loads_json_strict
 
 log = logging.getLogger("neurosim.sweep")
@@ -75,7 +75,7 @@ class Store:
             import pyarrow  # noqa: F401
         except ImportError:
             return
-        tmp = self.dir / f".{name}.parquet.tmp-0"
+        tmp = self.dir / f"{temp_prefix(name + '.parquet')}w"
         df.to_parquet(tmp, index=False)
         os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, self.dir / f"{name}.parquet")

@@ -16,7 +16,7 @@ import numpy as np
 
 from neurosim import __version__
 from neurosim.errors import TraceFormatError, UsageError
-from neurosim.fsutil import OutputError, clean_stale, prepare_output_dir, publish_dir
+from neurosim.fsutil import OutputError, clean_stale, mark_temporary, prepare_output_dir, publish_dir, temp_prefix
 from neurosim.trace.manifest import Manifest, Op, Producer, Recipe, TensorInfo, VectorOp, parse_manifest
 
 _CHUNK = 1 << 22
@@ -63,8 +63,9 @@ class TraceWriter:
     def __init__(self, out_dir: str | Path, producer: Producer, recipe: Recipe, *, synthetic_model: dict | None = None,
                  extra: dict[str, Any] | None = None, overwrite: bool = False):
         self.out_dir = check_trace_out(out_dir, overwrite)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent))
+        self._tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(self.out_dir.name), dir=self.out_dir.parent))
         os.chmod(self._tmp, 0o755)  # mkdtemp makes it private; a published trace is a normal directory
+        mark_temporary(self._tmp)
         self.producer = dataclasses.replace(producer, tool=f"neurosim {__version__}")
         self.recipe, self.synthetic_model, self.extra = recipe, synthetic_model, extra or {}
         self._tensors: dict[str, TensorInfo] = {}
