@@ -134,10 +134,40 @@ class Results:
         if isinstance(layers, list):
             for i, layer in enumerate(layers):
                 _check_fields(LayerResult, layer, f"layers[{i}].", problems)
+        if not problems:
+            _consistency(d, problems)
         if problems:
             raise ResultsError(source, problems[:10])
         d["layers"] = tuple(LayerResult(**layer) for layer in d["layers"])
         return cls(**{k: v for k, v in d.items() if k in {f.name for f in fields(cls)}})
+
+
+def _energy_problem(energy: dict[str, float], where: str) -> Problem | None:
+    """An energy breakdown must hold a positive total equal to the sum of its parts."""
+    if "total" not in energy:
+        return Problem(f"{where}energy_pj.total", "missing")
+    parts = math.fsum(v for k, v in energy.items() if k != "total")
+    total = energy["total"]
+    if not 0 < total < 1e30 or not math.isclose(total, parts, rel_tol=1e-6, abs_tol=1e-6):
+        return Problem(f"{where}energy_pj.total", f"{total!r} is not a positive total of its parts ({parts!r})")
+    return None
+
+
+def _consistency(d: dict, problems: list[Problem]) -> None:
+    """Values a run cannot have: negative cycles, compute beyond the total, ops whose cycles do
+    not add up to the run's, energies that are not the sum of their parts."""
+    if (p := _energy_problem(d["energy_pj"], "")) is not None:
+        problems.append(p)
+    if not 0 <= d["compute_cycles"] <= d["total_cycles"]:
+        problems.append(Problem("compute_cycles", f"{d['compute_cycles']} is not between 0 and total_cycles "
+                                f"{d['total_cycles']}"))
+    for i, layer in enumerate(d["layers"]):
+        if not 0 <= layer["compute_cycles"] <= layer["cycles"]:
+            problems.append(Problem(f"layers[{i}].cycles", "negative, or less than its compute cycles"))
+        if (p := _energy_problem(layer["energy_pj"], f"layers[{i}].")) is not None:
+            problems.append(p)
+    if sum(layer["cycles"] for layer in d["layers"]) != d["total_cycles"]:
+        problems.append(Problem("total_cycles", f"{d['total_cycles']} is not the sum of the layers' cycles"))
 
 
 def _conforms(value: Any, tp: Any) -> bool:

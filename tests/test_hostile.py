@@ -981,3 +981,96 @@ def test_a_sweep_starts_no_more_workers_than_pending_points(tmp_path, monkeypatc
     assert main(["sweep", "--hw", str(TINY_MAC), "--trace", str(TINY), "--grid", "array.rows=4,8", "--jobs", "8",
                  "--out", str(tmp_path / "s")]) == 0
     assert started == [2]
+
+
+# --- tracebacks for bad input, second round (issue 29, class 5) ----------------------------------
+
+def _results_edit(tmp_path, capsys, name, edit):
+    """A finished tiny run whose results.json ``edit`` corrupts, in its own directory."""
+    out = tmp_path / "o"
+    if not (out / "tiny_mac").exists():
+        assert cli(capsys, "run", TINY, "--hw", TINY_MAC, "--out", out)[0] == 0
+    d = tmp_path / name
+    shutil.copytree(out / "tiny_mac", d)
+    r = json.loads((d / "results.json").read_text())
+    edit(r)
+    (d / "results.json").write_text(json.dumps(r))
+    return d
+
+
+@pytest.mark.parametrize("name,edit,field", [
+    ("nototal", lambda r: r["energy_pj"].pop("total"), "energy_pj.total"),
+    ("zero", lambda r: r["energy_pj"].update(total=0.0), "energy_pj.total"),
+    ("huge", lambda r: r["energy_pj"].update(dram=1e308), "energy_pj.total"),
+    ("negative", lambda r: r["layers"][0].update(cycles=-5), "layers[0].cycles"),
+    ("sum", lambda r: r.update(total_cycles=r["total_cycles"] + 1), "total_cycles"),
+])
+def test_results_that_cannot_be_are_refused_on_load(tmp_path, capsys, name, edit, field):
+    """report and compare refuse a results.json whose values no run can have, one line naming
+    the file and the field (no traceback, no division by a zero total)."""
+    d = _results_edit(tmp_path, capsys, name, edit)
+    for args in (["report", d], ["compare", tmp_path / "o" / "tiny_mac", d]):
+        code, _, err = cli(capsys, *args)
+        assert code == 2 and "Traceback" not in err and f"{d / 'results.json'}: {field}" in err, err
+
+
+def test_bad_inputs_of_the_second_round_are_one_line(tmp_path, capsys):
+    """A NUL byte in YAML, a manifest whose extra is a list, a topology repeating a layer name, an
+    HF config with more heads than its width divides: exit 2, one line naming file and field."""
+    nul = tmp_path / "nul.yaml"
+    nul.write_bytes(b"name: x\x00y\ndesign: mac\n")
+    trace = tmp_path / "t"
+    shutil.copytree(TINY, trace)
+    m = json.loads((trace / "manifest.json").read_text())
+    m["extra"] = [1, 2]
+    (trace / "manifest.json").write_text(json.dumps(m))
+    topo = tmp_path / "dup.csv"
+    topo.write_text("Layer, M, N, K,\nfc1, 16, 32, 64,\nfc1, 8, 4, 2,\n")
+    hf = tmp_path / "config.json"
+    hf.write_text(json.dumps({"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 128,
+                              "num_hidden_layers": 2}))
+    for args, where in ((["validate", nul], f"{nul}: "), (["trace", "info", trace], "manifest.json: extra:"),
+                        (["synth", "--topology", topo, "--out", tmp_path / "o1"], "line 3: layer name 'fc1' repeats"),
+                        (["synth", "--model", hf, "--tokens", "4", "--out", tmp_path / "o2"],
+                         "num_attention_heads: 128 heads do not divide")):
+        code, _, err = cli(capsys, *args)
+        assert code == 2 and where in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+def test_onnx_nodes_without_inputs_or_dims_are_skipped_and_names_stay_short(tmp_path, capsys):
+    """A MatMul with one input, a weight with a zero dimension: skipped (and a graph of only
+    those refused in one line); 3,000 nodes of one name get suffixes .2, .3, ..., not a
+    quadratic run of underscores."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from neurosim.trace.onnx_gemms import onnx_gemms
+
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [4, 8])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4, 8])
+    bad = helper.make_graph([helper.make_node("MatMul", ["X"], ["Y"], name="one"),
+                             helper.make_node("MatMul", ["X", "Z"], ["Y"], name="zero")], "g", [x], [y],
+                            [numpy_helper.from_array(np.zeros((0, 8), np.float32), "Z")])
+    onnx.save(helper.make_model(bad), tmp_path / "bad.onnx")
+    code, _, err = cli(capsys, "synth", "--onnx", tmp_path / "bad.onnx", "--tokens", "4", "--out", tmp_path / "o")
+    assert code == 2 and "bad.onnx: graph.node" in err and "Traceback" not in err
+    w = numpy_helper.from_array(np.ones((8, 8), np.float32), "W")
+    nodes = [helper.make_node("MatMul", [f"a{i}", "W"], [f"b{i}"], name="mm") for i in range(3000)]
+    onnx.save(helper.make_model(helper.make_graph(nodes, "g", [x], [y], [w])), tmp_path / "many.onnx")
+    groups, _ = onnx_gemms(tmp_path / "many.onnx", 4)
+    names = [g.name for _, gs in groups for g in gs]
+    assert len(set(names)) == 3000 and max(len(n) for n in names) <= len("mm.3000")
+
+
+def test_a_truncated_gguf_is_one_line(tmp_path, capsys):
+    """export of a GGUF cut short: exit 2 naming the model file, no traceback."""
+    pytest.importorskip("torch")
+    gguf = next((ROOT.parent / "shared/models/smollm2-135m-instruct-q4_1").glob("*.gguf"))
+    cut = tmp_path / "cut.gguf"
+    with gguf.open("rb") as f:
+        cut.write_bytes(f.read(100_000))
+    code, _, err = cli(capsys, "export", "--model", cut, "--text", ROOT / "README.md", "--tokens", "4",
+                       "--out", tmp_path / "o")
+    assert code == 2 and f"--model {cut}: cannot load" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()

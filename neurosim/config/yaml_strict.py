@@ -116,7 +116,10 @@ def _check_size(root: yaml.Node) -> None:
 
 def loads_strict(text: str, source: str) -> Any:
     """Parse YAML text strictly; ``source`` names the file in error messages."""
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)  # its reader refuses control characters (a NUL byte) at once
+    except yaml.YAMLError as e:
+        raise ConfigError(source, Problem("", f"not YAML text: {str(e).splitlines()[0][:200]}")) from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -89,8 +89,9 @@ def _load_model(path: str | Path) -> LoadedModel:
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # the GGUF reader's own tqdm bar
             model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, **kwargs)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"--model {path}: cannot load: {e}") from None
+    except Exception as e:  # noqa: BLE001 - a corrupt or truncated file fails anywhere in a third-party reader
+        raise UsageError(f"--model {path}: cannot load ({type(e).__name__}: "
+                         f"{(str(e).splitlines() or [''])[0][:160]})") from None
     model.eval()
     if (d / "tokenizer.json").exists():
         from tokenizers import Tokenizer

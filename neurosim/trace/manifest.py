@@ -430,6 +430,8 @@ def parse_manifest(text: str, source: str) -> Manifest:
     synthetic = raw.get("synthetic", False)
     if not isinstance(synthetic, bool):
         problems.append(Problem("synthetic", "must be true or false"))
+    if not isinstance(raw.get("extra", {}), dict):
+        problems.append(Problem("extra", f"must be an object, got {short_repr(raw.get('extra'))}"))
     sm = raw.get("synthetic_model")
     if synthetic and not isinstance(sm, dict):
         problems.append(Problem("synthetic_model", "a synthetic trace must state the activation model it used"))

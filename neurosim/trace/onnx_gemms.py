@@ -10,7 +10,7 @@ from pathlib import Path
 
 from neurosim.errors import Problem, TraceFormatError, UsageError
 from neurosim.fsutil import require_regular_file
-from neurosim.trace.synth import GemmSpec
+from neurosim.trace.synth import MAX_DIM, GemmSpec
 
 
 def onnx_gemms(path: str | Path, tokens: int) -> tuple[list[tuple[str, list[GemmSpec]]], list[str]]:
@@ -29,11 +29,14 @@ def onnx_gemms(path: str | Path, tokens: int) -> tuple[list[tuple[str, list[Gemm
     weights = {t.name: tuple(t.dims) for t in model.graph.initializer}
     groups: dict[str, list[GemmSpec]] = {}
     skipped = []
-    names: set[str] = set()
+    names: dict[str, int] = {}  # a name -> the next suffix to try: linear, however many repeat
     for i, node in enumerate(model.graph.node):
         if node.op_type not in ("MatMul", "Gemm"):
             continue
         name = node.name or (node.output[0] if node.output else f"{node.op_type.lower()}_{i}")
+        if len(node.input) < 2 or not node.input[0] or not node.input[1]:
+            skipped.append(f"{name[:80]} (fewer than two inputs)")
+            continue
         a, b = node.input[0], node.input[1]
         if b not in weights:
             skipped.append(f"{name} (second operand {b!r} is not a stored weight)")
@@ -42,11 +45,12 @@ def onnx_gemms(path: str | Path, tokens: int) -> tuple[list[tuple[str, list[Gemm
         if len(dims) != 2:
             skipped.append(f"{name} (weight of rank {len(dims)})")
             continue
+        if min(dims) < 1 or max(dims) > MAX_DIM:
+            skipped.append(f"{name[:80]} (weight dimensions {list(dims)} not from 1 to {MAX_DIM})")
+            continue
         trans_b = node.op_type == "Gemm" and any(at.name == "transB" and at.i for at in node.attribute)
         K, N = (dims[1], dims[0]) if trans_b else dims
-        while name in names:
-            name += "_"
-        names.add(name)
+        name = _unique(name[:100], names)
         groups.setdefault(a, []).append(GemmSpec(name, tokens, int(K), int(N)))
     if not groups:
         raise TraceFormatError(str(path), Problem("graph.node", "no MatMul or Gemm with a stored 2-D weight"))
@@ -58,3 +62,16 @@ def onnx_gemms(path: str | Path, tokens: int) -> tuple[list[tuple[str, list[Gemm
                                                       f"ops reading {a!r} disagree on K: {sorted(ks)}"))
         out.append((f"{gemms[0].name}.in", gemms))
     return out, skipped
+
+
+def _unique(name: str, taken: dict[str, int]) -> str:
+    """``name``, or ``name.2``, ``name.3``, ... the first not yet taken (recorded in ``taken``)."""
+    if name not in taken:
+        taken[name] = 2
+        return name
+    k = taken[name]
+    while f"{name}.{k}" in taken:
+        k += 1
+    taken[name] = k + 1
+    taken[f"{name}.{k}"] = 2
+    return f"{name}.{k}"

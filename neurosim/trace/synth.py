@@ -102,6 +102,9 @@ def model_from_hf_config(path: str | Path) -> ModelShape:
         problems.append(Problem("_name_or_path", f"must be a string, got {short_repr(name)}"))
     if not problems and cfg["num_attention_heads"] % (cfg.get("num_key_value_heads") or cfg["num_attention_heads"]):
         problems.append(Problem("num_key_value_heads", "must divide num_attention_heads"))
+    if not problems and not cfg.get("head_dim") and cfg["hidden_size"] % cfg["num_attention_heads"]:
+        problems.append(Problem("num_attention_heads", f"{cfg['num_attention_heads']} heads do not divide hidden_size "
+                                f"{cfg['hidden_size']} (give head_dim)"))
     if problems:
         raise TraceFormatError(str(path), problems)
     return ModelShape(
@@ -249,13 +252,17 @@ def read_topology(path: str | Path) -> list[GemmSpec]:
     is skipped."""
     path = Path(path)
     lines = read_text_input(path, TraceFormatError).splitlines()
-    out, problems = [], []
+    out, problems, seen = [], [], {}
     for lineno, row in enumerate(csv.reader(lines), start=1):
         cells = [c.strip() for c in row if c.strip()]
         if not cells or cells[0].lower().lstrip("\ufeff") in ("layer", "layer name") or cells[0].startswith("#"):
             continue
         try:
-            out.append(_topology_row(cells))
+            g = _topology_row(cells)
+            if g.name in seen:  # the name is the op's and its tensors' in the trace
+                raise ValueError(f"layer name {short_repr(g.name)} repeats line {seen[g.name]}")
+            seen[g.name] = lineno
+            out.append(g)
         except ValueError as e:
             problems.append(Problem(f"line {lineno}", str(e)))
         if len(problems) > 20:
