@@ -1074,3 +1074,26 @@ def test_a_truncated_gguf_is_one_line(tmp_path, capsys):
                        "--out", tmp_path / "o")
     assert code == 2 and f"--model {cut}: cannot load" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+# --- format-4 traces that contradict themselves (issue 29, class 6) ------------------------------
+
+@pytest.mark.parametrize("edit,field", [
+    (lambda m: m["producer"].update(tokens=m["producer"]["tokens"] + 3), "producer.tokens"),
+    (lambda m: next(o for o in m["ops"] if o["phase"] == "decode" and o["kind"] == "attn_qk").update(N=5),
+     ".N: decode step"),
+    (lambda m: [o.update(phase="decode", step=0) for o in m["ops"]], "ops: decode steps without a prefill"),
+])
+def test_a_whole_inference_that_contradicts_itself_is_refused(tmp_path, capsys, edit, field):
+    """A prompt length the prefill ops disagree with (J/token scaled by the ratio), a decode
+    step attending to a KV prefix not its own, decode ops without a prefill (TTFT 0): trace
+    validate and run exit 2 naming the field."""
+    trace = tmp_path / "t"
+    shutil.copytree(ROOT / "traces/smollm2_wikitext_l1_p64_d8", trace)
+    m = json.loads((trace / "manifest.json").read_text())
+    edit(m)
+    (trace / "manifest.json").write_text(json.dumps(m))
+    for args in (["trace", "validate", trace], ["run", trace, "--hw", TINY_MAC, "--out", tmp_path / "o"]):
+        code, _, err = cli(capsys, *args)
+        assert code == 2 and field in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()

@@ -15,6 +15,7 @@ from typing import Any
 from neurosim.errors import Problem, TraceFormatError
 from neurosim.fsutil import short_repr
 from neurosim.jsonutil import loads_json_strict
+from neurosim.trace.consistency import inference_problems
 
 FORMAT = "neurosim-trace"
 VERSION = 5
@@ -427,6 +428,8 @@ def parse_manifest(text: str, source: str) -> Manifest:
         problems.append(Problem("vector_ops", "must be a list"))
         raw_v = []
     vector_ops = _vector_ops(raw_v, len(raw_ops), problems)
+    if producer is not None and not problems:
+        problems += inference_problems(producer.tokens, ops, bool(vector_ops))
     synthetic = raw.get("synthetic", False)
     if not isinstance(synthetic, bool):
         problems.append(Problem("synthetic", "must be true or false"))

@@ -1,0 +1,41 @@
+"""Cross-checks of a whole-inference trace (format 4) that no single field shows: the fields that
+set its per-token figures must agree with its ops, or J/token, TTFT and tokens/s would be
+silently wrong (docs/trace_format.md, "Consistency").
+
+- ``producer.tokens`` (the prompt) divides the M of every prefill linear op, all alike: M is the
+  prompt's tokens times the batch;
+- decode step ``s`` attends to ``tokens + s + 1`` keys (the prompt, the steps before, its own):
+  ``N`` of its ``attn_qk`` ops, ``K`` of its ``attn_av`` ops;
+- decode steps come after a prefill (a trace of decode ops alone would report a time to first
+  token of zero).
+"""
+
+from __future__ import annotations
+
+from neurosim.errors import Problem
+
+
+def inference_problems(tokens: int, ops: list, has_vector_ops: bool) -> list[Problem]:
+    """The contradictions among ``ops`` (parsed, in order) and the prompt length ``tokens``."""
+    if not has_vector_ops and all(op.phase == "prefill" for op in ops):
+        return []  # a prefill of linear layers (formats 1-3): M is whatever the GEMM list says
+    out: list[Problem] = []
+    prefill = [(i, op) for i, op in enumerate(ops) if op.phase == "prefill" and op.kind == "linear"]
+    ms = {op.M for _, op in prefill}
+    if len(ms) > 1 or (ms and next(iter(ms)) % tokens):
+        i, op = prefill[0]
+        out.append(Problem("producer.tokens", f"{tokens} does not divide the prefill's linear ops alike (M: "
+                           f"{sorted(ms)[:4]}): M must be the prompt's tokens times the batch"))
+    if any(op.phase == "decode" for op in ops) and not any(op.phase == "prefill" for op in ops):
+        out.append(Problem("ops", "decode steps without a prefill (the time to first token would be 0)"))
+    for i, op in enumerate(ops):
+        if op.phase != "decode" or op.kind not in ("attn_qk", "attn_av"):
+            continue
+        keys = op.N if op.kind == "attn_qk" else op.K
+        if keys != tokens + op.step + 1:
+            out.append(Problem(f"ops[{i}].{'N' if op.kind == 'attn_qk' else 'K'}",
+                               f"decode step {op.step} attends to {keys} keys, not producer.tokens + step + 1 = "
+                               f"{tokens + op.step + 1}"))
+            if len(out) > 10:
+                break
+    return out
