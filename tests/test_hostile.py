@@ -1097,3 +1097,34 @@ def test_a_whole_inference_that_contradicts_itself_is_refused(tmp_path, capsys, 
         code, _, err = cli(capsys, *args)
         assert code == 2 and field in err and "Traceback" not in err, err
     assert not (tmp_path / "o").exists()
+
+
+# --- trust boundaries (issue 29, class 9) ---------------------------------------------------------
+
+def test_manifest_links_points_links_and_escape_sequences_are_refused(tmp_path, capsys):
+    """manifest.json linked to a file outside the trace, a sweep's points/ linked outside --out,
+    an op name carrying a terminal escape sequence: exit 2 naming the path or field, nothing
+    written outside --out."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    trace = tmp_path / "t"
+    shutil.copytree(TINY, trace)
+    (outside / "manifest.json").write_text((trace / "manifest.json").read_text())
+    (trace / "manifest.json").unlink()
+    (trace / "manifest.json").symlink_to(outside / "manifest.json")
+    code, _, err = cli(capsys, "trace", "info", trace)
+    assert code == 2 and "outside the trace directory" in err
+    out = tmp_path / "s"
+    out.mkdir()
+    (out / "points").symlink_to(outside)
+    code, _, err = cli(capsys, "sweep", "--hw", TINY_MAC, "--trace", TINY, "--grid", "array.rows=4,8", "--out", out,
+                       "--force")
+    assert code == 2 and "points" in err and "symbolic link" in err
+    assert sorted(p.name for p in outside.iterdir()) == ["manifest.json"]
+    escaped = tmp_path / "e"
+    shutil.copytree(TINY, escaped)
+    m = json.loads((escaped / "manifest.json").read_text())
+    m["ops"][0]["name"] = "fc1\x1b[2J\x1b[31m"
+    (escaped / "manifest.json").write_text(json.dumps(m))
+    code, _, err = cli(capsys, "run", escaped, "--hw", TINY_MAC, "--per-layer", "--out", tmp_path / "o")
+    assert code == 2 and "ops[0].name" in err and "\x1b" not in err

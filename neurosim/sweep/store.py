@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from neurosim.fsutil import atomic_write_text, clean_stale, temp_prefix, umask
+from neurosim.fsutil import OutputError, atomic_write_text, clean_stale, temp_prefix, umask
 from neurosim.jsonutil import loads_json_strict
 
 log = logging.getLogger("neurosim.sweep")
@@ -41,6 +41,8 @@ class Store:
     def __init__(self, out_dir: str | Path):
         self.dir = Path(out_dir)
         self.points = self.dir / "points"
+        if self.points.is_symlink() or (self.points.exists() and not self.points.is_dir()):
+            raise OutputError(f"{self.points}: is a symbolic link or not a directory: the points stay inside --out")
         self.points.mkdir(parents=True, exist_ok=True)
         clean_stale(self.points)
         clean_stale(self.dir)

@@ -276,6 +276,8 @@ def _bits(v):
 
 
 _SCHEDULE = {
+    "name": lambda v: None if 0 < len(v) <= 200 and v.isprintable() else "must be 1 to 200 printable characters "
+    "(no control characters: names are printed to terminals)",
     "phase": lambda v: None if v in PHASES else f"must be one of {', '.join(PHASES)}",
     "step": lambda v: None if 0 <= v <= MAX_DIM else f"must be between 0 and {MAX_DIM}",
     "repeat": _positive,

@@ -50,7 +50,7 @@ def onnx_gemms(path: str | Path, tokens: int) -> tuple[list[tuple[str, list[Gemm
             continue
         trans_b = node.op_type == "Gemm" and any(at.name == "transB" and at.i for at in node.attribute)
         K, N = (dims[1], dims[0]) if trans_b else dims
-        name = _unique(name[:100], names)
+        name = _unique("".join(c if c.isprintable() else "_" for c in name[:100]), names)
         groups.setdefault(a, []).append(GemmSpec(name, tokens, int(K), int(N)))
     if not groups:
         raise TraceFormatError(str(path), Problem("graph.node", "no MatMul or Gemm with a stored 2-D weight"))

@@ -177,6 +177,7 @@ def open_trace(path: str | Path) -> Trace:
     mpath = path / "manifest.json"
     if not mpath.exists() and not mpath.is_symlink():
         raise TraceFormatError(str(mpath), Problem("", "manifest.json is missing"))
+    _inside(mpath, path, "")  # the manifest, as every tensor, lies inside the trace directory
     text = read_text_input(mpath, TraceFormatError)
     trace = Trace(path, parse_manifest(text, str(mpath)))
     used = {t for op in trace.ops for t in op.tensor_refs().values()}

@@ -259,6 +259,8 @@ def read_topology(path: str | Path) -> list[GemmSpec]:
             continue
         try:
             g = _topology_row(cells)
+            if not g.name.isprintable():
+                raise ValueError(f"layer name {short_repr(g.name)} has control characters")
             if g.name in seen:  # the name is the op's and its tensors' in the trace
                 raise ValueError(f"layer name {short_repr(g.name)} repeats line {seen[g.name]}")
             seen[g.name] = lineno
