@@ -83,9 +83,12 @@ def require_regular_file(path: str | Path, source_cls: type[SourceError] = Sourc
     return path
 
 
-def read_text_input(path: str | Path, source_cls: type[SourceError] = SourceError) -> str:
-    """UTF-8 text of a user input file; refuses FIFOs, devices and directories before opening."""
+def read_text_input(path: str | Path, source_cls: type[SourceError] = SourceError, max_bytes: int | None = None) -> str:
+    """UTF-8 text of a user input file; refuses FIFOs, devices and directories before opening,
+    and a file over ``max_bytes`` before reading it."""
     path = require_regular_file(path, source_cls)
+    if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
+        raise source_cls(str(path), Problem("", f"{size:,} bytes, more than the {max_bytes:,} this input may have"))
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -1128,3 +1128,21 @@ def test_manifest_links_points_links_and_escape_sequences_are_refused(tmp_path, 
     (escaped / "manifest.json").write_text(json.dumps(m))
     code, _, err = cli(capsys, "run", escaped, "--hw", TINY_MAC, "--per-layer", "--out", tmp_path / "o")
     assert code == 2 and "ops[0].name" in err and "\x1b" not in err
+
+
+def test_a_config_of_a_million_keys_is_refused_by_its_size_first(tmp_path, capsys):
+    """A million-key config (13 MB) is refused for its size before it is read or parsed, in one
+    line; a 60,000-key one (under the size bound) for its number of entries, not for 'aliases' it
+    does not have."""
+    big = tmp_path / "big.yaml"
+    big.write_text("".join(f"k{i}: 1\n" for i in range(1_000_000)))
+    tracemalloc.start()
+    code, _, err = cli(capsys, "validate", big)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert code == 2 and f"{big}: " in err and "bytes, more than" in err and len(err.strip().splitlines()) == 1
+    assert peak < 8 << 20  # never read, let alone parsed
+    mid = tmp_path / "mid.yaml"
+    mid.write_text("name: x\ndesign: mac\n" + "".join(f"k{i}: 1\n" for i in range(60_000)))
+    code, _, err = cli(capsys, "validate", mid)
+    assert code == 2 and "aliases" not in err and "more than 100,000 entries" in err, err[:300]

@@ -4,8 +4,9 @@
   octal eight), ``1:30`` is a string (not ninety), ``1e3`` is a number, ``yes``/``on`` are strings.
 - A key seen twice in one mapping is an error (PyYAML keeps the last one silently); keys must be
   plain scalars.
-- Documents are bounded: nesting deeper than :data:`MAX_DEPTH` and alias expansion beyond
-  :data:`MAX_NODES` nodes (a "billion laughs" file) are refused before anything is built.
+- Documents are bounded: a text over :data:`MAX_TEXT_CHARS`, nesting deeper than :data:`MAX_DEPTH`
+  and more than :data:`MAX_NODES` nodes, aliases expanded (a "billion laughs" file), are refused
+  before anything is built.
 - Syntax errors name the file and line; the top level must be a mapping; FIFOs, devices and
   directories are refused before they are opened.
 """
@@ -23,6 +24,9 @@ from neurosim.fsutil import read_text_input
 
 MAX_DEPTH = 32
 MAX_NODES = 100_000
+#: Largest YAML text read (a config or an energy table is a few KiB): bounded before parsing, whose
+#: cost grows with the text.
+MAX_TEXT_CHARS = 1 << 20
 _INT_DIGITS = 64  # no config value needs more; Python's int parser is quadratic beyond thousands
 
 
@@ -89,12 +93,14 @@ _StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct
 def _check_size(root: yaml.Node) -> None:
     """Refuse documents nested too deeply or whose aliases expand beyond MAX_NODES nodes."""
     sizes: dict[int, int] = {}
+    aliased = [False]  # a node met twice: the document uses aliases
 
     def size(node: yaml.Node, depth: int, stack: set[int]) -> int:
         if depth > MAX_DEPTH:
             raise _Refused(f"nested deeper than {MAX_DEPTH} levels", node.start_mark.line + 1)
         key = id(node)
         if key in sizes:
+            aliased[0] = True
             return sizes[key]
         if key in stack:
             raise _Refused("an alias refers to itself (recursive document)", node.start_mark.line + 1)
@@ -105,8 +111,8 @@ def _check_size(root: yaml.Node) -> None:
             for c in children:
                 total += size(c, depth + 1, stack)
                 if total > MAX_NODES:
-                    raise _Refused(f"expands to more than {MAX_NODES:,} nodes (aliases): refused",
-                                   node.start_mark.line + 1)
+                    what = " (counting what its aliases expand to)" if aliased[0] else ""
+                    raise _Refused(f"has more than {MAX_NODES:,} entries{what}: refused", node.start_mark.line + 1)
             stack.discard(key)
         sizes[key] = total
         return total
@@ -116,6 +122,9 @@ def _check_size(root: yaml.Node) -> None:
 
 def loads_strict(text: str, source: str) -> Any:
     """Parse YAML text strictly; ``source`` names the file in error messages."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ConfigError(source, Problem("", f"{len(text):,} characters, more than the {MAX_TEXT_CHARS:,} a config or "
+                                          "energy table may have (they are a few thousand)"))
     try:
         loader = _StrictLoader(text)  # its reader refuses control characters (a NUL byte) at once
     except yaml.YAMLError as e:
@@ -142,7 +151,7 @@ def loads_strict(text: str, source: str) -> Any:
 
 def load_yaml_mapping(path: str | Path) -> dict:
     """Read a YAML file whose top level must be a mapping."""
-    data = loads_strict(read_text_input(path, ConfigError), str(path))
+    data = loads_strict(read_text_input(path, ConfigError, 4 * MAX_TEXT_CHARS), str(path))  # UTF-8: <= 4 bytes each
     if not isinstance(data, dict):
         raise ConfigError(str(path), Problem("", "top level must be a mapping of keys"))
     return data
