@@ -1146,3 +1146,23 @@ def test_a_config_of_a_million_keys_is_refused_by_its_size_first(tmp_path, capsy
     mid.write_text("name: x\ndesign: mac\n" + "".join(f"k{i}: 1\n" for i in range(60_000)))
     code, _, err = cli(capsys, "validate", mid)
     assert code == 2 and "aliases" not in err and "more than 100,000 entries" in err, err[:300]
+
+
+# --- messages (issue 29, class 8) -----------------------------------------------------------------
+
+def test_write_failures_name_the_file_not_a_temporary(tmp_path, capsys):
+    """A missing --out parent and a full disk: one line naming the file to be written (never the
+    temporary's name), exit 2, no temporary left behind."""
+    from neurosim.fsutil import OutputError, atomic_write
+
+    cfg = tmp_path / "s.cfg"
+    cfg.write_text("[architecture_presets]\nArrayHeight: 8\nArrayWidth: 8\nIfmapSramSzkB: 8\nFilterSramSzkB: 8\n"
+                   "OfmapSramSzkB: 8\n")
+    code, _, err = cli(capsys, "import-scalesim", cfg, "--out", tmp_path / "missing" / "x.yaml")
+    assert code == 2 and f"{tmp_path / 'missing' / 'x.yaml'}: cannot write" in err and "neurosim-tmp" not in err
+
+    def full(_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(OutputError, match=r"y\.csv: cannot write \(No space left on device\)"):
+        atomic_write(tmp_path / "y.csv", full)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.cfg"]

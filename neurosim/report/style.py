@@ -3,12 +3,10 @@ and figures saved atomically as PNG and SVG."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from neurosim.energy.categories import CATEGORIES
-from neurosim.fsutil import temp_prefix, umask
+from neurosim.fsutil import atomic_write
 
 #: Colour-blind-safe (Okabe-Ito) colours, one per category, the same in every plot (the mesh, a
 #: many-core chip's, in black and the clock tree in Tol's wine: Okabe-Ito has eight colours).
@@ -54,15 +52,6 @@ def save_figure(fig, out_dir: str | Path, stem: str) -> list[Path]:
     """Write ``stem.png`` and ``stem.svg`` into ``out_dir``, each complete or not at all."""
     out = []
     for ext in ("png", "svg"):
-        path = Path(out_dir) / f"{stem}.{ext}"
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(f"{stem}.{ext}"), dir=out_dir)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                fig.savefig(f, format=ext, dpi=120, bbox_inches="tight")
-            os.chmod(tmp, 0o666 & ~umask())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        out.append(path)
+        out.append(atomic_write(Path(out_dir) / f"{stem}.{ext}",
+                                lambda f, ext=ext: fig.savefig(f, format=ext, dpi=120, bbox_inches="tight")))
     return out
