@@ -1166,3 +1166,20 @@ def test_write_failures_name_the_file_not_a_temporary(tmp_path, capsys):
     with pytest.raises(OutputError, match=r"y\.csv: cannot write \(No space left on device\)"):
         atomic_write(tmp_path / "y.csv", full)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.cfg"]
+
+
+def test_a_huge_repeat_is_refused_before_its_instances_are_allocated(tmp_path, capsys):
+    """One op's repeat set to 2^30 in a small trace: refused naming the op's repeat (its 2^30
+    instances would fill memory tile by tile), memory bounded, nothing written."""
+    trace = tmp_path / "t"
+    shutil.copytree(ROOT / "traces/smollm2_wikitext_l1_p64_d8", trace)
+    m = json.loads((trace / "manifest.json").read_text())
+    op = next(o for o in m["ops"] if o["kind"] == "attn_qk")
+    op["repeat"] = 1 << 30
+    (trace / "manifest.json").write_text(json.dumps(m))
+    tracemalloc.start()
+    code, _, err = cli(capsys, "run", trace, "--hw", ROOT / "hw_configs/acc_if_64x64.yaml", "--out", tmp_path / "o")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert code == 2 and f"op {op['name']}: repeat" in err and "Traceback" not in err, err
+    assert peak < 1 << 30 and not (tmp_path / "o" / "acc_if_64x64" / "results.json").exists()

@@ -30,6 +30,7 @@ from neurosim.engine.tiling import Tiling, candidate_tilings
 from neurosim.engine.vector_io import Flow, vector_io
 from neurosim.engine.widths import built_widths, resolve_widths
 from neurosim.engine.workers import thread_pool
+from neurosim.errors import Problem, TraceFormatError
 from neurosim.hw.dram import Dram
 from neurosim.kernels.acc_tile import salient_per_token
 from neurosim.result_types import LayerResult
@@ -176,6 +177,10 @@ def _vector_op(v: VectorOp, chip, dram: Dram, act_bits: int,
     return busy + moved, stalls, 0, (burst[0], busy, burst[1])
 
 
+#: Most tiles one phase's schedule may hold at once (3 int64 arrays: about 400 MB).
+MAX_STREAM_TILES = 1 << 24
+
+
 class PhaseStreams:
     """The tiles of the prefill and of each decode step in schedule order, for the overlapped
     makespan (one pipeline per step: a step's ops overlap each other, steps follow one another).
@@ -187,7 +192,14 @@ class PhaseStreams:
         self.open: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.runs: list[tuple[str, Future]] = []
 
-    def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
+    def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int,
+            where: tuple[str, str] = ("", "")) -> None:
+        """Queue ``times`` instances of an op's tiles; ``where`` = (file, field) that set ``times``,
+        named when the instances would not fit in memory (refused before anything is allocated)."""
+        if len(load) * times > MAX_STREAM_TILES:
+            raise TraceFormatError(where[0], Problem(where[1], f"{times:,} instances of {len(load):,} tiles are "
+                                                    f"{len(load) * times:,} tiles in one schedule, more than "
+                                                    f"{MAX_STREAM_TILES:,} (or set schedule.overlap_ops: false)"))
         part = tuple(np.tile(a, times) for a in (load, busy, wb))
         chunk = self.open.setdefault((phase, step), [])
         if chunk and sum(len(p[0]) for p in chunk) + len(part[0]) > self.window_tiles:
@@ -258,10 +270,11 @@ class CoreReplay:
         act_bits = self.trace.manifest.recipe.act_bits
         cycles, stalls, kv_bits, block = _vector_op(v, self.chip, self.dram, act_bits, moved)
         if self.streams is not None:
-            self.streams.add(v.phase, v.step, *(np.array([b], np.int64) for b in block), v.repeat)
+            self.streams.add(v.phase, v.step, *(np.array([b], np.int64) for b in block), v.repeat,
+                             self._where(f"vector op {v.name}"))
         d = Snapshot.of(self.chip, self.dram).since(before).times(v.repeat)
         stalls = {k: c * v.repeat for k, c in stalls.items()}
-        if v.repeat > 1 and "vector_dram" in stalls:
+        if v.repeat > 1 and "vector_dram" in stalls and v.repeat <= MAX_STREAM_TILES:
             # the instances (heads) pipeline: one's DRAM traffic beside another's work, as in the phase
             tiles = [np.full(v.repeat, b, np.int64) for b in (*block, block[1])]
             cycles = run_arrays(*tiles, self.dram.transfer_cycles)[0]
@@ -277,6 +290,9 @@ class CoreReplay:
             kv_write_bits=kv_bits * v.repeat)
         return lambda: (layer, None)
 
+    def _where(self, what: str) -> tuple[str, str]:
+        return str(self.trace.path / "manifest.json"), f"{what[:80]}: repeat"
+
     def gemm(self, op: Op) -> PendingLayer:
         """Run GEMM op ``op`` (or reuse the run of an identical earlier op) at the widths it needs."""
         op_spec = resolve_widths(self.spec, op, self.trace.manifest.recipe)
@@ -290,7 +306,8 @@ class CoreReplay:
         run = self.runs[key]
         if self.streams is not None:
             s = run.stream
-            self.streams.add(op.phase, op.step, s.load_bits, s.busy_cycles, s.writeback_bits, op.repeat)
+            self.streams.add(op.phase, op.step, s.load_bits, s.busy_cycles, s.writeback_bits, op.repeat,
+                             self._where(f"op {op.name}"))
         pes = self.chip.processing_elements()
         return lambda: (self._gemm_layer(op, op_spec, run, pes), rec)
 
