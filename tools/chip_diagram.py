@@ -21,49 +21,50 @@ ROOT = Path(__file__).resolve().parent.parent
 SRAM, COMPUTE, CONTROL, DRAM = (CATEGORY_COLOURS[c] for c in ("sram", "compute", "control", "dram"))
 VECTOR = "#CCCCCC"
 
-#: Per design: (label, x, y, width, height, colour) of each block, then the arrows between them.
+#: The slots of one core, the same on both designs: (x, y, width, height, colour).
+SLOTS = {
+    "dram": (0.05, 0.88, 0.90, 0.08, DRAM), "codes": (0.05, 0.62, 0.28, 0.14, SRAM),
+    "side_store": (0.05, 0.44, 0.28, 0.12, SRAM), "weights": (0.67, 0.62, 0.28, 0.14, SRAM),
+    "array": (0.37, 0.40, 0.26, 0.36, COMPUTE), "side_unit": (0.67, 0.44, 0.28, 0.12, COMPUTE),
+    "partial_sums": (0.37, 0.24, 0.26, 0.10, SRAM), "output_unit": (0.05, 0.22, 0.28, 0.14, CONTROL),
+    "outputs": (0.05, 0.06, 0.28, 0.10, SRAM), "vector": (0.40, 0.04, 0.55, 0.14, VECTOR),
+}
+#: Arrows both designs share: DRAM in, operands to the array, partial sums out, to the output unit.
+ARROWS = [((0.19, 0.88), (0.19, 0.76)), ((0.81, 0.88), (0.81, 0.76)), ((0.33, 0.66), (0.37, 0.62)),
+          ((0.67, 0.68), (0.63, 0.66)), ((0.50, 0.40), (0.50, 0.34)), ((0.37, 0.29), (0.33, 0.29))]
+DRAM_LABEL = "DRAM (weights, activations, KV cache)"
+
+#: Per design: each slot's label (a slot it lacks is left out), then its own arrows.
 CHIPS = {
     "acc_if: integrate-and-fire, accumulate only": (
-        [("DRAM (weights, activations, KV cache)", 0.05, 0.88, 0.90, 0.08, DRAM),
-         ("spike_dense\nnormal codes, 4 b", 0.05, 0.62, 0.28, 0.14, SRAM),
-         ("spike_salient\ncode + index", 0.05, 0.44, 0.28, 0.12, SRAM),
-         ("weight_sram", 0.67, 0.62, 0.28, 0.14, SRAM),
-         ("IF array\nR x C\naccumulators:\na spike adds\nits weight", 0.37, 0.40, 0.26, 0.36, COMPUTE),
-         ("salient side lanes\n(optional)", 0.67, 0.44, 0.28, 0.12, COMPUTE),
-         ("membrane_store", 0.37, 0.24, 0.26, 0.10, SRAM),
-         ("threshold unit\nfire (or fp16 out)", 0.05, 0.22, 0.28, 0.14, CONTROL),
-         ("output_buffer", 0.05, 0.06, 0.28, 0.10, SRAM),
-         ("vector unit + vector_buffer\nnorms, RoPE, softmax, SiLU, quantize", 0.40, 0.04, 0.55, 0.14, VECTOR)],
-        [((0.19, 0.88), (0.19, 0.76)), ((0.81, 0.88), (0.81, 0.76)), ((0.33, 0.66), (0.37, 0.62)),
-         ((0.67, 0.68), (0.63, 0.66)), ((0.50, 0.40), (0.50, 0.34)), ((0.37, 0.29), (0.33, 0.29)),
-         ((0.19, 0.22), (0.19, 0.16)), ((0.33, 0.11), (0.40, 0.11))]),
+        {"dram": DRAM_LABEL, "codes": "spike_dense\nnormal codes, 4 b", "side_store": "spike_salient\ncode + index",
+         "weights": "weight_sram", "array": "IF array\nR x C\naccumulators:\na spike adds\nits weight",
+         "side_unit": "salient side lanes\n(optional)", "partial_sums": "membrane_store",
+         "output_unit": "threshold unit\nfire (or fp16 out)", "outputs": "output_buffer",
+         "vector": "vector unit + vector_buffer\nnorms, RoPE, softmax, SiLU, quantize"},
+        [((0.19, 0.22), (0.19, 0.16)), ((0.33, 0.11), (0.40, 0.11))]),
     "mac: systolic or adder-tree MAC array": (
-        [("DRAM (weights, activations, KV cache)", 0.05, 0.88, 0.90, 0.08, DRAM),
-         ("act_sram\ncodes, 4 or 8 b", 0.05, 0.62, 0.28, 0.14, SRAM),
-         ("salient_sram\n(outlier_path)", 0.05, 0.44, 0.28, 0.12, SRAM),
-         ("weight_sram", 0.67, 0.62, 0.28, 0.14, SRAM),
-         ("MAC array\nR x C\nmultipliers\nand adders", 0.37, 0.40, 0.26, 0.36, COMPUTE),
-         ("outlier unit\n(outlier_path)", 0.67, 0.44, 0.28, 0.12, COMPUTE),
-         ("output_sram\npsums, outputs", 0.37, 0.24, 0.26, 0.10, SRAM),
-         ("dequant + requant\n(or fp16 out)", 0.05, 0.22, 0.28, 0.14, CONTROL),
-         ("vector unit + vector_buffer\nthe same on both designs", 0.40, 0.04, 0.55, 0.14, VECTOR)],
-        [((0.19, 0.88), (0.19, 0.76)), ((0.81, 0.88), (0.81, 0.76)), ((0.33, 0.66), (0.37, 0.62)),
-         ((0.67, 0.68), (0.63, 0.66)), ((0.50, 0.40), (0.50, 0.34)), ((0.37, 0.29), (0.33, 0.29)),
-         ((0.19, 0.22), (0.40, 0.12))]),
+        {"dram": DRAM_LABEL, "codes": "act_sram\ncodes, 4 or 8 b", "side_store": "salient_sram\n(outlier_path)",
+         "weights": "weight_sram", "array": "MAC array\nR x C\nmultipliers\nand adders",
+         "side_unit": "outlier unit\n(outlier_path)", "partial_sums": "output_sram\npsums, outputs",
+         "output_unit": "dequant + requant\n(or fp16 out)",
+         "vector": "vector unit + vector_buffer\nthe same on both designs"},
+        [((0.19, 0.22), (0.40, 0.12))]),
 }
 
 
 def draw() -> plt.Figure:
     """Both chips side by side."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
-    for ax, (title, (blocks, arrows)) in zip(axes, CHIPS.items(), strict=True):
-        for label, x, y, w, h, colour in blocks:
+    for ax, (title, (labels, own_arrows)) in zip(axes, CHIPS.items(), strict=True):
+        for slot, label in labels.items():
+            x, y, w, h, colour = SLOTS[slot]
             ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.005", fc=colour, ec="black", lw=0.8,
                                         alpha=0.85))
             dark = colour in (COMPUTE, DRAM)
             ax.text(x + w / 2, y + h / 2, label, ha="center", va="center", fontsize=7.5,
                     color="white" if dark else "black")
-        for a, b in arrows:
+        for a, b in ARROWS + own_arrows:
             ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=10, lw=1, color="black"))
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)

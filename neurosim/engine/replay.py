@@ -164,8 +164,8 @@ def _vector_op(v: VectorOp, chip, dram: Dram, act_bits: int,
     busy = chip.vector.run(v.op, v.tokens, v.width)
     if flow is None:
         return busy, {"vector_unit": busy}, 0, (0, busy, 0)
-    io = vector_io(v, act_bits, flow, chip.srams["vector_buffer"])
     buf = chip.srams["vector_buffer"]
+    io = vector_io(v, act_bits, flow, buf)
     buf.read(1, io.buffer_read)
     buf.write(1, io.buffer_write)
     busy = max(busy, buf.cycles(io.buffer_read + io.buffer_write))
@@ -192,14 +192,7 @@ class PhaseStreams:
         self.open: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.runs: list[tuple[str, Future]] = []
 
-    def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int,
-            where: tuple[str, str] = ("", "")) -> None:
-        """Queue ``times`` instances of an op's tiles; ``where`` = (file, field) that set ``times``,
-        named when the instances would not fit in memory (refused before anything is allocated)."""
-        if len(load) * times > MAX_STREAM_TILES:
-            raise TraceFormatError(where[0], Problem(where[1], f"{times:,} instances of {len(load):,} tiles are "
-                                                    f"{len(load) * times:,} tiles in one schedule, more than "
-                                                    f"{MAX_STREAM_TILES:,} (or set schedule.overlap_ops: false)"))
+    def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
         part = tuple(np.tile(a, times) for a in (load, busy, wb))
         chunk = self.open.setdefault((phase, step), [])
         if chunk and sum(len(p[0]) for p in chunk) + len(part[0]) > self.window_tiles:
@@ -265,16 +258,16 @@ class CoreReplay:
         """Run vector op ``v`` (its ``repeat`` instances) on the chip as built; ``flow``: where it
         meets the GEMMs around it (:func:`neurosim.engine.vector_io.between_ops`; its operands
         move when the chip counts them)."""
+        self._bound_instances(1, v.repeat, f"vector op {v.name}")  # its instances' pipeline is laid out below
         before = Snapshot.of(self.chip, self.dram)
         moved = flow if "vector_buffer" in self.chip.srams else None
         act_bits = self.trace.manifest.recipe.act_bits
         cycles, stalls, kv_bits, block = _vector_op(v, self.chip, self.dram, act_bits, moved)
         if self.streams is not None:
-            self.streams.add(v.phase, v.step, *(np.array([b], np.int64) for b in block), v.repeat,
-                             self._where(f"vector op {v.name}"))
+            self.streams.add(v.phase, v.step, *(np.array([b], np.int64) for b in block), v.repeat)
         d = Snapshot.of(self.chip, self.dram).since(before).times(v.repeat)
         stalls = {k: c * v.repeat for k, c in stalls.items()}
-        if v.repeat > 1 and "vector_dram" in stalls and v.repeat <= MAX_STREAM_TILES:
+        if v.repeat > 1 and "vector_dram" in stalls:
             # the instances (heads) pipeline: one's DRAM traffic beside another's work, as in the phase
             tiles = [np.full(v.repeat, b, np.int64) for b in (*block, block[1])]
             cycles = run_arrays(*tiles, self.dram.transfer_cycles)[0]
@@ -290,8 +283,13 @@ class CoreReplay:
             kv_write_bits=kv_bits * v.repeat)
         return lambda: (layer, None)
 
-    def _where(self, what: str) -> tuple[str, str]:
-        return str(self.trace.path / "manifest.json"), f"{what[:80]}: repeat"
+    def _bound_instances(self, tiles: int, times: int, what: str) -> None:
+        """Refuse, before anything is laid out, ``times`` instances of ``tiles`` tiles beyond
+        :data:`MAX_STREAM_TILES` (a repeat in the manifest sets ``times``)."""
+        if tiles * times > MAX_STREAM_TILES:
+            raise TraceFormatError(str(self.trace.path / "manifest.json"), Problem(
+                f"{what[:80]}: repeat", f"{times:,} instances of {tiles:,} tiles are {tiles * times:,} tiles in one "
+                f"schedule, more than {MAX_STREAM_TILES:,}"))
 
     def gemm(self, op: Op) -> PendingLayer:
         """Run GEMM op ``op`` (or reuse the run of an identical earlier op) at the widths it needs."""
@@ -306,8 +304,8 @@ class CoreReplay:
         run = self.runs[key]
         if self.streams is not None:
             s = run.stream
-            self.streams.add(op.phase, op.step, s.load_bits, s.busy_cycles, s.writeback_bits, op.repeat,
-                             self._where(f"op {op.name}"))
+            self._bound_instances(len(s.load_bits), op.repeat, f"op {op.name}")
+            self.streams.add(op.phase, op.step, s.load_bits, s.busy_cycles, s.writeback_bits, op.repeat)
         pes = self.chip.processing_elements()
         return lambda: (self._gemm_layer(op, op_spec, run, pes), rec)
 
