@@ -121,6 +121,7 @@ class MacOpModel(OpModel):
         self.fp16_out = chip.gemm_output_fp16()
         self.out_bits = FP16_BITS if self.fp16_out else self.salient.out_bits(output_salient_ratio)
         self.R, self.C = spec.array.rows, spec.array.cols
+        self._fold_cache: dict[tuple, tuple] = {}
 
     def salient_fits(self, Mb: int, Kb: int, fraction: float) -> bool:
         """Do the side entries of every (Mb x Kb) tile fit their store (the salient class says)?"""
@@ -179,12 +180,27 @@ class MacOpModel(OpModel):
         quantizer after the vector ops takes it)."""
         return self.chip.spec.requant.output_scale == "two_phase" and not self.fp16_out
 
+    def _folds(self, passes: np.ndarray, Mb: int, Kb: int, Nb: int, first_k: bool, last_k: bool) -> tuple:
+        """A tile's folds and the array counts they make, their SRAM accesses counted. A tile's folds
+        depend only on its shape and its groups' passes, so the op's tiles alike share one fold walk,
+        recorded once on scratch SRAMs and added again for each."""
+        key = (passes.tobytes(), Mb, Kb, Nb, first_k, last_k)
+        hit = self._fold_cache.get(key)
+        if hit is None:
+            spec, srams = self.chip.spec, self.chip.srams
+            scratch = {n: s.scratch() for n, s in srams.items()}
+            f = self.organisation.fold_cost(spec, scratch, passes, Mb, Kb, Nb, first_k, last_k)
+            touched = [(srams[n], s) for n, s in scratch.items() if s.reads or s.writes or s.read_bits or s.write_bits]
+            hit = self._fold_cache[key] = (f, self.organisation.counts(spec.array, f), touched)
+        f, counts, touched = hit
+        for sram, s in touched:
+            sram.add(s)
+        return f, dict(counts)
+
     def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
         spec, outs = self.chip.spec, self.chip.srams["output_sram"]
         Mb, Kb = codes.shape
-        passes = self.salient.passes(codes, key, tiling)
-        f = self.organisation.fold_cost(spec, self.chip.srams, passes, Mb, Kb, Nb, first_k, last_k)
-        counts = self.organisation.counts(spec.array, f)
+        f, counts = self._folds(self.salient.passes(codes, key, tiling), Mb, Kb, Nb, first_k, last_k)
         if spec.array.zero_gating:  # a zero operand's products over the tile's Nb columns do not switch
             gated = self.salient.zero_operands(codes, key, tiling) * Nb
             counts["mac"] -= gated
