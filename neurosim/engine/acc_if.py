@@ -153,7 +153,7 @@ class _TilePlan:
     words_per_event: np.ndarray
     load_cyc: int
     load_kt: np.ndarray
-    sram_counts: dict[str, Sram]
+    sram_counts: list[tuple[Sram, Sram]]  # (the chip's SRAM, its scratch), those a tile touches
     groups: int
     tokens: int
 
@@ -285,7 +285,8 @@ class AccIfOpModel(OpModel):
             scratch["membrane_store"].write(m * Mb * (steps - (1 if last_k else 0)), w * mb_bits)
             if last_k:
                 scratch["output_buffer"].write(m * Mb, w * act_bits)
-        plan = _TilePlan(widths, mult, n_sub, mem_cyc, words_per_event, load_cyc, load_kt, scratch, groups, Mb)
+        touched = [(srams[n], s) for n, s in scratch.items() if s.reads or s.writes or s.read_bits or s.write_bits]
+        plan = _TilePlan(widths, mult, n_sub, mem_cyc, words_per_event, load_cyc, load_kt, touched, groups, Mb)
         self._plans[key] = plan
         return plan
 
@@ -334,8 +335,8 @@ class AccIfOpModel(OpModel):
         else:
             column_cycles = walk.column_writes * Nb
         self.chip.array.count_tile(int(tot[SPIKES]), Nb, int(tot[SHIFT_STEPS]), weight_bits_loaded, column_cycles)
-        for name, scratch in plan.sram_counts.items():
-            srams[name].add(scratch)
+        for sram, scratch in plan.sram_counts:
+            sram.add(scratch)
         srams["spike_salient"].read(plan.n_sub, int(tot[SALIENT]) * self.entry_bits)
         if self.chip.side is not None:
             stalls["salient_lanes"] = self._side_lanes(tot, plan, Nb, int(sums[COMPUTE]))

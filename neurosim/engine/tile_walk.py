@@ -182,18 +182,17 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
                      lambda r: model.weight_tile_bits(int(r[0]), int(r[1]), bool(r[2])))
     w_bits = np.array(bits, np.int64)[inv]
     load[sel] += w_bits
-    def cost_args(r):
-        return act_tile(r), (int(r[0]), int(r[1])), int(r[2]), int(r[1]) == 0, int(r[1]) == tiling.n_k - 1
-
-    distinct = _distinct(np.stack([m, k, nb], 1))
-    model.prefetch([cost_args(r) for r in distinct[0]], tiling)
-    costs, cost_index = each(None, lambda r: model.tile_cost(*cost_args(r), tiling), distinct)
+    rows, cost_index, times = _distinct(np.stack([m, k, nb], 1))
+    args = [(act_tile(r), (mi, ki), n_b, ki == 0, ki == tiling.n_k - 1)
+            for r, (mi, ki, n_b) in zip(rows, rows.tolist(), strict=True)]
+    model.prefetch(args, tiling)
+    costs, _ = each(None, lambda a: model.tile_cost(*a, tiling), (args, cost_index, times))
     busy = np.array([c.busy_cycles for c in costs], np.int64)[cost_index]
     comp = np.array([c.compute_cycles for c in costs], np.int64)[cost_index]
-    stalls: Counter[str] = Counter()
-    tiles_per_cost = np.bincount(cost_index, minlength=len(costs))
-    for c, t in zip(costs, tiles_per_cost, strict=True):
-        stalls.update({s: v * int(t) for s, v in c.stalls.items()})
+    stalls: dict[str, int] = {}
+    for c, t in zip(costs, times.tolist(), strict=True):
+        for s, v in c.stalls.items():
+            stalls[s] = stalls.get(s, 0) + v * t
     wb = np.zeros(T, np.int64)
     back = np.zeros(T, np.int64)
     sel = np.flatnonzero(last_k)
@@ -204,7 +203,7 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
         each(bits_t[bits_t > 0][:, None], lambda r, fn=fn: fn(int(r[0])))
     wb += back
     burst = _bursts(dram)
-    return TileStream(burst(load), busy, burst(wb), comp, dict(stalls), int(burst(w_bits).sum()), costs, cost_index)
+    return TileStream(burst(load), busy, burst(wb), comp, stalls, int(burst(w_bits).sum()), costs, cost_index)
 
 
 def _bursts(dram: Dram):
