@@ -46,12 +46,19 @@ def main() -> None:
           "target 180 s)")
     total_windows = (len(ids) - 16 * 512) // 1024
     for recipe in ("spikequant+pow2", RECIPE):
-        t = time.perf_counter()
-        run_eval(str(MODEL), str(TEXT), n_windows=args.windows, window=1024, recipes=[recipe])
-        ev = time.perf_counter() - t
-        print(f"eval {recipe} on {args.windows} windows: {ev:.0f} s; the whole test split ({total_windows} windows) "
-              f"about {ev / args.windows * total_windows / 60:.0f} min (target 15 min)")
+        marks: dict[str, float] = {}
 
+        def progress(stage: str, done: int, total: int, marks=marks) -> None:
+            if stage.endswith("perplexity windows"):
+                marks.setdefault("windows", time.perf_counter())
+        t = time.perf_counter()
+        run_eval(str(MODEL), str(TEXT), n_windows=args.windows, window=1024, recipes=[recipe], progress=progress)
+        end = time.perf_counter()
+        prep, per_window = marks["windows"] - t, (end - marks["windows"]) / args.windows
+        whole = prep + per_window * total_windows
+        print(f"eval {recipe} on {args.windows} windows: {end - t:.0f} s = {prep:.0f} s to prepare (load, "
+              f"calibrate) + {per_window:.2f} s per window ({per_window / fwd:.1f}x the yardstick); the whole "
+              f"test split ({total_windows} windows) about {whole / 60:.0f} min (target 15 min)")
 
 if __name__ == "__main__":
     main()

@@ -31,9 +31,13 @@ def quantized(model, recipe: Recipe | None, *, weights: bool = True, stats: dict
         yield model
         return
     saved, handles = [], []
+    last: list = [None, -1, None]  # the input last quantized, its version, its (codes, scale, shift)
 
     def hook(mod, args):
-        codes, scale, shift = quantize_act_t(args[0], recipe)
+        x = args[0]
+        if last[0] is not x or last[1] != x._version:  # q/k/v (and gate/up) read one tensor: quantized once
+            last[:] = x, x._version, quantize_act_t(x, recipe)
+        codes, scale, shift = last[2]
         if stats is not None:
             a = codes.abs()
             stats["entries"] = stats.get("entries", 0) + a.numel()
@@ -50,6 +54,7 @@ def quantized(model, recipe: Recipe | None, *, weights: bool = True, stats: dict
                 handles.append(lin.register_forward_pre_hook(hook))
         yield model
     finally:
+        last[:] = None, -1, None
         for h in handles:
             h.remove()
         for lin, w in saved:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neurosim.kernels.median import row_middles
+from neurosim.kernels.act_quant import quantize_rows, row_medians
 from neurosim.trace.manifest import Recipe
 
 
@@ -56,52 +56,33 @@ def _qmax(bits: int) -> int:
 
 def median_t(x: torch.Tensor) -> torch.Tensor:
     """The median of ``x`` over its last axis, kept: exactly ``torch.quantile(x, 0.5, dim=-1,
-    keepdim=True)`` (the two middle values interpolated half-way for an even width), by a
-    linear-time selection of the middle values of every row, rows in parallel
-    (:func:`neurosim.kernels.median.row_middles`), instead of a sort: ``torch.quantile`` was most
+    keepdim=True)`` (the two middle values interpolated half-way for an even width), by selection
+    (:func:`neurosim.kernels.act_quant.row_medians`) instead of a sort: ``torch.quantile`` was most
     of an evaluation's time."""
     K = x.shape[-1]
-    if K == 1:
-        return x.detach().clone()
-    rows = np.ascontiguousarray(x.detach().cpu().reshape(-1, K).numpy())
-    mid = torch.from_numpy(row_middles(rows, K // 2)).reshape(*x.shape[:-1], 2)
-    return mid[..., 1:] if K % 2 else torch.lerp(mid[..., :1], mid[..., 1:], 0.5)
-
-
-def salient_mask_t(x: torch.Tensor, rule: str, param: float) -> torch.Tensor:
-    """Per-token salient mask of ``x`` [..., K] (same rules as ``trace.quantize.salient_mask``)."""
-    if rule == "none":
-        return torch.zeros_like(x, dtype=torch.bool)
-    dev = (x - median_t(x)).abs()
-    if rule == "mad":
-        return dev > param * median_t(dev)
-    k = int(-(-param * x.shape[-1] // 1))
-    if k <= 0:
-        return torch.zeros_like(x, dtype=torch.bool)
-    cut = torch.topk(dev, k, dim=-1).values[..., -1:]
-    return dev >= cut
+    rows = np.ascontiguousarray(x.detach().float().cpu().reshape(-1, K).numpy())
+    return torch.from_numpy(row_medians(rows)).reshape(*x.shape[:-1], 1)
 
 
 def quantize_act_t(x: torch.Tensor, r: Recipe) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-token codes (float tensor of integers), scales and per-entry power-of-two shifts
     (float tensor of integers, zero unless the recipe has a salient shift) of activations
-    ``x`` [..., K]: value = code x 2^shift x scale."""
-    x = x.float()
-    sal = salient_mask_t(x, r.salient_rule, r.salient_param) if r.salient_bits > r.act_bits \
-        else torch.zeros_like(x, dtype=torch.bool)
-    normal_abs = torch.where(sal, torch.zeros_like(x), x.abs()).amax(dim=-1, keepdim=True)
-    scale = torch.tensor(r.act_clip, dtype=torch.float32) * normal_abs / _qmax(r.act_bits)
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    v = x / scale
-    top = float(_qmax(max(r.act_bits, r.salient_bits)))
-    shift = torch.zeros_like(v)
-    for _ in range(r.salient_shift_max):
-        grow = sal & (torch.round(v.abs() / torch.exp2(shift)) > top)
-        if not bool(grow.any()):
-            break
-        shift = shift + grow
-    lim = torch.where(sal, top, float(_qmax(r.act_bits)))
-    return torch.clamp(torch.round(v / torch.exp2(shift)), -lim, lim), scale, shift
+    ``x`` [..., K]: value = code x 2^shift x scale.
+
+    Per token: salient entries by the recipe's rule (``mad``: ``|x - median| > param x MAD``, the
+    medians as ``torch.quantile``'s; ``ratio``: the ``ceil(param x K)`` entries farthest from the
+    median; ``none``), the normal step ``act_clip x max|normal| / qmax(act_bits)`` (1 when 0),
+    salient entries on that step shifted left by the fewest powers of two (at most
+    ``salient_shift_max``) that bring them within ``qmax(salient_bits)``, codes rounded half to
+    even and clamped. In float32 throughout (:func:`neurosim.kernels.act_quant.quantize_rows`)."""
+    K = x.shape[-1]
+    rows = np.ascontiguousarray(x.detach().float().cpu().reshape(-1, K).numpy())
+    rule = r.salient_rule if r.salient_bits > r.act_bits else "none"
+    codes, scale, shift = quantize_rows(rows, rule, r.salient_param, r.act_clip, _qmax(r.act_bits),
+                                        _qmax(max(r.act_bits, r.salient_bits)), r.salient_shift_max)
+    lead = x.shape[:-1]
+    return (torch.from_numpy(codes).reshape(*lead, K), torch.from_numpy(scale).reshape(*lead, 1),
+            torch.from_numpy(shift).reshape(*lead, K))
 
 
 def fake_quant_weight(w: torch.Tensor, bits: int) -> torch.Tensor:

@@ -1,0 +1,102 @@
+"""The per-token activation quantizer of the recipes on float32 rows: each row's median and MAD
+(as ``torch.quantile`` takes them) by numpy's SIMD selection, rows split over the usable cores
+(``np.partition`` releases the GIL; numba's own is several times slower), then one compiled pass
+per row (numba ``prange``) for the salient mask, the normal step, the salient entries' power-of-two
+shifts and the clamped codes. Written by hand because in torch the same rule is a dozen
+whole-tensor passes with two sorts, most of an evaluation's time beside the model's own matmuls.
+
+The arithmetic is float32 step for step (the median of an even row ``hi - (hi - lo) * 0.5``, as
+``torch.lerp``; ``param * MAD``, ``clip * max / qmax`` and ``x / scale`` rounded to float32;
+round half to even), so the codes equal the trace quantizer's (:mod:`neurosim.trace.quantize`)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
+import numpy as np
+from numba import njit, prange
+
+from neurosim.cores import usable_cores
+
+#: Rows per thread below which the medians stay on the calling thread.
+MIN_ROWS_PER_THREAD = 64
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(usable_cores(), thread_name_prefix="neurosim-median")
+
+
+def _medians_serial(a: np.ndarray) -> np.ndarray:
+    hi = a.shape[1] // 2
+    p = np.partition(a, hi, axis=1)
+    upper = p[:, hi]
+    if a.shape[1] % 2:
+        return upper
+    lower = p[:, :hi].max(axis=1)
+    return upper - (upper - lower) * np.float32(0.5)
+
+
+def row_medians(a: np.ndarray) -> np.ndarray:
+    """``torch.quantile(a, 0.5, dim=1)`` of a float32 matrix [n, K], bit for bit (float32 [n])."""
+    chunks = min(usable_cores(), max(1, a.shape[0] // MIN_ROWS_PER_THREAD))
+    if chunks == 1:
+        return _medians_serial(a)
+    bounds = np.linspace(0, a.shape[0], chunks + 1).astype(int)
+    parts = (a[b:e] for b, e in zip(bounds[:-1], bounds[1:], strict=True))
+    return np.concatenate(list(_pool().map(_medians_serial, parts)))
+
+
+@njit(cache=True, nogil=True)
+def _salient(d, c, strict):
+    return d > c if strict else d >= c
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _codes(x, dev, cut, strict, act_clip, normal_max, top, shift_max):
+    """Codes and shifts (float32 [n, K], integers) and scales (float32 [n]) of ``x``; an entry is
+    salient when its ``dev`` exceeds its row's ``cut`` (``strict``) or reaches it."""
+    n, K = x.shape
+    codes = np.empty((n, K), np.float32)
+    shifts = np.zeros((n, K), np.float32)
+    scales = np.empty(n, np.float32)
+    qn, qt = np.float32(normal_max), np.float32(top)
+    for r in prange(n):
+        normal_abs = np.float32(0.0)
+        for j in range(K):
+            if not _salient(dev[r, j], cut[r], strict) and abs(x[r, j]) > normal_abs:
+                normal_abs = abs(x[r, j])
+        s = act_clip * normal_abs / qn
+        if not s > 0:
+            s = np.float32(1.0)
+        scales[r] = s
+        for j in range(K):
+            v = x[r, j] / s
+            lim, step, sh = qn, np.float32(1.0), 0
+            if _salient(dev[r, j], cut[r], strict):
+                lim = qt
+                while sh < shift_max and np.rint(abs(v) / step) > qt:
+                    sh += 1
+                    step *= np.float32(2.0)
+            codes[r, j] = min(max(np.rint(v / step), -lim), lim)
+            shifts[r, j] = sh
+    return codes, scales, shifts
+
+
+def quantize_rows(x: np.ndarray, rule: str, param: float, act_clip: float, normal_max: int, top: int,
+                  shift_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes, scales and shifts of the float32 rows ``x`` [n, K] (the rule: see
+    :func:`neurosim.export.recipes.quantize_act_t`); ``normal_max`` / ``top``: the largest normal /
+    salient code."""
+    n, K = x.shape
+    k = int(-(-param * K // 1)) if rule == "ratio" else 0
+    if rule == "none" or (rule == "ratio" and k <= 0):
+        dev, cut, strict = np.zeros_like(x), np.full(n, np.inf, np.float32), True
+    else:
+        dev = np.abs(x - row_medians(x)[:, None])
+        if rule == "mad":
+            cut, strict = np.float32(param) * row_medians(dev), True
+        else:
+            cut, strict = np.partition(dev, K - k, axis=1)[:, K - k], False
+    return _codes(x, dev, cut.astype(np.float32), strict, np.float32(act_clip), normal_max, top, shift_max)
