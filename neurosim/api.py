@@ -16,7 +16,7 @@ from neurosim.config.loader import load_hw_config
 from neurosim.config.schema import to_plain
 from neurosim.engine.simulate import simulate as _simulate
 from neurosim.errors import ConfigError, NeurosimError
-from neurosim.fsutil import child, prepare_output_dir, temp_prefix, umask
+from neurosim.fsutil import child, prepare_output_dir, temp_prefix, umask, writing
 from neurosim.results import Results, check_run_dir, read_run_dir, write_run_dir
 from neurosim.trace.reader import Trace, open_trace, validate_trace
 
@@ -174,7 +174,7 @@ def _simulate_with_timeline(tr: Trace, spec: HwSpec, run_dir: Path, detail: str,
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix("timeline.json"), dir=run_dir)
     try:
         os.chmod(tmp, 0o666 & ~umask())
-        with os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 20) as f:
+        with writing(run_dir / "timeline.json"), os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 20) as f:
             writer = ChromeTraceWriter(f, spec.clock_mhz, detail)
             r = simulate(tr, spec, verify=False, timeline=writer, **kwargs)
             writer.close()

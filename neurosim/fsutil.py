@@ -142,6 +142,18 @@ def prepare_output_dir(out_dir: str | Path, what: str = "--out") -> Path:
     return out_dir
 
 
+@contextlib.contextmanager
+def writing(path: str | Path):
+    """Inside: a write the machine refuses (a full disk, a vanished directory), whose error often
+    names no file, becomes one :class:`OutputError` naming ``path`` (the output being written)."""
+    try:
+        yield
+    except InterruptedError:
+        raise
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same directory and a rename,
     with the permissions a plain ``open`` would give (0666 minus the umask)."""

@@ -1168,6 +1168,26 @@ def test_write_failures_name_the_file_not_a_temporary(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.cfg"]
 
 
+def test_a_disk_filling_while_a_trace_or_a_timeline_is_written_names_the_output(tmp_path, capsys, monkeypatch):
+    """A write refused without a file name (ENOSPC from numpy's save, from a stream) is reported
+    naming the output being written, exit 2, nothing published."""
+    import numpy as np
+
+    def full(*_, **__):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(np, "save", full)
+        code, _, err = cli(capsys, "synth", "--gemm", "4,4,4", "--out", tmp_path / "t")
+    assert code == 2 and f"{tmp_path / 't'}: cannot write (No space left on device)" in err and "Traceback" not in err
+    assert not (tmp_path / "t").exists()
+    import neurosim.report.timeline as timeline
+
+    monkeypatch.setattr(timeline.ChromeTraceWriter, "close", full)
+    code, _, err = cli(capsys, "run", TINY, "--hw", TINY_MAC, "--timeline", "--out", tmp_path / "o")
+    assert code == 2 and "timeline.json: cannot write (No space left on device)" in err and "Traceback" not in err
+
+
 def test_a_huge_repeat_is_refused_before_its_instances_are_allocated(tmp_path, capsys):
     """One op's repeat set to 2^30 in a small trace: refused naming the op's repeat (its 2^30
     instances would fill memory tile by tile), memory bounded, nothing written."""

@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from pathlib import Path
 
-from neurosim.fsutil import OutputError, atomic_write_text, clean_stale, temp_prefix, umask
+from neurosim.fsutil import OutputError, atomic_write, atomic_write_text, clean_stale
 from neurosim.jsonutil import loads_json_strict
 
 log = logging.getLogger("neurosim.sweep")
@@ -77,7 +76,4 @@ class Store:
             import pyarrow  # noqa: F401
         except ImportError:
             return
-        tmp = self.dir / f"{temp_prefix(name + '.parquet')}w"
-        df.to_parquet(tmp, index=False)
-        os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, self.dir / f"{name}.parquet")
+        atomic_write(self.dir / f"{name}.parquet", lambda f: df.to_parquet(f, index=False))

@@ -16,7 +16,7 @@ import numpy as np
 
 from neurosim import __version__
 from neurosim.errors import TraceFormatError, UsageError
-from neurosim.fsutil import OutputError, clean_stale, mark_temporary, prepare_output_dir, publish_dir, temp_prefix
+from neurosim.fsutil import OutputError, clean_stale, mark_temporary, prepare_output_dir, publish_dir, temp_prefix, writing
 from neurosim.trace.manifest import Manifest, Op, Producer, Recipe, TensorInfo, VectorOp, parse_manifest
 
 _CHUNK = 1 << 22
@@ -80,7 +80,8 @@ class TraceWriter:
         if arr.dtype not in (np.int8, np.float32):
             raise ValueError(f"tensor {name!r}: dtype must be int8 or float32, got {arr.dtype}")
         file = f"t{len(self._tensors):05d}.npy"
-        np.save(self._tmp / file, arr, allow_pickle=False)
+        with writing(self.out_dir):
+            np.save(self._tmp / file, arr, allow_pickle=False)
         self._tensors[name] = TensorInfo(file, str(arr.dtype), tuple(int(s) for s in arr.shape),
                                          sha256_file(self._tmp / file))
         return name
@@ -122,7 +123,8 @@ class TraceWriter:
                 parse_manifest(text, "manifest.json")  # never publish what we cannot read
             except TraceFormatError as e:
                 raise RuntimeError(f"the trace writer produced an invalid manifest (a bug): {e}") from None
-            (self._tmp / "manifest.json").write_text(text)
+            with writing(self.out_dir):
+                (self._tmp / "manifest.json").write_text(text)
             publish_dir(self._tmp, self.out_dir)
         except BaseException:
             self.abort()
