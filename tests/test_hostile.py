@@ -1188,6 +1188,20 @@ def test_a_disk_filling_while_a_trace_or_a_timeline_is_written_names_the_output(
     assert code == 2 and "timeline.json: cannot write (No space left on device)" in err and "Traceback" not in err
 
 
+def test_a_manifest_beyond_the_bound_is_refused_when_written_or_read(tmp_path, capsys, monkeypatch):
+    """65,536 decode steps would list 1.7 million ops (a 520 MiB manifest): synth refuses at once,
+    naming --decode, nothing written; a manifest over the bound is refused before it is parsed."""
+    code, _, err = cli(capsys, "synth", "--model", "smollm2-135m", "--prompt", "1", "--decode", "65536",
+                       "--out", tmp_path / "t")
+    assert code == 2 and "--decode 65536" in err and "128 MiB" in err and "Traceback" not in err
+    assert not (tmp_path / "t").exists()
+    import neurosim.trace.reader as reader
+
+    monkeypatch.setattr(reader, "MAX_MANIFEST_BYTES", 1000)
+    code, _, err = cli(capsys, "trace", "info", TINY)
+    assert code == 2 and "manifest.json" in err and "more than the 1,000" in err and "Traceback" not in err
+
+
 def test_a_huge_repeat_is_refused_before_its_instances_are_allocated(tmp_path, capsys):
     """One op's repeat set to 2^30 in a small trace: refused naming the op's repeat (its 2^30
     instances would fill memory tile by tile), memory bounded, nothing written."""

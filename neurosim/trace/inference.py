@@ -41,7 +41,7 @@ import numpy as np
 
 from neurosim.cores import usable_cores
 from neurosim.errors import UsageError
-from neurosim.trace.manifest import Producer, Recipe
+from neurosim.trace.manifest import MANIFEST_ENTRY_BYTES, MAX_MANIFEST_BYTES, Producer, Recipe
 from neurosim.trace.quantize import quantize_activations
 from neurosim.trace.synth import ActivationModel, GemmSpec, ModelShape, check_footprint, llm_gemms
 from neurosim.trace.writer import TraceWriter
@@ -107,6 +107,19 @@ def _probabilities(rng: np.random.Generator, rows: int, cols: int, group: int, c
     return codes, scales
 
 
+def check_manifest(model: ModelShape, prompt: int, decode: int, layers: int, batch: int) -> None:
+    """Refuse, before writing anything, a whole inference whose manifest would pass
+    :data:`MAX_MANIFEST_BYTES` (every decode step adds a layer's ops and the LM head's)."""
+    per_layer = len(layer_schedule("", model, prompt, prompt, 4, batch))
+    head = 3 if model.vocab and layers == model.layers else 0
+    entries = layers * per_layer + head + decode * (per_layer + head)
+    size = entries * MANIFEST_ENTRY_BYTES
+    if size > MAX_MANIFEST_BYTES:
+        raise UsageError(f"--decode {decode}: the trace would list about {entries:,} ops ({per_layer + head} per decode "
+                         f"step), a manifest of about {size / 2**20:,.0f} MiB, more than the "
+                         f"{MAX_MANIFEST_BYTES / 2**20:.0f} MiB a trace may have: use fewer decode steps")
+
+
 def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int, layers: int, *, seed: int,
                     act_model: ActivationModel = ActivationModel(), overwrite: bool = False, progress=None,
                     batch: int = 1) -> Path:
@@ -123,6 +136,7 @@ def write_inference(out: str | Path, model: ModelShape, prompt: int, decode: int
         ("attn.q.prefill", prompt * g, d), ("attn.k_cache", T, d), ("attn.v_cache", d, T),
         ("attn.probs.prefill", prompt * g, prompt), ("attn.probs.decode", g, T))]
     decode_in = [(f"decode.{i}", [GemmSpec(f"decode.{i}", batch, model.intermediate, 1)]) for i in range(4)]
+    check_manifest(model, prompt, decode, layers, batch)
     check_footprint(out, prefill + attention + decode_in, False)
     meta = {**dataclasses.asdict(act_model), "seed": seed, "attention_logit_sigma": ATTENTION_LOGIT_SIGMA,
             "code_model": "prefill linear inputs per layer; attention operands shared by layers and KV heads; "

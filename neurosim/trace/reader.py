@@ -21,7 +21,7 @@ from numpy.lib import format as npformat
 
 from neurosim.errors import Problem, TraceFormatError
 from neurosim.fsutil import read_text_input
-from neurosim.trace.manifest import Manifest, Op, TensorInfo, parse_manifest
+from neurosim.trace.manifest import MAX_MANIFEST_BYTES, Manifest, Op, TensorInfo, parse_manifest
 from neurosim.trace.writer import sha256_file
 
 T = TypeVar("T")
@@ -178,7 +178,7 @@ def open_trace(path: str | Path) -> Trace:
     if not mpath.exists() and not mpath.is_symlink():
         raise TraceFormatError(str(mpath), Problem("", "manifest.json is missing"))
     _inside(mpath, path, "")  # the manifest, as every tensor, lies inside the trace directory
-    text = read_text_input(mpath, TraceFormatError)
+    text = read_text_input(mpath, TraceFormatError, MAX_MANIFEST_BYTES)
     trace = Trace(path, parse_manifest(text, str(mpath)))
     used = {t for op in trace.ops for t in op.tensor_refs().values()}
     for name, info in trace.manifest.tensors.items():
