@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-#: Nesting deeper than this is refused before parsing (Python's parser recurses per level).
+#: Nesting deeper than this is refused (the C parser itself stops at the recursion limit, ~1000).
 MAX_DEPTH = 64
 
 
@@ -24,37 +24,28 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _depth(text: str) -> int:
-    """Maximum bracket nesting outside strings (a cheap linear scan)."""
-    depth = best = 0
-    in_str = esc = False
-    for ch in text:
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
-            depth += 1
-            best = max(best, depth)
-        elif ch in "]}":
-            depth -= 1
+def _depth(value: Any) -> int:
+    """Deepest nesting of objects and arrays in parsed JSON (a walk over the containers only)."""
+    best, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else None
+        if children is not None:
+            best = max(best, d)
+            stack.extend((c, d + 1) for c in children if isinstance(c, (dict, list)))
     return best
 
 
 def loads_json_strict(text: str) -> Any:
     """Parse JSON text strictly; raises ``ValueError`` with a short message on any problem."""
-    if _depth(text) > MAX_DEPTH:
-        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-    try:
-        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_reject_constant)
+    try:  # the C parser bounds its own recursion (RecursionError); the depth is checked after
+        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON: {e}") from None
     except RecursionError:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as e:  # int digit limit, duplicate keys, NaN
         raise ValueError(str(e)[:200]) from None
+    if _depth(value) > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    return value

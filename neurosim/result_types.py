@@ -4,6 +4,7 @@ sweeps and the run directories (:mod:`neurosim.results`) read them."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import types
@@ -170,9 +171,19 @@ def _consistency(d: dict, problems: list[Problem]) -> None:
         problems.append(Problem("total_cycles", f"{d['total_cycles']} is not the sum of the layers' cycles"))
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+@functools.cache
+def _parts(tp: Any) -> tuple[Any, tuple]:
+    return typing.get_origin(tp), typing.get_args(tp)
+
+
 def _conforms(value: Any, tp: Any) -> bool:
     """Whether parsed JSON ``value`` has the shape of type hint ``tp``."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    origin, args = _parts(tp)
     if tp is Any:
         return True
     if origin in (typing.Union, types.UnionType):
@@ -196,7 +207,7 @@ def _check_fields(cls: type, d: Any, prefix: str, problems: list[Problem]) -> No
     if not isinstance(d, dict):
         problems.append(Problem(prefix.rstrip("."), "must be an object"))
         return
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     for f in fields(cls):
         if f.name not in d:
             if f.default is MISSING:
