@@ -313,39 +313,69 @@ class AccIfOpModel(OpModel):
                 self.chip.walks.update(zip(keys, ws, strict=True))
 
     def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
-        spec, srams = self.chip.spec, self.chip.srams
-        Mb, Kb = codes.shape
-        plan = self._plan(Mb, Kb, Nb, first_k, last_k)
+        return self.tile_costs([(codes, key, Nb, first_k, last_k)], tiling)[0]
+
+    def tile_costs(self, tiles: list[tuple], tiling: Tiling) -> list[TileCost]:
+        """Each tile's cost, the tiles of one shape counted together: they share a plan, and every
+        count is linear in their walks' totals (SRAM words are rounded per tile)."""
+        out: list[TileCost] = [None] * len(tiles)  # type: ignore[list-item]
+        shapes: dict[tuple, list[int]] = {}
+        for i, (codes, _, Nb, first_k, last_k) in enumerate(tiles):
+            shapes.setdefault((*codes.shape, Nb, first_k, last_k), []).append(i)
+        for (Mb, Kb, Nb, first_k, last_k), idx in shapes.items():
+            plan = self._plan(Mb, Kb, Nb, first_k, last_k)
+            walks = [self._walk(tiles[i], plan, tiling) for i in idx]
+            for i, cost in zip(idx, self._shape_costs(walks, plan, Mb, Kb, Nb, last_k), strict=True):
+                out[i] = cost
+        return out
+
+    def _walk(self, tile: tuple, plan: _TilePlan, tiling: Tiling):
+        codes, key, _, first_k, last_k = tile
         cache_key = self._walk_key(key, plan, first_k, last_k, tiling)
         walks = self.chip.walks
         if cache_key not in walks:
             walks[cache_key] = self.scheme.walk(self, codes, plan, first_k, last_k)
-        walk = walks[cache_key]
-        tot = walk.totals
+        return walks[cache_key]
+
+    def _shape_costs(self, walks: list, plan: _TilePlan, Mb: int, Kb: int, Nb: int, last_k: bool) -> list[TileCost]:
+        """Count ``walks`` (tiles of one shape) on the chip; their costs in order."""
+        spec, srams, n = self.chip.spec, self.chip.srams, len(walks)
+        tot = np.stack([w.totals for w in walks])
         # the kernel walked each (token, K sub-tile) step once; every N sub-tile repeats it
-        sums = (walk.per_variant * plan.mult[:, None]).sum(axis=0)
-        stalls = {"spike_memory": int(sums[STALL_SPIKE]), "membrane_store": int(sums[STALL_MEMBRANE]),
-                  "weight_sram": int(sums[STALL_WEIGHT])}
-        weight_stalls, weight_bits_loaded = self.scheme.count_traffic(self, plan, walk, Kb, Nb)
-        stalls.update(weight_stalls)
+        sums = np.stack([w.per_variant for w in walks]) * plan.mult[None, :, None]
+        column = sums[:, :, COMPUTE] * np.array(plan.widths)[None, :]
+        sums = sums.sum(axis=1).tolist()
+        fixed = {}
+        if last_k and self._two_phase():  # the same trip through the row buffer for every tile
+            scratch = srams["membrane_store"].scratch()
+            fixed["output_scale"] = self.row_buffer_tile(scratch, spec.array.membrane_bits, Mb, Nb)
+            srams["membrane_store"].add(scratch, n)
+            self.chip.threshold.count_row_max(Mb * Nb * n)
+        costs, weight_bits, column_cycles = [], 0, 0
+        for t, (walk, s) in enumerate(zip(walks, sums, strict=True)):
+            stalls = {"spike_memory": s[STALL_SPIKE], "membrane_store": s[STALL_MEMBRANE], "weight_sram": s[STALL_WEIGHT]}
+            weight_stalls, bits = self.scheme.count_traffic(self, plan, walk, Kb, Nb)
+            stalls.update(weight_stalls)
+            weight_bits += bits
+            # lockstep: a column writes its membrane in every compute cycle
+            column_cycles += int(column[t].sum()) if walk.column_writes is None else walk.column_writes * Nb
+            if self.chip.side is not None:
+                stalls["salient_lanes"] = self._side_lanes(walk.totals, plan, Nb, s[COMPUTE])
+            stalls.update(fixed)
+            costs.append(TileCost(s[COMPUTE], stalls))
+        totals = tot.sum(axis=0).tolist()
         if spec.array.membrane_tokens:  # each step leaves its columns' membranes in the token register file
-            self.chip.array.membrane_file_bits += int(tot[STEPS]) * Nb * spec.array.membrane_bits
-        if walk.column_writes is None:  # lockstep: a column writes its membrane in every compute cycle
-            column_cycles = sum(int(walk.per_variant[v, COMPUTE]) * int(plan.mult[v]) * plan.widths[v] for v in range(2))
-        else:
-            column_cycles = walk.column_writes * Nb
-        self.chip.array.count_tile(int(tot[SPIKES]), Nb, int(tot[SHIFT_STEPS]), weight_bits_loaded, column_cycles)
+            self.chip.array.membrane_file_bits += totals[STEPS] * Nb * spec.array.membrane_bits
+        self.chip.array.count_tile(totals[SPIKES], Nb, totals[SHIFT_STEPS], weight_bits, column_cycles)
         for sram, scratch in plan.sram_counts:
-            sram.add(scratch)
-        srams["spike_salient"].read(plan.n_sub, int(tot[SALIENT]) * self.entry_bits)
-        if self.chip.side is not None:
-            stalls["salient_lanes"] = self._side_lanes(tot, plan, Nb, int(sums[COMPUTE]))
+            sram.add(scratch, n)
+        salient_bits = tot[:, SALIENT].astype(np.int64) * self.entry_bits
+        sal = srams["spike_salient"]
+        sal.reads += plan.n_sub * int((-(-salient_bits // sal.spec.width_bits)).sum())
+        sal.read_bits += plan.n_sub * int(salient_bits.sum())
         if last_k:
-            self.chip.threshold.count_outputs(Mb, Nb, self.fp16_out)
-            if self._two_phase():
-                stalls["output_scale"] = self.row_buffer_tile(srams["membrane_store"], spec.array.membrane_bits, Mb, Nb)
-                self.chip.threshold.count_row_max(Mb * Nb)
-        return TileCost(int(sums[COMPUTE]), stalls)
+            self.chip.threshold.count_outputs(Mb * n, Nb, self.fp16_out)
+        return costs
 
     def _side_lanes(self, tot: np.ndarray, plan: _TilePlan, Nb: int, compute: int) -> int:
         """Count the side lane group's work on one tile; returns the cycles it runs past the main

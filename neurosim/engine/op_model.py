@@ -68,6 +68,11 @@ class OpModel:
     def tile_cost(self, codes: np.ndarray, key: tuple, Nb: int, first_k: bool, last_k: bool, tiling: Tiling) -> TileCost:
         raise NotImplementedError
 
+    def tile_costs(self, tiles: list[tuple], tiling: Tiling) -> list[TileCost]:
+        """:meth:`tile_cost` of each of ``tiles`` (its arguments but the tiling), in order; a model
+        may count them together."""
+        return [self.tile_cost(*t, tiling) for t in tiles]
+
     def prefetch(self, tiles: list[tuple], tiling: Tiling) -> None:
         """Optionally precompute, in parallel, pure per-tile work that :meth:`tile_cost` will ask
         for: ``tiles`` holds ``(codes, key, Nb, first_k, last_k)`` of every distinct tile. It

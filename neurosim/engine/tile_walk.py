@@ -124,6 +124,19 @@ class _Counts:
         return out, inverse
 
 
+    def each_batch(self, distinct: tuple, call_many) -> tuple[list, np.ndarray]:
+        """As :meth:`each`, ``call_many(rows)`` answering all the rows of one tile count at once."""
+        rows, inverse, times = distinct
+        out = [None] * len(rows)
+        for t in np.unique(times):
+            before = self.read()
+            idx = np.flatnonzero(times == t).tolist()
+            for i, answer in zip(idx, call_many([rows[i] for i in idx]), strict=True):
+                out[i] = answer
+            self.add_since(before, int(t) - 1)
+        return out, inverse
+
+
 def _distinct(keys: np.ndarray):
     """(rows of the distinct keys in order of first occurrence, inverse index, counts)."""
     radix = [int(h) + 1 for h in keys.max(axis=0, initial=0)]
@@ -186,7 +199,7 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
     args = [(act_tile(r), (mi, ki), n_b, ki == 0, ki == tiling.n_k - 1)
             for r, (mi, ki, n_b) in zip(rows, rows.tolist(), strict=True)]
     model.prefetch(args, tiling)
-    costs, _ = each(None, lambda a: model.tile_cost(*a, tiling), (args, cost_index, times))
+    costs, _ = counts.each_batch((args, cost_index, times), lambda some: model.tile_costs(some, tiling))
     busy = np.array([c.busy_cycles for c in costs], np.int64)[cost_index]
     comp = np.array([c.compute_cycles for c in costs], np.int64)[cost_index]
     stalls: dict[str, int] = {}

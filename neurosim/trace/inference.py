@@ -41,8 +41,9 @@ import numpy as np
 
 from neurosim.cores import usable_cores
 from neurosim.errors import UsageError
-from neurosim.trace.manifest import MANIFEST_ENTRY_BYTES, MAX_MANIFEST_BYTES, Producer, Recipe
+from neurosim.trace.manifest import Producer, Recipe
 from neurosim.trace.quantize import quantize_activations
+from neurosim.trace.reader import MANIFEST_ENTRY_BYTES, MAX_MANIFEST_BYTES
 from neurosim.trace.synth import ActivationModel, GemmSpec, ModelShape, check_footprint, llm_gemms
 from neurosim.trace.writer import TraceWriter
 

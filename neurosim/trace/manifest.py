@@ -35,12 +35,6 @@ OP_KINDS = ("linear", "attn_qk", "attn_av")
 MAX_DIM = 1 << 32
 MAX_ELEMENTS = 1 << 40
 MAX_OP_MACS = 1 << 56
-#: The largest manifest.json a trace may have (about 500,000 ops: a 7B model's 16,000 decode
-#: steps); parsing holds about ten times its size in memory.
-MAX_MANIFEST_BYTES = 128 << 20
-#: JSON bytes of one op or vector op, for estimates before writing (265 measured on a 7B-shaped
-#: whole inference; names grow with the step number).
-MANIFEST_ENTRY_BYTES = 320
 TENSOR_DTYPES = {"act_codes": "int8", "act_scale": "float32", "weight_codes": "int8", "weight_scale": "float32",
                  "act_shift": "int8"}
 

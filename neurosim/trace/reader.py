@@ -21,11 +21,17 @@ from numpy.lib import format as npformat
 
 from neurosim.errors import Problem, TraceFormatError
 from neurosim.fsutil import read_text_input
-from neurosim.trace.manifest import MAX_MANIFEST_BYTES, Manifest, Op, TensorInfo, parse_manifest
+from neurosim.trace.manifest import Manifest, Op, TensorInfo, parse_manifest
 from neurosim.trace.writer import sha256_file
 
 T = TypeVar("T")
 
+#: The largest manifest.json a trace may have (about 500,000 ops: a 7B model's 16,000 decode
+#: steps); parsing holds about ten times its size in memory.
+MAX_MANIFEST_BYTES = 128 << 20
+#: JSON bytes of one op or vector op, for estimates before writing (265 measured on a 7B-shaped
+#: whole inference; names grow with the step number).
+MANIFEST_ENTRY_BYTES = 320
 _CHUNK_BYTES = 1 << 22  # tensors are checked in ~4 MiB slices, whatever the row width
 
 
