@@ -3,6 +3,11 @@ the salient ratio, mean spikes per activation and time per recipe; one row print
 recipe finishes, the table written to CSV and JSON.
 
     python benchmarks/eval_recipes.py [--windows N] [--recipes R ...] [--out DIR]
+    python benchmarks/eval_recipes.py --model stories260k   # the float llama2.c model on TinyStories
+
+``--model stories260k`` scores the same recipes on a model that was never quantized (its own
+512-token windows of the shared TinyStories sample), separating a recipe's own loss from
+re-quantizing the Q4_1 SmolLM2.
 
 The default recipe list is the table of issue 13: float; W4A8; W4A4 RTN; W4A4 with each of GPTQ,
 rotation, smoothing, salient (SpikeQuant-style); and the combinations. On 2 cores the whole split
@@ -23,6 +28,9 @@ from neurosim.export.runner import run_eval
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+#: (model directory, text) under shared/.
+MODELS = {"smollm2": ("models/smollm2-135m-instruct-q4_1", "corpora/wikitext-2-raw-test/wiki.test.raw.txt"),
+          "stories260k": ("models/stories260k", "corpora/tinystories-train-sample/tinystories_train_head_197k.txt")}
 RECIPES = ["float", "w4a8", "w4a8+gptq", "w4a4", "w4a4+gptq", "w4a4+rot", "w4a4+smooth", "spikequant",
            "w4a4+rot+gptq", "w4a4+rot+gptq+aclip", "spikequant+gptq", "spikequant+rot+gptq",
            "spikequant+rot+gptq+aclip"]
@@ -33,6 +41,7 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=None, help="first N windows (default: the whole split)")
     ap.add_argument("--recipes", nargs="+", default=RECIPES)
     ap.add_argument("--out", default="eval_recipes")
+    ap.add_argument("--model", choices=sorted(MODELS), default="smollm2")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -48,8 +57,8 @@ def main() -> None:
         (out / "eval.json").write_text(json.dumps(rows, indent=1) + "\n")
         pd.DataFrame(rows).to_csv(out / "eval.csv", index=False)
 
-    run_eval(SHARED / "models/smollm2-135m-instruct-q4_1", SHARED / "corpora/wikitext-2-raw-test/wiki.test.raw.txt",
-             n_windows=args.windows, window=1024, recipes=args.recipes, on_result=row)
+    model, text = MODELS[args.model]
+    run_eval(SHARED / model, SHARED / text, n_windows=args.windows, window=None, recipes=args.recipes, on_result=row)
     print(f"({time.perf_counter() - t0:.0f} s in all; {out / 'eval.csv'})")
 
 

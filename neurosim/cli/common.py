@@ -171,7 +171,8 @@ def add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--windows", type=windows, default=4, help="perplexity windows, or 'all' for the whole text")
     p.add_argument("--calib-text", help="calibration text for gptq / smooth / aclip (default: the last 8,192 "
                    "tokens of --text, held out of the evaluation)")
-    p.add_argument("--window-tokens", type=positive_int, default=1024, help="tokens per perplexity window")
+    p.add_argument("--window-tokens", type=positive_int, default=None,
+                   help="tokens per perplexity window (default: 1024, or the model's context when shorter)")
 
 
 def need_export_extra(command: str) -> None:
@@ -186,7 +187,8 @@ def need_export_extra(command: str) -> None:
 
 def print_ppl(results, args) -> None:
     which = "all" if args.windows is None else f"the first {args.windows}"
-    print(f"perplexity on {which} non-overlapping {args.window_tokens}-token windows of {args.text}")
+    window = results[0].window if results else args.window_tokens
+    print(f"perplexity on {which} non-overlapping {window}-token windows of {args.text}")
     print(f"  {'recipe':<64} {'ppl':>10} {'salient':>8} {'spikes/act':>10} {'time':>8}")
     for r in results:
         sal = f"{r.salient_ratio:8.2%}" if r.salient_ratio is not None else f"{'-':>8}"

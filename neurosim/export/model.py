@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neurosim.errors import UsageError
+from neurosim.export import llama2c
 
 LINEAR_NAMES = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                 "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
@@ -41,8 +42,9 @@ class LoadedModel:
 
 
 def load_model(path: str | Path) -> LoadedModel:
-    """A directory with ``config.json`` + weights (``*.safetensors`` or one ``*.gguf``), or a
-    ``.gguf`` file. The tokenizer is ``tokenizer.json`` beside it when present. The last model
+    """A directory with ``config.json`` + weights (``*.safetensors`` or one ``*.gguf``), a
+    ``.gguf`` file, or a llama2.c directory (one ``*.bin`` checkpoint and its ``tok*.bin``:
+    :mod:`neurosim.export.llama2c`). The tokenizer is ``tokenizer.json`` beside it when present. The last model
     loaded is kept for the process (an export and its evaluation, or a notebook's exports, load
     it once; a changed file is loaded again): callers do not modify it (recipes work on copies)."""
     p = Path(path)
@@ -76,6 +78,8 @@ def _load_model(path: str | Path) -> LoadedModel:
         raise UsageError(f"export needs the 'export' extra (pip install torch==2.13.0 && pip install -e '.[export]'): {e}") \
             from None
     p = Path(path)
+    if p.is_dir() and (files := llama2c.model_files(p)) is not None:
+        return _load_llama2c(p, *files)
     if p.is_file() and p.suffix == ".gguf":
         d, gguf = p.parent, p.name
     elif p.is_dir():
@@ -101,3 +105,10 @@ def _load_model(path: str | Path) -> LoadedModel:
         tok, tok_name = AutoTokenizer.from_pretrained(str(d), **kwargs), gguf or "auto"
     weights = d / gguf if gguf else sorted(d.glob("*.safetensors"))[0]
     return LoadedModel(model, tok, d.name, weights, tok_name)
+
+
+def _load_llama2c(d: Path, checkpoint: Path, tokenizer: Path) -> LoadedModel:
+    """A llama2.c model directory as a float32 HF model and its own tokenizer."""
+    h, tensors = llama2c.read_checkpoint(checkpoint)
+    return LoadedModel(llama2c.to_hf(h, tensors), llama2c.Llama2cTokenizer(tokenizer, h["vocab_size"]), d.name,
+                       checkpoint, tokenizer.name)

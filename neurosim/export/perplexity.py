@@ -21,6 +21,7 @@ class PplResult:
     salient_ratio: float | None = None  # over every decoder linear's input codes
     mean_spikes: float | None = None  # mean |code| per activation
     seconds: float = 0.0
+    window: int = 0  # tokens per window
 
 
 def windows(ids: list[int], window: int, n: int | None) -> list[list[int]]:
@@ -48,4 +49,4 @@ def perplexity(model, wins: list[list[int]], recipe: RecipeSpec, progress=None, 
     entries = stats.get("entries", 0)
     return PplResult(recipe.label, math.exp(nll / count), count,
                      stats["salient"] / entries if entries else None, stats["spikes"] / entries if entries else None,
-                     time.perf_counter() - t0)
+                     time.perf_counter() - t0, len(wins[0]))

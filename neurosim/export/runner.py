@@ -13,6 +13,9 @@ from neurosim.export.prepare import prepare
 from neurosim.export.recipe_names import parse_recipe
 from neurosim.fsutil import read_text_input
 
+#: Tokens per perplexity window unless asked (the model's context when shorter).
+DEFAULT_WINDOW = 1024
+
 RECIPES = ("float", "spikequant", "w4a4", "w4a8")
 
 
@@ -102,7 +105,18 @@ def _plan(recipe: str):
         raise UsageError(str(e)) from None
 
 
-def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int, recipes=RECIPES, salient_rule="mad",
+def context_window(lm, window: int | None) -> int:
+    """Tokens per perplexity window: ``window``, or by default :data:`DEFAULT_WINDOW` or the
+    model's context when shorter; a window beyond the model's context is refused."""
+    ctx = int(getattr(lm.model.config, "max_position_embeddings", 0) or 0)
+    if window is None:
+        return min(DEFAULT_WINDOW, ctx) if ctx else DEFAULT_WINDOW
+    if ctx and window > ctx:
+        raise UsageError(f"--window-tokens {window}: {lm.name} takes at most {ctx} tokens at once")
+    return window
+
+
+def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int | None, recipes=RECIPES, salient_rule="mad",
              salient_param: float | None = None, target_ratio: float = 0.025, calib_text: str | None = None,
              progress=None, on_result=None) -> list[PplResult]:
     """Perplexity and activation statistics of each recipe on the same windows; ``on_result(r)``
@@ -121,7 +135,7 @@ def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int
         calib, eval_ids, _ = calibration(ids, calib_ids)
     else:
         calib, eval_ids = [], ids
-    wins = windows(eval_ids, window, n_windows)
+    wins = windows(eval_ids, context_window(lm, window), n_windows)
     out = []
     for r in recipes:
         def stage(what: str, done: int, total: int, r=r) -> None:
