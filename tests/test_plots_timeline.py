@@ -154,3 +154,23 @@ def test_report_of_two_runs_draws_them_side_by_side_and_compare_draws_the_deltas
     ax = plot_waterfall_deltas(c)
     heights = [p.get_height() for p in ax.patches]
     assert sum(heights[:-1]) == pytest.approx(heights[-1], rel=1e-9)
+
+
+@pytest.mark.parametrize("detail,eager", [("tile", True), ("op", False)])
+def test_a_tile_timeline_is_written_op_by_op_not_held_to_the_end(detail, eager):
+    """At tile detail each op's intervals reach the timeline before the next op is simulated
+    (memory stays bounded by one op's tiles); at op detail they may wait for the end."""
+    from neurosim.api import simulate
+
+    events: list[str] = []
+
+    class Sink:
+        def add(self, intervals) -> None:
+            events.extend(f"interval {iv.name}" for iv in intervals if iv.track == "op")
+
+    Sink.detail = detail
+    simulate(open_trace(TRACE), ROOT / "hw_configs/acc_if_64x64.yaml", verify=False, timeline=Sink(),
+             progress=lambda done, total: events.append(f"progress {done}"))
+    first = next(i for i, e in enumerate(events) if e.startswith("interval"))
+    last_progress = max(i for i, e in enumerate(events) if e.startswith("progress"))
+    assert (first < events.index("progress 1")) if eager else (first > last_progress), events[:6]

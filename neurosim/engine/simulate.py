@@ -73,14 +73,14 @@ def simulate(trace: Trace, spec: HwSpec, *, check: bool = False, command: str = 
     core = CoreReplay(trace, spec, check=check, engine=engine,
                       tile_timeline=timeline is not None and timeline.detail == "tile")
     total = len(trace.ops) + len(trace.manifest.vector_ops)
-    pending: list[PendingLayer] = []  # each op's layer result, made once its pipeline has its cycles
+    collect = _Collector(timeline)
     items = list(schedule(trace))
     try:
-        for item, flow in zip(items, between_ops(items), strict=True):
-            pending.append(core.vector(item, flow) if isinstance(item, VectorOp) else core.gemm(item))
+        for done, (item, flow) in enumerate(zip(items, between_ops(items), strict=True), 1):
+            collect.add(core.vector(item, flow) if isinstance(item, VectorOp) else core.gemm(item))
             if progress:
-                progress(len(pending), total)
-        layers = _collect(pending, timeline)
+                progress(done, total)
+        layers = collect.layers()
     except BaseException:  # an error or Ctrl-C: drop the queued pipelines and checks
         core.cancel()
         raise
@@ -101,17 +101,35 @@ def _phase_intervals(r: Results) -> list[Interval]:
     return out
 
 
-def _collect(pending: list[PendingLayer], timeline) -> list[LayerResult]:
-    """The layer results in order; the timeline gets each op's interval (and its tile intervals)."""
-    layers, t_offset = [], 0
-    for make in pending:
-        layer, rec = make()
-        layers.append(layer)
-        if timeline is not None:
-            timeline.add([Interval("op", layer.name, t_offset, t_offset + layer.cycles)])
-            timeline.add(Interval(iv.track, iv.name, iv.start + t_offset, iv.end + t_offset) for iv in rec or ())
-        t_offset += layer.cycles
-    return layers
+class _Collector:
+    """The layer results in order; the timeline gets each op's interval (and its tile intervals).
+    Ops are made at the end (their pipelines run on worker threads meanwhile), but at tile detail
+    as soon as each is added: its tile intervals go to the timeline's file instead of all being
+    held until the last op."""
+
+    def __init__(self, timeline):
+        self.timeline, self.eager = timeline, timeline is not None and timeline.detail == "tile"
+        self.pending: list[PendingLayer] = []  # each op's layer result, made once its pipeline has its cycles
+        self.done: list[LayerResult] = []
+        self.t_offset = 0
+
+    def add(self, make: PendingLayer) -> None:
+        self.pending.append(make)
+        if self.eager:
+            self.layers()
+
+    def layers(self) -> list[LayerResult]:
+        """Every op added so far, made."""
+        for make in self.pending:
+            layer, rec = make()
+            self.done.append(layer)
+            if self.timeline is not None:
+                t = self.t_offset
+                self.timeline.add([Interval("op", layer.name, t, t + layer.cycles)])
+                self.timeline.add(Interval(iv.track, iv.name, iv.start + t, iv.end + t) for iv in rec or ())
+            self.t_offset += layer.cycles
+        self.pending.clear()
+        return self.done
 
 
 def _many_core(trace: Trace, spec: HwSpec, check: bool, timeline, **kw) -> Results:
