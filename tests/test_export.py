@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neurosim.api import simulate
-from neurosim.export.recipes import make_recipe, quantize_act_t
+from neurosim.export.recipes import fake_quant_act_t, make_recipe, quantize_act_t
 from neurosim.trace import validate_trace
 from neurosim.trace.manifest import Recipe
 from neurosim.trace.quantize import quantize_activations, quantize_shifted
@@ -51,6 +51,10 @@ def test_torch_recipe_equals_trace_quantizer(rule, param, clip, shift_max):
                                                     r.act_clip, r.salient_shift_max)
     codes_t, scale_t, shift_t = quantize_act_t(torch.from_numpy(x), r)
     np.testing.assert_array_equal(codes_t.numpy().astype(np.int8), codes_np)
+    values, counts = fake_quant_act_t(torch.from_numpy(x), r)  # what the model sees, and its statistics
+    assert torch.equal(values, codes_t * torch.exp2(shift_t) * scale_t)
+    assert counts == {"entries": codes_np.size, "spikes": int(np.abs(codes_np.astype(np.int64)).sum()),
+                      "salient": int((np.abs(codes_np) > r.normal_max).sum())}
     np.testing.assert_array_equal(shift_t.numpy().astype(np.int8), shift_np)
     np.testing.assert_allclose(scale_t.numpy()[:, 0], scale_np, rtol=1e-6)
     if shift_max == 0:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import torch
 
 from neurosim.export.model import LINEAR_NAMES
-from neurosim.export.recipes import fake_quant_weight, quantize_act_t
+from neurosim.export.recipes import fake_quant_act_t, fake_quant_weight
 from neurosim.trace.manifest import Recipe
 
 
@@ -31,19 +31,17 @@ def quantized(model, recipe: Recipe | None, *, weights: bool = True, stats: dict
         yield model
         return
     saved, handles = [], []
-    last: list = [None, -1, None]  # the input last quantized, its version, its (codes, scale, shift)
+    last: list = [None, -1, None]  # the input last quantized, its version, its (values, statistics)
 
     def hook(mod, args):
         x = args[0]
         if last[0] is not x or last[1] != x._version:  # q/k/v (and gate/up) read one tensor: quantized once
-            last[:] = x, x._version, quantize_act_t(x, recipe)
-        codes, scale, shift = last[2]
-        if stats is not None:
-            a = codes.abs()
-            stats["entries"] = stats.get("entries", 0) + a.numel()
-            stats["spikes"] = stats.get("spikes", 0) + float(a.sum())
-            stats["salient"] = stats.get("salient", 0) + int((a > recipe.normal_max).sum())
-        return ((codes * torch.exp2(shift) * scale).to(args[0].dtype), *args[1:])
+            last[:] = x, x._version, fake_quant_act_t(x, recipe)
+        values, counts = last[2]
+        if stats is not None:  # every linear's input counts, as in the trace
+            for k, v in counts.items():
+                stats[k] = stats.get(k, 0) + v
+        return (values.to(x.dtype), *args[1:])
 
     try:
         with torch.no_grad():

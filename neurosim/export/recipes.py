@@ -75,14 +75,25 @@ def quantize_act_t(x: torch.Tensor, r: Recipe) -> tuple[torch.Tensor, torch.Tens
     salient entries on that step shifted left by the fewest powers of two (at most
     ``salient_shift_max``) that bring them within ``qmax(salient_bits)``, codes rounded half to
     even and clamped. In float32 throughout (:func:`neurosim.kernels.act_quant.quantize_rows`)."""
-    K = x.shape[-1]
-    rows = np.ascontiguousarray(x.detach().float().cpu().reshape(-1, K).numpy())
-    rule = r.salient_rule if r.salient_bits > r.act_bits else "none"
-    codes, scale, shift = quantize_rows(rows, rule, r.salient_param, r.act_clip, _qmax(r.act_bits),
-                                        _qmax(max(r.act_bits, r.salient_bits)), r.salient_shift_max)
-    lead = x.shape[:-1]
+    codes, scale, shift = _quantize(x, r)[:3]
+    lead, K = x.shape[:-1], x.shape[-1]
     return (torch.from_numpy(codes).reshape(*lead, K), torch.from_numpy(scale).reshape(*lead, 1),
             torch.from_numpy(shift).reshape(*lead, K))
+
+
+def fake_quant_act_t(x: torch.Tensor, r: Recipe) -> tuple[torch.Tensor, dict[str, int]]:
+    """The values :func:`quantize_act_t`'s codes stand for (``x``'s shape, float32), and their
+    entries, spikes (sum of |code|) and salient codes (beyond the normal range)."""
+    _, _, _, values, spikes, beyond = _quantize(x, r)
+    return (torch.from_numpy(values).reshape(x.shape),
+            {"entries": values.size, "spikes": int(spikes.sum()), "salient": int(beyond.sum())})
+
+
+def _quantize(x: torch.Tensor, r: Recipe) -> tuple[np.ndarray, ...]:
+    rows = np.ascontiguousarray(x.detach().float().cpu().reshape(-1, x.shape[-1]).numpy())
+    rule = r.salient_rule if r.salient_bits > r.act_bits else "none"
+    return quantize_rows(rows, rule, r.salient_param, r.act_clip, _qmax(r.act_bits),
+                         _qmax(max(r.act_bits, r.salient_bits)), r.salient_shift_max)
 
 
 def fake_quant_weight(w: torch.Tensor, bits: int) -> torch.Tensor:

@@ -55,12 +55,17 @@ def _salient(d, c, strict):
 
 @njit(cache=True, parallel=True, nogil=True)
 def _codes(x, dev, cut, strict, act_clip, normal_max, top, shift_max):
-    """Codes and shifts (float32 [n, K], integers) and scales (float32 [n]) of ``x``; an entry is
-    salient when its ``dev`` exceeds its row's ``cut`` (``strict``) or reaches it."""
+    """Codes and shifts (float32 [n, K], integers), scales (float32 [n]) and the values they stand
+    for (``code * 2^shift * scale``, float32 [n, K]) of ``x``, and per row the sum of |code| and
+    the codes beyond ``normal_max`` (int64 [n]); an entry is salient when its ``dev`` exceeds its
+    row's ``cut`` (``strict``) or reaches it."""
     n, K = x.shape
     codes = np.empty((n, K), np.float32)
     shifts = np.zeros((n, K), np.float32)
+    values = np.empty((n, K), np.float32)
     scales = np.empty(n, np.float32)
+    spikes = np.zeros(n, np.int64)
+    beyond = np.zeros(n, np.int64)
     qn, qt = np.float32(normal_max), np.float32(top)
     for r in prange(n):
         normal_abs = np.float32(0.0)
@@ -79,16 +84,18 @@ def _codes(x, dev, cut, strict, act_clip, normal_max, top, shift_max):
                 while sh < shift_max and np.rint(abs(v) / step) > qt:
                     sh += 1
                     step *= np.float32(2.0)
-            codes[r, j] = min(max(np.rint(v / step), -lim), lim)
-            shifts[r, j] = sh
-    return codes, scales, shifts
+            c = min(max(np.rint(v / step), -lim), lim)
+            codes[r, j], shifts[r, j], values[r, j] = c, sh, c * step * s
+            spikes[r] += int(abs(c))
+            beyond[r] += abs(c) > qn
+    return codes, scales, shifts, values, spikes, beyond
 
 
 def quantize_rows(x: np.ndarray, rule: str, param: float, act_clip: float, normal_max: int, top: int,
-                  shift_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes, scales and shifts of the float32 rows ``x`` [n, K] (the rule: see
-    :func:`neurosim.export.recipes.quantize_act_t`); ``normal_max`` / ``top``: the largest normal /
-    salient code."""
+                  shift_max: int) -> tuple[np.ndarray, ...]:
+    """Codes, scales, shifts, values and per-row statistics of the float32 rows ``x`` [n, K] (see
+    :func:`_codes`; the rule: :func:`neurosim.export.recipes.quantize_act_t`); ``normal_max`` /
+    ``top``: the largest normal / salient code."""
     n, K = x.shape
     k = int(-(-param * K // 1)) if rule == "ratio" else 0
     if rule == "none" or (rule == "ratio" and k <= 0):
