@@ -117,21 +117,37 @@ class Route:
 
 class RouteCache:
     """Routes by (sources, destinations, bits, flits): the chip sends the same transfer once per
-    chunk and decode step; only its ready cycle, and the links' occupancy, change."""
+    chunk and decode step; only its ready cycle, and the links' occupancy, change. A transfer's
+    layout on the links depends on its cores alone (every source's message carries the same
+    share of the bits), so it is laid out once per (sources, destinations) and only its sizes
+    change with the bits."""
 
     def __init__(self, mesh: Board, multicast: bool):
         self.mesh, self.multicast = mesh, multicast
         self._routes: dict[tuple, Route] = {}
+        self._layouts: dict[tuple, tuple[Routed, np.ndarray, np.ndarray, int]] = {}
+
+    def _layout(self, src: tuple[int, ...], dst: tuple[int, ...]) -> tuple[Routed, np.ndarray, np.ndarray, int]:
+        """(the messages of one bit and one flit each, the links used, the crossings of each,
+        the router crossings in all)."""
+        if (src, dst) not in self._layouts:
+            routed = route_messages(self.mesh, messages(src, dst, len(src), 1, 0), self.multicast)
+            per_link = np.bincount(routed.edge_link)
+            links = np.flatnonzero(per_link)
+            self._layouts[src, dst] = (routed, links, per_link[links].astype(np.int64), router_bits(routed))
+        return self._layouts[src, dst]
 
     def route(self, src: tuple[int, ...], dst: tuple[int, ...], bits: int, flits: int) -> Route:
         key = (src, dst, bits, flits)
         if key not in self._routes:
-            routed = route_messages(self.mesh, messages(src, dst, bits, flits, 0), self.multicast)
-            per_link = np.bincount(routed.edge_link, weights=routed.msg_bits[routed.edge_msg])
-            links = np.flatnonzero(per_link)
-            bits = per_link[links].astype(np.int64)
-            board = int(bits[links >= self.mesh.board_base].sum())
-            self._routes[key] = Route(routed, links, bits, router_bits(routed), int(bits.sum()) - board, board)
+            unit, links, crossings, routers = self._layout(src, dst)
+            (m,) = messages(src[:1], dst, ceil_div(bits, len(src)), max(1, ceil_div(flits, len(src))), 0)
+            routed = Routed(unit.edge_link, unit.edge_parent, unit.edge_msg, unit.msg_ready,
+                            np.full_like(unit.msg_flits, m.flits), unit.dest_edge, unit.dest_msg,
+                            np.full_like(unit.msg_bits, m.bits))
+            link_bits = crossings * m.bits
+            board = int(link_bits[links >= self.mesh.board_base].sum())
+            self._routes[key] = Route(routed, links, link_bits, routers * m.bits, int(link_bits.sum()) - board, board)
         return self._routes[key]
 
 
