@@ -17,6 +17,7 @@ from neurosim.cli import (
     evaluate,
     export,
     import_scalesim,
+    pareto,
     report,
     run,
     sensitivity,
@@ -31,7 +32,7 @@ from neurosim.errors import NeurosimError, SourceError
 
 #: Every subcommand module, in the order ``neurosim --help`` lists them (one line per command).
 COMMANDS = (validate, show_config, import_scalesim, trace, synth, run, report, compare, export, evaluate, sweep,
-            sensitivity)
+            sensitivity, pareto)
 
 
 def build_parser() -> argparse.ArgumentParser:
