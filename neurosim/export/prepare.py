@@ -8,6 +8,8 @@ handling) or ``spikequant`` (W4A4 with per-token salient values at 8 bits); modi
 - ``rot``: fold the RMSNorm gains, rotate the residual stream (randomized Hadamard x orthogonal)
   and each value head (Hadamard), and transform down_proj's input online
   (:mod:`neurosim.export.transforms`);
+- ``spin``: as ``rot``, the residual rotation learned by Cayley SGD with the quantizers in the
+  loop, starting from ``rot``'s (:mod:`neurosim.export.learned_rotation`; cached);
 - ``smooth``: SmoothQuant migration, alpha 0.5 (``smooth0.7``: alpha 0.7);
 - ``aclip``: a per-token clip ratio of the normal activation step, searched on the calibration
   text for least squared error over every linear input;
@@ -26,6 +28,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from neurosim.export.gptq import clip_search, gptq, quantize_rows, weight_scale
+from neurosim.export.learned_rotation import rotation_for
 from neurosim.export.quantized import target_linears
 from neurosim.export.recipe_names import ACT_CLIP_GRID, parse_recipe
 from neurosim.export.recipes import RecipeSpec, calibrate_mad_k, make_recipe, quantize_act_t
@@ -43,6 +46,8 @@ class Prepared:
     spec: RecipeSpec
     weight_scales: dict[str, torch.Tensor]
     hooks: list
+    #: How the residual rotation was learned (``spin``), for the manifest.
+    rotation: dict | None = None
 
     @property
     def weights_quantized(self) -> bool:
@@ -115,7 +120,7 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
         return lambda done, total: report(what, done, total)
     scope = None if whole_model else layers  # the layers the calibrations read
     m = copy.deepcopy(model)
-    hooks = _transform(m, plan, calib, seed, stage("calibration: SmoothQuant maxima (every layer)"))
+    hooks, rotation = _transform(m, plan, calib, seed, stage)
     k = salient_param
     samples: list[torch.Tensor] = []
     if plan.base == "spikequant" and ((k is None and salient_rule != "ratio") or plan.salient_pow2):
@@ -150,23 +155,32 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
         r = replace(r, salient_shift_max=max(1, needed))
         spec = RecipeSpec(name, r)
     return Prepared(m, spec, _quantize_weights(m, plan, r.weight_bits, hess, counts, layers,
-                                               stage(f"weights ({plan.weights})")), hooks)
+                                               stage(f"weights ({plan.weights})")), hooks, rotation)
 
 
-def _transform(m, plan, calib: list[list[int]], seed: int, tick) -> list:
+def _transform(m, plan, calib: list[list[int]], seed: int, stage) -> tuple[list, dict | None]:
     """The recipe's float transforms of ``m`` in place (SmoothQuant scales, which every layer
-    needs, rotations); returns the online-transform hooks."""
+    needs, rotations); returns the online-transform hooks and how a learned rotation was made."""
     if plan.smooth_alpha is not None:
         absmax: dict[str, torch.Tensor] = {}
         _inputs(m, calib, lambda n, x: absmax.__setitem__(n, torch.maximum(absmax.get(n, x.abs().amax(0)),
-                                                                                x.abs().amax(0))), None, tick)
+                                                                                x.abs().amax(0))), None,
+                stage("calibration: SmoothQuant maxima (every layer)"))
         smooth(m, absmax, plan.smooth_alpha)
     if not plan.rotate:
-        return []
+        return [], None
     fold_norms(m)
-    rotate(m, orthogonal(m.config.hidden_size, seed))
+    q, info = orthogonal(m.config.hidden_size, seed), None
+    if plan.learned_rotation:
+        def capture(windows: list[list[int]]) -> dict[str, torch.Tensor]:
+            out: dict[str, torch.Tensor] = {}
+            _inputs(m, windows, lambda n, x: out.__setitem__(n, x) if n.endswith(("q_proj", "gate_proj")) else None)
+            return out
+        q, info = rotation_for(m, make_recipe(plan.base).recipe, calib, q, seed, capture,
+                               stage("calibration: learned rotation (Cayley SGD steps)"))
+    rotate(m, q)
     rotate_heads(m)
-    return online_hadamard(m, seed + 1)
+    return online_hadamard(m, seed + 1), info
 
 
 def _quantize_weights(m, plan, bits: int, hess: dict, counts: dict, layers: int | None,

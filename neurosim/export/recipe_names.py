@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, replace
 
 BASES = ("float", "w4a8", "w4a4", "spikequant")
-MODIFIERS = ("gptq", "wclip", "rot", "smooth", "aclip", "pow2")
+MODIFIERS = ("gptq", "wclip", "rot", "spin", "smooth", "aclip", "pow2")
 ACT_CLIP_GRID = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
 
 
@@ -19,6 +19,7 @@ class RecipePlan:
     base: str
     weights: str = "rtn"  # rtn | wclip | gptq
     rotate: bool = False
+    learned_rotation: bool = False  # spin: the residual rotation learned (implies rotate)
     smooth_alpha: float | None = None
     act_clip_search: bool = False
     salient_pow2: bool = False
@@ -26,7 +27,8 @@ class RecipePlan:
     @property
     def needs_calibration(self) -> bool:
         """GPTQ Hessians, smoothing maxima and the clip search come from calibration text."""
-        return self.weights == "gptq" or self.smooth_alpha is not None or self.act_clip_search
+        return (self.weights == "gptq" or self.smooth_alpha is not None or self.act_clip_search
+                or self.learned_rotation)
 
 
 def parse_recipe(name: str) -> RecipePlan:
@@ -43,6 +45,8 @@ def parse_recipe(name: str) -> RecipePlan:
             plan = replace(plan, weights=m)
         elif m == "rot":
             plan = replace(plan, rotate=True)
+        elif m == "spin":
+            plan = replace(plan, rotate=True, learned_rotation=True)
         elif s:
             plan = replace(plan, smooth_alpha=float(s.group(1) or 0.5))
         elif m == "aclip":
@@ -56,5 +60,5 @@ def parse_recipe(name: str) -> RecipePlan:
     if plan.salient_pow2 and base != "spikequant":
         raise ValueError(f"recipe {name!r}: pow2 puts salient codes on a power-of-two step; only spikequant has them")
     if plan.rotate and plan.smooth_alpha is not None:
-        raise ValueError(f"recipe {name!r}: rot and smooth are alternatives")
+        raise ValueError(f"recipe {name!r}: rot (or spin) and smooth are alternatives")
     return plan

@@ -85,6 +85,8 @@ def run_export(model: str, tokens: int, text: str | None, out: str, *, recipe: s
                                     "size": lm.model.config.intermediate_size,
                                     "note": "a hadamard vector op before each down_proj, charged on the vector unit"}
                                    if plan.rotate else None)}
+    if prepared.rotation:
+        extra["learned_rotation"] = prepared.rotation
     def capture(done: int, total: int) -> None:
         report("capture and write", done, total)
     with prepared:
