@@ -3,6 +3,7 @@ inputs, recipe equivalence between torch fake-quant and trace codes, perplexity 
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neurosim.api import simulate
-from neurosim.export.recipes import fake_quant_act_t, make_recipe, quantize_act_t
+from neurosim.export.recipes import clip_errors_t, fake_quant_act_t, make_recipe, quantize_act_t
 from neurosim.trace import validate_trace
 from neurosim.trace.manifest import Recipe
 from neurosim.trace.quantize import quantize_activations, quantize_shifted
@@ -51,6 +52,9 @@ def test_torch_recipe_equals_trace_quantizer(rule, param, clip, shift_max):
                                                     r.act_clip, r.salient_shift_max)
     codes_t, scale_t, shift_t = quantize_act_t(torch.from_numpy(x), r)
     np.testing.assert_array_equal(codes_t.numpy().astype(np.int8), codes_np)
+    xt = torch.from_numpy(x)  # the clip search's errors: each clip's quantization, medians shared
+    assert clip_errors_t(xt, r, (1.0, 0.7)) == [float(((q * torch.exp2(s) * sc - xt) ** 2).sum()) for q, sc, s in
+                                                 (quantize_act_t(xt, replace(r, act_clip=c)) for c in (1.0, 0.7))]
     values, counts = fake_quant_act_t(torch.from_numpy(x), r)  # what the model sees, and its statistics
     assert torch.equal(values, codes_t * torch.exp2(shift_t) * scale_t)
     assert counts == {"entries": codes_np.size, "spikes": int(np.abs(codes_np.astype(np.int64)).sum()),

@@ -31,7 +31,7 @@ from neurosim.export.gptq import clip_search, gptq, quantize_rows, weight_scale
 from neurosim.export.learned_rotation import rotation_for
 from neurosim.export.quantized import target_linears
 from neurosim.export.recipe_names import ACT_CLIP_GRID, parse_recipe
-from neurosim.export.recipes import RecipeSpec, calibrate_mad_k, make_recipe, quantize_act_t
+from neurosim.export.recipes import RecipeSpec, calibrate_mad_k, clip_errors_t, make_recipe, quantize_act_t
 from neurosim.export.transforms import fold_norms, online_hadamard, orthogonal, rotate, rotate_heads, smooth
 from neurosim.trace.manifest import MAX_SALIENT_SHIFT
 
@@ -142,11 +142,13 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
         _inputs(m, calib, acc, layers, stage("calibration: GPTQ Hessians"))
     if plan.act_clip_search:
         err = dict.fromkeys(ACT_CLIP_GRID, 0.0)
+        last: list = [None, None]  # q/k/v (gate/up) read one tensor: its errors are computed once
 
         def clip_err(_, x):
-            for c in ACT_CLIP_GRID:
-                codes, scale, shift = quantize_act_t(x, replace(r, act_clip=c))
-                err[c] += float(((codes * torch.exp2(shift) * scale - x) ** 2).sum())
+            if last[0] is None or last[0].data_ptr() != x.data_ptr() or not torch.equal(last[0], x):
+                last[:] = x, clip_errors_t(x, r, ACT_CLIP_GRID)
+            for c, e in zip(ACT_CLIP_GRID, last[1], strict=True):
+                err[c] += e
         _inputs(m, calib, clip_err, scope, stage(f"calibration: activation clip ({len(ACT_CLIP_GRID)} candidates)"))
         r = replace(r, act_clip=min(err, key=err.get))
         spec = RecipeSpec(name, r)

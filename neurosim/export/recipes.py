@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neurosim.kernels.act_quant import quantize_rows, row_medians
+from neurosim.kernels.act_quant import quantize_rows, row_medians, salient_cuts
 from neurosim.trace.manifest import Recipe
 
 
@@ -87,6 +87,18 @@ def fake_quant_act_t(x: torch.Tensor, r: Recipe) -> tuple[torch.Tensor, dict[str
     _, _, _, values, spikes, beyond = _quantize(x, r)
     return (torch.from_numpy(values).reshape(x.shape),
             {"entries": values.size, "spikes": int(spikes.sum()), "salient": int(beyond.sum())})
+
+
+def clip_errors_t(x: torch.Tensor, r: Recipe, clips: tuple[float, ...]) -> list[float]:
+    """Squared error of ``x``'s fake quantization (float32 sum) under each activation clip; the
+    salient rule's medians are taken once for all of them."""
+    rows = np.ascontiguousarray(x.detach().float().cpu().reshape(-1, x.shape[-1]).numpy())
+    rule = r.salient_rule if r.salient_bits > r.act_bits else "none"
+    cuts = salient_cuts(rows, rule, r.salient_param)
+    top = _qmax(max(r.act_bits, r.salient_bits))
+    return [float(((torch.from_numpy(quantize_rows(rows, rule, r.salient_param, c, _qmax(r.act_bits), top,
+                                                   r.salient_shift_max, cuts)[3]).reshape(x.shape) - x) ** 2).sum())
+            for c in clips]
 
 
 def _quantize(x: torch.Tensor, r: Recipe) -> tuple[np.ndarray, ...]:

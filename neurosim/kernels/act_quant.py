@@ -91,19 +91,24 @@ def _codes(x, dev, cut, strict, act_clip, normal_max, top, shift_max):
     return codes, scales, shifts, values, spikes, beyond
 
 
-def quantize_rows(x: np.ndarray, rule: str, param: float, act_clip: float, normal_max: int, top: int,
-                  shift_max: int) -> tuple[np.ndarray, ...]:
-    """Codes, scales, shifts, values and per-row statistics of the float32 rows ``x`` [n, K] (see
-    :func:`_codes`; the rule: :func:`neurosim.export.recipes.quantize_act_t`); ``normal_max`` /
-    ``top``: the largest normal / salient code."""
+def salient_cuts(x: np.ndarray, rule: str, param: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Each entry's distance from its row's median, each row's cut and whether the cut is strict
+    (the salient rule; the clip does not change it)."""
     n, K = x.shape
     k = int(-(-param * K // 1)) if rule == "ratio" else 0
     if rule == "none" or (rule == "ratio" and k <= 0):
-        dev, cut, strict = np.zeros_like(x), np.full(n, np.inf, np.float32), True
-    else:
-        dev = np.abs(x - row_medians(x)[:, None])
-        if rule == "mad":
-            cut, strict = np.float32(param) * row_medians(dev), True
-        else:
-            cut, strict = np.partition(dev, K - k, axis=1)[:, K - k], False
-    return _codes(x, dev, cut.astype(np.float32), strict, np.float32(act_clip), normal_max, top, shift_max)
+        return np.zeros_like(x), np.full(n, np.inf, np.float32), True
+    dev = np.abs(x - row_medians(x)[:, None])
+    if rule == "mad":
+        return dev, (np.float32(param) * row_medians(dev)).astype(np.float32), True
+    return dev, np.partition(dev, K - k, axis=1)[:, K - k].astype(np.float32), False
+
+
+def quantize_rows(x: np.ndarray, rule: str, param: float, act_clip: float, normal_max: int, top: int,
+                  shift_max: int, cuts: tuple | None = None) -> tuple[np.ndarray, ...]:
+    """Codes, scales, shifts, values and per-row statistics of the float32 rows ``x`` [n, K] (see
+    :func:`_codes`; the rule: :func:`neurosim.export.recipes.quantize_act_t`); ``normal_max`` /
+    ``top``: the largest normal / salient code; ``cuts``: :func:`salient_cuts` of ``x`` when known
+    (several clips of one tensor share them)."""
+    dev, cut, strict = cuts if cuts is not None else salient_cuts(x, rule, param)
+    return _codes(x, dev, cut, strict, np.float32(act_clip), normal_max, top, shift_max)
