@@ -59,6 +59,6 @@ def test_pareto_writes_the_table_and_figure_and_resumes(tmp_path, capsys, monkey
         raise AssertionError("a cached stage was run again")
     monkeypatch.setattr(runner, "run_export", refuse)
     monkeypatch.setattr(runner, "run_eval", refuse)
-    monkeypatch.setattr("neurosim.api.simulate", refuse)
+    monkeypatch.setattr("neurosim.engine.simulate.simulate", refuse)
     assert main(args) == 0
     assert json.loads((out / "pareto.json").read_text()) == rows

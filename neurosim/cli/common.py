@@ -162,7 +162,8 @@ def add_detail_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_recipe_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="model directory (config.json + weights or .gguf) or a .gguf file")
+    p.add_argument("--model", required=True, help="model directory (config.json + weights or .gguf), a .gguf file, "
+                   "or a llama2.c directory (a *.bin checkpoint and its tok*.bin)")
     p.add_argument("--text", help="text file the activations / perplexity come from")
     p.add_argument("--salient-rule", choices=("mad", "ratio"), default="mad",
                    help="salient codes: beyond k median absolute deviations (mad) or the largest fraction (ratio)")

@@ -13,6 +13,7 @@ from neurosim.cli.common import (
     recipe,
     stages,
 )
+from neurosim.export.recipe_names import EVAL_DEFAULTS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,8 +54,10 @@ def register(sub) -> None:
     """Add the ``eval`` subcommand to ``sub`` (argparse subparsers)."""
     ev = sub.add_parser("eval", help="perplexity of the float model and each recipe (extra: export)")
     add_recipe_args(ev)
-    ev.add_argument("--recipes", nargs="+", type=recipe, default=["float", "spikequant", "w4a4", "w4a8"],
-                    help="recipes, each BASE[+MOD...] as for export (float needs no modifiers)")
+    ev.add_argument("--recipes", nargs="+", type=recipe, default=list(EVAL_DEFAULTS),
+                    help="recipes, each BASE[+MOD...] as for export (float needs no modifiers); default: float "
+                         f"and the best found of each class, {', '.join(EVAL_DEFAULTS[1:])} (the first run on a "
+                         "model learns two rotations, cached for later runs)")
     ev.add_argument("--out", help="also write eval.csv and eval.json here")
     ev.add_argument("--force", action="store_true", help="write --out into a directory that is not a neurosim one "
                     "(its files are kept, but eval.csv and eval.json are replaced)")

@@ -10,13 +10,11 @@ from neurosim.export.capture import export_trace
 from neurosim.export.model import LoadedModel, load_model
 from neurosim.export.perplexity import PplResult, perplexity, windows
 from neurosim.export.prepare import prepare
-from neurosim.export.recipe_names import parse_recipe
+from neurosim.export.recipe_names import EVAL_DEFAULTS, parse_recipe
 from neurosim.fsutil import read_text_input
 
 #: Tokens per perplexity window unless asked (the model's context when shorter).
 DEFAULT_WINDOW = 1024
-
-RECIPES = ("float", "spikequant", "w4a4", "w4a8")
 
 
 def read_tokens(lm: LoadedModel, text_file: str | Path | None) -> tuple[list[int], str]:
@@ -118,8 +116,8 @@ def context_window(lm, window: int | None) -> int:
     return window
 
 
-def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int | None, recipes=RECIPES, salient_rule="mad",
-             salient_param: float | None = None, target_ratio: float = 0.025, calib_text: str | None = None,
+def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int | None, recipes=EVAL_DEFAULTS,
+             salient_rule="mad", salient_param: float | None = None, target_ratio: float = 0.025, calib_text: str | None = None,
              progress=None, on_result=None) -> list[PplResult]:
     """Perplexity and activation statistics of each recipe on the same windows; ``on_result(r)``
     is called as each recipe finishes; ``progress(stage, done, total)`` reports each stage."""

@@ -96,15 +96,16 @@ def eval_for(plan: ParetoPlan, recipe: str, out: Path, source: str, progress=Non
 
 def point_for(trace: Path, config: str, out: Path) -> dict:
     """The trace's per-token figures on ``config`` (simulated unless already there)."""
-    from neurosim.api import simulate
     from neurosim.config import load_hw_config
+    from neurosim.engine.simulate import simulate
+    from neurosim.trace.reader import open_trace
 
     spec = load_hw_config(config)
     manifest = (trace / "manifest.json").read_bytes()
 
     def make() -> dict:
         try:
-            r = simulate(str(trace), spec, verify=False)
+            r = simulate(open_trace(trace), spec)
         except NeurosimError as e:  # a recipe this config cannot run (8-bit codes on a 4-bit IF array)
             return {"config": spec.name, "design": spec.design, **dict.fromkeys(COLUMNS[4:]), "error": str(e)}
         inf = r.inference or {}
