@@ -313,3 +313,23 @@ def test_tensor_stats_count_every_code(seed):
     s = tensor_stats(view, 7)
     a = np.abs(view.astype(np.int64))
     assert (s.tokens, s.width, s.nonzero, s.salient, s.spikes) == (len(a), 68, (a > 0).sum(), (a > 7).sum(), a.sum())
+
+
+def test_the_route_memo_moves_no_cycle(monkeypatch):
+    """Deliveries replayed from a route's memo (``Route.timings``, by its links' occupancy) time
+    the whole inference as the kernel does when every send runs it (the memo's invariance is
+    the property in tests/test_noc.py); the run meets contended patterns more than once."""
+    import neurosim.engine.chip as chip
+
+    sent = []
+    kernel = chip.deliver
+    monkeypatch.setattr(chip, "deliver", lambda *a, **k: sent.append(1) or kernel(*a, **k))
+    cfg = spec("acc_if_64x64", **MESH, **{"noc.link_cycles": 4})
+    memo = simulate(REAL, cfg, verify=False)
+    with_memo = len(sent)
+    monkeypatch.setattr(chip, "TIMINGS_PER_ROUTE", 0)
+    plain = simulate(REAL, cfg, verify=False)
+    assert with_memo < len(sent) / 2
+    assert memo.scheduled_cycles == plain.scheduled_cycles and memo.phases == plain.phases
+    assert [la.stall_cycles for la in memo.layers] == [la.stall_cycles for la in plain.layers]
+    assert memo.energy_pj == plain.energy_pj

@@ -163,3 +163,27 @@ def test_times_beyond_the_kernels_keys_are_refused_not_wrapped():
         deliver(mesh, routed, 2, 1, link_cpf=np.full(mesh.link_slots, 1 << 12, np.int64))
     assert deliver(mesh, route_messages(mesh, [Message(0, (1,), 64, 1 << 40)], True), 2, 1).arrival[0] == \
         zero_load_cycles(1, 1 << 40, 2, 1)
+
+
+@settings(max_examples=80, deadline=None)
+@given(traffic(), st.integers(1, 3), st.integers(1, 2), st.data())
+def test_a_delivery_depends_only_on_its_links_occupancy_past_the_first_request(case, router, link, data):
+    """What the chip's route memo (``Route.timings``) relies on: sent at ``ready`` into links next
+    free at ``free``, a delivery's times relative to ``ready`` depend only on
+    ``max(free - ready - router, 0)`` on its links; a link free before the first head can ask
+    for it might as well have been free at any earlier cycle."""
+    from neurosim.engine.chip_traffic import shifted
+
+    mesh, msgs, multicast = case
+    routed = route_messages(mesh, [Message(m.src, m.dsts, m.bits, m.flits, 0) for m in msgs], multicast)
+    links = np.unique(routed.edge_link)
+    n = mesh.link_slots
+    ready = data.draw(st.lists(st.integers(0, 40), min_size=2, max_size=2))
+    busy_past = np.array(data.draw(st.lists(st.integers(-8, 12), min_size=n, max_size=n)))
+    seen = []
+    for r in ready:  # the same occupancy past the first request; any cycle at or before it
+        early = np.array(data.draw(st.lists(st.integers(0, r + router), min_size=n, max_size=n)))
+        free = np.where(busy_past > 0, r + router + busy_past, early).astype(np.int64)
+        d = deliver(mesh, shifted(routed, r), router, link, free)
+        seen.append(((d.arrival - r).tolist(), (d.head_arrival - r).tolist(), (free[links] - r).tolist()))
+    assert seen[0] == seen[1]

@@ -72,6 +72,8 @@ from neurosim.units import ceil_div
 EDGE = 0  # the core whose router the DRAM hangs off (on a board, chip 0's; each chip has its own)
 _SLICE = re.compile(r"(.+)\[(\d+):(\d+)\]")
 _KV_HEAD = re.compile(r"\.kv(\d+)$")
+#: Deliveries a route remembers (a bound on memory: the patterns a run meets repeat).
+TIMINGS_PER_ROUTE = 64
 
 
 class ShardedTrace:
@@ -429,16 +431,17 @@ class ChipSchedule:
         return int((arrival if tail else head).max(initial=ready))
 
     def _deliver(self, route: Route, ready: int) -> tuple[np.ndarray, np.ndarray]:
-        """(tail, head) arrival per destination of ``route`` sent at ``ready``, the links' occupancy
-        updated: from the route's idle timing when its links are all free by the time its heads
-        ask for them, else by the timing kernel (see :class:`~neurosim.engine.chip_traffic.Route`)."""
-        idle = len(route.links) == 0 or int(self.link_free[route.links].max()) <= ready + self.noc.router_cycles
-        if idle and route.idle is not None:
-            arrival, head, free = route.idle
+        """(tail arrival, head arrival) per destination of ``route`` sent at ``ready``, the links'
+        occupancy updated: as when the route last met the same occupancy, else by the timing
+        kernel (see :attr:`~neurosim.engine.chip_traffic.Route.timings`)."""
+        occupied = np.maximum(self.link_free[route.links] - (ready + self.noc.router_cycles), 0).tobytes()
+        seen = route.timings.get(occupied)
+        if seen is not None:
+            arrival, head, free = seen
             self.link_free[route.links] = free + ready
             return arrival + ready, head + ready
         d = deliver(self.mesh, shifted(route.routed, ready), self.noc.router_cycles, self.noc.link_cycles,
                     self.link_free, self.chip.link_lat, self.chip.link_cpf)
-        if idle:
-            route.idle = (d.arrival - ready, d.head_arrival - ready, self.link_free[route.links] - ready)
+        if len(route.timings) < TIMINGS_PER_ROUTE:
+            route.timings[occupied] = (d.arrival - ready, d.head_arrival - ready, self.link_free[route.links] - ready)
         return d.arrival, d.head_arrival

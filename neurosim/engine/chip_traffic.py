@@ -18,7 +18,7 @@ activity; a bit entering a router costs the table's ``noc_router_bit``."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -98,8 +98,7 @@ def messages(src: tuple[int, ...], dst: tuple[int, ...], bits: int, flits: int, 
 @dataclass
 class Route:
     """One transfer laid out on the network, once: its messages (ready at cycle 0), the links it
-    uses with the bits each carries, its router bits, and (once seen on idle links) its timing
-    relative to its ready cycle."""
+    uses with the bits each carries, its router bits, and its timings seen so far."""
 
     routed: Routed
     links: np.ndarray
@@ -108,11 +107,14 @@ class Route:
     #: ``bits`` summed over the chips' mesh links, and over the board's chip-to-chip links.
     mesh_bits: int
     board_bits: int
-    #: (tail arrival, head arrival) per destination and each link's next free cycle, relative to
-    #: the ready cycle, when every link it uses was free at its start: such a delivery is the same
-    #: whenever its links are free again (the kernel's times are relative to the messages' ready
-    #: cycle, and a free link never delays a head).
-    idle: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    #: Its deliveries seen so far, by the occupancy of its links when it was sent: each link's
+    #: next free cycle past the first cycle a head can ask for it (``ready + router``), clipped
+    #: at 0, as bytes -> (tail arrival, head arrival) per destination and each link's next free
+    #: cycle, all relative to the ready cycle. The kernel reads a link's free cycle only as
+    #: ``max(request, free)`` with every request at or past ``ready + router``, and all its
+    #: times are relative to the ready cycle, so the same occupancy gives the same delivery
+    #: (decode steps and prompt chunks send the same transfers into the same patterns).
+    timings: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 class RouteCache:
