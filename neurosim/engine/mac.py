@@ -55,8 +55,6 @@ class MacChip(VectorHost):
         self.salient_tiles = TensorCache()
         #: Precision passes per row (OS) or channel (WS) group of each activation tile.
         self.passes = TensorCache()
-        #: Zero codes per activation tile (:meth:`OpModel.zero_tiles`).
-        self.zero_tiles = TensorCache()
 
     def retarget(self, spec: MacSpec) -> None:
         """Run the next op with ``spec`` (the same chip with its op-specific accumulator width)."""

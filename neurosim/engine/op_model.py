@@ -48,17 +48,6 @@ class OpModel:
             cache[name, Mb, Kb] = salient_tile_counts(cache[name, Kb], Mb)
         return cache[name, Mb, Kb]
 
-    def zero_tiles(self, Mb: int, Kb: int) -> np.ndarray:
-        """Zero codes per ``Mb x Kb`` tile of the op's activation tensor (``[ceil(M / Mb),
-        ceil(K / Kb)]``), counted in one pass over the tensor and kept on the chip by (tensor, Mb,
-        Kb) as :meth:`salient_tiles`."""
-        cache, name = self.chip.zero_tiles, self.op.act_codes
-        if (name, Mb, Kb) not in cache:
-            zero = np.asarray(self.codes) == 0
-            rows = np.add.reduceat(zero, np.arange(0, zero.shape[0], Mb), axis=0, dtype=np.int64)
-            cache[name, Mb, Kb] = np.add.reduceat(rows, np.arange(0, zero.shape[1], Kb), axis=1)
-        return cache[name, Mb, Kb]
-
     def salient_fits(self, Mb: int, Kb: int, fraction: float) -> bool:
         return True
 

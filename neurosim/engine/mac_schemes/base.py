@@ -115,9 +115,8 @@ class SalientClass(ABC):
 
     def zero_operands(self, codes: np.ndarray, key: tuple, tiling) -> int:
         """Activation operands of the code tile ``codes`` that are zero in the array (the zero
-        codes): each gates its products under ``array.zero_gating``. Counted for every tile of the
-        op's tensor at once (``key``: the tile's (m, k) block)."""
-        return int(self.model.zero_tiles(tiling.Mb, tiling.Kb)[key])
+        codes): each gates its products under ``array.zero_gating``."""
+        return codes.size - int(np.count_nonzero(codes))
 
     @abstractmethod
     def tile_side(self, key: tuple, tiling, Nb: int, n_col_folds: int, compute: int, stalls: dict[str, int]) -> None:
