@@ -25,7 +25,7 @@ from neurosim.engine.op_model import OpModel, TileCost
 from neurosim.engine.tensor_cache import TensorCache
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.engine.vector_io import VectorHost
-from neurosim.engine.workers import thread_pool, threads
+from neurosim.engine.workers import thread_pool
 from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
 from neurosim.hw.if_array import IfArray
@@ -52,6 +52,10 @@ from neurosim.kernels.acc_tile import (
 )
 from neurosim.trace.manifest import Op, Recipe
 from neurosim.units import FP16_BITS, SCALE_BITS, ceil_div
+
+#: Code blocks walked per hand-off to a worker thread, and tiles counted per batch: small enough
+#: that counting overlaps the walks after the first chunk, large enough that hand-offs are few.
+WALK_CHUNK = 256
 
 
 class AccIfChip(VectorHost):
@@ -187,6 +191,8 @@ class AccIfOpModel(OpModel):
             raise NeurosimError(f"{spec.name} cannot run {op.name}: " + "; ".join(problems))
         self.scheme = scheme_for(spec.array)
         self._plans: dict[tuple, _TilePlan] = {}
+        #: Walks started by :meth:`prefetch` and not yet asked for: key -> (chunk future, index).
+        self._pending: dict[tuple, tuple] = {}
 
     def limits(self) -> TileLimits:
         s = self.chip.srams
@@ -296,8 +302,10 @@ class AccIfOpModel(OpModel):
                 self.chip.spec.array.membrane_bits)
 
     def prefetch(self, tiles: list[tuple], tiling: Tiling) -> None:
-        """Walk the code blocks the op's distinct tiles will ask for on a thread per core: the
-        walks are pure and their kernels release the GIL; :meth:`tile_cost` finds them cached."""
+        """Start walking the code blocks the op's distinct tiles will ask for on the worker
+        threads (the walks are pure and their kernels release the GIL), in chunks of
+        :data:`WALK_CHUNK` in tile order: :meth:`tile_costs` counts the first chunks while the
+        workers walk the next."""
         todo = {}
         for codes, key, Nb, first_k, last_k in tiles:
             plan = self._plan(*codes.shape, Nb, first_k, last_k)
@@ -305,28 +313,30 @@ class AccIfOpModel(OpModel):
             if wk not in self.chip.walks and wk not in todo:
                 todo[wk] = (codes, plan, first_k, last_k)
         if len(todo) > 1:
-            jobs = list(todo.values())
-            n = min(len(jobs), threads())
-            chunks = [jobs[i::n] for i in range(n)]  # one batch per thread: few hand-offs
-            walked = thread_pool().map(lambda chunk: [self.scheme.walk(self, *a) for a in chunk], chunks)
-            for keys, ws in zip((list(todo)[i::n] for i in range(n)), walked, strict=True):
-                self.chip.walks.update(zip(keys, ws, strict=True))
+            keys, jobs = list(todo), list(todo.values())
+            for i in range(0, len(jobs), WALK_CHUNK):
+                chunk = thread_pool().submit(lambda some: [self.scheme.walk(self, *a) for a in some],
+                                             jobs[i:i + WALK_CHUNK])
+                self._pending.update((k, (chunk, j)) for j, k in enumerate(keys[i:i + WALK_CHUNK]))
 
     def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
         return self.tile_costs([(codes, key, Nb, first_k, last_k)], tiling)[0]
 
     def tile_costs(self, tiles: list[tuple], tiling: Tiling) -> list[TileCost]:
-        """Each tile's cost, the tiles of one shape counted together: they share a plan, and every
-        count is linear in their walks' totals (SRAM words are rounded per tile)."""
+        """Each tile's cost, the tiles of one shape counted together, :data:`WALK_CHUNK` at a time
+        (as their walks arrive): they share a plan, and every count is linear in their walks'
+        totals (SRAM words are rounded per tile)."""
         out: list[TileCost] = [None] * len(tiles)  # type: ignore[list-item]
         shapes: dict[tuple, list[int]] = {}
         for i, (codes, _, Nb, first_k, last_k) in enumerate(tiles):
             shapes.setdefault((*codes.shape, Nb, first_k, last_k), []).append(i)
-        for (Mb, Kb, Nb, first_k, last_k), idx in shapes.items():
+        for (Mb, Kb, Nb, first_k, last_k), every in shapes.items():
             plan = self._plan(Mb, Kb, Nb, first_k, last_k)
-            walks = [self._walk(tiles[i], plan, tiling) for i in idx]
-            for i, cost in zip(idx, self._shape_costs(walks, plan, Mb, Kb, Nb, last_k), strict=True):
-                out[i] = cost
+            for c in range(0, len(every), WALK_CHUNK):
+                idx = every[c:c + WALK_CHUNK]
+                walks = [self._walk(tiles[i], plan, tiling) for i in idx]
+                for i, cost in zip(idx, self._shape_costs(walks, plan, Mb, Kb, Nb, last_k), strict=True):
+                    out[i] = cost
         return out
 
     def _walk(self, tile: tuple, plan: _TilePlan, tiling: Tiling):
@@ -334,7 +344,9 @@ class AccIfOpModel(OpModel):
         cache_key = self._walk_key(key, plan, first_k, last_k, tiling)
         walks = self.chip.walks
         if cache_key not in walks:
-            walks[cache_key] = self.scheme.walk(self, codes, plan, first_k, last_k)
+            pending = self._pending.pop(cache_key, None)
+            walks[cache_key] = pending[0].result()[pending[1]] if pending is not None else \
+                self.scheme.walk(self, codes, plan, first_k, last_k)
         return walks[cache_key]
 
     def _shape_costs(self, walks: list, plan: _TilePlan, Mb: int, Kb: int, Nb: int, last_k: bool) -> list[TileCost]:

@@ -54,7 +54,7 @@ from neurosim.engine.chip_traffic import (
     wire_bits,
 )
 from neurosim.engine.pipeline import Interval
-from neurosim.engine.replay import CoreReplay
+from neurosim.engine.replay import CoreReplay, tensor_totals
 from neurosim.engine.summary import batch_of
 from neurosim.engine.widths import resolve_widths
 from neurosim.engine.workers import thread_pool
@@ -277,7 +277,10 @@ class ChipReplay:
         name = op.act_codes
         if name not in self._stats:
             codes = self.trace.tensor(name)
-            self._stats[name] = tensor_stats(codes[: op.M, : op.K], self.trace.manifest.recipe.normal_max)
+            if codes.shape == (op.M, op.K):  # the whole tensor: its totals as the cores' ops read them
+                self._stats[name] = TensorStats(op.M, op.K, *tensor_totals(self.trace, name))
+            else:
+                self._stats[name] = tensor_stats(codes[: op.M, : op.K], self.trace.manifest.recipe.normal_max)
         r = self.trace.manifest.recipe
         salient_bits = r.salient_bits if r.salient_bits > r.act_bits else r.act_bits
         bits, packets = payload_bits(self._stats[name], r.act_bits, salient_bits, self.spec.noc.encoding)

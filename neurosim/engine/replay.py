@@ -32,7 +32,7 @@ from neurosim.engine.widths import built_widths, resolve_widths
 from neurosim.engine.workers import thread_pool
 from neurosim.errors import Problem, TraceFormatError
 from neurosim.hw.dram import Dram
-from neurosim.kernels.acc_tile import salient_per_token
+from neurosim.kernels.acc_tile import code_totals
 from neurosim.result_types import LayerResult
 from neurosim.trace.manifest import Op, VectorOp
 from neurosim.trace.reader import Trace
@@ -141,13 +141,20 @@ def _run_tiling(model, tiling: Tiling, op, codes: np.ndarray, dram: Dram, chip, 
     return tiling.to_dict(), pipe, int(stream.compute_cycles.sum()), stream, delta
 
 
-def _input_salient_ratio(trace: Trace, name: str) -> float:
-    """Salient fraction of one activation tensor (cached on the open trace across configs)."""
-    def ratio() -> float:
-        codes = trace.tensor(name)
-        return int(salient_per_token(np.ascontiguousarray(codes), trace.manifest.recipe.normal_max).sum()) / codes.size
+def tensor_totals(trace: Trace, name: str) -> tuple[int, int, int]:
+    """(nonzero, salient, spikes) of one activation tensor, in one compiled pass
+    (:func:`~neurosim.kernels.acc_tile.code_totals`), cached on the open trace across configs:
+    the chip's traffic and the ops without weights read the same totals."""
+    def make() -> tuple[int, int, int]:
+        codes = np.ascontiguousarray(trace.tensor(name))
+        return tuple(int(v) for v in code_totals(codes, trace.manifest.recipe.normal_max))
 
-    return trace.derived.get_or_make(("input_salient_ratio", name), ratio)
+    return trace.derived.get_or_make(("code_totals", name), make)
+
+
+def _input_salient_ratio(trace: Trace, name: str) -> float:
+    """Salient fraction of one activation tensor."""
+    return tensor_totals(trace, name)[1] / trace.tensor(name).size
 
 
 def _vector_op(v: VectorOp, chip, dram: Dram, act_bits: int,
