@@ -58,3 +58,21 @@ def test_every_config_value_has_its_scheme_and_an_unknown_one_is_named():
         assert organisation_for(a).weight_stationary == (a.dataflow == "ws")
     with pytest.raises(ValueError, match="no MAC array organisation 'nope'"):
         organisation_for(dataclasses.replace(spec("tiny_mac").array, column="nope"))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_zero_codes_per_tile_are_counted_tile_by_tile(seed):
+    """The MAC's zero operands per tile (one pass per tensor, blocks of Kb channels summed over
+    Mb tokens) equal a count over each tile's own codes, partial edge tiles included."""
+    from neurosim.kernels.acc_tile import zero_counts
+
+    rng = np.random.default_rng(seed)
+    M, K = rng.integers(1, 40, 2)
+    Mb, Kb = int(rng.integers(1, M + 1)), int(rng.integers(1, K + 1))
+    codes = rng.choice([-9, -1, 0, 0, 1, 7], (M, K)).astype(np.int8)
+    tiles = np.add.reduceat(zero_counts(codes, Kb), np.arange(0, M, Mb), axis=0)
+    assert tiles.shape == (math.ceil(M / Mb), math.ceil(K / Kb))
+    for m in range(tiles.shape[0]):
+        for k in range(tiles.shape[1]):
+            block = codes[m * Mb:(m + 1) * Mb, k * Kb:(k + 1) * Kb]
+            assert tiles[m, k] == block.size - np.count_nonzero(block)

@@ -30,7 +30,7 @@ from neurosim.hw.salient_shifter import SalientShifter
 from neurosim.hw.sequencer import sequencer_cells
 from neurosim.hw.sram import Sram
 from neurosim.hw.vector_unit import VectorUnit
-from neurosim.kernels.acc_tile import salient_per_token
+from neurosim.kernels.acc_tile import salient_per_token, zero_counts
 from neurosim.trace.manifest import Op, Recipe
 from neurosim.units import FP16_BITS, SCALE_BITS, ceil_div
 
@@ -55,6 +55,8 @@ class MacChip(VectorHost):
         self.salient_tiles = TensorCache()
         #: Precision passes per row (OS) or channel (WS) group of each activation tile.
         self.passes = TensorCache()
+        #: Zero codes per activation tile (:meth:`MacOpModel.zero_tiles`).
+        self.zero_tiles = TensorCache()
 
     def retarget(self, spec: MacSpec) -> None:
         """Run the next op with ``spec`` (the same chip with its op-specific accumulator width)."""
@@ -180,10 +182,11 @@ class MacOpModel(OpModel):
         quantizer after the vector ops takes it)."""
         return self.chip.spec.requant.output_scale == "two_phase" and not self.fp16_out
 
-    def _folds(self, passes: np.ndarray, Mb: int, Kb: int, Nb: int, first_k: bool, last_k: bool) -> tuple:
-        """A tile's folds and the array counts they make, their SRAM accesses counted. A tile's folds
-        depend only on its shape and its groups' passes, so the op's tiles alike share one fold walk,
-        recorded once on scratch SRAMs and added again for each."""
+    def _folds(self, passes: np.ndarray, Mb: int, Kb: int, Nb: int, first_k: bool, last_k: bool,
+               times: int) -> tuple:
+        """The folds of ``times`` tiles alike and the array counts one of them makes, their SRAM
+        accesses counted. A tile's folds depend only on its shape and its groups' passes, so the
+        op's tiles alike share one fold walk, recorded once on scratch SRAMs and added for each."""
         key = (passes.tobytes(), Mb, Kb, Nb, first_k, last_k)
         hit = self._fold_cache.get(key)
         if hit is None:
@@ -194,24 +197,64 @@ class MacOpModel(OpModel):
             hit = self._fold_cache[key] = (f, self.organisation.counts(spec.array, f), touched)
         f, counts, touched = hit
         for sram, s in touched:
-            sram.add(s)
-        return f, dict(counts)
+            sram.add(s, times)
+        return f, counts
+
+    def zero_tiles(self, Mb: int, Kb: int) -> np.ndarray:
+        """Zero codes per ``Mb x Kb`` tile of the op's activation tensor (``[ceil(M / Mb),
+        ceil(K / Kb)]``), kept on the chip as :meth:`~neurosim.engine.op_model.OpModel.salient_tiles`."""
+        cache, name = self.chip.zero_tiles, self.op.act_codes
+        if (name, Mb, Kb) not in cache:
+            if (name, Kb) not in cache:
+                cache[name, Kb] = zero_counts(np.ascontiguousarray(self.codes), Kb)
+            cache[name, Mb, Kb] = np.add.reduceat(cache[name, Kb], np.arange(0, self.op.M, Mb), axis=0)
+        return cache[name, Mb, Kb]
 
     def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
-        spec, outs = self.chip.spec, self.chip.srams["output_sram"]
-        Mb, Kb = codes.shape
-        f, counts = self._folds(self.salient.passes(codes, key, tiling), Mb, Kb, Nb, first_k, last_k)
+        return self.tile_costs([(codes, key, Nb, first_k, last_k)], tiling)[0]
+
+    def tile_costs(self, tiles: list[tuple], tiling: Tiling) -> list[TileCost]:
+        """Each tile's cost. The tiles of one shape and one set of precision passes run the same
+        folds (walked once, counted for each); their zero operands and side work are counted from
+        per-tile arrays at once."""
+        out: list[TileCost] = [None] * len(tiles)  # type: ignore[list-item]
+        groups: dict[tuple, tuple[np.ndarray, list[int]]] = {}
+        for i, (codes, key, Nb, first_k, last_k) in enumerate(tiles):
+            passes = self.salient.passes(codes, key, tiling)
+            groups.setdefault((passes.tobytes(), *codes.shape, Nb, first_k, last_k), (passes, []))[1].append(i)
+        for (_, Mb, Kb, Nb, first_k, last_k), (passes, idx) in groups.items():
+            m, k = (np.fromiter((tiles[i][1][j] for i in idx), np.int64, len(idx)) for j in (0, 1))
+            for i, cost in zip(idx, self._group_costs(passes, m, k, (Mb, Kb, Nb), first_k, last_k, tiling), strict=True):
+                out[i] = cost
+        return out
+
+    def _group_costs(self, passes: np.ndarray, m: np.ndarray, k: np.ndarray, shape: tuple[int, int, int],
+                     first_k: bool, last_k: bool, tiling: Tiling) -> list[TileCost]:
+        """Count the tiles ``(m[i], k[i])`` of one shape and one set of passes; their costs in order."""
+        spec, outs, n = self.chip.spec, self.chip.srams["output_sram"], len(m)
+        Mb, Kb, Nb = shape
+        f, one = self._folds(passes, Mb, Kb, Nb, first_k, last_k, n)
+        counts = {a: c * n for a, c in one.items()}
         if spec.array.zero_gating:  # a zero operand's products over the tile's Nb columns do not switch
-            gated = self.salient.zero_operands(codes, key, tiling) * Nb
+            gated = int(self.salient.zero_operands(m, k, tiling).sum()) * Nb
             counts["mac"] -= gated
             counts["mac_gated"] = gated
         self.chip.array.count(counts)
-        stalls = {"act_sram": f.stall_act, "weight_sram": f.stall_weight, "output_sram": f.stall_out}
-        self.salient.tile_side(key, tiling, Nb, ceil_div(Nb, self.C), f.compute, stalls)
+        fixed = {"act_sram": f.stall_act, "weight_sram": f.stall_weight, "output_sram": f.stall_out}
+        side = self.salient.tiles_side(m, k, tiling, Nb, ceil_div(Nb, self.C), f.compute)
+        after = {}
         if last_k:
-            outs.write(1, math.ceil(Mb * Nb * self.out_bits))
-            self.chip.dequant.count_outputs(Mb * Nb, requant=not self.fp16_out)
+            outs.write(n, math.ceil(Mb * Nb * self.out_bits))
+            self.chip.dequant.count_outputs(Mb * Nb * n, requant=not self.fp16_out)
             if self._two_phase():
-                stalls["output_scale"] = self.row_buffer_tile(outs, spec.array.acc_bits, Mb, Nb)
-                self.chip.dequant.count_row_max(Mb * Nb)
-        return TileCost(f.compute, stalls)
+                scratch = outs.scratch()
+                after["output_scale"] = self.row_buffer_tile(scratch, spec.array.acc_bits, Mb, Nb)
+                outs.add(scratch, n)
+                self.chip.dequant.count_row_max(Mb * Nb * n)
+        shared: dict[tuple, TileCost] = {}  # tiles with the same stalls share their cost
+        out = []
+        for r in (zip(*(v.tolist() for v in side.values()), strict=True) if side else [()] * n):
+            if r not in shared:
+                shared[r] = TileCost(f.compute, {**fixed, **dict(zip(side, r, strict=True)), **after})
+            out.append(shared[r])
+        return out

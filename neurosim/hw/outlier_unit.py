@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from neurosim.config.hw import OutlierUnitSpec
 from neurosim.hw.cells import LogicCells, adder, multiplier, register
-from neurosim.units import ceil_div
 
 
 @dataclass
@@ -30,13 +31,15 @@ class OutlierUnit:
     merge_add: int = 0
     reg_bits: int = 0
 
-    def run(self, salient_entries: int, tokens_with_salient: int, Nb: int) -> int:
-        """Count one tile's side work; returns its cycles."""
+    def run_each(self, salient_entries: np.ndarray, tokens_with_salient: np.ndarray, Nb: int) -> np.ndarray:
+        """Count the side work of tiles with these salient entries and tokens holding any (int64
+        arrays, one entry per tile); returns each tile's cycles."""
         macs = salient_entries * Nb
-        self.mac += macs
-        self.merge_add += (tokens_with_salient if self.spec.merge == "per_token" else salient_entries) * Nb
-        self.reg_bits += macs * (self.spec.act_bits + self.weight_bits + self.acc_bits)
-        return ceil_div(macs, self.spec.lanes)
+        self.mac += int(macs.sum())
+        merged = tokens_with_salient if self.spec.merge == "per_token" else salient_entries
+        self.merge_add += int(merged.sum()) * Nb
+        self.reg_bits += int(macs.sum()) * (self.spec.act_bits + self.weight_bits + self.acc_bits)
+        return -(-macs // self.spec.lanes)
 
     def cells(self) -> LogicCells:
         """Per lane a MAC with its operand and partial-sum registers."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from neurosim.config.hw import SramSpec
 from neurosim.units import ceil_div, kib_to_bits
 
@@ -45,6 +47,11 @@ class Sram:
         """Count ``transfers`` writes of ``bits_each`` bits."""
         self.writes += transfers * self.words(bits_each)
         self.write_bits += transfers * bits_each
+
+    def read_each(self, bits_each: np.ndarray) -> None:
+        """Count one read of each entry of ``bits_each`` (as :meth:`read` once per entry)."""
+        self.reads += int((-(-bits_each // self.spec.width_bits)).sum())
+        self.read_bits += int(bits_each.sum())
 
     def add(self, other: Sram, times: int = 1) -> None:
         """Add ``times`` x the counts of ``other`` (a scratch SRAM that recorded one tile)."""

@@ -232,6 +232,24 @@ def salient_counts(codes, normal_max, Kb):
     return out
 
 
+@njit(cache=True, nogil=True)
+def zero_counts(codes, Kb):
+    """Zero codes of each token in each block of ``Kb`` channels of ``codes``: int64
+    ``[M, ceil(K / Kb)]``, in one pass without copying blocks."""
+    M, K = codes.shape
+    nk = (K + Kb - 1) // Kb
+    out = np.zeros((M, nk), dtype=np.int64)
+    for t in range(M):
+        row = codes[t]
+        for kb in range(nk):
+            seg = row[kb * Kb:min(K, (kb + 1) * Kb)]
+            n = 0
+            for i in range(seg.shape[0]):
+                n += seg[i] == 0
+            out[t, kb] = n
+    return out
+
+
 def salient_tile_counts(counts: np.ndarray, Mb: int) -> tuple[np.ndarray, np.ndarray]:
     """Per ``Mb``-token tile of :func:`salient_counts`' ``counts``: the salient entries and the
     tokens holding any, two int64 arrays ``[ceil(M / Mb), ceil(K / Kb)]``."""

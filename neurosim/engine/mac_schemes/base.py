@@ -113,14 +113,16 @@ class SalientClass(ABC):
     def passes(self, codes: np.ndarray, key: tuple, tiling) -> np.ndarray:
         """Precision passes of each fold group of the code tile ``codes``."""
 
-    def zero_operands(self, codes: np.ndarray, key: tuple, tiling) -> int:
-        """Activation operands of the code tile ``codes`` that are zero in the array (the zero
-        codes): each gates its products under ``array.zero_gating``."""
-        return codes.size - int(np.count_nonzero(codes))
+    def zero_operands(self, m: np.ndarray, k: np.ndarray, tiling) -> np.ndarray:
+        """Activation operands of the code tiles ``(m[i], k[i])`` that are zero in the array (the
+        zero codes), per tile: each gates its products under ``array.zero_gating``."""
+        return self.model.zero_tiles(tiling.Mb, tiling.Kb)[m, k]
 
     @abstractmethod
-    def tile_side(self, key: tuple, tiling, Nb: int, n_col_folds: int, compute: int, stalls: dict[str, int]) -> None:
-        """Count the tile's side work after its folds (``compute`` cycles); add its stalls."""
+    def tiles_side(self, m: np.ndarray, k: np.ndarray, tiling, Nb: int, n_col_folds: int,
+                   compute: int) -> dict[str, np.ndarray]:
+        """Count the side work of the code tiles ``(m[i], k[i])`` after their folds (``compute``
+        cycles each); returns their stalls by cause, one entry per tile."""
 
     @classmethod
     def side_cells(cls, chip) -> dict[str, LogicCells]:

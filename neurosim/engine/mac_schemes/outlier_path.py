@@ -59,17 +59,18 @@ class OutlierPath(SalientClass):
         Mb, Kb = codes.shape
         return self.model.organisation.single_passes(Mb, Kb, self.model.chip.spec.array.rows)
 
-    def zero_operands(self, codes: np.ndarray, key: tuple, tiling) -> int:
+    def zero_operands(self, m: np.ndarray, k: np.ndarray, tiling) -> np.ndarray:
         """The zero codes and the salient entries (zero in the dense store: they run on the side unit)."""
-        return super().zero_operands(codes, key, tiling) + self.model.salient_in_tile(key, tiling)[0]
+        return super().zero_operands(m, k, tiling) + self.model.salient_tiles(tiling.Mb, tiling.Kb)[0][m, k]
 
-    def tile_side(self, key: tuple, tiling, Nb: int, n_col_folds: int, compute: int, stalls: dict[str, int]) -> None:
+    def tiles_side(self, m: np.ndarray, k: np.ndarray, tiling, Nb: int, n_col_folds: int,
+                   compute: int) -> dict[str, np.ndarray]:
         chip = self.model.chip
-        n_sal, tokens = self.model.salient_in_tile(key, tiling)
-        side = chip.outlier.run(n_sal, tokens, Nb)
-        chip.srams["salient_sram"].read(1, n_sal * self.entry_bits)
-        chip.srams["weight_sram"].read(1, n_sal * Nb * chip.spec.array.weight_bits)  # each entry's weight row
-        stalls["outlier_unit"] = max(0, side - compute)
+        entries, tokens = (a[m, k] for a in self.model.salient_tiles(tiling.Mb, tiling.Kb))
+        side = chip.outlier.run_each(entries, tokens, Nb)
+        chip.srams["salient_sram"].read_each(entries * self.entry_bits)
+        chip.srams["weight_sram"].read_each(entries * Nb * chip.spec.array.weight_bits)  # each entry's weight row
+        return {"outlier_unit": np.maximum(0, side - compute)}
 
     @classmethod
     def side_cells(cls, chip) -> dict[str, LogicCells]:

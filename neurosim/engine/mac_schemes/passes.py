@@ -44,7 +44,9 @@ class DigitPasses(SalientClass):
             chip.passes[pkey] = org.digit_passes(np.ascontiguousarray(codes), R, bits)
         return chip.passes[pkey]
 
-    def tile_side(self, key: tuple, tiling, Nb: int, n_col_folds: int, compute: int, stalls: dict[str, int]) -> None:
-        if self.shift_entry_bits:  # the tile's shift list, read with its codes for each column fold
-            bits = self.model.salient_in_tile(key, tiling)[0] * self.shift_entry_bits
-            self.model.chip.srams["act_sram"].read(n_col_folds, bits)
+    def tiles_side(self, m: np.ndarray, k: np.ndarray, tiling, Nb: int, n_col_folds: int,
+                   compute: int) -> dict[str, np.ndarray]:
+        if self.shift_entry_bits:  # each tile's shift list, read with its codes for each column fold
+            bits = self.model.salient_tiles(tiling.Mb, tiling.Kb)[0][m, k] * self.shift_entry_bits
+            self.model.chip.srams["act_sram"].read_each(np.repeat(bits, n_col_folds))
+        return {}
