@@ -1410,3 +1410,15 @@ def test_mac_weight_load_at_the_sram_width_hand_counted(tmp_path, buffers):
         assert runs["sram"].compute_cycles == 8 + 0 + 2 * stream
     assert runs["auto"].compute_cycles == runs["sram"].compute_cycles  # adder-tree columns: the SRAM bus
     assert runs["rows"].counters == runs["sram"].counters  # the same work, sooner
+
+
+def test_a_pass_split_by_rows_over_the_workers_counts_every_code():
+    """by_rows hands row blocks to the worker threads; the totals are numpy's, also when asked
+    from a worker thread itself (where it must not wait for its peers)."""
+    from neurosim.engine.workers import SPLIT_ROWS, by_rows, thread_pool
+    from neurosim.kernels.acc_tile import code_totals
+
+    codes = np.random.default_rng(3).integers(-12, 13, (2 * SPLIT_ROWS + 7, 33)).astype(np.int8)
+    want = [np.count_nonzero(codes), int((np.abs(codes) > 7).sum()), int(np.abs(codes.astype(np.int64)).sum())]
+    for blocks in (by_rows(code_totals, codes, 7), thread_pool().submit(by_rows, code_totals, codes, 7).result()):
+        assert [int(sum(v)) for v in zip(*blocks, strict=True)] == want

@@ -21,6 +21,7 @@ from neurosim.engine.op_model import OpModel, TileCost
 from neurosim.engine.tensor_cache import TensorCache
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.engine.vector_io import VectorHost
+from neurosim.engine.workers import by_rows
 from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
 from neurosim.hw.dequant_unit import DequantUnit
@@ -206,7 +207,7 @@ class MacOpModel(OpModel):
         cache, name = self.chip.zero_tiles, self.op.act_codes
         if (name, Mb, Kb) not in cache:
             if (name, Kb) not in cache:
-                cache[name, Kb] = zero_counts(np.ascontiguousarray(self.codes), Kb)
+                cache[name, Kb] = np.concatenate(by_rows(zero_counts, np.ascontiguousarray(self.codes), Kb))
             cache[name, Mb, Kb] = np.add.reduceat(cache[name, Kb], np.arange(0, self.op.M, Mb), axis=0)
         return cache[name, Mb, Kb]
 

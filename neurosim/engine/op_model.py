@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurosim.engine.tiling import TileLimits, Tiling
+from neurosim.engine.workers import by_rows
 from neurosim.hw.sram import Sram
 from neurosim.kernels.acc_tile import salient_counts, salient_tile_counts
 
@@ -44,7 +45,8 @@ class OpModel:
         cache, name = self.chip.salient_tiles, self.op.act_codes
         if (name, Mb, Kb) not in cache:
             if (name, Kb) not in cache:
-                cache[name, Kb] = salient_counts(np.ascontiguousarray(self.codes), self.recipe.normal_max, Kb)
+                cache[name, Kb] = np.concatenate(by_rows(salient_counts, np.ascontiguousarray(self.codes),
+                                                         self.recipe.normal_max, Kb))
             cache[name, Mb, Kb] = salient_tile_counts(cache[name, Kb], Mb)
         return cache[name, Mb, Kb]
 

@@ -29,7 +29,7 @@ from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import Tiling, candidate_tilings
 from neurosim.engine.vector_io import Flow, vector_io
 from neurosim.engine.widths import built_widths, resolve_widths
-from neurosim.engine.workers import thread_pool
+from neurosim.engine.workers import by_rows, thread_pool
 from neurosim.errors import Problem, TraceFormatError
 from neurosim.hw.dram import Dram
 from neurosim.kernels.acc_tile import code_totals
@@ -147,7 +147,8 @@ def tensor_totals(trace: Trace, name: str) -> tuple[int, int, int]:
     the chip's traffic and the ops without weights read the same totals."""
     def make() -> tuple[int, int, int]:
         codes = np.ascontiguousarray(trace.tensor(name))
-        return tuple(int(v) for v in code_totals(codes, trace.manifest.recipe.normal_max))
+        return tuple(int(sum(v)) for v in zip(*by_rows(code_totals, codes, trace.manifest.recipe.normal_max),
+                                                strict=True))
 
     return trace.derived.get_or_make(("code_totals", name), make)
 
