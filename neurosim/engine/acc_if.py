@@ -214,12 +214,13 @@ class AccIfOpModel(OpModel):
         worst = int(self.salient_tiles(Mb, Kb)[0].max(initial=0))
         return worst * self.entry_bits <= fraction * self.chip.srams["spike_salient"].capacity_bits
 
-    def act_tile_bits(self, codes: np.ndarray, key: tuple, tiling: Tiling) -> int:
-        n_sal = int(self.salient_tiles(tiling.Mb, tiling.Kb)[0][key])
-        dense_bits = codes.size * self.chip.spec.spike_memory.dense.code_bits
-        self.chip.srams["spike_dense"].write(1, dense_bits)
-        self.chip.srams["spike_salient"].write(1, n_sal * self.entry_bits)
-        return dense_bits + n_sal * self.entry_bits
+    def act_tiles_bits(self, m: np.ndarray, k: np.ndarray, tiling: Tiling) -> np.ndarray:
+        rows, cols = self.tile_extents(m, k, tiling)
+        dense_bits = rows * cols * self.chip.spec.spike_memory.dense.code_bits
+        side_bits = self.salient_tiles(tiling.Mb, tiling.Kb)[0][m, k] * self.entry_bits
+        self.chip.srams["spike_dense"].write_each(dense_bits)
+        self.chip.srams["spike_salient"].write_each(side_bits)
+        return dense_bits + side_bits
 
     def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:
         if self.b_resident():

@@ -130,11 +130,6 @@ class MacOpModel(OpModel):
         """Do the side entries of every (Mb x Kb) tile fit their store (the salient class says)?"""
         return self.salient.fits(Mb, Kb, fraction)
 
-    def salient_in_tile(self, key: tuple, tiling: Tiling) -> tuple[int, int]:
-        """(salient entries, tokens holding any) of activation tile ``key = (m, k)``."""
-        entries, tokens = self.salient_tiles(tiling.Mb, tiling.Kb)
-        return int(entries[key]), int(tokens[key])
-
     def op_end(self) -> None:
         if self.recipe.shift_bits:  # each salient product, shifted once per output
             entries = int(salient_per_token(np.ascontiguousarray(self.codes), self.recipe.normal_max).sum())
@@ -152,10 +147,11 @@ class MacOpModel(OpModel):
             psum_shares_output=True, **self.organisation.alignment(self.R, self.C),
         )
 
-    def act_tile_bits(self, codes: np.ndarray, key: tuple, tiling: Tiling) -> int:
-        bits = codes.size * self.code_bits + codes.shape[0] * SCALE_BITS
-        self.chip.srams["act_sram"].write(1, bits)
-        return bits + self.salient.side_bits(key, tiling)
+    def act_tiles_bits(self, m: np.ndarray, k: np.ndarray, tiling: Tiling) -> np.ndarray:
+        rows, cols = self.tile_extents(m, k, tiling)
+        bits = rows * cols * self.code_bits + rows * SCALE_BITS
+        self.chip.srams["act_sram"].write_each(bits)
+        return bits + self.salient.side_bits(m, k, tiling)
 
     def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:
         if self.b_resident():

@@ -28,7 +28,7 @@ class OpModel:
     """One design executing one op. Subclasses: :class:`AccIfOpModel`, :class:`MacOpModel`.
 
     The engine asks for the tile limits, picks a tiling, then walks the tiles: input tiles are
-    loaded when they differ from the resident ones (``act_tile_bits``/``weight_tile_bits``), each
+    loaded when they differ from the resident ones (``act_tiles_bits``/``weight_tile_bits``), each
     tile is costed (``tile_cost``), and finished output tiles are written back
     (``output_tile_bits``: the bits written to DRAM and the bits read back, for results that make
     a round trip). Components count their own actions on the way.
@@ -58,8 +58,14 @@ class OpModel:
         cache when the chip keeps it on chip. Its tiles are then read there, never loaded."""
         return self.chip.spec.system.weights == "resident" and (not self.op.kv or self.chip.kv_on_chip)
 
-    def act_tile_bits(self, codes: np.ndarray, key: tuple, tiling: Tiling) -> int:
+    def act_tiles_bits(self, m: np.ndarray, k: np.ndarray, tiling: Tiling) -> np.ndarray:
+        """Load the activation tiles ``(m[i], k[i])`` (one load each) into their memories, counting
+        the writes; their bits."""
         raise NotImplementedError
+
+    def tile_extents(self, m: np.ndarray, k: np.ndarray, tiling: Tiling) -> tuple[np.ndarray, np.ndarray]:
+        """(tokens, channels) of the activation tiles ``(m[i], k[i])`` (edge tiles are partial)."""
+        return np.minimum(tiling.Mb, self.op.M - m * tiling.Mb), np.minimum(tiling.Kb, self.op.K - k * tiling.Kb)
 
     def weight_tile_bits(self, Kb: int, Nb: int, first_k: bool) -> int:
         raise NotImplementedError

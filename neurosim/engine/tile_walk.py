@@ -61,7 +61,7 @@ def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram
         load = 0
         if (mi, ki) != resident_act:
             tile_codes = np.ascontiguousarray(codes[m0:m1, k0:k1])
-            load += model.act_tile_bits(tile_codes, (mi, ki), tiling)
+            load += int(model.act_tiles_bits(np.array([mi]), np.array([ki]), tiling)[0])
             resident_act = (mi, ki)
         if (ki, ni) != resident_w:
             w_bits = model.weight_tile_bits(k1 - k0, n1 - n0, ki == 0)
@@ -188,8 +188,7 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
 
     load = np.zeros(T, np.int64)
     sel = np.flatnonzero(act_load)
-    bits, inv = each(np.stack([m[sel], k[sel]], 1), lambda r: model.act_tile_bits(act_tile(r), (int(r[0]), int(r[1])), tiling))
-    load[sel] += np.array(bits, np.int64)[inv]
+    load[sel] += model.act_tiles_bits(m[sel], k[sel], tiling)
     sel = np.flatnonzero(w_load)
     bits, inv = each(np.stack([kb[sel], nb[sel], first_k[sel]], 1),
                      lambda r: model.weight_tile_bits(int(r[0]), int(r[1]), bool(r[2])))

@@ -53,6 +53,11 @@ class Sram:
         self.reads += int((-(-bits_each // self.spec.width_bits)).sum())
         self.read_bits += int(bits_each.sum())
 
+    def write_each(self, bits_each: np.ndarray) -> None:
+        """Count one write of each entry of ``bits_each`` (as :meth:`write` once per entry)."""
+        self.writes += int((-(-bits_each // self.spec.width_bits)).sum())
+        self.write_bits += int(bits_each.sum())
+
     def add(self, other: Sram, times: int = 1) -> None:
         """Add ``times`` x the counts of ``other`` (a scratch SRAM that recorded one tile)."""
         self.reads += times * other.reads

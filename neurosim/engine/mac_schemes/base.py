@@ -106,8 +106,9 @@ class SalientClass(ABC):
         return True
 
     @abstractmethod
-    def side_bits(self, key: tuple, tiling) -> int:
-        """Write activation tile ``key``'s side entries into their SRAM; returns their bits."""
+    def side_bits(self, m: np.ndarray, k: np.ndarray, tiling) -> np.ndarray | int:
+        """Write the side entries of the activation tiles ``(m[i], k[i])`` into their SRAM (one
+        load each); returns their bits per tile."""
 
     @abstractmethod
     def passes(self, codes: np.ndarray, key: tuple, tiling) -> np.ndarray:

@@ -49,9 +49,9 @@ class OutlierPath(SalientClass):
         cap = fraction * self.model.chip.srams["salient_sram"].capacity_bits
         return int(self.model.salient_tiles(Mb, Kb)[0].max(initial=0)) * self.entry_bits <= cap
 
-    def side_bits(self, key: tuple, tiling) -> int:
-        side = self.model.salient_in_tile(key, tiling)[0] * self.entry_bits
-        self.model.chip.srams["salient_sram"].write(1, side)
+    def side_bits(self, m: np.ndarray, k: np.ndarray, tiling) -> np.ndarray:
+        side = self.model.salient_tiles(tiling.Mb, tiling.Kb)[0][m, k] * self.entry_bits
+        self.model.chip.srams["salient_sram"].write_each(side)
         return side
 
     def passes(self, codes: np.ndarray, key: tuple, tiling) -> np.ndarray:

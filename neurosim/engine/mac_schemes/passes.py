@@ -28,11 +28,11 @@ class DigitPasses(SalientClass):
     def out_bits(self, output_salient_ratio: float) -> float:
         return max(self.model.chip.spec.requant.out_bits, self.trace_bits)
 
-    def side_bits(self, key: tuple, tiling) -> int:
+    def side_bits(self, m: np.ndarray, k: np.ndarray, tiling) -> np.ndarray | int:
         if not self.shift_entry_bits:
             return 0
-        shifts = self.model.salient_in_tile(key, tiling)[0] * self.shift_entry_bits
-        self.model.chip.srams["act_sram"].write(1, shifts)
+        shifts = self.model.salient_tiles(tiling.Mb, tiling.Kb)[0][m, k] * self.shift_entry_bits
+        self.model.chip.srams["act_sram"].write_each(shifts)
         return shifts
 
     def passes(self, codes: np.ndarray, key: tuple, tiling) -> np.ndarray:
