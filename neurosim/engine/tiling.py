@@ -13,6 +13,7 @@ tile narrower than the array wastes rows or columns), then the fewest tiles. K i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -106,9 +107,11 @@ def choose_tiling(M: int, K: int, N: int, lim: TileLimits, salient_fits: Callabl
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def _least_traffic(M: int, K: int, N: int, lim: TileLimits) -> tuple[int, int, int, str, bool] | None:
     """(Mb, Nb, Kb, order, single) of the data-independent search of :func:`choose_tiling`, or
-    None when nothing fits (the first of :func:`ranked_tilings`)."""
+    None when nothing fits (the first of :func:`ranked_tilings`); cached, since the ops of one shape
+    on one array (every layer, every decode step) ask the same."""
     c = _costed(M, K, N, lim)
     return None if c is None else c.listed(c.tiler_keys, 1)[0]
 
@@ -196,6 +199,8 @@ def candidate_tilings(M: int, K: int, N: int, lim: TileLimits, salient_fits: Cal
     :func:`ranked_tilings`' three rankings in turn (least DRAM traffic, fewest folds, fewest
     tiles), each fitting the salient side store as it is."""
     out = [choose_tiling(M, K, N, lim, salient_fits, where)]
+    if n <= 1:  # the tiler's choice alone: no ranking of every candidate
+        return out
     seen = {(out[0].Mb, out[0].Nb, out[0].Kb, out[0].order)}
     rankings = ranked_tilings(M, K, N, lim)
     for row in zip(*rankings, strict=True):
