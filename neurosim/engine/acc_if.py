@@ -364,14 +364,15 @@ class AccIfOpModel(OpModel):
             fixed["output_scale"] = self.row_buffer_tile(scratch, spec.array.membrane_bits, Mb, Nb)
             srams["membrane_store"].add(scratch, n)
             self.chip.threshold.count_row_max(Mb * Nb * n)
-        costs, weight_bits, column_cycles = [], 0, 0
+        traffic, weight_bits = self.scheme.count_traffic(self, plan, walks, Kb, Nb)
+        traffic = {cause: v.tolist() for cause, v in traffic.items()}
+        # lockstep: a column writes its membrane in every compute cycle
+        per_tile = column.sum(axis=1).tolist()
+        column_cycles = sum(c if w.column_writes is None else w.column_writes * Nb for w, c in zip(walks, per_tile, strict=True))
+        costs = []
         for t, (walk, s) in enumerate(zip(walks, sums, strict=True)):
-            stalls = {"spike_memory": s[STALL_SPIKE], "membrane_store": s[STALL_MEMBRANE], "weight_sram": s[STALL_WEIGHT]}
-            weight_stalls, bits = self.scheme.count_traffic(self, plan, walk, Kb, Nb)
-            stalls.update(weight_stalls)
-            weight_bits += bits
-            # lockstep: a column writes its membrane in every compute cycle
-            column_cycles += int(column[t].sum()) if walk.column_writes is None else walk.column_writes * Nb
+            stalls = {"spike_memory": s[STALL_SPIKE], "membrane_store": s[STALL_MEMBRANE], "weight_sram": s[STALL_WEIGHT],
+                      **{cause: v[t] for cause, v in traffic.items()}}
             if self.chip.side is not None:
                 stalls["salient_lanes"] = self._side_lanes(walk.totals, plan, Nb, s[COMPUTE])
             stalls.update(fixed)

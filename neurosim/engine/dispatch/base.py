@@ -51,9 +51,10 @@ class DispatchScheme:
         """pJ per action of the scheme's own units (none for lockstep lanes)."""
         return {}
 
-    def count_traffic(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
-        """Count the scheme's own traffic on one tile (weights into the lanes, FIFO writes);
-        returns (stalls, weight register bits loaded)."""
+    def count_traffic(self, model, plan, walks: list[Walk], Kb: int, Nb: int) -> tuple[dict[str, np.ndarray], int]:
+        """Count the scheme's own traffic on the tiles of ``walks`` (one shape: weights into the
+        lanes, FIFO writes); returns (their stalls by cause, one entry per tile; the weight
+        register bits loaded in all)."""
         raise NotImplementedError
 
 

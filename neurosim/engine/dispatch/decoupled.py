@@ -30,6 +30,7 @@ class Decoupled(TimeStepped):
         """The lanes' spike FIFOs: register bits written."""
         return {"array.fifo_bits": table["register_bit"]}
 
-    def count_traffic(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
-        model.chip.array.fifo_bits += plan.n_sub * plan.tokens * Kb * model.chip.spec.spike_memory.salient.code_bits
-        return super().count_traffic(model, plan, walk, Kb, Nb)
+    def count_traffic(self, model, plan, walks: list[Walk], Kb: int, Nb: int) -> tuple[dict[str, np.ndarray], int]:
+        model.chip.array.fifo_bits += len(walks) * plan.n_sub * plan.tokens * Kb * \
+            model.chip.spec.spike_memory.salient.code_bits
+        return super().count_traffic(model, plan, walks, Kb, Nb)

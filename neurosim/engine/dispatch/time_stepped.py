@@ -14,25 +14,23 @@ from neurosim.engine.dispatch.base import SCHEMES, DispatchScheme, Walk
 class TimeStepped(DispatchScheme):
     """Lockstep lanes, weight-stationary PE registers."""
 
-    def count_traffic(self, model, plan, walk: Walk, Kb: int, Nb: int) -> tuple[dict[str, int], int]:
-        bits = plan.groups * Kb * Nb * model.chip.spec.array.weight_bits
+    def count_traffic(self, model, plan, walks: list[Walk], Kb: int, Nb: int) -> tuple[dict[str, np.ndarray], int]:
+        bits = len(walks) * plan.groups * Kb * Nb * model.chip.spec.array.weight_bits
         if model.chip.spec.array.weight_buffers == 1:
-            return {"weight_tile_load": plan.load_cyc}, bits
-        return {"weight_tile_load": exposed_loads(plan.load_kt, plan.mult, walk.busy_by_group)}, bits
+            return {"weight_tile_load": np.full(len(walks), plan.load_cyc, np.int64)}, bits
+        busy = np.stack([w.busy_by_group for w in walks])
+        return {"weight_tile_load": exposed_loads(plan.load_kt, plan.mult, busy)}, bits
 
 
-def exposed_loads(load_kt: np.ndarray, mult: np.ndarray, busy: np.ndarray) -> int:
-    """Stall cycles of double-buffered weight sub-tile loads: per token group, N sub-tiles (full,
-    then partial) outer, K sub-tiles inner, each sub-tile's load (``load_kt[v, kt]``) runs while
-    the previous one's steps (``busy[v, group, kt]``) stream; the first load and every load's
-    excess over the steps before it stall the array."""
-    loads, steps = [], []
-    for g in range(busy.shape[1]):
-        for v in range(2):
-            for _ in range(int(mult[v])):
-                loads.append(load_kt[v])
-                steps.append(busy[v, g])
-    if not loads:
-        return 0
-    L, B = np.concatenate(loads), np.concatenate(steps)
-    return int(L[0] + np.maximum(L[1:] - B[:-1], 0).sum())
+def exposed_loads(load_kt: np.ndarray, mult: np.ndarray, busy: np.ndarray) -> np.ndarray:
+    """Stall cycles of double-buffered weight sub-tile loads, per tile (``busy[t, v, group, kt]``:
+    tile t's steps): per token group, N sub-tiles (full, then partial) outer, K sub-tiles inner,
+    each sub-tile's load (``load_kt[v, kt]``) runs while the previous one's steps stream; the
+    first load and every load's excess over the steps before it stall the array."""
+    order = [(g, v) for g in range(busy.shape[2]) for v in range(2) for _ in range(int(mult[v]))]
+    if not order:
+        return np.zeros(busy.shape[0], np.int64)
+    groups, variants = (np.array(a, np.int64) for a in zip(*order, strict=True))
+    loads = load_kt[variants].reshape(-1)
+    steps = busy[:, variants, groups].reshape(busy.shape[0], -1)
+    return loads[0] + np.maximum(loads[None, 1:] - steps[:, :-1], 0).sum(axis=1)
