@@ -182,9 +182,13 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
     def each(keys: np.ndarray, call, distinct=None) -> tuple[list, np.ndarray]:
         return counts.each(_distinct(keys) if distinct is None else distinct, call)
 
-    def act_tile(row):  # a view: the kernels that walk a block copy it, on the worker threads
-        m0, k0 = int(row[0]) * tiling.Mb, int(row[1]) * tiling.Kb
-        return codes[m0:min(op.M, m0 + tiling.Mb), k0:min(op.K, k0 + tiling.Kb)]
+    views: dict[tuple[int, int], np.ndarray] = {}
+
+    def act_tile(mi: int, ki: int) -> np.ndarray:  # a view: the kernels that walk a block copy it, on the workers
+        if (mi, ki) not in views:
+            m0, k0 = mi * tiling.Mb, ki * tiling.Kb
+            views[mi, ki] = codes[m0:min(op.M, m0 + tiling.Mb), k0:min(op.K, k0 + tiling.Kb)]
+        return views[mi, ki]
 
     load = np.zeros(T, np.int64)
     sel = np.flatnonzero(act_load)
@@ -195,8 +199,7 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
     w_bits = np.array(bits, np.int64)[inv]
     load[sel] += w_bits
     rows, cost_index, times = _distinct(np.stack([m, k, nb], 1))
-    args = [(act_tile(r), (mi, ki), n_b, ki == 0, ki == tiling.n_k - 1)
-            for r, (mi, ki, n_b) in zip(rows, rows.tolist(), strict=True)]
+    args = [(act_tile(mi, ki), (mi, ki), n_b, ki == 0, ki == tiling.n_k - 1) for mi, ki, n_b in rows.tolist()]
     model.prefetch(args, tiling)
     costs, _ = counts.each_batch((args, cost_index, times), lambda some: model.tile_costs(some, tiling))
     busy = np.array([c.busy_cycles for c in costs], np.int64)[cost_index]
