@@ -5,12 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from neurosim.config import load_hw_config
 from neurosim.trace import Producer, Recipe, TraceWriter
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+#: The genuinely float llama2.c model and its TinyStories sample (shared/, beside the checkout).
+STORIES = SHARED / "models/stories260k"
+STORIES_TEXT = SHARED / "corpora/tinystories-train-sample/tinystories_train_head_197k.txt"
+needs_stories = pytest.mark.skipif(not STORIES.exists(), reason="shared/models is not beside the checkout")
 
 
 def make_trace(out: Path, codes: np.ndarray, N: int, *, weights: np.ndarray | None = None,

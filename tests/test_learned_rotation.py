@@ -6,10 +6,9 @@ what its model computes, code for code."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import STORIES, STORIES_TEXT, needs_stories
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -17,11 +16,6 @@ pytest.importorskip("transformers")
 from neurosim.export import learned_rotation as lr  # noqa: E402
 from neurosim.export.recipes import make_recipe, quantize_act_t  # noqa: E402
 from neurosim.export.transforms import fold_norms, orthogonal, rotate  # noqa: E402
-
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-STORIES = SHARED / "models/stories260k"
-TEXT = SHARED / "corpora/tinystories-train-sample/tinystories_train_head_197k.txt"
-needs_model = pytest.mark.skipif(not STORIES.exists(), reason="shared/models is not beside the checkout")
 
 
 def test_cayley_steps_stay_orthogonal():
@@ -49,14 +43,14 @@ def test_learning_lowers_the_error_below_the_fixed_hadamard_and_stays_orthogonal
     assert float(objective(torch.eye(64))) > losses[0]  # the Hadamard already beats no rotation
 
 
-@needs_model
+@needs_stories
 def test_learned_rotation_keeps_float_logits_and_is_cached(tmp_path, monkeypatch):
     from neurosim.export.model import load_model
     from neurosim.export.prepare import _inputs
 
     monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path))
     lm = load_model(STORIES)
-    ids = lm.encode(TEXT.read_text()[:20000])
+    ids = lm.encode(STORIES_TEXT.read_text()[:20000])
     m = __import__("copy").deepcopy(lm.model)
     fold_norms(m)
 
@@ -78,7 +72,7 @@ def test_learned_rotation_keeps_float_logits_and_is_cached(tmp_path, monkeypatch
     assert (got - ref).abs().max() < 1e-4 * ref.abs().max()
 
 
-@needs_model
+@needs_stories
 def test_a_spin_trace_is_its_model_code_for_code(tmp_path, monkeypatch):
     from neurosim.export.capture import capture_inputs, export_trace
     from neurosim.export.model import load_model
@@ -87,10 +81,10 @@ def test_a_spin_trace_is_its_model_code_for_code(tmp_path, monkeypatch):
 
     monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "cache"))
     lm = load_model(STORIES)
-    ids = lm.encode(TEXT.read_text()[:40000])
+    ids = lm.encode(STORIES_TEXT.read_text()[:40000])
     with prepare(lm.model, "spikequant+spin+gptq", [ids[-512:], ids[-1024:-512]], salient_param=4.0, layers=1) as p:
         assert p.rotation["loss_best"] < p.rotation["loss_start"]
-        out = export_trace(lm, ids[:32], p, tmp_path / "t", layers=1, text_source=str(TEXT))
+        out = export_trace(lm, ids[:32], p, tmp_path / "t", layers=1, text_source=str(STORIES_TEXT))
         records = capture_inputs(p, ids[:32], 1)
     trace = validate_trace(out)
     for op in trace.ops:

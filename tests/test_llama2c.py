@@ -12,17 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import STORIES, STORIES_TEXT, needs_stories
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from neurosim.cli import main  # noqa: E402
 from neurosim.export.llama2c import Llama2cTokenizer, read_checkpoint  # noqa: E402
-
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-STORIES = SHARED / "models/stories260k"
-TEXT = SHARED / "corpora/tinystories-train-sample/tinystories_train_head_197k.txt"
-needs_model = pytest.mark.skipif(not STORIES.exists(), reason="shared/models is not beside the checkout")
 
 
 def _rmsnorm(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -66,7 +62,7 @@ def run_c_logits(h: dict, t: dict, tokens: list[int]) -> np.ndarray:
     return np.array(out)
 
 
-@needs_model
+@needs_stories
 def test_converted_model_computes_what_run_c_computes():
     from neurosim.export.model import load_model
 
@@ -79,7 +75,7 @@ def test_converted_model_computes_what_run_c_computes():
     assert np.abs(hf - ref).max() < 1e-3 * np.abs(ref).max()
 
 
-@needs_model
+@needs_stories
 def test_stories260k_reproduces_the_published_perplexity_and_greedy_text():
     """SOURCE.md: every paragraph with BOS, 512-token windows, perplexity 6.79 over 98,687 tokens
     (the full windows alone here); greedy from "Once upon a time" gives its sentence."""
@@ -88,7 +84,7 @@ def test_stories260k_reproduces_the_published_perplexity_and_greedy_text():
     from neurosim.export.recipes import make_recipe
 
     lm = load_model(STORIES)
-    ids = lm.encode(TEXT.read_text())
+    ids = lm.encode(STORIES_TEXT.read_text())
     assert abs(len(ids) - 98_881) <= 1  # 98,687 scored in 193 windows of 512 and one of the rest
     r = perplexity(lm.model, windows(ids, 512, None), make_recipe("float"))
     assert abs(r.perplexity - 6.79) < 0.005 and r.tokens_scored == 193 * 511
@@ -121,7 +117,7 @@ def test_merges_take_the_best_score_then_the_leftmost_pair(tmp_path):
     assert tok.encode("ab\n\nba") == [1, 263, 261, 1, 259, 264]
 
 
-@needs_model
+@needs_stories
 @pytest.mark.parametrize("damage", ["truncated", "header"])
 def test_a_damaged_checkpoint_is_one_line_naming_it(tmp_path, capsys, damage):
     d = tmp_path / "m"
@@ -130,19 +126,19 @@ def test_a_damaged_checkpoint_is_one_line_naming_it(tmp_path, capsys, damage):
     ckpt.chmod(0o644)
     raw = ckpt.read_bytes()
     ckpt.write_bytes(raw[:1000] if damage == "truncated" else struct.pack("<i", 0) + raw[4:])
-    code = main(["eval", "--model", str(d), "--text", str(TEXT), "--windows", "1", "--recipes", "float"])
+    code = main(["eval", "--model", str(d), "--text", str(STORIES_TEXT), "--windows", "1", "--recipes", "float"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert str(ckpt) in err and ("header says" in err if damage == "truncated" else "header dim = 0" in err)
 
 
-@needs_model
+@needs_stories
 def test_eval_takes_the_models_context_as_its_window(capsys):
     """stories260K was trained on 512-token contexts: eval's default window is 512, a longer one
     is refused naming the option."""
-    assert main(["eval", "--model", str(STORIES), "--text", str(TEXT), "--windows", "1", "--recipes", "float",
+    assert main(["eval", "--model", str(STORIES), "--text", str(STORIES_TEXT), "--windows", "1", "--recipes", "float",
                  "spikequant"]) == 0
     out = capsys.readouterr().out
     assert "first 1 non-overlapping 512-token windows" in out and "spikequant (W4A4, salient 8b" in out
-    assert main(["eval", "--model", str(STORIES), "--text", str(TEXT), "--window-tokens", "1024"]) == 2
+    assert main(["eval", "--model", str(STORIES), "--text", str(STORIES_TEXT), "--window-tokens", "1024"]) == 2
     assert "--window-tokens 1024: stories260k takes at most 512 tokens at once" in capsys.readouterr().err

@@ -5,20 +5,15 @@ from the cache (nothing exported, evaluated or simulated again)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from helpers import ROOT, STORIES, STORIES_TEXT, needs_stories
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from neurosim.cli import main  # noqa: E402
 from neurosim.sweep.pareto import front  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-STORIES = SHARED / "models/stories260k"
-TEXT = SHARED / "corpora/tinystories-train-sample/tinystories_train_head_197k.txt"
 
 
 def test_front_by_hand():
@@ -30,10 +25,10 @@ def test_front_by_hand():
     assert front(rows, "x") == [True, True, False, True, True, False]
 
 
-@pytest.mark.skipif(not STORIES.exists(), reason="shared/models is not beside the checkout")
+@needs_stories
 def test_pareto_writes_the_table_and_figure_and_resumes(tmp_path, capsys, monkeypatch):
     out = tmp_path / "p"
-    args = ["pareto", "--model", str(STORIES), "--text", str(TEXT), "--recipes", "w4a4", "spikequant", "w4a8",
+    args = ["pareto", "--model", str(STORIES), "--text", str(STORIES_TEXT), "--recipes", "w4a4", "spikequant", "w4a8",
             "--hw", str(ROOT / "hw_configs/acc_if_64x64.yaml"), "--hw", str(ROOT / "hw_configs/mac_64x64_os.yaml"),
             "--tokens", "16", "--decode", "2", "--windows", "1", "--out", str(out)]
     assert main(args) == 0

@@ -232,22 +232,12 @@ def salient_counts(codes, normal_max, Kb):
     return out
 
 
-@njit(cache=True, nogil=True)
 def zero_counts(codes, Kb):
     """Zero codes of each token in each block of ``Kb`` channels of ``codes``: int64
-    ``[M, ceil(K / Kb)]``, in one pass without copying blocks."""
-    M, K = codes.shape
-    nk = (K + Kb - 1) // Kb
-    out = np.zeros((M, nk), dtype=np.int64)
-    for t in range(M):
-        row = codes[t]
-        for kb in range(nk):
-            seg = row[kb * Kb:min(K, (kb + 1) * Kb)]
-            n = 0
-            for i in range(seg.shape[0]):
-                n += seg[i] == 0
-            out[t, kb] = n
-    return out
+    ``[M, ceil(K / Kb)]``, each block's width less its codes with |q| > 0 (:func:`salient_counts`
+    at 0)."""
+    K = codes.shape[1]
+    return np.minimum(Kb, K - np.arange(0, K, Kb))[None, :] - salient_counts(codes, 0, Kb)
 
 
 def salient_tile_counts(counts: np.ndarray, Mb: int) -> tuple[np.ndarray, np.ndarray]:
