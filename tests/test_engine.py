@@ -295,6 +295,30 @@ def test_acc_kernel_equals_py_func(codes, lanes, bitplane, eq, banks, first, las
 
 
 @settings(max_examples=30, deadline=None)
+@given(codes=code_blocks(), Mb=st.integers(1, 4), Kb=st.integers(1, 20), lanes=st.integers(1, 9),
+       bitplane=st.booleans(), eq=st.booleans(), banks=st.integers(1, 4))
+def test_blocks_walked_in_place(codes, Mb, Kb, lanes, bitplane, eq, banks):
+    """The in-place walk of a tensor's blocks is each block's own walk (its banks counted from its
+    first channel), and the blocks' spike totals are the tensor's (closed form)."""
+    from neurosim.kernels.acc_tile import NONZERO, SALIENT, SPIKES, acc_block_kernel, acc_blocks_kernel
+    M, K = codes.shape
+    mem, words = np.arange(8, dtype=np.int64).reshape(2, 4), np.array([2, 1], np.int64)
+    tail = (lanes, bitplane, eq, 7, 4, 32, 24, 32, mem, words, banks, 1, True, False, True, False, 2)
+    spikes = 0
+    for m0 in range(0, M, Mb):
+        for k0 in range(0, K, Kb):
+            block = np.ascontiguousarray(codes[m0:m0 + Mb, k0:k0 + Kb])
+            one = acc_block_kernel(block, *tail)
+            many = acc_blocks_kernel(codes, Mb, Kb, np.array([m0 // Mb]), np.array([k0 // Kb]), *block.shape, *tail)
+            for x, y in zip(one, many, strict=True):
+                np.testing.assert_array_equal(x, y[0])
+            spikes += many[1][0]
+    a = np.abs(codes.astype(np.int64))
+    planes = np.array([bin(v).count("1") for v in range(256)])[a] if bitplane else a
+    assert spikes[SPIKES] == planes.sum() and spikes[NONZERO] == (a > 0).sum() and spikes[SALIENT] == (a > 7).sum()
+
+
+@settings(max_examples=30, deadline=None)
 @given(codes=code_blocks(), rows=st.integers(1, 9), bits=st.sampled_from([2, 4, 8]))
 def test_mac_kernels_equal_py_func(codes, rows, bits):
     from neurosim.kernels.mac_fold import col_group_passes, row_group_passes

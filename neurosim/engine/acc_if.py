@@ -13,6 +13,7 @@ K ends, and every group of G tokens reloads the weight sub-tiles.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +21,8 @@ import numpy as np
 from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import AccIfSpec, sram_specs
 from neurosim.energy import scaling as sc
-from neurosim.engine.dispatch import scheme_for
-from neurosim.engine.op_model import OpModel, TileCost
+from neurosim.engine.dispatch import Walks, scheme_for
+from neurosim.engine.op_model import OpModel, TileCosts
 from neurosim.engine.tensor_cache import TensorCache
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.engine.vector_io import VectorHost
@@ -53,9 +54,9 @@ from neurosim.kernels.acc_tile import (
 from neurosim.trace.manifest import Op, Recipe
 from neurosim.units import FP16_BITS, SCALE_BITS, ceil_div
 
-#: Code blocks walked per hand-off to a worker thread, and tiles counted per batch: small enough
-#: that counting overlaps the walks after the first chunk, large enough that hand-offs are few.
-WALK_CHUNK = 256
+#: Code blocks walked per hand-off to a worker thread: small enough that an op's walks spread
+#: over the workers, large enough that hand-offs are few.
+WALK_CHUNK = 1024
 
 
 class AccIfChip(VectorHost):
@@ -80,7 +81,7 @@ class AccIfChip(VectorHost):
             "output_buffer": Sram("output_buffer", spec.output_buffer),
         }
         #: Code-block walks of the run, shared by the ops that read one activation tensor.
-        self.walks = TensorCache()  # of dispatch.Walk
+        self.walks = TensorCache()  # of _ClassWalks
         #: Salient counts of activation tensors (:meth:`OpModel.salient_tiles`).
         self.salient_tiles = TensorCache()
 
@@ -162,6 +163,21 @@ class _TilePlan:
     tokens: int
 
 
+class _ClassWalks:
+    """The walks of one shape class's code blocks (block ``m * n_k + k``, in ascending order),
+    in chunks: futures until first read."""
+
+    def __init__(self, blocks: np.ndarray, chunks: list):
+        self.blocks, self._chunks, self._walks = blocks, chunks, None
+
+    def take(self, blocks: np.ndarray) -> Walks:
+        """The walks of ``blocks``."""
+        if self._walks is None:
+            self._walks = Walks.concat([c.result() if isinstance(c, Future) else c for c in self._chunks])
+            self._chunks = []
+        return self._walks.take(np.searchsorted(self.blocks, blocks))
+
+
 class AccIfOpModel(OpModel):
     """One op on the acc_if chip; see the module docstring."""
 
@@ -191,8 +207,6 @@ class AccIfOpModel(OpModel):
             raise NeurosimError(f"{spec.name} cannot run {op.name}: " + "; ".join(problems))
         self.scheme = scheme_for(spec.array)
         self._plans: dict[tuple, _TilePlan] = {}
-        #: Walks started by :meth:`prefetch` and not yet asked for: key -> (chunk future, index).
-        self._pending: dict[tuple, tuple] = {}
 
     def limits(self) -> TileLimits:
         s = self.chip.srams
@@ -297,67 +311,64 @@ class AccIfOpModel(OpModel):
         self._plans[key] = plan
         return plan
 
-    def _walk_key(self, key, plan: _TilePlan, first_k: bool, last_k: bool, tiling: Tiling) -> tuple:
+    def _walk_key(self, plan: _TilePlan, shape: tuple[int, int], first_k: bool, last_k: bool,
+                  tiling: Tiling) -> tuple:
         # ops that read the same activation tensor (q/k/v, gate/up) walk the same code blocks
-        return (self.op.act_codes, tiling.Mb, tiling.Kb, key, first_k, last_k, plan.widths,
+        return (self.op.act_codes, tiling.Mb, tiling.Kb, shape, first_k, last_k, plan.widths,
                 self.chip.spec.array.membrane_bits)
 
-    def prefetch(self, tiles: list[tuple], tiling: Tiling) -> None:
-        """Start walking the code blocks the op's distinct tiles will ask for on the worker
-        threads (the walks are pure and their kernels release the GIL), in chunks of
-        :data:`WALK_CHUNK` in tile order: :meth:`tile_costs` counts the first chunks while the
-        workers walk the next."""
-        todo = {}
-        for codes, key, Nb, first_k, last_k in tiles:
-            plan = self._plan(*codes.shape, Nb, first_k, last_k)
-            wk = self._walk_key(key, plan, first_k, last_k, tiling)
-            if wk not in self.chip.walks and wk not in todo:
-                todo[wk] = (codes, plan, first_k, last_k)
-        if len(todo) > 1:
-            keys, jobs = list(todo), list(todo.values())
-            for i in range(0, len(jobs), WALK_CHUNK):
-                chunk = thread_pool().submit(lambda some: [self.scheme.walk(self, *a) for a in some],
-                                             jobs[i:i + WALK_CHUNK])
-                self._pending.update((k, (chunk, j)) for j, k in enumerate(keys[i:i + WALK_CHUNK]))
+    def _classes(self, m: np.ndarray, k: np.ndarray, nb: np.ndarray, tiling: Tiling) -> tuple[list, np.ndarray]:
+        """The tiles' shape classes (tokens, channels, outputs, first K tile, last K tile), each
+        once, and each tile's class."""
+        mb, kb = self.tile_extents(m, k, tiling)
+        keys, inverse = np.unique(np.stack([mb, kb, nb, k == 0, k == tiling.n_k - 1], 1), axis=0, return_inverse=True)
+        return [(Mb, Kb, Nb, bool(f), bool(la)) for Mb, Kb, Nb, f, la in keys.tolist()], inverse.reshape(-1)
 
-    def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
-        return self.tile_costs([(codes, key, Nb, first_k, last_k)], tiling)[0]
+    def prefetch(self, m: np.ndarray, k: np.ndarray, nb: np.ndarray, tiling: Tiling) -> None:
+        """Start walking the code blocks of each shape class the tiles ask for on the worker
+        threads (the walk is pure and its kernel releases the GIL), in chunks of
+        :data:`WALK_CHUNK` blocks."""
+        for Mb, Kb, Nb, first_k, last_k in self._classes(m, k, nb, tiling)[0]:
+            self._class_walks(self._plan(Mb, Kb, Nb, first_k, last_k), (Mb, Kb), first_k, last_k, tiling)
 
-    def tile_costs(self, tiles: list[tuple], tiling: Tiling) -> list[TileCost]:
-        """Each tile's cost, the tiles of one shape counted together, :data:`WALK_CHUNK` at a time
-        (as their walks arrive): they share a plan, and every count is linear in their walks'
-        totals (SRAM words are rounded per tile)."""
-        out: list[TileCost] = [None] * len(tiles)  # type: ignore[list-item]
-        shapes: dict[tuple, list[int]] = {}
-        for i, (codes, _, Nb, first_k, last_k) in enumerate(tiles):
-            shapes.setdefault((*codes.shape, Nb, first_k, last_k), []).append(i)
-        for (Mb, Kb, Nb, first_k, last_k), every in shapes.items():
+    def _class_walks(self, plan: _TilePlan, shape: tuple[int, int], first_k: bool, last_k: bool,
+                     tiling: Tiling) -> _ClassWalks:
+        """The walks of every code block of one shape class (an op reads every block of its input),
+        kept on the chip: started on the workers when first asked for."""
+        key = self._walk_key(plan, shape, first_k, last_k, tiling)
+        if key not in self.chip.walks:
+            ms = np.flatnonzero(self.tile_extents(np.arange(tiling.n_m), np.zeros(tiling.n_m, np.int64), tiling)[0]
+                                == shape[0])
+            k_all = np.arange(tiling.n_k)
+            ks = k_all[(self.tile_extents(np.zeros(tiling.n_k, np.int64), k_all, tiling)[1] == shape[1])
+                       & ((k_all == 0) == first_k) & ((k_all == tiling.n_k - 1) == last_k)]
+            ms, ks = np.repeat(ms, len(ks)), np.tile(ks, len(ms))
+            walk = lambda i: self.scheme.walk(self, ms[i:i + WALK_CHUNK], ks[i:i + WALK_CHUNK], shape, plan,  # noqa: E731
+                                              first_k, last_k, tiling)
+            chunks = [thread_pool().submit(walk, i) for i in range(0, len(ms), WALK_CHUNK)] \
+                if len(ms) > WALK_CHUNK else [walk(0)]
+            self.chip.walks[key] = _ClassWalks(ms * tiling.n_k + ks, chunks)
+        return self.chip.walks[key]
+
+    def tile_costs(self, m: np.ndarray, k: np.ndarray, nb: np.ndarray, tiling: Tiling) -> TileCosts:
+        """The tiles of one shape class share a plan and are counted together: every count is
+        linear in their walks' totals (SRAM words are rounded per tile)."""
+        classes, inverse = self._classes(m, k, nb, tiling)
+        parts = []
+        for c, (Mb, Kb, Nb, first_k, last_k) in enumerate(classes):
+            idx = np.flatnonzero(inverse == c)
             plan = self._plan(Mb, Kb, Nb, first_k, last_k)
-            for c in range(0, len(every), WALK_CHUNK):
-                idx = every[c:c + WALK_CHUNK]
-                walks = [self._walk(tiles[i], plan, tiling) for i in idx]
-                for i, cost in zip(idx, self._shape_costs(walks, plan, Mb, Kb, Nb, last_k), strict=True):
-                    out[i] = cost
-        return out
+            walks = self._class_walks(plan, (Mb, Kb), first_k, last_k, tiling).take(m[idx] * tiling.n_k + k[idx])
+            parts.append((idx, self._shape_costs(walks, plan, Mb, Kb, Nb, last_k)))
+        return TileCosts.gather(parts, len(m))
 
-    def _walk(self, tile: tuple, plan: _TilePlan, tiling: Tiling):
-        codes, key, _, first_k, last_k = tile
-        cache_key = self._walk_key(key, plan, first_k, last_k, tiling)
-        walks = self.chip.walks
-        if cache_key not in walks:
-            pending = self._pending.pop(cache_key, None)
-            walks[cache_key] = pending[0].result()[pending[1]] if pending is not None else \
-                self.scheme.walk(self, codes, plan, first_k, last_k)
-        return walks[cache_key]
-
-    def _shape_costs(self, walks: list, plan: _TilePlan, Mb: int, Kb: int, Nb: int, last_k: bool) -> list[TileCost]:
+    def _shape_costs(self, walks: Walks, plan: _TilePlan, Mb: int, Kb: int, Nb: int, last_k: bool) -> TileCosts:
         """Count ``walks`` (tiles of one shape) on the chip; their costs in order."""
         spec, srams, n = self.chip.spec, self.chip.srams, len(walks)
-        tot = np.stack([w.totals for w in walks])
+        tot = walks.totals
         # the kernel walked each (token, K sub-tile) step once; every N sub-tile repeats it
-        sums = np.stack([w.per_variant for w in walks]) * plan.mult[None, :, None]
-        column = sums[:, :, COMPUTE] * np.array(plan.widths)[None, :]
-        sums = sums.sum(axis=1).tolist()
+        by_variant = walks.per_variant * plan.mult[None, :, None]
+        sums = by_variant.sum(axis=1)
         fixed = {}
         if last_k and self._two_phase():  # the same trip through the row buffer for every tile
             scratch = srams["membrane_store"].scratch()
@@ -365,31 +376,28 @@ class AccIfOpModel(OpModel):
             srams["membrane_store"].add(scratch, n)
             self.chip.threshold.count_row_max(Mb * Nb * n)
         traffic, weight_bits = self.scheme.count_traffic(self, plan, walks, Kb, Nb)
-        traffic = {cause: v.tolist() for cause, v in traffic.items()}
         # lockstep: a column writes its membrane in every compute cycle
-        per_tile = column.sum(axis=1).tolist()
-        column_cycles = sum(c if w.column_writes is None else w.column_writes * Nb for w, c in zip(walks, per_tile, strict=True))
-        costs = []
-        for t, (walk, s) in enumerate(zip(walks, sums, strict=True)):
-            stalls = {"spike_memory": s[STALL_SPIKE], "membrane_store": s[STALL_MEMBRANE], "weight_sram": s[STALL_WEIGHT],
-                      **{cause: v[t] for cause, v in traffic.items()}}
-            if self.chip.side is not None:
-                stalls["salient_lanes"] = self._side_lanes(walk.totals, plan, Nb, s[COMPUTE])
-            stalls.update(fixed)
-            costs.append(TileCost(s[COMPUTE], stalls))
+        column_cycles = int((by_variant[:, :, COMPUTE] * np.array(plan.widths)[None, :]).sum()) \
+            if walks.column_writes is None else int(walks.column_writes.sum()) * Nb
+        stalls = {"spike_memory": sums[:, STALL_SPIKE], "membrane_store": sums[:, STALL_MEMBRANE],
+                  "weight_sram": sums[:, STALL_WEIGHT], **traffic}
+        if self.chip.side is not None:
+            stalls["salient_lanes"] = np.array([self._side_lanes(t, plan, Nb, c)
+                                                for t, c in zip(tot, sums[:, COMPUTE].tolist(), strict=True)], np.int64)
+        stalls.update({cause: np.full(n, v, np.int64) for cause, v in fixed.items()})
         totals = tot.sum(axis=0).tolist()
         if spec.array.membrane_tokens:  # each step leaves its columns' membranes in the token register file
             self.chip.array.membrane_file_bits += totals[STEPS] * Nb * spec.array.membrane_bits
         self.chip.array.count_tile(totals[SPIKES], Nb, totals[SHIFT_STEPS], weight_bits, column_cycles)
         for sram, scratch in plan.sram_counts:
             sram.add(scratch, n)
-        salient_bits = tot[:, SALIENT].astype(np.int64) * self.entry_bits
+        salient_bits = tot[:, SALIENT] * self.entry_bits
         sal = srams["spike_salient"]
         sal.reads += plan.n_sub * int((-(-salient_bits // sal.spec.width_bits)).sum())
         sal.read_bits += plan.n_sub * int(salient_bits.sum())
         if last_k:
             self.chip.threshold.count_outputs(Mb * n, Nb, self.fp16_out)
-        return costs
+        return TileCosts(sums[:, COMPUTE], stalls)
 
     def _side_lanes(self, tot: np.ndarray, plan: _TilePlan, Nb: int, compute: int) -> int:
         """Count the side lane group's work on one tile; returns the cycles it runs past the main

@@ -17,7 +17,7 @@ from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import MacSpec, sram_specs
 from neurosim.energy import scaling as sc
 from neurosim.engine.mac_schemes import organisation_for, outlier_unit_energies, salient_class_for
-from neurosim.engine.op_model import OpModel, TileCost
+from neurosim.engine.op_model import OpModel, TileCosts
 from neurosim.engine.tensor_cache import TensorCache
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.engine.vector_io import VectorHost
@@ -207,26 +207,25 @@ class MacOpModel(OpModel):
             cache[name, Mb, Kb] = np.add.reduceat(cache[name, Kb], np.arange(0, self.op.M, Mb), axis=0)
         return cache[name, Mb, Kb]
 
-    def tile_cost(self, codes, key, Nb, first_k, last_k, tiling: Tiling) -> TileCost:
-        return self.tile_costs([(codes, key, Nb, first_k, last_k)], tiling)[0]
-
-    def tile_costs(self, tiles: list[tuple], tiling: Tiling) -> list[TileCost]:
-        """Each tile's cost. The tiles of one shape and one set of precision passes run the same
-        folds (walked once, counted for each); their zero operands and side work are counted from
-        per-tile arrays at once."""
-        out: list[TileCost] = [None] * len(tiles)  # type: ignore[list-item]
+    def tile_costs(self, m: np.ndarray, k: np.ndarray, nb: np.ndarray, tiling: Tiling) -> TileCosts:
+        """The tiles of one shape and one set of precision passes run the same folds (walked once,
+        counted for each); their zero operands and side work are counted from per-tile arrays at
+        once."""
         groups: dict[tuple, tuple[np.ndarray, list[int]]] = {}
-        for i, (codes, key, Nb, first_k, last_k) in enumerate(tiles):
-            passes = self.salient.passes(codes, key, tiling)
-            groups.setdefault((passes.tobytes(), *codes.shape, Nb, first_k, last_k), (passes, []))[1].append(i)
-        for (_, Mb, Kb, Nb, first_k, last_k), (passes, idx) in groups.items():
-            m, k = (np.fromiter((tiles[i][1][j] for i in idx), np.int64, len(idx)) for j in (0, 1))
-            for i, cost in zip(idx, self._group_costs(passes, m, k, (Mb, Kb, Nb), first_k, last_k, tiling), strict=True):
-                out[i] = cost
-        return out
+        mb, kb = self.tile_extents(m, k, tiling)
+        for i, (mi, ki, Mb, Kb, Nb) in enumerate(zip(m.tolist(), k.tolist(), mb.tolist(), kb.tolist(), nb.tolist(),
+                                                     strict=True)):
+            m0, k0 = mi * tiling.Mb, ki * tiling.Kb  # a view: the kernels that walk a block copy it
+            passes = self.salient.passes(self.codes[m0:m0 + Mb, k0:k0 + Kb], (mi, ki), tiling)
+            groups.setdefault((passes.tobytes(), Mb, Kb, Nb, ki == 0, ki == tiling.n_k - 1), (passes, []))[1].append(i)
+        parts = []
+        for (_, Mb, Kb, Nb, first_k, last_k), (passes, rows) in groups.items():
+            idx = np.array(rows, np.int64)
+            parts.append((idx, self._group_costs(passes, m[idx], k[idx], (Mb, Kb, Nb), first_k, last_k, tiling)))
+        return TileCosts.gather(parts, len(m))
 
     def _group_costs(self, passes: np.ndarray, m: np.ndarray, k: np.ndarray, shape: tuple[int, int, int],
-                     first_k: bool, last_k: bool, tiling: Tiling) -> list[TileCost]:
+                     first_k: bool, last_k: bool, tiling: Tiling) -> TileCosts:
         """Count the tiles ``(m[i], k[i])`` of one shape and one set of passes; their costs in order."""
         spec, outs, n = self.chip.spec, self.chip.srams["output_sram"], len(m)
         Mb, Kb, Nb = shape
@@ -248,10 +247,7 @@ class MacOpModel(OpModel):
                 after["output_scale"] = self.row_buffer_tile(scratch, spec.array.acc_bits, Mb, Nb)
                 outs.add(scratch, n)
                 self.chip.dequant.count_row_max(Mb * Nb * n)
-        shared: dict[tuple, TileCost] = {}  # tiles with the same stalls share their cost
-        out = []
-        for r in (zip(*(v.tolist() for v in side.values()), strict=True) if side else [()] * n):
-            if r not in shared:
-                shared[r] = TileCost(f.compute, {**fixed, **dict(zip(side, r, strict=True)), **after})
-            out.append(shared[r])
-        return out
+        stalls = {cause: np.full(n, v, np.int64) for cause, v in fixed.items()}
+        stalls.update({cause: np.asarray(v, np.int64) for cause, v in side.items()})
+        stalls.update({cause: np.full(n, v, np.int64) for cause, v in after.items()})
+        return TileCosts(np.full(n, f.compute, np.int64), stalls)

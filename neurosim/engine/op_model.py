@@ -24,12 +24,57 @@ class TileCost:
         return self.compute_cycles + sum(self.stalls.values())
 
 
+@dataclass
+class TileCosts:
+    """:class:`TileCost` of many tiles as arrays, one entry per tile: compute cycles and the
+    in-tile stalls by cause."""
+
+    compute_cycles: np.ndarray
+    stalls: dict[str, np.ndarray]
+
+    @property
+    def busy_cycles(self) -> np.ndarray:
+        return self.compute_cycles + sum(self.stalls.values(), np.zeros_like(self.compute_cycles))
+
+    def __len__(self) -> int:
+        return len(self.compute_cycles)
+
+    def at(self, i: int) -> TileCost:
+        """Tile ``i``'s cost."""
+        return TileCost(int(self.compute_cycles[i]), {s: int(v[i]) for s, v in self.stalls.items()})
+
+    @staticmethod
+    def gather(parts: list[tuple[np.ndarray, TileCosts]], n: int) -> TileCosts:
+        """The costs of ``n`` tiles from ``parts``, each (the tiles' indices, their costs): a cause a
+        part lacks is 0 on its tiles; the causes in the order of their first tile (as listing
+        every tile's dict in turn would give them)."""
+        compute = np.zeros(n, np.int64)
+        first: dict[str, tuple[int, int]] = {}
+        for idx, c in parts:
+            compute[idx] = c.compute_cycles
+            lo = int(idx.min(initial=n))
+            for p, s in enumerate(c.stalls):
+                first[s] = min(first.get(s, (n, 0)), (lo, p))
+        stalls = {s: np.zeros(n, np.int64) for s in sorted(first, key=first.__getitem__)}
+        for idx, c in parts:
+            for s, v in c.stalls.items():
+                stalls[s][idx] = v
+        return TileCosts(compute, stalls)
+
+    @staticmethod
+    def of(costs: list[TileCost]) -> TileCosts:
+        """Costs of the tiles ``costs`` in order."""
+        return TileCosts.gather([(np.array([i]), TileCosts(np.array([c.compute_cycles], np.int64),
+                                                           {s: np.array([v], np.int64) for s, v in c.stalls.items()}))
+                                 for i, c in enumerate(costs)], len(costs))
+
+
 class OpModel:
     """One design executing one op. Subclasses: :class:`AccIfOpModel`, :class:`MacOpModel`.
 
     The engine asks for the tile limits, picks a tiling, then walks the tiles: input tiles are
-    loaded when they differ from the resident ones (``act_tiles_bits``/``weight_tile_bits``), each
-    tile is costed (``tile_cost``), and finished output tiles are written back
+    loaded when they differ from the resident ones (``act_tiles_bits``/``weight_tile_bits``), the
+    tiles are costed (``tile_costs``), and finished output tiles are written back
     (``output_tile_bits``: the bits written to DRAM and the bits read back, for results that make
     a round trip). Components count their own actions on the way.
     """
@@ -73,18 +118,14 @@ class OpModel:
     def output_tile_bits(self, Mb: int, Nb: int) -> tuple[int, int]:
         raise NotImplementedError
 
-    def tile_cost(self, codes: np.ndarray, key: tuple, Nb: int, first_k: bool, last_k: bool, tiling: Tiling) -> TileCost:
+    def tile_costs(self, m: np.ndarray, k: np.ndarray, nb: np.ndarray, tiling: Tiling) -> TileCosts:
+        """The costs of the tiles of activation tile ``(m[i], k[i])`` and ``nb[i]`` outputs (each
+        tile once; a model counts them together), counting their actions on the components."""
         raise NotImplementedError
 
-    def tile_costs(self, tiles: list[tuple], tiling: Tiling) -> list[TileCost]:
-        """:meth:`tile_cost` of each of ``tiles`` (its arguments but the tiling), in order; a model
-        may count them together."""
-        return [self.tile_cost(*t, tiling) for t in tiles]
-
-    def prefetch(self, tiles: list[tuple], tiling: Tiling) -> None:
-        """Optionally precompute, in parallel, pure per-tile work that :meth:`tile_cost` will ask
-        for: ``tiles`` holds ``(codes, key, Nb, first_k, last_k)`` of every distinct tile. It
-        must not count anything."""
+    def prefetch(self, m: np.ndarray, k: np.ndarray, nb: np.ndarray, tiling: Tiling) -> None:
+        """Optionally start, in parallel, pure work that :meth:`tile_costs` will ask for on the
+        same tiles. It must not count anything."""
 
     def op_end(self) -> None:
         """Per-op actions not tied to a tile."""

@@ -109,7 +109,7 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: 
 
     def start(tiling: Tiling) -> tuple:
         rec = records.setdefault(id(tiling), []) if record is not None else None
-        return _run_tiling(cls(chip, op, trace.manifest.recipe, codes, out_salient_ratio), tiling, op, codes, dram,
+        return _run_tiling(cls(chip, op, trace.manifest.recipe, codes, out_salient_ratio), tiling, op, dram,
                            chip, rec, engine)
 
     def finish(tiling: Tiling, run: tuple) -> Candidate:
@@ -124,12 +124,12 @@ def run_op(trace: Trace, op, spec: HwSpec, chip, dram: Dram, out_salient_ratio: 
     return best, report
 
 
-def _run_tiling(model, tiling: Tiling, op, codes: np.ndarray, dram: Dram, chip, record, engine: str) -> tuple:
+def _run_tiling(model, tiling: Tiling, op, dram: Dram, chip, record, engine: str) -> tuple:
     """One tiling of an op simulated: (tiling dict, pipeline future, compute cycles, tile stream,
     the counts it added)."""
     before = Snapshot.of(chip, dram)
-    stream = aggregate_tiles(model, tiling, op, codes, dram, chip) if engine == "fast" else \
-        walk_tiles(model, tiling, op, codes, dram)
+    stream = aggregate_tiles(model, tiling, op, dram, chip) if engine == "fast" else \
+        walk_tiles(model, tiling, op, dram)
     model.op_end()
     delta = Snapshot.of(chip, dram).since(before)
     pipe = submit_arrays(stream.load_bits, stream.busy_cycles, stream.writeback_bits, stream.compute_cycles,
@@ -137,7 +137,7 @@ def _run_tiling(model, tiling: Tiling, op, codes: np.ndarray, dram: Dram, chip, 
                          stalls_of=stream.tile_stalls)
     # the per-tile stalls served the pipeline just submitted (the timeline's): a run kept for
     # reuse holds the tile arrays only (a prefill's distinct tile costs are most of its tiles)
-    stream = replace(stream, tile_costs=[], cost_index=None)
+    stream = replace(stream, tile_costs=None, cost_index=None)
     return tiling.to_dict(), pipe, int(stream.compute_cycles.sum()), stream, delta
 
 

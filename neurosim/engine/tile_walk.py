@@ -7,8 +7,8 @@ Two walks, one result:
 - :func:`aggregate_tiles` asks once per *distinct* call (an activation tile, a weight tile shape,
   a tile cost for one activation tile and output width, an output tile shape) and adds the
   counts that call made times the number of tiles that make it. The op model's answers depend
-  only on their arguments, so the totals are the same; distinct calls are made in the order of
-  their first tile within each tile count.
+  only on their arguments, so the totals are the same; the distinct tile costs of one tile count
+  are asked for together, as arrays.
 
 Both return a :class:`TileStream`: the per-tile DRAM loads, array times and write-backs the
 pipeline (:mod:`neurosim.engine.pipeline`) schedules.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.engine.op_model import OpModel
+from neurosim.engine.op_model import OpModel, TileCosts
 from neurosim.engine.tiling import Tiling
 from neurosim.hw.dram import Dram
 
@@ -38,21 +38,20 @@ class TileStream:
     compute_cycles: np.ndarray
     stalls: dict[str, int]
     weight_bits: int = 0  # DRAM bits of B tiles loaded (weights or the KV cache), whole bursts
-    tile_costs: list = dataclasses.field(default_factory=list)  # the distinct tile costs
+    tile_costs: TileCosts | None = None  # the distinct tile costs
     cost_index: np.ndarray | None = None  # per tile: its cost in tile_costs (its in-tile stalls by cause)
 
     def tile_stalls(self, t: int) -> dict[str, int]:
         """In-tile stall cycles of tile ``t`` by cause."""
-        return self.tile_costs[int(self.cost_index[t])].stalls if self.cost_index is not None else {}
+        return self.tile_costs.at(int(self.cost_index[t])).stalls if self.cost_index is not None else {}
 
 
-def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram) -> TileStream:
+def walk_tiles(model: OpModel, tiling: Tiling, op, dram: Dram) -> TileStream:
     """Every tile in turn (see the module docstring)."""
     n = tiling.n_m * tiling.n_n * tiling.n_k
     load_bits, busy, wb_bits, comp = (np.zeros(n, np.int64) for _ in range(4))
     stalls: Counter[str] = Counter()
     resident_act = resident_w = None
-    tile_codes = None
     b_bits = 0
     costs = []
     for t, (mi, ni, ki) in enumerate(tiling.blocks()):
@@ -60,7 +59,6 @@ def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram
         m1, k1, n1 = min(op.M, m0 + tiling.Mb), min(op.K, k0 + tiling.Kb), min(op.N, n0 + tiling.Nb)
         load = 0
         if (mi, ki) != resident_act:
-            tile_codes = np.ascontiguousarray(codes[m0:m1, k0:k1])
             load += int(model.act_tiles_bits(np.array([mi]), np.array([ki]), tiling)[0])
             resident_act = (mi, ki)
         if (ki, ni) != resident_w:
@@ -69,7 +67,7 @@ def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram
             b_bits += dram.burst_bits(w_bits)
             resident_w = (ki, ni)
         last_k = ki == tiling.n_k - 1
-        cost = model.tile_cost(tile_codes, (mi, ki), n1 - n0, ki == 0, last_k, tiling)
+        cost = model.tile_costs(np.array([mi]), np.array([ki]), np.array([n1 - n0]), tiling).at(0)
         # results that make a DRAM round trip (spilled row buffer or int32 results) count their
         # way back as reads; the writer moves both ways over the one channel
         wb, back = model.output_tile_bits(m1 - m0, n1 - n0) if last_k else (0, 0)
@@ -82,7 +80,7 @@ def walk_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram
         load_bits[t] = dram.burst_bits(load) if load else 0
         busy[t], comp[t] = cost.busy_cycles, cost.compute_cycles
         wb_bits[t] = dram.burst_bits(wb) if wb else 0
-    return TileStream(load_bits, busy, wb_bits, comp, dict(stalls), b_bits, costs, np.arange(n))
+    return TileStream(load_bits, busy, wb_bits, comp, dict(stalls), b_bits, TileCosts.of(costs), np.arange(n))
 
 
 class _Counts:
@@ -124,17 +122,17 @@ class _Counts:
         return out, inverse
 
 
-    def each_batch(self, distinct: tuple, call_many) -> tuple[list, np.ndarray]:
-        """As :meth:`each`, ``call_many(rows)`` answering all the rows of one tile count at once."""
-        rows, inverse, times = distinct
-        out = [None] * len(rows)
+    def each_rows(self, distinct: tuple, call_many) -> TileCosts:
+        """As :meth:`each`, ``call_many(idx)`` answering the rows ``idx`` of one tile count at
+        once with their :class:`TileCosts`; returns the costs of every row."""
+        rows, _, times = distinct
+        parts = []
         for t in np.unique(times):
             before = self.read()
-            idx = np.flatnonzero(times == t).tolist()
-            for i, answer in zip(idx, call_many([rows[i] for i in idx]), strict=True):
-                out[i] = answer
+            idx = np.flatnonzero(times == t)
+            parts.append((idx, call_many(idx)))
             self.add_since(before, int(t) - 1)
-        return out, inverse
+        return TileCosts.gather(parts, len(rows))
 
 
 def _distinct(keys: np.ndarray):
@@ -165,7 +163,7 @@ def _tile_indices(tiling: Tiling) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return m, n, k
 
 
-def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram: Dram, chip) -> TileStream:
+def aggregate_tiles(model: OpModel, tiling: Tiling, op, dram: Dram, chip) -> TileStream:
     """One call per distinct tile question, counts scaled by its tiles (see the module docstring)."""
     m, n, k = _tile_indices(tiling)
     T = len(k)
@@ -182,14 +180,6 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
     def each(keys: np.ndarray, call, distinct=None) -> tuple[list, np.ndarray]:
         return counts.each(_distinct(keys) if distinct is None else distinct, call)
 
-    views: dict[tuple[int, int], np.ndarray] = {}
-
-    def act_tile(mi: int, ki: int) -> np.ndarray:  # a view: the kernels that walk a block copy it, on the workers
-        if (mi, ki) not in views:
-            m0, k0 = mi * tiling.Mb, ki * tiling.Kb
-            views[mi, ki] = codes[m0:min(op.M, m0 + tiling.Mb), k0:min(op.K, k0 + tiling.Kb)]
-        return views[mi, ki]
-
     load = np.zeros(T, np.int64)
     sel = np.flatnonzero(act_load)
     load[sel] += model.act_tiles_bits(m[sel], k[sel], tiling)
@@ -199,15 +189,11 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, codes: np.ndarray, dram:
     w_bits = np.array(bits, np.int64)[inv]
     load[sel] += w_bits
     rows, cost_index, times = _distinct(np.stack([m, k, nb], 1))
-    args = [(act_tile(mi, ki), (mi, ki), n_b, ki == 0, ki == tiling.n_k - 1) for mi, ki, n_b in rows.tolist()]
-    model.prefetch(args, tiling)
-    costs, _ = counts.each_batch((args, cost_index, times), lambda some: model.tile_costs(some, tiling))
-    busy = np.array([c.busy_cycles for c in costs], np.int64)[cost_index]
-    comp = np.array([c.compute_cycles for c in costs], np.int64)[cost_index]
-    stalls: dict[str, int] = {}
-    for c, t in zip(costs, times.tolist(), strict=True):
-        for s, v in c.stalls.items():
-            stalls[s] = stalls.get(s, 0) + v * t
+    rm, rk, rn = (np.ascontiguousarray(rows[:, j]) for j in range(3))
+    model.prefetch(rm, rk, rn, tiling)
+    costs = counts.each_rows((rows, cost_index, times), lambda idx: model.tile_costs(rm[idx], rk[idx], rn[idx], tiling))
+    busy, comp = costs.busy_cycles[cost_index], costs.compute_cycles[cost_index]
+    stalls = {s: int((v * times).sum()) for s, v in costs.stalls.items()}
     wb = np.zeros(T, np.int64)
     back = np.zeros(T, np.int64)
     sel = np.flatnonzero(last_k)

@@ -87,20 +87,56 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
     per column variant (for weight loads overlapped with the previous sub-tile's steps).
     """
     M, K = codes.shape
+    G = group_tokens if group_tokens > 0 else max(M, 1)
+    out = np.zeros((2, N_COLS), dtype=np.int64)
+    busy_by_group = np.zeros((2, (M + G - 1) // G, (K + lanes - 1) // lanes), dtype=np.int64)
+    tot = np.zeros(N_TOTALS, dtype=np.int64)
+    _walk_block(codes, 0, M, 0, K, lanes, bitplane, event_queue, normal_max, dense_bits_per_code, dense_bw_bits,
+                salient_entry_bits, salient_bw_bits, membrane_cycles, weight_words_per_event, weight_banks,
+                weight_ports, first_block, last_block, per_code_reads, side_salient, G, out, tot, busy_by_group)
+    return out, tot, busy_by_group
+
+
+@njit(cache=True, nogil=True)
+def acc_blocks_kernel(codes, Mb, Kb, ms, ks, block_m, block_k, lanes, bitplane, event_queue, normal_max,
+                      dense_bits_per_code, dense_bw_bits, salient_entry_bits, salient_bw_bits, membrane_cycles,
+                      weight_words_per_event, weight_banks, weight_ports, first_block, last_block, per_code_reads,
+                      side_salient, group_tokens):
+    """:func:`acc_block_kernel` of many blocks of one shape (``block_m x block_k`` codes) of the
+    whole tensor ``codes``: block ``b`` starts at row ``ms[b] * Mb`` and column ``ks[b] * Kb``.
+    Walked in place (no block is copied); returns the three results stacked over the blocks."""
+    n = ms.shape[0]
+    G = group_tokens if group_tokens > 0 else max(block_m, 1)
+    out = np.zeros((n, 2, N_COLS), dtype=np.int64)
+    busy_by_group = np.zeros((n, 2, (block_m + G - 1) // G, (block_k + lanes - 1) // lanes), dtype=np.int64)
+    tot = np.zeros((n, N_TOTALS), dtype=np.int64)
+    for b in range(n):
+        m0, k0 = ms[b] * Mb, ks[b] * Kb
+        _walk_block(codes, m0, m0 + block_m, k0, k0 + block_k, lanes, bitplane, event_queue, normal_max,
+                    dense_bits_per_code, dense_bw_bits, salient_entry_bits, salient_bw_bits, membrane_cycles,
+                    weight_words_per_event, weight_banks, weight_ports, first_block, last_block, per_code_reads,
+                    side_salient, G, out[b], tot[b], busy_by_group[b])
+    return out, tot, busy_by_group
+
+
+@njit(cache=True, nogil=True)
+def _walk_block(codes, m0, m1, c0, c1, lanes, bitplane, event_queue, normal_max, dense_bits_per_code, dense_bw_bits,
+                salient_entry_bits, salient_bw_bits, membrane_cycles, weight_words_per_event, weight_banks,
+                weight_ports, first_block, last_block, per_code_reads, side_salient, G, out, tot, busy_by_group):
+    """The walk of :func:`acc_block_kernel` over rows ``m0:m1`` and columns ``c0:c1`` of
+    ``codes``, added into ``out``, ``tot`` and ``busy_by_group`` (``G`` tokens per group)."""
+    K = c1 - c0
     nk = (K + lanes - 1) // lanes
     # lockstep count encoding without side lanes (the default design): a step's spikes are plain
     # sums and maxima of |q|, taken by the branch-free count_step
     fast_count = not (event_queue or bitplane or side_salient)
-    out = np.zeros((2, N_COLS), dtype=np.int64)
-    G = group_tokens if group_tokens > 0 else max(M, 1)
-    busy_by_group = np.zeros((2, (M + G - 1) // G, nk), dtype=np.int64)
-    tot = np.zeros(N_TOTALS, dtype=np.int64)
     bank_events = np.zeros(weight_banks, dtype=np.int64)
-    for t in range(M):
+    for t in range(m1 - m0):
+        row = codes[m0 + t]
         token_sal = token_entries = 0
         for kt in range(nk):
-            k0 = kt * lanes
-            k1 = min(K, k0 + lanes)
+            k0 = c0 + kt * lanes
+            k1 = min(c1, k0 + lanes)
             smax = 0
             planes_or = 0
             events = 0
@@ -108,11 +144,11 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
             if event_queue:
                 bank_events[:] = 0
             if fast_count:
-                events, nonzero, n_sal, smax = count_step(codes[t, k0:k1], normal_max)
+                events, nonzero, n_sal, smax = count_step(row[k0:k1], normal_max)
                 tot[NONZERO] += nonzero
             else:
                 for i in range(k0, k1):
-                    a = abs(np.int64(codes[t, i]))
+                    a = abs(np.int64(row[i]))
                     if a == 0:
                         continue
                     s = popcount8(a) if bitplane else a
@@ -131,7 +167,7 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
                     if s > smax:
                         smax = s
                     if event_queue:
-                        bank_events[i % weight_banks] += 1 if per_code_reads else s
+                        bank_events[(i - c0) % weight_banks] += 1 if per_code_reads else s
             if event_queue:
                 compute = (events + lanes - 1) // lanes
                 if per_code_reads and smax > compute:  # a code's spikes stay in the lane holding its row
@@ -172,7 +208,6 @@ def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits
         if token_entries:
             tot[SAL_TOKENS] += 1
             tot[SAL_TOKEN_MAX] = max(tot[SAL_TOKEN_MAX], token_sal)
-    return out, tot, busy_by_group
 
 
 @njit(cache=True, nogil=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from neurosim.config.hw import AccArraySpec
 from neurosim.engine.dispatch import decoupled, event_queue, time_stepped  # noqa: F401 (register)
-from neurosim.engine.dispatch.base import SCHEMES, DispatchScheme, Walk
+from neurosim.engine.dispatch.base import SCHEMES, DispatchScheme, Walks
 
 
 def scheme_name(array: AccArraySpec) -> str:
@@ -20,4 +20,4 @@ def scheme_for(array: AccArraySpec) -> DispatchScheme:
     return SCHEMES.lookup(scheme_name(array))()
 
 
-__all__ = ["SCHEMES", "DispatchScheme", "Walk", "scheme_for", "scheme_name"]
+__all__ = ["SCHEMES", "DispatchScheme", "Walks", "scheme_for", "scheme_name"]

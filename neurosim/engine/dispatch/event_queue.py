@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.engine.dispatch.base import SCHEMES, DispatchScheme, Walk
+from neurosim.engine.dispatch.base import SCHEMES, DispatchScheme, Walks
 from neurosim.kernels.acc_tile import NONZERO, SPIKES
 
 
@@ -25,10 +25,10 @@ class EventQueue(DispatchScheme):
         return {"event_queue.push": table["register_bit"] * event_bits,
                 "event_queue.pop": table["register_bit"] * event_bits}
 
-    def count_traffic(self, model, plan, walks: list[Walk], Kb: int, Nb: int) -> tuple[dict[str, np.ndarray], int]:
+    def count_traffic(self, model, plan, walks: Walks, Kb: int, Nb: int) -> tuple[dict[str, np.ndarray], int]:
         spec, wsram = model.chip.spec, model.chip.srams["weight_sram"]
         which = NONZERO if spec.array.weight_reads == "per_code" else SPIKES
-        rows = sum(int(w.totals[which]) for w in walks)
+        rows = int(walks.totals[:, which].sum())
         for v in range(2):
             wsram.reads += int(plan.mult[v]) * rows * int(plan.words_per_event[v])
             wsram.read_bits += int(plan.mult[v]) * rows * plan.widths[v] * spec.array.weight_bits

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.engine.dispatch.base import SCHEMES, DispatchScheme, Walk
+from neurosim.engine.dispatch.base import SCHEMES, DispatchScheme, Walks
 
 
 @SCHEMES.register("time_stepped")
 class TimeStepped(DispatchScheme):
     """Lockstep lanes, weight-stationary PE registers."""
 
-    def count_traffic(self, model, plan, walks: list[Walk], Kb: int, Nb: int) -> tuple[dict[str, np.ndarray], int]:
+    def count_traffic(self, model, plan, walks: Walks, Kb: int, Nb: int) -> tuple[dict[str, np.ndarray], int]:
         bits = len(walks) * plan.groups * Kb * Nb * model.chip.spec.array.weight_bits
         if model.chip.spec.array.weight_buffers == 1:
             return {"weight_tile_load": np.full(len(walks), plan.load_cyc, np.int64)}, bits
-        busy = np.stack([w.busy_by_group for w in walks])
-        return {"weight_tile_load": exposed_loads(plan.load_kt, plan.mult, busy)}, bits
+        return {"weight_tile_load": exposed_loads(plan.load_kt, plan.mult, walks.busy_by_group)}, bits
 
 
 def exposed_loads(load_kt: np.ndarray, mult: np.ndarray, busy: np.ndarray) -> np.ndarray:
