@@ -1204,7 +1204,7 @@ def test_effective_energy_table_in_results_and_cli(tmp_path, capsys):
 def test_distinct_tiles_equal_numpys_row_unique(cols, rows, huge):
     """The mixed-radix distinct-row grouping of tile keys gives numpy's row unique, reordered by
     first occurrence (and falls back to it when the radix product would overflow)."""
-    from neurosim.engine.tile_walk import _distinct
+    from neurosim.engine.op_model import distinct_rows
 
     keys = np.array([r[:cols] for r in rows], np.int64)
     if huge:
@@ -1214,7 +1214,7 @@ def test_distinct_tiles_equal_numpys_row_unique(cols, rows, huge):
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
-    got = _distinct(keys)
+    got = distinct_rows(keys)
     for a, b in zip(got, (uniq[order], rank[inverse.reshape(-1)], counts[order]), strict=True):
         assert np.array_equal(a, b)
 

@@ -22,7 +22,7 @@ from neurosim.config.energy_table import EnergyTable
 from neurosim.config.hw import AccIfSpec, sram_specs
 from neurosim.energy import scaling as sc
 from neurosim.engine.dispatch import Walks, scheme_for
-from neurosim.engine.op_model import OpModel, TileCosts
+from neurosim.engine.op_model import OpModel, TileCosts, distinct_rows
 from neurosim.engine.tensor_cache import TensorCache
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.engine.vector_io import VectorHost
@@ -321,8 +321,8 @@ class AccIfOpModel(OpModel):
         """The tiles' shape classes (tokens, channels, outputs, first K tile, last K tile), each
         once, and each tile's class."""
         mb, kb = self.tile_extents(m, k, tiling)
-        keys, inverse = np.unique(np.stack([mb, kb, nb, k == 0, k == tiling.n_k - 1], 1), axis=0, return_inverse=True)
-        return [(Mb, Kb, Nb, bool(f), bool(la)) for Mb, Kb, Nb, f, la in keys.tolist()], inverse.reshape(-1)
+        keys, inverse, _ = distinct_rows(np.stack([mb, kb, nb, k == 0, k == tiling.n_k - 1], 1))
+        return [(Mb, Kb, Nb, bool(f), bool(la)) for Mb, Kb, Nb, f, la in keys.tolist()], inverse
 
     def prefetch(self, m: np.ndarray, k: np.ndarray, nb: np.ndarray, tiling: Tiling) -> None:
         """Start walking the code blocks of each shape class the tiles ask for on the worker

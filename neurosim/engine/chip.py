@@ -142,6 +142,7 @@ class ChipReplay:
         self.routes = RouteCache(self.mesh, noc.multicast)
         self.op_cores = dict(self.placement.op_cores)
         self._stats: dict[str, TensorStats] = {}
+        self._sums: dict[tuple, list[Transfer]] = {}
         self._last_residual: tuple[int, ...] = (EDGE,)
         #: KV heads per attention op family (``<name>.kv<h>``: h = 0 .. n - 1).
         self._kv_heads = Counter(op.name[:m.start()] for op in trace.ops if op.kv and (m := _KV_HEAD.search(op.name)))
@@ -185,7 +186,7 @@ class ChipReplay:
             shards = self._shards(op, w)
             blocks_k = [(tuple(c for key in weight_keys(op) for c in self._k_cores(key, k)), w.shard(0, k)[1] / op.K)
                         for k in range(w.k_split)]
-            transfers, after = self._input(op, src, blocks_k), self._partial_sums(op, w)
+            transfers, after = self._input(op, src, blocks_k), self._partial_sums(op)
         pending = [(self.core.gemm(s), k) for s, k in shards]
         checked = self._check(op)
         per = len(cores) // fold  # each layer's cores, for an attention op folded over layers
@@ -245,18 +246,17 @@ class ChipReplay:
         w = self.placement.weight(key)
         return tuple(w.cores[n * w.k_split + k] for n in range(w.n_split))
 
-    def _partial_sums(self, op: Op, w) -> list[Transfer]:
+    def _partial_sums(self, op: Op) -> list[Transfer]:
         """An input-split matrix: each later row block's partial sums (tokens x its columns x the
-        accumulator width) go to its column block's first core, which adds them."""
-        acc = getattr(self.core.built.array, self.core.design.accumulator_key)
-        out = []
-        for key in weight_keys(op):
-            wk = self.placement.weight(key)
-            for n in range(wk.n_split):
-                first = (wk.cores[n * wk.k_split],)
-                out += [Transfer((wk.cores[n * wk.k_split + k],), first, op.M * wk.shard(n, k)[0] * acc)
-                        for k in range(1, wk.k_split)]
-        return out
+        accumulator width) go to its column block's first core, which adds them (kept: decode repeats them)."""
+        keys = tuple(weight_keys(op))
+        if (keys, op.M) not in self._sums:
+            acc = getattr(self.core.built.array, self.core.design.accumulator_key)
+            self._sums[keys, op.M] = [
+                Transfer((wk.cores[n * ks + k],), (wk.cores[n * ks],), op.M * wk.shard(n, k)[0] * acc)
+                for wk in map(self.placement.weight, keys) for n, ks in ((n, wk.k_split) for n in range(wk.n_split))
+                for k in range(1, ks)]
+        return list(self._sums[keys, op.M])
 
     def _check(self, op: Op):
         """The op's functional check (a future), when asked for and the trace has its weights. Each

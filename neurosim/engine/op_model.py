@@ -69,6 +69,25 @@ class TileCosts:
                                  for i, c in enumerate(costs)], len(costs))
 
 
+def distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows of the distinct keys in order of first occurrence, inverse index, counts)."""
+    radix = [int(h) + 1 for h in keys.max(axis=0, initial=0)]
+    if keys.min(initial=0) >= 0 and np.prod(radix, dtype=object) < 2 ** 62:
+        # rows of small non-negative ints as one mixed-radix integer: a 1-D unique is much faster
+        code = np.zeros(len(keys), np.int64)
+        for j, r in enumerate(radix):
+            code = code * r + keys[:, j].astype(np.int64)
+        _, first, inverse, counts = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
+        uniq = keys[first]
+    else:
+        uniq, first, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True,
+                                                 return_counts=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return uniq[order], rank[inverse.reshape(-1)], counts[order]
+
+
 class OpModel:
     """One design executing one op. Subclasses: :class:`AccIfOpModel`, :class:`MacOpModel`.
 

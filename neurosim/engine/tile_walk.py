@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.engine.op_model import OpModel, TileCosts
+from neurosim.engine.op_model import OpModel, TileCosts, distinct_rows
 from neurosim.engine.tiling import Tiling
 from neurosim.hw.dram import Dram
 
@@ -108,7 +108,7 @@ class _Counts:
 
 
     def each(self, distinct: tuple, call) -> tuple[list, np.ndarray]:
-        """``call(row)`` once per distinct row (``distinct``: :func:`_distinct`'s rows, inverse
+        """``call(row)`` once per distinct row (``distinct``: :func:`~neurosim.engine.op_model.distinct_rows`'s rows, inverse
         index and counts), its counts scaled by the row's tiles; returns (the answers, the
         inverse index). The rows of one tile count are called together and their counts scaled
         at once (the counts add up, whatever the order)."""
@@ -135,25 +135,6 @@ class _Counts:
         return TileCosts.gather(parts, len(rows))
 
 
-def _distinct(keys: np.ndarray):
-    """(rows of the distinct keys in order of first occurrence, inverse index, counts)."""
-    radix = [int(h) + 1 for h in keys.max(axis=0, initial=0)]
-    if keys.min(initial=0) >= 0 and np.prod(radix, dtype=object) < 2 ** 62:
-        # rows of small non-negative ints as one mixed-radix integer: a 1-D unique is much faster
-        code = np.zeros(len(keys), np.int64)
-        for j, r in enumerate(radix):
-            code = code * r + keys[:, j].astype(np.int64)
-        _, first, inverse, counts = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
-        uniq = keys[first]
-    else:
-        uniq, first, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True,
-                                                 return_counts=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return uniq[order], rank[inverse.reshape(-1)], counts[order]
-
-
 def _tile_indices(tiling: Tiling) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (m, n, k) tile indices of every tile in execution order (:meth:`Tiling.blocks`)."""
     outer, inner = (tiling.n_m, tiling.n_n) if tiling.order == "mnk" else (tiling.n_n, tiling.n_m)
@@ -178,7 +159,7 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, dram: Dram, chip) -> Til
     counts = _Counts(chip, dram)
 
     def each(keys: np.ndarray, call, distinct=None) -> tuple[list, np.ndarray]:
-        return counts.each(_distinct(keys) if distinct is None else distinct, call)
+        return counts.each(distinct_rows(keys) if distinct is None else distinct, call)
 
     load = np.zeros(T, np.int64)
     sel = np.flatnonzero(act_load)
@@ -188,7 +169,7 @@ def aggregate_tiles(model: OpModel, tiling: Tiling, op, dram: Dram, chip) -> Til
                      lambda r: model.weight_tile_bits(int(r[0]), int(r[1]), bool(r[2])))
     w_bits = np.array(bits, np.int64)[inv]
     load[sel] += w_bits
-    rows, cost_index, times = _distinct(np.stack([m, k, nb], 1))
+    rows, cost_index, times = distinct_rows(np.stack([m, k, nb], 1))
     rm, rk, rn = (np.ascontiguousarray(rows[:, j]) for j in range(3))
     model.prefetch(rm, rk, rn, tiling)
     costs = counts.each_rows((rows, cost_index, times), lambda idx: model.tile_costs(rm[idx], rk[idx], rn[idx], tiling))

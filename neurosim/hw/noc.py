@@ -20,6 +20,7 @@ import numpy as np
 
 from neurosim.errors import NeurosimError
 from neurosim.kernels.noc_sim import key_span, noc_kernel
+from neurosim.kernels.xy_tree import xy_tree
 
 #: The timing kernel's heap keys are int64: (cycle - first) * (crossings + 1) + crossing.
 KEY_LIMIT = 1 << 62
@@ -77,33 +78,7 @@ class Mesh:
         per edge, and per destination the edge that reaches it (-1: ``src`` itself). Built segment
         by segment, each link once: the row from the source out to the farthest destination column
         east and west, then up and down each destination column."""
-        dsts = np.asarray(dsts, np.int64)
-        xs, ys = self.xy(src)
-        x, y = dsts % self.width, dsts // self.width
-        cols, inv = np.unique(x, return_inverse=True)
-        top, bottom = np.full(len(cols), ys), np.full(len(cols), ys)
-        np.maximum.at(top, inv, y)
-        np.minimum.at(bottom, inv, y)
-        row = ys * self.width
-        east = np.arange(xs, max(xs, int(cols[-1])))
-        west = np.arange(xs, min(xs, int(cols[0])), -1)
-        links = [(row + east) * 4 + EAST, (row + west) * 4 + WEST]
-        parents = [np.arange(-1, len(east) - 1), np.arange(-1, len(west) - 1) + np.where(len(west) > 0, len(east), 0)]
-        parents[1][:1] = -1
-        # the row edge that reaches each destination column (-1: the source's own column)
-        at_col = np.where(cols > xs, cols - xs - 1, np.where(cols < xs, len(east) + xs - cols - 1, -1))
-        n = len(east) + len(west)
-        up, down = top - ys, ys - bottom
-        start_up = n + np.concatenate(([0], np.cumsum(up)[:-1]))
-        start_down = n + up.sum() + np.concatenate(([0], np.cumsum(down)[:-1]))
-        for count, step, d, start in ((up, 1, NORTH, start_up), (down, -1, SOUTH, start_down)):
-            col = np.repeat(np.arange(len(cols)), count)  # each column's segment, edge by edge
-            j = np.arange(len(col)) - np.repeat(start - start[0], count)
-            links.append(((ys + step * j) * self.width + cols[col]) * 4 + d)
-            parents.append(np.where(j == 0, at_col[col], start[col] + j - 1))
-        c = inv
-        reach = np.where(y > ys, start_up[c] + y - ys - 1, np.where(y < ys, start_down[c] + ys - y - 1, at_col[c]))
-        return np.concatenate(links).astype(np.int64), np.concatenate(parents).astype(np.int64), reach.astype(np.int64)
+        return xy_tree(self.width, src, np.asarray(dsts, np.int64), EAST, WEST, NORTH, SOUTH)
 
 
 @dataclass(frozen=True)
