@@ -102,47 +102,54 @@ def _spawn(kind, tile, now, eid, n_proc, n_events, p_kind, p_tile, p_event, stat
     return q, n_proc + 1, n_events + 2, eid + 1
 
 
+def workspace_sizes(n: int) -> tuple[int, int]:
+    """(events, processes) a pipeline of ``n`` tiles may create: at most 13 events per tile
+    (loaded, computed, the array's timeout, and two transfers of an Initialize, a request, a
+    timeout, a release and the process's end), two transfer processes per tile."""
+    return 13 * n + 16, 2 * n + 2
+
+
+def new_workspace(n: int) -> tuple:
+    """Scratch arrays for :func:`pipeline_cycles` of up to ``n`` tiles (reusable: the kernel
+    clears what it reads before writing)."""
+    cap, pcap = workspace_sizes(n)
+    return (np.zeros(cap, np.int8), np.zeros(cap, np.int8), np.empty((cap, 3), np.int64), np.empty(cap, np.int32),
+            np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64),
+            *(np.zeros(pcap, np.int64) for _ in range(6)), *(np.empty(n + 1, np.int64) for _ in range(3)),
+            np.empty(2 * n + 1, np.int64), np.empty(2 * n + 1, np.int64))
+
+
 @njit(cache=True, nogil=True)
-def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_writeback, buffers):
+def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_writeback, buffers, work):
     """``(cycles, dram_load stall, output_writeback stall)`` of one op's tiles.
 
     ``load_cycles[i]`` / ``writeback_cycles[i]``: DRAM cycles of tile i's input load and output
     write-back (made only where ``has_load`` / ``has_writeback``), ``busy_cycles[i]``: its array
-    time, ``buffers``: how many tiles the loader may run ahead (and output slots)."""
+    time, ``buffers``: how many tiles the loader may run ahead (and output slots); ``work``:
+    :func:`new_workspace` of at least as many tiles (reused across calls, so that its pages are
+    touched once, not once per op)."""
     n = len(busy_cycles)
-    # at most 13 events per tile: loaded, computed, the array's timeout, and two transfers of an
-    # Initialize, a request, a timeout, a release and the process's end
     cap = 13 * n + 16
-    state = np.zeros(cap, np.int8)
-    ncb = np.zeros(cap, np.int8)
-    cbs = np.empty((cap, 3), np.int64)
+    pcap = 2 * n + 2
+    (state, ncb, cbs, get_req, heap_t, heap_k, heap_e, p_kind, p_pc, p_tile, p_event, p_req, p_t, loaded, computed,
+     drained, put_q, get_q) = work
+    state[:cap] = 0
+    ncb[:cap] = 0
     n_events = 0
     # processes: kind, pc, tile index, the event it is (its termination), its request, local time
-    pcap = 2 * n + 2
-    p_kind = np.zeros(pcap, np.int64)
-    p_pc = np.zeros(pcap, np.int64)
-    p_tile = np.zeros(pcap, np.int64)
-    p_event = np.zeros(pcap, np.int64)
-    p_req = np.zeros(pcap, np.int64)
-    p_t = np.zeros(pcap, np.int64)
+    p_pc[:pcap] = 0
     n_proc = 0
-    loaded = np.empty(n, np.int64)
-    computed = np.empty(n, np.int64)
     for i in range(n):
         loaded[i] = n_events
         computed[i] = n_events + 1
         n_events += 2
-    drained = np.empty(n, np.int64)
     n_drained = 0
-    put_q = np.empty(2 * n + 1, np.int64)  # FIFO of waiting requests
-    put_head = 0
+    put_head = 0  # put_q: FIFO of waiting requests
     put_tail = 0
-    get_q = np.empty(2 * n + 1, np.int64)  # release events
-    get_req = np.empty(cap, np.int32)  # the request a release event releases
-    get_head = 0
+    get_head = 0  # get_q: release events; get_req: the request a release event releases
     get_tail = 0
     user = -1
-    heap = (np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64), np.zeros(1, np.int64))
+    heap = (heap_t, heap_k, heap_e, np.zeros(1, np.int64))
     eid = 0
     now = 0
     stall_load = 0
