@@ -26,7 +26,7 @@ from neurosim.engine.op_model import OpModel, TileCosts, distinct_rows
 from neurosim.engine.tensor_cache import TensorCache
 from neurosim.engine.tiling import TileLimits, Tiling
 from neurosim.engine.vector_io import VectorHost
-from neurosim.engine.workers import thread_pool
+from neurosim.engine.workers import thread_pool, threads
 from neurosim.errors import NeurosimError
 from neurosim.hw.cells import LogicCells
 from neurosim.hw.if_array import IfArray
@@ -54,9 +54,17 @@ from neurosim.kernels.acc_tile import (
 from neurosim.trace.manifest import Op, Recipe
 from neurosim.units import FP16_BITS, SCALE_BITS, ceil_div
 
-#: Code blocks walked per hand-off to a worker thread: small enough that an op's walks spread
-#: over the workers, large enough that hand-offs are few.
-WALK_CHUNK = 1024
+#: Codes walked per hand-off to a worker thread (a few ms): an op's walks spread over the
+#: workers, in few enough hand-offs; a shape class with fewer codes is walked at once, in place.
+WALK_CHUNK_CODES = 1 << 22
+
+
+def walk_chunk(blocks: int, codes_per_block: int) -> int:
+    """Blocks per hand-off of a shape class's walks: about :data:`WALK_CHUNK_CODES` codes, and at
+    least two hand-offs per worker thread when the class has that many blocks."""
+    if blocks * codes_per_block < WALK_CHUNK_CODES:
+        return max(1, blocks)
+    return max(1, min(WALK_CHUNK_CODES // codes_per_block, ceil_div(blocks, 2 * threads())))
 
 
 class AccIfChip(VectorHost):
@@ -327,7 +335,7 @@ class AccIfOpModel(OpModel):
     def prefetch(self, m: np.ndarray, k: np.ndarray, nb: np.ndarray, tiling: Tiling) -> None:
         """Start walking the code blocks of each shape class the tiles ask for on the worker
         threads (the walk is pure and its kernel releases the GIL), in chunks of
-        :data:`WALK_CHUNK` blocks."""
+        :func:`walk_chunk` blocks."""
         for Mb, Kb, Nb, first_k, last_k in self._classes(m, k, nb, tiling)[0]:
             self._class_walks(self._plan(Mb, Kb, Nb, first_k, last_k), (Mb, Kb), first_k, last_k, tiling)
 
@@ -343,10 +351,11 @@ class AccIfOpModel(OpModel):
             ks = k_all[(self.tile_extents(np.zeros(tiling.n_k, np.int64), k_all, tiling)[1] == shape[1])
                        & ((k_all == 0) == first_k) & ((k_all == tiling.n_k - 1) == last_k)]
             ms, ks = np.repeat(ms, len(ks)), np.tile(ks, len(ms))
-            walk = lambda i: self.scheme.walk(self, ms[i:i + WALK_CHUNK], ks[i:i + WALK_CHUNK], shape, plan,  # noqa: E731
-                                              first_k, last_k, tiling)
-            chunks = [thread_pool().submit(walk, i) for i in range(0, len(ms), WALK_CHUNK)] \
-                if len(ms) > WALK_CHUNK else [walk(0)]
+            walk = lambda i, j: self.scheme.walk(self, ms[i:j], ks[i:j], shape, plan, first_k, last_k,  # noqa: E731
+                                                 tiling)
+            per = walk_chunk(len(ms), shape[0] * shape[1])
+            chunks = [thread_pool().submit(walk, i, i + per) for i in range(0, len(ms), per)] \
+                if per < len(ms) else [walk(0, len(ms))]
             self.chip.walks[key] = _ClassWalks(ms * tiling.n_k + ks, chunks)
         return self.chip.walks[key]
 
