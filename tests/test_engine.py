@@ -284,23 +284,27 @@ def code_blocks(draw):
 @given(codes=code_blocks(), lanes=st.integers(1, 9), bitplane=st.booleans(), eq=st.booleans(),
        banks=st.integers(1, 4), first=st.booleans(), last=st.booleans(), per_code=st.booleans(), side=st.booleans())
 def test_acc_kernel_equals_py_func(codes, lanes, bitplane, eq, banks, first, last, per_code, side):
-    from neurosim.kernels.acc_tile import acc_block_kernel
+    from unittest import mock
+
+    from neurosim.kernels import acc_tile
     mem = np.arange(8, dtype=np.int64).reshape(2, 4)
-    args = (codes, lanes, bitplane, eq, 7, 4, 32, 24, 32, mem, np.array([2, 1], np.int64), banks, 1, first, last,
-            per_code, side, 2)
-    a, b = acc_block_kernel(*args), acc_block_kernel.py_func(*args)
+    args = (codes, 1, 1, np.zeros(1, np.int64), np.zeros(1, np.int64), *codes.shape, lanes, bitplane, eq, 7, 4, 32,
+            24, 32, mem, np.array([2, 1], np.int64), banks, 1, first, last, per_code, side, 2)
+    a = acc_tile.acc_blocks_kernel(*args)
+    with mock.patch.object(acc_tile, "_walk_block", acc_tile._walk_block.py_func):  # the walk itself in Python
+        b = acc_tile.acc_blocks_kernel.py_func(*args)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
-    assert (a[2].sum(axis=(1, 2)) == a[0][:, 0]).all()  # the busy cycles by token group and K-tile add up
+    assert (a[2][0].sum(axis=(1, 2)) == a[0][0][:, 0]).all()  # the busy cycles by token group and K-tile add up
 
 
 @settings(max_examples=30, deadline=None)
 @given(codes=code_blocks(), Mb=st.integers(1, 4), Kb=st.integers(1, 20), lanes=st.integers(1, 9),
        bitplane=st.booleans(), eq=st.booleans(), banks=st.integers(1, 4))
 def test_blocks_walked_in_place(codes, Mb, Kb, lanes, bitplane, eq, banks):
-    """The in-place walk of a tensor's blocks is each block's own walk (its banks counted from its
-    first channel), and the blocks' spike totals are the tensor's (closed form)."""
-    from neurosim.kernels.acc_tile import NONZERO, SALIENT, SPIKES, acc_block_kernel, acc_blocks_kernel
+    """The in-place walk of a tensor's blocks is the walk of each block's copy (its banks counted
+    from its first channel), and the blocks' spike totals are the tensor's (closed form)."""
+    from neurosim.kernels.acc_tile import NONZERO, SALIENT, SPIKES, acc_blocks_kernel
     M, K = codes.shape
     mem, words = np.arange(8, dtype=np.int64).reshape(2, 4), np.array([2, 1], np.int64)
     tail = (lanes, bitplane, eq, 7, 4, 32, 24, 32, mem, words, banks, 1, True, False, True, False, 2)
@@ -308,10 +312,10 @@ def test_blocks_walked_in_place(codes, Mb, Kb, lanes, bitplane, eq, banks):
     for m0 in range(0, M, Mb):
         for k0 in range(0, K, Kb):
             block = np.ascontiguousarray(codes[m0:m0 + Mb, k0:k0 + Kb])
-            one = acc_block_kernel(block, *tail)
+            one = acc_blocks_kernel(block, 1, 1, np.array([0]), np.array([0]), *block.shape, *tail)  # a copy
             many = acc_blocks_kernel(codes, Mb, Kb, np.array([m0 // Mb]), np.array([k0 // Kb]), *block.shape, *tail)
             for x, y in zip(one, many, strict=True):
-                np.testing.assert_array_equal(x, y[0])
+                np.testing.assert_array_equal(x, y)
             spikes += many[1][0]
     a = np.abs(codes.astype(np.int64))
     planes = np.array([bin(v).count("1") for v in range(256)])[a] if bitplane else a
@@ -842,11 +846,12 @@ def test_lane_skew_hand_counted(tmp_path, window, cycles):
 def test_lane_skew_kernel_bounds(codes, lanes, first, last, side, window):
     """W = 1 is the coupled kernel exactly; a wider window is never slower; no window beats the
     busiest lane's total or the SRAM total; the numba kernel equals its Python twin."""
-    from neurosim.kernels.acc_tile import BUSY, COMPUTE, acc_block_kernel
+    from neurosim.kernels.acc_tile import BUSY, COMPUTE, acc_blocks_kernel
     from neurosim.kernels.lane_skew import skew_block_kernel
     mem = np.arange(8, dtype=np.int64).reshape(2, 4)
-    coupled = acc_block_kernel(codes, lanes, False, False, 7, 4, 32, 24, 32, mem, np.array([2, 1], np.int64), 1, 1,
-                               first, last, True, side, 0)[0]
+    coupled = acc_blocks_kernel(codes, 1, 1, np.zeros(1, np.int64), np.zeros(1, np.int64), *codes.shape, lanes, False,
+                                False, 7, 4, 32, 24, 32, mem, np.array([2, 1], np.int64), 1, 1,
+                                first, last, True, side, 0)[0][0]
     args = lambda w: (codes, lanes, w, 7, 4, 32, 24, 32, mem, first, last, side)  # noqa: E731
     one, _ = skew_block_kernel(*args(1))
     np.testing.assert_array_equal(one[:, :2], coupled[:, :2])

@@ -254,7 +254,7 @@ class AccIfOpModel(OpModel):
     def output_tile_bits(self, Mb: int, Nb: int) -> tuple[int, int]:
         salient_bits = 0 if self.fp16_out else round(Mb * Nb * self.output_salient_ratio) * self.entry_bits
         out = self.chip.srams["output_buffer"]
-        out.write(1, salient_bits)  # the dense outputs were written as they fired (tile_cost)
+        out.write(1, salient_bits)  # the dense outputs were written as they fired (tile_costs)
         out.read(1, Mb * Nb * self.out_code_bits + salient_bits)
         spill = 0
         if self._two_phase():

@@ -43,7 +43,7 @@ class MacChip(VectorHost):
         self.spec = spec
         self.organisation = organisation_for(spec.array)
         self.salient_class = salient_class_for(spec.array)
-        # every organisation's products may be gated (array.zero_gating: MacOpModel.tile_cost)
+        # every organisation's products may be gated (array.zero_gating: MacOpModel.tile_costs)
         self.array = mac_array_class((*self.organisation.counter_names, "mac_gated"))()
         self.dequant = DequantUnit(spec.dequant, spec.requant)
         self.outlier = OutlierUnit(spec.outlier_unit, spec.array.weight_bits, spec.array.acc_bits)

@@ -69,42 +69,28 @@ def count_step(seg, normal_max):
 
 
 @njit(cache=True, nogil=True)
-def acc_block_kernel(codes, lanes, bitplane, event_queue, normal_max, dense_bits_per_code, dense_bw_bits,
-                     salient_entry_bits, salient_bw_bits, membrane_cycles, weight_words_per_event, weight_banks,
-                     weight_ports, first_block, last_block, per_code_reads, side_salient, group_tokens):
-    """Walk every (token, K-tile) step of an int8 code block ``[Mb, K]``.
-
-    ``membrane_cycles[v, p]``: SRAM cycles of the membrane/output traffic of one step for
-    column variant ``v`` (0: full C, 1: partial C') at K position ``p`` (0: first and last K-tile
-    of the layer, 1: first, 2: middle, 3: last); ``first_block``/``last_block`` say whether this
-    code block holds the layer's first/last K-tiles (K may be split into blocks).
-    ``weight_words_per_event[v]``: weight-SRAM words read per event (event_queue only).
-    ``side_salient``: salient codes go to the side lane group, not the main lanes (their spikes
-    are totalled in SAL_SPIKES and the largest in SAL_MAX; the tokens holding any in SAL_TOKENS and the
-    largest sum of one token's salient spikes in SAL_TOKEN_MAX).
-    Returns ``(per_variant [2, N_COLS], totals [N_TOTALS], busy [2, groups, nk])`` as int64, the
-    last the busy cycles of each group of ``group_tokens`` tokens (0: one group) in each K-tile,
-    per column variant (for weight loads overlapped with the previous sub-tile's steps).
-    """
-    M, K = codes.shape
-    G = group_tokens if group_tokens > 0 else max(M, 1)
-    out = np.zeros((2, N_COLS), dtype=np.int64)
-    busy_by_group = np.zeros((2, (M + G - 1) // G, (K + lanes - 1) // lanes), dtype=np.int64)
-    tot = np.zeros(N_TOTALS, dtype=np.int64)
-    _walk_block(codes, 0, M, 0, K, lanes, bitplane, event_queue, normal_max, dense_bits_per_code, dense_bw_bits,
-                salient_entry_bits, salient_bw_bits, membrane_cycles, weight_words_per_event, weight_banks,
-                weight_ports, first_block, last_block, per_code_reads, side_salient, G, out, tot, busy_by_group)
-    return out, tot, busy_by_group
-
-
-@njit(cache=True, nogil=True)
 def acc_blocks_kernel(codes, Mb, Kb, ms, ks, block_m, block_k, lanes, bitplane, event_queue, normal_max,
                       dense_bits_per_code, dense_bw_bits, salient_entry_bits, salient_bw_bits, membrane_cycles,
                       weight_words_per_event, weight_banks, weight_ports, first_block, last_block, per_code_reads,
                       side_salient, group_tokens):
-    """:func:`acc_block_kernel` of many blocks of one shape (``block_m x block_k`` codes) of the
-    whole tensor ``codes``: block ``b`` starts at row ``ms[b] * Mb`` and column ``ks[b] * Kb``.
-    Walked in place (no block is copied); returns the three results stacked over the blocks."""
+    """Walk every (token, K-tile) step of each of many int8 code blocks of one shape
+    (``block_m x block_k``) in the tensor ``codes``, in place: block ``b`` starts at row
+    ``ms[b] * Mb`` and column ``ks[b] * Kb``.
+
+    ``membrane_cycles[v, p]``: SRAM cycles of the membrane/output traffic of one step for
+    column variant ``v`` (0: full C, 1: partial C') at K position ``p`` (0: first and last K-tile
+    of the layer, 1: first, 2: middle, 3: last); ``first_block``/``last_block`` say whether the
+    code blocks hold the layer's first/last K-tiles (K may be split into blocks).
+    ``weight_words_per_event[v]``: weight-SRAM words read per event (event_queue only); channel
+    ``i`` of a block lives in weight bank ``i mod weight_banks``.
+    ``side_salient``: salient codes go to the side lane group, not the main lanes (their spikes
+    are totalled in SAL_SPIKES and the largest in SAL_MAX; the tokens holding any in SAL_TOKENS and the
+    largest sum of one token's salient spikes in SAL_TOKEN_MAX).
+    Returns, stacked over the blocks, ``(per_variant [n, 2, N_COLS], totals [n, N_TOTALS],
+    busy [n, 2, groups, nk])`` as int64, the last the busy cycles of each group of
+    ``group_tokens`` tokens (0: one group) in each K-tile, per column variant (for weight loads
+    overlapped with the previous sub-tile's steps).
+    """
     n = ms.shape[0]
     G = group_tokens if group_tokens > 0 else max(block_m, 1)
     out = np.zeros((n, 2, N_COLS), dtype=np.int64)
@@ -123,7 +109,7 @@ def acc_blocks_kernel(codes, Mb, Kb, ms, ks, block_m, block_k, lanes, bitplane, 
 def _walk_block(codes, m0, m1, c0, c1, lanes, bitplane, event_queue, normal_max, dense_bits_per_code, dense_bw_bits,
                 salient_entry_bits, salient_bw_bits, membrane_cycles, weight_words_per_event, weight_banks,
                 weight_ports, first_block, last_block, per_code_reads, side_salient, G, out, tot, busy_by_group):
-    """The walk of :func:`acc_block_kernel` over rows ``m0:m1`` and columns ``c0:c1`` of
+    """The walk of :func:`acc_blocks_kernel` over rows ``m0:m1`` and columns ``c0:c1`` of
     ``codes``, added into ``out``, ``tot`` and ``busy_by_group`` (``G`` tokens per group)."""
     K = c1 - c0
     nk = (K + lanes - 1) // lanes

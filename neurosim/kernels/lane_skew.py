@@ -86,7 +86,7 @@ def skew_block_kernel(codes, lanes, window, normal_max, dense_bits_per_code, den
                       salient_bw_bits, membrane_cycles, first_block, last_block, side_salient):
     """Walk an int8 code block ``[Mb, K]`` per K sub-tile with decoupled lanes.
 
-    Arguments as :func:`neurosim.kernels.acc_tile.acc_block_kernel` (time-stepped, count
+    Arguments as :func:`neurosim.kernels.acc_tile.acc_blocks_kernel` (time-stepped, count
     encoding). Returns ``(per_variant [2, N_COLS], column_writes)``: busy and compute cycles per
     column variant, the stall split (the SRAM excess charged to the larger of the spike-read and
     membrane totals), and the membrane writes of one column.
