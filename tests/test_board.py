@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neurosim.api import simulate
-from neurosim.engine.chip import board_timing
+from neurosim.engine.chip_traffic import board_timing
 from neurosim.hw.board import Board
 from neurosim.hw.noc import Mesh, Message, deliver, link_bits, route_messages
 from neurosim.mapping.mapper import place

@@ -47,6 +47,7 @@ from neurosim.engine.chip_traffic import (
     Route,
     RouteCache,
     TensorStats,
+    board_timing,
     noc_prices,
     payload_bits,
     shifted,
@@ -248,14 +249,16 @@ class ChipReplay:
 
     def _partial_sums(self, op: Op) -> list[Transfer]:
         """An input-split matrix: each later row block's partial sums (tokens x its columns x the
-        accumulator width) go to its column block's first core, which adds them (kept: decode repeats them)."""
+        accumulator width) go to its column block's first core, which adds them (kept per matrices
+        and tokens: every decode step sends the same)."""
         keys = tuple(weight_keys(op))
         if (keys, op.M) not in self._sums:
-            acc = getattr(self.core.built.array, self.core.design.accumulator_key)
-            self._sums[keys, op.M] = [
-                Transfer((wk.cores[n * ks + k],), (wk.cores[n * ks],), op.M * wk.shard(n, k)[0] * acc)
-                for wk in map(self.placement.weight, keys) for n, ks in ((n, wk.k_split) for n in range(wk.n_split))
-                for k in range(1, ks)]
+            acc, out = getattr(self.core.built.array, self.core.design.accumulator_key), []
+            for wk in map(self.placement.weight, keys):
+                ks = wk.k_split
+                out += [Transfer((wk.cores[n * ks + k],), (wk.cores[n * ks],), op.M * wk.shard(n, k)[0] * acc)
+                        for n in range(wk.n_split) for k in range(1, ks)]
+            self._sums[keys, op.M] = out
         return list(self._sums[keys, op.M])
 
     def _check(self, op: Op):
@@ -306,16 +309,6 @@ class ChipReplay:
                 item.extra["dram.write_bits"] += v.tokens * v.width * v.bits * v.repeat
             return item
         return make
-
-
-def board_timing(board: Board, spec: HwSpec) -> tuple[np.ndarray, np.ndarray]:
-    """(latency, cycles per flit) per link: the mesh's from ``noc``, a chip-to-chip link's
-    ``board.link_latency_ns`` (at least a cycle) and a flit of ``noc.link_width_bits`` at
-    ``board.link_bandwidth_gbps`` (at most one flit per cycle: the routers' rate)."""
-    b, clock_hz = spec.board, spec.clock_mhz * 1e6
-    latency = max(1, math.ceil(b.link_latency_ns * 1e-9 * clock_hz))
-    per_flit = max(1, math.ceil(spec.noc.link_width_bits * clock_hz / (b.link_bandwidth_gbps * 8e9)))
-    return board.link_timing(spec.noc.link_cycles, latency, per_flit)
 
 
 def head_counts(heads: int, cores: int) -> list[int]:

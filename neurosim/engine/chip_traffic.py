@@ -13,7 +13,9 @@ core sends its share of the bits (the columns it produced) to every destination 
 multicast message or one copy per destination.
 
 Prices: a bit crossing a link costs the wire model's pJ per bit per mm x the link length x the
-activity; a bit entering a router costs the table's ``noc_router_bit``."""
+activity; a bit entering a router costs the table's ``noc_router_bit``. Time: each link's latency
+and cycles per flit, the board's chip-to-chip links from their own bandwidth and latency
+(:func:`board_timing`)."""
 
 from __future__ import annotations
 
@@ -157,3 +159,13 @@ def shifted(r: Routed, ready: int) -> Routed:
     """The routed messages ready at cycle ``ready``."""
     return Routed(r.edge_link, r.edge_parent, r.edge_msg, r.msg_ready + ready, r.msg_flits, r.dest_edge,
                   r.dest_msg, r.msg_bits)
+
+
+def board_timing(board: Board, spec: HwSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(latency, cycles per flit) per link: the mesh's from ``noc``, a chip-to-chip link's
+    ``board.link_latency_ns`` (at least a cycle) and a flit of ``noc.link_width_bits`` at
+    ``board.link_bandwidth_gbps`` (at most one flit per cycle: the routers' rate)."""
+    b, clock_hz = spec.board, spec.clock_mhz * 1e6
+    latency = max(1, math.ceil(b.link_latency_ns * 1e-9 * clock_hz))
+    per_flit = max(1, math.ceil(spec.noc.link_width_bits * clock_hz / (b.link_bandwidth_gbps * 8e9)))
+    return board.link_timing(spec.noc.link_cycles, latency, per_flit)

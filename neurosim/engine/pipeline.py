@@ -29,7 +29,7 @@ ENGINES = ("fast", "reference")
 
 #: Pipelines of up to this many tiles run in their thread's own scratch arrays, kept between
 #: calls (about 55 MB, touched as far as the largest pipeline needs): a fresh allocation per op
-#: page-faulted its memory in again, a third of the kernel's time on a decode-heavy run.
+#: page-faulted its memory in again (10-15 % of the kernel's time on 10,000-tile pipelines).
 REUSED_TILES = 1 << 16
 _scratch = threading.local()
 
