@@ -1108,6 +1108,61 @@ def pipelines(draw):
     return tiles, draw(st.integers(0, 40)), draw(st.integers(1, 300)), draw(st.integers(1, 3))
 
 
+@st.composite
+def periodic_pipelines(draw):
+    """Tile sequences made of runs (R copies of L random tiles, as a decode step's folded ops),
+    with their runs, a DRAM latency and bandwidth, and the number of buffers."""
+    small = st.integers(0, 6)
+    wide = st.integers(0, 3000)
+    runs, tiles = [], []
+    for _ in range(draw(st.integers(1, 3))):
+        size = draw(st.sampled_from([small, wide]))
+        period = draw(st.lists(st.tuples(size, size, size), min_size=1, max_size=4))
+        copies = draw(st.integers(1, 60 // len(period)))
+        runs.append((len(tiles), len(period), copies))
+        tiles += period * copies
+    return tiles, runs, draw(st.integers(0, 40)), draw(st.integers(1, 300)), draw(st.integers(1, 3))
+
+
+def _dram_cycles(latency: int, bits_per_cycle: int):
+    return lambda bits: 0 if bits <= 0 else latency + -(-bits // bits_per_cycle)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(periodic_pipelines())
+def test_fast_forwarded_runs_equal_simpy_reference(case):
+    """Runs of repeated tiles, fast-forwarded once the compiled pipeline's state repeats, give
+    the simpy reference's cycles and stalls, tie for tie."""
+    from neurosim.engine.pipeline import Block, run_arrays, run_pipeline
+
+    tiles, runs, latency, bits_per_cycle, buffers = case
+    dram_cycles = _dram_cycles(latency, bits_per_cycle)
+    a, b, c = (np.array(x, np.int64) for x in zip(*tiles, strict=True))
+    fast = run_arrays(a, b, c, b, dram_cycles, buffers, runs=np.array(runs, np.int64))
+    assert fast == run_pipeline([Block(*t) for t in tiles], dram_cycles, buffers, engine="reference")
+
+
+@pytest.mark.parametrize("period", [1, 3, 32])
+def test_a_long_run_is_fast_forwarded_and_exact(period):
+    """A run of 2,000 tiles (copies of ``period`` random tiles between two other tiles) skips
+    most of its copies and gives the simpy reference's result."""
+    from neurosim.engine.pipeline import Block, _per_tile_cycles, _workspace, run_pipeline
+    from neurosim.kernels.tile_pipeline import pipeline_cycles
+
+    rng = np.random.default_rng(period)
+    tiles = rng.integers(1, 3000, size=(period, 3))
+    copies = 2000 // period
+    arr = np.concatenate([[[700, 50, 900]], np.tile(tiles, (copies, 1)), [[10, 4000, 30]]]).astype(np.int64)
+    dram_cycles = _dram_cycles(12, 64)
+    loads, wbs = (_per_tile_cycles(arr[:, i], dram_cycles) for i in (0, 2))
+    runs = np.array([(1, period, copies)], np.int64)
+    *got, skipped = pipeline_cycles(loads, arr[:, 1].copy(), wbs, arr[:, 0] > 0, arr[:, 2] > 0, 2,
+                                    _workspace(len(arr)), runs)
+    ref = run_pipeline([Block(*map(int, t)) for t in arr], dram_cycles, 2, engine="reference")
+    assert (got[0], {"dram_load": got[1], "output_writeback": got[2]}) == ref
+    assert skipped >= 0.9 * len(arr)
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pipelines())
 def test_fast_pipeline_equals_simpy_reference(case):

@@ -32,6 +32,7 @@ ENGINES = ("fast", "reference")
 #: page-faulted its memory in again (10-15 % of the kernel's time on 10,000-tile pipelines).
 REUSED_TILES = 1 << 16
 _scratch = threading.local()
+NO_RUNS = np.empty((0, 3), np.int64)
 
 
 def _workspace(n: int) -> tuple:
@@ -73,14 +74,18 @@ def _per_tile_cycles(bits: np.ndarray, dram_cycles: Callable[[int], int]) -> np.
 def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
                compute_cycles: np.ndarray, dram_cycles: Callable[[int], int], buffers: int = 2,
                record: list[Interval] | None = None, label: str = "", engine: str = "fast",
-               stalls_of: Callable[[int], dict[str, int]] | None = None) -> tuple[int, dict[str, int]]:
+               stalls_of: Callable[[int], dict[str, int]] | None = None,
+               runs: np.ndarray | None = None) -> tuple[int, dict[str, int]]:
     """:func:`run_pipeline` of tiles given as per-tile arrays: the compiled loop for ``fast``
     without ``record``, else the simpy reference (``stalls_of(t)``: tile t's in-tile stalls by
-    cause, for the timeline)."""
+    cause, for the timeline). ``runs``: rows ``(start, L, R)`` of tiles that repeat (``R``
+    copies of ``L`` tiles), which the compiled loop fast-forwards once its state repeats (the
+    same results: a hint, which the reference does not need)."""
     if engine == "fast" and record is None:
-        cycles, stall_load, stall_wb = pipeline_cycles(
+        cycles, stall_load, stall_wb, _ = pipeline_cycles(
             _per_tile_cycles(load_bits, dram_cycles), busy_cycles, _per_tile_cycles(writeback_bits, dram_cycles),
-            load_bits > 0, writeback_bits > 0, buffers, _workspace(len(busy_cycles)))
+            load_bits > 0, writeback_bits > 0, buffers, _workspace(len(busy_cycles)),
+            NO_RUNS if runs is None else runs)
         return int(cycles), {"dram_load": int(stall_load), "output_writeback": int(stall_wb)}
     blocks = [Block(int(a), int(b), int(c), int(d), tuple((stalls_of(t) if stalls_of else {}).items()))
               for t, (a, b, c, d) in enumerate(zip(load_bits, busy_cycles, writeback_bits, compute_cycles, strict=True))]
@@ -90,11 +95,11 @@ def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: n
 def submit_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
                   compute_cycles: np.ndarray, dram_cycles: Callable[[int], int], buffers: int = 2,
                   record: list[Interval] | None = None, label: str = "", engine: str = "fast",
-                  stalls_of: Callable[[int], dict[str, int]] | None = None) -> Future:
+                  stalls_of: Callable[[int], dict[str, int]] | None = None, runs: np.ndarray | None = None) -> Future:
     """:func:`run_arrays` as a future: on a worker thread when it runs the compiled loop (which
     releases the GIL, so the caller goes on with the next op meanwhile), else run now."""
     args = (load_bits, busy_cycles, writeback_bits, compute_cycles, dram_cycles, buffers, record, label, engine,
-            stalls_of)
+            stalls_of, runs)
     if engine == "fast" and record is None:
         return thread_pool().submit(run_arrays, *args)
     done: Future = Future()

@@ -201,7 +201,9 @@ class PhaseStreams:
         self.runs: list[tuple[str, Future]] = []
 
     def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
-        part = tuple(np.tile(a, times) for a in (load, busy, wb))
+        """Op tiles ``load, busy, wb`` ``times`` times over (a folded op's layers or heads: a run
+        the compiled pipeline fast-forwards once its state repeats)."""
+        part = (*(np.tile(a, times) for a in (load, busy, wb)), times)
         chunk = self.open.setdefault((phase, step), [])
         if chunk and sum(len(p[0]) for p in chunk) + len(part[0]) > self.window_tiles:
             self._submit(phase, chunk)
@@ -210,7 +212,11 @@ class PhaseStreams:
 
     def _submit(self, phase: str, chunk: list) -> None:
         load, busy, wb = (np.concatenate([p[i] for p in chunk]) for i in range(3))
-        self.runs.append((phase, submit_arrays(load, busy, wb, busy, self.dram.transfer_cycles, engine=self.engine)))
+        starts = np.cumsum([0] + [len(p[0]) for p in chunk])[:-1]
+        runs = np.array([(start, len(p[0]) // p[3], p[3]) for start, p in zip(starts, chunk, strict=True) if p[3] > 1],
+                        np.int64).reshape(-1, 3)
+        self.runs.append((phase, submit_arrays(load, busy, wb, busy, self.dram.transfer_cycles, engine=self.engine,
+                                               runs=runs)))
 
     def cycles(self) -> dict[str, int]:
         """Per phase: the sum over its steps (and windows of ops) of one pipeline over their tiles."""

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from neurosim.kernels.pipeline_period import MAX_REFS, decode, encode, snapshot_size
+
 URGENT, NORMAL = 0, 1
 PENDING, TRIGGERED, PROCESSED = 0, 1, 2
 # callback kinds (a callback is kind * CB + argument)
@@ -23,6 +25,8 @@ CB = 1 << 40
 RESUME, TRIGGER_GET, TRIGGER_PUT = 1, 2, 3
 # process kinds and program counters
 LOADER, ARRAY, LOAD, WRITEBACK = 0, 1, 2, 3
+#: Copies of a run compared without a match before the run is left to the tile-by-tile loop.
+MAX_FAILS = 16
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -120,14 +124,16 @@ def new_workspace(n: int) -> tuple:
 
 
 @njit(cache=True, nogil=True)
-def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_writeback, buffers, work):
-    """``(cycles, dram_load stall, output_writeback stall)`` of one op's tiles.
+def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_writeback, buffers, work, runs):
+    """``(cycles, dram_load stall, output_writeback stall, tiles fast-forwarded)`` of one op's tiles.
 
     ``load_cycles[i]`` / ``writeback_cycles[i]``: DRAM cycles of tile i's input load and output
     write-back (made only where ``has_load`` / ``has_writeback``), ``busy_cycles[i]``: its array
     time, ``buffers``: how many tiles the loader may run ahead (and output slots); ``work``:
     :func:`new_workspace` of at least as many tiles (reused across calls, so that its pages are
-    touched once, not once per op)."""
+    touched once, not once per op); ``runs``: rows ``(start, L, R)``, in order and apart, of
+    tiles that are ``R`` copies of the ``L`` tiles from ``start`` (none: ``np.empty((0, 3))``),
+    fast-forwarded once the pipeline's state repeats (:mod:`neurosim.kernels.pipeline_period`)."""
     n = len(busy_cycles)
     cap = 13 * n + 16
     pcap = 2 * n + 2
@@ -156,6 +162,15 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
     stall_wb = 0
     array_done_at = 0
 
+    n_runs = len(runs)
+    run = fails = skipped = 0
+    rep = 1
+    size = snapshot_size(buffers) if n_runs else 1
+    snaps = np.empty((2, size), np.int64)
+    counts = np.empty((2, 13), np.int64)
+    lens = np.full(2, -1, np.int64)
+    evs = np.empty(MAX_REFS, np.int64)
+    procs = np.empty(MAX_REFS, np.int64)
     # a process starts with an urgent Initialize event that resumes it
     for kind in (LOADER, ARRAY):
         _, n_proc, n_events, eid = _spawn(kind, 0, now, eid, n_proc, n_events, p_kind, p_tile, p_event, state, cbs,
@@ -303,5 +318,40 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
                     break
         if ev == p_event[ARRAY]:  # run(until=array) stops here; the rest is the final drain
             array_done_at = now
+        while run < n_runs and p_tile[ARRAY] >= runs[run, 0] + runs[run, 1] * runs[run, 2]:
+            run += 1
+            rep = 1
+            fails = 0
+            lens[:] = -1
+        if run < n_runs and p_tile[ARRAY] >= runs[run, 0] + rep * runs[run, 1]:
+            start, period = runs[run, 0], runs[run, 1]
+            a = p_tile[ARRAY]
+            cur = rep % 2
+            if a == start + rep * period and fails < MAX_FAILS:
+                c = counts[cur]
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6] = now, eid, n_events, n_proc, n_drained, put_head, put_tail
+                c[7], c[8], c[9], c[10], c[11], c[12] = get_head, get_tail, user, stall_load, stall_wb, heap[3][0]
+                lens[cur] = encode(snaps[cur], c, work, n, buffers, a, start, evs, procs)
+                prev = 1 - cur
+                if lens[cur] >= 0 and lens[cur] == lens[prev] and \
+                        np.array_equal(snaps[cur, :lens[cur]], snaps[prev, :lens[cur]]):
+                    k = min((start + period * runs[run, 2] - 1 - max(p_tile[LOADER], a)) // period,
+                            (n - buffers - 3 - a) // period)
+                    if k >= 1:
+                        skipped += k * period
+                        d = c - counts[prev]
+                        for j in (0, 1, 2, 3, 4, 5, 7, 10, 11):
+                            c[j] += k * d[j]
+                        decode(snaps[cur], c, work, n, buffers, a + k * period)
+                        now, eid, n_events, n_proc, n_drained, put_head, put_tail = c[0], c[1], c[2], c[3], c[4], \
+                            c[5], c[6]
+                        get_head, get_tail, user, stall_load, stall_wb, heap[3][0] = c[7], c[8], c[9], c[10], c[11], \
+                            c[12]
+                    lens[:] = -1
+                elif lens[prev] >= 0:
+                    fails += 1
+            else:
+                lens[:] = -1
+            rep = (p_tile[ARRAY] - start) // period + 1
     stall_wb += now - array_done_at
-    return now, stall_load, stall_wb
+    return now, stall_load, stall_wb, skipped

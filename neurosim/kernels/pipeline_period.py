@@ -1,0 +1,250 @@
+"""Exact fast-forward of the compiled tile pipeline over a periodic run of tiles.
+
+A decode step's schedule repeats each folded op's tiles once per layer (and an attention op's
+once per head): ``R`` copies of the same ``L`` tiles. The pipeline is deterministic, so once its
+whole state, seen from the array starting a copy (times relative to now, event ids relative to
+the allocation counters, tiles relative to the copy), equals its state one copy earlier, every
+later copy repeats that one shifted by the same amounts (cycles, stalls, event ids), for as long
+as the tiles it reads are copies too. :func:`encode` writes that relative state (everything still
+referenced: the event heap, the DRAM channel's queues and holder, the processes alive and the
+events they wait on, the tiles' events around the array) into a flat array, so two copies are
+compared with one array comparison; :func:`decode` writes it back ``k`` copies later.
+
+Only a state found equal is shifted, so a run that never settles is simulated tile by tile:
+the shortcut changes no result (a hypothesis test compares it with the simpy reference on
+periodic tile sequences). Written by hand: it reads the event kernel's own arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Most events, processes, heap entries or queued transfers a state may hold to be compared.
+MAX_REFS = 64
+CB = 1 << 40  # as in tile_pipeline: a callback is kind * CB + argument
+RESUME = 1
+EID_BITS = (1 << 48) - 1
+
+
+@njit(cache=True, nogil=True)
+def snapshot_size(buffers: int) -> int:
+    """Ints one encoded state may take (see :func:`encode`)."""
+    window = 2 * (buffers + 3)
+    return 64 + 5 * MAX_REFS + 4 * 2 * MAX_REFS + 2 * buffers + 2 * window * 11 + 12 * MAX_REFS + 8 * MAX_REFS
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rel_ev(ev, n2, s, n_events):
+    """(kind, value) of event ``ev``: a tile's loaded/computed event relative to tile ``s``, one
+    of the loader's and array's four, a later one relative to the allocation counter, or a
+    sentinel (negative)."""
+    if ev < 0:
+        return 3, ev
+    if ev < n2:
+        return 0, ev - 2 * s
+    if ev < n2 + 4:
+        return 1, ev
+    return 2, ev - n_events
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _abs_ev(kind, v, s, n_events):
+    if kind == 0:
+        return v + 2 * s
+    if kind == 2:
+        return v + n_events
+    return v
+
+
+@njit(cache=True, nogil=True)
+def _note(lst, cnt, x):
+    """Append ``x`` to ``lst[:cnt[0]]`` unless there; False when full."""
+    for j in range(cnt[0]):
+        if lst[j] == x:
+            return True
+    if cnt[0] >= MAX_REFS:
+        return False
+    lst[cnt[0]] = x
+    cnt[0] += 1
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _callbacks(out, o, ev, ncb, cbs, n_proc):
+    """Write event ``ev``'s callbacks (three slots of kind, process kind, process) from ``o``."""
+    for j in range(3):
+        code = cbs[ev, j] if j < ncb[ev] else 0
+        kind, arg = code // CB, code % CB
+        out[o] = kind
+        if kind == RESUME and arg >= 2:
+            out[o + 1], out[o + 2] = 1, arg - n_proc
+        else:
+            out[o + 1], out[o + 2] = 0, arg
+        o += 3
+    return o
+
+
+@njit(cache=True, nogil=True)
+def _discover(c, work, n2, buffers, s, window, evs, procs, ne, npr):
+    """Every later event and transfer process the state still refers to, in a canonical order
+    (into ``evs`` / ``procs``); False when there are more than :data:`MAX_REFS`."""
+    (state, ncb, cbs, get_req, heap_t, heap_k, heap_e, p_kind, p_pc, p_tile, p_event, p_req, p_t, loaded, computed,
+     drained, put_q, get_q) = work
+    n_events, n_proc = c[2], c[3]
+    ne[0] = 0
+    npr[0] = 0
+    ok = True
+    for j in range(c[12]):
+        if heap_e[j] >= n2 + 4:
+            ok &= _note(evs, ne, heap_e[j])
+    for j in range(c[5], c[6]):
+        ok &= _note(evs, ne, put_q[j])
+    for j in range(c[7], c[8]):
+        ok &= _note(evs, ne, get_q[j])
+        if get_req[get_q[j]] >= n2 + 4:
+            ok &= _note(evs, ne, get_req[get_q[j]])
+    if c[9] >= n2 + 4:
+        ok &= _note(evs, ne, c[9])
+    for j in range(c[4] - buffers, c[4]):
+        ok &= _note(evs, ne, drained[j])
+    for ev in range(2 * (s - window), 2 * (s + window)):
+        for j in range(ncb[ev]):
+            if cbs[ev, j] // CB == RESUME and cbs[ev, j] % CB >= 2:
+                ok &= _note(procs, npr, cbs[ev, j] % CB)
+    i_ev = i_pr = 0
+    while ok and (i_ev < ne[0] or i_pr < npr[0]):
+        if i_pr < npr[0]:
+            q = procs[i_pr]
+            i_pr += 1
+            for ev in (p_event[q], p_req[q] if p_pc[q] > 0 else -1):  # no request before it runs
+                if ev >= n2 + 4:
+                    ok &= _note(evs, ne, ev)
+        else:
+            ev = evs[i_ev]
+            i_ev += 1
+            for j in range(ncb[ev]):
+                if cbs[ev, j] // CB == RESUME and cbs[ev, j] % CB >= 2:
+                    ok &= _note(procs, npr, cbs[ev, j] % CB)
+    return ok and n_events > 0 and n_proc > 0
+
+
+@njit(cache=True, nogil=True)
+def encode(out, c, work, n, buffers, s, run_start, evs, procs):
+    """The pipeline's state relative to the array starting tile ``s`` into ``out``; returns its
+    length, or -1 when it cannot be compared (too near either end of the tiles or of the run,
+    or more than :data:`MAX_REFS` things alive). ``c``: the kernel's counters (now, event id,
+    events, processes, drained, put head and tail, get head and tail, channel holder, stalls
+    by load and write-back, heap size)."""
+    (state, ncb, cbs, get_req, heap_t, heap_k, heap_e, p_kind, p_pc, p_tile, p_event, p_req, p_t, loaded, computed,
+     drained, put_q, get_q) = work
+    window = buffers + 3
+    n2 = 2 * n
+    now, eid, n_events, n_proc = c[0], c[1], c[2], c[3]
+    if s - window < run_start or s + window > n or c[4] < buffers or c[12] > MAX_REFS or \
+            c[6] - c[5] > MAX_REFS or c[8] - c[7] > MAX_REFS or p_tile[0] >= s + window - 1:
+        return -1
+    ne = np.zeros(1, np.int64)
+    npr = np.zeros(1, np.int64)
+    if not _discover(c, work, n2, buffers, s, window, evs, procs, ne, npr):
+        return -1
+    o = 0
+    out[o] = c[12]
+    o += 1
+    for j in range(c[12]):
+        kind, v = _rel_ev(heap_e[j], n2, s, n_events)
+        out[o], out[o + 1], out[o + 2] = heap_t[j] - now, heap_k[j] >> 48, (heap_k[j] & EID_BITS) - eid
+        out[o + 3], out[o + 4] = kind, v
+        o += 5
+    out[o], out[o + 1] = c[6] - c[5], c[8] - c[7]
+    o += 2
+    for j in range(c[5], c[6]):
+        out[o], out[o + 1] = _rel_ev(put_q[j], n2, s, n_events)
+        o += 2
+    for j in range(c[7], c[8]):
+        out[o], out[o + 1] = _rel_ev(get_q[j], n2, s, n_events)
+        out[o + 2], out[o + 3] = _rel_ev(get_req[get_q[j]], n2, s, n_events)
+        o += 4
+    out[o], out[o + 1] = _rel_ev(c[9], n2, s, n_events)
+    o += 2
+    for j in range(c[4] - buffers, c[4]):
+        out[o], out[o + 1] = _rel_ev(drained[j], n2, s, n_events)
+        o += 2
+    out[o], out[o + 1], out[o + 2], out[o + 3] = p_pc[0], p_tile[0] - s, p_pc[1], p_t[1] - now
+    o += 4
+    for ev in range(2 * (s - window), 2 * (s + window)):
+        out[o], out[o + 1] = state[ev], ncb[ev]
+        o = _callbacks(out, o + 2, ev, ncb, cbs, n_proc)
+    out[o], out[o + 1] = ne[0], npr[0]
+    o += 2
+    for j in range(ne[0]):
+        ev = evs[j]
+        out[o], out[o + 1], out[o + 2] = ev - n_events, state[ev], ncb[ev]
+        o = _callbacks(out, o + 3, ev, ncb, cbs, n_proc)
+    for j in range(npr[0]):
+        q = procs[j]
+        if p_tile[q] < run_start:  # its transfer may read a tile from before the run
+            return -1
+        out[o], out[o + 1], out[o + 2], out[o + 3] = q - n_proc, p_kind[q], p_pc[q], p_tile[q] - s
+        out[o + 4], out[o + 5] = _rel_ev(p_event[q], n2, s, n_events)
+        out[o + 6], out[o + 7] = _rel_ev(p_req[q] if p_pc[q] > 0 else -1, n2, s, n_events)
+        o += 8
+    return o
+
+
+@njit(cache=True, nogil=True)
+def _write_callbacks(enc, o, ev, ncb, cbs, n_proc):
+    for j in range(3):
+        kind, pk, arg = enc[o], enc[o + 1], enc[o + 2]
+        cbs[ev, j] = kind * CB + (arg + n_proc if pk == 1 else arg)
+        o += 3
+    return o
+
+
+@njit(cache=True, nogil=True)
+def decode(enc, c, work, n, buffers, s):
+    """Write the state ``enc`` (from :func:`encode`) back with the array starting tile ``s`` and
+    the counters ``c`` (already advanced; the heap size and queue tails are set here)."""
+    (state, ncb, cbs, get_req, heap_t, heap_k, heap_e, p_kind, p_pc, p_tile, p_event, p_req, p_t, loaded, computed,
+     drained, put_q, get_q) = work
+    window = buffers + 3
+    now, eid, n_events, n_proc = c[0], c[1], c[2], c[3]
+    o = 0
+    c[12] = enc[o]
+    o += 1
+    for j in range(c[12]):
+        heap_t[j] = enc[o] + now
+        heap_k[j] = (enc[o + 1] << 48) | (enc[o + 2] + eid)
+        heap_e[j] = _abs_ev(enc[o + 3], enc[o + 4], s, n_events)
+        o += 5
+    c[6], c[8] = c[5] + enc[o], c[7] + enc[o + 1]
+    o += 2
+    for j in range(c[5], c[6]):
+        put_q[j] = _abs_ev(enc[o], enc[o + 1], s, n_events)
+        o += 2
+    for j in range(c[7], c[8]):
+        get_q[j] = _abs_ev(enc[o], enc[o + 1], s, n_events)
+        get_req[get_q[j]] = _abs_ev(enc[o + 2], enc[o + 3], s, n_events)
+        o += 4
+    c[9] = _abs_ev(enc[o], enc[o + 1], s, n_events)
+    o += 2
+    for j in range(c[4] - buffers, c[4]):
+        drained[j] = _abs_ev(enc[o], enc[o + 1], s, n_events)
+        o += 2
+    p_pc[0], p_tile[0], p_pc[1], p_tile[1], p_t[1] = enc[o], enc[o + 1] + s, enc[o + 2], s, enc[o + 3] + now
+    o += 4
+    for ev in range(2 * (s - window), 2 * (s + window)):
+        state[ev], ncb[ev] = enc[o], enc[o + 1]
+        o = _write_callbacks(enc, o + 2, ev, ncb, cbs, n_proc)
+    ne, npr = enc[o], enc[o + 1]
+    o += 2
+    for _ in range(ne):
+        ev = enc[o] + n_events
+        state[ev], ncb[ev] = enc[o + 1], enc[o + 2]
+        o = _write_callbacks(enc, o + 3, ev, ncb, cbs, n_proc)
+    for _ in range(npr):
+        q = enc[o] + n_proc
+        p_kind[q], p_pc[q], p_tile[q] = enc[o + 1], enc[o + 2], enc[o + 3] + s
+        p_event[q] = _abs_ev(enc[o + 4], enc[o + 5], s, n_events)
+        p_req[q] = _abs_ev(enc[o + 6], enc[o + 7], s, n_events)
+        o += 8
