@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from neurosim.engine.tile_runs import repeats
 from neurosim.engine.workers import thread_pool
 from neurosim.kernels.tile_pipeline import new_workspace, pipeline_cycles
 
@@ -79,13 +80,14 @@ def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: n
     """:func:`run_pipeline` of tiles given as per-tile arrays: the compiled loop for ``fast``
     without ``record``, else the simpy reference (``stalls_of(t)``: tile t's in-tile stalls by
     cause, for the timeline). ``runs``: rows ``(start, L, R)`` of tiles that repeat (``R``
-    copies of ``L`` tiles), which the compiled loop fast-forwards once its state repeats (the
-    same results: a hint, which the reference does not need)."""
+    copies of ``L`` tiles), which the compiled loop fast-forwards once its state repeats, as it
+    does the repeats it finds itself (:func:`~neurosim.engine.tile_runs.repeats`; the same results: a hint, which the
+    reference does not need)."""
     if engine == "fast" and record is None:
         cycles, stall_load, stall_wb, _ = pipeline_cycles(
             _per_tile_cycles(load_bits, dram_cycles), busy_cycles, _per_tile_cycles(writeback_bits, dram_cycles),
             load_bits > 0, writeback_bits > 0, buffers, _workspace(len(busy_cycles)),
-            NO_RUNS if runs is None else runs)
+            repeats(load_bits, busy_cycles, writeback_bits, runs))
         return int(cycles), {"dram_load": int(stall_load), "output_writeback": int(stall_wb)}
     blocks = [Block(int(a), int(b), int(c), int(d), tuple((stalls_of(t) if stalls_of else {}).items()))
               for t, (a, b, c, d) in enumerate(zip(load_bits, busy_cycles, writeback_bits, compute_cycles, strict=True))]

@@ -251,6 +251,8 @@ class CoreReplay:
         self.dram = Dram(spec.dram, spec.clock_mhz) if port is None else port
         self.pj_by_spec: dict[HwSpec, dict[str, float]] = {self.built: design_energies(self.built, self.table)}
         self.runs: dict[tuple, OpRun] = {}
+        #: a vector op's instances pipelined, by (block, instances): every decode step repeats them
+        self.instances_cycles: dict[tuple, int] = {}
         self.streams = PhaseStreams(self.dram, engine, spec.schedule.window_tiles) \
             if spec.schedule.overlap_ops and phase_streams else None
 
@@ -283,8 +285,10 @@ class CoreReplay:
         stalls = {k: c * v.repeat for k, c in stalls.items()}
         if v.repeat > 1 and "vector_dram" in stalls:
             # the instances (heads) pipeline: one's DRAM traffic beside another's work, as in the phase
-            tiles = [np.full(v.repeat, b, np.int64) for b in (*block, block[1])]
-            cycles = run_arrays(*tiles, self.dram.transfer_cycles)[0]
+            if (block, v.repeat) not in self.instances_cycles:
+                tiles = [np.full(v.repeat, b, np.int64) for b in (*block, block[1])]
+                self.instances_cycles[block, v.repeat] = run_arrays(*tiles, self.dram.transfer_cycles)[0]
+            cycles = self.instances_cycles[block, v.repeat]
             stalls["vector_dram"] = cycles - stalls["vector_unit"]
         else:
             cycles *= v.repeat
