@@ -12,7 +12,9 @@ compared with one array comparison; :func:`decode` writes it back ``k`` copies l
 
 Only a state found equal is shifted, so a run that never settles is simulated tile by tile:
 the shortcut changes no result (a hypothesis test compares it with the simpy reference on
-periodic tile sequences). Written by hand: it reads the event kernel's own arrays.
+periodic tile sequences). Written by hand: it reads the event kernel's own arrays. numba
+caches ``pipeline_cycles`` with this module's functions compiled into it and checks only
+tile_pipeline.py's date: after editing this file, touch that one.
 """
 
 from __future__ import annotations
