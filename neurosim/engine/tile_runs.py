@@ -18,6 +18,8 @@ MIN_COPIES = 4
 MIN_SAME = 16
 #: Fewest tiles searched for repeats.
 FEWEST_TILES = 64
+#: Tiles at the start of a long array probed for repeats before the whole is searched.
+PROBE = 1024
 #: Longest pattern, in stretches of equal tiles, looked for.
 MAX_STRETCHES = 8
 
@@ -53,13 +55,25 @@ def _pattern_runs(first: np.ndarray, length: np.ndarray, stretch: tuple[np.ndarr
     return np.array(runs, np.int64).reshape(-1, 3)
 
 
+def _promising(busy_cycles: np.ndarray) -> bool:
+    """Whether the array times repeat at all at a short distance in the first :data:`PROBE`
+    tiles (an IF op's tiles, whose times follow their spikes, almost never do): a long array
+    that does not is not searched."""
+    if len(busy_cycles) < 4 * PROBE:
+        return True
+    probe = busy_cycles[:PROBE]
+    return max(int((probe[d:] == probe[:-d]).sum()) for d in range(1, MAX_STRETCHES + 1)) >= PROBE // 8
+
+
 def repeats(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
             given: np.ndarray | None = None) -> np.ndarray:
     """``given`` runs and the runs found outside them, in order: the recurring pattern that
     covers most tiles, then long stretches of one tile the pattern leaves (none in fewer than
-    :data:`FEWEST_TILES` tiles: not worth the search)."""
-    if len(busy_cycles) < FEWEST_TILES:
-        return np.empty((0, 3), np.int64) if given is None else given
+    :data:`FEWEST_TILES` tiles, not worth the search, nor in a long array whose start does
+    not repeat)."""
+    none = np.empty((0, 3), np.int64) if given is None else given
+    if len(busy_cycles) < FEWEST_TILES or not _promising(busy_cycles):
+        return none
     first, length = _stretches((busy_cycles, load_bits, writeback_bits))
     stretch = (busy_cycles[first], load_bits[first], writeback_bits[first], length)
     best = np.empty((0, 3), np.int64)
