@@ -1147,7 +1147,7 @@ def test_a_long_run_is_fast_forwarded_and_exact(period):
     """A run of 2,000 tiles (copies of ``period`` random tiles between two other tiles) skips
     most of its copies and gives the simpy reference's result."""
     from neurosim.engine.pipeline import Block, _per_tile_cycles, _workspace, run_pipeline
-    from neurosim.kernels.tile_pipeline import pipeline_cycles
+    from neurosim.kernels.tile_pipeline import no_records, no_templates, pipeline_cycles
 
     rng = np.random.default_rng(period)
     tiles = rng.integers(1, 3000, size=(period, 3))
@@ -1157,10 +1157,65 @@ def test_a_long_run_is_fast_forwarded_and_exact(period):
     loads, wbs = (_per_tile_cycles(arr[:, i], dram_cycles) for i in (0, 2))
     runs = np.array([(1, period, copies)], np.int64)
     *got, skipped = pipeline_cycles(loads, arr[:, 1].copy(), wbs, arr[:, 0] > 0, arr[:, 2] > 0, 2,
-                                    _workspace(len(arr)), runs)
+                                    _workspace(len(arr)), runs, no_records(), no_templates())
     ref = run_pipeline([Block(*map(int, t)) for t in arr], dram_cycles, 2, engine="reference")
     assert (got[0], {"dram_load": got[1], "output_writeback": got[2]}) == ref
     assert skipped >= 0.9 * len(arr)
+
+
+@st.composite
+def phases(draw):
+    """Ops' tiles one after another (30 to 150 random tiles each), as a phase's schedule."""
+    size = draw(st.sampled_from([st.integers(0, 6), st.integers(0, 3000)]))
+    ops = [draw(st.lists(st.tuples(size, size, size), min_size=30, max_size=150)) for _ in range(draw(st.integers(1, 3)))]
+    return ops, draw(st.integers(0, 40)), draw(st.integers(1, 300))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(phases())
+def test_phase_jumping_along_its_ops_own_pipelines_equals_simpy_reference(case):
+    """A phase's pipeline that jumps along the states its ops' own pipelines recorded gives the
+    simpy reference's cycles and stalls, tie for tie."""
+    from concurrent.futures import Future
+
+    from neurosim.engine.pipeline import Block, run_arrays, run_pipeline, run_with_templates
+
+    ops, latency, bits_per_cycle = case
+    dram_cycles = _dram_cycles(latency, bits_per_cycle)
+    recorded, start = [], 0
+    for tiles in ops:
+        a, b, c = (np.array(x, np.int64) for x in zip(*tiles, strict=True))
+        done = Future()
+        done.set_result(run_arrays(a, b, c, b, dram_cycles, states=True))
+        recorded.append((start, done))
+        start += len(tiles)
+    phase = [t for tiles in ops for t in tiles]
+    a, b, c = (np.array(x, np.int64) for x in zip(*phase, strict=True))
+    fast = run_with_templates(a, b, c, dram_cycles, np.empty((0, 3), np.int64), recorded)
+    assert fast == run_pipeline([Block(*t) for t in phase], dram_cycles, 2, engine="reference")
+
+
+def test_a_long_op_in_its_phase_jumps_along_its_own_pipeline():
+    """An op of 3,000 random tiles between two others: the phase's pipeline matches the op's
+    own state early and skips most of its tiles, with the simpy reference's result."""
+    from neurosim.engine.pipeline import Block, _per_tile_cycles, _workspace, new_records, run_pipeline, templates
+    from neurosim.kernels.tile_pipeline import no_records, pipeline_cycles
+
+    rng = np.random.default_rng(7)
+    before, op, after = (rng.integers(1, 3000, size=(n, 3)) for n in (40, 3000, 40))
+    dram_cycles = _dram_cycles(12, 64)
+
+    def compiled(tiles, rec, tpl):
+        loads, wbs = (_per_tile_cycles(tiles[:, i], dram_cycles) for i in (0, 2))
+        return pipeline_cycles(loads, tiles[:, 1].copy(), wbs, tiles[:, 0] > 0, tiles[:, 2] > 0, 2,
+                               _workspace(len(tiles)), np.empty((0, 3), np.int64), rec, tpl)
+    rec = new_records(len(op), 2)
+    compiled(op, rec, templates([]))
+    phase = np.concatenate([before, op, after])
+    *got, skipped = compiled(phase, no_records(), templates([(len(before), rec)]))
+    ref = run_pipeline([Block(*map(int, t)) for t in phase], dram_cycles, 2, engine="reference")
+    assert (got[0], {"dram_load": got[1], "output_writeback": got[2]}) == ref
+    assert skipped >= 0.9 * len(op)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

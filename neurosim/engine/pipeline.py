@@ -24,7 +24,8 @@ import simpy
 
 from neurosim.engine.tile_runs import repeats
 from neurosim.engine.workers import thread_pool
-from neurosim.kernels.tile_pipeline import new_workspace, pipeline_cycles
+from neurosim.kernels.pipeline_period import snapshot_size
+from neurosim.kernels.tile_pipeline import new_workspace, no_records, no_templates, pipeline_cycles
 
 ENGINES = ("fast", "reference")
 
@@ -72,36 +73,82 @@ def _per_tile_cycles(bits: np.ndarray, dram_cycles: Callable[[int], int]) -> np.
     return np.array([dram_cycles(int(b)) for b in sizes], dtype=np.int64)[where]
 
 
+#: Tiles of an op's own pipeline at which its state is recorded (and near its end, where the
+#: phase's pipeline jumps to once its state matches one of these: the op's middle is then the
+#: same in both, shifted).
+RECORD_AT = (16, 32, 64, 128, 256, 512)
+
+
+def new_records(n: int, buffers: int) -> tuple:
+    """``rec`` of the compiled pipeline for an op of ``n`` tiles: :data:`RECORD_AT` and the tile
+    ``buffers + 4`` before the end (the loader has not reached the end there), each with room
+    for its encoded state (none in short ops)."""
+    last = n - buffers - 4
+    at = np.array([j for j in RECORD_AT if buffers + 3 <= j < last - buffers - 3] + [last], np.int64)
+    if len(at) < 2:
+        at = at[:0]
+    return at, np.empty((len(at), snapshot_size(buffers)), np.int64), np.empty((len(at), 13), np.int64), \
+        np.full(len(at), -1, np.int64)
+
+
+def templates(recorded: list[tuple[int, tuple]]) -> tuple:
+    """``tpl`` of the compiled pipeline from ops' records (``(first tile in this pipeline,
+    record)``, in order): from each recorded tile but the last, a jump to the last."""
+    rows = [(start + at[i], start + at[-1], start, enc[i], size[i], cnt[i], enc[-1], size[-1], cnt[-1])
+            for start, (at, enc, cnt, size) in recorded for i in range(len(at) - 1)]
+    if not rows:
+        return no_templates()
+    cols = list(zip(*rows, strict=True))
+    return tuple(np.array(c, np.int64) if np.ndim(c[0]) == 0 else np.stack(c) for c in cols)
+
+
 def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
                compute_cycles: np.ndarray, dram_cycles: Callable[[int], int], buffers: int = 2,
                record: list[Interval] | None = None, label: str = "", engine: str = "fast",
                stalls_of: Callable[[int], dict[str, int]] | None = None,
-               runs: np.ndarray | None = None) -> tuple[int, dict[str, int]]:
-    """:func:`run_pipeline` of tiles given as per-tile arrays: the compiled loop for ``fast``
-    without ``record``, else the simpy reference (``stalls_of(t)``: tile t's in-tile stalls by
-    cause, for the timeline). ``runs``: rows ``(start, L, R)`` of tiles that repeat (``R``
-    copies of ``L`` tiles), which the compiled loop fast-forwards once its state repeats, as it
-    does the repeats it finds itself (:func:`~neurosim.engine.tile_runs.repeats`; the same results: a hint, which the
-    reference does not need)."""
+               runs: np.ndarray | None = None, states: bool = False, templates: tuple | None = None) -> tuple:
+    """:func:`run_pipeline` of tiles given as per-tile arrays: ``(cycles, stalls by cause)``,
+    from the compiled loop for ``fast`` without ``record``, else from the simpy reference
+    (``stalls_of(t)``: tile t's in-tile stalls by cause, for the timeline). Hints the compiled
+    loop may use (the same results; the reference needs none): ``runs``, rows ``(start, L, R)``
+    of tiles that repeat (``R`` copies of ``L`` tiles), fast-forwarded once its state repeats,
+    as are the repeats it finds itself (:func:`~neurosim.engine.tile_runs.repeats`);
+    ``templates`` (:func:`templates`), other pipelines' recorded states over the same tiles,
+    jumped along once its state matches. ``states``: also return the states recorded at
+    :func:`new_records`'s tiles (None from the reference), the op's template for its phase."""
     if engine == "fast" and record is None:
+        rec = new_records(len(busy_cycles), buffers) if states else no_records()
         cycles, stall_load, stall_wb, _ = pipeline_cycles(
             _per_tile_cycles(load_bits, dram_cycles), busy_cycles, _per_tile_cycles(writeback_bits, dram_cycles),
             load_bits > 0, writeback_bits > 0, buffers, _workspace(len(busy_cycles)),
-            repeats(load_bits, busy_cycles, writeback_bits, runs))
-        return int(cycles), {"dram_load": int(stall_load), "output_writeback": int(stall_wb)}
+            repeats(load_bits, busy_cycles, writeback_bits, runs), rec, no_templates() if templates is None else templates)
+        out = int(cycles), {"dram_load": int(stall_load), "output_writeback": int(stall_wb)}
+        return (*out, rec) if states else out
     blocks = [Block(int(a), int(b), int(c), int(d), tuple((stalls_of(t) if stalls_of else {}).items()))
               for t, (a, b, c, d) in enumerate(zip(load_bits, busy_cycles, writeback_bits, compute_cycles, strict=True))]
-    return run_pipeline(blocks, dram_cycles, buffers, record, label, engine="reference")
+    out = run_pipeline(blocks, dram_cycles, buffers, record, label, engine="reference")
+    return (*out, None) if states else out
+
+
+def run_with_templates(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
+                       dram_cycles: Callable[[int], int], runs: np.ndarray, recorded: list[tuple[int, Future]]) -> tuple:
+    """:func:`run_arrays` of a phase's tiles with the templates its ops recorded (``(first
+    tile here, future of the op's run_arrays(..., states=True))``; submitted to the pool before
+    this, so they have all started when it waits on them)."""
+    found = [(start, rec) for start, f in recorded if (rec := f.result()[2]) is not None]
+    return run_arrays(load_bits, busy_cycles, writeback_bits, busy_cycles, dram_cycles, runs=runs,
+                      templates=templates(found))
 
 
 def submit_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
                   compute_cycles: np.ndarray, dram_cycles: Callable[[int], int], buffers: int = 2,
                   record: list[Interval] | None = None, label: str = "", engine: str = "fast",
-                  stalls_of: Callable[[int], dict[str, int]] | None = None, runs: np.ndarray | None = None) -> Future:
+                  stalls_of: Callable[[int], dict[str, int]] | None = None, runs: np.ndarray | None = None,
+                  states: bool = False) -> Future:
     """:func:`run_arrays` as a future: on a worker thread when it runs the compiled loop (which
     releases the GIL, so the caller goes on with the next op meanwhile), else run now."""
     args = (load_bits, busy_cycles, writeback_bits, compute_cycles, dram_cycles, buffers, record, label, engine,
-            stalls_of, runs)
+            stalls_of, runs, states)
     if engine == "fast" and record is None:
         return thread_pool().submit(run_arrays, *args)
     done: Future = Future()

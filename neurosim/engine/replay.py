@@ -24,7 +24,7 @@ from neurosim.energy.breakdown import energy_breakdown, energy_by_action, with_t
 from neurosim.energy.time_power import time_power
 from neurosim.engine.designs import DESIGNS, design_energies
 from neurosim.engine.op_mapper import Candidate, choose
-from neurosim.engine.pipeline import Interval, run_arrays, submit_arrays
+from neurosim.engine.pipeline import Interval, run_arrays, run_with_templates, submit_arrays
 from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import Tiling, candidate_tilings
 from neurosim.engine.vector_io import Flow, vector_io
@@ -77,7 +77,7 @@ class OpRun:
     """One GEMM op simulated on the core (shared by later ops with the same tensors and shape)."""
 
     tiling: dict
-    pipe: Future  # of its tile pipeline's (cycles, stalls by cause)
+    pipe: Future  # of its tile pipeline's (cycles, stalls by cause, states recorded for its phase)
     compute_cycles: int
     stream: TileStream
     delta: Snapshot
@@ -134,7 +134,7 @@ def _run_tiling(model, tiling: Tiling, op, dram: Dram, chip, record, engine: str
     delta = Snapshot.of(chip, dram).since(before)
     pipe = submit_arrays(stream.load_bits, stream.busy_cycles, stream.writeback_bits, stream.compute_cycles,
                          dram.transfer_cycles, record=record, label=f"{op.name} ", engine=engine,
-                         stalls_of=stream.tile_stalls)
+                         stalls_of=stream.tile_stalls, states=True)
     # the per-tile stalls served the pipeline just submitted (the timeline's): a run kept for
     # reuse holds the tile arrays only (a prefill's distinct tile costs are most of its tiles)
     stream = replace(stream, tile_costs=None, cost_index=None)
@@ -197,13 +197,15 @@ class PhaseStreams:
     def __init__(self, dram: Dram, engine: str, window_tiles: int):
         #: consecutive ops run in one pipeline up to this many tiles (``schedule.window_tiles``)
         self.dram, self.engine, self.window_tiles = dram, engine, window_tiles
-        self.open: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self.open: dict[tuple[str, int], list[tuple]] = {}  # per step: (load, busy, wb, times, states)
         self.runs: list[tuple[str, Future]] = []
 
-    def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int) -> None:
+    def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int,
+            states: Future | None = None) -> None:
         """Op tiles ``load, busy, wb`` ``times`` times over (a folded op's layers or heads: a run
-        the compiled pipeline fast-forwards once its state repeats)."""
-        part = (*(np.tile(a, times) for a in (load, busy, wb)), times)
+        the compiled pipeline fast-forwards once its state repeats); ``states``: the future of the
+        op's own pipeline with its recorded states, which this one jumps along once it matches."""
+        part = (*(np.tile(a, times) for a in (load, busy, wb)), times, states if times == 1 else None)
         chunk = self.open.setdefault((phase, step), [])
         if chunk and sum(len(p[0]) for p in chunk) + len(part[0]) > self.window_tiles:
             self._submit(phase, chunk)
@@ -215,8 +217,12 @@ class PhaseStreams:
         starts = np.cumsum([0] + [len(p[0]) for p in chunk])[:-1]
         runs = np.array([(start, len(p[0]) // p[3], p[3]) for start, p in zip(starts, chunk, strict=True) if p[3] > 1],
                         np.int64).reshape(-1, 3)
-        self.runs.append((phase, submit_arrays(load, busy, wb, busy, self.dram.transfer_cycles, engine=self.engine,
-                                               runs=runs)))
+        recorded = [(start, p[4]) for start, p in zip(starts, chunk, strict=True) if p[4] is not None]
+        if self.engine == "fast":
+            run = thread_pool().submit(run_with_templates, load, busy, wb, self.dram.transfer_cycles, runs, recorded)
+        else:
+            run = submit_arrays(load, busy, wb, busy, self.dram.transfer_cycles, engine=self.engine)
+        self.runs.append((phase, run))
 
     def cycles(self) -> dict[str, int]:
         """Per phase: the sum over its steps (and windows of ops) of one pipeline over their tiles."""
@@ -323,7 +329,7 @@ class CoreReplay:
         if self.streams is not None:
             s = run.stream
             self._bound_instances(len(s.load_bits), op.repeat, f"op {op.name}")
-            self.streams.add(op.phase, op.step, s.load_bits, s.busy_cycles, s.writeback_bits, op.repeat)
+            self.streams.add(op.phase, op.step, s.load_bits, s.busy_cycles, s.writeback_bits, op.repeat, run.pipe)
         pes = self.chip.processing_elements()
         return lambda: (self._gemm_layer(op, op_spec, run, pes), rec)
 
@@ -347,7 +353,7 @@ class CoreReplay:
 
     def _gemm_layer(self, op: Op, op_spec: HwSpec, run: OpRun, pes: int) -> LayerResult:
         """The op's layer result, once its pipeline (and check) are done: ``op.repeat`` instances."""
-        cycles, pipe_stalls = run.pipe.result()
+        cycles, pipe_stalls, _ = run.pipe.result()
         n, d, compute = op.repeat, run.delta.times(op.repeat), run.compute_cycles
         stalls = Counter(run.stream.stalls)
         stalls.update(pipe_stalls)

@@ -46,14 +46,16 @@ def _rel_ev(ev, n2, s, n_events):
     if ev < n2:
         return 0, ev - 2 * s
     if ev < n2 + 4:
-        return 1, ev
+        return 1, ev - n2
     return 2, ev - n_events
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _abs_ev(kind, v, s, n_events):
+def _abs_ev(kind, v, n2, s, n_events):
     if kind == 0:
         return v + 2 * s
+    if kind == 1:
+        return v + n2
     if kind == 2:
         return v + n_events
     return v
@@ -210,6 +212,7 @@ def decode(enc, c, work, n, buffers, s):
     (state, ncb, cbs, get_req, heap_t, heap_k, heap_e, p_kind, p_pc, p_tile, p_event, p_req, p_t, loaded, computed,
      drained, put_q, get_q) = work
     window = buffers + 3
+    n2 = 2 * n
     now, eid, n_events, n_proc = c[0], c[1], c[2], c[3]
     o = 0
     c[12] = enc[o]
@@ -217,21 +220,21 @@ def decode(enc, c, work, n, buffers, s):
     for j in range(c[12]):
         heap_t[j] = enc[o] + now
         heap_k[j] = (enc[o + 1] << 48) | (enc[o + 2] + eid)
-        heap_e[j] = _abs_ev(enc[o + 3], enc[o + 4], s, n_events)
+        heap_e[j] = _abs_ev(enc[o + 3], enc[o + 4], n2, s, n_events)
         o += 5
     c[6], c[8] = c[5] + enc[o], c[7] + enc[o + 1]
     o += 2
     for j in range(c[5], c[6]):
-        put_q[j] = _abs_ev(enc[o], enc[o + 1], s, n_events)
+        put_q[j] = _abs_ev(enc[o], enc[o + 1], n2, s, n_events)
         o += 2
     for j in range(c[7], c[8]):
-        get_q[j] = _abs_ev(enc[o], enc[o + 1], s, n_events)
-        get_req[get_q[j]] = _abs_ev(enc[o + 2], enc[o + 3], s, n_events)
+        get_q[j] = _abs_ev(enc[o], enc[o + 1], n2, s, n_events)
+        get_req[get_q[j]] = _abs_ev(enc[o + 2], enc[o + 3], n2, s, n_events)
         o += 4
-    c[9] = _abs_ev(enc[o], enc[o + 1], s, n_events)
+    c[9] = _abs_ev(enc[o], enc[o + 1], n2, s, n_events)
     o += 2
     for j in range(c[4] - buffers, c[4]):
-        drained[j] = _abs_ev(enc[o], enc[o + 1], s, n_events)
+        drained[j] = _abs_ev(enc[o], enc[o + 1], n2, s, n_events)
         o += 2
     p_pc[0], p_tile[0], p_pc[1], p_tile[1], p_t[1] = enc[o], enc[o + 1] + s, enc[o + 2], s, enc[o + 3] + now
     o += 4
@@ -247,6 +250,106 @@ def decode(enc, c, work, n, buffers, s):
     for _ in range(npr):
         q = enc[o] + n_proc
         p_kind[q], p_pc[q], p_tile[q] = enc[o + 1], enc[o + 2], enc[o + 3] + s
-        p_event[q] = _abs_ev(enc[o + 4], enc[o + 5], s, n_events)
-        p_req[q] = _abs_ev(enc[o + 6], enc[o + 7], s, n_events)
+        p_event[q] = _abs_ev(enc[o + 4], enc[o + 5], n2, s, n_events)
+        p_req[q] = _abs_ev(enc[o + 6], enc[o + 7], n2, s, n_events)
         o += 8
+
+
+#: Counters advanced by a jump (the others are set by :func:`decode`): now, event id, events,
+#: processes, drained, put head, get head, the two stalls.
+SHIFTED = (0, 1, 2, 3, 4, 5, 7, 10, 11)
+#: Copies of a run compared without a match before the run is left to the tile-by-tile loop.
+MAX_FAILS = 16
+# the fast-forward's own state (``fs``): run, copy, failed compares, next record, next template,
+# tiles skipped, next tile to look at
+RUN, REP, FAILS, REC, TPL, SKIPPED, NEXT = range(7)
+
+
+@njit(cache=True, nogil=True)
+def next_check(runs, rec_at, tpl_at, fs):
+    """The array's next tile at which :func:`fast_forward` has something to do."""
+    nxt = np.int64(1) << 62
+    if fs[REC] < len(rec_at):
+        nxt = min(nxt, rec_at[fs[REC]])
+    if fs[TPL] < len(tpl_at):
+        nxt = min(nxt, tpl_at[fs[TPL]])
+    if fs[RUN] < len(runs):
+        nxt = min(nxt, runs[fs[RUN], 0] + fs[REP] * runs[fs[RUN], 1])
+    return nxt
+
+
+@njit(cache=True, nogil=True)
+def _records_and_templates(c, a, work, n, buffers, rec, tpl, fs, scratch, evs, procs):
+    """Record the state where asked (``rec``: tiles, encodings, counters, lengths); jump where a
+    template (``tpl``: tiles, their targets and runs' first tiles, then the encodings, lengths
+    and counters of another run's state at the two) matches. True after a jump."""
+    rec_at, rec_enc, rec_cnt, rec_len = rec
+    tpl_at, tpl_to, tpl_start, enc0, len0, cnt0, enc1, len1, cnt1 = tpl
+    while fs[REC] < len(rec_at) and rec_at[fs[REC]] < a:
+        fs[REC] += 1
+    if fs[REC] < len(rec_at) and rec_at[fs[REC]] == a:
+        rec_len[fs[REC]] = encode(rec_enc[fs[REC]], c, work, n, buffers, a, 0, evs, procs)
+        rec_cnt[fs[REC]] = c
+        fs[REC] += 1
+    while fs[TPL] < len(tpl_at) and tpl_at[fs[TPL]] < a:
+        fs[TPL] += 1
+    if fs[TPL] < len(tpl_at) and tpl_at[fs[TPL]] == a:
+        t = fs[TPL]
+        fs[TPL] += 1
+        if len0[t] >= 0 and len1[t] >= 0:
+            m = encode(scratch, c, work, n, buffers, a, tpl_start[t], evs, procs)
+            if m == len0[t] and np.array_equal(scratch[:m], enc0[t, :m]):
+                for j in SHIFTED:
+                    c[j] += cnt1[t, j] - cnt0[t, j]
+                decode(enc1[t], c, work, n, buffers, tpl_to[t])
+                fs[SKIPPED] += tpl_to[t] - a
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _runs(c, a, loader_tile, work, n, buffers, runs, fs, snaps, counts, lens, evs, procs):
+    """At a copy of the current run: compare the state with the previous copy's and, equal,
+    jump as many copies ahead as the run's tiles allow. True after a jump."""
+    while fs[RUN] < len(runs) and a >= runs[fs[RUN], 0] + runs[fs[RUN], 1] * runs[fs[RUN], 2]:
+        fs[RUN] += 1
+        fs[REP] = 1
+        fs[FAILS] = 0
+        lens[:] = -1
+    moved = False
+    if fs[RUN] < len(runs) and a >= runs[fs[RUN], 0] + fs[REP] * runs[fs[RUN], 1]:
+        start, period, copies = runs[fs[RUN], 0], runs[fs[RUN], 1], runs[fs[RUN], 2]
+        cur = fs[REP] % 2
+        prev = 1 - cur
+        if a == start + fs[REP] * period and fs[FAILS] < MAX_FAILS:
+            counts[cur] = c
+            lens[cur] = encode(snaps[cur], c, work, n, buffers, a, start, evs, procs)
+            if lens[cur] >= 0 and lens[cur] == lens[prev] and \
+                    np.array_equal(snaps[cur, :lens[cur]], snaps[prev, :lens[cur]]):
+                k = min((start + period * copies - 1 - max(loader_tile, a)) // period, (n - buffers - 3 - a) // period)
+                if k >= 1:
+                    for j in SHIFTED:
+                        c[j] += k * (counts[cur, j] - counts[prev, j])
+                    decode(snaps[cur], c, work, n, buffers, a + k * period)
+                    fs[SKIPPED] += k * period
+                    a += k * period
+                    moved = True
+                lens[:] = -1
+            elif lens[prev] >= 0:
+                fs[FAILS] += 1
+        else:
+            lens[:] = -1
+        fs[REP] = (a - start) // period + 1
+    return moved
+
+
+@njit(cache=True, nogil=True)
+def fast_forward(c, a, loader_tile, work, n, buffers, runs, rec, tpl, fs, snaps, counts, lens, scratch, evs, procs):
+    """The pipeline's state ``c`` (counters, see :func:`encode`) with the array at tile ``a``:
+    records, template jumps and run jumps due there; True when the state moved (``c`` then
+    holds the new counters). Sets ``fs[NEXT]``."""
+    moved = _records_and_templates(c, a, work, n, buffers, rec, tpl, fs, scratch, evs, procs)
+    if not moved:
+        moved = _runs(c, a, loader_tile, work, n, buffers, runs, fs, snaps, counts, lens, evs, procs)
+    fs[NEXT] = next_check(runs, rec[0], tpl[0], fs)
+    return moved

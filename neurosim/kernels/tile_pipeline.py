@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neurosim.kernels.pipeline_period import MAX_REFS, decode, encode, snapshot_size
+from neurosim.kernels.pipeline_period import MAX_REFS, NEXT, REP, SKIPPED, fast_forward, next_check, snapshot_size
 
 URGENT, NORMAL = 0, 1
 PENDING, TRIGGERED, PROCESSED = 0, 1, 2
@@ -25,8 +25,6 @@ CB = 1 << 40
 RESUME, TRIGGER_GET, TRIGGER_PUT = 1, 2, 3
 # process kinds and program counters
 LOADER, ARRAY, LOAD, WRITEBACK = 0, 1, 2, 3
-#: Copies of a run compared without a match before the run is left to the tile-by-tile loop.
-MAX_FAILS = 16
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -106,6 +104,17 @@ def _spawn(kind, tile, now, eid, n_proc, n_events, p_kind, p_tile, p_event, stat
     return q, n_proc + 1, n_events + 2, eid + 1
 
 
+def no_records() -> tuple:
+    """``rec`` of :func:`pipeline_cycles` that records nothing."""
+    return np.empty(0, np.int64), np.empty((0, 1), np.int64), np.empty((0, 13), np.int64), np.empty(0, np.int64)
+
+
+def no_templates() -> tuple:
+    """``tpl`` of :func:`pipeline_cycles` without templates."""
+    one, two, cnt = np.empty(0, np.int64), np.empty((0, 1), np.int64), np.empty((0, 13), np.int64)
+    return one, one, one, two, one, cnt, two, one, cnt
+
+
 def workspace_sizes(n: int) -> tuple[int, int]:
     """(events, processes) a pipeline of ``n`` tiles may create: at most 13 events per tile
     (loaded, computed, the array's timeout, and two transfers of an Initialize, a request, a
@@ -124,7 +133,8 @@ def new_workspace(n: int) -> tuple:
 
 
 @njit(cache=True, nogil=True)
-def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_writeback, buffers, work, runs):
+def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_writeback, buffers, work, runs, rec,
+                    tpl):
     """``(cycles, dram_load stall, output_writeback stall, tiles fast-forwarded)`` of one op's tiles.
 
     ``load_cycles[i]`` / ``writeback_cycles[i]``: DRAM cycles of tile i's input load and output
@@ -133,7 +143,10 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
     :func:`new_workspace` of at least as many tiles (reused across calls, so that its pages are
     touched once, not once per op); ``runs``: rows ``(start, L, R)``, in order and apart, of
     tiles that are ``R`` copies of the ``L`` tiles from ``start`` (none: ``np.empty((0, 3))``),
-    fast-forwarded once the pipeline's state repeats (:mod:`neurosim.kernels.pipeline_period`)."""
+    fast-forwarded once the pipeline's state repeats; ``rec``: tiles at which to record the
+    state (for another pipeline's templates) and where; ``tpl``: templates, another pipeline's
+    recorded states over the same tiles, jumped along once this one's state matches the first
+    (:mod:`neurosim.kernels.pipeline_period`; :func:`no_records`, :func:`no_templates`)."""
     n = len(busy_cycles)
     cap = 13 * n + 16
     pcap = 2 * n + 2
@@ -162,12 +175,12 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
     stall_wb = 0
     array_done_at = 0
 
-    n_runs = len(runs)
-    run = fails = skipped = 0
-    rep = 1
-    size = snapshot_size(buffers) if n_runs else 1
-    snaps = np.empty((2, size), np.int64)
-    counts = np.empty((2, 13), np.int64)
+    fs = np.zeros(7, np.int64)  # the fast-forward's state (pipeline_period.RUN ...)
+    fs[REP] = 1
+    fs[NEXT] = next_check(runs, rec[0], tpl[0], fs)
+    size = snapshot_size(buffers) if fs[NEXT] < n else 1
+    snaps = np.empty((3, size), np.int64)
+    counts = np.empty((3, 13), np.int64)
     lens = np.full(2, -1, np.int64)
     evs = np.empty(MAX_REFS, np.int64)
     procs = np.empty(MAX_REFS, np.int64)
@@ -318,40 +331,13 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
                     break
         if ev == p_event[ARRAY]:  # run(until=array) stops here; the rest is the final drain
             array_done_at = now
-        while run < n_runs and p_tile[ARRAY] >= runs[run, 0] + runs[run, 1] * runs[run, 2]:
-            run += 1
-            rep = 1
-            fails = 0
-            lens[:] = -1
-        if run < n_runs and p_tile[ARRAY] >= runs[run, 0] + rep * runs[run, 1]:
-            start, period = runs[run, 0], runs[run, 1]
-            a = p_tile[ARRAY]
-            cur = rep % 2
-            if a == start + rep * period and fails < MAX_FAILS:
-                c = counts[cur]
-                c[0], c[1], c[2], c[3], c[4], c[5], c[6] = now, eid, n_events, n_proc, n_drained, put_head, put_tail
-                c[7], c[8], c[9], c[10], c[11], c[12] = get_head, get_tail, user, stall_load, stall_wb, heap[3][0]
-                lens[cur] = encode(snaps[cur], c, work, n, buffers, a, start, evs, procs)
-                prev = 1 - cur
-                if lens[cur] >= 0 and lens[cur] == lens[prev] and \
-                        np.array_equal(snaps[cur, :lens[cur]], snaps[prev, :lens[cur]]):
-                    k = min((start + period * runs[run, 2] - 1 - max(p_tile[LOADER], a)) // period,
-                            (n - buffers - 3 - a) // period)
-                    if k >= 1:
-                        skipped += k * period
-                        d = c - counts[prev]
-                        for j in (0, 1, 2, 3, 4, 5, 7, 10, 11):
-                            c[j] += k * d[j]
-                        decode(snaps[cur], c, work, n, buffers, a + k * period)
-                        now, eid, n_events, n_proc, n_drained, put_head, put_tail = c[0], c[1], c[2], c[3], c[4], \
-                            c[5], c[6]
-                        get_head, get_tail, user, stall_load, stall_wb, heap[3][0] = c[7], c[8], c[9], c[10], c[11], \
-                            c[12]
-                    lens[:] = -1
-                elif lens[prev] >= 0:
-                    fails += 1
-            else:
-                lens[:] = -1
-            rep = (p_tile[ARRAY] - start) // period + 1
+        if p_tile[ARRAY] >= fs[NEXT]:
+            c = counts[2]
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6] = now, eid, n_events, n_proc, n_drained, put_head, put_tail
+            c[7], c[8], c[9], c[10], c[11], c[12] = get_head, get_tail, user, stall_load, stall_wb, heap[3][0]
+            if fast_forward(c, p_tile[ARRAY], p_tile[LOADER], work, n, buffers, runs, rec, tpl, fs, snaps, counts,
+                            lens, snaps[2], evs, procs):
+                now, eid, n_events, n_proc, n_drained, put_head, put_tail = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+                get_head, get_tail, user, stall_load, stall_wb, heap[3][0] = c[7], c[8], c[9], c[10], c[11], c[12]
     stall_wb += now - array_done_at
-    return now, stall_load, stall_wb, skipped
+    return now, stall_load, stall_wb, fs[SKIPPED]
