@@ -1,4 +1,4 @@
-"""Exact fast-forward of the compiled tile pipeline over a periodic run of tiles.
+"""Exact fast-forward of the compiled tile pipeline over repeated tiles and along another run.
 
 A decode step's schedule repeats each folded op's tiles once per layer (and an attention op's
 once per head): ``R`` copies of the same ``L`` tiles. The pipeline is deterministic, so once its
@@ -9,6 +9,11 @@ as the tiles it reads are copies too. :func:`encode` writes that relative state 
 referenced: the event heap, the DRAM channel's queues and holder, the processes alive and the
 events they wait on, the tiles' events around the array) into a flat array, so two copies are
 compared with one array comparison; :func:`decode` writes it back ``k`` copies later.
+
+The same encoding lets one pipeline jump along another over the same tiles: an op's own
+pipeline records its state at a few tiles (a *record*), and the phase's pipeline, which runs
+the op between others, compares its state with the op's at those tiles and, equal, takes the
+op's state near its end (a *template*): from the matching tile on, the two see the same tiles.
 
 Only a state found equal is shifted, so a run that never settles is simulated tile by tile:
 the shortcut changes no result (a hypothesis test compares it with the simpy reference on
