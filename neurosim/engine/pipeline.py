@@ -106,7 +106,8 @@ def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: n
                compute_cycles: np.ndarray, dram_cycles: Callable[[int], int], buffers: int = 2,
                record: list[Interval] | None = None, label: str = "", engine: str = "fast",
                stalls_of: Callable[[int], dict[str, int]] | None = None,
-               runs: np.ndarray | None = None, states: bool = False, templates: tuple | None = None) -> tuple:
+               runs: np.ndarray | None = None, states: bool = False, templates: tuple | None = None,
+               cycles: tuple[np.ndarray, np.ndarray] | None = None) -> tuple:
     """:func:`run_pipeline` of tiles given as per-tile arrays: ``(cycles, stalls by cause)``,
     from the compiled loop for ``fast`` without ``record``, else from the simpy reference
     (``stalls_of(t)``: tile t's in-tile stalls by cause, for the timeline). Hints the compiled
@@ -115,14 +116,16 @@ def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: n
     as are the repeats it finds itself (:func:`~neurosim.engine.tile_runs.repeats`);
     ``templates`` (:func:`templates`), other pipelines' recorded states over the same tiles,
     jumped along once its state matches. ``states``: also return the states recorded at
-    :func:`new_records`'s tiles (None from the reference), the op's template for its phase."""
+    :func:`new_records`'s tiles (None from the reference), the op's template for its phase;
+    ``cycles``: the loads' and write-backs' ``dram_cycles``, when the caller has them."""
     if engine == "fast" and record is None:
         rec = new_records(len(busy_cycles), buffers) if states else no_records()
-        cycles, stall_load, stall_wb, _ = pipeline_cycles(
-            _per_tile_cycles(load_bits, dram_cycles), busy_cycles, _per_tile_cycles(writeback_bits, dram_cycles),
-            load_bits > 0, writeback_bits > 0, buffers, _workspace(len(busy_cycles)),
-            repeats(load_bits, busy_cycles, writeback_bits, runs), rec, no_templates() if templates is None else templates)
-        out = int(cycles), {"dram_load": int(stall_load), "output_writeback": int(stall_wb)}
+        load_cycles, wb_cycles = cycles or (_per_tile_cycles(b, dram_cycles) for b in (load_bits, writeback_bits))
+        total, stall_load, stall_wb, _ = pipeline_cycles(
+            load_cycles, busy_cycles, wb_cycles, load_bits > 0, writeback_bits > 0, buffers,
+            _workspace(len(busy_cycles)), repeats(load_bits, busy_cycles, writeback_bits, runs), rec,
+            no_templates() if templates is None else templates)
+        out = int(total), {"dram_load": int(stall_load), "output_writeback": int(stall_wb)}
         return (*out, rec) if states else out
     blocks = [Block(int(a), int(b), int(c), int(d), tuple((stalls_of(t) if stalls_of else {}).items()))
               for t, (a, b, c, d) in enumerate(zip(load_bits, busy_cycles, writeback_bits, compute_cycles, strict=True))]
@@ -131,13 +134,13 @@ def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: n
 
 
 def run_with_templates(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
-                       dram_cycles: Callable[[int], int], runs: np.ndarray, recorded: list[tuple[int, Future]]) -> tuple:
-    """:func:`run_arrays` of a phase's tiles with the templates its ops recorded (``(first
-    tile here, future of the op's run_arrays(..., states=True))``; submitted to the pool before
-    this, so they have all started when it waits on them)."""
+                       dram_cycles: Callable[[int], int], runs: np.ndarray, recorded: list[tuple[int, Future]],
+                       cycles: tuple[np.ndarray, np.ndarray] | None = None) -> tuple:
+    """The compiled :func:`run_arrays` of a phase's tiles with the templates its ops recorded
+    (``(first tile here, done future of the op's run_arrays(..., states=True))``)."""
     found = [(start, rec) for start, f in recorded if (rec := f.result()[2]) is not None]
     return run_arrays(load_bits, busy_cycles, writeback_bits, busy_cycles, dram_cycles, runs=runs,
-                      templates=templates(found))
+                      templates=templates(found), cycles=cycles)
 
 
 def submit_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,

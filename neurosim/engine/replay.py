@@ -24,12 +24,12 @@ from neurosim.energy.breakdown import energy_breakdown, energy_by_action, with_t
 from neurosim.energy.time_power import time_power
 from neurosim.engine.designs import DESIGNS, design_energies
 from neurosim.engine.op_mapper import Candidate, choose
-from neurosim.engine.pipeline import Interval, run_arrays, run_with_templates, submit_arrays
+from neurosim.engine.pipeline import Interval, _per_tile_cycles, run_arrays, run_with_templates, submit_arrays
 from neurosim.engine.tile_walk import TileStream, aggregate_tiles, walk_tiles
 from neurosim.engine.tiling import Tiling, candidate_tilings
 from neurosim.engine.vector_io import Flow, vector_io
 from neurosim.engine.widths import built_widths, resolve_widths
-from neurosim.engine.workers import by_rows, thread_pool
+from neurosim.engine.workers import after, by_rows, thread_pool
 from neurosim.errors import Problem, TraceFormatError
 from neurosim.hw.dram import Dram
 from neurosim.kernels.acc_tile import code_totals
@@ -197,15 +197,27 @@ class PhaseStreams:
     def __init__(self, dram: Dram, engine: str, window_tiles: int):
         #: consecutive ops run in one pipeline up to this many tiles (``schedule.window_tiles``)
         self.dram, self.engine, self.window_tiles = dram, engine, window_tiles
-        self.open: dict[tuple[str, int], list[tuple]] = {}  # per step: (load, busy, wb, times, states)
+        #: per step: (load bits, busy, write-back bits, load cycles, write-back cycles, times, states)
+        self.open: dict[tuple[str, int], list[tuple]] = {}
         self.runs: list[tuple[str, Future]] = []
+        self._cycles_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _cycles(self, bits: np.ndarray) -> np.ndarray:
+        """Each tile's transfer cycles, once per op's array (a decode step repeats its ops)."""
+        if len(bits) < 64:
+            return _per_tile_cycles(bits, self.dram.transfer_cycles)
+        hit = self._cycles_of.get(id(bits))
+        if hit is None or hit[0] is not bits:
+            hit = self._cycles_of[id(bits)] = (bits, _per_tile_cycles(bits, self.dram.transfer_cycles))
+        return hit[1]
 
     def add(self, phase: str, step: int, load: np.ndarray, busy: np.ndarray, wb: np.ndarray, times: int,
             states: Future | None = None) -> None:
         """Op tiles ``load, busy, wb`` ``times`` times over (a folded op's layers or heads: a run
         the compiled pipeline fast-forwards once its state repeats); ``states``: the future of the
         op's own pipeline with its recorded states, which this one jumps along once it matches."""
-        part = (*(np.tile(a, times) for a in (load, busy, wb)), times, states if times == 1 else None)
+        part = (*(np.tile(a, times) for a in (load, busy, wb, self._cycles(load), self._cycles(wb))), times,
+                states if times == 1 else None)
         chunk = self.open.setdefault((phase, step), [])
         if chunk and sum(len(p[0]) for p in chunk) + len(part[0]) > self.window_tiles:
             self._submit(phase, chunk)
@@ -213,13 +225,14 @@ class PhaseStreams:
         chunk.append(part)
 
     def _submit(self, phase: str, chunk: list) -> None:
-        load, busy, wb = (np.concatenate([p[i] for p in chunk]) for i in range(3))
+        load, busy, wb, load_cycles, wb_cycles = (np.concatenate([p[i] for p in chunk]) for i in range(5))
         starts = np.cumsum([0] + [len(p[0]) for p in chunk])[:-1]
-        runs = np.array([(start, len(p[0]) // p[3], p[3]) for start, p in zip(starts, chunk, strict=True) if p[3] > 1],
+        runs = np.array([(start, len(p[0]) // p[5], p[5]) for start, p in zip(starts, chunk, strict=True) if p[5] > 1],
                         np.int64).reshape(-1, 3)
-        recorded = [(start, p[4]) for start, p in zip(starts, chunk, strict=True) if p[4] is not None]
+        recorded = [(start, p[6]) for start, p in zip(starts, chunk, strict=True) if p[6] is not None]
         if self.engine == "fast":
-            run = thread_pool().submit(run_with_templates, load, busy, wb, self.dram.transfer_cycles, runs, recorded)
+            run = after([f for _, f in recorded], run_with_templates, load, busy, wb, self.dram.transfer_cycles, runs,
+                        recorded, (load_cycles, wb_cycles))
         else:
             run = submit_arrays(load, busy, wb, busy, self.dram.transfer_cycles, engine=self.engine)
         self.runs.append((phase, run))

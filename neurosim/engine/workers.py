@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -55,3 +55,32 @@ def by_rows(kernel, codes: np.ndarray, *args) -> list:
         return [kernel(codes, *args)]
     edges = np.linspace(0, codes.shape[0], n + 1).astype(np.int64)
     return list(thread_pool().map(lambda i: kernel(codes[edges[i]:edges[i + 1]], *args), range(n)))
+
+
+def after(futures: list[Future], fn, *args) -> Future:
+    """``fn(*args)`` on the pool once every one of ``futures`` is done, its result (or error)
+    through the future returned: no worker thread sits waiting for the others meanwhile."""
+    out: Future = Future()
+    left = [len(futures) or 1]
+    lock = threading.Lock()
+
+    def forward(inner: Future) -> None:
+        error = inner.exception()
+        if error is not None:
+            out.set_exception(error)
+        else:
+            out.set_result(inner.result())
+
+    def start(_=None) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        if out.set_running_or_notify_cancel():  # not cancelled meanwhile
+            thread_pool().submit(fn, *args).add_done_callback(forward)
+
+    if not futures:
+        start()
+    for f in futures:
+        f.add_done_callback(start)
+    return out
