@@ -17,9 +17,10 @@ op's state near its end (a *template*): from the matching tile on, the two see t
 
 Only a state found equal is shifted, so a run that never settles is simulated tile by tile:
 the shortcut changes no result (a hypothesis test compares it with the simpy reference on
-periodic tile sequences). Written by hand: it reads the event kernel's own arrays. numba
-caches ``pipeline_cycles`` with this module's functions compiled into it and checks only
-tile_pipeline.py's date: after editing this file, touch that one.
+periodic tile sequences). Written by hand: it reads the event kernel's own arrays. Its
+functions are inlined into ``pipeline_cycles``, whose numba cache is keyed on
+tile_pipeline.py's contents alone: after editing this file, delete the cached kernels
+(``neurosim/kernels/__pycache__/*.nbi``), or the old code keeps running.
 """
 
 from __future__ import annotations
@@ -260,6 +261,9 @@ def decode(enc, c, work, n, buffers, s):
         o += 8
 
 
+# The checks below run inside pipeline_cycles' event loop (inline: a call passing the
+# kernel's arrays costs a reference count per array, several microseconds a call).
+
 #: Counters advanced by a jump (the others are set by :func:`decode`): now, event id, events,
 #: processes, drained, put head, get head, the two stalls.
 SHIFTED = (0, 1, 2, 3, 4, 5, 7, 10, 11)
@@ -278,12 +282,13 @@ def next_check(runs, rec_at, tpl_at, fs):
         nxt = min(nxt, rec_at[fs[REC]])
     if fs[TPL] < len(tpl_at):
         nxt = min(nxt, tpl_at[fs[TPL]])
-    if fs[RUN] < len(runs):
-        nxt = min(nxt, runs[fs[RUN], 0] + fs[REP] * runs[fs[RUN], 1])
+    if fs[RUN] < len(runs):  # the next copy, or past the run once it has given up
+        period = runs[fs[RUN], 1]
+        nxt = min(nxt, runs[fs[RUN], 0] + (fs[REP] if fs[FAILS] < MAX_FAILS else runs[fs[RUN], 2]) * period)
     return nxt
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _records_and_templates(c, a, work, n, buffers, rec, tpl, fs, scratch, evs, procs):
     """Record the state where asked (``rec``: tiles, encodings, counters, lengths); jump where a
     template (``tpl``: tiles, their targets and runs' first tiles, then the encodings, lengths
@@ -312,7 +317,7 @@ def _records_and_templates(c, a, work, n, buffers, rec, tpl, fs, scratch, evs, p
     return False
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _runs(c, a, loader_tile, work, n, buffers, runs, fs, snaps, counts, lens, evs, procs):
     """At a copy of the current run: compare the state with the previous copy's and, equal,
     jump as many copies ahead as the run's tiles allow. True after a jump."""
@@ -348,7 +353,7 @@ def _runs(c, a, loader_tile, work, n, buffers, runs, fs, snaps, counts, lens, ev
     return moved
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def fast_forward(c, a, loader_tile, work, n, buffers, runs, rec, tpl, fs, snaps, counts, lens, scratch, evs, procs):
     """The pipeline's state ``c`` (counters, see :func:`encode`) with the array at tile ``a``:
     records, template jumps and run jumps due there; True when the state moved (``c`` then
