@@ -99,7 +99,23 @@ def templates(recorded: list[tuple[int, tuple]]) -> tuple:
     if not rows:
         return no_templates()
     cols = list(zip(*rows, strict=True))
-    return tuple(np.array(c, np.int64) if np.ndim(c[0]) == 0 else np.stack(c) for c in cols)
+    return tuple(np.array(c, np.int64) if np.ndim(c[0]) == 0 else _stacked(c) for c in cols)
+
+
+def _stacked(rows: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The rows one under another, zero-padded to the longest (an encoding's length is kept
+    beside it)."""
+    out = np.zeros((len(rows), max(len(r) for r in rows)), np.int64)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
+
+
+def _trimmed(rec: tuple) -> tuple:
+    """A record kept for the phase with its encodings cut to the longest (a tenth of the room
+    :func:`new_records` leaves)."""
+    at, enc, cnt, size = rec
+    return at, enc[:, :max(int(size.max(initial=0)), 1)].copy(), cnt, size
 
 
 def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
@@ -126,7 +142,7 @@ def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: n
             _workspace(len(busy_cycles)), repeats(load_bits, busy_cycles, writeback_bits, runs), rec,
             no_templates() if templates is None else templates)
         out = int(total), {"dram_load": int(stall_load), "output_writeback": int(stall_wb)}
-        return (*out, rec) if states else out
+        return (*out, _trimmed(rec)) if states else out
     blocks = [Block(int(a), int(b), int(c), int(d), tuple((stalls_of(t) if stalls_of else {}).items()))
               for t, (a, b, c, d) in enumerate(zip(load_bits, busy_cycles, writeback_bits, compute_cycles, strict=True))]
     out = run_pipeline(blocks, dram_cycles, buffers, record, label, engine="reference")
