@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import BIG_MAC_SRAMS, BIG_SRAMS, ROOT, make_trace, spec
+from helpers import BIG_MAC_SRAMS, BIG_SRAMS, HANG_GUARD_S, ROOT, make_trace, spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -1561,3 +1561,21 @@ def test_a_pass_split_by_rows_over_the_workers_counts_every_code():
     want = [np.count_nonzero(codes), int((np.abs(codes) > 7).sum()), int(np.abs(codes.astype(np.int64)).sum())]
     for blocks in (by_rows(code_totals, codes, 7), thread_pool().submit(by_rows, code_totals, codes, 7).result()):
         assert [int(sum(v)) for v in zip(*blocks, strict=True)] == want
+
+
+def test_after_runs_once_its_futures_are_done_and_passes_errors_on():
+    """workers.after: the function starts only when every future it follows is done (none of
+    the pool's threads waits meanwhile), with none at once; its error reaches the caller."""
+    from concurrent.futures import Future
+
+    from neurosim.engine.workers import after
+
+    first, second, seen = Future(), Future(), []
+    out = after([first, second], lambda: seen.append(first.done() and second.done()) or len(seen))
+    first.set_result(1)
+    assert not out.done() and seen == []
+    second.set_result(2)
+    assert out.result(timeout=HANG_GUARD_S) == 1 and seen == [True]
+    assert after([], lambda: 7).result(timeout=HANG_GUARD_S) == 7
+    with pytest.raises(ZeroDivisionError):
+        after([first], lambda: 1 // 0).result(timeout=HANG_GUARD_S)
