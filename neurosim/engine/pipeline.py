@@ -151,10 +151,13 @@ def run_arrays(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: n
 
 def run_with_templates(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.ndarray,
                        dram_cycles: Callable[[int], int], runs: np.ndarray, recorded: list[tuple[int, Future]],
-                       cycles: tuple[np.ndarray, np.ndarray] | None = None) -> tuple:
+                       parts: list[tuple[np.ndarray, np.ndarray, int]] | None = None) -> tuple:
     """The compiled :func:`run_arrays` of a phase's tiles with the templates its ops recorded
-    (``(first tile here, done future of the op's run_arrays(..., states=True))``)."""
+    (``(first tile here, done future of the op's run_arrays(..., states=True))``); ``parts``:
+    the transfer cycles of its ops' tiles as (loads, write-backs, instances), when known."""
     found = [(start, rec) for start, f in recorded if (rec := f.result()[2]) is not None]
+    cycles = None if parts is None else \
+        tuple(np.concatenate([np.tile(p[i], p[2]) for p in parts]) for i in range(2))
     return run_arrays(load_bits, busy_cycles, writeback_bits, busy_cycles, dram_cycles, runs=runs,
                       templates=templates(found), cycles=cycles)
 

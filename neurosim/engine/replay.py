@@ -197,14 +197,15 @@ class PhaseStreams:
     def __init__(self, dram: Dram, engine: str, window_tiles: int):
         #: consecutive ops run in one pipeline up to this many tiles (``schedule.window_tiles``)
         self.dram, self.engine, self.window_tiles = dram, engine, window_tiles
-        #: per step: (load bits, busy, write-back bits, load cycles, write-back cycles, times, states)
+        #: per step: (load bits, busy, write-back bits, (load, write-back cycles of one instance), times, states)
         self.open: dict[tuple[str, int], list[tuple]] = {}
         self.runs: list[tuple[str, Future]] = []
         self._cycles_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def _cycles(self, bits: np.ndarray) -> np.ndarray:
-        """Each tile's transfer cycles, once per op's array (a decode step repeats its ops)."""
-        if len(bits) < 64:
+    def _cycles(self, bits: np.ndarray, times: int) -> np.ndarray:
+        """Each tile's transfer cycles, kept per folded op's array (``times`` > 1: every decode
+        step repeats it)."""
+        if len(bits) < 64 or times == 1:
             return _per_tile_cycles(bits, self.dram.transfer_cycles)
         hit = self._cycles_of.get(id(bits))
         if hit is None or hit[0] is not bits:
@@ -216,8 +217,8 @@ class PhaseStreams:
         """Op tiles ``load, busy, wb`` ``times`` times over (a folded op's layers or heads: a run
         the compiled pipeline fast-forwards once its state repeats); ``states``: the future of the
         op's own pipeline with its recorded states, which this one jumps along once it matches."""
-        part = (*(np.tile(a, times) for a in (load, busy, wb, self._cycles(load), self._cycles(wb))), times,
-                states if times == 1 else None)
+        part = (*(np.tile(a, times) for a in (load, busy, wb)), (self._cycles(load, times), self._cycles(wb, times)),
+                times, states if times == 1 else None)
         chunk = self.open.setdefault((phase, step), [])
         if chunk and sum(len(p[0]) for p in chunk) + len(part[0]) > self.window_tiles:
             self._submit(phase, chunk)
@@ -225,14 +226,14 @@ class PhaseStreams:
         chunk.append(part)
 
     def _submit(self, phase: str, chunk: list) -> None:
-        load, busy, wb, load_cycles, wb_cycles = (np.concatenate([p[i] for p in chunk]) for i in range(5))
+        load, busy, wb = (np.concatenate([p[i] for p in chunk]) for i in range(3))
         starts = np.cumsum([0] + [len(p[0]) for p in chunk])[:-1]
-        runs = np.array([(start, len(p[0]) // p[5], p[5]) for start, p in zip(starts, chunk, strict=True) if p[5] > 1],
+        runs = np.array([(start, len(p[0]) // p[4], p[4]) for start, p in zip(starts, chunk, strict=True) if p[4] > 1],
                         np.int64).reshape(-1, 3)
-        recorded = [(start, p[6]) for start, p in zip(starts, chunk, strict=True) if p[6] is not None]
+        recorded = [(start, p[5]) for start, p in zip(starts, chunk, strict=True) if p[5] is not None]
         if self.engine == "fast":
             run = after([f for _, f in recorded], run_with_templates, load, busy, wb, self.dram.transfer_cycles, runs,
-                        recorded, (load_cycles, wb_cycles))
+                        recorded, [(*p[3], p[4]) for p in chunk])
         else:
             run = submit_arrays(load, busy, wb, busy, self.dram.transfer_cycles, engine=self.engine)
         self.runs.append((phase, run))
