@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -389,7 +389,11 @@ class CoreReplay:
         return self.streams.cycles() if self.streams is not None else None
 
     def cancel(self) -> None:
-        """Drop the queued pipelines and checks (an error or Ctrl-C)."""
-        for f in [f for run in self.runs.values() for f in run.futures()] + \
-                 ([f for _, f in self.streams.runs] if self.streams is not None else []):
+        """Drop the queued pipelines and checks, and wait for those already running (an error or
+        Ctrl-C): nothing of the run goes on after it has returned (a kernel still allocating on a
+        worker thread then raced tracemalloc.stop() in the caller, and crashed CPython 3.11)."""
+        futures = [f for run in self.runs.values() for f in run.futures()] + \
+            ([f for _, f in self.streams.runs] if self.streams is not None else [])
+        for f in futures:
             f.cancel()
+        wait([f for f in futures if not f.cancelled()])
