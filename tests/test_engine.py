@@ -1579,3 +1579,38 @@ def test_after_runs_once_its_futures_are_done_and_passes_errors_on():
     assert after([], lambda: 7).result(timeout=HANG_GUARD_S) == 7
     with pytest.raises(ZeroDivisionError):
         after([first], lambda: 1 // 0).result(timeout=HANG_GUARD_S)
+
+
+def test_a_refused_run_returns_only_once_its_running_pipelines_are_done(tmp_path, monkeypatch):
+    """An op refused mid-run (a repeat of 2^30): the pipelines already on the worker threads
+    (held there until a timer lets them go) have all finished when the error reaches the caller;
+    none goes on after it (the queued ones are dropped)."""
+    import json
+    import shutil
+    import threading
+
+    from neurosim.engine import pipeline
+    from neurosim.errors import NeurosimError
+
+    trace = tmp_path / "t"
+    shutil.copytree(ROOT / "traces/smollm2_wikitext_l1_p64_d8", trace)
+    m = json.loads((trace / "manifest.json").read_text())
+    next(o for o in m["ops"] if o["kind"] == "attn_qk")["repeat"] = 1 << 30
+    (trace / "manifest.json").write_text(json.dumps(m))
+    real, release, running, seen = pipeline.pipeline_cycles, threading.Event(), [], []
+
+    def held(*args):
+        running.append(1)
+        seen.append(1)
+        release.wait(HANG_GUARD_S)
+        try:
+            return real(*args)
+        finally:
+            running.pop()
+    monkeypatch.setattr(pipeline, "pipeline_cycles", held)
+    timer = threading.Timer(1.0, release.set)
+    timer.start()
+    with pytest.raises(NeurosimError, match="repeat"):
+        simulate(str(trace), str(ROOT / "hw_configs/acc_if_64x64.yaml"), verify=False)
+    timer.join()
+    assert seen and running == []
