@@ -34,7 +34,6 @@ ENGINES = ("fast", "reference")
 #: page-faulted its memory in again (10-15 % of the kernel's time on 10,000-tile pipelines).
 REUSED_TILES = 1 << 16
 _scratch = threading.local()
-NO_RUNS = np.empty((0, 3), np.int64)
 
 
 def _workspace(n: int) -> tuple:
@@ -112,8 +111,8 @@ def _stacked(rows: tuple[np.ndarray, ...]) -> np.ndarray:
 
 
 def _trimmed(rec: tuple) -> tuple:
-    """A record kept for the phase with its encodings cut to the longest (a tenth of the room
-    :func:`new_records` leaves)."""
+    """A record kept for the phase with its encodings cut to the longest (:func:`new_records`
+    leaves room for the largest state; a real one is a small part of it)."""
     at, enc, cnt, size = rec
     return at, enc[:, :max(int(size.max(initial=0)), 1)].copy(), cnt, size
 

@@ -81,7 +81,7 @@ def repeats(load_bits: np.ndarray, busy_cycles: np.ndarray, writeback_bits: np.n
         runs = _pattern_runs(first, length, stretch, q)
         if (runs[:, 1] * runs[:, 2]).sum() > (best[:, 1] * best[:, 2]).sum():
             best = runs
-    taken = np.empty((0, 3), np.int64) if given is None else given
+    taken = none
     for rows in (best, np.stack([first, np.ones_like(first), length], axis=1)[length >= MIN_SAME]):
         taken = np.concatenate([taken, _apart(rows.astype(np.int64), taken)])
         taken = taken[np.argsort(taken[:, 0], kind="stable")]

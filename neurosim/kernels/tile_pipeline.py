@@ -16,7 +16,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neurosim.kernels.pipeline_period import MAX_REFS, NEXT, REP, SKIPPED, fast_forward, next_check, snapshot_size
+from neurosim.kernels.pipeline_period import (
+    FAST_STATE,
+    MAX_REFS,
+    NEXT,
+    REP,
+    SKIPPED,
+    fast_forward,
+    next_check,
+    snapshot_size,
+)
 
 URGENT, NORMAL = 0, 1
 PENDING, TRIGGERED, PROCESSED = 0, 1, 2
@@ -175,7 +184,7 @@ def pipeline_cycles(load_cycles, busy_cycles, writeback_cycles, has_load, has_wr
     stall_wb = 0
     array_done_at = 0
 
-    fs = np.zeros(7, np.int64)  # the fast-forward's state (pipeline_period.RUN ...)
+    fs = np.zeros(FAST_STATE, np.int64)  # the fast-forward's state (pipeline_period.RUN ...)
     fs[REP] = 1
     fs[NEXT] = next_check(runs, rec[0], tpl[0], fs)
     size = snapshot_size(buffers) if fs[NEXT] < n else 1
