@@ -383,8 +383,21 @@ def quantizer_cases(draw):
             draw(st.sampled_from([1.0, 0.9, 0.7])), draw(st.sampled_from([0, 2, 15])))
 
 
+@st.composite
+def wide_quantizer_cases(draw):
+    """Rows wide enough, and with values repeated enough, that the median's and the cut's bins
+    hold more candidates than are sorted."""
+    M, K = draw(st.integers(1, 3)), draw(st.integers(300, 1200))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    levels = rng.standard_t(3, draw(st.integers(1, 6))).astype(np.float32)
+    x = levels[rng.integers(0, len(levels), (M, K))] * rng.choice([1.0, 1.0, 300.0], K).astype(np.float32)
+    rule = draw(st.sampled_from(["mad", "ratio"]))
+    param = draw(st.floats(0.5, 10)) if rule == "mad" else draw(st.floats(0, 0.3))
+    return x, 4, 8, rule, param, 1.0, draw(st.sampled_from([0, 15]))
+
+
 @settings(max_examples=300, deadline=None)
-@given(quantizer_cases())
+@given(st.one_of(quantizer_cases(), wide_quantizer_cases()))
 def test_compiled_quantizer_equals_trace_quantizer(case):
     """neurosim.trace.token_quantizer = neurosim.trace.quantize, code for code, scale for scale."""
     from neurosim.trace.quantize import quantize_shifted
@@ -531,19 +544,32 @@ def test_onnx_graph_becomes_a_gemm_trace(tmp_path):
     assert r.returncode == 2 and "bad.onnx" in r.stderr and "Traceback" not in r.stderr
 
 
+_FLOAT32S = st.one_of(st.floats(width=32, allow_nan=False, allow_infinity=False),
+                     st.sampled_from([0.0, -0.0, 1.0, -1.0]))
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.floats(width=32, allow_nan=False, allow_infinity=False), st.sampled_from([0.0, -0.0, 1.0, -1.0])),
-                min_size=1, max_size=200), st.data())
-def test_radix_select_equals_numpy_partition(values, data):
-    """The quantizer's exact selection: the k-th smallest float32 as np.partition finds it
-    (duplicates, signed zeros, huge and tiny values), input left unchanged."""
-    from neurosim.trace.token_quantizer import _key, _key_value, _median, _select
+@given(st.one_of(st.lists(_FLOAT32S, min_size=1, max_size=200),
+                 st.lists(st.sampled_from([0.0, -0.0, 1.0, -2.5, 3.0, 1e-30]), min_size=300, max_size=1500)),
+       st.data())
+def test_exact_selection_equals_numpy(values, data):
+    """The quantizer's exact selections: the radix select's k-th smallest as np.partition finds
+    it, the histogram-and-candidates median as np.median, the ranked keys of a pair of ranks as
+    np.sort, with duplicates, signed zeros, huge and tiny values, and bins of more equal values
+    than are sorted (the radix fallback); input left unchanged, the histogram left zero."""
+    from neurosim.trace.token_quantizer import SIGNED_SHIFT, _key, _key_value, _median, _ranked_keys, _select
 
     a = np.array(values, np.float32)
-    k = data.draw(st.integers(0, len(a) - 1))
+    n = len(a)
+    k = data.draw(st.integers(0, n - 1))
+    r = data.draw(st.integers(0, n - 1))
     before = a.copy()
     keys = np.array([_key(b) for b in a.view(np.uint32)], np.uint32)
-    work = (np.empty(len(a), np.uint32), np.zeros((4, 2048), np.int32))
-    assert _key_value(_select(keys, len(a), k, *work)) == np.partition(a, k)[k]
-    assert _median(a, np.empty(len(a), np.uint32), *work) == np.median(a)
-    assert np.array_equal(a, before)
+    hist = np.zeros(2048, np.int32)
+    assert _key_value(_select(keys, n, k, np.empty(n, np.uint32), hist)) == np.partition(a, k)[k]
+    work = [np.empty(n, np.uint32) for _ in range(3)]
+    assert _median(a, *work, hist) == np.median(a)
+    lo, hi = _ranked_keys(a, SIGNED_SHIFT, r, min(r + 1, n - 1), *work, hist)
+    want = np.sort(np.array([_key(b) for b in a.view(np.uint32)], np.uint32))
+    assert (lo, hi) == (want[r], want[min(r + 1, n - 1)])
+    assert np.array_equal(a, before) and not hist.any()

@@ -41,7 +41,7 @@ from neurosim.trace.quantize import quantize_weights
 from neurosim.trace.token_quantizer import RULES, octave_grid, synth_rows
 from neurosim.trace.writer import TraceWriter
 
-_ROWS = 256  # rows drawn and quantized per block (neurosim.trace.token_quantizer.synth_rows)
+_ROWS = 256  # rows per generator seed: a tensor's blocks of rows are drawn on any thread, the same codes
 
 
 @dataclass(frozen=True)
@@ -291,12 +291,12 @@ def parse_gemm(text: str, index: int) -> GemmSpec:
 def footprint(groups: list[tuple[str, list[GemmSpec]]], weights: bool, shifts: bool = False) -> tuple[int, int]:
     """(bytes written to disk, peak bytes of memory) of :func:`write_synthetic` for ``groups``
     (``shifts``: a power-of-two salient step stores a shift per entry beside the codes). Each
-    tensor in flight holds its codes and shifts and a float32 row block; one per worker."""
+    tensor in flight holds its codes and shifts; each worker a row and its work arrays."""
     disk = peak = 0
     per_entry = 2 if shifts else 1
     for _, gemms in groups:
         M, K = gemms[0].M, gemms[0].K
-        block = 2 * (2 * M * K) + usable_cores() * min(M, _ROWS) * K * 4 * 4  # two tensors in flight; row blocks
+        block = 2 * (2 * M * K) + usable_cores() * K * 4 * 7  # two tensors in flight; per worker 7 words a value
         disk += per_entry * M * K + 4 * M
         w_peak = 0
         if weights:
