@@ -419,7 +419,7 @@ def _draw(seed, K, gain, scale):
     state = seed_state(seed)
     bits = np.empty(-(-K // (2 * LANES)) * 2 * LANES, np.uint32)
     out = np.empty(K, np.float32)
-    draw_row(state, bits, np.empty(K, np.float32), *ActivationModel(df=3.0).tables(), gain, np.float32(scale), out)
+    draw_row(state, bits, np.empty((2, K), np.float32), *ActivationModel(df=3.0).tables(), gain, np.float32(scale), out)
     return out, state, bits
 
 
