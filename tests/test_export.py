@@ -241,6 +241,27 @@ def test_recipe_names_parse():
     p = parse_recipe("spikequant+rot+gptq+aclip")
     assert (p.base, p.weights, p.rotate, p.smooth_alpha, p.act_clip_search) == ("spikequant", "gptq", True, None, True)
     assert parse_recipe("w4a4+smooth0.7").smooth_alpha == 0.7
+    assert [(p.weights, p.weight_clip) for p in map(parse_recipe, ("w4a8+wclip", "w4a8+gptq", "w4a8+gptq+wclip"))] \
+        == [("rtn", True), ("gptq", False), ("gptq", True)]
+    with pytest.raises(ValueError, match="twice"):
+        parse_recipe("w4a8+gptq+rot+gptq")
+
+
+def test_gptq_on_a_clipped_grid():
+    """wclip with gptq: GPTQ rounds on the clip-searched per-channel step (each channel's codes
+    within the 4-bit range of that step), and on a layer whose inputs are white (Hessian = I,
+    where GPTQ's updates vanish and it is round to nearest) it equals round to nearest on the
+    clipped step exactly."""
+    import torch
+
+    from neurosim.export.gptq import clip_search, gptq, quantize_rows
+
+    torch.manual_seed(0)
+    w = torch.distributions.StudentT(3.0).sample((8, 64)).double()
+    s = clip_search(w, 4)
+    assert bool((s.flatten() < w.abs().amax(dim=1) / 7).any())  # heavy tails: some channel clipped
+    q = gptq(w, torch.eye(64, dtype=torch.float64), 4, scale=s, percdamp=0.0)
+    assert torch.equal(q, quantize_rows(w, s, 4).to(q.dtype))
 
 
 def test_shipped_rotated_trace():

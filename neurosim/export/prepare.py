@@ -4,7 +4,9 @@ A recipe name is ``BASE[+MOD...]``: ``BASE`` is ``float``, ``w4a8``, ``w4a4`` (n
 handling) or ``spikequant`` (W4A4 with per-token salient values at 8 bits); modifiers:
 
 - ``gptq``: GPTQ weights (:mod:`neurosim.export.gptq`) from the calibration text's Hessians;
-- ``wclip``: round-to-nearest weights with a per-channel clip ratio searched for least error;
+- ``wclip``: each channel's weight step clipped by the ratio (of a grid) that gives the least
+  squared rounding error; alone with round-to-nearest, with ``gptq`` as GPTQ's grid (as QuaRot's
+  and SpinQuant's GPTQ search their weight clip);
 - ``rot``: fold the RMSNorm gains, rotate the residual stream (randomized Hadamard x orthogonal)
   and each value head (Hadamard), and transform down_proj's input online
   (:mod:`neurosim.export.transforms`);
@@ -194,7 +196,7 @@ def _quantize_weights(m, plan, bits: int, hess: dict, counts: dict, layers: int 
     with torch.no_grad():
         for i, (n, lin) in enumerate(linears, 1):
             w = lin.weight.data
-            s = clip_search(w, bits) if plan.weights == "wclip" else weight_scale(w, bits)
+            s = clip_search(w, bits) if plan.weight_clip else weight_scale(w, bits)
             lin.weight.data = gptq(w, hess[n] / counts[n], bits, scale=s) if plan.weights == "gptq" \
                 else quantize_rows(w, s, bits)
             scales[n] = s.flatten().float()

@@ -22,7 +22,8 @@ class RecipePlan:
 
     name: str
     base: str
-    weights: str = "rtn"  # rtn | wclip | gptq
+    weights: str = "rtn"  # rtn | gptq
+    weight_clip: bool = False  # wclip: each channel's step clipped by a searched ratio (with gptq too)
     rotate: bool = False
     learned_rotation: bool = False  # spin: the residual rotation learned (implies rotate)
     smooth_alpha: float | None = None
@@ -41,13 +42,15 @@ def parse_recipe(name: str) -> RecipePlan:
     base, *mods = name.split("+")
     if base not in BASES:
         raise ValueError(f"recipe {name!r}: base must be one of {', '.join(BASES)}")
+    if len(set(mods)) < len(mods):
+        raise ValueError(f"recipe {name!r}: a modifier is given twice")
     plan = RecipePlan(name, base)
     for m in mods:
         s = re.fullmatch(r"smooth(0\.\d+)?", m)
-        if m in ("gptq", "wclip"):
-            if plan.weights != "rtn":
-                raise ValueError(f"recipe {name!r}: choose one of gptq, wclip")
+        if m == "gptq":
             plan = replace(plan, weights=m)
+        elif m == "wclip":
+            plan = replace(plan, weight_clip=True)
         elif m == "rot":
             plan = replace(plan, rotate=True)
         elif m == "spin":
