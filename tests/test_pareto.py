@@ -26,6 +26,30 @@ def test_front_by_hand():
 
 
 @needs_stories
+def test_cache_keys_follow_contents(tmp_path):
+    """The source key is the model's and text's contents: the same after the folder is copied
+    elsewhere with new times (a shared folder made afresh), another when a byte changes."""
+    import os
+    import shutil
+
+    from neurosim.sweep.pareto import ParetoPlan
+
+    def key(model):
+        return ParetoPlan(str(model), str(STORIES_TEXT), 16, 0, None, 1).source_key()
+    a, b = tmp_path / "a", tmp_path / "elsewhere" / "b"
+    shutil.copytree(STORIES, a)
+    shutil.copytree(a, b)
+    for f in b.iterdir():
+        os.utime(f, (1e9, 1e9))
+    assert key(a) == key(b) == key(STORIES)
+    tok = next(f for f in b.iterdir() if f.name.startswith("tok"))
+    data = bytearray(tok.read_bytes())
+    data[-1] ^= 1
+    tok.write_bytes(bytes(data))
+    assert key(b) != key(a)
+
+
+@needs_stories
 def test_pareto_writes_the_table_and_figure_and_resumes(tmp_path, capsys, monkeypatch):
     out = tmp_path / "p"
     args = ["pareto", "--model", str(STORIES), "--text", str(STORIES_TEXT), "--recipes", "w4a4", "spikequant", "w4a8",

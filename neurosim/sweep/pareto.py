@@ -4,8 +4,8 @@ hardware config; the table holds perplexity and J/token (prefill, and decode wit
 per recipe and config, with each design's Pareto front (no other point of the design has both a
 lower perplexity and a lower J/token).
 
-Every stage is cached under the output directory by what determines it (the model file's size
-and time, the text's checksum, the recipe and the export or evaluation settings, the config's
+Every stage is cached under the output directory by what determines it (the checksums of the
+model's files and of the text, the recipe and the export or evaluation settings, the config's
 resolved text), so that the same command run again, or with one more recipe or config, redoes
 only what it has not done: ``traces/<key>/`` (published whole by the trace writer),
 ``eval/<key>.json`` and ``points/<key>.json`` (written atomically)."""
@@ -42,17 +42,24 @@ class ParetoPlan:
     window: int | None = None
 
     def source_key(self) -> str:
-        """The model and text as they are now (a changed file is a new key)."""
-        st = _model_file(Path(self.model)).stat()
-        text_sha = hashlib.sha256(Path(self.text).read_bytes()).hexdigest()
-        return f"{Path(self.model).resolve()}|{st.st_size}|{st.st_mtime_ns}|{text_sha}"
+        """The model's and the text's contents: a changed file is a new key, a copied, moved or
+        touched one is not (a model folder copied afresh keeps its cache)."""
+        h = hashlib.sha256()
+        for f in _model_files(Path(self.model)):
+            with open(f, "rb") as fh:
+                h.update(f"{f.name}:{hashlib.file_digest(fh, 'sha256').hexdigest()};".encode())
+        with open(self.text, "rb") as fh:
+            return f"{h.hexdigest()}|{hashlib.file_digest(fh, 'sha256').hexdigest()}"
 
 
-def _model_file(p: Path) -> Path:
+#: The files of a model folder that the loaders read: weights, configs, tokenizers.
+MODEL_SUFFIXES = (".gguf", ".safetensors", ".bin", ".json", ".model")
+
+
+def _model_files(p: Path) -> list[Path]:
     if p.is_file():
-        return p
-    files = sorted(f for f in p.iterdir() if f.suffix in (".gguf", ".safetensors", ".bin") and f.is_file())
-    return max(files, key=lambda f: f.stat().st_size) if files else p
+        return [p]
+    return sorted(f for f in p.iterdir() if f.suffix in MODEL_SUFFIXES and f.is_file())
 
 
 def _key(*parts) -> str:
