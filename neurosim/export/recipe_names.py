@@ -10,10 +10,12 @@ BASES = ("float", "w4a8", "w4a4", "spikequant")
 MODIFIERS = ("gptq", "wclip", "rot", "spin", "smooth", "aclip", "pow2")
 ACT_CLIP_GRID = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
 #: What ``neurosim eval`` scores without ``--recipes``: float and the best recipe found of each
-#: class, W4A8, W4A4 and SpikeQuant-style W4A4 + 8-bit salient (docs/recipes.md). W4A8 keeps its
-#: rotation: on SmolLM2's first 4 WikiText-2 windows w4a8+gptq is 42.90 and w4a8+rot+gptq 29.29
-#: (float 23.08), on stories260K (every window) 7.52 and 7.71 (float 6.71).
-EVAL_DEFAULTS = ("float", "w4a8+rot+gptq", "w4a4+spin+gptq+aclip", "spikequant+spin+gptq+aclip+pow2")
+#: class, W4A8, W4A4 and SpikeQuant-style W4A4 + 8-bit salient (docs/recipes.md). On SmolLM2's
+#: first 4 WikiText-2 windows (float 23.08): w4a8+gptq 42.90, w4a8+rot+gptq 29.29,
+#: w4a8+rot+gptq+wclip 26.26 (the rotation is needed even at W4A8); w4a4+spin+gptq+wclip+aclip
+#: 48.10 and its rot twin 47.89, but on stories260K (every window; float 6.71) 8.22 against 8.51;
+#: spikequant+spin+gptq+wclip+aclip+pow2 39.68 (stories260K 7.97).
+EVAL_DEFAULTS = ("float", "w4a8+rot+gptq+wclip", "w4a4+spin+gptq+wclip+aclip", "spikequant+spin+gptq+wclip+aclip+pow2")
 
 
 @dataclass(frozen=True)
