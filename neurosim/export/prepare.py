@@ -6,7 +6,7 @@ handling) or ``spikequant`` (W4A4 with per-token salient values at 8 bits); modi
 - ``gptq``: GPTQ weights (:mod:`neurosim.export.gptq`) from the calibration text's Hessians;
 - ``wclip``: each channel's weight step clipped by the ratio (of a grid) that gives the least
   squared rounding error; alone with round-to-nearest, with ``gptq`` as GPTQ's grid (as QuaRot's
-  and SpinQuant's GPTQ search their weight clip);
+  ``--w_clip`` does with its GPTQ);
 - ``rot``: fold the RMSNorm gains, rotate the residual stream (randomized Hadamard x orthogonal)
   and each value head (Hadamard), and transform down_proj's input online
   (:mod:`neurosim.export.transforms`);
