@@ -33,12 +33,14 @@ def windows(ids: list[int], window: int, n: int | None) -> list[list[int]]:
 
 
 def perplexity(model, wins: list[list[int]], recipe: RecipeSpec, progress=None, *,
-               weights_quantized: bool = False) -> PplResult:
-    """exp(mean next-token NLL) over the windows (no BOS; every token after the first is scored)."""
+               weights_quantized: bool = False, recipe_of=None) -> PplResult:
+    """exp(mean next-token NLL) over the windows (no BOS; every token after the first is scored);
+    ``recipe_of``: each linear's input recipe by op name, as :func:`quantized` takes it."""
     nll, count = 0.0, 0
     stats: dict = {}
     t0 = time.perf_counter()
-    with torch.no_grad(), quantized(model, recipe.recipe, weights=not weights_quantized, stats=stats):
+    with torch.no_grad(), quantized(model, recipe.recipe, weights=not weights_quantized, stats=stats,
+                                         recipe_of=recipe_of):
         for i, w in enumerate(wins):
             ids = torch.tensor([w])
             loss = model(ids, labels=ids).loss

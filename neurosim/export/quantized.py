@@ -5,7 +5,9 @@ entries, spikes (sum |q|) and salient entries."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
+from functools import partial
 
 import torch
 
@@ -24,20 +26,22 @@ def target_linears(model) -> list[tuple[str, torch.nn.Linear]]:
 
 
 @contextmanager
-def quantized(model, recipe: Recipe | None, *, weights: bool = True, stats: dict | None = None):
+def quantized(model, recipe: Recipe | None, *, weights: bool = True, stats: dict | None = None,
+              recipe_of: Callable[[str], Recipe] | None = None):
     """Fake-quantize inputs (per token) and, with ``weights``, weights (per output channel) of
-    the decoder linears."""
+    the decoder linears; ``recipe_of(op name)``: each linear's input recipe, when not all take
+    ``recipe`` (its weights still take ``recipe``'s bits)."""
     if recipe is None:
         yield model
         return
     saved, handles = [], []
-    last: list = [None, -1, None]  # the input last quantized, its version, its (values, statistics)
+    last: list = [None, -1, None, None]  # the input last quantized, its version, its recipe, (values, statistics)
 
-    def hook(mod, args):
+    def hook(mod, args, r):
         x = args[0]
-        if last[0] is not x or last[1] != x._version:  # q/k/v (and gate/up) read one tensor: quantized once
-            last[:] = x, x._version, fake_quant_act_t(x, recipe)
-        values, counts = last[2]
+        if last[0] is not x or last[1] != x._version or last[2] is not r:  # q/k/v (gate/up) share one input
+            last[:] = x, x._version, r, fake_quant_act_t(x, r)
+        values, counts = last[3]
         if stats is not None:  # every linear's input counts, as in the trace
             for k, v in counts.items():
                 stats[k] = stats.get(k, 0) + v
@@ -45,14 +49,14 @@ def quantized(model, recipe: Recipe | None, *, weights: bool = True, stats: dict
 
     try:
         with torch.no_grad():
-            for _, lin in target_linears(model):
+            for name, lin in target_linears(model):
                 if weights:
                     saved.append((lin, lin.weight.data.clone()))
                     lin.weight.data = fake_quant_weight(lin.weight.data, recipe.weight_bits)
-                handles.append(lin.register_forward_pre_hook(hook))
+                handles.append(lin.register_forward_pre_hook(partial(hook, r=recipe_of(name) if recipe_of else recipe)))
         yield model
     finally:
-        last[:] = None, -1, None
+        last[:] = None, -1, None, None
         for h in handles:
             h.remove()
         for lin, w in saved:
