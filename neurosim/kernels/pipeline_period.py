@@ -272,7 +272,7 @@ MAX_FAILS = 16
 # the fast-forward's own state (``fs``): run, copy, failed compares, next record, next template,
 # tiles skipped, next tile to look at
 RUN, REP, FAILS, REC, TPL, SKIPPED, NEXT = range(7)
-FAST_STATE = 7
+FAST_STATE = NEXT + 1
 
 
 @njit(cache=True, nogil=True)

@@ -115,7 +115,8 @@ def _ranked_keys(a, shift, r_lo, r_hi, keys, cand, spare, hist):
     first, last, below, count = _rank_bins(keys, n, shift, DIGIT_MASK, hist, r_lo, r_hi)
     _keep(keys, n, shift, DIGIT_MASK, first, last, count, cand)
     if count <= SORT_MAX:
-        s = np.sort(cand[:count])
+        s = cand[:count]
+        s.sort()  # in place: no allocation twice a row
         return s[r_lo - below], s[r_hi - below]
     spare[:count] = cand[:count]
     k_lo = _select(spare, count, r_lo - below, keys, hist)
@@ -197,8 +198,8 @@ def _setup(K, act_bits, salient_bits, rule, param, shift_max):
     for s in range(shift_max + 1):
         pow2[s] = np.float32(2.0 ** s)
     dev = np.zeros(K, np.float32)  # stays zero (nothing salient) when no rule is in effect
-    work = (dev, np.empty(K, np.uint32), np.empty(K, np.uint32), np.empty(K, np.uint32), np.zeros(2048, np.int32),
-            pow2)
+    keys, cand, spare = np.empty(K, np.uint32), np.empty(K, np.uint32), np.empty(K, np.uint32)
+    work = (dev, keys, cand, spare, np.zeros(int(DIGIT_MASK) + 1, np.int32), pow2)
     return (qa, top, rule if on else 0, k_ratio), work
 
 
