@@ -16,6 +16,7 @@ from neurosim.errors import Problem, TraceFormatError
 from neurosim.fsutil import short_repr
 from neurosim.jsonutil import loads_json_strict
 from neurosim.trace.consistency import inference_problems
+from neurosim.trace.json_fields import take_fields
 
 FORMAT = "neurosim-trace"
 VERSION = 5
@@ -205,55 +206,6 @@ class Manifest:
 
 # --- parsing ---------------------------------------------------------------------------------
 
-_TYPES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-
-
-def _take(cls, raw: Any, path: str, problems: list[Problem], checks: dict[str, Any] | None = None):
-    """Build a flat dataclass from ``raw``, type-checking each field; None if anything is wrong."""
-    if not isinstance(raw, dict):
-        problems.append(Problem(path, "must be an object"))
-        return None
-    n = len(problems)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for k in raw:
-        if k not in fields:
-            problems.append(Problem(f"{path}.{str(k)[:60]}", f"unknown field; allowed: {', '.join(fields)}"))
-    hints = {f.name: f.type for f in dataclasses.fields(cls)}
-    out = {}
-    for name, f in fields.items():
-        where = f"{path}.{name}"
-        if name not in raw:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                problems.append(Problem(where, "required field is missing"))
-            continue
-        value, tp = raw[name], hints[name]
-        optional = "None" in tp
-        base = {"int": int, "float": float, "str": str, "bool": bool}.get(tp.split(" |")[0])
-        if value is None and optional:
-            out[name] = None
-            continue
-        ok = base is not None and (
-            (base is float and isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value))
-            or (base is int and isinstance(value, int) and not isinstance(value, bool))
-            or (base in (str, bool) and isinstance(value, base))
-        )
-        if not ok:
-            problems.append(Problem(where, f"must be {_TYPES.get(base, tp)}, got {short_repr(value)}"))
-            continue
-        if checks and name in checks and (msg := checks[name](value)):
-            problems.append(Problem(where, msg))
-            continue
-        out[name] = float(value) if base is float else value
-    return cls(**out) if len(problems) == n else None
-
-
-def _finite(v) -> bool:
-    try:
-        return math.isfinite(float(v))
-    except OverflowError:
-        return False
-
-
 def _coverage_problems(raw: dict, producer: Producer | None) -> list[Problem]:
     """``producer.layers`` / ``model_layers``: version 5 only, and no more layers than the model's."""
     if producer is None:
@@ -304,7 +256,7 @@ def _checked_json(text: str, source: str) -> dict:
 
 
 def _recipe(raw: dict, problems: list[Problem]) -> Recipe | None:
-    recipe = _take(Recipe, raw.get("recipe"), "recipe", problems,
+    recipe = take_fields(Recipe, raw.get("recipe"), "recipe", problems,
                    {"weight_bits": _bits, "act_bits": _bits, "salient_bits": _bits,
                     "salient_rule": lambda v: None if v in ("mad", "ratio", "none") else "must be mad, ratio or none",
                     "act_clip": lambda v: None if 0 < v <= 1 else f"must be in (0, 1], got {v}",
@@ -370,7 +322,7 @@ def _ops(raw_ops: list, tensors: dict[str, TensorInfo], raw_t: dict, recipe: Rec
          problems: list[Problem]) -> list[Op]:
     ops, names = [], set()
     for i, r in enumerate(raw_ops):
-        op = _take(Op, r, f"ops[{i}]", problems, {
+        op = take_fields(Op, r, f"ops[{i}]", problems, {
             "kind": lambda v: None if v in OP_KINDS else f"must be one of {', '.join(OP_KINDS)}",
             "M": _positive, "K": _positive, "N": _positive, "weight_bits": _bits, **_SCHEDULE})
         if op is None:
@@ -391,7 +343,7 @@ def _ops(raw_ops: list, tensors: dict[str, TensorInfo], raw_t: dict, recipe: Rec
 def _vector_ops(raw_v: list, n_ops: int, problems: list[Problem]) -> list[VectorOp]:
     vector_ops = []
     for i, r in enumerate(raw_v):
-        v = _take(VectorOp, r, f"vector_ops[{i}]", problems, {
+        v = take_fields(VectorOp, r, f"vector_ops[{i}]", problems, {
             "op": lambda x: None if x in VECTOR_OPS else f"must be one of {', '.join(VECTOR_OPS)}",
             "tokens": _positive, "width": _positive, "bits": lambda x: None if 1 <= x <= 32 else "must be 1 to 32",
             "position": lambda x: None if 0 <= x <= n_ops else f"must be 0 to {n_ops} (an op index)",
@@ -411,7 +363,7 @@ def parse_manifest(text: str, source: str) -> Manifest:
                "vector_ops"}
     problems += [Problem(str(k)[:60], f"unknown field; allowed: {', '.join(sorted(allowed))}")
                  for k in raw if k not in allowed]
-    producer = _take(Producer, raw.get("producer"), "producer", problems,
+    producer = take_fields(Producer, raw.get("producer"), "producer", problems,
                      {"tokens": _positive, "layers": _positive, "model_layers": _positive})
     problems += _coverage_problems(raw, producer)
     recipe = _recipe(raw, problems)
