@@ -12,7 +12,7 @@ from neurosim.cli import main
 from neurosim.errors import TraceFormatError
 from neurosim.report.summary import coverage, extrapolated
 from neurosim.trace.inference import write_inference
-from neurosim.trace.manifest import parse_manifest
+from neurosim.trace.manifest import VERSION, parse_manifest
 from neurosim.trace.reader import open_trace
 from neurosim.trace.synth import resolve_model
 
@@ -23,7 +23,7 @@ def test_a_partial_run_says_so_and_extrapolates_by_the_layer_count(tmp_path, cap
     """2 of 30 layers, no LM head: every phase's time and energy per token x 15."""
     path = write_inference(tmp_path / "t", MODEL, 8, 2, 2, seed=0)
     t = open_trace(path)
-    assert (t.manifest.producer.layers, t.manifest.producer.model_layers, t.manifest.version) == (2, 30, 5)
+    assert (t.manifest.producer.layers, t.manifest.producer.model_layers, t.manifest.version) == (2, 30, VERSION)
     r = simulate(t, ROOT / "hw_configs/tiny_mac.yaml", verify=False)
     assert (r.inference["layers"], r.inference["model_layers"], r.inference["lm_head"]) == (2, 30, 0)
     assert coverage(r) == "2 of 30 layers, without the LM head"

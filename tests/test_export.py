@@ -186,6 +186,38 @@ def test_prepared_recipe_trace_equals_the_model(lm, ids, tmp_path):
 
 
 @needs_model
+def test_export_op_clips(lm, ids, tmp_path):
+    """w4a4+oclip through one layer: each linear op records its input's own clip ratio (format
+    v6; the readers of one input share it), its codes are the recipe quantizer's at that ratio,
+    code for code, the whole inference's decode steps carry the same ratios, and ``trace info``
+    reports them."""
+    from neurosim.export.capture import capture_inputs, export_trace
+    from neurosim.export.inference_capture import export_inference
+    from neurosim.export.prepare import prepare
+    from neurosim.trace.info import format_info
+
+    calib = [ids[-256 * (i + 1):len(ids) - 256 * i] for i in range(2)]
+    with prepare(lm.model, "w4a4+oclip", calib, layers=1, whole_model=False) as p:
+        out = export_trace(lm, ids[:32], p, tmp_path / "t", layers=1, text_source=str(TEXT))
+        records = capture_inputs(p, ids[:32], 1)
+        whole = export_inference(lm, [ids[:18]], 2, p, tmp_path / "i", layers=1, text_source=str(TEXT))
+    trace = validate_trace(out)
+    r = trace.manifest.recipe
+    clips = {op.name: op.act_clip for op in trace.ops}
+    assert trace.manifest.version == 6 and r.act_clip == 1.0 and sum(c is not None for c in clips.values()) >= 3
+    assert len({clips[f"layers.0.self_attn.{x}_proj"] for x in "qkv"}) == 1
+    assert clips["layers.0.mlp.gate_proj"] == clips["layers.0.mlp.up_proj"]
+    for op in trace.ops:
+        x = next(x for n, _, x, _ in records if n == op.name)
+        codes_t, _, _ = quantize_act_t(torch.from_numpy(x), replace(r, act_clip=op.act_clip or r.act_clip))
+        np.testing.assert_array_equal(np.asarray(trace.op_tensors(op).act_codes), codes_t.numpy().astype(np.int8))
+    linear = [op for op in validate_trace(whole).ops if op.kind == "linear"]
+    assert len(linear) == 3 * len(clips) and all(op.act_clip == clips[op.name.split(".", 2)[-1] if op.phase == "decode"
+                                                                       else op.name] for op in linear)
+    assert "ops with their own clip" in format_info(trace)
+
+
+@needs_model
 def test_export_pow2_salient_step_round_trips(lm, ids, tmp_path):
     """spikequant+pow2 on the real model: the massive activations get shifts (no clipping), the
     trace's codes and shifts equal the torch recipe's, and both arrays sum them exactly."""
@@ -245,6 +277,43 @@ def test_recipe_names_parse():
         == [("rtn", True), ("gptq", False), ("gptq", True)]
     with pytest.raises(ValueError, match="twice"):
         parse_recipe("w4a8+gptq+rot+gptq")
+    p = parse_recipe("w4a4+spin+gptq+wclip+oclip")
+    assert (p.op_clip_search, p.act_clip_search, p.needs_calibration) == (True, False, True)
+    with pytest.raises(ValueError, match="alternatives"):
+        parse_recipe("w4a4+aclip+oclip")
+
+
+def test_op_clips_least_output_error():
+    """oclip's search on a hand-made calibration: two linears reading one input share a ratio, a
+    third reading another input gets its own; each is the grid's ratio of least summed squared
+    output error, recomputed here with the trace's numpy quantizer (quantize_shifted)."""
+    from neurosim.export.act_clip import OP_CLIP_GRID, op_clips
+
+    g = torch.Generator().manual_seed(3)
+    x1, x2 = torch.randn(64, 32, generator=g), torch.randn(64, 32, generator=g)
+    x1[:, 7] = x2[:, 5] = 4.0  # one large channel in every row: it sets the step at clip 1
+    w = {"a": torch.zeros(8, 32), "b": 10 * torch.randn(4, 32, generator=g), "c": torch.zeros(6, 32)}
+    w["b"][:, 7] = 0.0
+    w["a"][:, 7] = w["c"][:, 5] = 1.0  # a and c read only the large channel: clipping it costs them
+    r = make_recipe("w4a4").recipe
+
+    def feed(want):
+        for name, x in (("a", x1), ("b", x1), ("c", x2)):
+            want(name, x)
+    got = op_clips(feed, r, w)
+
+    def delta(x, c):  # the trace quantizer's values minus x
+        codes, scale, _ = quantize_shifted(x.numpy(), 4, 4, "none", 0.0, c, 0)
+        return codes.astype(np.float64) * scale[:, None] - x.numpy()
+
+    def best(x, readers):
+        errs = [sum(float(((delta(x, c) @ w[n].numpy().T) ** 2).sum()) for n in readers) for c in OP_CLIP_GRID]
+        return OP_CLIP_GRID[int(np.argmin(errs))]
+    assert got == {"a": best(x1, "ab"), "b": best(x1, "ab"), "c": best(x2, "c")}
+    # the case is the oracle's: a alone would keep its channel whole, b's error decides their
+    # ratio; c's output wants no clip, though its input's own error would want one
+    assert got["a"] < 1.0 and best(x1, "a") == 1.0 and got["c"] == 1.0
+    assert min(OP_CLIP_GRID, key=lambda c: float((delta(x2, c) ** 2).sum())) < 1.0
 
 
 def test_gptq_on_a_clipped_grid():

@@ -573,3 +573,23 @@ def test_exact_selection_equals_numpy(values, data):
     want = np.sort(np.array([_key(b) for b in a.view(np.uint32)], np.uint32))
     assert (lo, hi) == (want[r], want[min(r + 1, n - 1)])
     assert np.array_equal(a, before) and not hist.any()
+
+
+def test_op_act_clip_is_version_6_and_in_range():
+    """An op's own clip ratio (format v6): refused in an older manifest and outside (0, 1], read
+    back as given; an op without one takes the recipe's."""
+    import json
+
+    from neurosim.errors import TraceFormatError
+    from neurosim.trace.manifest import parse_manifest
+
+    base = json.loads((ROOT / "traces/smollm2_wikitext_l1_p64_d8/manifest.json").read_text())
+    base["ops"][0]["act_clip"] = 0.8
+    with pytest.raises(TraceFormatError, match=r"ops\[0\]\.act_clip: is new in trace format version 6 \(this is 4\)"):
+        parse_manifest(json.dumps(base), "m.json")
+    base["version"] = 6
+    assert [op.act_clip for op in parse_manifest(json.dumps(base), "m.json").ops[:2]] == [0.8, None]
+    for bad in (0.0, 1.5, "0.8"):
+        base["ops"][0]["act_clip"] = bad
+        with pytest.raises(TraceFormatError, match=r"ops\[0\]\.act_clip: must be"):
+            parse_manifest(json.dumps(base), "m.json")

@@ -170,7 +170,7 @@ def add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--salient-param", type=float, help="MAD multiplier k (mad) or ratio (ratio); default: calibrated")
     p.add_argument("--salient-target", type=float, default=0.025, help="target salient fraction for calibration")
     p.add_argument("--windows", type=windows, default=4, help="perplexity windows, or 'all' for the whole text")
-    p.add_argument("--calib-text", help="calibration text for gptq / smooth / aclip (default: the last 8,192 "
+    p.add_argument("--calib-text", help="calibration text for gptq / spin / smooth / aclip / oclip (default: the last 8,192 "
                    "tokens of --text, held out of the evaluation)")
     p.add_argument("--window-tokens", type=positive_int, default=None,
                    help="tokens per perplexity window (default: 1024, or the model's context when shorter)")

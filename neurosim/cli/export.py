@@ -53,7 +53,7 @@ def register(sub) -> None:
                    help="with --decode: B sequences (consecutive windows of the text) prefilled and decoded together")
     e.add_argument("--layers", type=positive_int, help="first L decoder layers (default: all)")
     e.add_argument("--recipe", type=recipe, default="spikequant",
-                   help="BASE[+MOD...]: base w4a8|w4a4|spikequant, modifiers gptq|wclip|rot|smooth[ALPHA]|aclip|pow2 "
+                   help="BASE[+MOD...]: base w4a8|w4a4|spikequant, modifiers gptq|wclip|rot|spin|smooth[ALPHA]|aclip|oclip|pow2 "
                    "(e.g. spikequant+rot+gptq)")
     e.add_argument("--calibrate", choices=("layers", "whole"), default="layers",
                    help="calibrate the salient threshold and the activation clip on the exported layers' inputs, or "

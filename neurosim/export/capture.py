@@ -14,7 +14,7 @@ import torch
 from neurosim.export.model import LoadedModel
 from neurosim.export.prepare import Prepared
 from neurosim.export.quantized import quantized, target_linears
-from neurosim.trace.manifest import Producer
+from neurosim.trace.manifest import Producer, Recipe
 from neurosim.trace.quantize import quantize_shifted, quantize_weights
 from neurosim.trace.writer import TraceWriter
 
@@ -43,12 +43,19 @@ def capture_inputs(prepared: Prepared, ids: list[int], layers: int
     for n, m in wanted:
         handles.append(m.register_forward_pre_hook(hook(n, m)))
     try:
-        with torch.no_grad(), quantized(model, prepared.spec.recipe, weights=not prepared.weights_quantized):
+        with torch.no_grad(), quantized(model, prepared.spec.recipe, weights=not prepared.weights_quantized,
+                                        recipe_of=prepared.recipe_of):
             model(torch.tensor([ids]))
     finally:
         for h in handles:
             h.remove()
     return records
+
+
+def own_clip(rx: Recipe, r: Recipe) -> float | None:
+    """An op's ``act_clip`` field (format v6): its input's clip ratio ``rx.act_clip`` when that is
+    not the trace recipe ``r``'s, else None."""
+    return rx.act_clip if rx.act_clip != r.act_clip else None
 
 
 def weight_codes_of(module, scale, bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,9 +83,10 @@ def export_trace(lm: LoadedModel, ids: list[int], prepared: Prepared, out: str |
     with TraceWriter(out, producer, dataclasses.replace(r), extra=extra, overwrite=overwrite) as w:
         stored: dict[int, tuple[str, str]] = {}
         for i, (name, module, x, group) in enumerate(records):
+            rx = prepared.recipe_of(name)
             if group not in stored:
                 codes, scale, shift = quantize_shifted(x, r.act_bits, r.salient_bits, r.salient_rule, r.salient_param,
-                                                       r.act_clip, r.salient_shift_max)
+                                                       rx.act_clip, r.salient_shift_max)
                 stored[group] = (w.add_tensor(f"{name}.in", codes), w.add_tensor(f"{name}.in_scale", scale),
                                  w.add_tensor(f"{name}.in_shift", shift) if r.salient_shift_max else None)
             a, s, sh = stored[group]
@@ -89,7 +97,7 @@ def export_trace(lm: LoadedModel, ids: list[int], prepared: Prepared, out: str |
             if online and name.endswith("mlp.down_proj"):  # the rotation's online transform: vector-unit work
                 w.add_vector_op(f"{name}.online_hadamard", "hadamard", x.shape[0], x.shape[1])
             w.add_op(name, "linear", a, s, weight_bits=r.weight_bits, weight_codes=wc, weight_scale=ws,
-                     N=module.out_features, act_shift=sh)
+                     N=module.out_features, act_shift=sh, act_clip=own_clip(rx, r))
             if progress:
                 progress(i + 1, len(records))
     return Path(out)

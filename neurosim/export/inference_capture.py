@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurosim.export.capture import weight_codes_of
+from neurosim.export.capture import own_clip, weight_codes_of
 from neurosim.export.model import LoadedModel
 from neurosim.export.prepare import Prepared
 from neurosim.export.quantized import quantized, target_linears
@@ -74,7 +74,8 @@ def _capture_calls(prepared: Prepared, seqs: list[list[int]], decode: int, layer
     saved = model.config._attn_implementation
     model.config._attn_implementation = _ATTN
     try:
-        with torch.no_grad(), quantized(model, prepared.spec.recipe, weights=not prepared.weights_quantized):
+        with torch.no_grad(), quantized(model, prepared.spec.recipe, weights=not prepared.weights_quantized,
+                                        recipe_of=prepared.recipe_of):
             calls.append(({}, {}))
             ids = torch.tensor(seqs)
             P = ids.shape[1] - decode
@@ -179,15 +180,16 @@ class _CaptureWriter:
             elif item[0] == "linear":
                 _, name, kind, _ = item
                 module = name[len(tag):]
+                rx = self.prepared.recipe_of(module)
                 if kind not in inputs:
-                    inputs[kind] = self.acts(f"{tag}{p}.{kind}", lin[module])
+                    inputs[kind] = self.acts(f"{tag}{p}.{kind}", lin[module], rx)
                 a, s, sh = inputs[kind]
                 if self.prepared.online_transform and kind == "down_in":
                     self.w.add_vector_op(f"{name}.online_hadamard", "hadamard", M * self.batch, shape.intermediate,
                                          **sched)
                 wc, ws = self.weight_tensors[module]
                 self.w.add_op(name, "linear", a, s, weight_bits=self.r.weight_bits, weight_codes=wc, weight_scale=ws,
-                              act_shift=sh, **sched)
+                              act_shift=sh, act_clip=own_clip(rx, self.r), **sched)
             else:
                 for b in range(self.batch):
                     self.attention(item[1], L, b, att, M, Tkv, sched)

@@ -14,7 +14,9 @@ handling) or ``spikequant`` (W4A4 with per-token salient values at 8 bits); modi
   loop, starting from ``rot``'s (:mod:`neurosim.export.learned_rotation`; cached);
 - ``smooth``: SmoothQuant migration, alpha 0.5 (``smooth0.7``: alpha 0.7);
 - ``aclip``: a per-token clip ratio of the normal activation step, searched on the calibration
-  text for least squared error over every linear input;
+  text for least squared error over every linear input; ``oclip``: a ratio per linear input,
+  each for the least squared error of the outputs of the linears that read it (the two are
+  alternatives; :mod:`neurosim.export.act_clip`);
 - ``pow2`` (``spikequant`` only): each salient value on the finest power-of-two multiple of the
   normal step that holds it in 8 bits, so that none clips; the largest shift (the width of the
   shift field each salient entry carries) is the largest the calibration text needs.
@@ -25,17 +27,18 @@ Calibration text is separate from the evaluation text (its source is recorded).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 
+from neurosim.export.act_clip import ACT_CLIP_GRID, OP_CLIP_GRID, op_clips, uniform_clip
 from neurosim.export.gptq import clip_search, gptq, quantize_rows, weight_scale
 from neurosim.export.learned_rotation import rotation_for
 from neurosim.export.quantized import target_linears
-from neurosim.export.recipe_names import ACT_CLIP_GRID, parse_recipe
-from neurosim.export.recipes import RecipeSpec, calibrate_mad_k, clip_errors_t, make_recipe, quantize_act_t
+from neurosim.export.recipe_names import parse_recipe
+from neurosim.export.recipes import RecipeSpec, calibrate_mad_k, make_recipe, quantize_act_t
 from neurosim.export.transforms import fold_norms, online_hadamard, orthogonal, rotate, rotate_heads, smooth
-from neurosim.trace.manifest import MAX_SALIENT_SHIFT
+from neurosim.trace.manifest import MAX_SALIENT_SHIFT, Recipe
 
 
 @dataclass
@@ -50,6 +53,13 @@ class Prepared:
     hooks: list
     #: How the residual rotation was learned (``spin``), for the manifest.
     rotation: dict | None = None
+    #: The input recipe of each linear whose clip is its own (``oclip``); the rest take the spec's.
+    op_recipes: dict[str, Recipe] = field(default_factory=dict)
+
+    def recipe_of(self, name: str) -> Recipe:
+        """The recipe linear ``name``'s input is quantized by (the linears that read one input get
+        one Recipe object, so that it is quantized once)."""
+        return self.op_recipes.get(name, self.spec.recipe)
 
     @property
     def weights_quantized(self) -> bool:
@@ -124,17 +134,16 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
     m = copy.deepcopy(model)
     hooks, rotation = _transform(m, plan, calib, seed, stage)
     k = salient_param
-    samples: list[torch.Tensor] = []
+    samples: list[tuple[str, torch.Tensor]] = []
     if plan.base == "spikequant" and ((k is None and salient_rule != "ratio") or plan.salient_pow2):
-        _inputs(m, [salient_calib or calib[0]], lambda n, x: samples.append(x), scope,
+        _inputs(m, [salient_calib or calib[0]], lambda n, x: samples.append((n, x)), scope,
                 stage("calibration: salient threshold"))
     if plan.base == "spikequant" and k is None:
-        k = salient_target if salient_rule == "ratio" else round(calibrate_mad_k(samples, salient_target), 4)
+        k = salient_target if salient_rule == "ratio" else round(calibrate_mad_k([x for _, x in samples],
+                                                                                salient_target), 4)
     # while the clip is searched, salient values get every shift they need (none clips)
     shift_max = MAX_SALIENT_SHIFT if plan.salient_pow2 else 0
-    spec = RecipeSpec(name, make_recipe(plan.base, salient_rule=salient_rule, salient_param=k or 0.0,
-                                        salient_shift_max=shift_max).recipe)
-    r = spec.recipe
+    r = make_recipe(plan.base, salient_rule=salient_rule, salient_param=k or 0.0, salient_shift_max=shift_max).recipe
     hess: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
     if plan.weights == "gptq":
@@ -142,24 +151,27 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
             hess[n] = hess.get(n, 0) + 2 * x.double().T @ x.double()
             counts[n] = counts.get(n, 0) + x.shape[0]
         _inputs(m, calib, acc, layers, stage("calibration: GPTQ Hessians"))
-    if plan.act_clip_search:
-        err = dict.fromkeys(ACT_CLIP_GRID, 0.0)
-        last: list = [None, None]  # q/k/v (gate/up) read one tensor: its errors are computed once
-
-        def clip_err(_, x):
-            if last[0] is None or last[0].data_ptr() != x.data_ptr() or not torch.equal(last[0], x):
-                last[:] = x, clip_errors_t(x, r, ACT_CLIP_GRID)
-            for c, e in zip(ACT_CLIP_GRID, last[1], strict=True):
-                err[c] += e
-        _inputs(m, calib, clip_err, scope, stage(f"calibration: activation clip ({len(ACT_CLIP_GRID)} candidates)"))
-        r = replace(r, act_clip=min(err, key=err.get))
-        spec = RecipeSpec(name, r)
+    r, clips = _clip_search(m, plan, r, lambda want, what: _inputs(m, calib, want, scope, stage(what)))
     if plan.salient_pow2:
-        needed = max(int(quantize_act_t(x, r)[2].max()) for x in samples)
+        needed = max(int(quantize_act_t(x, replace(r, act_clip=clips.get(n, r.act_clip)))[2].max()) for n, x in samples)
         r = replace(r, salient_shift_max=max(1, needed))
-        spec = RecipeSpec(name, r)
-    return Prepared(m, spec, _quantize_weights(m, plan, r.weight_bits, hess, counts, layers,
-                                               stage(f"weights ({plan.weights})")), hooks, rotation)
+    by_clip = {c: replace(r, act_clip=c) for c in set(clips.values())}
+    return Prepared(m, RecipeSpec(name, r), _quantize_weights(m, plan, r.weight_bits, hess, counts, layers,
+                                                              stage(f"weights ({plan.weights})")), hooks, rotation,
+                    {n: by_clip[c] for n, c in clips.items()})
+
+
+def _clip_search(m, plan, r: Recipe, feed) -> tuple[Recipe, dict[str, float]]:
+    """The recipe with ``aclip``'s ratio, and ``oclip``'s ratio per linear (op name -> ratio);
+    ``feed(want, stage name)`` runs the calibration text (:mod:`neurosim.export.act_clip`)."""
+    if plan.act_clip_search:
+        return replace(r, act_clip=uniform_clip(lambda want: feed(want, "calibration: activation clip "
+                                                                  f"({len(ACT_CLIP_GRID)} candidates)"), r)), {}
+    if plan.op_clip_search:
+        weights = {n: lin.weight.data for n, lin in target_linears(m)}
+        return r, op_clips(lambda want: feed(want, "calibration: activation clip per input "
+                                             f"({len(OP_CLIP_GRID)} candidates)"), r, weights)
+    return r, {}
 
 
 def _transform(m, plan, calib: list[list[int]], seed: int, stage) -> tuple[list, dict | None]:

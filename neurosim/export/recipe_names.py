@@ -7,8 +7,7 @@ import re
 from dataclasses import dataclass, replace
 
 BASES = ("float", "w4a8", "w4a4", "spikequant")
-MODIFIERS = ("gptq", "wclip", "rot", "spin", "smooth", "aclip", "pow2")
-ACT_CLIP_GRID = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
+MODIFIERS = ("gptq", "wclip", "rot", "spin", "smooth", "aclip", "oclip", "pow2")
 #: What ``neurosim eval`` scores without ``--recipes``: float and the best recipe found of each
 #: class, W4A8, W4A4 and SpikeQuant-style W4A4 + 8-bit salient (docs/recipes.md). On SmolLM2's
 #: first 4 WikiText-2 windows (float 23.08): w4a8+gptq 42.90, w4a8+rot+gptq 29.29,
@@ -30,13 +29,14 @@ class RecipePlan:
     learned_rotation: bool = False  # spin: the residual rotation learned (implies rotate)
     smooth_alpha: float | None = None
     act_clip_search: bool = False
+    op_clip_search: bool = False  # oclip: a clip ratio per linear input (aclip: one for all)
     salient_pow2: bool = False
 
     @property
     def needs_calibration(self) -> bool:
         """GPTQ Hessians, smoothing maxima and the clip search come from calibration text."""
         return (self.weights == "gptq" or self.smooth_alpha is not None or self.act_clip_search
-                or self.learned_rotation)
+                or self.op_clip_search or self.learned_rotation)
 
 
 def parse_recipe(name: str) -> RecipePlan:
@@ -61,6 +61,8 @@ def parse_recipe(name: str) -> RecipePlan:
             plan = replace(plan, smooth_alpha=float(s.group(1) or 0.5))
         elif m == "aclip":
             plan = replace(plan, act_clip_search=True)
+        elif m == "oclip":
+            plan = replace(plan, op_clip_search=True)
         elif m == "pow2":
             plan = replace(plan, salient_pow2=True)
         else:
@@ -69,6 +71,8 @@ def parse_recipe(name: str) -> RecipePlan:
         raise ValueError(f"recipe {name!r}: float takes no modifiers")
     if plan.salient_pow2 and base != "spikequant":
         raise ValueError(f"recipe {name!r}: pow2 puts salient codes on a power-of-two step; only spikequant has them")
+    if plan.act_clip_search and plan.op_clip_search:
+        raise ValueError(f"recipe {name!r}: aclip (one clip for all inputs) and oclip (one per input) are alternatives")
     if plan.rotate and plan.smooth_alpha is not None:
         raise ValueError(f"recipe {name!r}: rot (or spin) and smooth are alternatives")
     return plan

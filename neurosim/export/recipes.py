@@ -89,16 +89,20 @@ def fake_quant_act_t(x: torch.Tensor, r: Recipe) -> tuple[torch.Tensor, dict[str
             {"entries": values.size, "spikes": int(spikes.sum()), "salient": int(beyond.sum())})
 
 
-def clip_errors_t(x: torch.Tensor, r: Recipe, clips: tuple[float, ...]) -> list[float]:
-    """Squared error of ``x``'s fake quantization (float32 sum) under each activation clip; the
-    salient rule's medians are taken once for all of them."""
+def clip_deltas_t(x: torch.Tensor, r: Recipe, clips: tuple[float, ...]) -> list[torch.Tensor]:
+    """``x``'s fake quantization minus ``x`` (float32, ``x``'s shape) under each activation clip;
+    the salient rule's medians are taken once for all of them."""
     rows = np.ascontiguousarray(x.detach().float().cpu().reshape(-1, x.shape[-1]).numpy())
     rule = r.salient_rule if r.salient_bits > r.act_bits else "none"
     cuts = salient_cuts(rows, rule, r.salient_param)
     top = _qmax(max(r.act_bits, r.salient_bits))
-    return [float(((torch.from_numpy(quantize_rows(rows, rule, r.salient_param, c, _qmax(r.act_bits), top,
-                                                   r.salient_shift_max, cuts)[3]).reshape(x.shape) - x) ** 2).sum())
-            for c in clips]
+    return [torch.from_numpy(quantize_rows(rows, rule, r.salient_param, c, _qmax(r.act_bits), top,
+                                           r.salient_shift_max, cuts)[3]).reshape(x.shape) - x for c in clips]
+
+
+def clip_errors_t(x: torch.Tensor, r: Recipe, clips: tuple[float, ...]) -> list[float]:
+    """Squared error of ``x``'s fake quantization (float32 sum) under each activation clip."""
+    return [float((d ** 2).sum()) for d in clip_deltas_t(x, r, clips)]
 
 
 def _quantize(x: torch.Tensor, r: Recipe) -> tuple[np.ndarray, ...]:

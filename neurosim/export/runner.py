@@ -143,7 +143,7 @@ def run_eval(model: str, text: str | None, *, n_windows: int | None, window: int
         with prepare(lm.model, r, calib, salient_rule=salient_rule, salient_param=salient_param,
                      salient_target=target_ratio, salient_calib=ids[:SALIENT_CALIB_TOKENS], progress=stage) as p:
             out.append(perplexity(p.model, wins, p.spec, lambda d, t: stage("perplexity windows", d, t),
-                                  weights_quantized=p.weights_quantized))
+                                  weights_quantized=p.weights_quantized, recipe_of=p.recipe_of))
         if on_result:
             on_result(out[-1])
     return out

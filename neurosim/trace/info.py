@@ -29,6 +29,10 @@ def format_info(trace: Trace) -> str:
         + (f"; salient codes on the normal step x 2^0..2^{r.salient_shift_max} per entry "
            f"({r.shift_bits}-bit shift field)" if r.salient_shift_max else ""),
     ]
+    own = sorted({op.act_clip for op in m.ops if op.act_clip is not None})
+    if own:
+        lines.append(f"{sum(op.act_clip is not None for op in m.ops)} ops with their own clip of the normal step: "
+                     + ", ".join(f"{c:g}" for c in own))
     if m.extra.get("recipe_name"):
         lines.append(f"recipe name {m.extra['recipe_name']}"
                      + (f"; calibration {m.extra['calibration']['which']}" if m.extra.get("calibration") else ""))

@@ -1,4 +1,4 @@
-"""Trace manifest (version 5; 1 to 4 still read): frozen dataclasses and their strict JSON (de)serialisation.
+"""Trace manifest (version 6; 1 to 5 still read): frozen dataclasses and their strict JSON (de)serialisation.
 
 The spec is ``traces/README.md``. Parsing checks every field and raises
 :class:`~neurosim.errors.TraceFormatError` naming ``manifest.json`` and the field.
@@ -19,12 +19,13 @@ from neurosim.trace.consistency import inference_problems
 from neurosim.trace.json_fields import take_fields
 
 FORMAT = "neurosim-trace"
-VERSION = 5
+VERSION = 6
 #: Version 1 traces (no ``recipe.act_clip``: 1.0), version 2 traces (no
 #: ``recipe.salient_shift_max``: 0, no ``act_shift``), version 3 traces (no phases, repeats,
-#: KV-cache operands or vector ops) and version 4 traces (no ``producer.layers`` /
-#: ``producer.model_layers``: unknown) still load.
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+#: KV-cache operands or vector ops), version 4 traces (no ``producer.layers`` /
+#: ``producer.model_layers``: unknown) and version 5 traces (no op ``act_clip``: the recipe's)
+#: still load.
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 PHASES = ("prefill", "decode")
 #: Vector-unit work between the GEMMs (format v4); see traces/README.md.
 VECTOR_OPS = ("rmsnorm", "rope", "softmax", "silu_mul", "residual_add", "quantize", "hadamard", "kv_write")
@@ -118,6 +119,7 @@ class Op:
     step: int = 0  # decode step (0 in prefill)
     repeat: int = 1  # identical instances (heads, layers sharing one code model): costs x repeat
     b_source: str = "weights"  # weights | kv_cache: B is read from the KV cache (attention, format v4)
+    act_clip: float | None = None  # the clip ratio of this op's activation step; None: the recipe's (format v6)
 
     def tensor_refs(self) -> dict[str, str]:
         """Role -> tensor name for every tensor the op references."""
@@ -223,6 +225,10 @@ def _positive(v):
     return None if 1 <= v <= MAX_DIM else f"must be between 1 and {MAX_DIM}, got {short_repr(v)}"
 
 
+def _clip(v):
+    return None if 0 < v <= 1 else f"must be in (0, 1], got {v}"
+
+
 def _bits(v):
     return None if 1 <= v <= 8 else f"must be between 1 and 8 (codes are stored as int8), got {v}"
 
@@ -259,7 +265,7 @@ def _recipe(raw: dict, problems: list[Problem]) -> Recipe | None:
     recipe = take_fields(Recipe, raw.get("recipe"), "recipe", problems,
                    {"weight_bits": _bits, "act_bits": _bits, "salient_bits": _bits,
                     "salient_rule": lambda v: None if v in ("mad", "ratio", "none") else "must be mad, ratio or none",
-                    "act_clip": lambda v: None if 0 < v <= 1 else f"must be in (0, 1], got {v}",
+                    "act_clip": _clip,
                     "salient_shift_max": lambda v: None if 0 <= v <= MAX_SALIENT_SHIFT
                     else f"must be between 0 and {MAX_SALIENT_SHIFT}, got {v}"})
     if recipe is not None and recipe.salient_bits < recipe.act_bits:
@@ -304,7 +310,7 @@ def _op_tensor_problems(op: Op, i: int, tensors: dict[str, TensorInfo], raw_t: d
                                     f"{list(op.expected_shape(role))}{more} (M={op.M}, K={op.K}, N={op.N})"))
 
 
-def _op_field_problems(op: Op, i: int, recipe: Recipe | None, problems: list[Problem]) -> None:
+def _op_field_problems(op: Op, i: int, recipe: Recipe | None, version: int, problems: list[Problem]) -> None:
     """Fields of one op that must agree with each other and with the recipe."""
     if (op.weight_codes is None) != (op.weight_scale is None):
         problems.append(Problem(f"ops[{i}]", "weight_codes and weight_scale must be given together"))
@@ -316,15 +322,17 @@ def _op_field_problems(op: Op, i: int, recipe: Recipe | None, problems: list[Pro
         problems.append(Problem(f"ops[{i}].step", "must be 0 in the prefill phase"))
     if op.kv and op.kind == "linear":
         problems.append(Problem(f"ops[{i}].b_source", "kv_cache is for attention ops (attn_qk, attn_av)"))
+    if op.act_clip is not None and version < 6:
+        problems.append(Problem(f"ops[{i}].act_clip", f"is new in trace format version 6 (this is {version})"))
 
 
-def _ops(raw_ops: list, tensors: dict[str, TensorInfo], raw_t: dict, recipe: Recipe | None,
+def _ops(raw_ops: list, tensors: dict[str, TensorInfo], raw_t: dict, recipe: Recipe | None, version: int,
          problems: list[Problem]) -> list[Op]:
     ops, names = [], set()
     for i, r in enumerate(raw_ops):
         op = take_fields(Op, r, f"ops[{i}]", problems, {
             "kind": lambda v: None if v in OP_KINDS else f"must be one of {', '.join(OP_KINDS)}",
-            "M": _positive, "K": _positive, "N": _positive, "weight_bits": _bits, **_SCHEDULE})
+            "M": _positive, "K": _positive, "N": _positive, "weight_bits": _bits, "act_clip": _clip, **_SCHEDULE})
         if op is None:
             continue
         if op.M * op.K * op.N > MAX_OP_MACS:
@@ -335,7 +343,7 @@ def _ops(raw_ops: list, tensors: dict[str, TensorInfo], raw_t: dict, recipe: Rec
             problems.append(Problem(f"ops[{i}].name", f"duplicate op name {op.name!r}"))
         names.add(op.name)
         _op_tensor_problems(op, i, tensors, raw_t, problems)
-        _op_field_problems(op, i, recipe, problems)
+        _op_field_problems(op, i, recipe, version, problems)
         ops.append(op)
     return ops
 
@@ -376,7 +384,7 @@ def parse_manifest(text: str, source: str) -> Manifest:
     if not isinstance(raw_ops, list) or not raw_ops:
         problems.append(Problem("ops", "must be a non-empty list"))
         raw_ops = []
-    ops = _ops(raw_ops, tensors, raw_t, recipe, problems)
+    ops = _ops(raw_ops, tensors, raw_t, recipe, raw["version"], problems)
     raw_v = raw.get("vector_ops", [])
     if not isinstance(raw_v, list):
         problems.append(Problem("vector_ops", "must be a list"))

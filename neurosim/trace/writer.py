@@ -92,10 +92,11 @@ class TraceWriter:
     def add_op(self, name: str, kind: str, act_codes: str, act_scale: str, *, weight_bits: int,
                weight_codes: str | None = None, weight_scale: str | None = None, N: int | None = None,
                act_shift: str | None = None, K: int | None = None, phase: str = "prefill", step: int = 0,
-               repeat: int = 1, b_source: str = "weights") -> Op:
+               repeat: int = 1, b_source: str = "weights", act_clip: float | None = None) -> Op:
         """Add an op over tensors already added; M and K come from ``act_codes`` (``K`` given: an
         attention op reading a prefix of its KV cache), N from the weights (or ``N`` when the
-        trace carries no weights, or for a KV-cache operand)."""
+        trace carries no weights, or for a KV-cache operand); ``act_clip``: the clip ratio of its
+        activation step when it is not the recipe's."""
         M, k = self._tensors[act_codes].shape
         K = k if K is None else K
         if weight_codes is not None and N is None:
@@ -103,7 +104,7 @@ class TraceWriter:
         if N is None:
             raise ValueError(f"op {name!r}: N is needed when no weight codes are stored")
         op = Op(name, kind, M, K, int(N), weight_bits, act_codes, act_scale, weight_codes, weight_scale, act_shift,
-                phase, step, repeat, b_source)
+                phase, step, repeat, b_source, act_clip)
         self._ops.append(op)
         return op
 
