@@ -25,8 +25,9 @@ MODELS = {"smollm2": ("models/smollm2-135m-instruct-q4_1", "corpora/wikitext-2-r
           "stories260k": ("models/stories260k", "corpora/tinystories-train-sample/tinystories_train_head_197k.txt")}
 RECIPES = ["w4a8", "w4a8+gptq", "w4a8+rot+gptq", "w4a8+rot+gptq+wclip", "w4a4", "w4a4+gptq", "w4a4+rot", "w4a4+spin",
            "w4a4+smooth", "w4a4+rot+gptq+aclip", "w4a4+spin+gptq+aclip", "w4a4+rot+gptq+wclip+aclip",
-           "w4a4+spin+gptq+wclip+aclip", "spikequant", "spikequant+gptq", "spikequant+rot+gptq+aclip",
-           "spikequant+rot+gptq+aclip+pow2", "spikequant+spin+gptq+aclip+pow2", "spikequant+spin+gptq+wclip+aclip+pow2"]
+           "w4a4+spin+gptq+wclip+aclip", "w4a4+spin+gptq+wclip+oclip", "spikequant", "spikequant+gptq",
+           "spikequant+rot+gptq+aclip", "spikequant+rot+gptq+aclip+pow2", "spikequant+spin+gptq+aclip+pow2",
+           "spikequant+spin+gptq+wclip+aclip+pow2", "spikequant+spin+gptq+wclip+oclip+pow2"]
 CONFIGS = [ROOT / "hw_configs" / f"{c}.yaml" for c in ("acc_if_64x64", "mac_64x64_os")]
 
 
