@@ -215,6 +215,8 @@ def test_export_op_clips(lm, ids, tmp_path):
     assert len(linear) == 3 * len(clips) and all(op.act_clip == clips[op.name.split(".", 2)[-1] if op.phase == "decode"
                                                                        else op.name] for op in linear)
     assert "ops with their own clip" in format_info(trace)
+    lo, hi = min(c or 1.0 for c in clips.values()), max(c or 1.0 for c in clips.values())
+    assert p.spec.label.endswith(f"act clip {lo:g}-{hi:g} per input)")
 
 
 @needs_model

@@ -156,7 +156,8 @@ def prepare(model, name: str, calib: list[list[int]], *, salient_rule: str = "ma
         needed = max(int(quantize_act_t(x, replace(r, act_clip=clips.get(n, r.act_clip)))[2].max()) for n, x in samples)
         r = replace(r, salient_shift_max=max(1, needed))
     by_clip = {c: replace(r, act_clip=c) for c in set(clips.values())}
-    return Prepared(m, RecipeSpec(name, r), _quantize_weights(m, plan, r.weight_bits, hess, counts, layers,
+    spec = RecipeSpec(name, r, (min(clips.values()), max(clips.values())) if clips else None)
+    return Prepared(m, spec, _quantize_weights(m, plan, r.weight_bits, hess, counts, layers,
                                                               stage(f"weights ({plan.weights})")), hooks, rotation,
                     {n: by_clip[c] for n, c in clips.items()})
 

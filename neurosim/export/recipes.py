@@ -23,6 +23,8 @@ class RecipeSpec:
 
     name: str
     recipe: Recipe | None  # None: float
+    #: The smallest and largest clip ratio of the linear inputs that have their own (``oclip``).
+    op_clip_range: tuple[float, float] | None = None
 
     @property
     def label(self) -> str:
@@ -31,6 +33,8 @@ class RecipeSpec:
             return "float"
         sal = f", salient {r.salient_bits}b by {r.salient_rule}({r.salient_param:g})" if r.salient_bits > r.act_bits else ""
         clip = f", act clip {r.act_clip:g}" if r.act_clip != 1.0 else ""
+        if self.op_clip_range:
+            clip = ", act clip {:g}-{:g} per input".format(*self.op_clip_range)
         step = f", salient step x2^0..{r.salient_shift_max}" if r.salient_shift_max else ""
         return f"{self.name} (W{r.weight_bits}A{r.act_bits}{sal}{step}{clip})"
 
