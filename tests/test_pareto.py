@@ -25,6 +25,16 @@ def test_front_by_hand():
     assert front(rows, "x") == [True, True, False, True, True, False]
 
 
+def test_a_missing_model_is_a_usage_error(tmp_path, capsys):
+    """One line naming --model, exit 2, and no output written."""
+    out = tmp_path / "out"
+    assert main(["pareto", "--model", str(tmp_path / "nope"), "--text", str(ROOT / "README.md"), "--recipes", "w4a4",
+                 "--hw", str(ROOT / "hw_configs/acc_if_64x64.yaml"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--model" in err and "not a model directory" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 @needs_stories
 def test_cache_keys_follow_contents(tmp_path):
     """The source key is the model's and text's contents: the same after the folder is copied

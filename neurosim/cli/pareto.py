@@ -5,6 +5,7 @@ export)."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from neurosim.cli.common import EXIT_OK, decode_steps, need_export_extra, positive_int, recipe, stages, windows
 
@@ -18,8 +19,9 @@ def run(args: argparse.Namespace) -> int:
 
     from neurosim.fsutil import atomic_write_text, check_output_dir, require_regular_file
     from neurosim.report.pareto_plot import write_pareto_plot
-    from neurosim.sweep.pareto import ParetoPlan, run_pareto
+    from neurosim.sweep.pareto import ParetoPlan, model_files, run_pareto
 
+    model_files(Path(args.model))  # a missing model is refused before the output directory is made
     require_regular_file(args.text)  # before the model loads: a FIFO blocks
     for config in args.hw:
         require_regular_file(config)

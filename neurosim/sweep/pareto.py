@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from neurosim.config.schema import to_plain
-from neurosim.errors import NeurosimError
+from neurosim.errors import NeurosimError, UsageError
 from neurosim.fsutil import atomic_write_text, child
 from neurosim.jsonutil import loads_json_strict
 
@@ -45,7 +45,7 @@ class ParetoPlan:
         """The model's and the text's contents: a changed file is a new key, a copied, moved or
         touched one is not (a model folder copied afresh keeps its cache)."""
         h = hashlib.sha256()
-        for f in _model_files(Path(self.model)):
+        for f in model_files(Path(self.model)):
             with open(f, "rb") as fh:
                 h.update(f"{f.name}:{hashlib.file_digest(fh, 'sha256').hexdigest()};".encode())
         with open(self.text, "rb") as fh:
@@ -56,9 +56,13 @@ class ParetoPlan:
 MODEL_SUFFIXES = (".gguf", ".safetensors", ".bin", ".json", ".model")
 
 
-def _model_files(p: Path) -> list[Path]:
+def model_files(p: Path) -> list[Path]:
+    """The files of model ``p`` (a file, or a folder's :data:`MODEL_SUFFIXES` files) that its key
+    hashes; a UsageError naming ``--model`` when ``p`` is neither."""
     if p.is_file():
         return [p]
+    if not p.is_dir():
+        raise UsageError(f"--model {p}: not a model directory or .gguf file")
     return sorted(f for f in p.iterdir() if f.suffix in MODEL_SUFFIXES and f.is_file())
 
 
