@@ -142,3 +142,24 @@ def test_eval_takes_the_models_context_as_its_window(capsys):
     assert "first 1 non-overlapping 512-token windows" in out and "spikequant (W4A4, salient 8b" in out
     assert main(["eval", "--model", str(STORIES), "--text", str(STORIES_TEXT), "--window-tokens", "1024"]) == 2
     assert "--window-tokens 1024: stories260k takes at most 512 tokens at once" in capsys.readouterr().err
+
+
+@needs_stories
+def test_eval_quantizes_each_input_at_its_own_clip():
+    """eval of w4a4+oclip scores the model with each linear input at its own clip ratio: its
+    perplexity is perplexity()'s with each input given its prepared recipe, and not the one with
+    every input at the recipe's single ratio (the same weights)."""
+    from neurosim.export.perplexity import perplexity, windows
+    from neurosim.export.prepare import prepare
+    from neurosim.export.runner import SALIENT_CALIB_TOKENS, calibration, context_window, load_model, read_tokens, run_eval
+
+    (got,) = run_eval(str(STORIES), str(STORIES_TEXT), n_windows=2, window=None, recipes=["w4a4+oclip"])
+    lm = load_model(STORIES)
+    ids, _ = read_tokens(lm, str(STORIES_TEXT))
+    calib, eval_ids, _ = calibration(ids, None)
+    wins = windows(eval_ids, context_window(lm, None), 2)
+    with prepare(lm.model, "w4a4+oclip", calib, salient_param=None, salient_calib=ids[:SALIENT_CALIB_TOKENS]) as p:
+        assert len({r.act_clip for r in p.op_recipes.values()}) > 1
+        own = perplexity(p.model, wins, p.spec, weights_quantized=True, recipe_of=p.recipe_of).perplexity
+        one = perplexity(p.model, wins, p.spec, weights_quantized=True).perplexity
+    assert got.perplexity == own != one and "per input" in got.recipe
