@@ -12,9 +12,10 @@ MODIFIERS = ("gptq", "wclip", "rot", "spin", "smooth", "aclip", "oclip", "pow2")
 #: class, W4A8, W4A4 and SpikeQuant-style W4A4 + 8-bit salient (docs/recipes.md). On SmolLM2's
 #: first 4 WikiText-2 windows (float 23.08): w4a8+gptq 42.90, w4a8+rot+gptq 29.29,
 #: w4a8+rot+gptq+wclip 26.26 (the rotation is needed even at W4A8); w4a4+spin+gptq+wclip+aclip
-#: 48.10 and its rot twin 47.89, but on stories260K (every window; float 6.71) 8.22 against 8.51;
-#: spikequant+spin+gptq+wclip+aclip+pow2 39.68 (stories260K 7.97).
-EVAL_DEFAULTS = ("float", "w4a8+rot+gptq+wclip", "w4a4+spin+gptq+wclip+aclip", "spikequant+spin+gptq+wclip+aclip+pow2")
+#: 48.10, with a clip per input (oclip) 45.20 (its rot twin 45.92); spikequant+spin+gptq+wclip+
+#: aclip+pow2 39.68, with oclip 35.04. On the whole split (float 24.78) oclip also wins: 53.03 ->
+#: 49.67 and 44.21 -> 39.79; on stories260K it loses a little (8.22 -> 8.28, 7.97 -> 8.04).
+EVAL_DEFAULTS = ("float", "w4a8+rot+gptq+wclip", "w4a4+spin+gptq+wclip+oclip", "spikequant+spin+gptq+wclip+oclip+pow2")
 
 
 @dataclass(frozen=True)
