@@ -12,8 +12,9 @@ least squared error; they differ in what is shared and what error counts:
   output error weighs each input channel by what the layer makes of it. On SmolLM2-135M at W4A4
   (``w4a4+spin+gptq+wclip``, 4 WikiText-2 windows, float 23.08) the inputs' best ratios differ by
   class (q/k/v and gate/up 0.8, o 0.7-0.85, down 0.7 but 0.95-1.0 in the three layers of large
-  outliers); one ratio for all gave 48.10, a ratio per input by its own error 45.62, by the output
-  error 45.33.
+  outliers); one ratio for all gave 48.10, this search 45.20 (``neurosim eval --windows 4``), and
+  in a first experiment a ratio per input by its own (input) error 45.62 against 45.33 by the
+  output error.
 
 The errors are computed by the recipe's own quantizer (:func:`neurosim.export.recipes.clip_deltas_t`),
 with the weights as they are when the search runs (float: before weight quantization).
