@@ -4,7 +4,7 @@ ratio and spikes per activation, and the J/token of its trace on the shipped mat
 model, regenerated in place between the section's markers.
 
     python benchmarks/recipe_table.py --model stories260k            # ~25 min on 2 cores
-    python benchmarks/recipe_table.py --model smollm2 [--windows 4]  # the whole split: hours
+    python benchmarks/recipe_table.py --model smollm2 [--windows 4]  # the whole split: ~3 h (8 min a recipe)
 
 Everything runs through ``neurosim pareto``'s cached stages (``--cache``, default
 ``recipe_table/<model>``): a rerun, or a run with one more recipe, redoes only what is new. Each
@@ -35,6 +35,11 @@ def _uj(v) -> str:
     return "-" if v is None else f"{v * 1e6:.3f}"
 
 
+def _sig(v: float) -> str:
+    """Four significant figures at most (a perplexity of thousands needs no decimals)."""
+    return f"{v:,.0f}" if v >= 1000 else f"{v:.4g}" if v >= 100 else f"{v:.2f}"
+
+
 def table(rows: list[dict], float_ppl: float) -> list[str]:
     """Markdown rows: one per recipe, its J/token on the IF design and on the MAC."""
     out = ["| recipe | perplexity | x float | salient | spikes/act | prefill uJ/token ACC | MAC | "
@@ -45,7 +50,7 @@ def table(rows: list[dict], float_ppl: float) -> list[str]:
         mac = next((r for r in mine if r["design"] == "mac" and not r["error"]), {})
         r0 = mine[0]
         sal = "-" if r0["salient_ratio"] is None else f"{r0['salient_ratio']:.2%}"
-        out.append(f"| {recipe} | {r0['perplexity']:.2f} | {r0['perplexity'] / float_ppl:.2f} | {sal} | "
+        out.append(f"| {recipe} | {_sig(r0['perplexity'])} | {_sig(r0['perplexity'] / float_ppl)} | {sal} | "
                    f"{r0['spikes_per_activation']:.3f} | {_uj(acc.get('prefill_j_per_token'))} | "
                    f"{_uj(mac.get('prefill_j_per_token'))} | "
                    f"{_uj(acc.get('decode_j_per_token'))} | {_uj(mac.get('decode_j_per_token'))} |")
