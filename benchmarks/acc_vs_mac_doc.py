@@ -41,7 +41,8 @@ from neurosim.trace.inference import write_inference  # noqa: E402
 from neurosim.trace.stats import trace_stats  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The headline trace: spikequant+rot+gptq+aclip (perplexity 47.7 on 4 windows; later recipes and
+#: The headline trace: spikequant+rot+gptq+aclip as neurosim 0.1.0 exported it (perplexity 47.7 on 4
+#: windows then, 46.16 by today's implementation of the recipe; later recipes and
 #: their J/token on the matched pair: docs/recipes.md).
 REAL = ROOT / "traces/smollm2_wikitext_l1_t64_rot"
 #: The same tokens under the plain SpikeQuant-style recipe (perplexity 4,924): a labelled extra table.
@@ -94,7 +95,7 @@ def answer_paragraph(stored: dict) -> str:
     lo, hi = stored["sensitivity_energy_ratio"]
     (p0, (a0, b0)), (p1, (a1, b1)) = stored["widest_swings"]
     return f"""On the shipped real trace (SmolLM2-135M, first decoder layer, 64 WikiText-2 tokens, quantized by
-the SpikeQuant-style recipe spikequant+rot+gptq+aclip: perplexity 47.7) and the cited 28 nm energy table, the shipped ACC designs use between {1 / full_hi:.2f}x and
+the SpikeQuant-style recipe spikequant+rot+gptq+aclip as neurosim 0.1.0 exported it: perplexity 47.7) and the cited 28 nm energy table, the shipped ACC designs use between {1 / full_hi:.2f}x and
 {1 / full_lo:.2f}x the energy of the shipped MAC baselines (E_MAC/E_ACC {full_lo:.2f} to
 {full_hi:.2f}), and against the fairest control, the MAC with the IF array's organisation
 (adder-tree columns) that stores activations in the same mixed-width format
@@ -297,8 +298,11 @@ as TTFT), not the ops one after another.
 
 Real trace (`{REAL.name}`: the SpikeQuant-style recipe `spikequant+rot+gptq+aclip`,
 perplexity 47.7 against float 23.1 on the first four 1024-token windows of WikiText-2 test, as
-measured by `neurosim eval --windows 4 --recipes float spikequant spikequant+rot+gptq+aclip`, not
-re-run by this script; docs/recipes.md has the recipes found since, with their J/token), cited 28 nm table (the configs' own):
+then measured by `neurosim eval --windows 4 --recipes float spikequant spikequant+rot+gptq+aclip`, not
+re-run by this script. The trace was exported by neurosim 0.1.0 (format v2); the recipe's implementation
+has changed since (an export now calibrates on the exported layers and gives this layer other codes),
+and the same command now measures 46.16 (whole split 51.84). docs/recipes.md has every recipe found
+since, with their J/token), cited 28 nm table (the configs' own):
 
 {md_table(cited_real, RATIO_COLS)}
 
