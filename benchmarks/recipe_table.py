@@ -28,7 +28,10 @@ RECIPES = ["w4a8", "w4a8+gptq", "w4a8+rot+gptq", "w4a8+rot+gptq+wclip", "w4a4", 
            "w4a4+spin+gptq+wclip+aclip", "w4a4+spin+gptq+wclip+oclip", "spikequant", "spikequant+gptq",
            "spikequant+rot+gptq+aclip", "spikequant+rot+gptq+aclip+pow2", "spikequant+spin+gptq+aclip+pow2",
            "spikequant+spin+gptq+wclip+aclip+pow2", "spikequant+spin+gptq+wclip+oclip+pow2"]
-CONFIGS = [ROOT / "hw_configs" / f"{c}.yaml" for c in ("acc_if_64x64", "mac_64x64_os")]
+#: The matched pair, and the MAC with the IF array's salient side store (the fair control for the
+#: salient recipes: plain ``mac_64x64_os`` has no outlier path and pays for salient codes otherwise).
+CONFIGS = [ROOT / "hw_configs" / f"{c}.yaml" for c in ("acc_if_64x64", "mac_64x64_os", "mac_64x64_os_outlier")]
+COLUMN_NAMES = ("ACC", "MAC", "MAC outlier")
 
 
 def _uj(v) -> str:
@@ -41,19 +44,19 @@ def _sig(v: float) -> str:
 
 
 def table(rows: list[dict], float_ppl: float) -> list[str]:
-    """Markdown rows: one per recipe, its J/token on the IF design and on the MAC."""
-    out = ["| recipe | perplexity | x float | salient | spikes/act | prefill uJ/token ACC | MAC | "
-           "decode uJ/token ACC | MAC |", "|---|---|---|---|---|---|---|---|---|"]
+    """Markdown rows: one per recipe, its J/token on each of :data:`CONFIGS` (by config name)."""
+    names = [c.stem for c in CONFIGS]
+    heads = " | ".join(COLUMN_NAMES)
+    out = [f"| recipe | perplexity | x float | salient | spikes/act | prefill uJ/token {heads} | "
+           f"decode uJ/token {heads} |", "|---|---|---|---|---|" + "---|" * 2 * len(names)]
     for recipe in dict.fromkeys(r["recipe"] for r in rows):
         mine = [r for r in rows if r["recipe"] == recipe]
-        acc = next((r for r in mine if r["design"] == "acc_if" and not r["error"]), {})
-        mac = next((r for r in mine if r["design"] == "mac" and not r["error"]), {})
+        by = {n: next((r for r in mine if r["config"] == n and not r["error"]), {}) for n in names}
         r0 = mine[0]
         sal = "-" if r0["salient_ratio"] is None else f"{r0['salient_ratio']:.2%}"
+        energy = [_uj(by[n].get(f"{phase}_j_per_token")) for phase in ("prefill", "decode") for n in names]
         out.append(f"| {recipe} | {_sig(r0['perplexity'])} | {_sig(r0['perplexity'] / float_ppl)} | {sal} | "
-                   f"{r0['spikes_per_activation']:.3f} | {_uj(acc.get('prefill_j_per_token'))} | "
-                   f"{_uj(mac.get('prefill_j_per_token'))} | "
-                   f"{_uj(acc.get('decode_j_per_token'))} | {_uj(mac.get('decode_j_per_token'))} |")
+                   f"{r0['spikes_per_activation']:.3f} | " + " | ".join(energy) + " |")
     return out
 
 

@@ -19,20 +19,22 @@ def _script():
     return module
 
 
-def _row(recipe, design, ppl, error=None, prefill=None, decode=None, salient=0.02):
-    return {"recipe": recipe, "design": design, "perplexity": ppl, "salient_ratio": salient,
+def _row(recipe, config, ppl, error=None, prefill=None, decode=None, salient=0.02):
+    return {"recipe": recipe, "config": config, "perplexity": ppl, "salient_ratio": salient,
             "spikes_per_activation": 2.5, "error": error, "prefill_j_per_token": prefill,
             "decode_j_per_token": decode}
 
 
 def test_rows_by_hand():
-    rows = [_row("a", "acc_if", 30.0, prefill=6.5e-6, decode=1.35e-4),
-            _row("a", "mac", 30.0, prefill=8.25e-6, decode=2.0e-4),
-            _row("b", "acc_if", 12093.17, error="does not fit", salient=None),
-            _row("b", "mac", 12093.17, prefill=5.812e-6, decode=1.66e-4, salient=None)]
+    rows = [_row("a", "acc_if_64x64", 30.0, prefill=6.5e-6, decode=1.35e-4),
+            _row("a", "mac_64x64_os", 30.0, prefill=8.25e-6, decode=2.0e-4),
+            _row("a", "mac_64x64_os_outlier", 30.0, prefill=7.0e-6, decode=1.5e-4),
+            _row("b", "acc_if_64x64", 12093.17, error="does not fit", salient=None),
+            _row("b", "mac_64x64_os", 12093.17, prefill=5.812e-6, decode=1.66e-4, salient=None)]
     lines = _script().table(rows, float_ppl=24.0)
-    assert lines[2] == "| a | 30.00 | 1.25 | 2.00% | 2.500 | 6.500 | 8.250 | 135.000 | 200.000 |"
-    assert lines[3] == "| b | 12,093 | 503.9 | - | 2.500 | - | 5.812 | - | 166.000 |"
+    assert lines[0].count("|") == lines[1].count("|") == 12
+    assert lines[2] == "| a | 30.00 | 1.25 | 2.00% | 2.500 | 6.500 | 8.250 | 7.000 | 135.000 | 200.000 | 150.000 |"
+    assert lines[3] == "| b | 12,093 | 503.9 | - | 2.500 | - | 5.812 | - | - | 166.000 | - |"
 
 
 def test_splice_replaces_only_its_model_section():
