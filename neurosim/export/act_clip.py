@@ -36,7 +36,7 @@ ACT_CLIP_GRID = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
 OP_CLIP_GRID = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
 
 #: ``feed(want)`` runs the calibration text, calling ``want(linear name, its input [n, K])`` for
-#: every linear in execution order (the linears that read one tensor get that very tensor).
+#: every linear in execution order (the linears that read one tensor get views of its data).
 Feed = Callable[[Callable[[str, torch.Tensor], None]], None]
 
 
